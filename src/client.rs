@@ -1,0 +1,355 @@
+//! Clients: identifiers, types, grant types, the stored record and how a client authenticates.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::redirect::RedirectUri;
+use crate::scope::ScopeSet;
+use crate::secret::{SecretHash, TokenHash};
+
+/// The longest client ID accepted.
+pub const MAX_CLIENT_ID_LEN: usize = 255;
+
+/// A client identifier (RFC 6749 §2.2): 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// Validates a client ID.
+    pub fn new(id: impl Into<String>) -> Result<Self, OAuthError> {
+        let id = id.into();
+        if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN || !id.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(OAuthError::invalid_request(
+                "client_id must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        Ok(Self(id))
+    }
+
+    /// The identifier's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = OAuthError;
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::new(id)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The resource owner a grant acts for, as the host application identifies its users.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// Wraps the host's user identifier.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The identifier's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientType {
+    /// A server-side application that authenticates with a secret.
+    Confidential,
+    /// A native or browser application that cannot keep a secret; PKCE protects its codes.
+    Public,
+}
+
+/// A grant type, with its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum GrantType {
+    /// `authorization_code` (RFC 6749 §4.1).
+    #[serde(rename = "authorization_code")]
+    AuthorizationCode,
+    /// `refresh_token` (RFC 6749 §6).
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+    /// `client_credentials` (RFC 6749 §4.4).
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+}
+
+impl GrantType {
+    /// Every grant type tessera implements.
+    pub const ALL: [GrantType; 5] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+        Self::DeviceCode,
+        Self::TokenExchange,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-encoded client ID and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+    /// No authentication: a public client.
+    None,
+}
+
+impl AuthMethod {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
+/// A registered client, as stores keep it. The secret is only ever a [`SecretHash`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Client {
+    /// The client's identifier.
+    pub id: ClientId,
+    /// The name shown on consent screens and in the user's list of applications.
+    pub name: String,
+    /// The application's home page.
+    pub homepage: Option<String>,
+    /// Registered redirect URIs, matched by the provider's [`crate::RedirectPolicy`].
+    pub redirect_uris: Vec<RedirectUri>,
+    /// The grant types this client may use; `authorization_code` implies `refresh_token`.
+    pub grant_types: Vec<GrantType>,
+    /// The scopes this client may be granted; `None` means any scope the provider offers.
+    pub scopes: Option<ScopeSet>,
+    /// Confidential or public.
+    pub client_type: ClientType,
+    /// How the client authenticates at the token endpoint.
+    pub auth_method: AuthMethod,
+    /// The hash of the client's secret (confidential clients).
+    #[serde(with = "secret_hash_serde")]
+    pub secret: Option<SecretHash>,
+    /// The hash of the RFC 7592 registration access token, for dynamically registered clients.
+    pub registration_token: Option<TokenHash>,
+    /// When the client was registered.
+    #[serde(with = "time::serde::timestamp")]
+    pub created_at: OffsetDateTime,
+    /// Further registration metadata (RFC 7591 §2 fields such as `contacts`, `logo_uri`).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Client {
+    /// A client with no redirect URIs, the `authorization_code` grant, any scope, and (for a
+    /// confidential one) no secret yet: add one with [`Client::with_secret`].
+    pub fn new(id: ClientId, name: impl Into<String>, client_type: ClientType, created_at: OffsetDateTime) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            homepage: None,
+            redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: None,
+            client_type,
+            auth_method: match client_type {
+                ClientType::Confidential => AuthMethod::ClientSecretBasic,
+                ClientType::Public => AuthMethod::None,
+            },
+            secret: None,
+            registration_token: None,
+            created_at,
+            metadata: serde_json::Map::new(),
+        }
+    }
+
+    /// Sets the redirect URIs.
+    pub fn with_redirect_uris(mut self, uris: Vec<RedirectUri>) -> Self {
+        self.redirect_uris = uris;
+        self
+    }
+
+    /// Sets the allowed grant types.
+    pub fn with_grant_types(mut self, grants: Vec<GrantType>) -> Self {
+        self.grant_types = grants;
+        self
+    }
+
+    /// Restricts the scopes the client may be granted.
+    pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.scopes = Some(scopes);
+        self
+    }
+
+    /// Sets the secret hash.
+    pub fn with_secret(mut self, secret: SecretHash) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Sets the home page.
+    pub fn with_homepage(mut self, homepage: impl Into<String>) -> Self {
+        self.homepage = Some(homepage.into());
+        self
+    }
+
+    /// Sets the token endpoint authentication method.
+    pub fn with_auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// Whether the client may use `grant` (`authorization_code` implies `refresh_token`).
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+            || (grant == GrantType::RefreshToken
+                && self.grant_types.contains(&GrantType::AuthorizationCode))
+    }
+
+    /// Whether the client is public.
+    pub fn is_public(&self) -> bool {
+        self.client_type == ClientType::Public
+    }
+
+    /// `unauthorized_client` unless the client may use `grant`.
+    pub fn check_grant(&self, grant: GrantType) -> Result<(), OAuthError> {
+        if self.allows_grant(grant) {
+            Ok(())
+        } else {
+            Err(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("the client is not allowed the {} grant", grant.as_str()),
+            ))
+        }
+    }
+}
+
+mod secret_hash_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::secret::SecretHash;
+
+    pub(super) fn serialize<S: Serializer>(value: &Option<SecretHash>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(hash) => s.serialize_some(&hash.encode()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretHash>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => SecretHash::decode(&text)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom("unknown secret hash format")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_bounded_visible_ascii() {
+        assert!(ClientId::new("abcdef").is_ok());
+        for bad in ["", "a b", "a\u{0}", "é", &"x".repeat(256)] {
+            assert!(ClientId::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn authorization_code_implies_refresh() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let id = ClientId::new("c").unwrap_or_else(|_| unreachable!());
+        let client = Client::new(id, "C", ClientType::Public, now);
+        assert!(client.allows_grant(GrantType::RefreshToken));
+        assert!(!client.allows_grant(GrantType::ClientCredentials));
+        let error = client.check_grant(GrantType::ClientCredentials).expect_err("not allowed");
+        assert_eq!(error.code, ErrorCode::UnauthorizedClient);
+        assert_eq!(client.auth_method, AuthMethod::None);
+    }
+
+    #[test]
+    fn grant_types_round_trip() {
+        for grant in GrantType::ALL {
+            assert_eq!(GrantType::parse(grant.as_str()), Some(grant));
+            let json = serde_json::to_string(&grant).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", grant.as_str()));
+        }
+        assert_eq!(GrantType::parse("password"), None);
+    }
+
+    #[test]
+    fn client_serde_round_trip_keeps_only_the_hash() {
+        let id = ClientId::new("c").unwrap_or_else(|_| unreachable!());
+        let secret = crate::ClientSecret::new("tsr_cs_super_secret");
+        let client = Client::new(id, "C", ClientType::Confidential, OffsetDateTime::UNIX_EPOCH)
+            .with_secret(SecretHash::fast(&secret));
+        let json = serde_json::to_string(&client).unwrap_or_default();
+        assert!(!json.contains("super_secret"));
+        let back: Client = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, client);
+    }
+}

@@ -1,0 +1,272 @@
+//! The error model: the wire vocabulary ([`ErrorCode`]), the error a client sees
+//! ([`OAuthError`]) and storage faults ([`StoreError`]), which clients only ever see as
+//! `server_error`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::response::Response;
+
+/// An OAuth error code, as it appears in the `error` field on the wire.
+///
+/// Covers every code registered by RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
+/// RFC 7591 §3.2.2, RFC 8628 §3.5 and RFC 8693 §2.2.2. [`ErrorCode::Custom`] carries codes a
+/// provider dialect invents (PhoneGap Build's `authorization_refused`, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `invalid_request`: a parameter is missing, repeated, malformed or unsupported.
+    InvalidRequest,
+    /// `invalid_client`: client authentication failed (RFC 6749 §5.2).
+    InvalidClient,
+    /// `invalid_grant`: the code, refresh token or credentials are invalid, expired or revoked.
+    InvalidGrant,
+    /// `unauthorized_client`: the client may not use this grant or response type.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`: the grant type is not supported by the provider.
+    UnsupportedGrantType,
+    /// `unsupported_response_type`: the response type is not supported.
+    UnsupportedResponseType,
+    /// `invalid_scope`: the requested scope is invalid, unknown or exceeds what was granted.
+    InvalidScope,
+    /// `access_denied`: the resource owner or provider denied the request.
+    AccessDenied,
+    /// `server_error`: the provider met an unexpected condition (a storage fault).
+    ServerError,
+    /// `temporarily_unavailable`: the provider is overloaded or under maintenance.
+    TemporarilyUnavailable,
+    /// `invalid_token`: the bearer token is missing its mark: expired, revoked or malformed
+    /// (RFC 6750 §3.1).
+    InvalidToken,
+    /// `insufficient_scope`: the bearer token lacks the scope the resource needs (RFC 6750 §3.1).
+    InsufficientScope,
+    /// `unsupported_token_type`: the provider cannot revoke this token type (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
+    /// `invalid_redirect_uri`: a registered redirect URI is invalid (RFC 7591 §3.2.2).
+    InvalidRedirectUri,
+    /// `invalid_client_metadata`: a registration metadata field is invalid (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
+    /// `invalid_software_statement` (RFC 7591 §3.2.2).
+    InvalidSoftwareStatement,
+    /// `unapproved_software_statement` (RFC 7591 §3.2.2).
+    UnapprovedSoftwareStatement,
+    /// `authorization_pending`: the device flow's user has not decided yet (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// `slow_down`: the device client polls too fast (RFC 8628 §3.5).
+    SlowDown,
+    /// `expired_token`: the device code expired (RFC 8628 §3.5).
+    ExpiredToken,
+    /// `invalid_target`: the token-exchange target is unacceptable (RFC 8693 §2.2.2).
+    InvalidTarget,
+    /// A code outside the registered vocabulary, spelled as given.
+    Custom(Cow<'static, str>),
+}
+
+impl ErrorCode {
+    /// The code as it is written on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
+            Self::Custom(code) => code,
+        }
+    }
+
+    /// The HTTP status this code is answered with by the token-style endpoints.
+    ///
+    /// `invalid_client` and `invalid_token` are 401, `insufficient_scope` 403,
+    /// `server_error` 500, `temporarily_unavailable` 503 and everything else 400
+    /// (RFC 6749 §5.2, RFC 6750 §3.1).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error a client is told about: the RFC 6749 §5.2 triple.
+///
+/// Render it with [`OAuthError::to_response`] (a JSON body with `Cache-Control: no-store`) or put
+/// it on a redirect with [`crate::Redirect::error`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {}", description.as_deref().unwrap_or("(no description)"))]
+#[non_exhaustive]
+pub struct OAuthError {
+    /// The wire code.
+    pub code: ErrorCode,
+    /// A human-readable explanation for the client's developer (ASCII, no secrets).
+    pub description: Option<Cow<'static, str>>,
+    /// A page documenting the error.
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with a code and a description.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: Some(description.into()),
+            uri: None,
+        }
+    }
+
+    /// An error with a code only.
+    pub fn bare(code: ErrorCode) -> Self {
+        Self {
+            code,
+            description: None,
+            uri: None,
+        }
+    }
+
+    /// `invalid_request` with a description.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_grant` with a description.
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_scope` with a description.
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// `server_error` for a storage fault; the fault itself is not described to the client.
+    pub fn server_error() -> Self {
+        Self::new(ErrorCode::ServerError, "the authorization server met an internal error")
+    }
+
+    /// The JSON body of RFC 6749 §5.2.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.code.as_str().into());
+        if let Some(description) = &self.description {
+            body.insert("error_description".into(), description.as_ref().into());
+        }
+        if let Some(uri) = &self.uri {
+            body.insert("error_uri".into(), uri.as_str().into());
+        }
+        serde_json::Value::Object(body)
+    }
+
+    /// The complete response of a token-style endpoint: status from [`ErrorCode::status`], a JSON
+    /// body and the no-store headers.
+    pub fn to_response(&self) -> Response {
+        Response::json(self.code.status(), &self.to_json())
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(_: StoreError) -> Self {
+        Self::server_error()
+    }
+}
+
+/// A storage fault. Clients only ever see it as `server_error`; hosts log it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A record with the same key already exists (for example a client ID taken).
+    #[error("a record with this key already exists")]
+    Conflict,
+    /// The backend cannot be reached or refused the operation for now.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other backend fault, with its source.
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored record could not be decoded (a schema or version mismatch).
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Wraps any backend error.
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_rfc_spelling_and_status() {
+        let cases = [
+            (ErrorCode::InvalidRequest, "invalid_request", 400),
+            (ErrorCode::InvalidClient, "invalid_client", 401),
+            (ErrorCode::InvalidGrant, "invalid_grant", 400),
+            (ErrorCode::UnauthorizedClient, "unauthorized_client", 400),
+            (ErrorCode::UnsupportedGrantType, "unsupported_grant_type", 400),
+            (ErrorCode::UnsupportedResponseType, "unsupported_response_type", 400),
+            (ErrorCode::InvalidScope, "invalid_scope", 400),
+            (ErrorCode::AccessDenied, "access_denied", 400),
+            (ErrorCode::ServerError, "server_error", 500),
+            (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable", 503),
+            (ErrorCode::InvalidToken, "invalid_token", 401),
+            (ErrorCode::InsufficientScope, "insufficient_scope", 403),
+            (ErrorCode::UnsupportedTokenType, "unsupported_token_type", 400),
+            (ErrorCode::InvalidRedirectUri, "invalid_redirect_uri", 400),
+            (ErrorCode::InvalidClientMetadata, "invalid_client_metadata", 400),
+            (ErrorCode::InvalidSoftwareStatement, "invalid_software_statement", 400),
+            (ErrorCode::UnapprovedSoftwareStatement, "unapproved_software_statement", 400),
+            (ErrorCode::AuthorizationPending, "authorization_pending", 400),
+            (ErrorCode::SlowDown, "slow_down", 400),
+            (ErrorCode::ExpiredToken, "expired_token", 400),
+            (ErrorCode::InvalidTarget, "invalid_target", 400),
+        ];
+        for (code, wire, status) in cases {
+            assert_eq!(code.as_str(), wire);
+            assert_eq!(code.status(), status, "{wire}");
+        }
+        assert_eq!(ErrorCode::Custom("authorization_refused".into()).as_str(), "authorization_refused");
+    }
+
+    #[test]
+    fn json_body_has_only_present_fields() {
+        let body = OAuthError::bare(ErrorCode::InvalidGrant).to_json();
+        assert_eq!(body, serde_json::json!({"error": "invalid_grant"}));
+        let body = OAuthError::invalid_request("missing code").to_json();
+        assert_eq!(body, serde_json::json!({"error": "invalid_request", "error_description": "missing code"}));
+    }
+
+    #[test]
+    fn store_errors_reach_clients_only_as_server_error() {
+        let error: OAuthError = StoreError::Unavailable("db password is hunter2".into()).into();
+        assert_eq!(error.code, ErrorCode::ServerError);
+        assert!(!error.to_json().to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Request parameters: owned, duplicate-rejecting and bounded.
+
+use crate::error::OAuthError;
+
+/// Bounds on what one request may carry. Exceeding one is `invalid_request` with a clear
+/// description, never a slow request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The most bytes of query string or form body read (default 16 KiB).
+    pub max_bytes: usize,
+    /// The most parameters (default 64).
+    pub max_params: usize,
+    /// The longest single value (default 4 KiB).
+    pub max_value_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024,
+            max_params: 64,
+            max_value_len: 4 * 1024,
+        }
+    }
+}
+
+/// The parameters of one request, from its query string, its form body, or both.
+///
+/// A parameter given twice is `invalid_request` (RFC 6749 §3.1, §3.2); a parameter with an empty
+/// value is treated as absent (RFC 6749 §3.1).
+///
+/// ```
+/// use tessera::{Limits, Params};
+/// let params = Params::from_query("client_id=abc&state=&scope=a%20b", &Limits::default())?;
+/// assert_eq!(params.get("client_id"), Some("abc"));
+/// assert_eq!(params.get("state"), None);
+/// assert_eq!(params.get("scope"), Some("a b"));
+/// assert!(Params::from_query("a=1&a=2", &Limits::default()).is_err());
+/// # Ok::<(), tessera::OAuthError>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// No parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` query string (without the `?`).
+    pub fn from_query(query: &str, limits: &Limits) -> Result<Self, OAuthError> {
+        Self::from_form(query.as_bytes(), limits)
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` body.
+    pub fn from_form(body: &[u8], limits: &Limits) -> Result<Self, OAuthError> {
+        if body.len() > limits.max_bytes {
+            return Err(OAuthError::invalid_request(format!(
+                "request parameters exceed {} bytes",
+                limits.max_bytes
+            )));
+        }
+        let mut params = Self::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            params.push(name.into_owned(), value.into_owned(), limits)?;
+        }
+        Ok(params)
+    }
+
+    /// Builds parameters from pairs a framework already decoded.
+    pub fn from_pairs<I, K, V>(pairs: I, limits: &Limits) -> Result<Self, OAuthError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut params = Self::new();
+        let mut bytes = 0usize;
+        for (name, value) in pairs {
+            let (name, value) = (name.into(), value.into());
+            bytes = bytes.saturating_add(name.len() + value.len() + 2);
+            if bytes > limits.max_bytes {
+                return Err(OAuthError::invalid_request(format!(
+                    "request parameters exceed {} bytes",
+                    limits.max_bytes
+                )));
+            }
+            params.push(name, value, limits)?;
+        }
+        Ok(params)
+    }
+
+    /// Adds the parameters of `other` (for example a POST's query string to its body, which
+    /// some provider dialects read together). A name present in both is `invalid_request`.
+    pub fn merge(mut self, other: Params, limits: &Limits) -> Result<Self, OAuthError> {
+        for (name, value) in other.pairs {
+            self.push(name, value, limits)?;
+        }
+        Ok(self)
+    }
+
+    fn push(&mut self, name: String, value: String, limits: &Limits) -> Result<(), OAuthError> {
+        if value.len() > limits.max_value_len {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{}` is longer than {} bytes",
+                printable(&name),
+                limits.max_value_len
+            )));
+        }
+        if self.pairs.iter().any(|(n, _)| *n == name) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{}` is repeated",
+                printable(&name)
+            )));
+        }
+        if self.pairs.len() >= limits.max_params {
+            return Err(OAuthError::invalid_request(format!(
+                "more than {} request parameters",
+                limits.max_params
+            )));
+        }
+        // Empty values are kept so that `a=&a=1` is still a repetition, and read as absent.
+        self.pairs.push((name, value));
+        Ok(())
+    }
+
+    /// The value of `name`, if present and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name`, or `invalid_request` naming it.
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+    }
+
+    /// Whether `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Every (name, value) pair with a value, in request order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Re-encodes the parameters as a query string (for a host that carries an authorization
+    /// request through its login page).
+    pub fn to_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.pairs.iter())
+            .finish()
+    }
+}
+
+// Parameter values may hold secrets (client_secret, code, tokens): Debug names them only.
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.pairs.iter().map(|(n, _)| n)).finish()
+    }
+}
+
+/// A parameter name cut to something safe to echo in a description.
+fn printable(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_invalid_request_even_when_one_is_empty() {
+        for query in ["a=1&a=2", "a=1&a=", "a=&a=1", "a=1&a=1"] {
+            let error = Params::from_query(query, &Limits::default()).expect_err(query);
+            assert_eq!(error.code, crate::ErrorCode::InvalidRequest);
+            assert!(error.description.as_deref().unwrap_or("").contains("repeated"));
+        }
+    }
+
+    #[test]
+    fn oversize_input_is_refused_with_a_description() {
+        let limits = Limits { max_bytes: 100, max_params: 3, max_value_len: 10 };
+        let long = format!("a={}", "x".repeat(200));
+        assert!(Params::from_query(&long, &limits).is_err());
+        assert!(Params::from_query("a=12345678901", &limits).is_err());
+        assert!(Params::from_query("a=1&b=2&c=3&d=4", &limits).is_err());
+        assert!(Params::from_query("a=1&b=2&c=3", &limits).is_ok());
+        let pairs = (0..10).map(|i| (format!("k{i}"), "v".repeat(9)));
+        assert!(Params::from_pairs(pairs, &limits).is_err());
+    }
+
+    #[test]
+    fn merge_rejects_a_name_in_both() {
+        let limits = Limits::default();
+        let query = Params::from_query("client_id=a", &limits).unwrap_or_default();
+        let body = Params::from_query("client_id=b", &limits).unwrap_or_default();
+        assert!(query.clone().merge(body, &limits).is_err());
+        let body = Params::from_query("code=c", &limits).unwrap_or_default();
+        let merged = query.merge(body, &limits).unwrap_or_default();
+        assert_eq!(merged.get("code"), Some("c"));
+        assert_eq!(merged.get("client_id"), Some("a"));
+    }
+
+    #[test]
+    fn decoding_and_debug() {
+        let params = Params::from_query("redirect_uri=https%3A%2F%2Fa.example%2Fcb&x=a+b", &Limits::default())
+            .unwrap_or_default();
+        assert_eq!(params.get("redirect_uri"), Some("https://a.example/cb"));
+        assert_eq!(params.get("x"), Some("a b"));
+        let secret = Params::from_query("client_secret=hunter2", &Limits::default()).unwrap_or_default();
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert_eq!(Params::from_query(&params.to_query(), &Limits::default()).ok(), Some(params));
+    }
+}

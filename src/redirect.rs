@@ -1,0 +1,267 @@
+//! Redirect URIs (RFC 6749 §3.1.2) and the policies that match a requested one against a
+//! client's registrations.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The longest redirect URI accepted, in bytes.
+pub const MAX_REDIRECT_URI_LEN: usize = 2048;
+
+/// An absolute URI without a fragment, kept exactly as written (matching compares the text)
+/// together with its parsed form.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RedirectUri {
+    text: String,
+    #[serde(skip)]
+    url: Url,
+}
+
+/// Why a redirect URI was refused. Errors of this type are shown to the user, never redirected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectError {
+    /// The request named no redirect URI and the client has none or several registered.
+    #[error("the request has no redirect_uri and the client does not have exactly one registered")]
+    Missing,
+    /// The value is not an absolute URI, is too long, or has a fragment.
+    #[error("the redirect_uri is malformed: {0}")]
+    Malformed(&'static str),
+    /// The value is not one the client registered.
+    #[error("the redirect_uri is not registered for this client")]
+    NotRegistered,
+}
+
+impl RedirectUri {
+    /// Parses an absolute URI without a fragment (RFC 6749 §3.1.2).
+    pub fn parse(text: &str) -> Result<Self, RedirectError> {
+        if text.len() > MAX_REDIRECT_URI_LEN {
+            return Err(RedirectError::Malformed("longer than 2048 bytes"));
+        }
+        if text.contains('#') {
+            return Err(RedirectError::Malformed("a fragment is not allowed"));
+        }
+        if text.chars().any(|c| c.is_ascii_whitespace() || c.is_control()) {
+            return Err(RedirectError::Malformed("white space or control characters"));
+        }
+        let url = Url::parse(text).map_err(|_| RedirectError::Malformed("not an absolute URI"))?;
+        if url.cannot_be_a_base() && url.scheme() != "urn" {
+            // `mailto:x`, `javascript:alert(1)`: not something a browser can be sent back to.
+            return Err(RedirectError::Malformed("not a hierarchical URI"));
+        }
+        if matches!(url.scheme(), "javascript" | "data" | "vbscript" | "file") {
+            return Err(RedirectError::Malformed("scheme not allowed"));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            url,
+        })
+    }
+
+    /// The text as registered or requested.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed URI.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Whether this is an `http` URI on a loopback IP literal (`127.0.0.1` or `[::1]`), the kind
+    /// of redirect a native app listens on (RFC 8252 §7.3).
+    pub fn is_loopback_http(&self) -> bool {
+        self.url.scheme() == "http"
+            && matches!(
+                self.url.host(),
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+            )
+            || self.url.scheme() == "http"
+                && matches!(self.url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+    }
+
+    /// Whether `self` equals `registered` but for the port, both being loopback `http` URIs.
+    fn matches_loopback(&self, registered: &RedirectUri) -> bool {
+        if !self.is_loopback_http() || !registered.is_loopback_http() {
+            return false;
+        }
+        let (mut a, mut b) = (self.url.clone(), registered.url.clone());
+        let _ = a.set_port(None);
+        let _ = b.set_port(None);
+        // Compare the texts with the port removed, so that user info, path and query still
+        // have to match exactly.
+        a.as_str() == b.as_str() && self.url.username().is_empty() && self.url.password().is_none()
+    }
+}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = RedirectError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> Self {
+        uri.text
+    }
+}
+
+impl fmt::Debug for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RedirectUri").field(&self.text).finish()
+    }
+}
+
+impl fmt::Display for RedirectUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Chooses where an authorization response goes, from a client's registered redirect URIs and
+/// the `redirect_uri` parameter of the request (if any).
+///
+/// A provider may plug its own (the Phabricator dialect accepts same-host overrides). Whatever
+/// it returns is trusted: errors and codes will be sent there.
+pub trait RedirectPolicy: Send + Sync + fmt::Debug {
+    /// The redirect URI to use, or why none may be used.
+    fn resolve(
+        &self,
+        registered: &[RedirectUri],
+        requested: Option<&str>,
+    ) -> Result<RedirectUri, RedirectError>;
+}
+
+/// The default policy: the requested URI must equal a registered one character for character
+/// (RFC 9700 §4.1.3), except that the port of an `http://127.0.0.1` or `http://[::1]`
+/// registration may differ (RFC 8252 §7.3, which RFC 9700 keeps). An omitted `redirect_uri` is
+/// allowed only when the client registered exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExactRedirect {
+    /// Allow any port for loopback registrations (default true).
+    pub loopback_any_port: bool,
+}
+
+impl Default for ExactRedirect {
+    fn default() -> Self {
+        Self {
+            loopback_any_port: true,
+        }
+    }
+}
+
+impl ExactRedirect {
+    /// Exact matching with no loopback port exception.
+    pub fn strict() -> Self {
+        Self {
+            loopback_any_port: false,
+        }
+    }
+}
+
+impl RedirectPolicy for ExactRedirect {
+    fn resolve(
+        &self,
+        registered: &[RedirectUri],
+        requested: Option<&str>,
+    ) -> Result<RedirectUri, RedirectError> {
+        let Some(requested) = requested else {
+            return match registered {
+                [only] => Ok(only.clone()),
+                _ => Err(RedirectError::Missing),
+            };
+        };
+        let requested = RedirectUri::parse(requested)?;
+        let found = registered.iter().any(|r| {
+            r.text == requested.text
+                || (self.loopback_any_port && requested.matches_loopback(r))
+        });
+        if found {
+            Ok(requested)
+        } else {
+            Err(RedirectError::NotRegistered)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uris(list: &[&str]) -> Vec<RedirectUri> {
+        list.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect()
+    }
+
+    #[test]
+    fn parse_refuses_fragments_relative_and_dangerous_uris() {
+        for bad in [
+            "https://a.example/cb#frag",
+            "https://a.example/cb#",
+            "/relative",
+            "a.example/cb",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "mailto:a@b.example",
+            "https://a.example/c b",
+            "",
+        ] {
+            assert!(RedirectUri::parse(bad).is_err(), "{bad}");
+        }
+        assert!(RedirectUri::parse(&format!("https://a.example/{}", "x".repeat(3000))).is_err());
+        for good in ["https://a.example/cb?x=1", "com.example.app:/oauth", "http://127.0.0.1:8080/cb"] {
+            assert!(RedirectUri::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn exact_matching_refuses_every_variation() {
+        let registered = uris(&["https://client.example/cb", "https://client.example/other"]);
+        let policy = ExactRedirect::default();
+        assert!(policy.resolve(&registered, Some("https://client.example/cb")).is_ok());
+        for attack in [
+            "https://client.example/cb/extra",
+            "https://client.example/cb?x=1",
+            "https://client.example:8443/cb",
+            "https://client.example/CB",
+            "https://CLIENT.example/cb",
+            "https://client.example.evil.example/cb",
+            "https://evil.example@client.example/cb",
+            "https://client.example@evil.example/cb",
+            "http://client.example/cb",
+            "https://client.example/cb/",
+            "https://client.example/%63b",
+        ] {
+            assert!(policy.resolve(&registered, Some(attack)).is_err(), "{attack}");
+        }
+        assert_eq!(policy.resolve(&registered, None), Err(RedirectError::Missing));
+        assert_eq!(
+            policy.resolve(&registered, Some("https://client.example/cb#x")),
+            Err(RedirectError::Malformed("a fragment is not allowed"))
+        );
+    }
+
+    #[test]
+    fn omitted_redirect_uses_the_only_registration() {
+        let registered = uris(&["https://client.example/cb"]);
+        let chosen = ExactRedirect::default().resolve(&registered, None);
+        assert_eq!(chosen.map(|u| u.as_str().to_owned()).ok().as_deref(), Some("https://client.example/cb"));
+        assert_eq!(ExactRedirect::default().resolve(&[], None), Err(RedirectError::Missing));
+    }
+
+    #[test]
+    fn loopback_registrations_accept_any_port_only() {
+        let registered = uris(&["http://127.0.0.1/cb", "http://[::1]:1000/cb"]);
+        let policy = ExactRedirect::default();
+        assert!(policy.resolve(&registered, Some("http://127.0.0.1:51004/cb")).is_ok());
+        assert!(policy.resolve(&registered, Some("http://[::1]:3/cb")).is_ok());
+        assert!(policy.resolve(&registered, Some("http://127.0.0.1:51004/other")).is_err());
+        assert!(policy.resolve(&registered, Some("http://localhost:51004/cb")).is_err());
+        assert!(policy.resolve(&registered, Some("https://127.0.0.1:51004/cb")).is_err());
+        assert!(policy.resolve(&registered, Some("http://u@127.0.0.1:5/cb")).is_err());
+        assert!(ExactRedirect::strict().resolve(&registered, Some("http://127.0.0.1:51004/cb")).is_err());
+    }
+}

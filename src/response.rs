@@ -1,0 +1,190 @@
+//! Response values: what an endpoint answers, for any framework to send.
+
+use url::Url;
+
+/// How a body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyFormat {
+    /// `application/json` (the RFC 6749 default).
+    Json,
+    /// `application/x-www-form-urlencoded` (AppHarbor's token response).
+    Form,
+}
+
+/// An HTTP response: status, headers and body. Turn it into a framework's own response in a few
+/// lines, or with the `http` feature's `From` conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON response with the no-store headers of RFC 6749 §5.1.
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("cache-control", "no-store".into()),
+                ("pragma", "no-cache".into()),
+            ],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// A form-encoded response with the no-store headers. Values are encoded in order;
+    /// nested JSON values are written as their JSON text.
+    pub fn form(status: u16, body: &serde_json::Value) -> Self {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        if let serde_json::Value::Object(map) = body {
+            for (name, value) in map {
+                match value {
+                    serde_json::Value::String(s) => serializer.append_pair(name, s),
+                    serde_json::Value::Null => continue,
+                    other => serializer.append_pair(name, &other.to_string()),
+                };
+            }
+        }
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/x-www-form-urlencoded".into()),
+                ("cache-control", "no-store".into()),
+                ("pragma", "no-cache".into()),
+            ],
+            body: serializer.finish().into_bytes(),
+        }
+    }
+
+    /// A body in the given format.
+    pub fn encoded(format: BodyFormat, status: u16, body: &serde_json::Value) -> Self {
+        match format {
+            BodyFormat::Json => Self::json(status, body),
+            BodyFormat::Form => Self::form(status, body),
+        }
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The body parsed as JSON, for tests and clients.
+    pub fn json_body(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// A redirect to a URI the provider has verified (a client's registered redirect URI), with the
+/// authorization response's parameters in its query.
+///
+/// Only the authorization endpoint's trusted paths can build one, so an error about an
+/// untrusted redirect URI can never end up in a `Location` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a redirect does nothing until it is sent"]
+pub struct Redirect {
+    location: Url,
+}
+
+impl Redirect {
+    pub(crate) fn new(base: &Url, params: &[(&str, &str)]) -> Self {
+        let mut location = base.clone();
+        if !params.is_empty() {
+            let mut query = location.query_pairs_mut();
+            for (name, value) in params {
+                query.append_pair(name, value);
+            }
+        }
+        Self { location }
+    }
+
+    /// The `Location` to send.
+    pub fn location(&self) -> &Url {
+        &self.location
+    }
+
+    /// The value of one parameter added to the location.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.location
+            .query_pairs()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// A `302 Found` with this location and the no-store headers.
+    pub fn to_response(&self) -> Response {
+        Response {
+            status: 302,
+            headers: vec![
+                ("location", self.location.to_string()),
+                ("cache-control", "no-store".into()),
+                // RFC 9700 §4.2.4: don't let the code leak through Referer from the next page.
+                ("referrer-policy", "no-referrer".into()),
+            ],
+            body: Vec::new(),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+mod bridge {
+    use super::Response;
+
+    impl From<Response> for http::Response<Vec<u8>> {
+        fn from(response: Response) -> Self {
+            let mut builder = http::Response::builder().status(response.status);
+            for (name, value) in &response.headers {
+                builder = builder.header(*name, value.as_str());
+            }
+            builder.body(response.body).unwrap_or_else(|_| {
+                let mut fallback = http::Response::new(Vec::new());
+                *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                fallback
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_appends_parameters_to_an_existing_query() {
+        let base = Url::parse("https://client.example/cb?keep=1").unwrap_or_else(|_| unreachable!());
+        let redirect = Redirect::new(&base, &[("code", "a b&c"), ("state", "xyz")]);
+        assert_eq!(redirect.param("keep").as_deref(), Some("1"));
+        assert_eq!(redirect.param("code").as_deref(), Some("a b&c"));
+        let response = redirect.to_response();
+        assert_eq!(response.status, 302);
+        assert!(response.header("location").unwrap_or("").starts_with("https://client.example/cb?keep=1&code=a+b%26c"));
+    }
+
+    #[test]
+    fn form_and_json_bodies_carry_no_store() {
+        let body = serde_json::json!({"access_token": "x y", "token_type": "bearer"});
+        let form = Response::form(200, &body);
+        assert_eq!(String::from_utf8_lossy(&form.body), "access_token=x+y&token_type=bearer");
+        let json = Response::json(200, &body);
+        for response in [form, json] {
+            assert_eq!(response.header("cache-control"), Some("no-store"));
+            assert_eq!(response.header("pragma"), Some("no-cache"));
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Scopes (RFC 6749 §3.3): space-delimited, case-sensitive, order-insensitive sets.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::error::OAuthError;
+
+/// The most scopes one request may name; more is `invalid_scope`, not a slow request.
+pub const MAX_SCOPES: usize = 64;
+/// The longest scope token accepted.
+pub const MAX_SCOPE_LEN: usize = 128;
+
+/// One scope token: `1*( %x21 / %x23-5B / %x5D-7E )` (printable ASCII except space, `"`
+/// and `\`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Scope(String);
+
+impl Scope {
+    /// Validates one scope token.
+    pub fn new(token: impl Into<String>) -> Result<Self, OAuthError> {
+        let token = token.into();
+        if token.is_empty() || token.len() > MAX_SCOPE_LEN {
+            return Err(OAuthError::invalid_scope("a scope token is empty or too long"));
+        }
+        let valid = token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(OAuthError::invalid_scope(
+                "a scope token contains a character outside RFC 6749 §3.3",
+            ));
+        }
+        Ok(Self(token))
+    }
+
+    /// The token text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A set of scopes. Equal sets compare equal whatever the order they were written in; the
+/// wire form lists them sorted, separated by single spaces.
+///
+/// ```
+/// use tessera::ScopeSet;
+/// let a = ScopeSet::parse("whoami offline_access")?;
+/// let b = ScopeSet::parse("offline_access  whoami")?;
+/// assert_eq!(a, b);
+/// assert_eq!(a.to_string(), "offline_access whoami");
+/// assert!(ScopeSet::parse("who\"ami").is_err());
+/// # Ok::<(), tessera::OAuthError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ScopeSet(BTreeSet<Scope>);
+
+impl ScopeSet {
+    /// The empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a space-delimited list. Runs of spaces are tolerated; any other whitespace,
+    /// an invalid character, or more than [`MAX_SCOPES`] tokens is `invalid_scope`.
+    pub fn parse(text: &str) -> Result<Self, OAuthError> {
+        let mut set = BTreeSet::new();
+        for token in text.split(' ').filter(|t| !t.is_empty()) {
+            if set.len() >= MAX_SCOPES {
+                return Err(OAuthError::invalid_scope("too many scopes requested"));
+            }
+            set.insert(Scope::new(token)?);
+        }
+        Ok(Self(set))
+    }
+
+    /// Builds a set from tokens, validating each.
+    pub fn from_tokens<I, S>(tokens: I) -> Result<Self, OAuthError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut set = BTreeSet::new();
+        for token in tokens {
+            set.insert(Scope::new(token)?);
+        }
+        Ok(Self(set))
+    }
+
+    /// Whether the set contains `scope`.
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s.as_str() == scope)
+    }
+
+    /// Whether every scope of `self` is in `other`.
+    pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    /// The scopes of both sets.
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
+
+    /// The scopes in both sets.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many scopes the set holds.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The scopes, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+
+    /// Adds a scope.
+    pub fn insert(&mut self, scope: Scope) {
+        self.0.insert(scope);
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, scope) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(scope.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+// Stored and sent in its wire form: a space-delimited string.
+impl serde::Serialize for ScopeSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScopeSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<T: IntoIterator<Item = Scope>>(iter: T) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn rejects_characters_outside_nqchar() {
+        for bad in ["a\"b", "a\\b", "a\tb", "é", "a\u{7f}", "a\nb"] {
+            let error = ScopeSet::parse(bad).expect_err(bad);
+            assert_eq!(error.code, ErrorCode::InvalidScope, "{bad}");
+        }
+        assert!(ScopeSet::parse("!#[]~").is_ok());
+    }
+
+    #[test]
+    fn set_semantics() {
+        let read = ScopeSet::parse("read")
+            .unwrap_or_default();
+        let both = ScopeSet::parse("write read read").unwrap_or_default();
+        assert_eq!(both.len(), 2);
+        assert!(read.is_subset(&both));
+        assert!(!both.is_subset(&read));
+        assert_eq!(both.intersection(&read), read);
+        assert_eq!(ScopeSet::parse("").unwrap_or_default(), ScopeSet::new());
+        assert_eq!(ScopeSet::parse("   ").unwrap_or_default().len(), 0);
+    }
+
+    #[test]
+    fn bounds_count_and_length() {
+        let many = (0..=MAX_SCOPES).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
+        assert!(ScopeSet::parse(&many).is_err());
+        assert!(Scope::new("x".repeat(MAX_SCOPE_LEN + 1)).is_err());
+        assert!(Scope::new("").is_err());
+    }
+}

@@ -1,0 +1,411 @@
+//! Secret values and their hashes.
+//!
+//! Every secret tessera hands out (client secrets, authorization codes, access and refresh
+//! tokens, device codes, registration access tokens) is a type made by one macro: its `Debug`
+//! prints `Name(redacted)`, it has no `Display`, `PartialEq`, `Hash` or `Serialize`, reading its
+//! value is a method named [`secret`](AccessToken::secret), and comparing two of them is done in
+//! constant time. Stores never see one: they see its [`TokenHash`].
+//!
+//! # Token format
+//! Generated secrets look like `tsr_at_` + 43 characters + 6 characters:
+//!
+//! * a prefix naming the kind (`tsr_ac_` code, `tsr_at_` access token, `tsr_rt_` refresh
+//!   token, `tsr_cs_` client secret, `tsr_dc_` device code, `tsr_ra_` registration access
+//!   token), so that secret scanners recognise a leaked one and a token presented in the wrong
+//!   place is refused;
+//! * 32 bytes (256 bits) from the provider's CSPRNG, base64url without padding;
+//! * a CRC-32 of everything before it, base64url, so that a mistyped or forged string is refused
+//!   without a storage lookup. The checksum is not a security control; the 256 random bits are.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::entropy::Entropy;
+
+const RANDOM_BYTES: usize = 32;
+const BODY_LEN: usize = 43;
+const CHECK_LEN: usize = 6;
+
+/// The kind of a generated secret, which fixes its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// An authorization code, `tsr_ac_`.
+    AuthorizationCode,
+    /// An access token, `tsr_at_`.
+    AccessToken,
+    /// A refresh token, `tsr_rt_`.
+    RefreshToken,
+    /// A generated client secret, `tsr_cs_`.
+    ClientSecret,
+    /// A device code (RFC 8628), `tsr_dc_`.
+    DeviceCode,
+    /// A registration access token (RFC 7592), `tsr_ra_`.
+    RegistrationAccessToken,
+}
+
+impl TokenKind {
+    /// The prefix every generated secret of this kind starts with.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "tsr_ac_",
+            Self::AccessToken => "tsr_at_",
+            Self::RefreshToken => "tsr_rt_",
+            Self::ClientSecret => "tsr_cs_",
+            Self::DeviceCode => "tsr_dc_",
+            Self::RegistrationAccessToken => "tsr_ra_",
+        }
+    }
+
+    /// The length of every generated secret (56 characters).
+    pub const LEN: usize = 7 + BODY_LEN + CHECK_LEN;
+
+    /// Draws a new secret string of this kind from `entropy`.
+    pub fn generate(self, entropy: &dyn Entropy) -> String {
+        let mut random = [0u8; RANDOM_BYTES];
+        entropy.fill(&mut random);
+        let mut out = String::with_capacity(Self::LEN);
+        out.push_str(self.prefix());
+        URL_SAFE_NO_PAD.encode_string(random, &mut out);
+        let check = crc32fast::hash(out.as_bytes()).to_be_bytes();
+        URL_SAFE_NO_PAD.encode_string(check, &mut out);
+        out
+    }
+
+    /// Whether `value` has this kind's prefix, length, alphabet and a correct checksum.
+    /// Costs a CRC-32 of 50 bytes: no hash, no allocation, no storage.
+    pub fn is_well_formed(self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if bytes.len() != Self::LEN || !value.starts_with(self.prefix()) {
+            return false;
+        }
+        let (signed, check) = bytes.split_at(Self::LEN - CHECK_LEN);
+        if !bytes[7..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+            return false;
+        }
+        let mut expected = [0u8; 8];
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(crc32fast::hash(signed).to_be_bytes(), &mut expected)
+            .unwrap_or(0);
+        written == CHECK_LEN && expected[..CHECK_LEN] == *check
+    }
+}
+
+/// The SHA-256 of a secret: the only form in which stores keep codes and tokens.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a secret's text.
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Rebuilds a hash read back from storage.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 bytes, for storage.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lower-case hex, for key-value stores.
+    pub fn to_hex(&self) -> String {
+        use fmt::Write as _;
+        self.0.iter().fold(String::with_capacity(64), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+    }
+
+    /// Parses the output of [`TokenHash::to_hex`].
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl serde::Serialize for TokenHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hash is not a secret, but eight hex digits are enough to correlate logs.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+macro_rules! secret_type {
+    ($(#[$meta:meta])* $name:ident, $kind:expr) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value received from a client or read from configuration.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// Draws a new value from `entropy` in the documented [token format](self).
+            pub fn generate(entropy: &dyn Entropy) -> Self {
+                Self($kind.generate(entropy))
+            }
+
+            /// The secret value itself.
+            ///
+            /// # Security
+            /// Whoever reads this can act as its holder. Send it only to its owner, over TLS;
+            /// never log it, store it (store [`Self::hash`]) or put it in a URL.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+
+            /// Consumes the wrapper, returning the value. The same warning as [`Self::secret`].
+            pub fn into_secret(self) -> String {
+                self.0
+            }
+
+            /// The hash under which stores know this secret.
+            pub fn hash(&self) -> TokenHash {
+                TokenHash::of(&self.0)
+            }
+
+            /// Whether the value has this kind's generated format (prefix, length, checksum).
+            pub fn is_well_formed(&self) -> bool {
+                $kind.is_well_formed(&self.0)
+            }
+
+            /// Compares two values in time independent of where they differ.
+            pub fn ct_eq(&self, other: &Self) -> bool {
+                self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(redacted)"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// A client secret (RFC 6749 §2.3.1), generated or imported.
+    ClientSecret,
+    TokenKind::ClientSecret
+);
+secret_type!(
+    /// An authorization code (RFC 6749 §4.1.2). Single use: redeeming it takes it by value.
+    AuthorizationCode,
+    TokenKind::AuthorizationCode
+);
+secret_type!(
+    /// A bearer access token (RFC 6750).
+    AccessToken,
+    TokenKind::AccessToken
+);
+secret_type!(
+    /// A refresh token (RFC 6749 §6).
+    RefreshToken,
+    TokenKind::RefreshToken
+);
+secret_type!(
+    /// A device code (RFC 8628 §3.2), held by the polling device.
+    DeviceCode,
+    TokenKind::DeviceCode
+);
+secret_type!(
+    /// A registration access token (RFC 7592 §3), for the client configuration endpoint.
+    RegistrationAccessToken,
+    TokenKind::RegistrationAccessToken
+);
+
+/// How a client secret is kept: the only form in which stores see one.
+///
+/// Generated secrets carry 256 random bits, so a fast SHA-256 compared in constant time is as
+/// strong as any password hash and costs microseconds per token request. A secret imported from
+/// another system has unknown entropy (PhoneGap Build's documented example secret is `123456`),
+/// so it is kept with Argon2id, which costs tens of milliseconds per check by design.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretHash {
+    /// SHA-256 of a generated, high-entropy secret.
+    Sha256(TokenHash),
+    /// An Argon2id PHC string of an imported secret of unknown entropy.
+    Argon2(String),
+}
+
+impl SecretHash {
+    /// The hash of a generated secret.
+    pub fn fast(secret: &ClientSecret) -> Self {
+        Self::Sha256(secret.hash())
+    }
+
+    /// The slow hash of an imported secret of unknown entropy.
+    pub fn slow(secret: &ClientSecret, entropy: &dyn Entropy) -> Self {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let mut salt = [0u8; 16];
+        entropy.fill(&mut salt);
+        let encoded = SaltString::encode_b64(&salt)
+            .ok()
+            .and_then(|salt| {
+                argon2::Argon2::default()
+                    .hash_password(secret.secret().as_bytes(), &salt)
+                    .ok()
+                    .map(|hash| hash.to_string())
+            })
+            // Hashing only fails for parameters out of range; the defaults are in range. If it
+            // ever did, an unverifiable hash locks the client out instead of letting anyone in.
+            .unwrap_or_default();
+        Self::Argon2(encoded)
+    }
+
+    /// Whether `presented` is the secret this hash was made from. Constant time in the
+    /// presented value for the fast form; Argon2 verification for the slow one.
+    pub fn verify(&self, presented: &ClientSecret) -> bool {
+        match self {
+            Self::Sha256(expected) => {
+                bool::from(presented.hash().as_bytes().ct_eq(expected.as_bytes()))
+            }
+            Self::Argon2(phc) => {
+                use argon2::password_hash::{PasswordHash, PasswordVerifier};
+                PasswordHash::new(phc).is_ok_and(|parsed| {
+                    argon2::Argon2::default()
+                        .verify_password(presented.secret().as_bytes(), &parsed)
+                        .is_ok()
+                })
+            }
+        }
+    }
+
+    /// Whether this is the slow form kept for an imported secret.
+    pub fn is_slow(&self) -> bool {
+        matches!(self, Self::Argon2(_))
+    }
+
+    /// One text column's worth: `sha256:<hex>` or the Argon2 PHC string.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Sha256(hash) => format!("sha256:{}", hash.to_hex()),
+            Self::Argon2(phc) => phc.clone(),
+        }
+    }
+
+    /// Parses the output of [`SecretHash::encode`].
+    pub fn decode(text: &str) -> Option<Self> {
+        if let Some(hex) = text.strip_prefix("sha256:") {
+            TokenHash::from_hex(hex).map(Self::Sha256)
+        } else if text.starts_with("$argon2") {
+            Some(Self::Argon2(text.to_owned()))
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sha256(_) => f.write_str("SecretHash::Sha256(..)"),
+            Self::Argon2(_) => f.write_str("SecretHash::Argon2(..)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::{OsEntropy, SeededEntropy};
+
+    #[test]
+    fn generated_tokens_have_the_documented_format() {
+        let token = AccessToken::generate(&OsEntropy);
+        assert_eq!(token.secret().len(), TokenKind::LEN);
+        assert!(token.secret().starts_with("tsr_at_"));
+        assert!(token.is_well_formed());
+        assert!(!TokenKind::RefreshToken.is_well_formed(token.secret()));
+    }
+
+    #[test]
+    fn a_changed_character_fails_the_checksum() {
+        let token = RefreshToken::generate(&SeededEntropy::new(1)).into_secret();
+        for position in [7, 20, TokenKind::LEN - 1] {
+            let mut bytes = token.clone().into_bytes();
+            bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
+            let changed = String::from_utf8(bytes).unwrap_or_default();
+            assert!(!TokenKind::RefreshToken.is_well_formed(&changed), "{position}");
+        }
+        assert!(!TokenKind::RefreshToken.is_well_formed(""));
+        assert!(!TokenKind::RefreshToken.is_well_formed(&format!("{token}x")));
+        assert!(!TokenKind::RefreshToken.is_well_formed("tsr_rt_ünïcödé"));
+    }
+
+    #[test]
+    fn debug_never_prints_the_secret() {
+        let token = AccessToken::generate(&OsEntropy);
+        let printed = format!("{token:?} {:?}", ClientSecret::new("hunter2"));
+        assert!(!printed.contains(token.secret()));
+        assert!(!printed.contains("hunter2"));
+        assert_eq!(format!("{token:?}"), "AccessToken(redacted)");
+    }
+
+    #[test]
+    fn hashes_round_trip_through_hex() {
+        let hash = TokenHash::of("abc");
+        assert_eq!(
+            hash.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(TokenHash::from_hex(&hash.to_hex()), Some(hash));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert_eq!(TokenHash::from_hex(&"é".repeat(32)), None);
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(ClientSecret::new("a").ct_eq(&ClientSecret::new("a")));
+        assert!(!ClientSecret::new("a").ct_eq(&ClientSecret::new("b")));
+        assert!(!ClientSecret::new("a").ct_eq(&ClientSecret::new("ab")));
+    }
+
+    #[test]
+    fn fast_and_slow_secret_hashes_verify_and_round_trip() {
+        let generated = ClientSecret::generate(&OsEntropy);
+        let fast = SecretHash::fast(&generated);
+        assert!(fast.verify(&generated));
+        assert!(!fast.verify(&ClientSecret::new("123456")));
+        assert_eq!(SecretHash::decode(&fast.encode()), Some(fast.clone()));
+
+        let imported = ClientSecret::new("123456");
+        let slow = SecretHash::slow(&imported, &OsEntropy);
+        assert!(slow.is_slow() && !fast.is_slow());
+        assert!(slow.verify(&imported));
+        assert!(!slow.verify(&ClientSecret::new("1234567")));
+        assert_eq!(SecretHash::decode(&slow.encode()), Some(slow.clone()));
+        assert!(!format!("{slow:?}").contains("argon2id$"));
+        assert_eq!(SecretHash::decode("md5:abc"), None);
+    }
+}
