@@ -1,0 +1,70 @@
+//! Security events for the host to log or alert on. They never carry a secret.
+
+use std::fmt;
+
+use crate::client::{ClientId, UserId};
+use crate::store::GrantId;
+
+/// Something security-relevant happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditEvent {
+    /// A client failed to authenticate.
+    ClientAuthFailed {
+        /// The client ID it claimed, if it named a valid one.
+        client_id: Option<ClientId>,
+    },
+    /// A spent authorization code was presented again; its grant was revoked.
+    CodeReplayed {
+        /// The grant whose tokens were revoked.
+        grant_id: GrantId,
+    },
+    /// A retired refresh token was presented again; its whole family was revoked.
+    RefreshReused {
+        /// The revoked family.
+        grant_id: GrantId,
+        /// The client the token was issued to.
+        client_id: ClientId,
+    },
+    /// A client revoked a token (RFC 7009).
+    TokenRevoked {
+        /// The client that asked.
+        client_id: ClientId,
+    },
+    /// A user granted a client access.
+    ConsentGranted {
+        /// The user.
+        user: UserId,
+        /// The client.
+        client_id: ClientId,
+    },
+    /// A user withdrew a client's access.
+    ConsentWithdrawn {
+        /// The user.
+        user: UserId,
+        /// The client.
+        client_id: ClientId,
+    },
+}
+
+/// Receives audit events. The default sink only emits `tracing` events.
+pub trait AuditSink: Send + Sync + fmt::Debug {
+    /// Called once per event, synchronously: keep it cheap (send to a channel).
+    fn record(&self, event: &AuditEvent);
+}
+
+/// Emits each event as a `tracing` warning or info event, target `tessera::audit`.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct TracingAudit;
+
+impl AuditSink for TracingAudit {
+    fn record(&self, event: &AuditEvent) {
+        match event {
+            AuditEvent::CodeReplayed { .. } | AuditEvent::RefreshReused { .. } | AuditEvent::ClientAuthFailed { .. } => {
+                tracing::warn!(target: "tessera::audit", ?event, "security event");
+            }
+            _ => tracing::info!(target: "tessera::audit", ?event, "security event"),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Client authentication at the token, revocation and introspection endpoints
+//! (RFC 6749 §2.3): HTTP Basic, body parameters, or none for public clients.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::audit::AuditEvent;
+use crate::client::{AuthMethod, Client, ClientId};
+use crate::error::{ErrorCode, OAuthError};
+use crate::params::Params;
+use crate::provider::Provider;
+use crate::response::Response;
+use crate::secret::ClientSecret;
+
+/// The credentials a request presented, before they are checked.
+#[derive(Debug)]
+pub(crate) enum Credentials {
+    Basic { id: ClientId, secret: ClientSecret },
+    Post { id: ClientId, secret: ClientSecret },
+    None { id: ClientId },
+}
+
+/// Why client authentication failed: an OAuth error, plus whether the client tried Basic (then
+/// the 401 carries a `WWW-Authenticate: Basic` challenge, RFC 6749 §5.2).
+#[derive(Debug)]
+pub(crate) struct AuthFailure {
+    pub(crate) error: OAuthError,
+    pub(crate) basic: bool,
+}
+
+impl From<OAuthError> for AuthFailure {
+    fn from(error: OAuthError) -> Self {
+        Self { error, basic: false }
+    }
+}
+
+impl AuthFailure {
+    pub(crate) fn into_response(self, provider: &Provider) -> Response {
+        let response = provider.token_error(&self.error);
+        if self.basic && self.error.code == ErrorCode::InvalidClient {
+            let realm = &provider.config().realm;
+            response.with_header("www-authenticate", format!("Basic realm=\"{realm}\""))
+        } else {
+            response
+        }
+    }
+}
+
+fn invalid_client(description: &'static str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClient, description)
+}
+
+/// Decodes one form-encoded half of a Basic credential (RFC 6749 §2.3.1).
+fn form_decode(text: &str) -> Option<String> {
+    let plus_as_space = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Reads the credentials from the `Authorization` header and the parameters.
+pub(crate) fn credentials(params: &Params, authorization: Option<&str>) -> Result<Credentials, AuthFailure> {
+    if let Some(header) = authorization {
+        let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            let basic = |description| AuthFailure { error: invalid_client(description), basic: true };
+            if params.contains("client_secret") {
+                return Err(OAuthError::invalid_request(
+                    "the client authenticated with both HTTP Basic and client_secret",
+                )
+                .into());
+            }
+            let decoded = STANDARD
+                .decode(value.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+            let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+            let secret = form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+            let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
+            if params.get("client_id").is_some_and(|body_id| body_id != id.as_str()) {
+                return Err(OAuthError::invalid_request("client_id differs from the HTTP Basic credentials").into());
+            }
+            return Ok(Credentials::Basic { id, secret: ClientSecret::new(secret) });
+        }
+    }
+    let id = params
+        .get("client_id")
+        .ok_or_else(|| AuthFailure::from(invalid_client("no client authentication was included")))?;
+    let id = ClientId::new(id).map_err(|_| AuthFailure::from(invalid_client("malformed client_id")))?;
+    Ok(match params.get("client_secret") {
+        Some(secret) => Credentials::Post { id, secret: ClientSecret::new(secret) },
+        None => Credentials::None { id },
+    })
+}
+
+impl Provider {
+    /// Checks credentials against the stored client. Every failure reads the same to the caller
+    /// ("client authentication failed"), whichever part was wrong.
+    pub(crate) async fn authenticate(&self, credentials: Credentials) -> Result<Client, AuthFailure> {
+        let (id, secret, basic) = match credentials {
+            Credentials::Basic { id, secret } => (id, Some(secret), true),
+            Credentials::Post { id, secret } => (id, Some(secret), false),
+            Credentials::None { id } => (id, None, false),
+        };
+        let failed = |provider: &Provider, id: &ClientId| {
+            provider.audit(AuditEvent::ClientAuthFailed { client_id: Some(id.clone()) });
+            AuthFailure { error: invalid_client("client authentication failed"), basic }
+        };
+        let client = self
+            .client(&id)
+            .await
+            .map_err(|e| AuthFailure::from(OAuthError::from(e)))?
+            .ok_or_else(|| failed(self, &id))?;
+        let ok = match (&secret, &client.secret) {
+            (Some(presented), Some(stored)) => client.auth_method != AuthMethod::None && stored.verify(presented),
+            // A public client identifies itself and proves nothing; PKCE protects its codes.
+            (None, _) => client.auth_method == AuthMethod::None && client.is_public(),
+            (Some(_), None) => false,
+        };
+        if ok { Ok(client) } else { Err(failed(self, &id)) }
+    }
+
+    /// Reads and checks a request's client credentials.
+    pub(crate) async fn authenticate_request(
+        &self,
+        params: &Params,
+        authorization: Option<&str>,
+    ) -> Result<Client, AuthFailure> {
+        let credentials = credentials(params, authorization)?;
+        self.authenticate(credentials).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Limits;
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))
+    }
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let params = Params::new();
+        let header = basic("my%20client", "p%3Aw+d");
+        match credentials(&params, Some(&header)) {
+            Ok(Credentials::Basic { id, secret }) => {
+                assert_eq!(id.as_str(), "my client");
+                assert_eq!(secret.secret(), "p:w d");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn two_methods_at_once_is_invalid_request() {
+        let params = Params::from_query("client_secret=x", &Limits::default()).unwrap_or_default();
+        let error = credentials(&params, Some(&basic("a", "b"))).expect_err("two methods");
+        assert_eq!(error.error.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn malformed_basic_is_invalid_client_with_challenge() {
+        for header in ["Basic !!!", "Basic", &format!("Basic {}", STANDARD.encode("no-colon"))] {
+            let error = credentials(&Params::new(), Some(header)).expect_err(header);
+            assert_eq!(error.error.code, ErrorCode::InvalidClient);
+            assert!(error.basic);
+        }
+    }
+}

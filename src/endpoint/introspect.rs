@@ -1,0 +1,58 @@
+//! Token introspection (RFC 7662).
+
+use crate::endpoint::token::FormRequest;
+use crate::provider::Provider;
+use crate::response::Response;
+use crate::secret::TokenHash;
+use crate::store::TokenType;
+
+impl Provider {
+    /// The introspection endpoint. The caller must authenticate as a client; it learns about its
+    /// own tokens only. Anything else (unknown, expired, revoked, foreign) is
+    /// `{"active": false}` and nothing more.
+    pub async fn introspect(&self, request: &FormRequest) -> Response {
+        let params = match self.form_params(request) {
+            Ok(params) => params,
+            Err(error) => return self.token_error(&error),
+        };
+        let client = match self.authenticate_request(&params, request.authorization.as_deref()).await {
+            Ok(client) => client,
+            Err(failure) => return failure.into_response(self),
+        };
+        let token = match params.require("token") {
+            Ok(token) => token,
+            Err(error) => return self.token_error(&error),
+        };
+        let inactive = Response::json(200, &serde_json::json!({"active": false}));
+        let record = match self.store().find_token(&TokenHash::of(token)).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return inactive,
+            Err(error) => return self.token_error(&error.into()),
+        };
+        if record.client_id != client.id || record.is_expired(self.now()) {
+            return inactive;
+        }
+        let mut body = serde_json::Map::new();
+        body.insert("active".into(), true.into());
+        body.insert("scope".into(), record.scopes.to_string().into());
+        body.insert("client_id".into(), record.client_id.as_str().into());
+        if let Some(user) = &record.user {
+            body.insert("username".into(), user.as_str().into());
+            body.insert("sub".into(), user.as_str().into());
+        }
+        body.insert(
+            "token_type".into(),
+            match record.token_type {
+                TokenType::Access => "Bearer",
+                _ => "refresh_token",
+            }
+            .into(),
+        );
+        body.insert("iat".into(), record.issued_at.unix_timestamp().into());
+        if let Some(exp) = record.expires_at {
+            body.insert("exp".into(), exp.unix_timestamp().into());
+        }
+        body.insert("iss".into(), self.config().issuer_str().into());
+        Response::json(200, &serde_json::Value::Object(body))
+    }
+}

@@ -1,0 +1,63 @@
+//! Authorization server metadata (RFC 8414), built from what is really configured.
+
+use crate::client::GrantType;
+use crate::config::RegistrationPolicy;
+use crate::provider::Provider;
+use crate::response::Response;
+
+impl Provider {
+    /// The metadata document: every endpoint, grant type, authentication method, PKCE method and
+    /// scope listed is one that this provider, as configured, actually serves.
+    pub fn metadata(&self) -> serde_json::Value {
+        let config = self.config();
+        let endpoints = &config.endpoints;
+        let enabled = |g: GrantType| config.grant_enabled(g);
+        let mut doc = serde_json::Map::new();
+        let mut put = |name: &str, value: serde_json::Value| {
+            doc.insert(name.to_owned(), value);
+        };
+        put("issuer", config.issuer_str().into());
+        put("authorization_endpoint", config.endpoint_url(&endpoints.authorization).into());
+        put("token_endpoint", config.endpoint_url(&endpoints.token).into());
+        if let Some(path) = &endpoints.revocation {
+            put("revocation_endpoint", config.endpoint_url(path).into());
+            put("revocation_endpoint_auth_methods_supported", auth_methods());
+        }
+        if let Some(path) = &endpoints.introspection {
+            put("introspection_endpoint", config.endpoint_url(path).into());
+            put("introspection_endpoint_auth_methods_supported", auth_methods());
+        }
+        if let (Some(path), false) = (&endpoints.registration, config.registration == RegistrationPolicy::Closed) {
+            put("registration_endpoint", config.endpoint_url(path).into());
+        }
+        if let (Some(path), true) = (&endpoints.device_authorization, enabled(GrantType::DeviceCode)) {
+            put("device_authorization_endpoint", config.endpoint_url(path).into());
+        }
+        let code = enabled(GrantType::AuthorizationCode);
+        put("response_types_supported", if code { serde_json::json!(["code"]) } else { serde_json::json!([]) });
+        put("response_modes_supported", serde_json::json!(["query"]));
+        let grants: Vec<&str> = config.grant_types.iter().map(|g| g.as_str()).collect();
+        put("grant_types_supported", grants.into());
+        let pkce: Vec<&str> = if config.allows_plain_pkce() { vec!["S256", "plain"] } else { vec!["S256"] };
+        put("code_challenge_methods_supported", pkce.into());
+        put("token_endpoint_auth_methods_supported", auth_methods());
+        if !config.scopes.is_empty() {
+            let scopes: Vec<&str> = config.scopes.iter().map(|s| s.as_str()).collect();
+            put("scopes_supported", scopes.into());
+        }
+        put("authorization_response_iss_parameter_supported", config.iss_parameter.into());
+        serde_json::Value::Object(doc)
+    }
+
+    /// The metadata document as a response, for `/.well-known/oauth-authorization-server`.
+    pub fn metadata_response(&self) -> Response {
+        let mut response = Response::json(200, &self.metadata());
+        // Public and the same for everyone: caching is fine (RFC 8414 sets no rule).
+        response.headers.retain(|(name, _)| *name == "content-type");
+        response.with_header("cache-control", "public, max-age=300")
+    }
+}
+
+fn auth_methods() -> serde_json::Value {
+    serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+}

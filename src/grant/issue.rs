@@ -1,0 +1,128 @@
+//! Minting and storing access and refresh tokens: the step every grant ends with.
+
+use time::OffsetDateTime;
+
+use crate::client::Client;
+use crate::error::OAuthError;
+use crate::provider::Provider;
+use crate::scope::ScopeSet;
+use crate::secret::{AccessToken, RefreshToken};
+use crate::store::{Grant, TokenRecord, TokenType};
+
+/// A successful token response (RFC 6749 §5.1), holding the plaintext tokens until they are
+/// sent.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// Seconds until the access token expires; `None` if it never does.
+    pub expires_in: Option<i64>,
+    /// The refresh token, if one was issued.
+    pub refresh_token: Option<RefreshToken>,
+    /// The scopes the access token carries.
+    pub scope: ScopeSet,
+}
+
+impl TokenResponse {
+    /// The RFC 6749 §5.1 JSON body.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        body.insert("access_token".into(), self.access_token.secret().into());
+        body.insert("token_type".into(), "Bearer".into());
+        if let Some(expires_in) = self.expires_in {
+            body.insert("expires_in".into(), expires_in.into());
+        }
+        if let Some(refresh) = &self.refresh_token {
+            body.insert("refresh_token".into(), refresh.secret().into());
+        }
+        if !self.scope.is_empty() {
+            body.insert("scope".into(), self.scope.to_string().into());
+        }
+        serde_json::Value::Object(body)
+    }
+}
+
+/// Freshly minted tokens and the records that stores will keep of them.
+pub(crate) struct Minted {
+    pub(crate) response: TokenResponse,
+    pub(crate) records: Vec<TokenRecord>,
+}
+
+/// When a new refresh token's family ends: inherited on rotation, fresh for a new grant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Family {
+    New,
+    Inherited(Option<OffsetDateTime>),
+}
+
+impl Provider {
+    /// Mints an access token (and optionally a refresh token) for `grant`, without storing.
+    pub(crate) fn mint(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        access_scopes: ScopeSet,
+        with_refresh: bool,
+        family: Family,
+    ) -> Minted {
+        let now = self.now();
+        let expiry = &self.inner.expiry;
+        let access_ttl = expiry.access_token(client, &access_scopes);
+        let access = AccessToken::generate(self.entropy());
+        let mut records = vec![TokenRecord::new(
+            access.hash(),
+            TokenType::Access,
+            grant,
+            access_scopes.clone(),
+            now,
+            access_ttl.map(|ttl| now + ttl),
+            None,
+        )];
+        let refresh = with_refresh.then(|| {
+            let family_expires_at = match family {
+                Family::New => expiry.refresh_family(client, &grant.scopes).map(|ttl| now + ttl),
+                Family::Inherited(at) => at,
+            };
+            let own = expiry.refresh_token(client, &grant.scopes).map(|ttl| now + ttl);
+            let expires_at = match (own, family_expires_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let token = RefreshToken::generate(self.entropy());
+            records.push(TokenRecord::new(
+                token.hash(),
+                TokenType::Refresh,
+                grant,
+                grant.scopes.clone(),
+                now,
+                expires_at,
+                family_expires_at,
+            ));
+            token
+        });
+        Minted {
+            response: TokenResponse {
+                access_token: access,
+                expires_in: access_ttl.map(|ttl| ttl.whole_seconds()),
+                refresh_token: refresh,
+                scope: access_scopes,
+            },
+            records,
+        }
+    }
+
+    /// Mints and stores tokens for a grant (creating the grant record if new).
+    pub(crate) async fn issue(
+        &self,
+        client: &Client,
+        grant: &Grant,
+        access_scopes: ScopeSet,
+        with_refresh: bool,
+        family: Option<Family>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let minted = self.mint(client, grant, access_scopes, with_refresh, family.unwrap_or(Family::New));
+        self.store().issue_tokens(grant, &minted.records).await?;
+        Ok(minted.response)
+    }
+}

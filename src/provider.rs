@@ -1,0 +1,167 @@
+//! The provider: configuration, storage, clock and randomness, with one method per endpoint.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditSink, TracingAudit};
+use crate::client::{Client, ClientId};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::entropy::{Entropy, OsEntropy};
+use crate::error::{OAuthError, StoreError};
+use crate::expiry::{ExpiryPolicy, StandardExpiry};
+use crate::redirect::{ExactRedirect, RedirectPolicy};
+use crate::response::Response;
+use crate::store::Storage;
+
+/// An OAuth 2.x authorization server. Cheap to clone (everything is behind `Arc`); share one
+/// across request handlers. Several providers (in one process or many) may share one store.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tessera::{Config, Provider, store::MemoryStore};
+///
+/// let provider = Provider::builder(Config::new("https://auth.example.com")?, Arc::new(MemoryStore::new()))
+///     .build();
+/// assert_eq!(provider.config().issuer_str(), "https://auth.example.com");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Storage>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) entropy: Arc<dyn Entropy>,
+    pub(crate) redirects: Arc<dyn RedirectPolicy>,
+    pub(crate) expiry: Arc<dyn ExpiryPolicy>,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
+    pub(crate) device_guesses: crate::grant::device_code::GuessLimiter,
+}
+
+/// Assembles a [`Provider`].
+#[derive(Debug)]
+#[must_use = "call .build() to get a Provider"]
+pub struct ProviderBuilder {
+    inner: Inner,
+}
+
+impl ProviderBuilder {
+    /// Sets the clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.inner.clock = clock;
+        self
+    }
+
+    /// Sets the random source (default: the operating system's CSPRNG).
+    pub fn entropy(mut self, entropy: Arc<dyn Entropy>) -> Self {
+        self.inner.entropy = entropy;
+        self
+    }
+
+    /// Sets the redirect URI policy (default: [`ExactRedirect`]).
+    pub fn redirect_policy(mut self, policy: Arc<dyn RedirectPolicy>) -> Self {
+        self.inner.redirects = policy;
+        self
+    }
+
+    /// Sets the token lifetime policy (default: [`StandardExpiry`]).
+    pub fn expiry(mut self, policy: Arc<dyn ExpiryPolicy>) -> Self {
+        self.inner.expiry = policy;
+        self
+    }
+
+    /// Sets where security events go (default: `tracing`).
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.inner.audit = sink;
+        self
+    }
+
+    /// Sets the validator of token-exchange subject tokens (RFC 8693). Without one, token
+    /// exchange accepts only this provider's own access tokens.
+    pub fn subject_tokens(mut self, validator: Arc<dyn crate::SubjectTokenValidator>) -> Self {
+        self.inner.subject_tokens = Some(validator);
+        self
+    }
+
+    /// The provider.
+    pub fn build(self) -> Provider {
+        Provider { inner: Arc::new(self.inner) }
+    }
+}
+
+impl Provider {
+    /// Starts building a provider with `config` over `store`.
+    pub fn builder(config: Config, store: Arc<dyn Storage>) -> ProviderBuilder {
+        ProviderBuilder {
+            inner: Inner {
+                config,
+                store,
+                clock: Arc::new(SystemClock),
+                entropy: Arc::new(OsEntropy),
+                redirects: Arc::new(ExactRedirect::default()),
+                expiry: Arc::new(StandardExpiry::default()),
+                audit: Arc::new(TracingAudit),
+                subject_tokens: None,
+                device_guesses: Default::default(),
+            },
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Storage> {
+        &self.inner.store
+    }
+
+    /// The current time by the provider's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn entropy(&self) -> &dyn Entropy {
+        &*self.inner.entropy
+    }
+
+    pub(crate) fn audit(&self, event: AuditEvent) {
+        self.inner.audit.record(&event);
+    }
+
+    /// The client with `id`, if registered.
+    pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.inner.store.find_client(id).await
+    }
+
+    /// Renders a token-endpoint error in the configured dialect.
+    pub(crate) fn token_error(&self, error: &OAuthError) -> Response {
+        let dialect = &self.inner.config.dialect;
+        let shown = match &dialect.collapsed_token_error {
+            Some(code) => OAuthError::bare(code.clone()),
+            None => OAuthError {
+                code: dialect.rename(&error.code),
+                ..error.clone()
+            },
+        };
+        Response::encoded(dialect.token_format, error.code.status(), &shown.to_json())
+    }
+
+    /// Removes expired codes, tokens and device authorizations, at most `limit` of each kind.
+    /// Call it on a schedule; see each store's documentation for the indexes it relies on.
+    pub async fn sweep(&self, limit: usize) -> Result<u64, StoreError> {
+        let now = self.now();
+        let store = &self.inner.store;
+        Ok(store.sweep_codes(now, limit).await?
+            + store.sweep_tokens(now, limit).await?
+            + store.sweep_devices(now, limit).await?)
+    }
+}
