@@ -61,7 +61,9 @@ pub struct TracingAudit;
 impl AuditSink for TracingAudit {
     fn record(&self, event: &AuditEvent) {
         match event {
-            AuditEvent::CodeReplayed { .. } | AuditEvent::RefreshReused { .. } | AuditEvent::ClientAuthFailed { .. } => {
+            AuditEvent::CodeReplayed { .. }
+            | AuditEvent::RefreshReused { .. }
+            | AuditEvent::ClientAuthFailed { .. } => {
                 tracing::warn!(target: "tessera::audit", ?event, "security event");
             }
             _ => tracing::info!(target: "tessera::audit", ?event, "security event"),

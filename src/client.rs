@@ -22,7 +22,10 @@ impl ClientId {
     /// Validates a client ID.
     pub fn new(id: impl Into<String>) -> Result<Self, OAuthError> {
         let id = id.into();
-        if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN || !id.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        if id.is_empty()
+            || id.len() > MAX_CLIENT_ID_LEN
+            || !id.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        {
             return Err(OAuthError::invalid_request(
                 "client_id must be 1 to 255 visible ASCII characters",
             ));
@@ -204,7 +207,12 @@ pub struct Client {
 impl Client {
     /// A client with no redirect URIs, the `authorization_code` grant, any scope, and (for a
     /// confidential one) no secret yet: add one with [`Client::with_secret`].
-    pub fn new(id: ClientId, name: impl Into<String>, client_type: ClientType, created_at: OffsetDateTime) -> Self {
+    pub fn new(
+        id: ClientId,
+        name: impl Into<String>,
+        client_type: ClientType,
+        created_at: OffsetDateTime,
+    ) -> Self {
         Self {
             id,
             name: name.into(),
@@ -290,14 +298,19 @@ mod secret_hash_serde {
 
     use crate::secret::SecretHash;
 
-    pub(super) fn serialize<S: Serializer>(value: &Option<SecretHash>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SecretHash>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(hash) => s.serialize_some(&hash.encode()),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretHash>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretHash>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
             Some(text) => SecretHash::decode(&text)
@@ -326,7 +339,9 @@ mod tests {
         let client = Client::new(id, "C", ClientType::Public, now);
         assert!(client.allows_grant(GrantType::RefreshToken));
         assert!(!client.allows_grant(GrantType::ClientCredentials));
-        let error = client.check_grant(GrantType::ClientCredentials).expect_err("not allowed");
+        let error = client
+            .check_grant(GrantType::ClientCredentials)
+            .expect_err("not allowed");
         assert_eq!(error.code, ErrorCode::UnauthorizedClient);
         assert_eq!(client.auth_method, AuthMethod::None);
     }
@@ -345,8 +360,13 @@ mod tests {
     fn client_serde_round_trip_keeps_only_the_hash() {
         let id = ClientId::new("c").unwrap_or_else(|_| unreachable!());
         let secret = crate::ClientSecret::new("tsr_cs_super_secret");
-        let client = Client::new(id, "C", ClientType::Confidential, OffsetDateTime::UNIX_EPOCH)
-            .with_secret(SecretHash::fast(&secret));
+        let client = Client::new(
+            id,
+            "C",
+            ClientType::Confidential,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .with_secret(SecretHash::fast(&secret));
         let json = serde_json::to_string(&client).unwrap_or_default();
         assert!(!json.contains("super_secret"));
         let back: Client = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));

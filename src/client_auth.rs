@@ -30,7 +30,10 @@ pub(crate) struct AuthFailure {
 
 impl From<OAuthError> for AuthFailure {
     fn from(error: OAuthError) -> Self {
-        Self { error, basic: false }
+        Self {
+            error,
+            basic: false,
+        }
     }
 }
 
@@ -60,11 +63,17 @@ fn form_decode(text: &str) -> Option<String> {
 }
 
 /// Reads the credentials from the `Authorization` header and the parameters.
-pub(crate) fn credentials(params: &Params, authorization: Option<&str>) -> Result<Credentials, AuthFailure> {
+pub(crate) fn credentials(
+    params: &Params,
+    authorization: Option<&str>,
+) -> Result<Credentials, AuthFailure> {
     if let Some(header) = authorization {
         let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
         if scheme.eq_ignore_ascii_case("basic") {
-            let basic = |description| AuthFailure { error: invalid_client(description), basic: true };
+            let basic = |description| AuthFailure {
+                error: invalid_client(description),
+                basic: true,
+            };
             if params.contains("client_secret") {
                 return Err(OAuthError::invalid_request(
                     "the client authenticated with both HTTP Basic and client_secret",
@@ -80,20 +89,34 @@ pub(crate) fn credentials(params: &Params, authorization: Option<&str>) -> Resul
                 .split_once(':')
                 .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
             let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let secret = form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+            let secret =
+                form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
             let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
-            if params.get("client_id").is_some_and(|body_id| body_id != id.as_str()) {
-                return Err(OAuthError::invalid_request("client_id differs from the HTTP Basic credentials").into());
+            if params
+                .get("client_id")
+                .is_some_and(|body_id| body_id != id.as_str())
+            {
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the HTTP Basic credentials",
+                )
+                .into());
             }
-            return Ok(Credentials::Basic { id, secret: ClientSecret::new(secret) });
+            return Ok(Credentials::Basic {
+                id,
+                secret: ClientSecret::new(secret),
+            });
         }
     }
-    let id = params
-        .get("client_id")
-        .ok_or_else(|| AuthFailure::from(invalid_client("no client authentication was included")))?;
-    let id = ClientId::new(id).map_err(|_| AuthFailure::from(invalid_client("malformed client_id")))?;
+    let id = params.get("client_id").ok_or_else(|| {
+        AuthFailure::from(invalid_client("no client authentication was included"))
+    })?;
+    let id =
+        ClientId::new(id).map_err(|_| AuthFailure::from(invalid_client("malformed client_id")))?;
     Ok(match params.get("client_secret") {
-        Some(secret) => Credentials::Post { id, secret: ClientSecret::new(secret) },
+        Some(secret) => Credentials::Post {
+            id,
+            secret: ClientSecret::new(secret),
+        },
         None => Credentials::None { id },
     })
 }
@@ -101,15 +124,23 @@ pub(crate) fn credentials(params: &Params, authorization: Option<&str>) -> Resul
 impl Provider {
     /// Checks credentials against the stored client. Every failure reads the same to the caller
     /// ("client authentication failed"), whichever part was wrong.
-    pub(crate) async fn authenticate(&self, credentials: Credentials) -> Result<Client, AuthFailure> {
+    pub(crate) async fn authenticate(
+        &self,
+        credentials: Credentials,
+    ) -> Result<Client, AuthFailure> {
         let (id, secret, basic) = match credentials {
             Credentials::Basic { id, secret } => (id, Some(secret), true),
             Credentials::Post { id, secret } => (id, Some(secret), false),
             Credentials::None { id } => (id, None, false),
         };
         let failed = |provider: &Provider, id: &ClientId| {
-            provider.audit(AuditEvent::ClientAuthFailed { client_id: Some(id.clone()) });
-            AuthFailure { error: invalid_client("client authentication failed"), basic }
+            provider.audit(AuditEvent::ClientAuthFailed {
+                client_id: Some(id.clone()),
+            });
+            AuthFailure {
+                error: invalid_client("client authentication failed"),
+                basic,
+            }
         };
         let client = self
             .client(&id)
@@ -117,12 +148,18 @@ impl Provider {
             .map_err(|e| AuthFailure::from(OAuthError::from(e)))?
             .ok_or_else(|| failed(self, &id))?;
         let ok = match (&secret, &client.secret) {
-            (Some(presented), Some(stored)) => client.auth_method != AuthMethod::None && stored.verify(presented),
+            (Some(presented), Some(stored)) => {
+                client.auth_method != AuthMethod::None && stored.verify(presented)
+            }
             // A public client identifies itself and proves nothing; PKCE protects its codes.
             (None, _) => client.auth_method == AuthMethod::None && client.is_public(),
             (Some(_), None) => false,
         };
-        if ok { Ok(client) } else { Err(failed(self, &id)) }
+        if ok {
+            Ok(client)
+        } else {
+            Err(failed(self, &id))
+        }
     }
 
     /// Reads and checks a request's client credentials.
@@ -167,7 +204,11 @@ mod tests {
 
     #[test]
     fn malformed_basic_is_invalid_client_with_challenge() {
-        for header in ["Basic !!!", "Basic", &format!("Basic {}", STANDARD.encode("no-colon"))] {
+        for header in [
+            "Basic !!!",
+            "Basic",
+            &format!("Basic {}", STANDARD.encode("no-colon")),
+        ] {
             let error = credentials(&Params::new(), Some(header)).expect_err(header);
             assert_eq!(error.error.code, ErrorCode::InvalidClient);
             assert!(error.basic);

@@ -165,7 +165,10 @@ impl OAuthError {
 
     /// `server_error` for a storage fault; the fault itself is not described to the client.
     pub fn server_error() -> Self {
-        Self::new(ErrorCode::ServerError, "the authorization server met an internal error")
+        Self::new(
+            ErrorCode::ServerError,
+            "the authorization server met an internal error",
+        )
     }
 
     /// The JSON body of RFC 6749 §5.2.
@@ -230,20 +233,52 @@ mod tests {
             (ErrorCode::InvalidClient, "invalid_client", 401),
             (ErrorCode::InvalidGrant, "invalid_grant", 400),
             (ErrorCode::UnauthorizedClient, "unauthorized_client", 400),
-            (ErrorCode::UnsupportedGrantType, "unsupported_grant_type", 400),
-            (ErrorCode::UnsupportedResponseType, "unsupported_response_type", 400),
+            (
+                ErrorCode::UnsupportedGrantType,
+                "unsupported_grant_type",
+                400,
+            ),
+            (
+                ErrorCode::UnsupportedResponseType,
+                "unsupported_response_type",
+                400,
+            ),
             (ErrorCode::InvalidScope, "invalid_scope", 400),
             (ErrorCode::AccessDenied, "access_denied", 400),
             (ErrorCode::ServerError, "server_error", 500),
-            (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable", 503),
+            (
+                ErrorCode::TemporarilyUnavailable,
+                "temporarily_unavailable",
+                503,
+            ),
             (ErrorCode::InvalidToken, "invalid_token", 401),
             (ErrorCode::InsufficientScope, "insufficient_scope", 403),
-            (ErrorCode::UnsupportedTokenType, "unsupported_token_type", 400),
+            (
+                ErrorCode::UnsupportedTokenType,
+                "unsupported_token_type",
+                400,
+            ),
             (ErrorCode::InvalidRedirectUri, "invalid_redirect_uri", 400),
-            (ErrorCode::InvalidClientMetadata, "invalid_client_metadata", 400),
-            (ErrorCode::InvalidSoftwareStatement, "invalid_software_statement", 400),
-            (ErrorCode::UnapprovedSoftwareStatement, "unapproved_software_statement", 400),
-            (ErrorCode::AuthorizationPending, "authorization_pending", 400),
+            (
+                ErrorCode::InvalidClientMetadata,
+                "invalid_client_metadata",
+                400,
+            ),
+            (
+                ErrorCode::InvalidSoftwareStatement,
+                "invalid_software_statement",
+                400,
+            ),
+            (
+                ErrorCode::UnapprovedSoftwareStatement,
+                "unapproved_software_statement",
+                400,
+            ),
+            (
+                ErrorCode::AuthorizationPending,
+                "authorization_pending",
+                400,
+            ),
             (ErrorCode::SlowDown, "slow_down", 400),
             (ErrorCode::ExpiredToken, "expired_token", 400),
             (ErrorCode::InvalidTarget, "invalid_target", 400),
@@ -252,7 +287,10 @@ mod tests {
             assert_eq!(code.as_str(), wire);
             assert_eq!(code.status(), status, "{wire}");
         }
-        assert_eq!(ErrorCode::Custom("authorization_refused".into()).as_str(), "authorization_refused");
+        assert_eq!(
+            ErrorCode::Custom("authorization_refused".into()).as_str(),
+            "authorization_refused"
+        );
     }
 
     #[test]
@@ -260,7 +298,10 @@ mod tests {
         let body = OAuthError::bare(ErrorCode::InvalidGrant).to_json();
         assert_eq!(body, serde_json::json!({"error": "invalid_grant"}));
         let body = OAuthError::invalid_request("missing code").to_json();
-        assert_eq!(body, serde_json::json!({"error": "invalid_request", "error_description": "missing code"}));
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "invalid_request", "error_description": "missing code"})
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! tessera: an embeddable OAuth 2.x authorization server.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -25,12 +25,14 @@ pub mod store;
 pub mod testkit;
 
 pub use audit::{AuditEvent, AuditSink, TracingAudit};
-pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, UserId, MAX_CLIENT_ID_LEN};
+pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DeviceConfig, Dialect, Endpoints, PkceRequirement, RegistrationPolicy};
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
-pub use endpoint::register::{ClientRegistration, RegisteredClient, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS};
+pub use endpoint::register::{
+    ClientRegistration, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, RegisteredClient,
+};
 pub use endpoint::token::FormRequest;
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
@@ -39,13 +41,15 @@ pub use grant::authorization_code::{AuthorizeError, PendingAuthorization, Untrus
 pub use grant::device_code::PendingDeviceAuthorization;
 pub use grant::issue::TokenResponse;
 pub use grant::pkce::pkce_s256_challenge;
-pub use grant::token_exchange::{SubjectTokenValidator, ACCESS_TOKEN_TYPE};
+pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
-pub use redirect::{ExactRedirect, RedirectError, RedirectPolicy, RedirectUri, MAX_REDIRECT_URI_LEN};
+pub use redirect::{
+    ExactRedirect, MAX_REDIRECT_URI_LEN, RedirectError, RedirectPolicy, RedirectUri,
+};
 pub use response::{BodyFormat, Redirect, Response};
-pub use scope::{Scope, ScopeSet, MAX_SCOPES, MAX_SCOPE_LEN};
+pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken, RegistrationAccessToken, SecretHash,
-    TokenHash, TokenKind,
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken,
+    RegistrationAccessToken, SecretHash, TokenHash, TokenKind,
 };

@@ -167,7 +167,9 @@ impl Params {
 // Parameter values may hold secrets (client_secret, code, tokens): Debug names them only.
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.pairs.iter().map(|(n, _)| n)).finish()
+        f.debug_set()
+            .entries(self.pairs.iter().map(|(n, _)| n))
+            .finish()
     }
 }
 
@@ -188,13 +190,23 @@ mod tests {
         for query in ["a=1&a=2", "a=1&a=", "a=&a=1", "a=1&a=1"] {
             let error = Params::from_query(query, &Limits::default()).expect_err(query);
             assert_eq!(error.code, crate::ErrorCode::InvalidRequest);
-            assert!(error.description.as_deref().unwrap_or("").contains("repeated"));
+            assert!(
+                error
+                    .description
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("repeated")
+            );
         }
     }
 
     #[test]
     fn oversize_input_is_refused_with_a_description() {
-        let limits = Limits { max_bytes: 100, max_params: 3, max_value_len: 10 };
+        let limits = Limits {
+            max_bytes: 100,
+            max_params: 3,
+            max_value_len: 10,
+        };
         let long = format!("a={}", "x".repeat(200));
         assert!(Params::from_query(&long, &limits).is_err());
         assert!(Params::from_query("a=12345678901", &limits).is_err());
@@ -218,12 +230,19 @@ mod tests {
 
     #[test]
     fn decoding_and_debug() {
-        let params = Params::from_query("redirect_uri=https%3A%2F%2Fa.example%2Fcb&x=a+b", &Limits::default())
-            .unwrap_or_default();
+        let params = Params::from_query(
+            "redirect_uri=https%3A%2F%2Fa.example%2Fcb&x=a+b",
+            &Limits::default(),
+        )
+        .unwrap_or_default();
         assert_eq!(params.get("redirect_uri"), Some("https://a.example/cb"));
         assert_eq!(params.get("x"), Some("a b"));
-        let secret = Params::from_query("client_secret=hunter2", &Limits::default()).unwrap_or_default();
+        let secret =
+            Params::from_query("client_secret=hunter2", &Limits::default()).unwrap_or_default();
         assert!(!format!("{secret:?}").contains("hunter2"));
-        assert_eq!(Params::from_query(&params.to_query(), &Limits::default()).ok(), Some(params));
+        assert_eq!(
+            Params::from_query(&params.to_query(), &Limits::default()).ok(),
+            Some(params)
+        );
     }
 }

@@ -92,7 +92,9 @@ impl ProviderBuilder {
 
     /// The provider.
     pub fn build(self) -> Provider {
-        Provider { inner: Arc::new(self.inner) }
+        Provider {
+            inner: Arc::new(self.inner),
+        }
     }
 }
 

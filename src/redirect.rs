@@ -43,8 +43,13 @@ impl RedirectUri {
         if text.contains('#') {
             return Err(RedirectError::Malformed("a fragment is not allowed"));
         }
-        if text.chars().any(|c| c.is_ascii_whitespace() || c.is_control()) {
-            return Err(RedirectError::Malformed("white space or control characters"));
+        if text
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_control())
+        {
+            return Err(RedirectError::Malformed(
+                "white space or control characters",
+            ));
         }
         let url = Url::parse(text).map_err(|_| RedirectError::Malformed("not an absolute URI"))?;
         if url.cannot_be_a_base() && url.scheme() != "urn" {
@@ -177,8 +182,7 @@ impl RedirectPolicy for ExactRedirect {
         };
         let requested = RedirectUri::parse(requested)?;
         let found = registered.iter().any(|r| {
-            r.text == requested.text
-                || (self.loopback_any_port && requested.matches_loopback(r))
+            r.text == requested.text || (self.loopback_any_port && requested.matches_loopback(r))
         });
         if found {
             Ok(requested)
@@ -193,7 +197,9 @@ mod tests {
     use super::*;
 
     fn uris(list: &[&str]) -> Vec<RedirectUri> {
-        list.iter().filter_map(|u| RedirectUri::parse(u).ok()).collect()
+        list.iter()
+            .filter_map(|u| RedirectUri::parse(u).ok())
+            .collect()
     }
 
     #[test]
@@ -212,7 +218,11 @@ mod tests {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
         assert!(RedirectUri::parse(&format!("https://a.example/{}", "x".repeat(3000))).is_err());
-        for good in ["https://a.example/cb?x=1", "com.example.app:/oauth", "http://127.0.0.1:8080/cb"] {
+        for good in [
+            "https://a.example/cb?x=1",
+            "com.example.app:/oauth",
+            "http://127.0.0.1:8080/cb",
+        ] {
             assert!(RedirectUri::parse(good).is_ok(), "{good}");
         }
     }
@@ -221,7 +231,11 @@ mod tests {
     fn exact_matching_refuses_every_variation() {
         let registered = uris(&["https://client.example/cb", "https://client.example/other"]);
         let policy = ExactRedirect::default();
-        assert!(policy.resolve(&registered, Some("https://client.example/cb")).is_ok());
+        assert!(
+            policy
+                .resolve(&registered, Some("https://client.example/cb"))
+                .is_ok()
+        );
         for attack in [
             "https://client.example/cb/extra",
             "https://client.example/cb?x=1",
@@ -235,9 +249,15 @@ mod tests {
             "https://client.example/cb/",
             "https://client.example/%63b",
         ] {
-            assert!(policy.resolve(&registered, Some(attack)).is_err(), "{attack}");
+            assert!(
+                policy.resolve(&registered, Some(attack)).is_err(),
+                "{attack}"
+            );
         }
-        assert_eq!(policy.resolve(&registered, None), Err(RedirectError::Missing));
+        assert_eq!(
+            policy.resolve(&registered, None),
+            Err(RedirectError::Missing)
+        );
         assert_eq!(
             policy.resolve(&registered, Some("https://client.example/cb#x")),
             Err(RedirectError::Malformed("a fragment is not allowed"))
@@ -248,20 +268,54 @@ mod tests {
     fn omitted_redirect_uses_the_only_registration() {
         let registered = uris(&["https://client.example/cb"]);
         let chosen = ExactRedirect::default().resolve(&registered, None);
-        assert_eq!(chosen.map(|u| u.as_str().to_owned()).ok().as_deref(), Some("https://client.example/cb"));
-        assert_eq!(ExactRedirect::default().resolve(&[], None), Err(RedirectError::Missing));
+        assert_eq!(
+            chosen.map(|u| u.as_str().to_owned()).ok().as_deref(),
+            Some("https://client.example/cb")
+        );
+        assert_eq!(
+            ExactRedirect::default().resolve(&[], None),
+            Err(RedirectError::Missing)
+        );
     }
 
     #[test]
     fn loopback_registrations_accept_any_port_only() {
         let registered = uris(&["http://127.0.0.1/cb", "http://[::1]:1000/cb"]);
         let policy = ExactRedirect::default();
-        assert!(policy.resolve(&registered, Some("http://127.0.0.1:51004/cb")).is_ok());
-        assert!(policy.resolve(&registered, Some("http://[::1]:3/cb")).is_ok());
-        assert!(policy.resolve(&registered, Some("http://127.0.0.1:51004/other")).is_err());
-        assert!(policy.resolve(&registered, Some("http://localhost:51004/cb")).is_err());
-        assert!(policy.resolve(&registered, Some("https://127.0.0.1:51004/cb")).is_err());
-        assert!(policy.resolve(&registered, Some("http://u@127.0.0.1:5/cb")).is_err());
-        assert!(ExactRedirect::strict().resolve(&registered, Some("http://127.0.0.1:51004/cb")).is_err());
+        assert!(
+            policy
+                .resolve(&registered, Some("http://127.0.0.1:51004/cb"))
+                .is_ok()
+        );
+        assert!(
+            policy
+                .resolve(&registered, Some("http://[::1]:3/cb"))
+                .is_ok()
+        );
+        assert!(
+            policy
+                .resolve(&registered, Some("http://127.0.0.1:51004/other"))
+                .is_err()
+        );
+        assert!(
+            policy
+                .resolve(&registered, Some("http://localhost:51004/cb"))
+                .is_err()
+        );
+        assert!(
+            policy
+                .resolve(&registered, Some("https://127.0.0.1:51004/cb"))
+                .is_err()
+        );
+        assert!(
+            policy
+                .resolve(&registered, Some("http://u@127.0.0.1:5/cb"))
+                .is_err()
+        );
+        assert!(
+            ExactRedirect::strict()
+                .resolve(&registered, Some("http://127.0.0.1:51004/cb"))
+                .is_err()
+        );
     }
 }

@@ -167,20 +167,29 @@ mod tests {
 
     #[test]
     fn redirect_appends_parameters_to_an_existing_query() {
-        let base = Url::parse("https://client.example/cb?keep=1").unwrap_or_else(|_| unreachable!());
+        let base =
+            Url::parse("https://client.example/cb?keep=1").unwrap_or_else(|_| unreachable!());
         let redirect = Redirect::new(&base, &[("code", "a b&c"), ("state", "xyz")]);
         assert_eq!(redirect.param("keep").as_deref(), Some("1"));
         assert_eq!(redirect.param("code").as_deref(), Some("a b&c"));
         let response = redirect.to_response();
         assert_eq!(response.status, 302);
-        assert!(response.header("location").unwrap_or("").starts_with("https://client.example/cb?keep=1&code=a+b%26c"));
+        assert!(
+            response
+                .header("location")
+                .unwrap_or("")
+                .starts_with("https://client.example/cb?keep=1&code=a+b%26c")
+        );
     }
 
     #[test]
     fn form_and_json_bodies_carry_no_store() {
         let body = serde_json::json!({"access_token": "x y", "token_type": "bearer"});
         let form = Response::form(200, &body);
-        assert_eq!(String::from_utf8_lossy(&form.body), "access_token=x+y&token_type=bearer");
+        assert_eq!(
+            String::from_utf8_lossy(&form.body),
+            "access_token=x+y&token_type=bearer"
+        );
         let json = Response::json(200, &body);
         for response in [form, json] {
             assert_eq!(response.header("cache-control"), Some("no-store"));

@@ -20,7 +20,9 @@ impl Scope {
     pub fn new(token: impl Into<String>) -> Result<Self, OAuthError> {
         let token = token.into();
         if token.is_empty() || token.len() > MAX_SCOPE_LEN {
-            return Err(OAuthError::invalid_scope("a scope token is empty or too long"));
+            return Err(OAuthError::invalid_scope(
+                "a scope token is empty or too long",
+            ));
         }
         let valid = token
             .bytes()
@@ -181,8 +183,7 @@ mod tests {
 
     #[test]
     fn set_semantics() {
-        let read = ScopeSet::parse("read")
-            .unwrap_or_default();
+        let read = ScopeSet::parse("read").unwrap_or_default();
         let both = ScopeSet::parse("write read read").unwrap_or_default();
         assert_eq!(both.len(), 2);
         assert!(read.is_subset(&both));
@@ -194,7 +195,10 @@ mod tests {
 
     #[test]
     fn bounds_count_and_length() {
-        let many = (0..=MAX_SCOPES).map(|i| format!("s{i}")).collect::<Vec<_>>().join(" ");
+        let many = (0..=MAX_SCOPES)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(ScopeSet::parse(&many).is_err());
         assert!(Scope::new("x".repeat(MAX_SCOPE_LEN + 1)).is_err());
         assert!(Scope::new("").is_err());

@@ -84,7 +84,10 @@ impl TokenKind {
             return false;
         }
         let (signed, check) = bytes.split_at(Self::LEN - CHECK_LEN);
-        if !bytes[7..].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+        if !bytes[7..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
             return false;
         }
         let mut expected = [0u8; 8];
@@ -118,10 +121,12 @@ impl TokenHash {
     /// Lower-case hex, for key-value stores.
     pub fn to_hex(&self) -> String {
         use fmt::Write as _;
-        self.0.iter().fold(String::with_capacity(64), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
+        self.0
+            .iter()
+            .fold(String::with_capacity(64), |mut out, byte| {
+                let _ = write!(out, "{byte:02x}");
+                out
+            })
     }
 
     /// Parses the output of [`TokenHash::to_hex`].
@@ -356,7 +361,10 @@ mod tests {
             let mut bytes = token.clone().into_bytes();
             bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
             let changed = String::from_utf8(bytes).unwrap_or_default();
-            assert!(!TokenKind::RefreshToken.is_well_formed(&changed), "{position}");
+            assert!(
+                !TokenKind::RefreshToken.is_well_formed(&changed),
+                "{position}"
+            );
         }
         assert!(!TokenKind::RefreshToken.is_well_formed(""));
         assert!(!TokenKind::RefreshToken.is_well_formed(&format!("{token}x")));

@@ -24,8 +24,8 @@ use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::secret::{SecretHash, TokenHash};
 use crate::store::{
-    CodeRecord, CodeRedemption, Consent, DevicePoll, DeviceRecord, DeviceStatus, Grant, GrantId, PkceChallenge,
-    PkceMethod, RefreshLookup, Rotation, Storage, TokenRecord, TokenType,
+    CodeRecord, CodeRedemption, Consent, DevicePoll, DeviceRecord, DeviceStatus, Grant, GrantId,
+    PkceChallenge, PkceMethod, RefreshLookup, Rotation, Storage, TokenRecord, TokenType,
 };
 
 /// The time the checks treat as "now": fixed, in whole seconds, after any sweep check's records.
@@ -36,7 +36,10 @@ pub fn base_time() -> OffsetDateTime {
 fn unique(prefix: &str) -> String {
     let mut bytes = [0u8; 8];
     OsEntropy.fill(&mut bytes);
-    format!("{prefix}-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "{prefix}-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 fn random_hash() -> TokenHash {
@@ -53,9 +56,14 @@ fn scopes(text: &str) -> ScopeSet {
 pub async fn new_client(store: &dyn Storage) -> Client {
     let id = ClientId::new(unique("client")).expect("valid id");
     let client = Client::new(id, "Test client", ClientType::Confidential, base_time())
-        .with_redirect_uris(vec![RedirectUri::parse("https://client.example/cb").expect("uri")])
+        .with_redirect_uris(vec![
+            RedirectUri::parse("https://client.example/cb").expect("uri"),
+        ])
         .with_secret(SecretHash::Sha256(random_hash()))
-        .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::ClientCredentials]);
+        .with_grant_types(vec![
+            GrantType::AuthorizationCode,
+            GrantType::ClientCredentials,
+        ]);
     store.insert_client(&client).await.expect("insert client");
     client
 }
@@ -72,7 +80,15 @@ fn new_grant(client: &Client, user: Option<&UserId>) -> Grant {
 }
 
 fn token(grant: &Grant, token_type: TokenType, expires_at: Option<OffsetDateTime>) -> TokenRecord {
-    TokenRecord::new(random_hash(), token_type, grant, grant.scopes.clone(), base_time(), expires_at, None)
+    TokenRecord::new(
+        random_hash(),
+        token_type,
+        grant,
+        grant.scopes.clone(),
+        base_time(),
+        expires_at,
+        None,
+    )
 }
 
 fn code_for(grant: &Grant, expires_at: OffsetDateTime) -> CodeRecord {
@@ -80,7 +96,10 @@ fn code_for(grant: &Grant, expires_at: OffsetDateTime) -> CodeRecord {
         random_hash(),
         grant.clone(),
         Some("https://client.example/cb".into()),
-        Some(PkceChallenge::new("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", PkceMethod::S256)),
+        Some(PkceChallenge::new(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            PkceMethod::S256,
+        )),
         expires_at,
     )
 }
@@ -88,18 +107,31 @@ fn code_for(grant: &Grant, expires_at: OffsetDateTime) -> CodeRecord {
 /// Clients: insert, conflict, find, update, delete.
 pub async fn clients(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
-    assert_eq!(store.find_client(&client.id).await.unwrap(), Some(client.clone()));
-    assert!(matches!(store.insert_client(&client).await, Err(StoreError::Conflict)));
+    assert_eq!(
+        store.find_client(&client.id).await.unwrap(),
+        Some(client.clone())
+    );
+    assert!(matches!(
+        store.insert_client(&client).await,
+        Err(StoreError::Conflict)
+    ));
     let mut changed = client.clone();
     changed.name = "Renamed".into();
     changed.scopes = Some(scopes("a b"));
-    changed.metadata.insert("contacts".into(), serde_json::json!(["a@example.com"]));
+    changed
+        .metadata
+        .insert("contacts".into(), serde_json::json!(["a@example.com"]));
     assert!(store.update_client(&changed).await.unwrap());
     assert_eq!(store.find_client(&client.id).await.unwrap(), Some(changed));
     assert!(store.delete_client(&client.id).await.unwrap());
     assert_eq!(store.find_client(&client.id).await.unwrap(), None);
     assert!(!store.delete_client(&client.id).await.unwrap());
-    let ghost = Client::new(ClientId::new(unique("ghost")).unwrap(), "G", ClientType::Public, base_time());
+    let ghost = Client::new(
+        ClientId::new(unique("ghost")).unwrap(),
+        "G",
+        ClientType::Public,
+        base_time(),
+    );
     assert!(!store.update_client(&ghost).await.unwrap());
 }
 
@@ -109,10 +141,22 @@ pub async fn codes(store: Arc<dyn Storage>) {
     let grant = new_grant(&client, Some(&UserId::new(unique("user"))));
     let code = code_for(&grant, base_time() + Duration::seconds(60));
     store.insert_code(&code).await.unwrap();
-    assert!(matches!(store.insert_code(&code).await, Err(StoreError::Conflict)));
-    assert_eq!(store.take_code(&code.hash).await.unwrap(), CodeRedemption::Redeemed(code.clone()));
-    assert_eq!(store.take_code(&code.hash).await.unwrap(), CodeRedemption::Replayed(grant.id.clone()));
-    assert_eq!(store.take_code(&random_hash()).await.unwrap(), CodeRedemption::Unknown);
+    assert!(matches!(
+        store.insert_code(&code).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Redeemed(code.clone())
+    );
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Replayed(grant.id.clone())
+    );
+    assert_eq!(
+        store.take_code(&random_hash()).await.unwrap(),
+        CodeRedemption::Unknown
+    );
 }
 
 /// `tasks` concurrent redemptions of one code: exactly one wins.
@@ -136,21 +180,43 @@ pub async fn code_race(store: Arc<dyn Storage>, tasks: usize) {
             CodeRedemption::Unknown => panic!("a live code was reported unknown"),
         }
     }
-    assert_eq!(redeemed, 1, "exactly one of {tasks} concurrent redemptions must win");
+    assert_eq!(
+        redeemed, 1,
+        "exactly one of {tasks} concurrent redemptions must win"
+    );
 }
 
 /// Tokens: issue, find, expiry fields, single revocation.
 pub async fn tokens(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
     let grant = new_grant(&client, Some(&UserId::new(unique("user"))));
-    let access = token(&grant, TokenType::Access, Some(base_time() + Duration::hours(1)));
+    let access = token(
+        &grant,
+        TokenType::Access,
+        Some(base_time() + Duration::hours(1)),
+    );
     let mut refresh = token(&grant, TokenType::Refresh, None);
     refresh.family_expires_at = Some(base_time() + Duration::days(90));
-    store.issue_tokens(&grant, &[access.clone(), refresh.clone()]).await.unwrap();
-    assert_eq!(store.find_token(&access.hash).await.unwrap().as_deref(), Some(&access));
-    assert_eq!(store.find_token(&refresh.hash).await.unwrap().as_deref(), Some(&refresh));
-    assert_eq!(store.find_refresh(&refresh.hash).await.unwrap(), RefreshLookup::Active(refresh.clone()));
-    assert_eq!(store.find_refresh(&access.hash).await.unwrap(), RefreshLookup::Unknown);
+    store
+        .issue_tokens(&grant, &[access.clone(), refresh.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_token(&access.hash).await.unwrap().as_deref(),
+        Some(&access)
+    );
+    assert_eq!(
+        store.find_token(&refresh.hash).await.unwrap().as_deref(),
+        Some(&refresh)
+    );
+    assert_eq!(
+        store.find_refresh(&refresh.hash).await.unwrap(),
+        RefreshLookup::Active(refresh.clone())
+    );
+    assert_eq!(
+        store.find_refresh(&access.hash).await.unwrap(),
+        RefreshLookup::Unknown
+    );
     assert_eq!(store.find_token(&random_hash()).await.unwrap(), None);
     assert!(store.revoke_token(&access.hash).await.unwrap());
     assert!(!store.revoke_token(&access.hash).await.unwrap());
@@ -163,18 +229,39 @@ pub async fn tokens(store: Arc<dyn Storage>) {
 pub async fn rotation(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
     let grant = new_grant(&client, Some(&UserId::new(unique("user"))));
-    let first = token(&grant, TokenType::Refresh, Some(base_time() + Duration::days(30)));
+    let first = token(
+        &grant,
+        TokenType::Refresh,
+        Some(base_time() + Duration::days(30)),
+    );
     store.issue_tokens(&grant, &[first.clone()]).await.unwrap();
-    let next_access = token(&grant, TokenType::Access, Some(base_time() + Duration::hours(1)));
-    let next_refresh = token(&grant, TokenType::Refresh, Some(base_time() + Duration::days(30)));
+    let next_access = token(
+        &grant,
+        TokenType::Access,
+        Some(base_time() + Duration::hours(1)),
+    );
+    let next_refresh = token(
+        &grant,
+        TokenType::Refresh,
+        Some(base_time() + Duration::days(30)),
+    );
     let now = base_time() + Duration::seconds(10);
     let sealed = Some(vec![1u8, 2, 3, 0, 255]);
     let rotated = store
-        .rotate_refresh(&first.hash, &[next_access.clone(), next_refresh.clone()], sealed.clone(), now)
+        .rotate_refresh(
+            &first.hash,
+            &[next_access.clone(), next_refresh.clone()],
+            sealed.clone(),
+            now,
+        )
         .await
         .unwrap();
     assert_eq!(rotated, Rotation::Rotated);
-    assert_eq!(store.find_token(&first.hash).await.unwrap(), None, "a retired token is not live");
+    assert_eq!(
+        store.find_token(&first.hash).await.unwrap(),
+        None,
+        "a retired token is not live"
+    );
     match store.find_refresh(&first.hash).await.unwrap() {
         RefreshLookup::Retired(retired) => {
             assert_eq!(retired.record, first);
@@ -183,11 +270,23 @@ pub async fn rotation(store: Arc<dyn Storage>) {
         }
         other => panic!("expected a retired token, found {other:?}"),
     }
-    let again = store.rotate_refresh(&first.hash, &[], None, now).await.unwrap();
+    let again = store
+        .rotate_refresh(&first.hash, &[], None, now)
+        .await
+        .unwrap();
     assert!(matches!(again, Rotation::AlreadyRetired(ref r) if r.sealed_successor == sealed));
-    assert_eq!(store.rotate_refresh(&random_hash(), &[], None, now).await.unwrap(), Rotation::Unknown);
     assert_eq!(
-        store.rotate_refresh(&next_access.hash, &[], None, now).await.unwrap(),
+        store
+            .rotate_refresh(&random_hash(), &[], None, now)
+            .await
+            .unwrap(),
+        Rotation::Unknown
+    );
+    assert_eq!(
+        store
+            .rotate_refresh(&next_access.hash, &[], None, now)
+            .await
+            .unwrap(),
         Rotation::Unknown,
         "an access token cannot be rotated"
     );
@@ -195,7 +294,10 @@ pub async fn rotation(store: Arc<dyn Storage>) {
     assert!(store.revoke_grant(&grant.id).await.unwrap() >= 2);
     for hash in [first.hash, next_access.hash, next_refresh.hash] {
         assert_eq!(store.find_token(&hash).await.unwrap(), None);
-        assert_eq!(store.find_refresh(&hash).await.unwrap(), RefreshLookup::Unknown);
+        assert_eq!(
+            store.find_refresh(&hash).await.unwrap(),
+            RefreshLookup::Unknown
+        );
     }
 }
 
@@ -213,7 +315,12 @@ pub async fn rotation_race(store: Arc<dyn Storage>, tasks: usize) {
             let hash = first.hash;
             tokio::spawn(async move {
                 let outcome = store
-                    .rotate_refresh(&hash, &[successor.clone()], Some(vec![i as u8]), base_time())
+                    .rotate_refresh(
+                        &hash,
+                        &[successor.clone()],
+                        Some(vec![i as u8]),
+                        base_time(),
+                    )
                     .await;
                 (successor.hash, outcome)
             })
@@ -228,12 +335,19 @@ pub async fn rotation_race(store: Arc<dyn Storage>, tasks: usize) {
                 assert!(store.find_token(&successor).await.unwrap().is_some());
             }
             Rotation::AlreadyRetired(_) => {
-                assert_eq!(store.find_token(&successor).await.unwrap(), None, "a loser stored its tokens");
+                assert_eq!(
+                    store.find_token(&successor).await.unwrap(),
+                    None,
+                    "a loser stored its tokens"
+                );
             }
             Rotation::Unknown => panic!("a live refresh token was reported unknown"),
         }
     }
-    assert_eq!(winners, 1, "exactly one of {tasks} concurrent rotations must win");
+    assert_eq!(
+        winners, 1,
+        "exactly one of {tasks} concurrent rotations must win"
+    );
 }
 
 /// Grants: listed per user, revoked per user and client, cascade on client deletion.
@@ -246,26 +360,65 @@ pub async fn grants(store: Arc<dyn Storage>) {
     let newer = new_grant(&other_client, Some(&user));
     let older_token = token(&older, TokenType::Access, None);
     let newer_token = token(&newer, TokenType::Access, None);
-    store.issue_tokens(&older, &[older_token.clone()]).await.unwrap();
-    store.issue_tokens(&newer, &[newer_token.clone()]).await.unwrap();
+    store
+        .issue_tokens(&older, &[older_token.clone()])
+        .await
+        .unwrap();
+    store
+        .issue_tokens(&newer, &[newer_token.clone()])
+        .await
+        .unwrap();
     let listed = store.list_user_grants(&user).await.unwrap();
     assert_eq!(listed, vec![newer.clone(), older.clone()]);
-    assert_eq!(store.revoke_user_grants(&user, &client.id).await.unwrap(), 1);
+    assert_eq!(
+        store.revoke_user_grants(&user, &client.id).await.unwrap(),
+        1
+    );
     assert_eq!(store.find_token(&older_token.hash).await.unwrap(), None);
     assert!(store.find_token(&newer_token.hash).await.unwrap().is_some());
-    assert_eq!(store.list_user_grants(&user).await.unwrap(), vec![newer.clone()]);
+    assert_eq!(
+        store.list_user_grants(&user).await.unwrap(),
+        vec![newer.clone()]
+    );
 
     // Deleting a client leaves nothing of it behind.
     let code = code_for(&newer, base_time() + Duration::seconds(60));
     store.insert_code(&code).await.unwrap();
-    store.save_consent(&Consent::new(user.clone(), other_client.id.clone(), scopes("read"), base_time())).await.unwrap();
-    let device = DeviceRecord::new(random_hash(), random_hash(), other_client.id.clone(), scopes("read"), base_time() + Duration::minutes(10), 5);
+    store
+        .save_consent(&Consent::new(
+            user.clone(),
+            other_client.id.clone(),
+            scopes("read"),
+            base_time(),
+        ))
+        .await
+        .unwrap();
+    let device = DeviceRecord::new(
+        random_hash(),
+        random_hash(),
+        other_client.id.clone(),
+        scopes("read"),
+        base_time() + Duration::minutes(10),
+        5,
+    );
     store.insert_device(&device).await.unwrap();
     assert!(store.delete_client(&other_client.id).await.unwrap());
     assert_eq!(store.find_token(&newer_token.hash).await.unwrap(), None);
-    assert_eq!(store.take_code(&code.hash).await.unwrap(), CodeRedemption::Unknown);
-    assert_eq!(store.find_consent(&user, &other_client.id).await.unwrap(), None);
-    assert_eq!(store.find_device_by_user_code(&device.user_code_hash).await.unwrap(), None);
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    assert_eq!(
+        store.find_consent(&user, &other_client.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_device_by_user_code(&device.user_code_hash)
+            .await
+            .unwrap(),
+        None
+    );
     assert!(store.list_user_grants(&user).await.unwrap().is_empty());
 }
 
@@ -276,82 +429,197 @@ pub async fn consents(store: Arc<dyn Storage>) {
     assert_eq!(store.find_consent(&user, &client.id).await.unwrap(), None);
     let first = Consent::new(user.clone(), client.id.clone(), scopes("read"), base_time());
     store.save_consent(&first).await.unwrap();
-    let mut second = Consent::new(user.clone(), client.id.clone(), scopes("write"), base_time() + Duration::hours(1));
+    let mut second = Consent::new(
+        user.clone(),
+        client.id.clone(),
+        scopes("write"),
+        base_time() + Duration::hours(1),
+    );
     second.last_used_at = base_time() + Duration::hours(1);
     store.save_consent(&second).await.unwrap();
-    let merged = store.find_consent(&user, &client.id).await.unwrap().expect("consent");
+    let merged = store
+        .find_consent(&user, &client.id)
+        .await
+        .unwrap()
+        .expect("consent");
     assert_eq!(merged.scopes, scopes("read write"));
     assert_eq!(merged.granted_at, base_time());
     assert_eq!(merged.last_used_at, base_time() + Duration::hours(1));
-    store.touch_consent(&user, &client.id, base_time() + Duration::hours(2)).await.unwrap();
-    let touched = store.find_consent(&user, &client.id).await.unwrap().expect("consent");
+    store
+        .touch_consent(&user, &client.id, base_time() + Duration::hours(2))
+        .await
+        .unwrap();
+    let touched = store
+        .find_consent(&user, &client.id)
+        .await
+        .unwrap()
+        .expect("consent");
     assert_eq!(touched.last_used_at, base_time() + Duration::hours(2));
     assert_eq!(store.list_consents(&user).await.unwrap(), vec![touched]);
     assert!(store.revoke_consent(&user, &client.id).await.unwrap());
     assert!(!store.revoke_consent(&user, &client.id).await.unwrap());
     assert!(store.list_consents(&user).await.unwrap().is_empty());
     // Touching a consent that does not exist creates nothing.
-    store.touch_consent(&user, &client.id, base_time()).await.unwrap();
+    store
+        .touch_consent(&user, &client.id, base_time())
+        .await
+        .unwrap();
     assert_eq!(store.find_consent(&user, &client.id).await.unwrap(), None);
 }
 
 /// Device authorizations: insert, conflict, decide once, poll with slow_down, redeem once.
 pub async fn devices(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
-    let record = DeviceRecord::new(random_hash(), random_hash(), client.id.clone(), scopes("read"), base_time() + Duration::minutes(10), 5);
+    let record = DeviceRecord::new(
+        random_hash(),
+        random_hash(),
+        client.id.clone(),
+        scopes("read"),
+        base_time() + Duration::minutes(10),
+        5,
+    );
     store.insert_device(&record).await.unwrap();
     let mut clash = record.clone();
     clash.device_hash = random_hash();
-    assert!(matches!(store.insert_device(&clash).await, Err(StoreError::Conflict)), "user code in use");
-    assert_eq!(store.find_device_by_user_code(&record.user_code_hash).await.unwrap(), Some(record.clone()));
+    assert!(
+        matches!(store.insert_device(&clash).await, Err(StoreError::Conflict)),
+        "user code in use"
+    );
+    assert_eq!(
+        store
+            .find_device_by_user_code(&record.user_code_hash)
+            .await
+            .unwrap(),
+        Some(record.clone())
+    );
 
     let t0 = base_time();
-    let DevicePoll::Polled(first) = store.poll_device(&record.device_hash, t0).await.unwrap() else {
+    let DevicePoll::Polled(first) = store.poll_device(&record.device_hash, t0).await.unwrap()
+    else {
         panic!("first poll is never too fast");
     };
     assert_eq!(first.status, DeviceStatus::Pending);
-    let DevicePoll::SlowDown(slowed) = store.poll_device(&record.device_hash, t0 + Duration::seconds(2)).await.unwrap() else {
+    let DevicePoll::SlowDown(slowed) = store
+        .poll_device(&record.device_hash, t0 + Duration::seconds(2))
+        .await
+        .unwrap()
+    else {
         panic!("a poll 2 s after the last with interval 5 is too fast");
     };
     assert_eq!(slowed.interval, 10);
     // The too-fast poll counts as the last poll: the interval now runs from it.
-    assert!(matches!(store.poll_device(&record.device_hash, t0 + Duration::seconds(11)).await.unwrap(), DevicePoll::SlowDown(_)));
-    assert!(matches!(store.poll_device(&record.device_hash, t0 + Duration::seconds(40)).await.unwrap(), DevicePoll::Polled(_)));
+    assert!(matches!(
+        store
+            .poll_device(&record.device_hash, t0 + Duration::seconds(11))
+            .await
+            .unwrap(),
+        DevicePoll::SlowDown(_)
+    ));
+    assert!(matches!(
+        store
+            .poll_device(&record.device_hash, t0 + Duration::seconds(40))
+            .await
+            .unwrap(),
+        DevicePoll::Polled(_)
+    ));
 
     let user = UserId::new(unique("user"));
-    let grant = Grant::new(GrantId::new(unique("grant")), client.id.clone(), Some(user), scopes("read"), GrantType::DeviceCode, t0);
-    let approved = DeviceStatus::Approved { grant: grant.clone() };
-    assert!(store.decide_device(&record.user_code_hash, approved.clone()).await.unwrap());
-    assert!(!store.decide_device(&record.user_code_hash, DeviceStatus::Denied).await.unwrap(), "decided once");
-    assert!(!store.decide_device(&random_hash(), DeviceStatus::Denied).await.unwrap());
-    let DevicePoll::Polled(seen) = store.poll_device(&record.device_hash, t0 + Duration::seconds(100)).await.unwrap() else {
+    let grant = Grant::new(
+        GrantId::new(unique("grant")),
+        client.id.clone(),
+        Some(user),
+        scopes("read"),
+        GrantType::DeviceCode,
+        t0,
+    );
+    let approved = DeviceStatus::Approved {
+        grant: grant.clone(),
+    };
+    assert!(
+        store
+            .decide_device(&record.user_code_hash, approved.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .decide_device(&record.user_code_hash, DeviceStatus::Denied)
+            .await
+            .unwrap(),
+        "decided once"
+    );
+    assert!(
+        !store
+            .decide_device(&random_hash(), DeviceStatus::Denied)
+            .await
+            .unwrap()
+    );
+    let DevicePoll::Polled(seen) = store
+        .poll_device(&record.device_hash, t0 + Duration::seconds(100))
+        .await
+        .unwrap()
+    else {
         panic!("poll after the interval");
     };
     assert_eq!(seen.status, approved);
-    let DevicePoll::Polled(after) = store.poll_device(&record.device_hash, t0 + Duration::seconds(200)).await.unwrap() else {
+    let DevicePoll::Polled(after) = store
+        .poll_device(&record.device_hash, t0 + Duration::seconds(200))
+        .await
+        .unwrap()
+    else {
         panic!("poll after the interval");
     };
     assert_eq!(after.status, DeviceStatus::Redeemed);
-    assert_eq!(store.poll_device(&random_hash(), t0).await.unwrap(), DevicePoll::Unknown);
+    assert_eq!(
+        store.poll_device(&random_hash(), t0).await.unwrap(),
+        DevicePoll::Unknown
+    );
 }
 
 /// `tasks` concurrent polls of an approved device authorization: exactly one sees it approved.
 pub async fn device_poll_race(store: Arc<dyn Storage>, tasks: usize) {
     let client = new_client(&*store).await;
-    let record = DeviceRecord::new(random_hash(), random_hash(), client.id.clone(), scopes("read"), base_time() + Duration::minutes(10), 0);
+    let record = DeviceRecord::new(
+        random_hash(),
+        random_hash(),
+        client.id.clone(),
+        scopes("read"),
+        base_time() + Duration::minutes(10),
+        0,
+    );
     store.insert_device(&record).await.unwrap();
-    let grant = Grant::new(GrantId::new(unique("grant")), client.id.clone(), Some(UserId::new("u")), scopes("read"), GrantType::DeviceCode, base_time());
-    assert!(store.decide_device(&record.user_code_hash, DeviceStatus::Approved { grant }).await.unwrap());
+    let grant = Grant::new(
+        GrantId::new(unique("grant")),
+        client.id.clone(),
+        Some(UserId::new("u")),
+        scopes("read"),
+        GrantType::DeviceCode,
+        base_time(),
+    );
+    assert!(
+        store
+            .decide_device(&record.user_code_hash, DeviceStatus::Approved { grant })
+            .await
+            .unwrap()
+    );
     let handles: Vec<_> = (0..tasks)
         .map(|i| {
             let store = Arc::clone(&store);
             let hash = record.device_hash;
-            tokio::spawn(async move { store.poll_device(&hash, base_time() + Duration::seconds(i as i64)).await })
+            tokio::spawn(async move {
+                store
+                    .poll_device(&hash, base_time() + Duration::seconds(i as i64))
+                    .await
+            })
         })
         .collect();
     let mut approved = 0;
     for handle in handles {
-        if let DevicePoll::Polled(DeviceRecord { status: DeviceStatus::Approved { .. }, .. }) = handle.await.expect("task").expect("store") {
+        if let DevicePoll::Polled(DeviceRecord {
+            status: DeviceStatus::Approved { .. },
+            ..
+        }) = handle.await.expect("task").expect("store")
+        {
             approved += 1;
         }
     }
@@ -368,19 +636,38 @@ pub async fn sweep(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
     let mut grant = new_grant(&client, Some(&UserId::new(unique("user"))));
     grant.created_at = long_ago;
-    let expired: Vec<TokenRecord> = (0..5).map(|_| token(&grant, TokenType::Access, Some(long_ago))).collect();
+    let expired: Vec<TokenRecord> = (0..5)
+        .map(|_| token(&grant, TokenType::Access, Some(long_ago)))
+        .collect();
     let live = token(&grant, TokenType::Access, Some(now + Duration::days(1)));
     let forever = token(&grant, TokenType::Access, None);
-    let refresh = token(&grant, TokenType::Refresh, Some(long_ago + Duration::seconds(1)));
+    let refresh = token(
+        &grant,
+        TokenType::Refresh,
+        Some(long_ago + Duration::seconds(1)),
+    );
     let mut all = expired.clone();
     all.extend([live.clone(), forever.clone(), refresh.clone()]);
     store.issue_tokens(&grant, &all).await.unwrap();
-    assert_eq!(store.rotate_refresh(&refresh.hash, &[], None, long_ago).await.unwrap(), Rotation::Rotated);
+    assert_eq!(
+        store
+            .rotate_refresh(&refresh.hash, &[], None, long_ago)
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
     let old_code = code_for(&grant, long_ago);
     let fresh_code = code_for(&grant, now + Duration::seconds(60));
     store.insert_code(&old_code).await.unwrap();
     store.insert_code(&fresh_code).await.unwrap();
-    let old_device = DeviceRecord::new(random_hash(), random_hash(), client.id.clone(), scopes("read"), long_ago, 5);
+    let old_device = DeviceRecord::new(
+        random_hash(),
+        random_hash(),
+        client.id.clone(),
+        scopes("read"),
+        long_ago,
+        5,
+    );
     store.insert_device(&old_device).await.unwrap();
 
     let mut swept = 0;
@@ -392,18 +679,36 @@ pub async fn sweep(store: Arc<dyn Storage>) {
         }
         swept += batch;
     }
-    assert!(swept >= 6, "five expired access tokens and one retired refresh token, swept {swept}");
+    assert!(
+        swept >= 6,
+        "five expired access tokens and one retired refresh token, swept {swept}"
+    );
     for token in &expired {
         assert_eq!(store.find_token(&token.hash).await.unwrap(), None);
     }
-    assert_eq!(store.find_refresh(&refresh.hash).await.unwrap(), RefreshLookup::Unknown);
+    assert_eq!(
+        store.find_refresh(&refresh.hash).await.unwrap(),
+        RefreshLookup::Unknown
+    );
     assert!(store.find_token(&live.hash).await.unwrap().is_some());
     assert!(store.find_token(&forever.hash).await.unwrap().is_some());
     while store.sweep_codes(now, 100).await.unwrap() > 0 {}
-    assert_eq!(store.take_code(&old_code.hash).await.unwrap(), CodeRedemption::Unknown);
-    assert!(matches!(store.take_code(&fresh_code.hash).await.unwrap(), CodeRedemption::Redeemed(_)));
+    assert_eq!(
+        store.take_code(&old_code.hash).await.unwrap(),
+        CodeRedemption::Unknown
+    );
+    assert!(matches!(
+        store.take_code(&fresh_code.hash).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
     while store.sweep_devices(now, 100).await.unwrap() > 0 {}
-    assert_eq!(store.find_device_by_user_code(&old_device.user_code_hash).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_device_by_user_code(&old_device.user_code_hash)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A random sequence of token operations checked against a plain map of what should be live.
@@ -422,17 +727,33 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
                 let grant = new_grant(&client, Some(&user));
                 let a = token(&grant, TokenType::Access, None);
                 let r = token(&grant, TokenType::Refresh, None);
-                store.issue_tokens(&grant, &[a.clone(), r.clone()]).await.unwrap();
+                store
+                    .issue_tokens(&grant, &[a.clone(), r.clone()])
+                    .await
+                    .unwrap();
                 live.insert(a.hash, (grant.id.clone(), TokenType::Access));
                 live.insert(r.hash, (grant.id.clone(), TokenType::Refresh));
                 grants.push(grant);
             }
             1 if !live.is_empty() => {
-                let hashes: Vec<_> = live.iter().filter(|(_, (_, t))| *t == TokenType::Refresh).map(|(h, g)| (*h, g.0.clone())).collect();
-                if let Some((old, grant_id)) = hashes.get(rng.random_range(0..hashes.len().max(1))).cloned() {
+                let hashes: Vec<_> = live
+                    .iter()
+                    .filter(|(_, (_, t))| *t == TokenType::Refresh)
+                    .map(|(h, g)| (*h, g.0.clone()))
+                    .collect();
+                if let Some((old, grant_id)) = hashes
+                    .get(rng.random_range(0..hashes.len().max(1)))
+                    .cloned()
+                {
                     let grant = grants.iter().find(|g| g.id == grant_id).unwrap().clone();
                     let next = token(&grant, TokenType::Refresh, None);
-                    assert_eq!(store.rotate_refresh(&old, &[next.clone()], None, base_time()).await.unwrap(), Rotation::Rotated);
+                    assert_eq!(
+                        store
+                            .rotate_refresh(&old, &[next.clone()], None, base_time())
+                            .await
+                            .unwrap(),
+                        Rotation::Rotated
+                    );
                     live.remove(&old);
                     retired.insert(old, grant_id.clone());
                     live.insert(next.hash, (grant_id, TokenType::Refresh));
@@ -456,11 +777,18 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
             }
         }
         for (hash, (grant, token_type)) in &live {
-            let found = store.find_token(hash).await.unwrap().expect("a live token is found");
+            let found = store
+                .find_token(hash)
+                .await
+                .unwrap()
+                .expect("a live token is found");
             assert_eq!((&found.grant_id, found.token_type), (grant, *token_type));
         }
         for hash in retired.keys() {
-            assert!(matches!(store.find_refresh(hash).await.unwrap(), RefreshLookup::Retired(_)));
+            assert!(matches!(
+                store.find_refresh(hash).await.unwrap(),
+                RefreshLookup::Retired(_)
+            ));
             assert_eq!(store.find_token(hash).await.unwrap(), None);
         }
     }

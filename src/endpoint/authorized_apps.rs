@@ -44,7 +44,11 @@ impl Provider {
                 });
             }
         }
-        apps.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then_with(|| a.client_id.cmp(&b.client_id)));
+        apps.sort_by(|a, b| {
+            b.last_used_at
+                .cmp(&a.last_used_at)
+                .then_with(|| a.client_id.cmp(&b.client_id))
+        });
         Ok(apps)
     }
 
@@ -55,7 +59,10 @@ impl Provider {
         let consent = store.revoke_consent(user, client).await?;
         let grants = store.revoke_user_grants(user, client).await?;
         if consent || grants > 0 {
-            self.audit(AuditEvent::ConsentWithdrawn { user: user.clone(), client_id: client.clone() });
+            self.audit(AuditEvent::ConsentWithdrawn {
+                user: user.clone(),
+                client_id: client.clone(),
+            });
         }
         Ok(consent || grants > 0)
     }

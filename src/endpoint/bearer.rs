@@ -28,13 +28,25 @@ pub struct BearerRequest<'a> {
 
 impl<'a> BearerRequest<'a> {
     /// A request with these parts.
-    pub fn new(authorization: Option<&'a str>, query: Option<&'a str>, form: Option<&'a [u8]>) -> Self {
-        Self { authorization, query, form }
+    pub fn new(
+        authorization: Option<&'a str>,
+        query: Option<&'a str>,
+        form: Option<&'a [u8]>,
+    ) -> Self {
+        Self {
+            authorization,
+            query,
+            form,
+        }
     }
 
     /// A request with only an `Authorization` header.
     pub fn header(authorization: &'a str) -> Self {
-        Self { authorization: Some(authorization), query: None, form: None }
+        Self {
+            authorization: Some(authorization),
+            query: None,
+            form: None,
+        }
     }
 }
 
@@ -85,7 +97,11 @@ pub struct BearerError {
 
 impl BearerError {
     fn new(code: ErrorCode, description: &'static str) -> Self {
-        Self { code: Some(code), description: Some(description), scope: None }
+        Self {
+            code: Some(code),
+            description: Some(description),
+            scope: None,
+        }
     }
 
     /// 400 (`invalid_request`), 401 (no token, `invalid_token`), 403 (`insufficient_scope`) or
@@ -118,7 +134,10 @@ impl BearerError {
     pub fn to_response(&self, provider: &Provider) -> Response {
         let mut body = serde_json::Map::new();
         if let Some(code) = &self.code {
-            body.insert("error".into(), provider.config().dialect.rename(code).as_str().into());
+            body.insert(
+                "error".into(),
+                provider.config().dialect.rename(code).as_str().into(),
+            );
         }
         if let Some(description) = self.description {
             body.insert("error_description".into(), description.into());
@@ -146,7 +165,12 @@ impl Provider {
     /// Extracts the token from wherever the configuration allows.
     fn bearer_token(&self, request: &BearerRequest<'_>) -> Result<Option<String>, BearerError> {
         let config = self.config();
-        let multiple = || BearerError::new(ErrorCode::InvalidRequest, "the token was sent in more than one way");
+        let multiple = || {
+            BearerError::new(
+                ErrorCode::InvalidRequest,
+                "the token was sent in more than one way",
+            )
+        };
         let mut token = None;
         if let Some(header) = request.authorization {
             let (scheme, value) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
@@ -154,7 +178,10 @@ impl Provider {
             if scheme.eq_ignore_ascii_case("bearer") {
                 let value = value.trim();
                 if value.is_empty() {
-                    return Err(BearerError::new(ErrorCode::InvalidRequest, "the Authorization header has no token"));
+                    return Err(BearerError::new(
+                        ErrorCode::InvalidRequest,
+                        "the Authorization header has no token",
+                    ));
                 }
                 token = Some(value.to_owned());
             }
@@ -186,11 +213,24 @@ impl Provider {
 
     /// Validates the access token of a resource request and checks that it carries every scope
     /// in `required` (RFC 6750). A malformed token is refused without a storage lookup.
-    pub async fn validate_bearer(&self, request: &BearerRequest<'_>, required: &ScopeSet) -> Result<Principal, BearerError> {
+    pub async fn validate_bearer(
+        &self,
+        request: &BearerRequest<'_>,
+        required: &ScopeSet,
+    ) -> Result<Principal, BearerError> {
         let Some(token) = self.bearer_token(request)? else {
-            return Err(BearerError { code: None, description: None, scope: None });
+            return Err(BearerError {
+                code: None,
+                description: None,
+                scope: None,
+            });
         };
-        let invalid = || BearerError::new(ErrorCode::InvalidToken, "the access token is invalid, expired or revoked");
+        let invalid = || {
+            BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            )
+        };
         if !TokenKind::AccessToken.is_well_formed(&token) {
             return Err(invalid());
         }
@@ -198,7 +238,12 @@ impl Provider {
             .store()
             .find_token(&TokenHash::of(&token))
             .await
-            .map_err(|_| BearerError::new(ErrorCode::ServerError, "the authorization server met an internal error"))?
+            .map_err(|_| {
+                BearerError::new(
+                    ErrorCode::ServerError,
+                    "the authorization server met an internal error",
+                )
+            })?
             .ok_or_else(invalid)?;
         if record.token_type != TokenType::Access || record.is_expired(self.now()) {
             return Err(invalid());

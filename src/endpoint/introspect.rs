@@ -15,7 +15,10 @@ impl Provider {
             Ok(params) => params,
             Err(error) => return self.token_error(&error),
         };
-        let client = match self.authenticate_request(&params, request.authorization.as_deref()).await {
+        let client = match self
+            .authenticate_request(&params, request.authorization.as_deref())
+            .await
+        {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };

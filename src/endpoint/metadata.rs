@@ -17,35 +17,67 @@ impl Provider {
             doc.insert(name.to_owned(), value);
         };
         put("issuer", config.issuer_str().into());
-        put("authorization_endpoint", config.endpoint_url(&endpoints.authorization).into());
-        put("token_endpoint", config.endpoint_url(&endpoints.token).into());
+        put(
+            "authorization_endpoint",
+            config.endpoint_url(&endpoints.authorization).into(),
+        );
+        put(
+            "token_endpoint",
+            config.endpoint_url(&endpoints.token).into(),
+        );
         if let Some(path) = &endpoints.revocation {
             put("revocation_endpoint", config.endpoint_url(path).into());
             put("revocation_endpoint_auth_methods_supported", auth_methods());
         }
         if let Some(path) = &endpoints.introspection {
             put("introspection_endpoint", config.endpoint_url(path).into());
-            put("introspection_endpoint_auth_methods_supported", auth_methods());
+            put(
+                "introspection_endpoint_auth_methods_supported",
+                auth_methods(),
+            );
         }
-        if let (Some(path), false) = (&endpoints.registration, config.registration == RegistrationPolicy::Closed) {
+        if let (Some(path), false) = (
+            &endpoints.registration,
+            config.registration == RegistrationPolicy::Closed,
+        ) {
             put("registration_endpoint", config.endpoint_url(path).into());
         }
-        if let (Some(path), true) = (&endpoints.device_authorization, enabled(GrantType::DeviceCode)) {
-            put("device_authorization_endpoint", config.endpoint_url(path).into());
+        if let (Some(path), true) = (
+            &endpoints.device_authorization,
+            enabled(GrantType::DeviceCode),
+        ) {
+            put(
+                "device_authorization_endpoint",
+                config.endpoint_url(path).into(),
+            );
         }
         let code = enabled(GrantType::AuthorizationCode);
-        put("response_types_supported", if code { serde_json::json!(["code"]) } else { serde_json::json!([]) });
+        put(
+            "response_types_supported",
+            if code {
+                serde_json::json!(["code"])
+            } else {
+                serde_json::json!([])
+            },
+        );
         put("response_modes_supported", serde_json::json!(["query"]));
         let grants: Vec<&str> = config.grant_types.iter().map(|g| g.as_str()).collect();
         put("grant_types_supported", grants.into());
-        let pkce: Vec<&str> = if config.allows_plain_pkce() { vec!["S256", "plain"] } else { vec!["S256"] };
+        let pkce: Vec<&str> = if config.allows_plain_pkce() {
+            vec!["S256", "plain"]
+        } else {
+            vec!["S256"]
+        };
         put("code_challenge_methods_supported", pkce.into());
         put("token_endpoint_auth_methods_supported", auth_methods());
         if !config.scopes.is_empty() {
             let scopes: Vec<&str> = config.scopes.iter().map(|s| s.as_str()).collect();
             put("scopes_supported", scopes.into());
         }
-        put("authorization_response_iss_parameter_supported", config.iss_parameter.into());
+        put(
+            "authorization_response_iss_parameter_supported",
+            config.iss_parameter.into(),
+        );
         serde_json::Value::Object(doc)
     }
 

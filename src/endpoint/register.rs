@@ -105,7 +105,12 @@ fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAu
 /// Checks one redirect URI for registration: absolute, no fragment, and `https`, `http` on a
 /// loopback host, or a private-use scheme for native apps (RFC 8252 §7).
 fn registrable_redirect(text: &str) -> Result<RedirectUri, OAuthError> {
-    let invalid = |why: &str| OAuthError::new(ErrorCode::InvalidRedirectUri, format!("redirect URI refused: {why}"));
+    let invalid = |why: &str| {
+        OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            format!("redirect URI refused: {why}"),
+        )
+    };
     let uri = RedirectUri::parse(text).map_err(|e| invalid(&e.to_string()))?;
     let url = uri.url();
     match url.scheme() {
@@ -114,10 +119,14 @@ fn registrable_redirect(text: &str) -> Result<RedirectUri, OAuthError> {
             let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
                 || uri.is_loopback_http();
             if !loopback {
-                return Err(invalid("http is allowed only for loopback hosts; use https"));
+                return Err(invalid(
+                    "http is allowed only for loopback hosts; use https",
+                ));
             }
         }
-        _ if url.host().is_some() && url.scheme().len() < 3 => return Err(invalid("unknown scheme")),
+        _ if url.host().is_some() && url.scheme().len() < 3 => {
+            return Err(invalid("unknown scheme"));
+        }
         _ => {}
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -133,11 +142,17 @@ fn random_id(provider: &Provider) -> String {
 }
 
 impl Provider {
-    fn build_client(&self, id: ClientId, registration: &ClientRegistration) -> Result<Client, OAuthError> {
+    fn build_client(
+        &self,
+        id: ClientId,
+        registration: &ClientRegistration,
+    ) -> Result<Client, OAuthError> {
         let config = self.config();
         let name = registration.name.trim();
         if name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(metadata_error("client_name is too long or has control characters"));
+            return Err(metadata_error(
+                "client_name is too long or has control characters",
+            ));
         }
         if let Some(home) = &registration.homepage {
             let ok = home.len() <= crate::MAX_REDIRECT_URI_LEN
@@ -161,21 +176,39 @@ impl Provider {
             return Err(metadata_error("grant_types is empty"));
         }
         if let Some(disabled) = grants.iter().find(|g| !config.grant_enabled(**g)) {
-            return Err(metadata_error(format!("the {} grant is not enabled on this server", disabled.as_str())));
+            return Err(metadata_error(format!(
+                "the {} grant is not enabled on this server",
+                disabled.as_str()
+            )));
         }
         if grants.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(OAuthError::new(ErrorCode::InvalidRedirectUri, "the authorization_code grant needs redirect_uris"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRedirectUri,
+                "the authorization_code grant needs redirect_uris",
+            ));
         }
         let public = registration.auth_method == AuthMethod::None;
-        if public && grants.iter().any(|g| matches!(g, GrantType::ClientCredentials | GrantType::TokenExchange)) {
-            return Err(metadata_error("a public client cannot use client_credentials or token exchange"));
+        if public
+            && grants
+                .iter()
+                .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::TokenExchange))
+        {
+            return Err(metadata_error(
+                "a public client cannot use client_credentials or token exchange",
+            ));
         }
         if let Some(scopes) = &registration.scopes {
             if !config.scopes.is_empty() && !scopes.is_subset(&config.scopes) {
-                return Err(metadata_error("scope names a scope this server does not offer"));
+                return Err(metadata_error(
+                    "scope names a scope this server does not offer",
+                ));
             }
         }
-        let client_type = if public { ClientType::Public } else { ClientType::Confidential };
+        let client_type = if public {
+            ClientType::Public
+        } else {
+            ClientType::Confidential
+        };
         let mut client = Client::new(id, name, client_type, self.now())
             .with_redirect_uris(redirect_uris)
             .with_grant_types(grants)
@@ -188,19 +221,33 @@ impl Provider {
 
     /// Registers a client with a generated ID and (if confidential) a generated secret, shown
     /// once in the result.
-    pub async fn register_client(&self, registration: ClientRegistration) -> Result<RegisteredClient, OAuthError> {
+    pub async fn register_client(
+        &self,
+        registration: ClientRegistration,
+    ) -> Result<RegisteredClient, OAuthError> {
         self.register_inner(registration, false).await
     }
 
-    async fn register_inner(&self, registration: ClientRegistration, with_token: bool) -> Result<RegisteredClient, OAuthError> {
+    async fn register_inner(
+        &self,
+        registration: ClientRegistration,
+        with_token: bool,
+    ) -> Result<RegisteredClient, OAuthError> {
         let id = ClientId::new(random_id(self))?;
         let mut client = self.build_client(id, &registration)?;
         let secret = (!client.is_public()).then(|| ClientSecret::generate(self.entropy()));
         client.secret = secret.as_ref().map(SecretHash::fast);
-        let registration_token = with_token.then(|| RegistrationAccessToken::generate(self.entropy()));
-        client.registration_token = registration_token.as_ref().map(RegistrationAccessToken::hash);
+        let registration_token =
+            with_token.then(|| RegistrationAccessToken::generate(self.entropy()));
+        client.registration_token = registration_token
+            .as_ref()
+            .map(RegistrationAccessToken::hash);
         self.store().insert_client(&client).await?;
-        Ok(RegisteredClient { client, secret, registration_token })
+        Ok(RegisteredClient {
+            client,
+            secret,
+            registration_token,
+        })
     }
 
     /// Imports a client from another system with its existing ID and secret. The secret's
@@ -215,19 +262,29 @@ impl Provider {
         client.secret = match (&secret, client.is_public()) {
             (Some(secret), false) => Some(SecretHash::slow(secret, self.entropy())),
             (None, true) => None,
-            _ => return Err(metadata_error("a confidential client needs a secret and a public one must not have one")),
+            _ => {
+                return Err(metadata_error(
+                    "a confidential client needs a secret and a public one must not have one",
+                ));
+            }
         };
-        self.store().insert_client(&client).await.map_err(|e| match e {
-            StoreError::Conflict => metadata_error("a client with this client_id exists"),
-            other => other.into(),
-        })?;
+        self.store()
+            .insert_client(&client)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict => metadata_error("a client with this client_id exists"),
+                other => other.into(),
+            })?;
         Ok(client)
     }
 
     /// Replaces a confidential client's secret with a new generated one, returned once. The old
     /// secret stops working at once.
     pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, OAuthError> {
-        let mut client = self.client(id).await?.ok_or_else(|| metadata_error("unknown client"))?;
+        let mut client = self
+            .client(id)
+            .await?
+            .ok_or_else(|| metadata_error("unknown client"))?;
         if client.is_public() {
             return Err(metadata_error("a public client has no secret"));
         }
@@ -250,25 +307,45 @@ impl Provider {
         match self.register_dynamic(body, authorization).await {
             Ok(response) => response,
             Err(error) => {
-                let status = if error.code == ErrorCode::InvalidToken { 401 } else { error.code.status() };
+                let status = if error.code == ErrorCode::InvalidToken {
+                    401
+                } else {
+                    error.code.status()
+                };
                 Response::json(status, &error.to_json())
             }
         }
     }
 
-    async fn register_dynamic(&self, body: &[u8], authorization: Option<&str>) -> Result<Response, OAuthError> {
+    async fn register_dynamic(
+        &self,
+        body: &[u8],
+        authorization: Option<&str>,
+    ) -> Result<Response, OAuthError> {
         match &self.config().registration {
             RegistrationPolicy::Open => {}
             RegistrationPolicy::Closed => {
-                return Err(OAuthError::new(ErrorCode::AccessDenied, "dynamic registration is disabled"));
+                return Err(OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    "dynamic registration is disabled",
+                ));
             }
             RegistrationPolicy::InitialAccessToken(accepted) => {
-                let token = bearer_value(authorization)
-                    .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "an initial access token is required"))?;
+                let token = bearer_value(authorization).ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidToken,
+                        "an initial access token is required",
+                    )
+                })?;
                 let hash = TokenHash::of(token);
-                let ok = accepted.iter().fold(false, |ok, a| ok | bool::from(a.as_bytes().ct_eq(hash.as_bytes())));
+                let ok = accepted.iter().fold(false, |ok, a| {
+                    ok | bool::from(a.as_bytes().ct_eq(hash.as_bytes()))
+                });
                 if !ok {
-                    return Err(OAuthError::new(ErrorCode::InvalidToken, "the initial access token is not valid"));
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidToken,
+                        "the initial access token is not valid",
+                    ));
                 }
             }
         }
@@ -291,17 +368,25 @@ impl Provider {
         if body.len() > self.config().limits.max_bytes {
             return Err(metadata_error("the registration request is too large"));
         }
-        let raw: RawMetadata =
-            serde_json::from_slice(body).map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
+        let raw: RawMetadata = serde_json::from_slice(body)
+            .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
         let auth_method = match raw.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
-            Some(name) => AuthMethod::parse(name).ok_or_else(|| metadata_error("unsupported token_endpoint_auth_method"))?,
+            Some(name) => AuthMethod::parse(name)
+                .ok_or_else(|| metadata_error("unsupported token_endpoint_auth_method"))?,
         };
         let grant_types = match raw.grant_types {
             None => vec![GrantType::AuthorizationCode],
             Some(names) => names
                 .iter()
-                .map(|n| GrantType::parse(n).ok_or_else(|| metadata_error(format!("unsupported grant type `{}`", n.chars().take(60).collect::<String>()))))
+                .map(|n| {
+                    GrantType::parse(n).ok_or_else(|| {
+                        metadata_error(format!(
+                            "unsupported grant type `{}`",
+                            n.chars().take(60).collect::<String>()
+                        ))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
                 // `refresh_token` is implied by `authorization_code` (RFC 7591 §2.1 lists it
@@ -312,10 +397,17 @@ impl Provider {
             let wants_code = grant_types.contains(&GrantType::AuthorizationCode);
             let ok = types.iter().all(|t| t == "code") && (types.is_empty() || wants_code);
             if !ok {
-                return Err(metadata_error("response_types must be [\"code\"] with the authorization_code grant"));
+                return Err(metadata_error(
+                    "response_types must be [\"code\"] with the authorization_code grant",
+                ));
             }
         }
-        let scopes = raw.scope.as_deref().map(ScopeSet::parse).transpose().map_err(|_| metadata_error("scope is malformed"))?;
+        let scopes = raw
+            .scope
+            .as_deref()
+            .map(ScopeSet::parse)
+            .transpose()
+            .map_err(|_| metadata_error("scope is malformed"))?;
         Ok(ClientRegistration {
             name: raw.client_name.unwrap_or_default(),
             homepage: raw.client_uri,
@@ -323,7 +415,11 @@ impl Provider {
             grant_types,
             scopes,
             auth_method,
-            metadata: raw.extra.into_iter().filter(|(k, _)| KEPT_FIELDS.contains(&k.as_str())).collect(),
+            metadata: raw
+                .extra
+                .into_iter()
+                .filter(|(k, _)| KEPT_FIELDS.contains(&k.as_str()))
+                .collect(),
         })
     }
 
@@ -331,23 +427,43 @@ impl Provider {
     pub fn client_document(&self, client: &Client) -> serde_json::Value {
         let mut doc = serde_json::Map::new();
         doc.insert("client_id".into(), client.id.as_str().into());
-        doc.insert("client_id_issued_at".into(), client.created_at.unix_timestamp().into());
+        doc.insert(
+            "client_id_issued_at".into(),
+            client.created_at.unix_timestamp().into(),
+        );
         doc.insert("client_name".into(), client.name.clone().into());
         if let Some(home) = &client.homepage {
             doc.insert("client_uri".into(), home.clone().into());
         }
-        let uris: Vec<&str> = client.redirect_uris.iter().map(RedirectUri::as_str).collect();
+        let uris: Vec<&str> = client
+            .redirect_uris
+            .iter()
+            .map(RedirectUri::as_str)
+            .collect();
         doc.insert("redirect_uris".into(), uris.into());
         let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
         doc.insert("grant_types".into(), grants.into());
         let code = client.grant_types.contains(&GrantType::AuthorizationCode);
-        doc.insert("response_types".into(), if code { serde_json::json!(["code"]) } else { serde_json::json!([]) });
-        doc.insert("token_endpoint_auth_method".into(), client.auth_method.as_str().into());
+        doc.insert(
+            "response_types".into(),
+            if code {
+                serde_json::json!(["code"])
+            } else {
+                serde_json::json!([])
+            },
+        );
+        doc.insert(
+            "token_endpoint_auth_method".into(),
+            client.auth_method.as_str().into(),
+        );
         if let Some(scopes) = &client.scopes {
             doc.insert("scope".into(), scopes.to_string().into());
         }
         if let Some(path) = &self.config().endpoints.registration {
-            doc.insert("registration_client_uri".into(), format!("{}/{}", self.config().endpoint_url(path), client.id).into());
+            doc.insert(
+                "registration_client_uri".into(),
+                format!("{}/{}", self.config().endpoint_url(path), client.id).into(),
+            );
         }
         for (name, value) in &client.metadata {
             doc.entry(name.clone()).or_insert_with(|| value.clone());
@@ -357,13 +473,36 @@ impl Provider {
 
     /// The client configuration endpoint (RFC 7592): `method` is `GET`, `PUT` or `DELETE` at
     /// the client's `registration_client_uri`, with its registration access token.
-    pub async fn client_configuration(&self, method: &str, client_id: &str, authorization: Option<&str>, body: &[u8]) -> Response {
+    pub async fn client_configuration(
+        &self,
+        method: &str,
+        client_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Response {
         let unauthorized = || {
-            Response::json(401, &OAuthError::new(ErrorCode::InvalidToken, "the registration access token is not valid").to_json())
-                .with_header("www-authenticate", format!("Bearer realm=\"{}\", error=\"invalid_token\"", self.config().realm))
+            Response::json(
+                401,
+                &OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the registration access token is not valid",
+                )
+                .to_json(),
+            )
+            .with_header(
+                "www-authenticate",
+                format!(
+                    "Bearer realm=\"{}\", error=\"invalid_token\"",
+                    self.config().realm
+                ),
+            )
         };
-        let Ok(id) = ClientId::new(client_id) else { return unauthorized() };
-        let Some(token) = bearer_value(authorization) else { return unauthorized() };
+        let Ok(id) = ClientId::new(client_id) else {
+            return unauthorized();
+        };
+        let Some(token) = bearer_value(authorization) else {
+            return unauthorized();
+        };
         let client = match self.client(&id).await {
             Ok(Some(client)) => client,
             Ok(None) => return unauthorized(),
@@ -379,42 +518,70 @@ impl Provider {
         match method {
             "GET" => Response::json(200, &self.client_document(&client)),
             "DELETE" => match self.delete_client(&id).await {
-                Ok(_) => Response { status: 204, headers: vec![("cache-control", "no-store".into())], body: Vec::new() },
+                Ok(_) => Response {
+                    status: 204,
+                    headers: vec![("cache-control", "no-store".into())],
+                    body: Vec::new(),
+                },
                 Err(error) => OAuthError::from(error).to_response(),
             },
             "PUT" => match self.update_registration(client, body).await {
                 Ok(doc) => Response::json(200, &doc),
                 Err(error) => Response::json(error.code.status(), &error.to_json()),
             },
-            _ => Response::json(405, &OAuthError::invalid_request("use GET, PUT or DELETE").to_json()),
+            _ => Response::json(
+                405,
+                &OAuthError::invalid_request("use GET, PUT or DELETE").to_json(),
+            ),
         }
     }
 
-    async fn update_registration(&self, stored: Client, body: &[u8]) -> Result<serde_json::Value, OAuthError> {
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| metadata_error("the body is not JSON"))?;
+    async fn update_registration(
+        &self,
+        stored: Client,
+        body: &[u8],
+    ) -> Result<serde_json::Value, OAuthError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| metadata_error("the body is not JSON"))?;
         if value.get("client_id").and_then(|v| v.as_str()) != Some(stored.id.as_str()) {
-            return Err(OAuthError::invalid_request("client_id must be present and match"));
+            return Err(OAuthError::invalid_request(
+                "client_id must be present and match",
+            ));
         }
         if value.get("client_secret").is_some() {
-            return Err(metadata_error("client_secret cannot be set; rotate it through the provider"));
+            return Err(metadata_error(
+                "client_secret cannot be set; rotate it through the provider",
+            ));
         }
         let registration = self.parse_registration(body)?;
         if (registration.auth_method == AuthMethod::None) != stored.is_public() {
-            return Err(metadata_error("a client cannot change between public and confidential"));
+            return Err(metadata_error(
+                "a client cannot change between public and confidential",
+            ));
         }
         let mut client = self.build_client(stored.id.clone(), &registration)?;
         client.secret = stored.secret;
         client.registration_token = stored.registration_token;
         client.created_at = stored.created_at;
         if !self.store().update_client(&client).await? {
-            return Err(OAuthError::new(ErrorCode::InvalidToken, "the client no longer exists"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the client no longer exists",
+            ));
         }
         Ok(self.client_document(&client))
     }
 }
 
 /// Extra RFC 7591 §2 fields kept as given.
-const KEPT_FIELDS: &[&str] = &["contacts", "logo_uri", "tos_uri", "policy_uri", "software_id", "software_version"];
+const KEPT_FIELDS: &[&str] = &[
+    "contacts",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "software_id",
+    "software_version",
+];
 
 #[derive(Deserialize)]
 struct RawMetadata {
@@ -431,7 +598,10 @@ struct RawMetadata {
 
 fn bearer_value(authorization: Option<&str>) -> Option<&str> {
     let (scheme, value) = authorization?.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| value.trim()).filter(|v| !v.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| value.trim())
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -440,10 +610,22 @@ mod tests {
 
     #[test]
     fn redirect_registration_rules() {
-        for good in ["https://a.example/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb", "http://localhost:3000/cb", "com.example.app:/oauth"] {
+        for good in [
+            "https://a.example/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "com.example.app:/oauth",
+        ] {
             assert!(registrable_redirect(good).is_ok(), "{good}");
         }
-        for bad in ["http://a.example/cb", "https://a.example/cb#x", "https://u:p@a.example/cb", "javascript:alert(1)", "/cb"] {
+        for bad in [
+            "http://a.example/cb",
+            "https://a.example/cb#x",
+            "https://u:p@a.example/cb",
+            "javascript:alert(1)",
+            "/cb",
+        ] {
             let error = registrable_redirect(bad).expect_err(bad);
             assert_eq!(error.code, ErrorCode::InvalidRedirectUri, "{bad}");
         }

@@ -18,7 +18,10 @@ impl Provider {
             Ok(params) => params,
             Err(error) => return self.token_error(&error),
         };
-        let client = match self.authenticate_request(&params, request.authorization.as_deref()).await {
+        let client = match self
+            .authenticate_request(&params, request.authorization.as_deref())
+            .await
+        {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
@@ -36,12 +39,16 @@ impl Provider {
                         TokenType::Refresh => drop(store.revoke_grant(&record.grant_id).await?),
                         _ => drop(store.revoke_token(&hash).await?),
                     }
-                    self.audit(AuditEvent::TokenRevoked { client_id: client.id.clone() });
+                    self.audit(AuditEvent::TokenRevoked {
+                        client_id: client.id.clone(),
+                    });
                 }
             } else if let RefreshLookup::Retired(retired) = store.find_refresh(&hash).await? {
                 if retired.record.client_id == client.id {
                     store.revoke_grant(&retired.record.grant_id).await?;
-                    self.audit(AuditEvent::TokenRevoked { client_id: client.id.clone() });
+                    self.audit(AuditEvent::TokenRevoked {
+                        client_id: client.id.clone(),
+                    });
                 }
             }
             Ok(())

@@ -40,7 +40,11 @@ impl std::fmt::Debug for FormRequest {
 impl FormRequest {
     /// A request with this body.
     pub fn new(body: impl Into<Vec<u8>>) -> Self {
-        Self { body: body.into(), query: None, authorization: None }
+        Self {
+            body: body.into(),
+            query: None,
+            authorization: None,
+        }
     }
 
     /// Adds the `Authorization` header.
@@ -76,8 +80,15 @@ impl Provider {
             Err(error) => return self.token_error(&error),
         };
         let config = self.config();
-        let grant = match params.get("grant_type").or(config.dialect.default_grant_type.map(GrantType::as_str)) {
-            None => return self.token_error(&OAuthError::invalid_request("missing parameter `grant_type`")),
+        let grant = match params
+            .get("grant_type")
+            .or(config.dialect.default_grant_type.map(GrantType::as_str))
+        {
+            None => {
+                return self.token_error(&OAuthError::invalid_request(
+                    "missing parameter `grant_type`",
+                ));
+            }
             Some(name) => match GrantType::parse(name).filter(|g| config.grant_enabled(*g)) {
                 Some(grant) => grant,
                 None => {
@@ -88,7 +99,10 @@ impl Provider {
                 }
             },
         };
-        let client = match self.authenticate_request(&params, request.authorization.as_deref()).await {
+        let client = match self
+            .authenticate_request(&params, request.authorization.as_deref())
+            .await
+        {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };

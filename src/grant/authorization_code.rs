@@ -37,12 +37,19 @@ pub struct UntrustedRequest {
 
 impl UntrustedRequest {
     fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into() }
+        Self {
+            code,
+            description: description.into(),
+        }
     }
 
     /// The HTTP status to show it with (400, or 500 for a storage fault).
     pub fn status(&self) -> u16 {
-        if self.code == ErrorCode::ServerError { 500 } else { 400 }
+        if self.code == ErrorCode::ServerError {
+            500
+        } else {
+            400
+        }
     }
 }
 
@@ -117,14 +124,21 @@ impl PendingAuthorization {
     fn error_redirect(&self, provider: &Provider, error: &OAuthError) -> Redirect {
         let code = provider.config().dialect.rename(&error.code);
         match &error.description {
-            Some(description) => self.redirect(provider, &[("error", code.as_str()), ("error_description", description)]),
+            Some(description) => self.redirect(
+                provider,
+                &[("error", code.as_str()), ("error_description", description)],
+            ),
             None => self.redirect(provider, &[("error", code.as_str())]),
         }
     }
 
     /// Whether `user` already granted this client every scope asked for, so the consent screen
     /// may be skipped (the host decides; Phabricator documents skipping).
-    pub async fn consent_covers(&self, provider: &Provider, user: &UserId) -> Result<bool, StoreError> {
+    pub async fn consent_covers(
+        &self,
+        provider: &Provider,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
         let consent = provider.store().find_consent(user, &self.client.id).await?;
         Ok(consent.is_some_and(|c| self.scopes.is_subset(&c.scopes)))
     }
@@ -154,11 +168,21 @@ impl PendingAuthorization {
         let store = provider.store();
         let stored = async {
             store.insert_code(&record).await?;
-            store.save_consent(&Consent::new(user.clone(), self.client.id.clone(), granted, now)).await
+            store
+                .save_consent(&Consent::new(
+                    user.clone(),
+                    self.client.id.clone(),
+                    granted,
+                    now,
+                ))
+                .await
         };
         match stored.await {
             Ok(()) => {
-                provider.audit(AuditEvent::ConsentGranted { user, client_id: self.client.id.clone() });
+                provider.audit(AuditEvent::ConsentGranted {
+                    user,
+                    client_id: self.client.id.clone(),
+                });
                 self.redirect(provider, &[("code", code.secret())])
             }
             Err(_) => self.error_redirect(provider, &OAuthError::server_error()),
@@ -167,7 +191,13 @@ impl PendingAuthorization {
 
     /// The user denied the request: `access_denied` (or the dialect's renaming of it).
     pub fn deny(self, provider: &Provider) -> Redirect {
-        self.error_redirect(provider, &OAuthError::new(ErrorCode::AccessDenied, "the resource owner denied the request"))
+        self.error_redirect(
+            provider,
+            &OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the resource owner denied the request",
+            ),
+        )
     }
 }
 
@@ -179,15 +209,23 @@ impl Provider {
     /// and must be shown, never redirected), then everything else (failures are redirected to
     /// the now-verified URI with `error`, `state` and `iss`).
     pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
-        let untrusted = |code, description: &str| AuthorizeError::Untrusted(UntrustedRequest::new(code, description));
+        let untrusted = |code, description: &str| {
+            AuthorizeError::Untrusted(UntrustedRequest::new(code, description))
+        };
         let client_id = params
             .get("client_id")
             .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "the request has no client_id"))?;
-        let client_id = crate::ClientId::new(client_id).map_err(|_| untrusted(ErrorCode::InvalidRequest, "malformed client_id"))?;
+        let client_id = crate::ClientId::new(client_id)
+            .map_err(|_| untrusted(ErrorCode::InvalidRequest, "malformed client_id"))?;
         let client = self
             .client(&client_id)
             .await
-            .map_err(|_| untrusted(ErrorCode::ServerError, "the authorization server met an internal error"))?
+            .map_err(|_| {
+                untrusted(
+                    ErrorCode::ServerError,
+                    "the authorization server met an internal error",
+                )
+            })?
             .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "unknown client_id"))?;
         let requested = params.get("redirect_uri");
         let redirect_uri = self.inner.redirects.resolve(&client.redirect_uris, requested).map_err(|e| {
@@ -213,7 +251,9 @@ impl Provider {
                 pending.pkce = pkce;
                 Ok(pending)
             }
-            Err(error) => Err(AuthorizeError::Redirect(pending.error_redirect(self, &error))),
+            Err(error) => Err(AuthorizeError::Redirect(
+                pending.error_redirect(self, &error),
+            )),
         }
     }
 
@@ -227,12 +267,22 @@ impl Provider {
         match params.get("response_type") {
             Some("code") => {}
             Some(_) => {
-                return Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "only response_type=code is supported"));
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ));
             }
-            None => return Err(OAuthError::invalid_request("missing parameter `response_type`")),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "missing parameter `response_type`",
+                ));
+            }
         }
         if !config.grant_enabled(GrantType::AuthorizationCode) {
-            return Err(OAuthError::new(ErrorCode::UnsupportedResponseType, "the authorization code grant is disabled"));
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "the authorization code grant is disabled",
+            ));
         }
         pending.client.check_grant(GrantType::AuthorizationCode)?;
         let scopes = self.requested_scopes(&pending.client, params.get("scope"))?;
@@ -243,14 +293,20 @@ impl Provider {
         )?;
         let required = pending.client.is_public() || config.pkce == PkceRequirement::AllClients;
         if pkce.is_none() && required {
-            return Err(OAuthError::invalid_request("code_challenge is required (PKCE, RFC 7636)"));
+            return Err(OAuthError::invalid_request(
+                "code_challenge is required (PKCE, RFC 7636)",
+            ));
         }
         Ok((scopes, pkce))
     }
 
     /// The scopes a request names (or the defaults), checked against what the provider offers
     /// and the client may have.
-    pub(crate) fn requested_scopes(&self, client: &Client, scope: Option<&str>) -> Result<ScopeSet, OAuthError> {
+    pub(crate) fn requested_scopes(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<ScopeSet, OAuthError> {
         let config = self.config();
         let requested = match scope {
             Some(text) => ScopeSet::parse(text)?,
@@ -260,22 +316,32 @@ impl Provider {
             },
         };
         if !config.scopes.is_empty() && !requested.is_subset(&config.scopes) {
-            return Err(OAuthError::invalid_scope("a requested scope is not offered by this server"));
+            return Err(OAuthError::invalid_scope(
+                "a requested scope is not offered by this server",
+            ));
         }
         if let Some(allowed) = &client.scopes {
             if !requested.is_subset(allowed) {
-                return Err(OAuthError::invalid_scope("a requested scope is not allowed for this client"));
+                return Err(OAuthError::invalid_scope(
+                    "a requested scope is not allowed for this client",
+                ));
             }
         }
         Ok(requested)
     }
 
     /// grant_type=authorization_code (RFC 6749 §4.1.3).
-    pub(crate) async fn redeem_code(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
+    pub(crate) async fn redeem_code(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<Response, OAuthError> {
         client.check_grant(GrantType::AuthorizationCode)?;
         let code = params.require("code")?;
         if !TokenKind::AuthorizationCode.is_well_formed(code) {
-            return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
         }
         let code = AuthorizationCode::new(code);
         let store = self.store();
@@ -285,13 +351,21 @@ impl Provider {
                 // RFC 6749 §4.1.2: revoke every token issued from a code presented twice.
                 store.revoke_grant(&grant_id).await?;
                 self.audit(AuditEvent::CodeReplayed { grant_id });
-                return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+                return Err(OAuthError::invalid_grant(
+                    "the code is invalid, expired or already used",
+                ));
             }
-            _ => return Err(OAuthError::invalid_grant("the code is invalid, expired or already used")),
+            _ => {
+                return Err(OAuthError::invalid_grant(
+                    "the code is invalid, expired or already used",
+                ));
+            }
         };
         let now = self.now();
         if record.grant.client_id != client.id || now >= record.expires_at {
-            return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
         }
         let redirect_ok = match (&record.redirect_uri, params.get("redirect_uri")) {
             (Some(given), Some(repeated)) => given == repeated,
@@ -300,11 +374,22 @@ impl Provider {
             (None, Some(repeated)) => client.redirect_uris.iter().any(|r| r.as_str() == repeated),
         };
         if !redirect_ok {
-            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
         pkce::verify(record.pkce.as_ref(), params.get("code_verifier"))?;
-        let with_refresh = client.allows_grant(GrantType::RefreshToken) && self.config().grant_enabled(GrantType::RefreshToken);
-        let issued = self.issue(client, &record.grant, record.grant.scopes.clone(), with_refresh, None).await?;
+        let with_refresh = client.allows_grant(GrantType::RefreshToken)
+            && self.config().grant_enabled(GrantType::RefreshToken);
+        let issued = self
+            .issue(
+                client,
+                &record.grant,
+                record.grant.scopes.clone(),
+                with_refresh,
+                None,
+            )
+            .await?;
         if let Some(user) = &record.grant.user {
             store.touch_consent(user, &client.id, now).await?;
         }

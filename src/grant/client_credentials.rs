@@ -9,7 +9,11 @@ use crate::store::{Grant, GrantId};
 
 impl Provider {
     /// grant_type=client_credentials: an access token, never a refresh token (RFC 6749 §4.4.3).
-    pub(crate) async fn client_credentials(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
+    pub(crate) async fn client_credentials(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<Response, OAuthError> {
         if client.is_public() {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,

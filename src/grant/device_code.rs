@@ -65,7 +65,8 @@ fn normalize(user_code: &str) -> Option<String> {
         .filter(|c| *c != '-' && !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (!code.is_empty() && code.len() <= 32 && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
+    (!code.is_empty() && code.len() <= 32 && code.bytes().all(|b| ALPHABET.contains(&b)))
+        .then_some(code)
 }
 
 /// A device authorization the user is looking at, waiting for their decision.
@@ -97,7 +98,12 @@ impl PendingDeviceAuthorization {
 
     /// The user allowed it with `scopes` (the asked ones or fewer). Returns `false` if the
     /// authorization was decided meanwhile.
-    pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Result<bool, StoreError> {
+    pub async fn approve(
+        self,
+        provider: &Provider,
+        user: UserId,
+        scopes: &ScopeSet,
+    ) -> Result<bool, StoreError> {
         let granted = scopes.intersection(&self.record.scopes);
         let now = provider.now();
         let grant = Grant::new(
@@ -109,17 +115,35 @@ impl PendingDeviceAuthorization {
             now,
         );
         let store = provider.store();
-        let decided = store.decide_device(&self.record.user_code_hash, DeviceStatus::Approved { grant }).await?;
+        let decided = store
+            .decide_device(
+                &self.record.user_code_hash,
+                DeviceStatus::Approved { grant },
+            )
+            .await?;
         if decided {
-            store.save_consent(&Consent::new(user.clone(), self.client.id.clone(), granted, now)).await?;
-            provider.audit(AuditEvent::ConsentGranted { user, client_id: self.client.id.clone() });
+            store
+                .save_consent(&Consent::new(
+                    user.clone(),
+                    self.client.id.clone(),
+                    granted,
+                    now,
+                ))
+                .await?;
+            provider.audit(AuditEvent::ConsentGranted {
+                user,
+                client_id: self.client.id.clone(),
+            });
         }
         Ok(decided)
     }
 
     /// The user denied it.
     pub async fn deny(self, provider: &Provider) -> Result<bool, StoreError> {
-        provider.store().decide_device(&self.record.user_code_hash, DeviceStatus::Denied).await
+        provider
+            .store()
+            .decide_device(&self.record.user_code_hash, DeviceStatus::Denied)
+            .await
     }
 }
 
@@ -130,7 +154,10 @@ impl Provider {
             Ok(params) => params,
             Err(error) => return self.token_error(&error),
         };
-        let client = match self.authenticate_request(&params, request.authorization.as_deref()).await {
+        let client = match self
+            .authenticate_request(&params, request.authorization.as_deref())
+            .await
+        {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
@@ -142,7 +169,10 @@ impl Provider {
 
     async fn start_device(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
         if !self.config().grant_enabled(GrantType::DeviceCode) {
-            return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "the device grant is disabled"));
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "the device grant is disabled",
+            ));
         }
         client.check_grant(GrantType::DeviceCode)?;
         let scopes = self.requested_scopes(client, params.get("scope"))?;
@@ -161,8 +191,14 @@ impl Provider {
             );
             match self.store().insert_device(&record).await {
                 Ok(()) => {
-                    let shown = format!("{}-{}", &user_code[..user_code.len() / 2], &user_code[user_code.len() / 2..]);
-                    let verification = self.config().endpoint_url(&self.config().endpoints.device_verification);
+                    let shown = format!(
+                        "{}-{}",
+                        &user_code[..user_code.len() / 2],
+                        &user_code[user_code.len() / 2..]
+                    );
+                    let verification = self
+                        .config()
+                        .endpoint_url(&self.config().endpoints.device_verification);
                     let complete = format!("{verification}?user_code={shown}");
                     let body = serde_json::json!({
                         "device_code": device_code.secret(),
@@ -179,7 +215,10 @@ impl Provider {
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(OAuthError::new(ErrorCode::TemporarilyUnavailable, "could not allocate a user code; try again"))
+        Err(OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "could not allocate a user code; try again",
+        ))
     }
 
     fn user_code(&self, len: usize) -> String {
@@ -215,14 +254,25 @@ impl Provider {
         let now = self.now();
         let limiter = &self.inner.device_guesses;
         if limiter.blocked(attempt_key, now) {
-            return Err(OAuthError::new(ErrorCode::SlowDown, "too many wrong codes; wait and try again"));
+            return Err(OAuthError::new(
+                ErrorCode::SlowDown,
+                "too many wrong codes; wait and try again",
+            ));
         }
-        let wrong = || OAuthError::new(ErrorCode::InvalidGrant, "that code is not valid, or has expired or been used");
+        let wrong = || {
+            OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "that code is not valid, or has expired or been used",
+            )
+        };
         let Some(code) = normalize(user_code) else {
             limiter.fail(attempt_key, now);
             return Err(wrong());
         };
-        let record = self.store().find_device_by_user_code(&TokenHash::of(&code)).await?;
+        let record = self
+            .store()
+            .find_device_by_user_code(&TokenHash::of(&code))
+            .await?;
         let record = match record {
             Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
             _ => {
@@ -235,10 +285,15 @@ impl Provider {
     }
 
     /// grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4, §3.5).
-    pub(crate) async fn poll_device(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
+    pub(crate) async fn poll_device(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<Response, OAuthError> {
         client.check_grant(GrantType::DeviceCode)?;
         let presented = params.require("device_code")?;
-        let invalid = || OAuthError::invalid_grant("the device code is invalid or was already used");
+        let invalid =
+            || OAuthError::invalid_grant("the device code is invalid or was already used");
         if !TokenKind::DeviceCode.is_well_formed(presented) {
             return Err(invalid());
         }
@@ -249,7 +304,10 @@ impl Provider {
             DevicePoll::SlowDown(record) if record.client_id == client.id => {
                 return Err(OAuthError::new(
                     ErrorCode::SlowDown,
-                    format!("polling too fast: wait {} seconds between requests", record.interval),
+                    format!(
+                        "polling too fast: wait {} seconds between requests",
+                        record.interval
+                    ),
                 ));
             }
             _ => return Err(invalid()),
@@ -258,14 +316,26 @@ impl Provider {
             return Err(invalid());
         }
         if now >= record.expires_at {
-            return Err(OAuthError::new(ErrorCode::ExpiredToken, "the device code has expired"));
+            return Err(OAuthError::new(
+                ErrorCode::ExpiredToken,
+                "the device code has expired",
+            ));
         }
         match record.status {
-            DeviceStatus::Pending => Err(OAuthError::new(ErrorCode::AuthorizationPending, "the user has not decided yet")),
-            DeviceStatus::Denied => Err(OAuthError::new(ErrorCode::AccessDenied, "the user denied the request")),
+            DeviceStatus::Pending => Err(OAuthError::new(
+                ErrorCode::AuthorizationPending,
+                "the user has not decided yet",
+            )),
+            DeviceStatus::Denied => Err(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            )),
             DeviceStatus::Approved { grant } => {
-                let with_refresh = client.allows_grant(GrantType::RefreshToken) && self.config().grant_enabled(GrantType::RefreshToken);
-                let issued = self.issue(client, &grant, grant.scopes.clone(), with_refresh, None).await?;
+                let with_refresh = client.allows_grant(GrantType::RefreshToken)
+                    && self.config().grant_enabled(GrantType::RefreshToken);
+                let issued = self
+                    .issue(client, &grant, grant.scopes.clone(), with_refresh, None)
+                    .await?;
                 Ok(self.token_response(&issued))
             }
             _ => Err(invalid()),
@@ -281,7 +351,11 @@ mod tests {
     fn user_codes_normalise() {
         assert_eq!(normalize("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
         assert_eq!(normalize(" BCDF GHJK ").as_deref(), Some("BCDFGHJK"));
-        assert_eq!(normalize("ABCD-EFGH"), None, "vowels are not in the alphabet");
+        assert_eq!(
+            normalize("ABCD-EFGH"),
+            None,
+            "vowels are not in the alphabet"
+        );
         assert_eq!(normalize(""), None);
         assert_eq!(normalize(&"B".repeat(100)), None);
     }

@@ -81,10 +81,14 @@ impl Provider {
         )];
         let refresh = with_refresh.then(|| {
             let family_expires_at = match family {
-                Family::New => expiry.refresh_family(client, &grant.scopes).map(|ttl| now + ttl),
+                Family::New => expiry
+                    .refresh_family(client, &grant.scopes)
+                    .map(|ttl| now + ttl),
                 Family::Inherited(at) => at,
             };
-            let own = expiry.refresh_token(client, &grant.scopes).map(|ttl| now + ttl);
+            let own = expiry
+                .refresh_token(client, &grant.scopes)
+                .map(|ttl| now + ttl);
             let expires_at = match (own, family_expires_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -121,7 +125,13 @@ impl Provider {
         with_refresh: bool,
         family: Option<Family>,
     ) -> Result<TokenResponse, OAuthError> {
-        let minted = self.mint(client, grant, access_scopes, with_refresh, family.unwrap_or(Family::New));
+        let minted = self.mint(
+            client,
+            grant,
+            access_scopes,
+            with_refresh,
+            family.unwrap_or(Family::New),
+        );
         self.store().issue_tokens(grant, &minted.records).await?;
         Ok(minted.response)
     }

@@ -25,7 +25,9 @@ pub(crate) fn parse_challenge(
 ) -> Result<Option<PkceChallenge>, OAuthError> {
     let Some(challenge) = challenge else {
         return match method {
-            Some(_) => Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
+            Some(_) => Err(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            )),
             None => Ok(None),
         };
     };
@@ -37,20 +39,31 @@ pub(crate) fn parse_challenge(
                 "code_challenge_method must be S256 (plain is not accepted)",
             ));
         }
-        Some(_) => return Err(OAuthError::invalid_request("unsupported code_challenge_method")),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "unsupported code_challenge_method",
+            ));
+        }
     };
     if method == PkceMethod::S256 && (challenge.len() != 43 || !well_formed(challenge)) {
-        return Err(OAuthError::invalid_request("code_challenge is not a BASE64URL SHA-256 digest"));
+        return Err(OAuthError::invalid_request(
+            "code_challenge is not a BASE64URL SHA-256 digest",
+        ));
     }
     if method == PkceMethod::Plain && !well_formed(challenge) {
-        return Err(OAuthError::invalid_request("code_challenge must be 43 to 128 unreserved characters"));
+        return Err(OAuthError::invalid_request(
+            "code_challenge must be 43 to 128 unreserved characters",
+        ));
     }
     Ok(Some(PkceChallenge::new(challenge, method)))
 }
 
 /// Checks a `code_verifier` against the stored challenge (RFC 7636 §4.6). Any mismatch, and a
 /// verifier sent for a code issued without a challenge (RFC 9700 §4.8.2), is `invalid_grant`.
-pub(crate) fn verify(challenge: Option<&PkceChallenge>, verifier: Option<&str>) -> Result<(), OAuthError> {
+pub(crate) fn verify(
+    challenge: Option<&PkceChallenge>,
+    verifier: Option<&str>,
+) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(OAuthError::invalid_grant(
@@ -59,7 +72,9 @@ pub(crate) fn verify(challenge: Option<&PkceChallenge>, verifier: Option<&str>) 
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         (Some(challenge), Some(verifier)) => {
             if !well_formed(verifier) {
-                return Err(OAuthError::invalid_grant("code_verifier must be 43 to 128 unreserved characters"));
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier must be 43 to 128 unreserved characters",
+                ));
             }
             let derived = match challenge.method {
                 PkceMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
@@ -68,7 +83,9 @@ pub(crate) fn verify(challenge: Option<&PkceChallenge>, verifier: Option<&str>) 
             if bool::from(derived.as_bytes().ct_eq(challenge.challenge.as_bytes())) {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant("code_verifier does not match code_challenge"))
+                Err(OAuthError::invalid_grant(
+                    "code_verifier does not match code_challenge",
+                ))
             }
         }
     }
@@ -96,7 +113,9 @@ mod tests {
 
     #[test]
     fn rfc7636_appendix_b() {
-        let challenge = parse_challenge(Some(CHALLENGE), Some("S256"), false).ok().flatten();
+        let challenge = parse_challenge(Some(CHALLENGE), Some("S256"), false)
+            .ok()
+            .flatten();
         assert!(verify(challenge.as_ref(), Some(VERIFIER)).is_ok());
         assert!(verify(challenge.as_ref(), Some(&VERIFIER.replace('d', "e"))).is_err());
     }

@@ -37,7 +37,9 @@ impl Provider {
     fn seal(&self, token: &RefreshToken, body: &serde_json::Value) -> Option<Vec<u8>> {
         let mut nonce = [0u8; 12];
         self.entropy().fill(&mut nonce);
-        let sealed = sealing_key(token).encrypt(Nonce::from_slice(&nonce), body.to_string().as_bytes()).ok()?;
+        let sealed = sealing_key(token)
+            .encrypt(Nonce::from_slice(&nonce), body.to_string().as_bytes())
+            .ok()?;
         Some(nonce.iter().copied().chain(sealed).collect())
     }
 
@@ -46,15 +48,24 @@ impl Provider {
             return None;
         }
         let (nonce, ciphertext) = sealed.split_at(12);
-        let plain = sealing_key(token).decrypt(Nonce::from_slice(nonce), ciphertext).ok()?;
+        let plain = sealing_key(token)
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .ok()?;
         serde_json::from_slice(&plain).ok()
     }
 
     /// A retired token came back: the grace window's answer, or theft.
-    async fn reused(&self, client: &Client, token: &RefreshToken, retired: RetiredRefresh) -> Result<Response, OAuthError> {
+    async fn reused(
+        &self,
+        client: &Client,
+        token: &RefreshToken,
+        retired: RetiredRefresh,
+    ) -> Result<Response, OAuthError> {
         let now = self.now();
         if retired.record.client_id == client.id {
-            if let (Some(window), Some(sealed)) = (self.config().refresh_grace, &retired.sealed_successor) {
+            if let (Some(window), Some(sealed)) =
+                (self.config().refresh_grace, &retired.sealed_successor)
+            {
                 if now - retired.retired_at <= window {
                     if let Some(body) = Self::unseal(token, sealed) {
                         return Ok(self.render_token_body(body));
@@ -64,12 +75,19 @@ impl Provider {
         }
         let grant_id = retired.record.grant_id.clone();
         self.store().revoke_grant(&grant_id).await?;
-        self.audit(AuditEvent::RefreshReused { grant_id, client_id: retired.record.client_id });
+        self.audit(AuditEvent::RefreshReused {
+            grant_id,
+            client_id: retired.record.client_id,
+        });
         Err(invalid())
     }
 
     /// grant_type=refresh_token.
-    pub(crate) async fn refresh(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
+    pub(crate) async fn refresh(
+        &self,
+        client: &Client,
+        params: &Params,
+    ) -> Result<Response, OAuthError> {
         client.check_grant(GrantType::RefreshToken)?;
         let presented = params.require("refresh_token")?;
         if !TokenKind::RefreshToken.is_well_formed(presented) {
@@ -92,7 +110,9 @@ impl Provider {
             Some(text) => {
                 let asked = ScopeSet::parse(text)?;
                 if !asked.is_subset(&record.scopes) {
-                    return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+                    return Err(OAuthError::invalid_scope(
+                        "the requested scope exceeds the original grant",
+                    ));
                 }
                 asked
             }
@@ -104,12 +124,21 @@ impl Provider {
             self.touch(&record, now).await?;
             return Ok(self.token_response(&issued));
         }
-        let minted = self.mint(client, &grant, scopes, true, Family::Inherited(record.family_expires_at));
+        let minted = self.mint(
+            client,
+            &grant,
+            scopes,
+            true,
+            Family::Inherited(record.family_expires_at),
+        );
         let sealed = match self.config().refresh_grace {
             Some(_) => self.seal(&token, &minted.response.to_json()),
             None => None,
         };
-        match store.rotate_refresh(&token.hash(), &minted.records, sealed, now).await? {
+        match store
+            .rotate_refresh(&token.hash(), &minted.records, sealed, now)
+            .await?
+        {
             Rotation::Rotated => {
                 self.touch(&record, now).await?;
                 Ok(self.token_response(&minted.response))
@@ -119,9 +148,15 @@ impl Provider {
         }
     }
 
-    async fn touch(&self, record: &TokenRecord, now: time::OffsetDateTime) -> Result<(), OAuthError> {
+    async fn touch(
+        &self,
+        record: &TokenRecord,
+        now: time::OffsetDateTime,
+    ) -> Result<(), OAuthError> {
         if let Some(user) = &record.user {
-            self.store().touch_consent(user, &record.client_id, now).await?;
+            self.store()
+                .touch_consent(user, &record.client_id, now)
+                .await?;
         }
         Ok(())
     }

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll, DeviceRecord,
-    DeviceStatus, DeviceStore, Grant, GrantId, RefreshLookup, RetiredRefresh, Rotation, TokenRecord, TokenStore,
+    ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
+    DeviceRecord, DeviceStatus, DeviceStore, Grant, GrantId, RefreshLookup, RetiredRefresh,
+    Rotation, TokenRecord, TokenStore,
 };
 use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
@@ -46,7 +47,9 @@ struct Devices {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -54,7 +57,8 @@ fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn shard_of(hash: &TokenHash) -> usize {
@@ -148,7 +152,10 @@ impl ClientStore for MemoryStore {
         self.remove_grants(&mut grants, |grant| grant.client_id == *id);
         write(&self.consents).retain(|(_, client), _| client != id);
         let mut devices = lock(&self.devices);
-        let Devices { by_device, by_user_code } = &mut *devices;
+        let Devices {
+            by_device,
+            by_user_code,
+        } = &mut *devices;
         by_device.retain(|_, record| record.client_id != *id);
         by_user_code.retain(|_, device| by_device.contains_key(device));
         Ok(true)
@@ -203,7 +210,10 @@ impl TokenStore for MemoryStore {
             .or_insert_with(|| (grant.clone(), HashSet::new()));
         for token in tokens {
             hashes.insert(token.hash);
-            shards.of(&token.hash).live.insert(token.hash, Arc::new(token.clone()));
+            shards
+                .of(&token.hash)
+                .live
+                .insert(token.hash, Arc::new(token.clone()));
         }
         Ok(())
     }
@@ -243,7 +253,11 @@ impl TokenStore for MemoryStore {
         shard.live.remove(old);
         shard.retired.insert(
             *old,
-            RetiredRefresh { record: TokenRecord::clone(&record), retired_at: now, sealed_successor },
+            RetiredRefresh {
+                record: TokenRecord::clone(&record),
+                retired_at: now,
+                sealed_successor,
+            },
         );
         if let Some((_, hashes)) = grants.get_mut(&record.grant_id) {
             for token in new {
@@ -251,7 +265,10 @@ impl TokenStore for MemoryStore {
             }
         }
         for token in new {
-            shards.of(&token.hash).live.insert(token.hash, Arc::new(token.clone()));
+            shards
+                .of(&token.hash)
+                .live
+                .insert(token.hash, Arc::new(token.clone()));
         }
         Ok(Rotation::Rotated)
     }
@@ -272,10 +289,16 @@ impl TokenStore for MemoryStore {
         Ok(self.remove_grants(&mut grants, |g| g.id == *grant).1)
     }
 
-    async fn revoke_user_grants(&self, user: &UserId, client: &ClientId) -> Result<u64, StoreError> {
+    async fn revoke_user_grants(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+    ) -> Result<u64, StoreError> {
         let mut grants = lock(&self.grants);
         Ok(self
-            .remove_grants(&mut grants, |g| g.user.as_ref() == Some(user) && g.client_id == *client)
+            .remove_grants(&mut grants, |g| {
+                g.user.as_ref() == Some(user) && g.client_id == *client
+            })
             .0)
     }
 
@@ -286,7 +309,11 @@ impl TokenStore for MemoryStore {
             .filter(|(g, _)| g.user.as_ref() == Some(user))
             .map(|(g, _)| g.clone())
             .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        list.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         Ok(list)
     }
 
@@ -296,10 +323,18 @@ impl TokenStore for MemoryStore {
         let mut removed = 0u64;
         for shard in shards.0.iter_mut() {
             let expired = |r: &TokenRecord| r.expires_at.is_some_and(|at| at < now);
-            let live: Vec<TokenHash> =
-                shard.live.iter().filter(|(_, r)| expired(r)).map(|(h, _)| *h).collect();
-            let retired: Vec<TokenHash> =
-                shard.retired.iter().filter(|(_, r)| expired(&r.record)).map(|(h, _)| *h).collect();
+            let live: Vec<TokenHash> = shard
+                .live
+                .iter()
+                .filter(|(_, r)| expired(r))
+                .map(|(h, _)| *h)
+                .collect();
+            let retired: Vec<TokenHash> = shard
+                .retired
+                .iter()
+                .filter(|(_, r)| expired(&r.record))
+                .map(|(h, _)| *h)
+                .collect();
             for hash in live.into_iter().chain(retired) {
                 if removed as usize >= limit {
                     break;
@@ -322,8 +357,14 @@ impl TokenStore for MemoryStore {
 
 #[async_trait]
 impl ConsentStore for MemoryStore {
-    async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<Consent>, StoreError> {
-        Ok(read(&self.consents).get(&(user.clone(), client.clone())).cloned())
+    async fn find_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError> {
+        Ok(read(&self.consents)
+            .get(&(user.clone(), client.clone()))
+            .cloned())
     }
 
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
@@ -341,7 +382,12 @@ impl ConsentStore for MemoryStore {
         Ok(())
     }
 
-    async fn touch_consent(&self, user: &UserId, client: &ClientId, at: OffsetDateTime) -> Result<(), StoreError> {
+    async fn touch_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         if let Some(consent) = write(&self.consents).get_mut(&(user.clone(), client.clone())) {
             consent.last_used_at = at;
         }
@@ -349,11 +395,17 @@ impl ConsentStore for MemoryStore {
     }
 
     async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
-        Ok(read(&self.consents).values().filter(|c| c.user == *user).cloned().collect())
+        Ok(read(&self.consents)
+            .values()
+            .filter(|c| c.user == *user)
+            .cloned()
+            .collect())
     }
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
-        Ok(write(&self.consents).remove(&(user.clone(), client.clone())).is_some())
+        Ok(write(&self.consents)
+            .remove(&(user.clone(), client.clone()))
+            .is_some())
     }
 }
 
@@ -366,12 +418,17 @@ impl DeviceStore for MemoryStore {
         {
             return Err(StoreError::Conflict);
         }
-        devices.by_user_code.insert(record.user_code_hash, record.device_hash);
+        devices
+            .by_user_code
+            .insert(record.user_code_hash, record.device_hash);
         devices.by_device.insert(record.device_hash, record.clone());
         Ok(())
     }
 
-    async fn find_device_by_user_code(&self, user_code: &TokenHash) -> Result<Option<DeviceRecord>, StoreError> {
+    async fn find_device_by_user_code(
+        &self,
+        user_code: &TokenHash,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
         let devices = lock(&self.devices);
         Ok(devices
             .by_user_code
@@ -380,7 +437,11 @@ impl DeviceStore for MemoryStore {
             .cloned())
     }
 
-    async fn decide_device(&self, user_code: &TokenHash, status: DeviceStatus) -> Result<bool, StoreError> {
+    async fn decide_device(
+        &self,
+        user_code: &TokenHash,
+        status: DeviceStatus,
+    ) -> Result<bool, StoreError> {
         let mut devices = lock(&self.devices);
         let Some(device) = devices.by_user_code.get(user_code).copied() else {
             return Ok(false);
@@ -394,7 +455,11 @@ impl DeviceStore for MemoryStore {
         }
     }
 
-    async fn poll_device(&self, device: &TokenHash, now: OffsetDateTime) -> Result<DevicePoll, StoreError> {
+    async fn poll_device(
+        &self,
+        device: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<DevicePoll, StoreError> {
         let mut devices = lock(&self.devices);
         let Some(record) = devices.by_device.get_mut(device) else {
             return Ok(DevicePoll::Unknown);

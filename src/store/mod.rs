@@ -77,7 +77,14 @@ impl Grant {
         grant_type: GrantType,
         created_at: OffsetDateTime,
     ) -> Self {
-        Self { id, client_id, user, scopes, grant_type, created_at }
+        Self {
+            id,
+            client_id,
+            user,
+            scopes,
+            grant_type,
+            created_at,
+        }
     }
 }
 
@@ -94,7 +101,10 @@ pub struct PkceChallenge {
 impl PkceChallenge {
     /// A challenge record.
     pub fn new(challenge: impl Into<String>, method: PkceMethod) -> Self {
-        Self { challenge: challenge.into(), method }
+        Self {
+            challenge: challenge.into(),
+            method,
+        }
     }
 }
 
@@ -146,7 +156,13 @@ impl CodeRecord {
         pkce: Option<PkceChallenge>,
         expires_at: OffsetDateTime,
     ) -> Self {
-        Self { hash, grant, redirect_uri, pkce, expires_at }
+        Self {
+            hash,
+            grant,
+            redirect_uri,
+            pkce,
+            expires_at,
+        }
     }
 }
 
@@ -292,8 +308,19 @@ pub struct Consent {
 
 impl Consent {
     /// A consent record.
-    pub fn new(user: UserId, client_id: ClientId, scopes: ScopeSet, granted_at: OffsetDateTime) -> Self {
-        Self { user, client_id, scopes, granted_at, last_used_at: granted_at }
+    pub fn new(
+        user: UserId,
+        client_id: ClientId,
+        scopes: ScopeSet,
+        granted_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            user,
+            client_id,
+            scopes,
+            granted_at,
+            last_used_at: granted_at,
+        }
     }
 }
 
@@ -472,7 +499,8 @@ pub trait TokenStore: Send + Sync {
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError>;
 
     /// Revokes every grant (and token) `user` gave `client`. Returns how many grants.
-    async fn revoke_user_grants(&self, user: &UserId, client: &ClientId) -> Result<u64, StoreError>;
+    async fn revoke_user_grants(&self, user: &UserId, client: &ClientId)
+    -> Result<u64, StoreError>;
 
     /// The grants a user has given, newest first.
     async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError>;
@@ -486,7 +514,11 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
     /// What `user` has granted `client`.
-    async fn find_consent(&self, user: &UserId, client: &ClientId) -> Result<Option<Consent>, StoreError>;
+    async fn find_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+    ) -> Result<Option<Consent>, StoreError>;
 
     /// Records that `user` granted `client` `consent.scopes`.
     ///
@@ -496,7 +528,12 @@ pub trait ConsentStore: Send + Sync {
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
 
     /// Sets `last_used_at` of an existing consent; does nothing if there is none.
-    async fn touch_consent(&self, user: &UserId, client: &ClientId, at: OffsetDateTime) -> Result<(), StoreError>;
+    async fn touch_consent(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
 
     /// Every consent `user` has given, in no particular order.
     async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError>;
@@ -516,13 +553,20 @@ pub trait DeviceStore: Send + Sync {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError>;
 
     /// The device authorization with this user code hash.
-    async fn find_device_by_user_code(&self, user_code: &TokenHash) -> Result<Option<DeviceRecord>, StoreError>;
+    async fn find_device_by_user_code(
+        &self,
+        user_code: &TokenHash,
+    ) -> Result<Option<DeviceRecord>, StoreError>;
 
     /// Records the user's decision: `status` is `Approved` or `Denied`.
     ///
     /// # Contract
     /// Applies only if the record is still `Pending`; returns whether it did.
-    async fn decide_device(&self, user_code: &TokenHash, status: DeviceStatus) -> Result<bool, StoreError>;
+    async fn decide_device(
+        &self,
+        user_code: &TokenHash,
+        status: DeviceStatus,
+    ) -> Result<bool, StoreError>;
 
     /// One poll by the device.
     ///
@@ -532,7 +576,11 @@ pub trait DeviceStore: Send + Sync {
     /// [`DevicePoll::SlowDown`] without touching the status. Otherwise sets `last_poll_at = now`,
     /// and if the status is `Approved`, sets it to `Redeemed`; returns the record as it was
     /// before the call. Of concurrent polls at most one ever sees `Approved`.
-    async fn poll_device(&self, device: &TokenHash, now: OffsetDateTime) -> Result<DevicePoll, StoreError>;
+    async fn poll_device(
+        &self,
+        device: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<DevicePoll, StoreError>;
 
     /// Removes up to `limit` device authorizations whose `expires_at` is before `now`.
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
@@ -540,6 +588,12 @@ pub trait DeviceStore: Send + Sync {
 
 /// Everything a [`crate::Provider`] needs from a backend. Implemented for every type that
 /// implements the five store traits.
-pub trait Storage: ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug {}
+pub trait Storage:
+    ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug
+{
+}
 
-impl<T> Storage for T where T: ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug {}
+impl<T> Storage for T where
+    T: ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug
+{
+}

@@ -1,13 +1,19 @@
 //! A deterministic provider for flow tests: manual clock, seeded randomness, memory store.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock, Params, Provider, Response, ScopeSet,
-    SeededEntropy, UserId,
+    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock, Params, Provider,
+    Response, ScopeSet, SeededEntropy, UserId,
 };
 
 pub const REDIRECT: &str = "https://client.example/cb";
@@ -28,12 +34,17 @@ pub struct TestClient {
 impl TestClient {
     pub fn basic(&self) -> String {
         let creds = format!("{}:{}", self.id, self.secret.as_deref().unwrap_or(""));
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(creds))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        )
     }
 }
 
 pub fn config() -> Config {
-    Config::new("https://auth.example.com").unwrap().with_scopes(ScopeSet::parse("read write whoami offline_access").unwrap())
+    Config::new("https://auth.example.com")
+        .unwrap()
+        .with_scopes(ScopeSet::parse("read write whoami offline_access").unwrap())
 }
 
 pub fn harness() -> Harness {
@@ -47,7 +58,11 @@ pub fn harness_with(config: Config) -> Harness {
         .clock(Arc::new(clock.clone()))
         .entropy(Arc::new(SeededEntropy::new(42)))
         .build();
-    Harness { provider, clock, store }
+    Harness {
+        provider,
+        clock,
+        store,
+    }
 }
 
 pub fn params(query: &str) -> Params {
@@ -60,12 +75,14 @@ pub fn user() -> UserId {
 
 impl Harness {
     pub async fn confidential(&self) -> TestClient {
-        self.register(ClientRegistration::new("Confidential", REDIRECT).with_grant_types(vec![
-            GrantType::AuthorizationCode,
-            GrantType::ClientCredentials,
-            GrantType::TokenExchange,
-            GrantType::DeviceCode,
-        ]))
+        self.register(
+            ClientRegistration::new("Confidential", REDIRECT).with_grant_types(vec![
+                GrantType::AuthorizationCode,
+                GrantType::ClientCredentials,
+                GrantType::TokenExchange,
+                GrantType::DeviceCode,
+            ]),
+        )
         .await
     }
 
@@ -94,7 +111,11 @@ impl Harness {
             urlencode(REDIRECT),
             urlencode(scope)
         );
-        let pending = self.provider.authorize(&params(&query)).await.expect("valid request");
+        let pending = self
+            .provider
+            .authorize(&params(&query))
+            .await
+            .expect("valid request");
         let scopes = pending.scopes().clone();
         let redirect = pending.approve(&self.provider, user(), &scopes).await;
         assert_eq!(redirect.param("state").as_deref(), Some("xyz"));
@@ -111,7 +132,10 @@ impl Harness {
     }
 
     pub async fn exchange_code(&self, client: &TestClient, code: &str) -> Response {
-        let mut body = format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}", urlencode(REDIRECT));
+        let mut body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(REDIRECT)
+        );
         if client.secret.is_none() {
             body.push_str(&format!("&client_id={}", client.id));
         }
@@ -122,7 +146,12 @@ impl Harness {
     pub async fn tokens(&self, client: &TestClient, scope: &str) -> serde_json::Value {
         let code = self.code(client, scope).await;
         let response = self.exchange_code(client, &code).await;
-        assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
         response.json_body().unwrap()
     }
 }
@@ -132,5 +161,8 @@ pub fn urlencode(text: &str) -> String {
 }
 
 pub fn error_of(response: &Response) -> String {
-    response.json_body().and_then(|b| b["error"].as_str().map(str::to_owned)).unwrap_or_default()
+    response
+        .json_body()
+        .and_then(|b| b["error"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
