@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use common::*;
 use tessera::{
-    AuthorizeError, ClientRegistration, ErrorCode, FormRequest, GrantType, PkceRequirement, RedirectUri, ScopeSet,
+    AuthorizeError, ClientRegistration, ErrorCode, FormRequest, GrantType, PkceRequirement,
+    RedirectUri, ScopeSet,
 };
 
 fn authorize_query(client: &str, extra: &str) -> String {
@@ -74,14 +75,23 @@ async fn open_redirect_attempts_are_shown_not_redirected() {
 async fn missing_redirect_uri_uses_the_single_registration_or_is_shown() {
     let h = harness();
     let one = h.confidential().await;
-    let query = format!("response_type=code&client_id={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256", one.id);
+    let query = format!(
+        "response_type=code&client_id={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        one.id
+    );
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
     assert_eq!(pending.redirect_uri().as_str(), REDIRECT);
 
     let two = h
-        .register(ClientRegistration::new("Two", REDIRECT).with_redirect_uris(vec![REDIRECT.into(), "https://client.example/other".into()]))
+        .register(
+            ClientRegistration::new("Two", REDIRECT)
+                .with_redirect_uris(vec![REDIRECT.into(), "https://client.example/other".into()]),
+        )
         .await;
-    let query = format!("response_type=code&client_id={}&code_challenge={CHALLENGE}&code_challenge_method=S256", two.id);
+    let query = format!(
+        "response_type=code&client_id={}&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        two.id
+    );
     untrusted(&h, &query).await;
 }
 
@@ -90,20 +100,50 @@ async fn errors_after_the_redirect_uri_is_trusted_are_redirected_with_state_and_
     let h = harness();
     let client = h.confidential().await;
     let cases = [
-        (authorize_query(&client.id, "").replace("response_type=code", "response_type=token"), "unsupported_response_type"),
-        (authorize_query(&client.id, "").replace("response_type=code&", ""), "invalid_request"),
-        (authorize_query(&client.id, "").replace("scope=read", "scope=admin"), "invalid_scope"),
-        (authorize_query(&client.id, "").replace("scope=read", "scope=bad%22scope"), "invalid_scope"),
-        (authorize_query(&client.id, "").replace(&format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"), ""), "invalid_request"),
-        (authorize_query(&client.id, "").replace("S256", "plain"), "invalid_request"),
-        (authorize_query(&client.id, "").replace(CHALLENGE, "tooshort"), "invalid_request"),
+        (
+            authorize_query(&client.id, "").replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+        (
+            authorize_query(&client.id, "").replace("response_type=code&", ""),
+            "invalid_request",
+        ),
+        (
+            authorize_query(&client.id, "").replace("scope=read", "scope=admin"),
+            "invalid_scope",
+        ),
+        (
+            authorize_query(&client.id, "").replace("scope=read", "scope=bad%22scope"),
+            "invalid_scope",
+        ),
+        (
+            authorize_query(&client.id, "").replace(
+                &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                "",
+            ),
+            "invalid_request",
+        ),
+        (
+            authorize_query(&client.id, "").replace("S256", "plain"),
+            "invalid_request",
+        ),
+        (
+            authorize_query(&client.id, "").replace(CHALLENGE, "tooshort"),
+            "invalid_request",
+        ),
     ];
     for (query, code) in cases {
         let redirect = redirected_error(&h, &query).await;
-        assert!(redirect.location().as_str().starts_with(REDIRECT), "{query}");
+        assert!(
+            redirect.location().as_str().starts_with(REDIRECT),
+            "{query}"
+        );
         assert_eq!(redirect.param("error").as_deref(), Some(code), "{query}");
         assert_eq!(redirect.param("state").as_deref(), Some("s1"), "{query}");
-        assert_eq!(redirect.param("iss").as_deref(), Some("https://auth.example.com"));
+        assert_eq!(
+            redirect.param("iss").as_deref(),
+            Some("https://auth.example.com")
+        );
         assert!(redirect.param("code").is_none());
     }
 }
@@ -112,10 +152,16 @@ async fn errors_after_the_redirect_uri_is_trusted_are_redirected_with_state_and_
 async fn a_client_not_allowed_the_code_grant_is_told_at_its_redirect() {
     let h = harness();
     let client = h
-        .register(ClientRegistration::new("M2M", REDIRECT).with_grant_types(vec![GrantType::ClientCredentials]))
+        .register(
+            ClientRegistration::new("M2M", REDIRECT)
+                .with_grant_types(vec![GrantType::ClientCredentials]),
+        )
         .await;
     let redirect = redirected_error(&h, &authorize_query(&client.id, "")).await;
-    assert_eq!(redirect.param("error").as_deref(), Some("unauthorized_client"));
+    assert_eq!(
+        redirect.param("error").as_deref(),
+        Some("unauthorized_client")
+    );
 }
 
 #[tokio::test]
@@ -123,12 +169,16 @@ async fn state_is_echoed_unchanged_and_iss_is_present() {
     let h = harness();
     let client = h.confidential().await;
     let odd_state = "a b&c=d/é";
-    let query = authorize_query(&client.id, "").replace("state=s1", &format!("state={}", urlencode(odd_state)));
+    let query = authorize_query(&client.id, "")
+        .replace("state=s1", &format!("state={}", urlencode(odd_state)));
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
     let scopes = pending.scopes().clone();
     let redirect = pending.approve(&h.provider, user(), &scopes).await;
     assert_eq!(redirect.param("state").as_deref(), Some(odd_state));
-    assert_eq!(redirect.param("iss").as_deref(), Some("https://auth.example.com"));
+    assert_eq!(
+        redirect.param("iss").as_deref(),
+        Some("https://auth.example.com")
+    );
     let response = redirect.to_response();
     assert_eq!(response.status, 302);
     assert_eq!(response.header("referrer-policy"), Some("no-referrer"));
@@ -138,7 +188,11 @@ async fn state_is_echoed_unchanged_and_iss_is_present() {
 async fn denial_redirects_access_denied() {
     let h = harness();
     let client = h.confidential().await;
-    let pending = h.provider.authorize(&params(&authorize_query(&client.id, ""))).await.unwrap();
+    let pending = h
+        .provider
+        .authorize(&params(&authorize_query(&client.id, "")))
+        .await
+        .unwrap();
     let redirect = pending.deny(&h.provider);
     assert_eq!(redirect.param("error").as_deref(), Some("access_denied"));
     assert_eq!(redirect.param("state").as_deref(), Some("s1"));
@@ -151,25 +205,48 @@ async fn fewer_scopes_than_asked_may_be_granted_and_the_response_says_so() {
     let client = h.confidential().await;
     let query = authorize_query(&client.id, "").replace("scope=read", "scope=read%20write");
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let redirect = pending.approve(&h.provider, user(), &ScopeSet::parse("read admin").unwrap()).await;
+    let redirect = pending
+        .approve(&h.provider, user(), &ScopeSet::parse("read admin").unwrap())
+        .await;
     let code = redirect.param("code").unwrap();
     let body = h.exchange_code(&client, &code).await.json_body().unwrap();
-    assert_eq!(body["scope"], "read", "only requested and granted scopes survive");
+    assert_eq!(
+        body["scope"], "read",
+        "only requested and granted scopes survive"
+    );
 }
 
 #[tokio::test]
 async fn consent_is_remembered_per_user_and_client() {
     let h = harness();
     let client = h.confidential().await;
-    let pending = h.provider.authorize(&params(&authorize_query(&client.id, ""))).await.unwrap();
+    let pending = h
+        .provider
+        .authorize(&params(&authorize_query(&client.id, "")))
+        .await
+        .unwrap();
     assert!(!pending.consent_covers(&h.provider, &user()).await.unwrap());
-    let _ = pending.approve(&h.provider, user(), &ScopeSet::parse("read").unwrap()).await;
-    let again = h.provider.authorize(&params(&authorize_query(&client.id, ""))).await.unwrap();
+    let _ = pending
+        .approve(&h.provider, user(), &ScopeSet::parse("read").unwrap())
+        .await;
+    let again = h
+        .provider
+        .authorize(&params(&authorize_query(&client.id, "")))
+        .await
+        .unwrap();
     assert!(again.consent_covers(&h.provider, &user()).await.unwrap());
-    assert!(!again.consent_covers(&h.provider, &tessera::UserId::new("bob")).await.unwrap());
+    assert!(
+        !again
+            .consent_covers(&h.provider, &tessera::UserId::new("bob"))
+            .await
+            .unwrap()
+    );
     let wider = authorize_query(&client.id, "").replace("scope=read", "scope=read%20write");
     let wider = h.provider.authorize(&params(&wider)).await.unwrap();
-    assert!(!wider.consent_covers(&h.provider, &user()).await.unwrap(), "a new scope needs consent");
+    assert!(
+        !wider.consent_covers(&h.provider, &user()).await.unwrap(),
+        "a new scope needs consent"
+    );
 }
 
 #[tokio::test]
@@ -182,8 +259,18 @@ async fn token_response_has_the_rfc_fields_and_no_store() {
     assert_eq!(response.header("cache-control"), Some("no-store"));
     assert_eq!(response.header("pragma"), Some("no-cache"));
     let body = response.json_body().unwrap();
-    assert!(body["access_token"].as_str().unwrap().starts_with("tsr_at_"));
-    assert!(body["refresh_token"].as_str().unwrap().starts_with("tsr_rt_"));
+    assert!(
+        body["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("tsr_at_")
+    );
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("tsr_rt_")
+    );
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
 }
@@ -200,7 +287,12 @@ async fn client_secret_post_and_public_none_authenticate() {
         client.secret.as_deref().unwrap()
     );
     let response = h.provider.token(&FormRequest::new(body)).await;
-    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
 
     let public = h.public().await;
     let tokens = h.tokens(&public, "read").await;
@@ -212,21 +304,38 @@ async fn failed_client_authentication_is_401_with_a_basic_challenge_when_basic_w
     let h = harness();
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
-    let wrong = TestClient { id: client.id.clone(), secret: Some("wrong".into()) };
+    let wrong = TestClient {
+        id: client.id.clone(),
+        secret: Some("wrong".into()),
+    };
     let response = h.exchange_code(&wrong, &code).await;
     assert_eq!(response.status, 401);
     assert_eq!(error_of(&response), "invalid_client");
-    assert!(response.header("www-authenticate").unwrap().starts_with("Basic realm="));
+    assert!(
+        response
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
 
     // Post credentials: 401, no Basic challenge.
-    let body = format!("grant_type=authorization_code&code={code}&client_id={}&client_secret=wrong", client.id);
+    let body = format!(
+        "grant_type=authorization_code&code={code}&client_id={}&client_secret=wrong",
+        client.id
+    );
     let response = h.provider.token(&FormRequest::new(body)).await;
     assert_eq!(response.status, 401);
     assert!(response.header("www-authenticate").is_none());
 
     // A confidential client may not skip authentication.
-    let body = format!("grant_type=authorization_code&code={code}&client_id={}", client.id);
-    assert_eq!(error_of(&h.provider.token(&FormRequest::new(body)).await), "invalid_client");
+    let body = format!(
+        "grant_type=authorization_code&code={code}&client_id={}",
+        client.id
+    );
+    assert_eq!(
+        error_of(&h.provider.token(&FormRequest::new(body)).await),
+        "invalid_client"
+    );
 
     // The code was not spent by the failed attempts.
     assert_eq!(h.exchange_code(&client, &code).await.status, 200);
@@ -237,7 +346,10 @@ async fn two_authentication_methods_at_once_is_invalid_request() {
     let h = harness();
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
-    let body = format!("grant_type=authorization_code&code={code}&client_secret={}", client.secret.as_deref().unwrap());
+    let body = format!(
+        "grant_type=authorization_code&code={code}&client_secret={}",
+        client.secret.as_deref().unwrap()
+    );
     let request = FormRequest::new(body).with_authorization(Some(&client.basic()));
     let response = h.provider.token(&request).await;
     assert_eq!(response.status, 400);
@@ -252,15 +364,34 @@ async fn replay_is_invalid_grant_and_revokes_the_tokens_already_issued() {
     let first = h.exchange_code(&client, &code).await.json_body().unwrap();
     let access = first["access_token"].as_str().unwrap();
     let header = format!("Bearer {access}");
-    assert!(h.provider.validate_bearer(&tessera::BearerRequest::header(&header), &ScopeSet::new()).await.is_ok());
+    assert!(
+        h.provider
+            .validate_bearer(&tessera::BearerRequest::header(&header), &ScopeSet::new())
+            .await
+            .is_ok()
+    );
 
     let replay = h.exchange_code(&client, &code).await;
     assert_eq!(replay.status, 400);
     assert_eq!(error_of(&replay), "invalid_grant");
-    assert!(h.provider.validate_bearer(&tessera::BearerRequest::header(&header), &ScopeSet::new()).await.is_err());
+    assert!(
+        h.provider
+            .validate_bearer(&tessera::BearerRequest::header(&header), &ScopeSet::new())
+            .await
+            .is_err()
+    );
     let refresh = first["refresh_token"].as_str().unwrap();
-    let response = h.token(&client, &format!("grant_type=refresh_token&refresh_token={refresh}")).await;
-    assert_eq!(error_of(&response), "invalid_grant", "the refresh token died with the grant");
+    let response = h
+        .token(
+            &client,
+            &format!("grant_type=refresh_token&refresh_token={refresh}"),
+        )
+        .await;
+    assert_eq!(
+        error_of(&response),
+        "invalid_grant",
+        "the refresh token died with the grant"
+    );
 }
 
 #[tokio::test]
@@ -279,7 +410,10 @@ async fn an_expired_code_is_invalid_grant() {
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
     h.clock.advance(time::Duration::seconds(61));
-    assert_eq!(error_of(&h.exchange_code(&client, &code).await), "invalid_grant");
+    assert_eq!(
+        error_of(&h.exchange_code(&client, &code).await),
+        "invalid_grant"
+    );
 }
 
 #[tokio::test]
@@ -287,12 +421,22 @@ async fn redirect_uri_must_repeat_the_authorization_requests() {
     let h = harness();
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
-    let mismatch = format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}", urlencode("https://client.example/other"));
-    assert_eq!(error_of(&h.token(&client, &mismatch).await), "invalid_grant");
+    let mismatch = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+        urlencode("https://client.example/other")
+    );
+    assert_eq!(
+        error_of(&h.token(&client, &mismatch).await),
+        "invalid_grant"
+    );
 
     let code = h.code(&client, "read").await;
     let missing = format!("grant_type=authorization_code&code={code}&code_verifier={VERIFIER}");
-    assert_eq!(error_of(&h.token(&client, &missing).await), "invalid_grant", "given at authorize: required at token");
+    assert_eq!(
+        error_of(&h.token(&client, &missing).await),
+        "invalid_grant",
+        "given at authorize: required at token"
+    );
 }
 
 #[tokio::test]
@@ -300,28 +444,56 @@ async fn pkce_wrong_missing_and_downgrade() {
     let h = harness();
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
-    let wrong = format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={}", urlencode(REDIRECT), "x".repeat(43));
+    let wrong = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={}",
+        urlencode(REDIRECT),
+        "x".repeat(43)
+    );
     assert_eq!(error_of(&h.token(&client, &wrong).await), "invalid_grant");
 
     let code = h.code(&client, "read").await;
-    let missing = format!("grant_type=authorization_code&code={code}&redirect_uri={}", urlencode(REDIRECT));
+    let missing = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        urlencode(REDIRECT)
+    );
     let response = h.token(&client, &missing).await;
-    assert_eq!((response.status, error_of(&response).as_str()), (400, "invalid_grant"));
+    assert_eq!(
+        (response.status, error_of(&response).as_str()),
+        (400, "invalid_grant")
+    );
 
     // A code issued without a challenge (confidential client, PKCE optional) must not be
     // redeemed with a verifier: that is a downgrade/injection signal (RFC 9700 §4.8.2).
     let h = harness_with(config().with_pkce(PkceRequirement::PublicClients));
     let client = h.confidential().await;
-    let query = format!("response_type=code&client_id={}&redirect_uri={}&scope=read", client.id, urlencode(REDIRECT));
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=read",
+        client.id,
+        urlencode(REDIRECT)
+    );
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
     let scopes = pending.scopes().clone();
-    let code = pending.approve(&h.provider, user(), &scopes).await.param("code").unwrap();
-    let with_verifier = format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}", urlencode(REDIRECT));
-    assert_eq!(error_of(&h.token(&client, &with_verifier).await), "invalid_grant");
+    let code = pending
+        .approve(&h.provider, user(), &scopes)
+        .await
+        .param("code")
+        .unwrap();
+    let with_verifier = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+        urlencode(REDIRECT)
+    );
+    assert_eq!(
+        error_of(&h.token(&client, &with_verifier).await),
+        "invalid_grant"
+    );
 
     // Public clients always need PKCE.
     let public = h.public().await;
-    let query = format!("response_type=code&client_id={}&redirect_uri={}&scope=read&state=q", public.id, urlencode(REDIRECT));
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=read&state=q",
+        public.id,
+        urlencode(REDIRECT)
+    );
     let redirect = redirected_error(&h, &query).await;
     assert_eq!(redirect.param("error").as_deref(), Some("invalid_request"));
 }
@@ -339,20 +511,39 @@ async fn plain_pkce_only_through_danger() {
     );
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
     let scopes = pending.scopes().clone();
-    let code = pending.approve(&h.provider, user(), &scopes).await.param("code").unwrap();
+    let code = pending
+        .approve(&h.provider, user(), &scopes)
+        .await
+        .param("code")
+        .unwrap();
     assert_eq!(h.exchange_code(&client, &code).await.status, 200);
-    assert_eq!(h.provider.metadata()["code_challenge_methods_supported"], serde_json::json!(["S256", "plain"]));
+    assert_eq!(
+        h.provider.metadata()["code_challenge_methods_supported"],
+        serde_json::json!(["S256", "plain"])
+    );
 }
 
 #[tokio::test]
 async fn malformed_and_unknown_codes_are_invalid_grant() {
     let h = harness();
     let client = h.confidential().await;
-    for code in ["", "abc", "tsr_ac_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "%00%ff"] {
-        let body = format!("grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}", urlencode(REDIRECT));
+    for code in [
+        "",
+        "abc",
+        "tsr_ac_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "%00%ff",
+    ] {
+        let body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(REDIRECT)
+        );
         let response = h.token(&client, &body).await;
         assert_eq!(response.status, 400, "{code}");
-        let expected = if code.is_empty() { "invalid_request" } else { "invalid_grant" };
+        let expected = if code.is_empty() {
+            "invalid_request"
+        } else {
+            "invalid_grant"
+        };
         assert_eq!(error_of(&response), expected, "{code}");
     }
 }
@@ -361,9 +552,27 @@ async fn malformed_and_unknown_codes_are_invalid_grant() {
 async fn grant_type_errors() {
     let h = harness();
     let client = h.confidential().await;
-    assert_eq!(error_of(&h.token(&client, "code=x").await), "invalid_request");
-    assert_eq!(error_of(&h.token(&client, "grant_type=password&username=a&password=b").await), "unsupported_grant_type");
-    assert_eq!(error_of(&h.token(&client, "grant_type=authorization_code&grant_type=refresh_token").await), "invalid_request");
+    assert_eq!(
+        error_of(&h.token(&client, "code=x").await),
+        "invalid_request"
+    );
+    assert_eq!(
+        error_of(
+            &h.token(&client, "grant_type=password&username=a&password=b")
+                .await
+        ),
+        "unsupported_grant_type"
+    );
+    assert_eq!(
+        error_of(
+            &h.token(
+                &client,
+                "grant_type=authorization_code&grant_type=refresh_token"
+            )
+            .await
+        ),
+        "invalid_request"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -394,7 +603,10 @@ async fn codes_are_stored_only_hashed() {
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
     let debug = format!("{:?}", h.store);
-    assert!(!debug.contains(&code), "the store's contents mention the plaintext code");
+    assert!(
+        !debug.contains(&code),
+        "the store's contents mention the plaintext code"
+    );
     assert!(!debug.contains(client.secret.as_deref().unwrap()));
 }
 
@@ -403,6 +615,14 @@ fn loopback_redirects_match_any_port() {
     let registered = vec![RedirectUri::parse("http://127.0.0.1/cb").unwrap()];
     let policy = tessera::ExactRedirect::default();
     use tessera::RedirectPolicy;
-    assert!(policy.resolve(&registered, Some("http://127.0.0.1:49152/cb")).is_ok());
-    assert!(policy.resolve(&registered, Some("http://127.0.0.1:49152/cb2")).is_err());
+    assert!(
+        policy
+            .resolve(&registered, Some("http://127.0.0.1:49152/cb"))
+            .is_ok()
+    );
+    assert!(
+        policy
+            .resolve(&registered, Some("http://127.0.0.1:49152/cb2"))
+            .is_err()
+    );
 }

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use tessera::{
-    AuthMethod, BearerRequest, ClientId, ClientRegistration, ClientSecret, ErrorCode, GrantType, RegistrationPolicy,
-    ScopeSet, TokenHash,
+    AuthMethod, BearerRequest, ClientId, ClientRegistration, ClientSecret, ErrorCode, GrantType,
+    RegistrationPolicy, ScopeSet, TokenHash,
 };
 
 async fn dcr(h: &Harness, body: serde_json::Value) -> (u16, serde_json::Value) {
@@ -18,44 +18,129 @@ async fn dcr(h: &Harness, body: serde_json::Value) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn typed_registration_generates_an_id_and_a_secret_shown_once() {
     let h = harness();
-    let registered = h.provider.register_client(ClientRegistration::new("App", REDIRECT).with_homepage("https://app.example")).await.unwrap();
-    let secret = registered.secret.expect("confidential clients get a secret");
+    let registered = h
+        .provider
+        .register_client(
+            ClientRegistration::new("App", REDIRECT).with_homepage("https://app.example"),
+        )
+        .await
+        .unwrap();
+    let secret = registered
+        .secret
+        .expect("confidential clients get a secret");
     assert!(secret.is_well_formed());
-    let stored = h.provider.client(&registered.client.id).await.unwrap().unwrap();
+    let stored = h
+        .provider
+        .client(&registered.client.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.name, "App");
     assert_eq!(stored.homepage.as_deref(), Some("https://app.example"));
-    assert!(!stored.secret.as_ref().unwrap().is_slow(), "generated secrets use the fast hash");
+    assert!(
+        !stored.secret.as_ref().unwrap().is_slow(),
+        "generated secrets use the fast hash"
+    );
     assert!(stored.secret.as_ref().unwrap().verify(&secret));
     // The secret is never retrievable again: the stored record and its serialisations hold only
     // the hash.
     assert!(!format!("{stored:?}").contains(secret.secret()));
-    assert!(!serde_json::to_string(&stored).unwrap().contains(secret.secret()));
-    assert!(!h.provider.client_document(&stored).to_string().contains(secret.secret()));
+    assert!(
+        !serde_json::to_string(&stored)
+            .unwrap()
+            .contains(secret.secret())
+    );
+    assert!(
+        !h.provider
+            .client_document(&stored)
+            .to_string()
+            .contains(secret.secret())
+    );
 }
 
 #[tokio::test]
 async fn registration_rules() {
     let h = harness();
-    let bad_redirects = ["http://app.example/cb", "https://app.example/cb#frag", "/relative", "https://u:p@app.example/cb"];
+    let bad_redirects = [
+        "http://app.example/cb",
+        "https://app.example/cb#frag",
+        "/relative",
+        "https://u:p@app.example/cb",
+    ];
     for uri in bad_redirects {
-        let error = h.provider.register_client(ClientRegistration::new("App", uri)).await.unwrap_err();
+        let error = h
+            .provider
+            .register_client(ClientRegistration::new("App", uri))
+            .await
+            .unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidRedirectUri, "{uri}");
     }
-    for uri in ["http://127.0.0.1:9000/cb", "http://[::1]/cb", "http://localhost/cb", "com.example.app:/callback"] {
-        assert!(h.provider.register_client(ClientRegistration::new("Native", uri).with_auth_method(AuthMethod::None)).await.is_ok(), "{uri}");
+    for uri in [
+        "http://127.0.0.1:9000/cb",
+        "http://[::1]/cb",
+        "http://localhost/cb",
+        "com.example.app:/callback",
+    ] {
+        assert!(
+            h.provider
+                .register_client(
+                    ClientRegistration::new("Native", uri).with_auth_method(AuthMethod::None)
+                )
+                .await
+                .is_ok(),
+            "{uri}"
+        );
     }
     let long_name = ClientRegistration::new("x".repeat(201), REDIRECT);
-    assert_eq!(h.provider.register_client(long_name).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
+    assert_eq!(
+        h.provider
+            .register_client(long_name)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientMetadata
+    );
     let bad_home = ClientRegistration::new("App", REDIRECT).with_homepage("javascript:alert(1)");
-    assert_eq!(h.provider.register_client(bad_home).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
+    assert_eq!(
+        h.provider.register_client(bad_home).await.unwrap_err().code,
+        ErrorCode::InvalidClientMetadata
+    );
     let no_redirect = ClientRegistration::new("App", REDIRECT).with_redirect_uris(vec![]);
-    assert_eq!(h.provider.register_client(no_redirect).await.unwrap_err().code, ErrorCode::InvalidRedirectUri);
-    let public_m2m = ClientRegistration::new("App", REDIRECT).with_auth_method(AuthMethod::None).with_grant_types(vec![GrantType::ClientCredentials]);
-    assert_eq!(h.provider.register_client(public_m2m).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
-    let foreign_scope = ClientRegistration::new("App", REDIRECT).with_scopes(ScopeSet::parse("admin").unwrap());
-    assert_eq!(h.provider.register_client(foreign_scope).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
-    let too_many = ClientRegistration::new("App", REDIRECT).with_redirect_uris((0..21).map(|i| format!("https://a.example/{i}")).collect());
-    assert_eq!(h.provider.register_client(too_many).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
+    assert_eq!(
+        h.provider
+            .register_client(no_redirect)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidRedirectUri
+    );
+    let public_m2m = ClientRegistration::new("App", REDIRECT)
+        .with_auth_method(AuthMethod::None)
+        .with_grant_types(vec![GrantType::ClientCredentials]);
+    assert_eq!(
+        h.provider
+            .register_client(public_m2m)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientMetadata
+    );
+    let foreign_scope =
+        ClientRegistration::new("App", REDIRECT).with_scopes(ScopeSet::parse("admin").unwrap());
+    assert_eq!(
+        h.provider
+            .register_client(foreign_scope)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidClientMetadata
+    );
+    let too_many = ClientRegistration::new("App", REDIRECT)
+        .with_redirect_uris((0..21).map(|i| format!("https://a.example/{i}")).collect());
+    assert_eq!(
+        h.provider.register_client(too_many).await.unwrap_err().code,
+        ErrorCode::InvalidClientMetadata
+    );
 }
 
 #[tokio::test]
@@ -64,20 +149,49 @@ async fn imported_clients_keep_their_id_and_secret_under_a_slow_hash() {
     let id = ClientId::new("abcdef").unwrap();
     let client = h
         .provider
-        .import_client(id.clone(), Some(ClientSecret::new("123456")), ClientRegistration::new("PhoneGap app", REDIRECT))
+        .import_client(
+            id.clone(),
+            Some(ClientSecret::new("123456")),
+            ClientRegistration::new("PhoneGap app", REDIRECT),
+        )
         .await
         .unwrap();
     assert!(client.secret.as_ref().unwrap().is_slow());
-    let legacy = TestClient { id: "abcdef".into(), secret: Some("123456".into()) };
-    let query = format!("response_type=code&client_id=abcdef&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256", urlencode(REDIRECT));
+    let legacy = TestClient {
+        id: "abcdef".into(),
+        secret: Some("123456".into()),
+    };
+    let query = format!(
+        "response_type=code&client_id=abcdef&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        urlencode(REDIRECT)
+    );
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
     let scopes = pending.scopes().clone();
-    let code = pending.approve(&h.provider, user(), &scopes).await.param("code").unwrap();
+    let code = pending
+        .approve(&h.provider, user(), &scopes)
+        .await
+        .param("code")
+        .unwrap();
     assert_eq!(h.exchange_code(&legacy, &code).await.status, 200);
-    let wrong = TestClient { id: "abcdef".into(), secret: Some("1234567".into()) };
-    assert_eq!(h.token(&wrong, "grant_type=client_credentials").await.status, 401);
+    let wrong = TestClient {
+        id: "abcdef".into(),
+        secret: Some("1234567".into()),
+    };
+    assert_eq!(
+        h.token(&wrong, "grant_type=client_credentials")
+            .await
+            .status,
+        401
+    );
     // Importing over an existing ID is refused.
-    let again = h.provider.import_client(id, Some(ClientSecret::new("x")), ClientRegistration::new("Dup", REDIRECT)).await;
+    let again = h
+        .provider
+        .import_client(
+            id,
+            Some(ClientSecret::new("x")),
+            ClientRegistration::new("Dup", REDIRECT),
+        )
+        .await;
     assert_eq!(again.unwrap_err().code, ErrorCode::InvalidClientMetadata);
 }
 
@@ -87,9 +201,22 @@ async fn secret_rotation_invalidates_the_old_secret_at_once() {
     let client = h.confidential().await;
     let id = ClientId::new(client.id.clone()).unwrap();
     let new_secret = h.provider.rotate_client_secret(&id).await.unwrap();
-    assert_eq!(h.token(&client, "grant_type=client_credentials").await.status, 401);
-    let rotated = TestClient { id: client.id.clone(), secret: Some(new_secret.secret().to_owned()) };
-    assert_eq!(h.token(&rotated, "grant_type=client_credentials").await.status, 200);
+    assert_eq!(
+        h.token(&client, "grant_type=client_credentials")
+            .await
+            .status,
+        401
+    );
+    let rotated = TestClient {
+        id: client.id.clone(),
+        secret: Some(new_secret.secret().to_owned()),
+    };
+    assert_eq!(
+        h.token(&rotated, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -100,9 +227,25 @@ async fn deleting_a_client_revokes_all_its_tokens() {
     let id = ClientId::new(client.id.clone()).unwrap();
     assert!(h.provider.delete_client(&id).await.unwrap());
     let header = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
-    assert!(h.provider.validate_bearer(&BearerRequest::header(&header), &ScopeSet::new()).await.is_err());
-    assert!(h.provider.authorized_apps(&user()).await.unwrap().is_empty());
-    assert_eq!(h.token(&client, "grant_type=client_credentials").await.status, 401);
+    assert!(
+        h.provider
+            .validate_bearer(&BearerRequest::header(&header), &ScopeSet::new())
+            .await
+            .is_err()
+    );
+    assert!(
+        h.provider
+            .authorized_apps(&user())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        h.token(&client, "grant_type=client_credentials")
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -115,22 +258,48 @@ async fn dynamic_registration_confidential_and_public() {
     }))
     .await;
     assert_eq!(status, 201, "{body}");
-    assert!(body["client_secret"].as_str().unwrap().starts_with("tsr_cs_"));
+    assert!(
+        body["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("tsr_cs_")
+    );
     assert_eq!(body["client_secret_expires_at"], 0);
     assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(body["redirect_uris"], serde_json::json!([REDIRECT]));
     assert_eq!(body["scope"], "read write");
     assert_eq!(body["contacts"], serde_json::json!(["ops@dyn.example"]));
     assert!(body.get("unknown_field").is_none());
-    assert!(body["registration_access_token"].as_str().unwrap().starts_with("tsr_ra_"));
-    assert_eq!(body["registration_client_uri"], format!("https://auth.example.com/register/{}", body["client_id"].as_str().unwrap()));
-    let client = TestClient { id: body["client_id"].as_str().unwrap().into(), secret: Some(body["client_secret"].as_str().unwrap().into()) };
+    assert!(
+        body["registration_access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("tsr_ra_")
+    );
+    assert_eq!(
+        body["registration_client_uri"],
+        format!(
+            "https://auth.example.com/register/{}",
+            body["client_id"].as_str().unwrap()
+        )
+    );
+    let client = TestClient {
+        id: body["client_id"].as_str().unwrap().into(),
+        secret: Some(body["client_secret"].as_str().unwrap().into()),
+    };
     assert!(h.tokens(&client, "read").await["refresh_token"].is_string());
 
-    let (status, body) = dcr(&h, serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"})).await;
+    let (status, body) = dcr(
+        &h,
+        serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
     assert_eq!(status, 201);
     assert!(body.get("client_secret").is_none());
-    let public = TestClient { id: body["client_id"].as_str().unwrap().into(), secret: None };
+    let public = TestClient {
+        id: body["client_id"].as_str().unwrap().into(),
+        secret: None,
+    };
     assert!(h.tokens(&public, "read").await["access_token"].is_string());
 }
 
@@ -138,20 +307,48 @@ async fn dynamic_registration_confidential_and_public() {
 async fn dynamic_registration_errors() {
     let h = harness();
     let cases = [
-        (serde_json::json!({"redirect_uris": ["http://insecure.example/cb"]}), "invalid_redirect_uri"),
-        (serde_json::json!({"redirect_uris": ["https://a.example/cb#f"]}), "invalid_redirect_uri"),
-        (serde_json::json!({"redirect_uris": []}), "invalid_redirect_uri"),
+        (
+            serde_json::json!({"redirect_uris": ["http://insecure.example/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            serde_json::json!({"redirect_uris": ["https://a.example/cb#f"]}),
+            "invalid_redirect_uri",
+        ),
+        (
+            serde_json::json!({"redirect_uris": []}),
+            "invalid_redirect_uri",
+        ),
         (serde_json::json!({}), "invalid_redirect_uri"),
-        (serde_json::json!({"redirect_uris": [REDIRECT], "grant_types": ["password"]}), "invalid_client_metadata"),
-        (serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}), "invalid_client_metadata"),
-        (serde_json::json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}), "invalid_client_metadata"),
-        (serde_json::json!({"redirect_uris": "not-a-list"}), "invalid_client_metadata"),
-        (serde_json::json!({"redirect_uris": [REDIRECT], "scope": "a\"b"}), "invalid_client_metadata"),
+        (
+            serde_json::json!({"redirect_uris": [REDIRECT], "grant_types": ["password"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!({"redirect_uris": "not-a-list"}),
+            "invalid_client_metadata",
+        ),
+        (
+            serde_json::json!({"redirect_uris": [REDIRECT], "scope": "a\"b"}),
+            "invalid_client_metadata",
+        ),
         (serde_json::json!([1, 2, 3]), "invalid_client_metadata"),
     ];
     for (body, code) in cases {
         let (status, error) = dcr(&h, body.clone()).await;
-        assert_eq!((status, error["error"].as_str().unwrap()), (400, code), "{body}");
+        assert_eq!(
+            (status, error["error"].as_str().unwrap()),
+            (400, code),
+            "{body}"
+        );
         assert!(error["error_description"].is_string());
     }
     let garbage = h.provider.register(b"{not json", None).await;
@@ -162,11 +359,27 @@ async fn dynamic_registration_errors() {
 
 #[tokio::test]
 async fn registration_can_require_an_initial_access_token_or_be_closed() {
-    let h = harness_with(config().with_registration(RegistrationPolicy::InitialAccessToken(vec![TokenHash::of("let-me-in")])));
+    let h = harness_with(
+        config().with_registration(RegistrationPolicy::InitialAccessToken(vec![TokenHash::of(
+            "let-me-in",
+        )])),
+    );
     let body = serde_json::json!({"redirect_uris": [REDIRECT]}).to_string();
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 401);
-    assert_eq!(h.provider.register(body.as_bytes(), Some("Bearer wrong")).await.status, 401);
-    assert_eq!(h.provider.register(body.as_bytes(), Some("Bearer let-me-in")).await.status, 201);
+    assert_eq!(
+        h.provider
+            .register(body.as_bytes(), Some("Bearer wrong"))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        h.provider
+            .register(body.as_bytes(), Some("Bearer let-me-in"))
+            .await
+            .status,
+        201
+    );
 
     let h = harness_with(config().with_registration(RegistrationPolicy::Closed));
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 400);
@@ -176,10 +389,20 @@ async fn registration_can_require_an_initial_access_token_or_be_closed() {
 #[tokio::test]
 async fn client_configuration_endpoint_read_update_delete() {
     let h = harness();
-    let (_, body) = dcr(&h, serde_json::json!({"client_name": "Before", "redirect_uris": [REDIRECT]})).await;
+    let (_, body) = dcr(
+        &h,
+        serde_json::json!({"client_name": "Before", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
     let id = body["client_id"].as_str().unwrap().to_owned();
-    let token = format!("Bearer {}", body["registration_access_token"].as_str().unwrap());
-    let read = h.provider.client_configuration("GET", &id, Some(&token), b"").await;
+    let token = format!(
+        "Bearer {}",
+        body["registration_access_token"].as_str().unwrap()
+    );
+    let read = h
+        .provider
+        .client_configuration("GET", &id, Some(&token), b"")
+        .await;
     assert_eq!(read.status, 200);
     let read = read.json_body().unwrap();
     assert_eq!(read["client_name"], "Before");
@@ -191,16 +414,48 @@ async fn client_configuration_endpoint_read_update_delete() {
         assert!(response.header("www-authenticate").is_some());
     }
     let update = serde_json::json!({"client_id": id, "client_name": "After", "redirect_uris": ["https://client.example/new"]});
-    let updated = h.provider.client_configuration("PUT", &id, Some(&token), update.to_string().as_bytes()).await;
-    assert_eq!(updated.status, 200, "{}", String::from_utf8_lossy(&updated.body));
+    let updated = h
+        .provider
+        .client_configuration("PUT", &id, Some(&token), update.to_string().as_bytes())
+        .await;
+    assert_eq!(
+        updated.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&updated.body)
+    );
     assert_eq!(updated.json_body().unwrap()["client_name"], "After");
     let mismatch = serde_json::json!({"client_id": "other", "redirect_uris": [REDIRECT]});
-    assert_eq!(h.provider.client_configuration("PUT", &id, Some(&token), mismatch.to_string().as_bytes()).await.status, 400);
+    assert_eq!(
+        h.provider
+            .client_configuration("PUT", &id, Some(&token), mismatch.to_string().as_bytes())
+            .await
+            .status,
+        400
+    );
     let to_public = serde_json::json!({"client_id": id, "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
-    assert_eq!(h.provider.client_configuration("PUT", &id, Some(&token), to_public.to_string().as_bytes()).await.status, 400);
+    assert_eq!(
+        h.provider
+            .client_configuration("PUT", &id, Some(&token), to_public.to_string().as_bytes())
+            .await
+            .status,
+        400
+    );
 
-    assert_eq!(h.provider.client_configuration("DELETE", &id, Some(&token), b"").await.status, 204);
-    assert_eq!(h.provider.client_configuration("GET", &id, Some(&token), b"").await.status, 401);
+    assert_eq!(
+        h.provider
+            .client_configuration("DELETE", &id, Some(&token), b"")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        h.provider
+            .client_configuration("GET", &id, Some(&token), b"")
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -208,27 +463,65 @@ async fn metadata_reflects_the_configuration() {
     let h = harness();
     let doc = h.provider.metadata();
     assert_eq!(doc["issuer"], "https://auth.example.com");
-    assert_eq!(doc["authorization_endpoint"], "https://auth.example.com/authorize");
+    assert_eq!(
+        doc["authorization_endpoint"],
+        "https://auth.example.com/authorize"
+    );
     assert_eq!(doc["token_endpoint"], "https://auth.example.com/token");
-    assert_eq!(doc["revocation_endpoint"], "https://auth.example.com/revoke");
-    assert_eq!(doc["introspection_endpoint"], "https://auth.example.com/introspect");
-    assert_eq!(doc["registration_endpoint"], "https://auth.example.com/register");
-    assert_eq!(doc["device_authorization_endpoint"], "https://auth.example.com/device_authorization");
+    assert_eq!(
+        doc["revocation_endpoint"],
+        "https://auth.example.com/revoke"
+    );
+    assert_eq!(
+        doc["introspection_endpoint"],
+        "https://auth.example.com/introspect"
+    );
+    assert_eq!(
+        doc["registration_endpoint"],
+        "https://auth.example.com/register"
+    );
+    assert_eq!(
+        doc["device_authorization_endpoint"],
+        "https://auth.example.com/device_authorization"
+    );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
-    assert_eq!(doc["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "none"]));
-    assert_eq!(doc["scopes_supported"], serde_json::json!(["offline_access", "read", "whoami", "write"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    );
+    assert_eq!(
+        doc["scopes_supported"],
+        serde_json::json!(["offline_access", "read", "whoami", "write"])
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    let grants: Vec<&str> = doc["grant_types_supported"].as_array().unwrap().iter().map(|g| g.as_str().unwrap()).collect();
+    let grants: Vec<&str> = doc["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
     assert_eq!(grants.len(), 5);
 
     // Disable a grant and it disappears, with its endpoint; registration of it is refused.
-    let h = harness_with(config().with_grant_types(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]));
+    let h = harness_with(
+        config().with_grant_types(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
+    );
     let doc = h.provider.metadata();
-    assert_eq!(doc["grant_types_supported"], serde_json::json!(["authorization_code", "refresh_token"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
     assert!(doc.get("device_authorization_endpoint").is_none());
-    let m2m = ClientRegistration::new("M2M", REDIRECT).with_grant_types(vec![GrantType::ClientCredentials]);
-    assert_eq!(h.provider.register_client(m2m).await.unwrap_err().code, ErrorCode::InvalidClientMetadata);
+    let m2m = ClientRegistration::new("M2M", REDIRECT)
+        .with_grant_types(vec![GrantType::ClientCredentials]);
+    assert_eq!(
+        h.provider.register_client(m2m).await.unwrap_err().code,
+        ErrorCode::InvalidClientMetadata
+    );
     let response = h.provider.metadata_response();
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
