@@ -185,10 +185,10 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let params = Params::new();
-        let header = basic("my%20client", "p%3Aw+d");
+        let header = basic("my%2Bclient", "p%3Aw+d");
         match credentials(&params, Some(&header)) {
             Ok(Credentials::Basic { id, secret }) => {
-                assert_eq!(id.as_str(), "my client");
+                assert_eq!(id.as_str(), "my+client");
                 assert_eq!(secret.secret(), "p:w d");
             }
             other => panic!("{other:?}"),

@@ -90,7 +90,7 @@ pub struct Dialect {
     pub collapsed_token_error: Option<ErrorCode>,
     /// Read token endpoint parameters from the query string as well as the body (PhoneGap
     /// Build puts them in the query of a POST). The host passes both to
-    /// [`crate::TokenRequest`]; without this, query parameters are ignored.
+    /// [`crate::FormRequest`]; without this, query parameters are ignored.
     pub token_params_in_query: bool,
 }
 

@@ -116,7 +116,7 @@ impl fmt::Display for ErrorCode {
 /// An error a client is told about: the RFC 6749 §5.2 triple.
 ///
 /// Render it with [`OAuthError::to_response`] (a JSON body with `Cache-Control: no-store`) or put
-/// it on a redirect with [`crate::Redirect::error`].
+/// it on an authorization response redirect (the provider does that).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {}", description.as_deref().unwrap_or("(no description)"))]
 #[non_exhaustive]

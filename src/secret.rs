@@ -31,6 +31,13 @@ const BODY_LEN: usize = 43;
 const CHECK_LEN: usize = 6;
 
 /// The kind of a generated secret, which fixes its prefix.
+///
+/// # Token format
+/// Generated secrets look like `tsr_at_` + 43 characters + 6 characters: a prefix naming the
+/// kind (so secret scanners recognise a leaked one and a token presented in the wrong place is
+/// refused), 32 bytes (256 bits) from the provider's CSPRNG in base64url without padding, and a
+/// CRC-32 of everything before it in base64url, so that a mistyped or forged string is refused
+/// without a storage lookup. The checksum is not a security control; the 256 random bits are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenKind {
@@ -174,7 +181,7 @@ macro_rules! secret_type {
                 Self(value.into())
             }
 
-            /// Draws a new value from `entropy` in the documented [token format](self).
+            /// Draws a new value from `entropy` in the documented [token format](TokenKind).
             pub fn generate(entropy: &dyn Entropy) -> Self {
                 Self($kind.generate(entropy))
             }

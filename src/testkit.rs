@@ -234,7 +234,10 @@ pub async fn rotation(store: Arc<dyn Storage>) {
         TokenType::Refresh,
         Some(base_time() + Duration::days(30)),
     );
-    store.issue_tokens(&grant, &[first.clone()]).await.unwrap();
+    store
+        .issue_tokens(&grant, std::slice::from_ref(&first))
+        .await
+        .unwrap();
     let next_access = token(
         &grant,
         TokenType::Access,
@@ -307,7 +310,10 @@ pub async fn rotation_race(store: Arc<dyn Storage>, tasks: usize) {
     let client = new_client(&*store).await;
     let grant = new_grant(&client, Some(&UserId::new(unique("user"))));
     let first = token(&grant, TokenType::Refresh, None);
-    store.issue_tokens(&grant, &[first.clone()]).await.unwrap();
+    store
+        .issue_tokens(&grant, std::slice::from_ref(&first))
+        .await
+        .unwrap();
     let handles: Vec<_> = (0..tasks)
         .map(|i| {
             let store = Arc::clone(&store);
@@ -317,7 +323,7 @@ pub async fn rotation_race(store: Arc<dyn Storage>, tasks: usize) {
                 let outcome = store
                     .rotate_refresh(
                         &hash,
-                        &[successor.clone()],
+                        std::slice::from_ref(&successor),
                         Some(vec![i as u8]),
                         base_time(),
                     )
@@ -361,11 +367,11 @@ pub async fn grants(store: Arc<dyn Storage>) {
     let older_token = token(&older, TokenType::Access, None);
     let newer_token = token(&newer, TokenType::Access, None);
     store
-        .issue_tokens(&older, &[older_token.clone()])
+        .issue_tokens(&older, std::slice::from_ref(&older_token))
         .await
         .unwrap();
     store
-        .issue_tokens(&newer, &[newer_token.clone()])
+        .issue_tokens(&newer, std::slice::from_ref(&newer_token))
         .await
         .unwrap();
     let listed = store.list_user_grants(&user).await.unwrap();
@@ -749,7 +755,7 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
                     let next = token(&grant, TokenType::Refresh, None);
                     assert_eq!(
                         store
-                            .rotate_refresh(&old, &[next.clone()], None, base_time())
+                            .rotate_refresh(&old, std::slice::from_ref(&next), None, base_time())
                             .await
                             .unwrap(),
                         Rotation::Rotated

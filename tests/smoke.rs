@@ -1,4 +1,5 @@
 //! The whole life of a token through the public API, in one test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

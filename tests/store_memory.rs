@@ -1,4 +1,5 @@
 //! The storage conformance kit against the in-memory store.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

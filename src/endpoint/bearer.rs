@@ -186,26 +186,26 @@ impl Provider {
                 token = Some(value.to_owned());
             }
         }
-        if config.bearer_in_query {
-            if let Some(query) = request.query {
-                let found = find_param(query.as_bytes()).map_err(|()| multiple())?;
-                if found.is_some() {
-                    if token.is_some() {
-                        return Err(multiple());
-                    }
-                    token = found;
+        if config.bearer_in_query
+            && let Some(query) = request.query
+        {
+            let found = find_param(query.as_bytes()).map_err(|()| multiple())?;
+            if found.is_some() {
+                if token.is_some() {
+                    return Err(multiple());
                 }
+                token = found;
             }
         }
-        if config.bearer_in_form {
-            if let Some(form) = request.form {
-                let found = find_param(form).map_err(|()| multiple())?;
-                if found.is_some() {
-                    if token.is_some() {
-                        return Err(multiple());
-                    }
-                    token = found;
+        if config.bearer_in_form
+            && let Some(form) = request.form
+        {
+            let found = find_param(form).map_err(|()| multiple())?;
+            if found.is_some() {
+                if token.is_some() {
+                    return Err(multiple());
                 }
+                token = found;
             }
         }
         Ok(token)

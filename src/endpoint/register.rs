@@ -197,12 +197,13 @@ impl Provider {
                 "a public client cannot use client_credentials or token exchange",
             ));
         }
-        if let Some(scopes) = &registration.scopes {
-            if !config.scopes.is_empty() && !scopes.is_subset(&config.scopes) {
-                return Err(metadata_error(
-                    "scope names a scope this server does not offer",
-                ));
-            }
+        if let Some(scopes) = &registration.scopes
+            && !config.scopes.is_empty()
+            && !scopes.is_subset(&config.scopes)
+        {
+            return Err(metadata_error(
+                "scope names a scope this server does not offer",
+            ));
         }
         let client_type = if public {
             ClientType::Public

@@ -43,13 +43,13 @@ impl Provider {
                         client_id: client.id.clone(),
                     });
                 }
-            } else if let RefreshLookup::Retired(retired) = store.find_refresh(&hash).await? {
-                if retired.record.client_id == client.id {
-                    store.revoke_grant(&retired.record.grant_id).await?;
-                    self.audit(AuditEvent::TokenRevoked {
-                        client_id: client.id.clone(),
-                    });
-                }
+            } else if let RefreshLookup::Retired(retired) = store.find_refresh(&hash).await?
+                && retired.record.client_id == client.id
+            {
+                store.revoke_grant(&retired.record.grant_id).await?;
+                self.audit(AuditEvent::TokenRevoked {
+                    client_id: client.id.clone(),
+                });
             }
             Ok(())
         }

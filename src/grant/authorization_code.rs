@@ -320,12 +320,12 @@ impl Provider {
                 "a requested scope is not offered by this server",
             ));
         }
-        if let Some(allowed) = &client.scopes {
-            if !requested.is_subset(allowed) {
-                return Err(OAuthError::invalid_scope(
-                    "a requested scope is not allowed for this client",
-                ));
-            }
+        if let Some(allowed) = &client.scopes
+            && !requested.is_subset(allowed)
+        {
+            return Err(OAuthError::invalid_scope(
+                "a requested scope is not allowed for this client",
+            ));
         }
         Ok(requested)
     }

@@ -62,16 +62,13 @@ impl Provider {
         retired: RetiredRefresh,
     ) -> Result<Response, OAuthError> {
         let now = self.now();
-        if retired.record.client_id == client.id {
-            if let (Some(window), Some(sealed)) =
+        if retired.record.client_id == client.id
+            && let (Some(window), Some(sealed)) =
                 (self.config().refresh_grace, &retired.sealed_successor)
-            {
-                if now - retired.retired_at <= window {
-                    if let Some(body) = Self::unseal(token, sealed) {
-                        return Ok(self.render_token_body(body));
-                    }
-                }
-            }
+            && now - retired.retired_at <= window
+            && let Some(body) = Self::unseal(token, sealed)
+        {
+            return Ok(self.render_token_body(body));
         }
         let grant_id = retired.record.grant_id.clone();
         self.store().revoke_grant(&grant_id).await?;

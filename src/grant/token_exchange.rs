@@ -42,12 +42,12 @@ impl Provider {
         client.check_grant(GrantType::TokenExchange)?;
         let subject = params.require("subject_token")?;
         let subject_type = params.require("subject_token_type")?;
-        if let Some(requested) = params.get("requested_token_type") {
-            if requested != ACCESS_TOKEN_TYPE {
-                return Err(OAuthError::invalid_request(
-                    "only access tokens can be requested",
-                ));
-            }
+        if let Some(requested) = params.get("requested_token_type")
+            && requested != ACCESS_TOKEN_TYPE
+        {
+            return Err(OAuthError::invalid_request(
+                "only access tokens can be requested",
+            ));
         }
         if params.contains("resource") || params.contains("audience") {
             return Err(OAuthError::new(
@@ -93,12 +93,12 @@ impl Provider {
             )
         };
         let scopes = self.requested_scopes(client, params.get("scope"))?;
-        if let Some(ceiling) = ceiling {
-            if !scopes.is_subset(&ceiling) {
-                return Err(OAuthError::invalid_scope(
-                    "the requested scope exceeds the subject token's",
-                ));
-            }
+        if let Some(ceiling) = ceiling
+            && !scopes.is_subset(&ceiling)
+        {
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds the subject token's",
+            ));
         }
         let grant = Grant::new(
             GrantId::generate(self.entropy()),
