@@ -1,0 +1,55 @@
+//! Every public future is `Send`, so providers work on multi-threaded runtimes and inside
+//! `tokio::spawn`. A compile-time check: this file fails to build if one is not.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use tessera::{
+    BearerRequest, FormRequest, Params, PendingAuthorization, Provider, ScopeSet, UserId,
+};
+
+fn is_send<T: Send>(_: &T) {}
+
+async fn every_endpoint(provider: Provider, pending: PendingAuthorization, params: Params) {
+    let form = FormRequest::default();
+    let user = UserId::new("u");
+    let scopes = ScopeSet::new();
+    is_send(&provider.authorize(&params));
+    is_send(&provider.token(&form));
+    is_send(&provider.revoke(&form));
+    is_send(&provider.introspect(&form));
+    is_send(&provider.device_authorization(&form));
+    is_send(&provider.device_verification("BCDF-GHJK", "k"));
+    is_send(&provider.validate_bearer(&BearerRequest::default(), &scopes));
+    is_send(&provider.register(b"{}", None));
+    is_send(&provider.client_configuration("GET", "c", None, b""));
+    is_send(&provider.authorized_apps(&user));
+    is_send(&provider.revoke_app(&user, &tessera::ClientId::new("c").unwrap()));
+    is_send(&provider.sweep(10));
+    is_send(&pending.consent_covers(&provider, &user));
+    is_send(&pending.approve(&provider, user, &scopes));
+}
+
+#[test]
+fn provider_is_send_sync_and_clone() {
+    fn assert<T: Send + Sync + Clone + 'static>() {}
+    assert::<Provider>();
+}
+
+#[tokio::test]
+async fn the_quickstart_example_runs() {
+    // The example is compiled by `cargo test`; running its main here keeps it honest.
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", "quickstart"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(stdout.contains("refresh: 200"), "{stdout}");
+    assert!(
+        stdout.contains("the old access token now gets 401"),
+        "{stdout}"
+    );
+}
