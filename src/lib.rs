@@ -14,6 +14,7 @@ mod entropy;
 mod error;
 mod expiry;
 mod grant;
+pub mod guide;
 mod params;
 mod provider;
 mod redirect;
