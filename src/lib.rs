@@ -15,6 +15,8 @@ mod error;
 mod expiry;
 mod grant;
 pub mod guide;
+#[cfg(feature = "http")]
+mod http;
 mod params;
 mod provider;
 mod redirect;

@@ -142,25 +142,6 @@ impl Redirect {
     }
 }
 
-#[cfg(feature = "http")]
-mod bridge {
-    use super::Response;
-
-    impl From<Response> for http::Response<Vec<u8>> {
-        fn from(response: Response) -> Self {
-            let mut builder = http::Response::builder().status(response.status);
-            for (name, value) in &response.headers {
-                builder = builder.header(*name, value.as_str());
-            }
-            builder.body(response.body).unwrap_or_else(|_| {
-                let mut fallback = http::Response::new(Vec::new());
-                *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                fallback
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
