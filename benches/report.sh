@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--run" ]; then
-  cargo bench --benches -- --warm-up-time 1 --measurement-time 3 >&2
+  cargo bench --bench '*' -- --warm-up-time 1 --measurement-time 3 >&2
 fi
 dir="${CARGO_TARGET_DIR:-target}/criterion"
 

@@ -35,7 +35,9 @@ impl Response {
                 ("cache-control", "no-store".into()),
                 ("pragma", "no-cache".into()),
             ],
-            body: body.to_string().into_bytes(),
+            // Straight into bytes: `to_string` would go through `fmt` and an adapter per write.
+            // Serialising a `Value` cannot fail (its map keys are strings).
+            body: serde_json::to_vec(body).unwrap_or_default(),
         }
     }
 

@@ -30,6 +30,18 @@ const RANDOM_BYTES: usize = 32;
 const BODY_LEN: usize = 43;
 const CHECK_LEN: usize = 6;
 
+/// Which bytes may appear in base64url text: one table load per byte on the hot path.
+static BASE64URL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        byte += 1;
+    }
+    table
+};
+
 /// The kind of a generated secret, which fixes its prefix.
 ///
 /// # Token format
@@ -91,10 +103,7 @@ impl TokenKind {
             return false;
         }
         let (signed, check) = bytes.split_at(Self::LEN - CHECK_LEN);
-        if !bytes[7..]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-        {
+        if !bytes[7..].iter().all(|b| BASE64URL[usize::from(*b)]) {
             return false;
         }
         let mut expected = [0u8; 8];

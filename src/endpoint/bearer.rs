@@ -2,6 +2,7 @@
 //!
 //! One format check (no storage for a malformed token), one SHA-256, one store lookup.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -163,7 +164,11 @@ fn find_param(encoded: &[u8]) -> Result<Option<String>, ()> {
 
 impl Provider {
     /// Extracts the token from wherever the configuration allows.
-    fn bearer_token(&self, request: &BearerRequest<'_>) -> Result<Option<String>, BearerError> {
+    /// A header token is borrowed, not copied: the hot path allocates nothing before the store.
+    fn bearer_token<'r>(
+        &self,
+        request: &BearerRequest<'r>,
+    ) -> Result<Option<Cow<'r, str>>, BearerError> {
         let config = self.config();
         let multiple = || {
             BearerError::new(
@@ -183,7 +188,7 @@ impl Provider {
                         "the Authorization header has no token",
                     ));
                 }
-                token = Some(value.to_owned());
+                token = Some(Cow::Borrowed(value));
             }
         }
         if config.bearer_in_query
@@ -194,7 +199,7 @@ impl Provider {
                 if token.is_some() {
                     return Err(multiple());
                 }
-                token = found;
+                token = found.map(Cow::Owned);
             }
         }
         if config.bearer_in_form
@@ -205,7 +210,7 @@ impl Provider {
                 if token.is_some() {
                     return Err(multiple());
                 }
-                token = found;
+                token = found.map(Cow::Owned);
             }
         }
         Ok(token)

@@ -16,28 +16,98 @@ use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
 use crate::secret::TokenHash;
 
-const SHARDS: usize = 16;
+const SHARDS: usize = 32;
 
 /// Every store trait in memory. Nothing survives the process.
 ///
-/// Tokens live in sixteen shards chosen by hash so that concurrent bearer validations take
-/// different read locks; operations that touch several records take their locks in one fixed
-/// order (clients, codes, grants, token shards, consents, devices), so they are atomic and
-/// cannot deadlock.
+/// Tokens live in thirty-two shards chosen by hash, each on its own cache line, so that
+/// concurrent bearer validations take different read locks without sharing a line; operations
+/// that touch several records take their locks in one fixed order (clients, codes, grants, token
+/// shards in index order, consents, devices), so they are atomic and cannot deadlock. Writes
+/// lock only the token shards they touch.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     clients: RwLock<HashMap<ClientId, Client>>,
-    codes: Mutex<HashMap<TokenHash, (CodeRecord, bool)>>,
+    codes: Mutex<HashMap<TokenHash, (CodeRecord, bool), DigestKeyed>>,
     grants: Mutex<HashMap<GrantId, (Grant, HashSet<TokenHash>)>>,
-    shards: [RwLock<Shard>; SHARDS],
+    shards: [Padded<RwLock<Shard>>; SHARDS],
     consents: RwLock<HashMap<(UserId, ClientId), Consent>>,
     devices: Mutex<Devices>,
 }
 
+/// One cache line (two, on CPUs that fetch lines in pairs) per shard: without it, a reader
+/// taking one shard's lock invalidates its neighbours' lock word in the other cores' caches.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
 #[derive(Debug, Default)]
 struct Shard {
-    live: HashMap<TokenHash, Arc<TokenRecord>>,
-    retired: HashMap<TokenHash, RetiredRefresh>,
+    live: HashMap<TokenHash, Arc<TokenRecord>, DigestKeyed>,
+    retired: HashMap<TokenHash, RetiredRefresh, DigestKeyed>,
+}
+
+/// Hashes [`TokenHash`] keys by their first eight bytes, XORed with a random per-map key.
+///
+/// A `TokenHash` is already a SHA-256 digest, of a random token the server generated, so its
+/// bytes are uniformly distributed; SipHash over its 32 bytes would cost more than the rest of
+/// the lookup and add nothing. Presented tokens are attacker-chosen, but a lookup never inserts,
+/// so it cannot build the long probe chains that hash flooding needs, and the stored keys are
+/// the server's own random digests.
+#[derive(Debug, Clone, Copy)]
+struct DigestKeyed(u64);
+
+impl Default for DigestKeyed {
+    fn default() -> Self {
+        use std::hash::BuildHasher as _;
+        Self(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl std::hash::BuildHasher for DigestKeyed {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(self.0)
+    }
+}
+
+/// See [`DigestKeyed`]. Any other key type still hashes correctly (all of its bytes are folded
+/// in), only without SipHash's resistance to chosen keys, so the maps keyed by it hold only
+/// `TokenHash` keys.
+#[derive(Debug, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        // A digest's first eight bytes are as random as all 32: one word is enough.
+        if let Some(word) = chunks.next() {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            self.0 ^= u64::from_le_bytes(eight);
+            if bytes.len() >= 32 {
+                return;
+            }
+        }
+        for word in chunks.by_ref() {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            self.0 = self.0.rotate_left(29).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ u64::from_le_bytes(eight);
+        }
+        for byte in chunks.remainder() {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_usize(&mut self, _length: usize) {
+        // The length prefix of the 32-byte array: the same for every key.
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(Debug, Default)]
@@ -62,22 +132,32 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 fn shard_of(hash: &TokenHash) -> usize {
-    usize::from(hash.as_bytes()[0]) % SHARDS
+    usize::from(hash.as_bytes()[31]) % SHARDS
 }
 
-/// All token shards, write-locked in index order.
-struct AllShards<'a>(Vec<RwLockWriteGuard<'a, Shard>>);
+/// Write-locked token shards, locked in index order: all of them, or only those some hashes
+/// fall in.
+struct Shards<'a>([Option<RwLockWriteGuard<'a, Shard>>; SHARDS]);
 
-impl AllShards<'_> {
-    fn of(&mut self, hash: &TokenHash) -> &mut Shard {
-        &mut self.0[shard_of(hash)]
+impl Shards<'_> {
+    /// The shard of `hash`, if this set locked it (callers lock every shard they ask for).
+    fn of(&mut self, hash: &TokenHash) -> Option<&mut Shard> {
+        self.0[shard_of(hash)].as_deref_mut()
     }
 
     fn remove(&mut self, hash: &TokenHash) -> bool {
-        let shard = self.of(hash);
+        let Some(shard) = self.of(hash) else {
+            return false;
+        };
         let live = shard.live.remove(hash).is_some();
         let retired = shard.retired.remove(hash).is_some();
         live || retired
+    }
+
+    fn contains(&self, hash: &TokenHash) -> bool {
+        self.0[shard_of(hash)]
+            .as_deref()
+            .is_some_and(|shard| shard.live.contains_key(hash) || shard.retired.contains_key(hash))
     }
 }
 
@@ -87,8 +167,19 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn all_shards(&self) -> AllShards<'_> {
-        AllShards(self.shards.iter().map(write).collect())
+    fn all_shards(&self) -> Shards<'_> {
+        Shards(std::array::from_fn(|i| Some(write(&self.shards[i].0))))
+    }
+
+    /// The shards `hashes` fall in, write-locked in index order.
+    fn shards_of<'h>(&self, hashes: impl IntoIterator<Item = &'h TokenHash>) -> Shards<'_> {
+        let mut wanted = [false; SHARDS];
+        for hash in hashes {
+            wanted[shard_of(hash)] = true;
+        }
+        Shards(std::array::from_fn(|i| {
+            wanted[i].then(|| write(&self.shards[i].0))
+        }))
     }
 
     /// Removes grants (and their tokens) chosen by `doomed`; the caller holds the grants lock.
@@ -102,7 +193,11 @@ impl MemoryStore {
             .filter(|(_, (grant, _))| doomed(grant))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut shards = self.all_shards();
+        let mut shards = self.shards_of(
+            ids.iter()
+                .filter_map(|id| grants.get(id))
+                .flat_map(|(_, hashes)| hashes.iter()),
+        );
         let mut tokens = 0;
         for id in &ids {
             if let Some((_, hashes)) = grants.remove(id) {
@@ -204,26 +299,25 @@ impl CodeStore for MemoryStore {
 impl TokenStore for MemoryStore {
     async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError> {
         let mut grants = lock(&self.grants);
-        let mut shards = self.all_shards();
+        let mut shards = self.shards_of(tokens.iter().map(|token| &token.hash));
         let (_, hashes) = grants
             .entry(grant.id.clone())
             .or_insert_with(|| (grant.clone(), HashSet::new()));
         for token in tokens {
             hashes.insert(token.hash);
-            shards
-                .of(&token.hash)
-                .live
-                .insert(token.hash, Arc::new(token.clone()));
+            if let Some(shard) = shards.of(&token.hash) {
+                shard.live.insert(token.hash, Arc::new(token.clone()));
+            }
         }
         Ok(())
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        Ok(read(&self.shards[shard_of(hash)]).live.get(hash).cloned())
+        Ok(read(&self.shards[shard_of(hash)].0).live.get(hash).cloned())
     }
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
-        let shard = read(&self.shards[shard_of(hash)]);
+        let shard = read(&self.shards[shard_of(hash)].0);
         Ok(match (shard.live.get(hash), shard.retired.get(hash)) {
             (Some(live), _) if live.token_type == super::TokenType::Refresh => {
                 RefreshLookup::Active(TokenRecord::clone(live))
@@ -241,8 +335,11 @@ impl TokenStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let mut grants = lock(&self.grants);
-        let mut shards = self.all_shards();
-        let shard = shards.of(old);
+        let mut shards =
+            self.shards_of(std::iter::once(old).chain(new.iter().map(|token| &token.hash)));
+        let Some(shard) = shards.of(old) else {
+            return Ok(Rotation::Unknown);
+        };
         if let Some(retired) = shard.retired.get(old) {
             return Ok(Rotation::AlreadyRetired(retired.clone()));
         }
@@ -265,23 +362,23 @@ impl TokenStore for MemoryStore {
             }
         }
         for token in new {
-            shards
-                .of(&token.hash)
-                .live
-                .insert(token.hash, Arc::new(token.clone()));
+            if let Some(shard) = shards.of(&token.hash) {
+                shard.live.insert(token.hash, Arc::new(token.clone()));
+            }
         }
         Ok(Rotation::Rotated)
     }
 
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         let mut grants = lock(&self.grants);
-        let mut shards = self.all_shards();
-        let grant = shards.of(hash).live.get(hash).map(|r| r.grant_id.clone());
-        let removed = shards.of(hash).live.remove(hash).is_some();
-        if let Some((_, hashes)) = grant.and_then(|id| grants.get_mut(&id)) {
+        let mut shards = self.shards_of([hash]);
+        let Some(record) = shards.of(hash).and_then(|shard| shard.live.remove(hash)) else {
+            return Ok(false);
+        };
+        if let Some((_, hashes)) = grants.get_mut(&record.grant_id) {
             hashes.remove(hash);
         }
-        Ok(removed)
+        Ok(true)
     }
 
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
@@ -321,7 +418,7 @@ impl TokenStore for MemoryStore {
         let mut grants = lock(&self.grants);
         let mut shards = self.all_shards();
         let mut removed = 0u64;
-        for shard in shards.0.iter_mut() {
+        for shard in shards.0.iter_mut().flatten() {
             let expired = |r: &TokenRecord| r.expires_at.is_some_and(|at| at < now);
             let live: Vec<TokenHash> = shard
                 .live
@@ -345,10 +442,7 @@ impl TokenStore for MemoryStore {
             }
         }
         grants.retain(|_, (_, hashes)| {
-            hashes.retain(|h| {
-                let shard = &shards.0[shard_of(h)];
-                shard.live.contains_key(h) || shard.retired.contains_key(h)
-            });
+            hashes.retain(|h| shards.contains(h));
             !hashes.is_empty()
         });
         Ok(removed)
