@@ -178,6 +178,19 @@ impl Provider {
         };
         let mut token = None;
         if let Some(header) = request.authorization {
+            // The usual `Bearer <token>` needs no trimming or searching: borrow the token.
+            // Same result as the general parse below, which handles everything else.
+            if let (Some(scheme), Some(value)) = (header.get(..7), header.get(7..))
+                && scheme.eq_ignore_ascii_case("bearer ")
+                && value.starts_with(|c: char| !c.is_whitespace())
+                && value.ends_with(|c: char| !c.is_whitespace())
+            {
+                token = Some(Cow::Borrowed(value));
+            }
+        }
+        if token.is_none()
+            && let Some(header) = request.authorization
+        {
             let (scheme, value) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
             // RFC 6750 §2.1 + RFC 9110 §11.1: the scheme is case-insensitive (AppHarbor: `BEARER`).
             if scheme.eq_ignore_ascii_case("bearer") {

@@ -70,7 +70,8 @@ impl Provider {
         let expiry = &self.inner.expiry;
         let access_ttl = expiry.access_token(client, &access_scopes);
         let access = AccessToken::generate(self.entropy());
-        let mut records = vec![TokenRecord::new(
+        let mut records = Vec::with_capacity(2);
+        records.push(TokenRecord::new(
             access.hash(),
             TokenType::Access,
             grant,
@@ -78,7 +79,7 @@ impl Provider {
             now,
             access_ttl.map(|ttl| now + ttl),
             None,
-        )];
+        ));
         let refresh = with_refresh.then(|| {
             let family_expires_at = match family {
                 Family::New => expiry

@@ -343,20 +343,28 @@ impl TokenStore for MemoryStore {
         if let Some(retired) = shard.retired.get(old) {
             return Ok(Rotation::AlreadyRetired(retired.clone()));
         }
-        let record = match shard.live.get(old) {
-            Some(record) if record.token_type == super::TokenType::Refresh => Arc::clone(record),
-            _ => return Ok(Rotation::Unknown),
+        if !shard
+            .live
+            .get(old)
+            .is_some_and(|record| record.token_type == super::TokenType::Refresh)
+        {
+            return Ok(Rotation::Unknown);
+        }
+        let Some(record) = shard.live.remove(old) else {
+            return Ok(Rotation::Unknown);
         };
-        shard.live.remove(old);
+        // Nobody else holds a refresh token's record, so this moves it instead of copying.
+        let record = Arc::try_unwrap(record).unwrap_or_else(|shared| TokenRecord::clone(&shared));
+        let grant_hashes = grants.get_mut(&record.grant_id);
         shard.retired.insert(
             *old,
             RetiredRefresh {
-                record: TokenRecord::clone(&record),
+                record,
                 retired_at: now,
                 sealed_successor,
             },
         );
-        if let Some((_, hashes)) = grants.get_mut(&record.grant_id) {
+        if let Some((_, hashes)) = grant_hashes {
             for token in new {
                 hashes.insert(token.hash);
             }

@@ -39,7 +39,7 @@ impl GrantId {
     pub fn generate(entropy: &dyn crate::Entropy) -> Self {
         let mut bytes = [0u8; 16];
         entropy.fill(&mut bytes);
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Self(crate::secret::hex(&bytes))
     }
 
     /// The identifier's text.
