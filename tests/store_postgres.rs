@@ -188,9 +188,19 @@ fn public_futures_are_send() {
 }
 
 #[tokio::test]
-async fn bad_schema_names_are_refused() {
+async fn bad_urls_and_schema_names_are_refused() {
     let Some(url) = database_url() else { return };
-    for bad in ["", "Upper", "1abc", "a-b", "a\"b", "a;drop", &"x".repeat(64)] {
+    assert!(PgStore::connect("not a url").await.is_err());
+    assert!(PgStore::connect_in_schema("mysql://x", "ok").await.is_err());
+    for bad in [
+        "",
+        "Upper",
+        "1abc",
+        "a-b",
+        "a\"b",
+        "a;drop",
+        &"x".repeat(64),
+    ] {
         assert!(
             PgStore::connect_in_schema(&url, bad).await.is_err(),
             "{bad:?}"
@@ -236,7 +246,10 @@ async fn register(provider: &Provider) -> TestClient {
         .expect("register");
     TestClient {
         id: registered.client.id.as_str().to_owned(),
-        secret: registered.secret.expect("a confidential client").into_secret(),
+        secret: registered
+            .secret
+            .expect("a confidential client")
+            .into_secret(),
     }
 }
 
@@ -323,10 +336,18 @@ async fn two_providers_share_codes_tokens_and_revocations() {
         let rotated = b
             .token(&form(
                 &client,
-                format!("grant_type=refresh_token&refresh_token={}", urlencode(&refresh2)),
+                format!(
+                    "grant_type=refresh_token&refresh_token={}",
+                    urlencode(&refresh2)
+                ),
             ))
             .await;
-        assert_eq!(rotated.status, 200, "{}", String::from_utf8_lossy(&rotated.body));
+        assert_eq!(
+            rotated.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&rotated.body)
+        );
         let rotated = rotated.json_body().unwrap();
         let access2 = rotated["access_token"].as_str().unwrap().to_owned();
         let refresh3 = rotated["refresh_token"].as_str().unwrap().to_owned();
@@ -342,7 +363,10 @@ async fn two_providers_share_codes_tokens_and_revocations() {
         let after = a
             .token(&form(
                 &client,
-                format!("grant_type=refresh_token&refresh_token={}", urlencode(&refresh3)),
+                format!(
+                    "grant_type=refresh_token&refresh_token={}",
+                    urlencode(&refresh3)
+                ),
             ))
             .await;
         assert_eq!(error_of(&after), "invalid_grant");
@@ -397,8 +421,105 @@ async fn concurrent_redemptions_across_two_providers_have_one_winner() {
                     _ => assert_eq!(error_of(&response), "invalid_grant"),
                 }
             }
-            assert_eq!(winners, 1, "exactly one of 16 redemptions wins (round {round})");
+            assert_eq!(
+                winners, 1,
+                "exactly one of 16 redemptions wins (round {round})"
+            );
         }
+    })
+    .await;
+}
+
+async fn count(store: &PgStore, sql: &str, grant: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(grant)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+/// Grants left with no token go: when `revoke_token` removes the last one, and when a sweep
+/// batch does; a grant that still has a token stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_grants_are_removed() {
+    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::{Duration, OffsetDateTime};
+
+    with_schema(1, |stores| async move {
+        let store = &stores[0];
+        let grants = "SELECT count(*) FROM tessera_grants WHERE id = $1";
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let grant_with = |id: &str| {
+            Grant::new(
+                GrantId::new(id),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            )
+        };
+        let token = |grant: &Grant, secret: &str, expires_at| {
+            TokenRecord::new(
+                TokenHash::of(secret),
+                TokenType::Access,
+                grant,
+                grant.scopes.clone(),
+                now,
+                expires_at,
+                None,
+            )
+        };
+
+        let revoked = grant_with(&format!("{}-revoked", client.id));
+        let first = token(&revoked, &format!("{}-a1", client.id), None);
+        let second = token(&revoked, &format!("{}-a2", client.id), None);
+        store
+            .issue_tokens(&revoked, &[first.clone(), second.clone()])
+            .await
+            .unwrap();
+        assert!(store.revoke_token(&first.hash).await.unwrap());
+        assert_eq!(
+            count(store, grants, revoked.id.as_str()).await,
+            1,
+            "a token is left"
+        );
+        assert!(store.revoke_token(&second.hash).await.unwrap());
+        assert_eq!(count(store, grants, revoked.id.as_str()).await, 0);
+
+        let swept = grant_with(&format!("{}-swept", client.id));
+        let kept = grant_with(&format!("{}-kept", client.id));
+        let old = Some(now - Duration::days(1));
+        store
+            .issue_tokens(&swept, &[token(&swept, &format!("{}-s", client.id), old)])
+            .await
+            .unwrap();
+        store
+            .issue_tokens(
+                &kept,
+                &[
+                    token(&kept, &format!("{}-k1", client.id), old),
+                    token(&kept, &format!("{}-k2", client.id), None),
+                ],
+            )
+            .await
+            .unwrap();
+        let mut removed = 0;
+        loop {
+            let batch = store.sweep_tokens(now, 1).await.unwrap();
+            assert!(batch <= 1);
+            if batch == 0 {
+                break;
+            }
+            removed += batch;
+        }
+        assert_eq!(removed, 2);
+        assert_eq!(count(store, grants, swept.id.as_str()).await, 0);
+        assert_eq!(count(store, grants, kept.id.as_str()).await, 1);
+        let tokens = "SELECT count(*) FROM tessera_tokens WHERE grant_id = $1";
+        assert_eq!(count(store, tokens, kept.id.as_str()).await, 1);
     })
     .await;
 }

@@ -21,11 +21,8 @@ use crate::scope::ScopeSet;
 use crate::secret::TokenHash;
 
 /// The embedded schema migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
 
 /// The first key of the advisory lock `migrate` holds; the second is the schema's hash.
 const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
@@ -44,8 +41,8 @@ const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
 /// # let _ = store; Ok(()) }
 /// ```
 ///
-/// Queries are built at run time ([`sqlx::query`]); nothing needs a database at compile time.
-/// [`PgStore::migrate`] applies the embedded, versioned schema inside one transaction under a
+/// Queries are built at run time ([`sqlx::query`](fn@sqlx::query)); nothing needs a database
+/// at compile time. [`PgStore::migrate`] applies the embedded, versioned schema inside one transaction under a
 /// transaction-scoped advisory lock, so several processes may call it at start-up at once. The
 /// applied versions are recorded in `tessera_schema_migrations`.
 ///
@@ -68,7 +65,10 @@ const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
 ///
 /// Every foreign key is `ON DELETE CASCADE`: deleting a client removes its codes, grants, the
 /// grants' tokens (live and retired), consents and device authorizations in the same
-/// statement; deleting a grant removes its tokens.
+/// statement; deleting a grant removes its tokens (a token reaches its client through its
+/// grant). The keys also mean that a code, consent or device authorization for an unknown
+/// client, or a token whose grant is gone, is refused with [`StoreError::Backend`]: a token
+/// issued into a family revoked a moment before is not stored.
 ///
 /// Indexes, each named with the queries it serves (primary keys serve every lookup by hash
 /// or ID: `find_token`, `find_refresh`, `take_code`, `rotate_refresh`, `revoke_token`,
@@ -90,14 +90,16 @@ const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
 /// # Atomicity
 ///
 /// Transactions run at `READ COMMITTED`, with explicit row locks where a step reads before it
-/// writes; locks are always taken grant before token, so concurrent steps cannot deadlock.
+/// writes; every step that locks a grant and tokens locks the grant first, so concurrent
+/// rotations and revocations of a family queue up instead of deadlocking.
 ///
 /// - `take_code` is `UPDATE … SET spent = true WHERE hash = $1 AND NOT spent RETURNING …`: a
 ///   concurrent redemption waits for the row and re-checks `spent`, so exactly one wins; the
 ///   losers then read the spent row and report a replay.
 /// - `rotate_refresh` locks the grant (`FOR KEY SHARE`), retires the old token with
-///   `UPDATE … WHERE retired_at IS NULL RETURNING`, and inserts the successors in the same
-///   transaction; a loser's update matches nothing, and it returns the winner's retired record.
+///   `UPDATE … WHERE hash = $1 AND retired_at IS NULL`, and inserts the successors in the same
+///   transaction; a loser's update waits for the winner, then matches nothing, and the loser
+///   returns the winner's retired record, read after the winner committed.
 /// - `revoke_grant` locks the grant `FOR UPDATE` (which waits for, and then blocks, every
 ///   rotation of the family), deletes its tokens, then the grant. `revoke_user_grants` and
 ///   `delete_client` are single cascading `DELETE`s.
@@ -280,8 +282,7 @@ fn user_from(row: &PgRow, column: &str) -> Result<Option<UserId>, StoreError> {
 /// a consent's union may exceed it.
 fn scopes_from(row: &PgRow, column: &str) -> Result<ScopeSet, StoreError> {
     let text: String = get(row, column)?;
-    ScopeSet::from_tokens(text.split(' ').filter(|t| !t.is_empty()))
-        .map_err(|e| corrupt(column, e))
+    ScopeSet::from_tokens(text.split(' ').filter(|t| !t.is_empty())).map_err(|e| corrupt(column, e))
 }
 
 fn grant_type_from(row: &PgRow, column: &str) -> Result<GrantType, StoreError> {
@@ -804,13 +805,11 @@ impl TokenStore for PgStore {
             // A second transaction, holding no token lock: lock the grants (in one order, so
             // sweepers cannot deadlock each other), then drop those left empty.
             let mut tx = self.pool.begin().await.map_err(db)?;
-            sqlx::query(
-                "SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            )
-            .bind(&grants)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            sqlx::query("SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(&grants)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
             sqlx::query(
                 "DELETE FROM tessera_grants g WHERE g.id = ANY($1) \
                  AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id)",
