@@ -523,3 +523,75 @@ async fn empty_grants_are_removed() {
     })
     .await;
 }
+
+/// Rotations, single revocations and family revocations of one family at once, through two
+/// pools: no step fails (no deadlock), and once they are all done nothing of the family is
+/// left, whatever order they ran in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotations_and_revocations_race_without_errors() {
+    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::OffsetDateTime;
+
+    with_schema(2, |stores| async move {
+        let client = testkit::new_client(&*stores[0]).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        for round in 0..5 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{round}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = |secret: String, token_type| {
+                TokenRecord::new(
+                    TokenHash::of(&secret),
+                    token_type,
+                    &grant,
+                    grant.scopes.clone(),
+                    now,
+                    None,
+                    None,
+                )
+            };
+            let refresh = token(format!("{}-{round}-r", client.id), TokenType::Refresh);
+            let access = token(format!("{}-{round}-a", client.id), TokenType::Access);
+            stores[0]
+                .issue_tokens(&grant, &[refresh.clone(), access.clone()])
+                .await
+                .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..24 {
+                let store = Arc::clone(&stores[i % 2]);
+                let (old, grant_id, access) = (refresh.hash, grant.id.clone(), access.hash);
+                let successor = token(format!("{}-{round}-s{i}", client.id), TokenType::Refresh);
+                tasks.push(tokio::spawn(async move {
+                    match i % 6 {
+                        0 => store.revoke_grant(&grant_id).await.map(drop),
+                        1 => store.revoke_token(&access).await.map(drop),
+                        _ => store
+                            .rotate_refresh(&old, &[successor], None, now)
+                            .await
+                            .map(drop),
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.expect("task").expect("no store error");
+            }
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM tessera_tokens WHERE grant_id = $1")
+                    .bind(grant.id.as_str())
+                    .fetch_one(stores[0].pool())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                left, 0,
+                "a token of the revoked family is left (round {round})"
+            );
+        }
+    })
+    .await;
+}
