@@ -209,7 +209,10 @@ async fn sweeping_everything_leaves_only_the_client_and_its_consent() {
         let client = populate(&store, long_ago).await;
         let grant = grant_of(&client, "u:2", long_ago);
         let token = token_of(&grant, TokenType::Access, long_ago, Some(long_ago));
-        store.issue_tokens(&grant, &[token.clone()]).await.unwrap();
+        store
+            .issue_tokens(&grant, std::slice::from_ref(&token))
+            .await
+            .unwrap();
         assert!(store.revoke_token(&token.hash).await.unwrap());
         let now = long_ago + Duration::days(30);
         while store.sweep_codes(now, 1).await.unwrap() > 0 {}
@@ -307,7 +310,10 @@ async fn records_expire_in_redis_after_their_grace_unless_already_past() {
             now,
             Some(now + Duration::hours(1)),
         );
-        untimed.issue_tokens(&grant, &[late.clone()]).await.unwrap();
+        untimed
+            .issue_tokens(&grant, std::slice::from_ref(&late))
+            .await
+            .unwrap();
         let late_ttl: i64 = conn.ttl(ttl(&late.hash, "token")).await.unwrap();
         assert_eq!(late_ttl, -1, "no Redis expiry without a grace");
     })
@@ -511,4 +517,52 @@ async fn of_many_concurrent_redemptions_across_providers_exactly_one_wins() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_many_concurrent_refreshes_across_providers_exactly_one_wins() {
+    with_store(|store| async move {
+        let (a, b) = two_providers(&store).await;
+        let client = public_client(&a).await;
+        let code = new_code(&a, &client).await;
+        let response = redeem(&b, &client, &code).await;
+        assert_eq!(response.status, 200);
+        let refresh = response.json_body().unwrap()["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned();
+        let attempts: Vec<_> = (0..16)
+            .map(|i| {
+                let provider = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let body =
+                    format!("grant_type=refresh_token&refresh_token={refresh}&client_id={client}");
+                tokio::spawn(async move { provider.token(&FormRequest::new(body)).await })
+            })
+            .collect();
+        let mut won = 0;
+        for attempt in attempts {
+            let response = attempt.await.unwrap();
+            match response.status {
+                200 => won += 1,
+                _ => assert_eq!(error_of(&response), "invalid_grant"),
+            }
+        }
+        assert_eq!(
+            won, 1,
+            "exactly one of 16 concurrent refreshes rotates the token"
+        );
+    })
+    .await;
+}
+
+#[test]
+fn the_redis_store_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    fn is_clone_sync<T: Clone + Send + Sync + std::fmt::Debug + 'static>() {}
+    is_clone_sync::<RedisStore>();
+    is_send(&RedisStore::connect("redis://127.0.0.1:1"));
+    async fn purge(store: RedisStore) {
+        is_send(&store.purge());
+    }
+    is_send(&purge);
 }
