@@ -566,3 +566,106 @@ fn the_redis_store_futures_are_send() {
     }
     is_send(&purge);
 }
+
+/// Every key and value under the store's prefix, as text.
+async fn dump(store: &RedisStore) -> String {
+    let mut conn = raw().await;
+    let mut out = String::new();
+    for key in keys(store).await {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let values: Vec<String> = match kind.as_str() {
+            "string" => vec![conn.get(&key).await.unwrap()],
+            "hash" => conn.hvals(&key).await.unwrap(),
+            "set" => conn.smembers(&key).await.unwrap(),
+            "zset" => conn.zrange(&key, 0, -1).await.unwrap(),
+            other => panic!("unexpected key type {other} at {key}"),
+        };
+        out.push_str(&key);
+        out.push('\n');
+        for value in values {
+            out.push_str(&value);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn no_secret_is_ever_written_to_redis() {
+    with_store(|store| async move {
+        let (a, b) = two_providers(&store).await;
+        let registered = a
+            .register_client(
+                ClientRegistration::new("Confidential", REDIRECT)
+                    .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::DeviceCode]),
+            )
+            .await
+            .unwrap();
+        let client = common::TestClient {
+            id: registered.client.id.as_str().to_owned(),
+            secret: registered.secret.map(|s| s.secret().to_owned()),
+        };
+        let basic = client.basic();
+        let code = new_code(&a, &client.id).await;
+        let body = format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(REDIRECT)
+        );
+        let response = b
+            .token(&FormRequest::new(body).with_authorization(Some(&basic)))
+            .await;
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let tokens = response.json_body().unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let response = a
+            .token(
+                &FormRequest::new(format!("grant_type=refresh_token&refresh_token={refresh}"))
+                    .with_authorization(Some(&basic)),
+            )
+            .await;
+        assert_eq!(response.status, 200);
+        let rotated = response.json_body().unwrap();
+        let device = b
+            .device_authorization(&FormRequest::new("scope=read").with_authorization(Some(&basic)))
+            .await;
+        assert_eq!(
+            device.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&device.body)
+        );
+        let device = device.json_body().unwrap();
+
+        let stored = dump(&store).await;
+        assert!(
+            stored.contains(&TokenHash::of(&refresh).to_hex()),
+            "hashes are stored"
+        );
+        let mut secrets = vec![code, refresh, client.secret.clone().unwrap()];
+        for field in ["access_token", "refresh_token"] {
+            secrets.push(tokens[field].as_str().unwrap().to_owned());
+            secrets.push(rotated[field].as_str().unwrap().to_owned());
+        }
+        secrets.push(device["device_code"].as_str().unwrap().to_owned());
+        let user_code = device["user_code"].as_str().unwrap().to_owned();
+        secrets.push(user_code.replace('-', ""));
+        secrets.push(user_code);
+        for secret in &secrets {
+            assert!(!secret.is_empty());
+            assert!(
+                !stored.contains(secret.as_str()),
+                "a secret was written to Redis"
+            );
+        }
+    })
+    .await;
+}
