@@ -20,8 +20,8 @@ use tessera::store::{
 };
 use tessera::testkit;
 use tessera::{
-    AuthMethod, BearerRequest, ClientRegistration, Entropy, FormRequest, GrantType, OsEntropy,
-    Provider, ScopeSet, TokenHash, UserId,
+    AuthMethod, BearerRequest, ClientRegistration, Entropy, FormRequest, GrantType, ManualClock,
+    OsEntropy, Provider, ScopeSet, TokenHash, UserId,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -394,13 +394,25 @@ async fn an_unreachable_redis_is_unavailable() {
 
 /// Two providers, each with its own connection, over the same prefix.
 async fn two_providers(store: &RedisStore) -> (Provider, Provider) {
+    let (a, b, _) = two_providers_with_clock(store).await;
+    (a, b)
+}
+
+/// Two providers sharing a manual clock that starts at the wall clock's time.
+async fn two_providers_with_clock(store: &RedisStore) -> (Provider, Provider, ManualClock) {
     let other = RedisStore::connect(&url().unwrap())
         .await
         .unwrap()
         .with_prefix(store.prefix());
+    let clock = ManualClock::new(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap());
     (
-        Provider::builder(config(), Arc::new(store.clone())).build(),
-        Provider::builder(config(), Arc::new(other)).build(),
+        Provider::builder(config(), Arc::new(store.clone()))
+            .clock(Arc::new(clock.clone()))
+            .build(),
+        Provider::builder(config(), Arc::new(other))
+            .clock(Arc::new(clock.clone()))
+            .build(),
+        clock,
     )
 }
 
@@ -666,6 +678,55 @@ async fn no_secret_is_ever_written_to_redis() {
                 "a secret was written to Redis"
             );
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_device_flow_spans_providers_and_polls_are_counted_across_them() {
+    with_store(|store| async move {
+        let (a, b, clock) = two_providers_with_clock(&store).await;
+        let registered = a
+            .register_client(
+                ClientRegistration::new("TV", REDIRECT)
+                    .with_auth_method(AuthMethod::None)
+                    .with_grant_types(vec![GrantType::DeviceCode]),
+            )
+            .await
+            .unwrap();
+        let client = registered.client.id.as_str().to_owned();
+        let start = a
+            .device_authorization(&FormRequest::new(format!("client_id={client}&scope=read")))
+            .await;
+        assert_eq!(start.status, 200, "{}", String::from_utf8_lossy(&start.body));
+        let start = start.json_body().unwrap();
+        let device_code = start["device_code"].as_str().unwrap().to_owned();
+        let interval = start["interval"].as_i64().unwrap_or(5);
+        let poll = |provider: Provider| {
+            let body = format!(
+                "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code={device_code}&client_id={client}"
+            );
+            async move { provider.token(&FormRequest::new(body)).await }
+        };
+        assert_eq!(error_of(&poll(a.clone()).await), "authorization_pending");
+        // The poll through A counts for B: polling again at once is too fast.
+        assert_eq!(error_of(&poll(b.clone()).await), "slow_down");
+
+        let pending = b
+            .device_verification(start["user_code"].as_str().unwrap(), "k")
+            .await
+            .unwrap();
+        assert!(pending.approve(&b, user(), &scopes("read")).await.unwrap());
+        clock.advance(Duration::seconds(interval + 5 + 1));
+        let granted = poll(a.clone()).await;
+        assert_eq!(granted.status, 200, "{}", String::from_utf8_lossy(&granted.body));
+        clock.advance(Duration::seconds(60));
+        assert_eq!(
+            error_of(&poll(b.clone()).await),
+            "invalid_grant",
+            "tokens are handed out once"
+        );
+        assert!(a.store().find_consent(&user(), &registered.client.id).await.unwrap().is_some());
     })
     .await;
 }
