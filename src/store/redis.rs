@@ -43,9 +43,13 @@
 //! entries, and counts each index entry it clears (whether Redis had already dropped the
 //! record or not). Run it on a schedule so the indexes stay small.
 //!
-//! # Requirements
-//! Redis 6.2 or later (or a compatible server) running standalone or behind a single
+//! # Requirements and limits
+//! Redis 6 or later (tested with 7.0), or a compatible server, standalone or as a single
 //! primary: the scripts build their keys from the prefix, which Redis Cluster does not allow.
+//! [`RedisStore::connect`] uses the `redis` crate's connection-manager defaults: a few
+//! reconnection attempts with backoff, and a 500 ms response timeout, so keep sweep batches
+//! to a few thousand records (a script that times out on the client still finishes on the
+//! server). Build the manager yourself and use [`RedisStore::from_connection`] to change them.
 
 use std::fmt;
 use std::sync::{Arc, LazyLock};
