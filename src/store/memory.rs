@@ -597,3 +597,84 @@ impl DeviceStore for MemoryStore {
         Ok(doomed.len() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::hash::BuildHasher as _;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::client::GrantType;
+    use crate::entropy::SeededEntropy;
+    use crate::scope::ScopeSet;
+    use crate::secret::TokenKind;
+    use crate::store::TokenType;
+
+    /// The memory store never waits: one poll finishes every call.
+    fn now<F: Future>(future: F) -> F::Output {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("the memory store never waits"),
+        }
+    }
+
+    #[test]
+    fn digest_keys_hash_apart_and_differ_between_maps() {
+        let keyed = DigestKeyed::default();
+        let hashes: HashSet<u64> = (0..1000)
+            .map(|i| keyed.hash_one(TokenHash::of(&i.to_string())))
+            .collect();
+        assert_eq!(hashes.len(), 1000);
+        let key = TokenHash::of("x");
+        assert_eq!(keyed.hash_one(key), keyed.hash_one(key));
+        assert_ne!(keyed.hash_one(key), DigestKeyed::default().hash_one(key));
+    }
+
+    #[test]
+    fn tokens_in_every_shard_are_issued_rotated_and_revoked() {
+        let store = MemoryStore::new();
+        let entropy = SeededEntropy::new(3);
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let grant = Grant::new(
+            GrantId::generate(&entropy),
+            ClientId::new("c").unwrap_or_else(|_| unreachable!()),
+            None,
+            ScopeSet::new(),
+            GrantType::AuthorizationCode,
+            at,
+        );
+        let record = |kind: TokenType| {
+            let token = TokenKind::RefreshToken.generate(&entropy);
+            TokenRecord::new(
+                TokenHash::of(&token),
+                kind,
+                &grant,
+                ScopeSet::new(),
+                at,
+                None,
+                None,
+            )
+        };
+        let records: Vec<TokenRecord> = (0..256).map(|_| record(TokenType::Refresh)).collect();
+        let shards: HashSet<usize> = records.iter().map(|r| shard_of(&r.hash)).collect();
+        assert_eq!(shards.len(), SHARDS, "256 random tokens cover every shard");
+        now(store.issue_tokens(&grant, &records)).unwrap_or_else(|_| unreachable!());
+        for r in &records {
+            assert!(now(store.find_token(&r.hash)).is_ok_and(|found| found.is_some()));
+        }
+        let successor = record(TokenType::Refresh);
+        let rotated = now(store.rotate_refresh(&records[0].hash, &[successor.clone()], None, at));
+        assert!(matches!(rotated, Ok(Rotation::Rotated)));
+        assert!(matches!(
+            now(store.find_refresh(&records[0].hash)),
+            Ok(RefreshLookup::Retired(_))
+        ));
+        assert!(now(store.revoke_token(&records[1].hash)).is_ok_and(|removed| removed));
+        assert!(now(store.revoke_token(&records[1].hash)).is_ok_and(|removed| !removed));
+        // 254 live originals, the successor and the retired one.
+        assert!(now(store.revoke_grant(&grant.id)).is_ok_and(|n| n == 256));
+        assert!(now(store.find_token(&successor.hash)).is_ok_and(|found| found.is_none()));
+    }
+}
