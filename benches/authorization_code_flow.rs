@@ -15,6 +15,7 @@ mod common;
 
 fn authorization_code_flow(c: &mut Criterion) {
     let mut group = c.benchmark_group("authorization_code_flow");
+    common::floor_mint(&mut group);
     let redirect = common::urlencode(common::REDIRECT);
     group.bench_function("flow", |b| {
         b.iter_custom(|iters| {

@@ -98,6 +98,7 @@ fn bearer_validate(c: &mut Criterion) {
     );
 
     let mut group = c.benchmark_group("bearer_validate");
+    common::floor_check(&mut group);
     group.bench_function("valid", |b| {
         b.iter(|| {
             common::run(

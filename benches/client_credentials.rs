@@ -11,6 +11,7 @@ mod common;
 
 fn client_credentials(c: &mut Criterion) {
     let mut group = c.benchmark_group("client_credentials");
+    common::floor_mint(&mut group);
     group.bench_function("request", |b| {
         b.iter_custom(|iters| {
             common::chunked(

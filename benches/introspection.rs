@@ -16,6 +16,7 @@ fn introspection(c: &mut Criterion) {
     let check = common::run(bench.provider.introspect(&request));
     assert_eq!(check.json_body().unwrap()["active"], true);
     let mut group = c.benchmark_group("introspection");
+    common::floor_check(&mut group);
     group.bench_function("request", |b| {
         b.iter(|| common::run(bench.provider.introspect(black_box(&request))))
     });

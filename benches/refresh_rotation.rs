@@ -13,6 +13,7 @@ mod common;
 
 fn refresh_rotation(c: &mut Criterion) {
     let mut group = c.benchmark_group("refresh_rotation");
+    common::floor_mint(&mut group);
     group.bench_function("rotate", |b| {
         b.iter_custom(|iters| {
             common::chunked(

@@ -13,6 +13,7 @@ fn revocation(c: &mut Criterion) {
     let bench = common::bench();
     bench.fill(common::LIVE_TOKENS);
     let mut group = c.benchmark_group("revocation");
+    common::floor_mint(&mut group);
     group.bench_function("request", |b| {
         b.iter_custom(|iters| {
             common::chunked(

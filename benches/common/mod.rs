@@ -13,8 +13,15 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use std::collections::HashMap;
+use std::hint::black_box;
+
 use base64::Engine as _;
-use criterion::Criterion;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 use tessera::store::{Grant, GrantId, MemoryStore, TokenRecord, TokenStore, TokenType};
 use tessera::{
     AccessToken, ClientId, ClientRegistration, Config, FormRequest, GrantType, OsEntropy, Params,
@@ -201,4 +208,49 @@ pub fn field<'a>(body: &'a [u8], name: &str) -> &'a str {
     let start = text.find(&key).unwrap() + key.len();
     let end = start + text[start..].find('"').unwrap();
     &text[start..end]
+}
+
+/// Floor (a), as `floor_mint` in `group`: 32 bytes from the CSPRNG, SHA-256, insert into a
+/// `HashMap<[u8; 32], u64>`. The map stays between 0 and 50,000 entries, so it never
+/// reallocates and never grows past the size of floor (b)'s.
+pub fn floor_mint(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let mut minted: HashMap<[u8; 32], u64> = HashMap::with_capacity(LIVE_TOKENS);
+    let mut n = 0u64;
+    group.bench_function("floor_mint", |b| {
+        b.iter(|| {
+            let mut random = [0u8; 32];
+            rand::rng().fill_bytes(&mut random);
+            let hash: [u8; 32] = Sha256::digest(random).into();
+            if minted.len() >= LIVE_TOKENS {
+                minted.clear();
+            }
+            n += 1;
+            minted.insert(hash, n);
+        })
+    });
+}
+
+/// Floor (b), as `floor_check` in `group`: SHA-256 of a 43-character token and a lookup in a
+/// map of 50,000 entries.
+pub fn floor_check(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let tokens: Vec<String> = (0..LIVE_TOKENS)
+        .map(|_| {
+            let mut random = [0u8; 32];
+            rand::rng().fill_bytes(&mut random);
+            URL_SAFE_NO_PAD.encode(random)
+        })
+        .collect();
+    let map: HashMap<[u8; 32], u64> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (Sha256::digest(t.as_bytes()).into(), i as u64))
+        .collect();
+    let presented = tokens[tokens.len() / 2].clone();
+    assert_eq!(presented.len(), 43);
+    group.bench_function("floor_check", |b| {
+        b.iter(|| {
+            let hash: [u8; 32] = Sha256::digest(black_box(&presented).as_bytes()).into();
+            map.get(&hash).copied()
+        })
+    });
 }
