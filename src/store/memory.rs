@@ -665,7 +665,8 @@ mod tests {
             assert!(now(store.find_token(&r.hash)).is_ok_and(|found| found.is_some()));
         }
         let successor = record(TokenType::Refresh);
-        let rotated = now(store.rotate_refresh(&records[0].hash, &[successor.clone()], None, at));
+        let rotated =
+            now(store.rotate_refresh(&records[0].hash, std::slice::from_ref(&successor), None, at));
         assert!(matches!(rotated, Ok(Rotation::Rotated)));
         assert!(matches!(
             now(store.find_refresh(&records[0].hash)),
