@@ -27,7 +27,7 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use audit::{AuditEvent, AuditSink, TracingAudit};
+pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
 pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DeviceConfig, Dialect, Endpoints, PkceRequirement, RegistrationPolicy};

@@ -254,6 +254,9 @@ impl Provider {
         let now = self.now();
         let limiter = &self.inner.device_guesses;
         if limiter.blocked(attempt_key, now) {
+            self.audit(AuditEvent::RateLimited {
+                limit: crate::audit::RateLimit::DeviceUserCode,
+            });
             return Err(OAuthError::new(
                 ErrorCode::SlowDown,
                 "too many wrong codes; wait and try again",
