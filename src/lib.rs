@@ -17,6 +17,7 @@ mod grant;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;
+mod limiter;
 mod params;
 mod provider;
 mod redirect;
@@ -45,6 +46,7 @@ pub use grant::device_code::PendingDeviceAuthorization;
 pub use grant::issue::TokenResponse;
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
+pub use limiter::{AttemptLimiter, MemoryAttemptLimiter};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{

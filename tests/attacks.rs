@@ -639,3 +639,94 @@ async fn no_input_is_superlinear() {
         );
     }
 }
+
+// RFC 6819 §4.4.1.3 / §5.1.4.2.3 (online guessing, lock accounts) and RFC 8628 §5.1: wrong
+// client secrets are bounded per client and window; once over, even the right secret waits
+// (so the answer reveals nothing about the guess); a public client cannot be locked out.
+#[tokio::test]
+async fn client_secret_guessing_is_bounded() {
+    let h = harness();
+    let client = h.confidential().await;
+    let guess = TestClient {
+        id: client.id.clone(),
+        secret: Some("guess".into()),
+    };
+    for _ in 0..20 {
+        let json = h
+            .token(&guess, "grant_type=client_credentials")
+            .await
+            .json_body()
+            .unwrap();
+        assert_eq!(json["error_description"], "client authentication failed");
+    }
+    for attempt in [&guess, &client] {
+        let response = h.token(attempt, "grant_type=client_credentials").await;
+        assert_eq!(response.status, 401);
+        let json = response.json_body().unwrap();
+        assert_eq!(json["error"], "invalid_client");
+        assert!(
+            json["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("too many")
+        );
+    }
+    h.clock.advance(time::Duration::minutes(16));
+    assert_eq!(
+        h.token(&client, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
+
+    // A public client has no secret to guess: wrong "secrets" never lock it.
+    let public = h.public().await;
+    let fake = TestClient {
+        id: public.id.clone(),
+        secret: Some("guess".into()),
+    };
+    for _ in 0..25 {
+        assert_eq!(
+            h.token(&fake, "grant_type=client_credentials").await.status,
+            401
+        );
+    }
+    let tokens = h.tokens(&public, "read").await;
+    assert!(tokens["access_token"].is_string());
+}
+
+// The limiter is pluggable (a shared store for several processes): the provider consults the
+// one it is given.
+#[tokio::test]
+async fn a_host_limiter_is_consulted() {
+    #[derive(Debug)]
+    struct Never;
+    #[async_trait::async_trait]
+    impl tessera::AttemptLimiter for Never {
+        async fn allowed(&self, _: &str, _: time::OffsetDateTime) -> bool {
+            false
+        }
+        async fn failed(&self, _: &str, _: time::OffsetDateTime) {}
+    }
+    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = std::sync::Arc::new(tessera::store::MemoryStore::new());
+    let provider = tessera::Provider::builder(config(), store.clone())
+        .clock(std::sync::Arc::new(clock.clone()))
+        .client_attempts(std::sync::Arc::new(Never))
+        .device_attempts(std::sync::Arc::new(Never))
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    let client = h.confidential().await;
+    let response = h.token(&client, "grant_type=client_credentials").await;
+    assert_eq!(error_of(&response), "invalid_client");
+    let error = h
+        .provider
+        .device_verification("BCDF-GHJK", "k")
+        .await
+        .expect_err("limited");
+    assert_eq!(error.code, ErrorCode::SlowDown);
+}

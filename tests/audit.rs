@@ -239,3 +239,34 @@ async fn device_code_guessing_hits_the_rate_limit() {
     assert_no_secret(&events, &["BCDF-GHJK", "BCDFGHJK", "attacker-session"]);
     let _ = ScopeSet::new();
 }
+
+#[tokio::test]
+async fn client_secret_guessing_hits_the_rate_limit() {
+    let (h, audit) = audited();
+    let client = h.confidential().await;
+    let guess = TestClient {
+        id: client.id.clone(),
+        secret: Some("guess-number-n".into()),
+    };
+    for _ in 0..21 {
+        h.token(&guess, "grant_type=client_credentials").await;
+    }
+    let events = audit.take();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, AuditEvent::ClientAuthFailed { .. }))
+            .count(),
+        20
+    );
+    assert_eq!(
+        events.last(),
+        Some(&AuditEvent::RateLimited {
+            limit: RateLimit::ClientSecret
+        })
+    );
+    assert_no_secret(
+        &events,
+        &["guess-number-n", client.secret.as_deref().unwrap()],
+    );
+}
