@@ -23,10 +23,11 @@ fn assert_error_description(error: &OAuthError) {
     assert_description(error.description.as_deref().expect("a description"));
 }
 
-// fuzz target `scope`: the description of an invalid character held `§` (non-ASCII).
+// fuzz target `scope`: the description of an invalid character held `§` (non-ASCII). The
+// crash input was a single line feed.
 #[test]
 fn scope_error_description_is_ascii() {
-    for input in ["\"", "a\\b", "é", "a\u{0}b", "\t"] {
+    for input in ["\n", "\"", "a\\b", "é", "a\u{0}b", "\t"] {
         let error = ScopeSet::parse(input).expect_err(input);
         assert_eq!(error.code, ErrorCode::InvalidScope);
         assert_error_description(&error);
