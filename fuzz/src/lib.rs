@@ -8,8 +8,8 @@ use std::task::{Context, Poll, Waker};
 
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock, Params, Provider,
-    Response, ScopeSet, SeededEntropy, UserId,
+    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock,
+    MemoryAttemptLimiter, Params, Provider, Response, ScopeSet, SeededEntropy, UserId,
 };
 
 /// Every error code the library may put on the wire (RFC 6749, 6750, 7009, 7591, 8628, 8693).
@@ -126,6 +126,12 @@ async fn build_world() -> World {
     let provider = Provider::builder(config, Arc::new(MemoryStore::new()))
         .clock(Arc::new(clock.clone()))
         .entropy(Arc::new(SeededEntropy::new(7)))
+        // The clock never moves: with the default limit, the fuzzer's wrong guesses would lock
+        // the confidential client out and hide every grant behind `invalid_client`.
+        .client_attempts(Arc::new(MemoryAttemptLimiter::new(
+            u32::MAX,
+            time::Duration::minutes(1),
+        )))
         .build();
     let confidential = provider
         .register_client(
