@@ -540,6 +540,33 @@ async fn oversized_input_is_bounded_with_clear_errors() {
         .register(format!(r#"{{"redirect_uris":[{uris}]}}"#).as_bytes(), None)
         .await;
     assert_eq!(error_of(&response), "invalid_client_metadata");
+    // An RFC 7592 update is bounded before it is parsed, like a registration.
+    let doc = h
+        .provider
+        .register(br#"{"redirect_uris":["https://a.example/cb"]}"#, None)
+        .await
+        .json_body()
+        .unwrap();
+    let id = doc["client_id"].as_str().unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        doc["registration_access_token"].as_str().unwrap()
+    );
+    // Not even JSON: refused for its size, before a parser ever sees it.
+    let huge = "[".repeat(limits.max_bytes + 1);
+    let response = h
+        .provider
+        .client_configuration("PUT", id, Some(&bearer), huge.as_bytes())
+        .await;
+    assert_eq!(response.status, 400);
+    let json = response.json_body().unwrap();
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too large"),
+        "{json}"
+    );
 }
 
 // RFC 6749 §5.2 (the error vocabulary) and RFC 6819 §4.4.1.11: malformed input of every kind is a 4xx with

@@ -566,6 +566,10 @@ impl Provider {
         stored: Client,
         body: &[u8],
     ) -> Result<serde_json::Value, OAuthError> {
+        // Bounded before any parsing, like a new registration.
+        if body.len() > self.config().limits.max_bytes {
+            return Err(metadata_error("the registration request is too large"));
+        }
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| metadata_error("the body is not JSON"))?;
         if value.get("client_id").and_then(|v| v.as_str()) != Some(stored.id.as_str()) {
