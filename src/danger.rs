@@ -66,7 +66,6 @@ pub fn never_expire(expiry: StandardExpiry) -> StandardExpiry {
 /// theft (RFC 9700 §4.1.1, which requires exact matching). PKCE and confidential clients limit
 /// what a stolen code is worth; prefer registering every redirect URI exactly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SameDomainRedirect;
 
 impl SameDomainRedirect {

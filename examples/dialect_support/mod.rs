@@ -288,11 +288,9 @@ impl Ui {
 
 /// A tessera response as an axum one.
 pub fn to_axum(response: tessera::Response) -> AxumResponse {
-    let mut out = (
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        response.body,
-    )
-        .into_response();
+    let mut out = AxumResponse::new(axum::body::Body::from(response.body));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in response.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             out.headers_mut().append(name, value);
