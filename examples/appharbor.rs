@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --example appharbor -- --addr 127.0.0.1:8080
 //! # prints client_id=..., client_secret=..., redirect_uri=...
-//! open 'http://127.0.0.1:8080/user/authorizations/new?client_id=ID&redirect_uri=http%3A%2F%2Fexample.com%2F'
+//! open 'http://127.0.0.1:8080/user/authorizations/new?client_id=ID&redirect_uri=https%3A%2F%2Fexample.com%2F'
 //! curl -d client_id=ID -d client_secret=SECRET -d code=CODE http://127.0.0.1:8080/tokens
 //! curl -H 'Authorization: BEARER TOKEN' http://127.0.0.1:8080/applications
 //! ```
@@ -33,8 +33,9 @@ use tessera::{
     Provider, ScopeSet, StandardExpiry, danger,
 };
 
-/// The callback URL of the client registered at start: the document's own example.
-pub const CALLBACK: &str = "http://example.com/";
+/// The callback URL of the client registered at start: the document's `http://example.com/`
+/// over https (tessera registers plain-http redirect URIs only on loopback hosts).
+pub const CALLBACK: &str = "https://example.com/";
 
 /// The provider's configuration: the code grant only, PKCE only for public clients (the
 /// document's confidential clients send none), and the token endpoint's dialect: no
@@ -51,7 +52,7 @@ pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
         .with_pkce(PkceRequirement::PublicClients)
         .with_grant_types(vec![GrantType::AuthorizationCode])
         .with_dialect(dialect);
-    // The callback gets `http://example.com/?code=:code` (and `state`), as documented.
+    // The callback gets `https://example.com/?code=:code` (and `state`), as documented.
     config.iss_parameter = false;
     Ok(config)
 }
@@ -66,7 +67,7 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     let registered = provider
         .register_client(
             ClientRegistration::new("AppHarbor Example Client", CALLBACK)
-                .with_homepage("http://example.com/")
+                .with_homepage("https://example.com/")
                 .with_grant_types(vec![GrantType::AuthorizationCode])
                 .with_auth_method(AuthMethod::ClientSecretPost),
         )
