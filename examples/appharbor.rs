@@ -98,13 +98,14 @@ async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match dialect_support::authorize_params(&ui.provider, &Method::GET, query.as_deref(), &[]) {
-        Ok(params) => {
-            ui.authorize("/user/authorizations/new", &headers, params)
-                .await
-        }
-        Err(response) => response,
-    }
+    ui.authorize_request(
+        "/user/authorizations/new",
+        &headers,
+        &Method::GET,
+        query.as_deref(),
+        &[],
+    )
+    .await
 }
 
 async fn token(

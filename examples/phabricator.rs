@@ -97,10 +97,14 @@ async fn authorize(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    match dialect_support::authorize_params(&ui.provider, &method, query.as_deref(), &body) {
-        Ok(params) => ui.authorize("/oauthserver/auth/", &headers, params).await,
-        Err(response) => response,
-    }
+    ui.authorize_request(
+        "/oauthserver/auth/",
+        &headers,
+        &method,
+        query.as_deref(),
+        &body,
+    )
+    .await
 }
 
 async fn token(

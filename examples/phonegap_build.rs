@@ -168,11 +168,10 @@ async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let provider = &state.ui.provider;
-    match dialect_support::authorize_params(provider, &Method::GET, query.as_deref(), &[]) {
-        Ok(params) => state.ui.authorize("/authorize", &headers, params).await,
-        Err(response) => response,
-    }
+    state
+        .ui
+        .authorize_request("/authorize", &headers, &Method::GET, query.as_deref(), &[])
+        .await
 }
 
 async fn non_web_flow(

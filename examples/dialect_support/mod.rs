@@ -229,6 +229,31 @@ impl Ui {
         with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
     }
 
+    /// [`Ui::authorize`] for a request as received: the query of a GET, the form of a POST.
+    pub async fn authorize_request(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        method: &Method,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> AxumResponse {
+        let limits = &self.provider.config().limits;
+        let parsed = if method == Method::POST {
+            Params::from_form(body, limits)
+        } else {
+            Params::from_query(query.unwrap_or(""), limits)
+        };
+        match parsed {
+            Ok(params) => self.authorize(path, headers, params).await,
+            Err(error) => self.untrusted(
+                error.code.as_str(),
+                error.description.as_deref().unwrap_or("malformed request"),
+                400,
+            ),
+        }
+    }
+
     /// The user's applications, for the dialect's management page.
     async fn apps_page(&self, headers: &HeaderMap) -> AxumResponse {
         let (_, user, csrf, set_cookie) = self.session(headers);
@@ -314,29 +339,6 @@ pub async fn token(
         .with_query(query.as_deref())
         .with_authorization(authorization);
     to_axum(provider.token(&request).await)
-}
-
-/// The parameters of an authorization request: the query of a GET, the form of a POST.
-pub fn authorize_params(
-    provider: &Provider,
-    method: &Method,
-    query: Option<&str>,
-    body: &[u8],
-) -> Result<Params, AxumResponse> {
-    let limits = &provider.config().limits;
-    let parsed = if method == Method::POST {
-        Params::from_form(body, limits)
-    } else {
-        Params::from_query(query.unwrap_or(""), limits)
-    };
-    parsed.map_err(|error| {
-        (
-            StatusCode::BAD_REQUEST,
-            no_store(),
-            error.description.unwrap_or_default().into_owned(),
-        )
-            .into_response()
-    })
 }
 
 fn no_store() -> [(header::HeaderName, &'static str); 1] {
