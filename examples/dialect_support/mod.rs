@@ -24,7 +24,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
     AuthorizeError, BearerError, BearerRequest, ClientId, FormRequest, Params, Principal, Provider,
-    ScopeSet, UserId,
+    ScopeSet, TokenHash, UserId,
 };
 
 /// The demo account every dialect example has.
@@ -43,20 +43,31 @@ pub struct UiConfig {
     pub skip_granted_consent: bool,
 }
 
-#[derive(Debug, Default)]
+/// A signed-in (or not yet) browser. Kept under the SHA-256 of its cookie value.
+#[derive(Default)]
 struct Session {
     user: Option<UserId>,
     csrf: String,
 }
 
 /// The state every handler shares.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ui {
     /// The provider.
     pub provider: Provider,
     config: Arc<UiConfig>,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
+    sessions: Arc<Mutex<HashMap<TokenHash, Session>>>,
     templates: Arc<minijinja::Environment<'static>>,
+}
+
+impl std::fmt::Debug for Ui {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Sessions hold CSRF tokens: never printed.
+        f.debug_struct("Ui")
+            .field("provider", &self.provider)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 const LAYOUT: &str = r#"<!doctype html>
@@ -146,14 +157,14 @@ impl Ui {
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Some(id) = presented
-            && let Some(session) = sessions.get(&id)
+            && let Some(session) = sessions.get(&TokenHash::of(&id))
         {
             return (id, session.user.clone(), session.csrf.clone(), None);
         }
         let id = random_token();
         let csrf = random_token();
         sessions.insert(
-            id.clone(),
+            TokenHash::of(&id),
             Session {
                 user: None,
                 csrf: csrf.clone(),
@@ -413,9 +424,9 @@ async fn login_submit(
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        sessions.remove(&id);
+        sessions.remove(&TokenHash::of(&id));
         sessions.insert(
-            fresh.clone(),
+            TokenHash::of(&fresh),
             Session {
                 user: Some(UserId::new(DEMO_USER)),
                 csrf: random_token(),
