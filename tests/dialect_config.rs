@@ -446,3 +446,48 @@ async fn same_domain_redirect_plugged_into_the_provider() {
         Err(AuthorizeError::Untrusted(_))
     ));
 }
+
+// ---- importing a client with its existing secret ------------------------------------------
+
+#[tokio::test]
+async fn imported_secrets_are_slow_hashed_generated_ones_fast() {
+    use tessera::{AuthMethod, ClientId, ClientRegistration, ClientSecret};
+    let h = harness_with(with_dialect(|d| {
+        d.token_params_in_query = true;
+        d.default_grant_type = Some(GrantType::AuthorizationCode);
+    }));
+    let imported = h
+        .provider
+        .import_client(
+            ClientId::new("abcdef").unwrap(),
+            Some(ClientSecret::new("123456")),
+            ClientRegistration::new("Imported", REDIRECT)
+                .with_auth_method(AuthMethod::ClientSecretPost),
+        )
+        .await
+        .unwrap();
+    assert!(imported.secret.as_ref().unwrap().is_slow());
+    let generated = h
+        .provider
+        .register_client(ClientRegistration::new("Generated", REDIRECT))
+        .await
+        .unwrap();
+    assert!(!generated.client.secret.as_ref().unwrap().is_slow());
+    // The imported secret authenticates; another does not.
+    for (secret, status) in [("123456", 200), ("1234567", 401)] {
+        let client = TestClient {
+            id: "abcdef".into(),
+            secret: None,
+        };
+        let code = h.code(&client, "read").await;
+        let query = format!(
+            "client_id=abcdef&client_secret={secret}&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(REDIRECT)
+        );
+        let response = h
+            .provider
+            .token(&FormRequest::new(Vec::new()).with_query(Some(&query)))
+            .await;
+        assert_eq!(response.status, status, "{}", body_text(&response));
+    }
+}
