@@ -70,8 +70,9 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
-/// The wire shape of the token endpoint, for providers whose documented protocol predates or
-/// departs from RFC 6749 (the seed dialects). The default is RFC 6749 exactly.
+/// The wire shape of the endpoints, for providers whose documented protocol predates or departs
+/// from RFC 6749 (the seed dialects; see DIALECTS.md in the repository). The default is RFC 6749
+/// exactly, and every field is opt-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Dialect {
@@ -95,9 +96,9 @@ pub struct Dialect {
     /// Other names accepted for a `grant_type` at the token endpoint (Phabricator documents
     /// `grant_type=token` for the authorization code grant). The RFC names keep working.
     pub grant_type_aliases: Vec<(String, GrantType)>,
-    /// Token endpoint parameters read under another name: `(wire name, RFC name)` (PhoneGap
-    /// Build's non-web flow sends the subject token as `auth_token`). A request carrying both
-    /// names is `invalid_request`.
+    /// Parameters of the form endpoints (token, revocation, introspection, device authorization)
+    /// read under another name: `(wire name, RFC name)` (PhoneGap Build's non-web flow sends the
+    /// subject token as `auth_token`). A request carrying both names is `invalid_request`.
     pub param_aliases: Vec<(String, String)>,
     /// The `subject_token_type` assumed when a token-exchange request has none (PhoneGap
     /// Build's personal auth tokens are untyped on the wire). `None`: it is required.

@@ -220,5 +220,58 @@ async fn csrf_token_is_required_for_consent() {
         )
         .await;
     assert_eq!(response.status(), 403);
-    let _ = location;
+}
+
+#[tokio::test]
+async fn login_is_csrf_protected_and_pages_cannot_be_framed() {
+    let browser = server().await;
+    let first = browser.get("/authorize?client_id=abcdef").await;
+    let login = browser.get(&location(&first)).await;
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        login.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+    let forged = browser
+        .post_form(
+            "/login",
+            dialect_common::form(&[
+                ("username", "demo"),
+                ("password", "demo"),
+                ("csrf", "forged"),
+                ("next", "/apps"),
+            ]),
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    // Wrong password: the form again, not signed in.
+    let html = login.text().await.unwrap();
+    let wrong = browser
+        .post_form(
+            "/login",
+            dialect_common::form(&[
+                ("username", "demo"),
+                ("password", "nope"),
+                ("csrf", &dialect_common::hidden(&html, "csrf")),
+                ("next", "/apps"),
+            ]),
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let apps = browser.get("/apps").await;
+    assert_eq!(apps.status(), 303, "still signed out");
+    // `next` is a local path only: no open redirect after login.
+    let signed_in = browser
+        .post_form(
+            "/login",
+            dialect_common::form(&[
+                ("username", "demo"),
+                ("password", "demo"),
+                ("csrf", &dialect_common::hidden(&html, "csrf")),
+                ("next", "//evil.example/"),
+            ]),
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(location(&signed_in), "/");
 }

@@ -137,7 +137,17 @@ impl Ui {
             .get_template(name)
             .and_then(|t| t.render(ctx))
         {
-            Ok(html) => (status, no_store(), Html(html)).into_response(),
+            Ok(html) => (
+                status,
+                no_store(),
+                [
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                ],
+                Html(html),
+            )
+                .into_response(),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
     }
