@@ -3,6 +3,7 @@
 //!
 //! One server process serves the whole black-box walk (started on port 0, its address read from
 //! the `listening on` line), so the suite stays quick.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -335,10 +335,13 @@ pub(crate) fn see_other(location: &str) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Rate limits
 
+/// When a key's window started and how many requests it has counted.
+type Window = (Instant, u32);
+
 /// A fixed-window counter per key (an IP address and a bucket name).
 #[derive(Debug, Clone)]
 pub(crate) struct RateLimiter {
-    inner: Arc<Mutex<HashMap<(IpAddr, &'static str), (Instant, u32)>>>,
+    inner: Arc<Mutex<HashMap<(IpAddr, &'static str), Window>>>,
     limit: u32,
     window: Duration,
 }
