@@ -11,7 +11,8 @@
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
 //! `http://` and the bound address), `--database-url URL` (default: in memory),
-//! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60).
+//! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
+//! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
 //!
 //! Each endpoint is a few lines: build tessera's request value from the axum request (the `http`
@@ -38,8 +39,9 @@ use minijinja::context;
 use subtle::ConstantTimeEq as _;
 use tessera::store::{MemoryStore, Storage};
 use tessera::{
-    AuthorizeError, BearerError, ClientId, Config, PendingAuthorization, PkceRequirement, Provider,
-    Scope, ScopeSet, StandardExpiry, UserId, danger,
+    AuthorizeError, BearerError, ClientId, Config, ExactRedirect, PendingAuthorization,
+    PkceRequirement, Provider, RedirectError, RedirectPolicy, RedirectUri, Scope, ScopeSet,
+    StandardExpiry, UserId, danger,
 };
 
 use support::{
@@ -66,6 +68,7 @@ struct Args {
     database_url: Option<String>,
     access_token_ttl: i64,
     code_ttl: i64,
+    rate_limit: u32,
 }
 
 impl Args {
@@ -76,6 +79,7 @@ impl Args {
             database_url: None,
             access_token_ttl: 3600,
             code_ttl: 60,
+            rate_limit: 2_000,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -92,10 +96,18 @@ impl Args {
                 "--database-url" => parsed.database_url = Some(value()?),
                 "--access-token-ttl" => parsed.access_token_ttl = seconds(&flag, value()?)?,
                 "--code-ttl" => parsed.code_ttl = seconds(&flag, value()?)?,
+                "--rate-limit" => {
+                    parsed.rate_limit = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--rate-limit takes a positive number per minute")?;
+                }
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] \
-                        [--access-token-ttl SECONDS] [--code-ttl SECONDS]"
+                        [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
+                        [--rate-limit PER_MINUTE]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -117,6 +129,25 @@ fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
             "--database-url: the {scheme} adapter not compiled in"
         )),
         Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
+    }
+}
+
+/// Exact matching (with the RFC 8252 loopback port rule), and a `redirect_uri` is always
+/// required: even a client with one registered URI must name it, so that a request without
+/// one is shown an error page rather than sent anywhere.
+#[derive(Debug)]
+struct RedirectUriRequired(ExactRedirect);
+
+impl RedirectPolicy for RedirectUriRequired {
+    fn resolve(
+        &self,
+        registered: &[RedirectUri],
+        requested: Option<&str>,
+    ) -> Result<RedirectUri, RedirectError> {
+        match requested {
+            None => Err(RedirectError::Missing),
+            Some(_) => self.0.resolve(registered, requested),
+        }
     }
 }
 
@@ -535,8 +566,8 @@ impl App {
                 &error.description,
             )),
             Err(AuthorizeError::Redirect(redirect)) => Err(send(redirect.to_response())),
-            Err(other) => {
-                tracing::error!(?other, "unexpected authorization outcome");
+            Err(_) => {
+                tracing::error!("unexpected authorization outcome");
                 Err(self.bad_form("the request could not be processed"))
             }
         }
@@ -725,6 +756,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     );
     let provider = Provider::builder(config, store)
         .expiry(Arc::new(expiry))
+        .redirect_policy(Arc::new(RedirectUriRequired(ExactRedirect::default())))
         .build();
 
     let app = App {
@@ -736,7 +768,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
             issuer.starts_with("https:"),
         ),
         // Generous enough for a test suite registering and logging in hundreds of times.
-        limits: RateLimiter::new(2_000, Duration::from_secs(60)),
+        limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
     };
 
     // Expired codes, tokens and device authorizations are removed once a minute.

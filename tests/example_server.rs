@@ -150,6 +150,8 @@ fn assert_frame_protected(headers: &HeaderMap) {
 struct Registered {
     id: String,
     secret: Option<String>,
+    /// The RFC 7592 `registration_client_uri` and registration access token.
+    configuration: (String, String),
 }
 
 impl Registered {
@@ -185,6 +187,16 @@ impl Walk {
         Registered {
             id: doc["client_id"].as_str().expect("client_id").to_owned(),
             secret: doc["client_secret"].as_str().map(str::to_owned),
+            configuration: (
+                doc["registration_client_uri"]
+                    .as_str()
+                    .expect("uri")
+                    .to_owned(),
+                doc["registration_access_token"]
+                    .as_str()
+                    .expect("token")
+                    .to_owned(),
+            ),
         }
     }
 
@@ -357,9 +369,8 @@ impl Walk {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_example_server_honours_its_contract() {
-    let server = start(&[]).await;
+/// Reads the metadata document (checking what the contract promises in it).
+async fn discover(server: &Server) -> Walk {
     let api = client(false);
 
     // Discovery (RFC 8414).
@@ -411,14 +422,42 @@ async fn the_example_server_honours_its_contract() {
                 .contains(&json!(scope))
         );
     }
-    let walk = Walk {
+    Walk {
         base: server.base.clone(),
         meta,
         api,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_server_honours_its_contract() {
+    let server = start(&[]).await;
+    let walk = discover(&server).await;
 
     let app = walk.confidential(json!({})).await;
     let other = walk.confidential(json!({})).await;
+
+    // RFC 7592: the client reads its registration with its registration access token.
+    let (uri, token) = &app.configuration;
+    let read = walk
+        .api
+        .get(uri)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), StatusCode::OK);
+    let doc: Value = read.json().await.expect("json");
+    assert_eq!(doc["client_id"], app.id.as_str());
+    assert!(doc.get("client_secret").is_none());
+    let read = walk
+        .api
+        .get(uri)
+        .bearer_auth(&other.configuration.1)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
 
     // Login and consent, then the code goes back with state and iss.
     let browser = client(true);
@@ -731,6 +770,11 @@ async fn the_example_server_honours_its_contract() {
         ),
         "response_type=code&client_id=unknown-client&redirect_uri=http://127.0.0.1:9/cb".into(),
         format!("response_type=code&client_id={}&client_id=x", app.id),
+        // Even with a single registered URI, the request must name it.
+        format!(
+            "response_type=code&client_id={}&state=x&scope=whoami",
+            app.id
+        ),
     ] {
         let response = browser
             .get(format!("{}/authorize?{query}", server.base))
@@ -978,6 +1022,82 @@ async fn the_example_server_honours_its_contract() {
         walk.me(tokens["access_token"].as_str().expect("a")).await.0,
         StatusCode::OK
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_flags_shorten_lifetimes_and_rate_limits() {
+    let server = start(&[
+        "--access-token-ttl",
+        "2",
+        "--code-ttl",
+        "2",
+        "--rate-limit",
+        "4",
+    ])
+    .await;
+    let walk = discover(&server).await;
+    let app = walk.confidential(json!({})).await;
+    let browser = client(true);
+    let authorize = walk.authorize_url(&app, "whoami", true);
+
+    // A code not redeemed within --code-ttl is refused.
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &query_param(&back, "code").expect("code")),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // An access token lives --access-token-ttl seconds; then /api/me answers 401.
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    let tokens = walk
+        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .await;
+    assert_eq!(tokens["expires_in"], 2);
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(walk.me(&access).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, headers, _) = walk.me(&access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .contains("invalid_token")
+    );
+
+    // Registrations past --rate-limit per minute get 429 with Retry-After (one was used).
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = walk
+            .api
+            .post(walk.url("registration_endpoint"))
+            .json(&json!({"client_name": "x", "redirect_uris": [REDIRECT]}))
+            .send()
+            .await
+            .expect("register");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .expect("h")
+                .parse()
+                .expect("seconds");
+            assert!((1..=60).contains(&retry));
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429]);
 }
 
 #[tokio::test]

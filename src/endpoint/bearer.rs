@@ -106,6 +106,15 @@ impl BearerError {
 
     /// `insufficient_scope` naming `required` (403), for a host that refuses a valid token on
     /// grounds of its own, such as a user-only resource reached with a client-credentials token.
+    ///
+    /// ```
+    /// let needed = tessera::ScopeSet::parse("whoami")?;
+    /// let refusal = tessera::BearerError::insufficient_scope(&needed);
+    /// assert_eq!(refusal.status(), 403);
+    /// assert!(refusal.challenge("x").contains(r#"error="insufficient_scope", "#));
+    /// assert!(refusal.challenge("x").ends_with(r#"scope="whoami""#));
+    /// # Ok::<(), tessera::OAuthError>(())
+    /// ```
     pub fn insufficient_scope(required: &ScopeSet) -> Self {
         Self {
             code: Some(ErrorCode::InsufficientScope),
