@@ -13,7 +13,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use url::Url;
 
@@ -803,6 +803,23 @@ async fn the_example_server_honours_its_contract() {
     if let Ok(response) = body {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
+    // A declared length over the limit is answered at once, before any body arrives.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut raw = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    raw.write_all(
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\r\ngrant_type=",
+    )
+    .await
+    .expect("write");
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut head))
+        .await
+        .expect("answered without the body")
+        .expect("read");
+    assert_eq!(&head, b"HTTP/1.1 413");
     let long = walk
         .api
         .get(format!("{}/authorize?x={}", server.base, &big[..20_000]))

@@ -35,10 +35,17 @@ impl<S: Send + Sync> FromRequest<S> for Buffered {
     type Rejection = Response;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let too_large = || plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        // A declared length over the limit is refused at once, without waiting for the body.
+        let declared = header_str(request.headers(), header::CONTENT_LENGTH)
+            .and_then(|length| length.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_BODY as u64) {
+            return Err(too_large());
+        }
         let (parts, body) = request.into_parts();
         let bytes = axum::body::to_bytes(body, MAX_BODY)
             .await
-            .map_err(|_| plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+            .map_err(|_| too_large())?;
         Ok(Self(axum::http::Request::from_parts(parts, bytes)))
     }
 }
