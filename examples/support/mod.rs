@@ -185,9 +185,11 @@ impl Session {
         presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(self.csrf.as_bytes())))
     }
 
-    /// A key for per-session counters (the device code guess limiter); not the session ID.
+    /// A key for per-session counters (the device code guess limiter): the SHA-256 of the
+    /// session ID, never the ID itself. Device codes are only checked for logged-in sessions,
+    /// and logins are rate limited, so a new session per guess is no way around the limiter.
     pub(crate) fn attempt_key(&self) -> String {
-        format!("{:?}", TokenHash::of(&self.id))
+        TokenHash::of(&self.id).to_hex()
     }
 }
 
