@@ -10,7 +10,8 @@
 //!
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
-//! `http://` and the bound address), `--database-url URL` (default: in memory),
+//! `http://` and the bound address), `--database-url postgres://...` (default: in memory; needs
+//! `--features postgres`),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
@@ -117,15 +118,30 @@ impl Args {
     }
 }
 
-/// The storage named by `--database-url` (memory when there is none).
+/// The storage named by `--database-url` (memory when there is none). The URL itself is never
+/// echoed in an error: it may carry a password.
 ///
-/// The PostgreSQL and Redis adapters plug in here: one arm each, `Ok(Arc::new(...))`.
-fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
+/// PostgreSQL needs the `postgres` feature (`--features postgres`); its tables live in the
+/// schema `tessera`, created and migrated at start-up. The Redis adapter plugs in here too: one
+/// arm, `Ok(Arc::new(...))`.
+async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
     match scheme {
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
-        // The URL itself is never echoed: it may carry a password.
-        Some(scheme @ ("postgres" | "postgresql" | "redis" | "rediss")) => Err(format!(
+        #[cfg(feature = "postgres")]
+        Some("postgres" | "postgresql") => {
+            let url = url.unwrap_or_default();
+            let failed = |error: tessera::StoreError| format!("--database-url: {error}");
+            let store = tessera::store::PgStore::connect_in_schema(url, "tessera")
+                .await
+                .map_err(failed)?;
+            store.migrate().await.map_err(failed)?;
+            Ok(Arc::new(store))
+        }
+        Some(scheme @ ("postgres" | "postgresql")) => Err(format!(
+            "--database-url: the {scheme} adapter not compiled in (build with --features postgres)"
+        )),
+        Some(scheme @ ("redis" | "rediss")) => Err(format!(
             "--database-url: the {scheme} adapter not compiled in"
         )),
         Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
@@ -738,7 +754,7 @@ fn busy() -> Response {
 // Start-up.
 
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let store = open_store(args.database_url.as_deref())?;
+    let store = open_store(args.database_url.as_deref()).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let local = listener.local_addr()?;
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
