@@ -138,6 +138,7 @@ async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
             store.migrate().await.map_err(failed)?;
             Ok(Arc::new(store))
         }
+        #[cfg(not(feature = "postgres"))]
         Some(scheme @ ("postgres" | "postgresql")) => Err(format!(
             "--database-url: the {scheme} adapter not compiled in (build with --features postgres)"
         )),
