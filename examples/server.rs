@@ -10,8 +10,7 @@
 //!
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
-//! `http://` and the bound address), `--database-url postgres://...` (default: in memory; needs
-//! `--features postgres`),
+//! `http://` and the bound address), `--database-url postgres://...` (default: in memory),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
@@ -121,8 +120,9 @@ impl Args {
 /// The storage named by `--database-url` (memory when there is none). The URL itself is never
 /// echoed in an error: it may carry a password.
 ///
-/// PostgreSQL needs the `postgres` feature (`--features postgres`); its tables live in the
-/// schema `tessera`, created and migrated at start-up. The Redis adapter plugs in here too: one
+/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up (the
+/// examples always have the `postgres` feature: Cargo.toml's dev-dependency on tessera turns
+/// it on). The Redis adapter plugs in here too: one
 /// arm, `Ok(Arc::new(...))`.
 async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
