@@ -10,7 +10,8 @@
 //!
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
-//! `http://` and the bound address), `--database-url postgres://...` (default: in memory),
+//! `http://` and the bound address), `--database-url postgres://...|redis://...` (default: in
+//! memory),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
@@ -120,30 +121,35 @@ impl Args {
 /// The storage named by `--database-url` (memory when there is none). The URL itself is never
 /// echoed in an error: it may carry a password.
 ///
-/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up (the
-/// examples always have the `postgres` feature: Cargo.toml's dev-dependency on tessera turns
-/// it on). The Redis adapter plugs in here too: one
-/// arm, `Ok(Arc::new(...))`.
+/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; Redis keys
+/// start with `tessera:example:`. (The examples always have the `postgres` and `redis`
+/// features: Cargo.toml's dev-dependency on tessera turns them on.)
 async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
+    let url = url.unwrap_or_default();
+    let failed = |error: tessera::StoreError| format!("--database-url: {error}");
     match scheme {
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Some("postgres" | "postgresql") => {
-            let url = url.unwrap_or_default();
-            let failed = |error: tessera::StoreError| format!("--database-url: {error}");
             let store = tessera::store::PgStore::connect_in_schema(url, "tessera")
                 .await
                 .map_err(failed)?;
             store.migrate().await.map_err(failed)?;
             Ok(Arc::new(store))
         }
-        #[cfg(not(feature = "postgres"))]
-        Some(scheme @ ("postgres" | "postgresql")) => Err(format!(
-            "--database-url: the {scheme} adapter not compiled in (build with --features postgres)"
-        )),
-        Some(scheme @ ("redis" | "rediss")) => Err(format!(
-            "--database-url: the {scheme} adapter not compiled in"
+        #[cfg(feature = "redis")]
+        Some("redis" | "rediss") => {
+            let store = tessera::store::RedisStore::connect(url)
+                .await
+                .map_err(failed)?
+                .with_prefix("tessera:example:");
+            Ok(Arc::new(store))
+        }
+        // Reached only in a build without the adapters' features.
+        #[allow(unreachable_patterns)]
+        Some(scheme @ ("postgres" | "postgresql" | "redis" | "rediss")) => Err(format!(
+            "--database-url: the {scheme} adapter not compiled in (build with --features postgres,redis)"
         )),
         Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
     }

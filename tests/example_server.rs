@@ -48,6 +48,9 @@ fn build_example() -> PathBuf {
     if cfg!(feature = "postgres") {
         features.push("postgres");
     }
+    if cfg!(feature = "redis") {
+        features.push("redis");
+    }
     let mut build = std::process::Command::new(env!("CARGO"));
     build
         .args(["build", "--quiet", "--example", "server", "--features"])
@@ -449,6 +452,17 @@ async fn the_example_server_honours_its_contract() {
 async fn the_contract_holds_on_postgres() {
     let Ok(url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
         eprintln!("TESSERA_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    walk_the_contract(&["--database-url", &url]).await;
+}
+
+/// The same walk with the Redis store (`--features redis` and `TESSERA_TEST_REDIS_URL`).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_on_redis() {
+    let Ok(url) = std::env::var("TESSERA_TEST_REDIS_URL") else {
+        eprintln!("TESSERA_TEST_REDIS_URL is not set: skipped");
         return;
     };
     walk_the_contract(&["--database-url", &url]).await;
@@ -1143,17 +1157,22 @@ async fn test_flags_shorten_lifetimes_and_rate_limits() {
 
 #[tokio::test]
 async fn database_urls_fail_clearly_without_printing_secrets() {
-    // Until the PostgreSQL and Redis adapters are wired into `open_store`, their schemes are a
-    // clear start-up error; an unknown scheme always is.
+    // Without the adapters compiled in, their schemes are a clear start-up error; with them,
+    // an unreachable database is. An unknown scheme always is.
     let postgres = if cfg!(feature = "postgres") {
         // Compiled in: nothing listens on port 1, so connecting fails.
         "--database-url: "
     } else {
         "adapter not compiled in"
     };
+    let redis = if cfg!(feature = "redis") {
+        "--database-url: "
+    } else {
+        "adapter not compiled in"
+    };
     for (url, expected) in [
         ("postgres://user:hunter2@127.0.0.1:1/db", postgres),
-        ("redis://:hunter2@127.0.0.1:6379", "adapter not compiled in"),
+        ("redis://:hunter2@127.0.0.1:1", redis),
         ("mysql://user:hunter2@127.0.0.1/db", "unsupported scheme"),
     ] {
         let output = Command::new(example_binary())
