@@ -505,6 +505,10 @@ pub async fn devices(store: Arc<dyn Storage>) {
         panic!("first poll is never too fast");
     };
     assert_eq!(first.status, DeviceStatus::Pending);
+    assert_eq!(
+        first.last_poll_at, None,
+        "a poll returns the record as it was before the call"
+    );
     let DevicePoll::SlowDown(slowed) = store
         .poll_device(&record.device_hash, t0 + Duration::seconds(2))
         .await
@@ -521,13 +525,18 @@ pub async fn devices(store: Arc<dyn Storage>) {
             .unwrap(),
         DevicePoll::SlowDown(_)
     ));
-    assert!(matches!(
-        store
-            .poll_device(&record.device_hash, t0 + Duration::seconds(40))
-            .await
-            .unwrap(),
-        DevicePoll::Polled(_)
-    ));
+    let DevicePoll::Polled(before) = store
+        .poll_device(&record.device_hash, t0 + Duration::seconds(40))
+        .await
+        .unwrap()
+    else {
+        panic!("a poll after the raised interval");
+    };
+    assert_eq!(
+        (before.interval, before.last_poll_at),
+        (15, Some(t0 + Duration::seconds(11))),
+        "the record before this poll: two slow-downs, the last at 11 s"
+    );
 
     let user = UserId::new(unique("user"));
     let grant = Grant::new(

@@ -467,12 +467,12 @@ impl DeviceStore for MemoryStore {
         let too_fast = record
             .last_poll_at
             .is_some_and(|last| now < last + time::Duration::seconds(i64::from(record.interval)));
+        let before = record.clone();
         record.last_poll_at = Some(now);
         if too_fast {
             record.interval = record.interval.saturating_add(5);
             return Ok(DevicePoll::SlowDown(record.clone()));
         }
-        let before = record.clone();
         if matches!(record.status, DeviceStatus::Approved { .. }) {
             record.status = DeviceStatus::Redeemed;
         }

@@ -22,6 +22,14 @@ use crate::secret::TokenHash;
 mod memory;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 
 /// The identifier of a grant: one authorization of a client (by a user, or by itself), from
 /// which a family of tokens descends. Revoking it revokes every token of the family.

@@ -1,0 +1,11 @@
+-- ARGV: 2 now (unix seconds), 3 limit. Removes codes whose expiry is before now.
+local n = 0
+local index = P .. 'exp.codes'
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])) do
+  local hex, client = string.sub(m, 1, 64), string.sub(m, 66)
+  redis.call('DEL', key('code', hex))
+  redis.call('SREM', key('client.codes', client), hex)
+  redis.call('ZREM', index, m)
+  n = n + 1
+end
+return n

@@ -1,0 +1,597 @@
+//! The storage conformance kit and multi-instance checks against PostgreSQL.
+//!
+//! Needs `TESSERA_TEST_POSTGRES_URL` (for example `postgres://postgres@127.0.0.1:5432/test`);
+//! without it every test passes after saying it was skipped. Each test works in a schema of
+//! its own with a random name, dropped when it ends.
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tessera::store::{PgStore, Storage};
+use tessera::testkit;
+use tessera::{
+    BearerRequest, ClientRegistration, Config, Entropy, FormRequest, GrantType, Limits, OsEntropy,
+    Params, Provider, Response, ScopeSet, UserId,
+};
+
+const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
+const REDIRECT: &str = "https://client.example/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn database_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {URL_VAR} is not set");
+            None
+        }
+    }
+}
+
+fn random_schema() -> String {
+    let mut bytes = [0u8; 8];
+    OsEntropy::default().fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tessera_test_{hex}")
+}
+
+/// A migrated store in `schema`.
+async fn store_in(url: &str, schema: &str) -> PgStore {
+    let store = PgStore::connect_in_schema(url, schema)
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// Runs `check` with `instances` stores (separate pools) sharing one fresh schema, then drops
+/// the schema whether or not the check panicked.
+async fn with_schema<F, Fut>(instances: usize, check: F)
+where
+    F: FnOnce(Vec<Arc<PgStore>>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(url) = database_url() else { return };
+    let schema = random_schema();
+    let mut stores = Vec::new();
+    for _ in 0..instances {
+        stores.push(Arc::new(store_in(&url, &schema).await));
+    }
+    let pools: Vec<_> = stores.iter().map(|s| s.pool().clone()).collect();
+    let outcome = tokio::spawn(check(stores)).await;
+    let dropped = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pools[0])
+        .await;
+    for pool in pools {
+        pool.close().await;
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+    dropped.expect("drop the test schema");
+}
+
+/// One conformance check against one fresh store.
+macro_rules! conformance {
+    ($($name:ident: $store:ident => $check:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            with_schema(1, |mut stores| async move {
+                let $store: Arc<dyn Storage> = stores.remove(0);
+                $check.await;
+            })
+            .await;
+        }
+    )*};
+}
+
+conformance! {
+    clients: store => testkit::clients(store);
+    codes: store => testkit::codes(store);
+    code_race: store => testkit::code_race(store, 100);
+    tokens: store => testkit::tokens(store);
+    rotation: store => testkit::rotation(store);
+    rotation_race: store => testkit::rotation_race(store, 50);
+    grants: store => testkit::grants(store);
+    consents: store => testkit::consents(store);
+    devices: store => testkit::devices(store);
+    device_poll_race: store => testkit::device_poll_race(store, 20);
+    sweep: store => testkit::sweep(store);
+    model: store => async move {
+        for seed in 0..4 {
+            testkit::model(Arc::clone(&store), seed, 40).await;
+        }
+    };
+    all_checks_share_one_store: store => testkit::run_all(store);
+}
+
+/// Races between two stores with separate pools, as two processes would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_races_across_two_pools() {
+    with_schema(2, |stores| async move {
+        let [a, b]: [Arc<PgStore>; 2] = stores.try_into().expect("two stores");
+        let a: Arc<dyn Storage> = a;
+        let b: Arc<dyn Storage> = b;
+        // The kit races one store against itself; interleave two by checking through each.
+        testkit::code_race(Arc::clone(&a), 50).await;
+        testkit::code_race(Arc::clone(&b), 50).await;
+        testkit::rotation_race(a, 25).await;
+        testkit::rotation_race(b, 25).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent_and_concurrent() {
+    with_schema(1, |stores| async move {
+        let store = &stores[0];
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let store = PgStore::clone(store);
+                tokio::spawn(async move { store.migrate().await })
+            })
+            .collect();
+        for run in runs {
+            run.await.expect("task").expect("migrate again");
+        }
+        let versions: Vec<i32> =
+            sqlx::query_scalar("SELECT version FROM tessera_schema_migrations ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .expect("versions");
+        assert_eq!(versions, vec![1]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_hashes_are_stored() {
+    with_schema(2, |stores| async move {
+        let (a, _) = providers(&stores);
+        let client = register(&a).await;
+        let code = new_code(&a, &client).await;
+        let body: serde_json::Value = exchange(&a, &client, &code).await.json_body().unwrap();
+        let dump: String = sqlx::query_scalar(
+            "SELECT string_agg(t::text, ' ') FROM (\
+               SELECT row_to_json(c)::text AS t FROM tessera_clients c \
+               UNION ALL SELECT row_to_json(k)::text FROM tessera_codes k \
+               UNION ALL SELECT row_to_json(o)::text FROM tessera_tokens o) rows",
+        )
+        .fetch_one(stores[0].pool())
+        .await
+        .expect("dump");
+        let secrets = [
+            client.secret.as_str(),
+            code.as_str(),
+            body["access_token"].as_str().unwrap(),
+            body["refresh_token"].as_str().unwrap(),
+        ];
+        for secret in secrets {
+            assert!(!dump.contains(secret), "a secret is stored in clear");
+        }
+        assert!(dump.contains("sha256:"), "the client secret hash is stored");
+    })
+    .await;
+}
+
+#[test]
+fn public_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let _ = |store: PgStore| {
+        is_send(&PgStore::connect("postgres://x"));
+        is_send(&PgStore::connect_in_schema("postgres://x", "s"));
+        is_send(&store.migrate());
+    };
+}
+
+#[tokio::test]
+async fn bad_urls_and_schema_names_are_refused() {
+    let Some(url) = database_url() else { return };
+    assert!(PgStore::connect("not a url").await.is_err());
+    assert!(PgStore::connect_in_schema("mysql://x", "ok").await.is_err());
+    for bad in [
+        "",
+        "Upper",
+        "1abc",
+        "a-b",
+        "a\"b",
+        "a;drop",
+        &"x".repeat(64),
+    ] {
+        assert!(
+            PgStore::connect_in_schema(&url, bad).await.is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two providers on one database
+
+struct TestClient {
+    id: String,
+    secret: String,
+}
+
+fn config() -> Config {
+    Config::new("https://auth.example.com")
+        .unwrap()
+        .with_scopes(ScopeSet::parse("read write offline_access").unwrap())
+}
+
+/// Two providers, each over its own store (own pool), sharing one schema.
+fn providers(stores: &[Arc<PgStore>]) -> (Provider, Provider) {
+    let a: Arc<dyn Storage> = stores[0].clone();
+    let b: Arc<dyn Storage> = stores[1].clone();
+    (
+        Provider::builder(config(), a).build(),
+        Provider::builder(config(), b).build(),
+    )
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+async fn register(provider: &Provider) -> TestClient {
+    let registered = provider
+        .register_client(
+            ClientRegistration::new("Shared", REDIRECT)
+                .with_grant_types(vec![GrantType::AuthorizationCode]),
+        )
+        .await
+        .expect("register");
+    TestClient {
+        id: registered.client.id.as_str().to_owned(),
+        secret: registered
+            .secret
+            .expect("a confidential client")
+            .into_secret(),
+    }
+}
+
+async fn new_code(provider: &Provider, client: &TestClient) -> String {
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=read+offline_access&state=s\
+         &code_challenge={CHALLENGE}&code_challenge_method=S256",
+        client.id,
+        urlencode(REDIRECT)
+    );
+    let params = Params::from_query(&query, &Limits::default()).unwrap();
+    let pending = provider.authorize(&params).await.expect("valid request");
+    let scopes = pending.scopes().clone();
+    let redirect = pending
+        .approve(provider, UserId::new("alice"), &scopes)
+        .await;
+    redirect.param("code").expect("a code")
+}
+
+fn form(client: &TestClient, body: String) -> FormRequest {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", client.id, client.secret));
+    FormRequest::new(body.into_bytes()).with_authorization(Some(&format!("Basic {basic}")))
+}
+
+async fn exchange(provider: &Provider, client: &TestClient, code: &str) -> Response {
+    let body = format!(
+        "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={VERIFIER}",
+        urlencode(code),
+        urlencode(REDIRECT)
+    );
+    provider.token(&form(client, body)).await
+}
+
+async fn bearer_ok(provider: &Provider, access: &str) -> bool {
+    let header = format!("Bearer {access}");
+    provider
+        .validate_bearer(&BearerRequest::header(&header), &ScopeSet::new())
+        .await
+        .is_ok()
+}
+
+fn error_of(response: &Response) -> String {
+    response
+        .json_body()
+        .and_then(|b| b["error"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_providers_share_codes_tokens_and_revocations() {
+    with_schema(2, |stores| async move {
+        let (a, b) = providers(&stores);
+        let client = register(&a).await;
+
+        // A code issued by one instance is redeemed by the other.
+        let code = new_code(&a, &client).await;
+        let response = exchange(&b, &client, &code).await;
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let body = response.json_body().unwrap();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+        assert!(bearer_ok(&a, &access).await, "A sees B's token");
+        assert!(bearer_ok(&b, &access).await);
+
+        // Replaying the code at the first instance is refused, and (RFC 6749 §4.1.2) revokes
+        // what the code gave.
+        let replay = exchange(&a, &client, &code).await;
+        assert_eq!(error_of(&replay), "invalid_grant");
+        assert!(!bearer_ok(&b, &access).await, "a replay revokes the family");
+
+        // A fresh family; rotated on one instance, revoked on the other.
+        let code = new_code(&a, &client).await;
+        let body = exchange(&a, &client, &code).await.json_body().unwrap();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let refresh2 = body["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(refresh, refresh2);
+        let rotated = b
+            .token(&form(
+                &client,
+                format!(
+                    "grant_type=refresh_token&refresh_token={}",
+                    urlencode(&refresh2)
+                ),
+            ))
+            .await;
+        assert_eq!(
+            rotated.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&rotated.body)
+        );
+        let rotated = rotated.json_body().unwrap();
+        let access2 = rotated["access_token"].as_str().unwrap().to_owned();
+        let refresh3 = rotated["refresh_token"].as_str().unwrap().to_owned();
+        assert!(bearer_ok(&a, &access2).await);
+
+        let revoked = b
+            .revoke(&form(&client, format!("token={}", urlencode(&refresh3))))
+            .await;
+        assert_eq!(revoked.status, 200);
+        for token in [&access, &access2] {
+            assert!(!bearer_ok(&a, token).await, "A sees B's revocation");
+        }
+        let after = a
+            .token(&form(
+                &client,
+                format!(
+                    "grant_type=refresh_token&refresh_token={}",
+                    urlencode(&refresh3)
+                ),
+            ))
+            .await;
+        assert_eq!(error_of(&after), "invalid_grant");
+
+        // Deleting the client on one instance leaves nothing behind for the other.
+        let code = new_code(&a, &client).await;
+        let body = exchange(&b, &client, &code).await.json_body().unwrap();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        let id = tessera::ClientId::new(client.id.clone()).unwrap();
+        assert!(a.delete_client(&id).await.unwrap());
+        assert!(!bearer_ok(&b, &access).await);
+        for table in [
+            "tessera_grants",
+            "tessera_tokens",
+            "tessera_codes",
+            "tessera_consents",
+            "tessera_devices",
+        ] {
+            let left: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE client_id = $1"
+            ))
+            .bind(&client.id)
+            .fetch_one(stores[0].pool())
+            .await
+            .unwrap();
+            assert_eq!(left, 0, "{table} keeps rows of a deleted client");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_redemptions_across_two_providers_have_one_winner() {
+    with_schema(2, |stores| async move {
+        let (a, b) = providers(&stores);
+        let client = Arc::new(register(&a).await);
+        for round in 0..3 {
+            let code = new_code(if round % 2 == 0 { &a } else { &b }, &client).await;
+            let tasks: Vec<_> = (0..16)
+                .map(|i| {
+                    let provider = if i % 2 == 0 { a.clone() } else { b.clone() };
+                    let client = Arc::clone(&client);
+                    let code = code.clone();
+                    tokio::spawn(async move { exchange(&provider, &client, &code).await })
+                })
+                .collect();
+            let mut winners = 0;
+            for task in tasks {
+                let response = task.await.expect("task");
+                match response.status {
+                    200 => winners += 1,
+                    _ => assert_eq!(error_of(&response), "invalid_grant"),
+                }
+            }
+            assert_eq!(
+                winners, 1,
+                "exactly one of 16 redemptions wins (round {round})"
+            );
+        }
+    })
+    .await;
+}
+
+async fn count(store: &PgStore, sql: &str, grant: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(grant)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+/// Grants left with no token go: when `revoke_token` removes the last one, and when a sweep
+/// batch does; a grant that still has a token stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_grants_are_removed() {
+    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::{Duration, OffsetDateTime};
+
+    with_schema(1, |stores| async move {
+        let store = &stores[0];
+        let grants = "SELECT count(*) FROM tessera_grants WHERE id = $1";
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let grant_with = |id: &str| {
+            Grant::new(
+                GrantId::new(id),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            )
+        };
+        let token = |grant: &Grant, secret: &str, expires_at| {
+            TokenRecord::new(
+                TokenHash::of(secret),
+                TokenType::Access,
+                grant,
+                grant.scopes.clone(),
+                now,
+                expires_at,
+                None,
+            )
+        };
+
+        let revoked = grant_with(&format!("{}-revoked", client.id));
+        let first = token(&revoked, &format!("{}-a1", client.id), None);
+        let second = token(&revoked, &format!("{}-a2", client.id), None);
+        store
+            .issue_tokens(&revoked, &[first.clone(), second.clone()])
+            .await
+            .unwrap();
+        assert!(store.revoke_token(&first.hash).await.unwrap());
+        assert_eq!(
+            count(store, grants, revoked.id.as_str()).await,
+            1,
+            "a token is left"
+        );
+        assert!(store.revoke_token(&second.hash).await.unwrap());
+        assert_eq!(count(store, grants, revoked.id.as_str()).await, 0);
+
+        let swept = grant_with(&format!("{}-swept", client.id));
+        let kept = grant_with(&format!("{}-kept", client.id));
+        let old = Some(now - Duration::days(1));
+        store
+            .issue_tokens(&swept, &[token(&swept, &format!("{}-s", client.id), old)])
+            .await
+            .unwrap();
+        store
+            .issue_tokens(
+                &kept,
+                &[
+                    token(&kept, &format!("{}-k1", client.id), old),
+                    token(&kept, &format!("{}-k2", client.id), None),
+                ],
+            )
+            .await
+            .unwrap();
+        let mut removed = 0;
+        loop {
+            let batch = store.sweep_tokens(now, 1).await.unwrap();
+            assert!(batch <= 1);
+            if batch == 0 {
+                break;
+            }
+            removed += batch;
+        }
+        assert_eq!(removed, 2);
+        assert_eq!(count(store, grants, swept.id.as_str()).await, 0);
+        assert_eq!(count(store, grants, kept.id.as_str()).await, 1);
+        let tokens = "SELECT count(*) FROM tessera_tokens WHERE grant_id = $1";
+        assert_eq!(count(store, tokens, kept.id.as_str()).await, 1);
+    })
+    .await;
+}
+
+/// Rotations, single revocations and family revocations of one family at once, through two
+/// pools: no step fails (no deadlock), and once they are all done nothing of the family is
+/// left, whatever order they ran in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotations_and_revocations_race_without_errors() {
+    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::OffsetDateTime;
+
+    with_schema(2, |stores| async move {
+        let client = testkit::new_client(&*stores[0]).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        for round in 0..5 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{round}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = |secret: String, token_type| {
+                TokenRecord::new(
+                    TokenHash::of(&secret),
+                    token_type,
+                    &grant,
+                    grant.scopes.clone(),
+                    now,
+                    None,
+                    None,
+                )
+            };
+            let refresh = token(format!("{}-{round}-r", client.id), TokenType::Refresh);
+            let access = token(format!("{}-{round}-a", client.id), TokenType::Access);
+            stores[0]
+                .issue_tokens(&grant, &[refresh.clone(), access.clone()])
+                .await
+                .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..24 {
+                let store = Arc::clone(&stores[i % 2]);
+                let (old, grant_id, access) = (refresh.hash, grant.id.clone(), access.hash);
+                let successor = token(format!("{}-{round}-s{i}", client.id), TokenType::Refresh);
+                tasks.push(tokio::spawn(async move {
+                    match i % 6 {
+                        0 => store.revoke_grant(&grant_id).await.map(drop),
+                        1 => store.revoke_token(&access).await.map(drop),
+                        _ => store
+                            .rotate_refresh(&old, &[successor], None, now)
+                            .await
+                            .map(drop),
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.expect("task").expect("no store error");
+            }
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM tessera_tokens WHERE grant_id = $1")
+                    .bind(grant.id.as_str())
+                    .fetch_one(stores[0].pool())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                left, 0,
+                "a token of the revoked family is left (round {round})"
+            );
+        }
+    })
+    .await;
+}
