@@ -45,6 +45,41 @@ pub enum AuditEvent {
         /// The client.
         client_id: ClientId,
     },
+    /// A client was registered (dynamically, through the typed API, or imported).
+    ClientRegistered {
+        /// The new client.
+        client_id: ClientId,
+    },
+    /// A client's registered metadata was replaced (RFC 7592 `PUT`).
+    ClientUpdated {
+        /// The client.
+        client_id: ClientId,
+    },
+    /// A client's secret was replaced.
+    ClientSecretRotated {
+        /// The client.
+        client_id: ClientId,
+    },
+    /// A client was deleted, with everything issued to it.
+    ClientDeleted {
+        /// The client.
+        client_id: ClientId,
+    },
+    /// An attempt was refused because its key made too many wrong guesses.
+    RateLimited {
+        /// What was being guessed.
+        limit: RateLimit,
+    },
+}
+
+/// What a rate limit protects, in [`AuditEvent::RateLimited`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RateLimit {
+    /// Device flow user codes typed on the verification page (RFC 8628 §5.1).
+    DeviceUserCode,
+    /// A confidential client's secret (RFC 6819 §5.1.4.2.3), keyed by client ID.
+    ClientSecret,
 }
 
 /// Receives audit events. The default sink only emits `tracing` events.
@@ -63,7 +98,8 @@ impl AuditSink for TracingAudit {
         match event {
             AuditEvent::CodeReplayed { .. }
             | AuditEvent::RefreshReused { .. }
-            | AuditEvent::ClientAuthFailed { .. } => {
+            | AuditEvent::ClientAuthFailed { .. }
+            | AuditEvent::RateLimited { .. } => {
                 tracing::warn!(target: "tessera::audit", ?event, "security event");
             }
             _ => tracing::info!(target: "tessera::audit", ?event, "security event"),

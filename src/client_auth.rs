@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, RateLimit};
 use crate::client::{AuthMethod, Client, ClientId};
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
@@ -147,6 +147,21 @@ impl Provider {
             .await
             .map_err(|e| AuthFailure::from(OAuthError::from(e)))?
             .ok_or_else(|| failed(self, &id))?;
+        // Only a confidential client has a secret to guess; limiting a public one would only
+        // let anyone lock it out.
+        let limited = client.secret.is_some();
+        let attempts = &self.inner.client_attempts;
+        if limited && !attempts.allowed(id.as_str(), self.now()).await {
+            self.audit(AuditEvent::RateLimited {
+                limit: RateLimit::ClientSecret,
+            });
+            return Err(AuthFailure {
+                error: invalid_client(
+                    "too many failed authentication attempts for this client; try again later",
+                ),
+                basic,
+            });
+        }
         let ok = match (&secret, &client.secret) {
             (Some(presented), Some(stored)) => {
                 client.auth_method != AuthMethod::None && stored.verify(presented)
@@ -158,6 +173,9 @@ impl Provider {
         if ok {
             Ok(client)
         } else {
+            if limited {
+                attempts.failed(id.as_str(), self.now()).await;
+            }
             Err(failed(self, &id))
         }
     }

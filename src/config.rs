@@ -70,8 +70,9 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
-/// The wire shape of the token endpoint, for providers whose documented protocol predates or
-/// departs from RFC 6749 (the seed dialects). The default is RFC 6749 exactly.
+/// The wire shape of the endpoints, for providers whose documented protocol predates or departs
+/// from RFC 6749 (the seed dialects; see DIALECTS.md in the repository). The default is RFC 6749
+/// exactly, and every field is opt-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Dialect {
@@ -92,6 +93,24 @@ pub struct Dialect {
     /// Build puts them in the query of a POST). The host passes both to
     /// [`crate::FormRequest`]; without this, query parameters are ignored.
     pub token_params_in_query: bool,
+    /// Other names accepted for a `grant_type` at the token endpoint (Phabricator documents
+    /// `grant_type=token` for the authorization code grant). The RFC names keep working.
+    pub grant_type_aliases: Vec<(String, GrantType)>,
+    /// Parameters of the form endpoints (token, revocation, introspection, device authorization)
+    /// read under another name: `(wire name, RFC name)` (PhoneGap Build's non-web flow sends the
+    /// subject token as `auth_token`). A request carrying both names is `invalid_request`.
+    pub param_aliases: Vec<(String, String)>,
+    /// The `subject_token_type` assumed when a token-exchange request has none (PhoneGap
+    /// Build's personal auth tokens are untyped on the wire). `None`: it is required.
+    pub default_subject_token_type: Option<String>,
+    /// Take a missing `response_type` at the authorization endpoint as `code` (PhoneGap Build
+    /// sends only `client_id`). Any other value is still refused.
+    pub response_type_optional: bool,
+    /// Let a token request omit the `redirect_uri` its authorization request carried (AppHarbor
+    /// documents none at its token endpoint). If the token request names one, it must still
+    /// equal the authorization request's. RFC 6749 §4.1.3 requires it; the code stays bound to
+    /// its client and, by default here, to PKCE.
+    pub token_redirect_uri_optional: bool,
 }
 
 impl Default for Dialect {
@@ -103,6 +122,11 @@ impl Default for Dialect {
             renamed_errors: Vec::new(),
             collapsed_token_error: None,
             token_params_in_query: false,
+            grant_type_aliases: Vec::new(),
+            param_aliases: Vec::new(),
+            default_subject_token_type: None,
+            response_type_optional: false,
+            token_redirect_uri_optional: false,
         }
     }
 }
@@ -115,6 +139,16 @@ impl Dialect {
             .find(|(from, _)| from == code)
             .map(|(_, to)| to.clone())
             .unwrap_or_else(|| code.clone())
+    }
+
+    /// The grant type a token request's `grant_type` names: an RFC name or an alias.
+    pub fn grant_type(&self, name: &str) -> Option<GrantType> {
+        GrantType::parse(name).or_else(|| {
+            self.grant_type_aliases
+                .iter()
+                .find(|(alias, _)| alias == name)
+                .map(|(_, grant)| *grant)
+        })
     }
 }
 

@@ -17,6 +17,7 @@ mod grant;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;
+mod limiter;
 mod params;
 mod provider;
 mod redirect;
@@ -27,7 +28,7 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use audit::{AuditEvent, AuditSink, TracingAudit};
+pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
 pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, DeviceConfig, Dialect, Endpoints, PkceRequirement, RegistrationPolicy};
@@ -45,6 +46,7 @@ pub use grant::device_code::PendingDeviceAuthorization;
 pub use grant::issue::TokenResponse;
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
+pub use limiter::{AttemptLimiter, MemoryAttemptLimiter};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{

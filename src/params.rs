@@ -173,10 +173,11 @@ impl std::fmt::Debug for Params {
     }
 }
 
-/// A parameter name cut to something safe to echo in a description.
-fn printable(name: &str) -> String {
+/// A parameter name cut to something safe to echo in a description: the RFC 6749 §5.2
+/// `error_description` charset has no `"` or `\`.
+pub(crate) fn printable(name: &str) -> String {
     name.chars()
-        .filter(|c| c.is_ascii_graphic())
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\'))
         .take(40)
         .collect()
 }

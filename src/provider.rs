@@ -42,7 +42,8 @@ pub(crate) struct Inner {
     pub(crate) expiry: Arc<dyn ExpiryPolicy>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
-    pub(crate) device_guesses: crate::grant::device_code::GuessLimiter,
+    pub(crate) device_guesses: Arc<dyn crate::AttemptLimiter>,
+    pub(crate) client_attempts: Arc<dyn crate::AttemptLimiter>,
 }
 
 /// Assembles a [`Provider`].
@@ -90,6 +91,21 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the limiter of wrong client secrets, keyed by client ID (default: 20 failures per
+    /// client per 15 minutes; then `invalid_client` until the window ends).
+    pub fn client_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
+        self.inner.client_attempts = limiter;
+        self
+    }
+
+    /// Sets the limiter of wrong device user codes, keyed by the attempt key given to
+    /// [`Provider::device_verification`] (default: 10 per key per 15 minutes; then
+    /// `slow_down`).
+    pub fn device_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
+        self.inner.device_guesses = limiter;
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
         Provider {
@@ -111,7 +127,14 @@ impl Provider {
                 expiry: Arc::new(StandardExpiry::default()),
                 audit: Arc::new(TracingAudit),
                 subject_tokens: None,
-                device_guesses: Default::default(),
+                device_guesses: Arc::new(crate::MemoryAttemptLimiter::new(
+                    10,
+                    time::Duration::minutes(15),
+                )),
+                client_attempts: Arc::new(crate::MemoryAttemptLimiter::new(
+                    20,
+                    time::Duration::minutes(15),
+                )),
             },
         }
     }

@@ -32,6 +32,10 @@ pub enum RedirectError {
     /// The value is not one the client registered.
     #[error("the redirect_uri is not registered for this client")]
     NotRegistered,
+    /// A policy that accepts URIs other than the registered ones refused this one, for the
+    /// reason given (see [`crate::danger::SameDomainRedirect`]).
+    #[error("the redirect_uri is refused: {0}")]
+    Refused(&'static str),
 }
 
 impl RedirectUri {

@@ -29,7 +29,7 @@ impl Scope {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
         if !valid {
             return Err(OAuthError::invalid_scope(
-                "a scope token contains a character outside RFC 6749 §3.3",
+                "a scope token contains a character outside RFC 6749 section 3.3",
             ));
         }
         Ok(Self(token))

@@ -105,6 +105,25 @@ impl BearerError {
         }
     }
 
+    /// `insufficient_scope` naming `required` (403), for a host that refuses a valid token on
+    /// grounds of its own, such as a user-only resource reached with a client-credentials token.
+    ///
+    /// ```
+    /// let needed = tessera::ScopeSet::parse("whoami")?;
+    /// let refusal = tessera::BearerError::insufficient_scope(&needed);
+    /// assert_eq!(refusal.status(), 403);
+    /// assert!(refusal.challenge("x").contains(r#"error="insufficient_scope", "#));
+    /// assert!(refusal.challenge("x").ends_with(r#"scope="whoami""#));
+    /// # Ok::<(), tessera::OAuthError>(())
+    /// ```
+    pub fn insufficient_scope(required: &ScopeSet) -> Self {
+        Self {
+            code: Some(ErrorCode::InsufficientScope),
+            description: Some("the access token lacks a required scope"),
+            scope: Some(required.to_string()),
+        }
+    }
+
     /// 400 (`invalid_request`), 401 (no token, `invalid_token`), 403 (`insufficient_scope`) or
     /// 500 (`server_error`, a storage fault).
     pub fn status(&self) -> u16 {
@@ -267,11 +286,7 @@ impl Provider {
             return Err(invalid());
         }
         if !required.is_subset(&record.scopes) {
-            return Err(BearerError {
-                code: Some(ErrorCode::InsufficientScope),
-                description: Some("the access token lacks a required scope"),
-                scope: Some(required.to_string()),
-            });
+            return Err(BearerError::insufficient_scope(required));
         }
         Ok(Principal { record })
     }

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::audit::AuditEvent;
 use crate::client::{AuthMethod, Client, ClientId, ClientType, GrantType};
 use crate::config::RegistrationPolicy;
 use crate::error::{ErrorCode, OAuthError, StoreError};
@@ -244,6 +245,9 @@ impl Provider {
             .as_ref()
             .map(RegistrationAccessToken::hash);
         self.store().insert_client(&client).await?;
+        self.audit(AuditEvent::ClientRegistered {
+            client_id: client.id.clone(),
+        });
         Ok(RegisteredClient {
             client,
             secret,
@@ -276,6 +280,9 @@ impl Provider {
                 StoreError::Conflict => metadata_error("a client with this client_id exists"),
                 other => other.into(),
             })?;
+        self.audit(AuditEvent::ClientRegistered {
+            client_id: client.id.clone(),
+        });
         Ok(client)
     }
 
@@ -294,12 +301,21 @@ impl Provider {
         if !self.store().update_client(&client).await? {
             return Err(metadata_error("unknown client"));
         }
+        self.audit(AuditEvent::ClientSecretRotated {
+            client_id: id.clone(),
+        });
         Ok(secret)
     }
 
     /// Deletes a client and everything issued to it.
     pub async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.store().delete_client(id).await
+        let deleted = self.store().delete_client(id).await?;
+        if deleted {
+            self.audit(AuditEvent::ClientDeleted {
+                client_id: id.clone(),
+            });
+        }
+        Ok(deleted)
     }
 
     /// The dynamic client registration endpoint (RFC 7591 §3): a JSON body, and the initial
@@ -370,7 +386,15 @@ impl Provider {
             return Err(metadata_error("the registration request is too large"));
         }
         let raw: RawMetadata = serde_json::from_slice(body)
-            .map_err(|e| metadata_error(format!("the body is not valid client metadata: {e}")))?;
+            // serde_json's message quotes the input; only its position is echoed (the
+            // description must stay in the RFC 6749 §5.2 charset).
+            .map_err(|e| {
+                metadata_error(format!(
+                    "the body is not valid client metadata (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         let auth_method = match raw.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
             Some(name) => AuthMethod::parse(name)
@@ -384,7 +408,7 @@ impl Provider {
                     GrantType::parse(n).ok_or_else(|| {
                         metadata_error(format!(
                             "unsupported grant type `{}`",
-                            n.chars().take(60).collect::<String>()
+                            crate::params::printable(n)
                         ))
                     })
                 })
@@ -399,7 +423,7 @@ impl Provider {
             let ok = types.iter().all(|t| t == "code") && (types.is_empty() || wants_code);
             if !ok {
                 return Err(metadata_error(
-                    "response_types must be [\"code\"] with the authorization_code grant",
+                    "response_types must be [code] with the authorization_code grant",
                 ));
             }
         }
@@ -542,6 +566,10 @@ impl Provider {
         stored: Client,
         body: &[u8],
     ) -> Result<serde_json::Value, OAuthError> {
+        // Bounded before any parsing, like a new registration.
+        if body.len() > self.config().limits.max_bytes {
+            return Err(metadata_error("the registration request is too large"));
+        }
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| metadata_error("the body is not JSON"))?;
         if value.get("client_id").and_then(|v| v.as_str()) != Some(stored.id.as_str()) {
@@ -570,6 +598,9 @@ impl Provider {
                 "the client no longer exists",
             ));
         }
+        self.audit(AuditEvent::ClientUpdated {
+            client_id: client.id.clone(),
+        });
         Ok(self.client_document(&client))
     }
 }

@@ -64,11 +64,25 @@ impl Provider {
     /// The parameters of a form request: the body, plus the query where the dialect reads it.
     pub(crate) fn form_params(&self, request: &FormRequest) -> Result<Params, OAuthError> {
         let limits = &self.config().limits;
+        let dialect = &self.config().dialect;
         let body = Params::from_form(&request.body, limits)?;
-        match (&request.query, self.config().dialect.token_params_in_query) {
-            (Some(query), true) => body.merge(Params::from_query(query, limits)?, limits),
-            _ => Ok(body),
+        let params = match (&request.query, dialect.token_params_in_query) {
+            (Some(query), true) => body.merge(Params::from_query(query, limits)?, limits)?,
+            _ => body,
+        };
+        if dialect.param_aliases.is_empty() {
+            return Ok(params);
         }
+        // Renamed parameters: a name and its alias both present is a repeated parameter.
+        let pairs = params.iter().map(|(name, value)| {
+            let renamed = dialect
+                .param_aliases
+                .iter()
+                .find(|(alias, _)| alias == name)
+                .map_or(name, |(_, rfc)| rfc.as_str());
+            (renamed.to_owned(), value.to_owned())
+        });
+        Params::from_pairs(pairs.collect::<Vec<_>>(), limits)
     }
 
     /// The token endpoint. Always answers: a token response, or an error in the RFC 6749 §5.2
@@ -89,7 +103,11 @@ impl Provider {
                     "missing parameter `grant_type`",
                 ));
             }
-            Some(name) => match GrantType::parse(name).filter(|g| config.grant_enabled(*g)) {
+            Some(name) => match config
+                .dialect
+                .grant_type(name)
+                .filter(|g| config.grant_enabled(*g))
+            {
                 Some(grant) => grant,
                 None => {
                     return self.token_error(&OAuthError::new(

@@ -233,6 +233,7 @@ impl Provider {
                 RedirectError::Missing => "the redirect_uri is missing and the client does not have exactly one registered",
                 RedirectError::Malformed(_) => "the redirect_uri is malformed",
                 RedirectError::NotRegistered => "the redirect_uri is not registered for this client",
+                RedirectError::Refused(reason) => reason,
             };
             untrusted(ErrorCode::InvalidRequest, description)
         })?;
@@ -264,7 +265,10 @@ impl Provider {
         pending: &PendingAuthorization,
     ) -> Result<(ScopeSet, Option<PkceChallenge>), OAuthError> {
         let config = self.config();
-        match params.get("response_type") {
+        let response_type = params
+            .get("response_type")
+            .or(config.dialect.response_type_optional.then_some("code"));
+        match response_type {
             Some("code") => {}
             Some(_) => {
                 return Err(OAuthError::new(
@@ -369,7 +373,7 @@ impl Provider {
         }
         let redirect_ok = match (&record.redirect_uri, params.get("redirect_uri")) {
             (Some(given), Some(repeated)) => given == repeated,
-            (Some(_), None) => false,
+            (Some(_), None) => self.config().dialect.token_redirect_uri_optional,
             (None, None) => true,
             (None, Some(repeated)) => client.redirect_uris.iter().any(|r| r.as_str() == repeated),
         };

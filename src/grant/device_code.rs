@@ -5,11 +5,7 @@
 //! [`Provider::device_verification`] to a [`PendingDeviceAuthorization`] that the logged-in user
 //! approves or denies; meanwhile the device polls the token endpoint.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
-
-use time::{Duration, OffsetDateTime};
 
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
@@ -24,39 +20,6 @@ use crate::store::{Consent, DevicePoll, DeviceRecord, DeviceStatus, Grant, Grant
 /// The user code alphabet: consonants only (RFC 8628 §6.1), no vowels to spell words, no
 /// look-alikes. 20 letters.
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
-
-/// How many wrong user codes one attempt key (a session, an IP) may enter per window.
-const MAX_WRONG_CODES: u32 = 10;
-const WRONG_CODE_WINDOW: Duration = Duration::minutes(15);
-
-/// Counts wrong user-code entries per attempt key, to stop guessing (RFC 8628 §5.1).
-#[derive(Debug, Default)]
-pub(crate) struct GuessLimiter {
-    failures: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
-}
-
-impl GuessLimiter {
-    fn blocked(&self, key: &str, now: OffsetDateTime) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get(key) {
-            Some((_, since)) if now - *since > WRONG_CODE_WINDOW => {
-                failures.remove(key);
-                false
-            }
-            Some((count, _)) => *count >= MAX_WRONG_CODES,
-            None => false,
-        }
-    }
-
-    fn fail(&self, key: &str, now: OffsetDateTime) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.len() > 100_000 {
-            // Bounded memory: forget windows that are over.
-            failures.retain(|_, (_, since)| now - *since <= WRONG_CODE_WINDOW);
-        }
-        failures.entry(key.to_owned()).or_insert((0, now)).0 += 1;
-    }
-}
 
 /// Normalises a user code as typed: case, dashes and spaces do not matter.
 fn normalize(user_code: &str) -> Option<String> {
@@ -244,8 +207,9 @@ impl Provider {
     }
 
     /// Resolves a user code typed on the verification page. `attempt_key` identifies who is
-    /// typing (a session ID or client IP): after ten wrong codes in fifteen minutes, that key
-    /// gets `slow_down` whatever it enters.
+    /// typing (a session ID or client IP): after ten wrong codes in fifteen minutes (by default;
+    /// see [`crate::ProviderBuilder::device_attempts`]), that key gets `slow_down` whatever it
+    /// enters.
     pub async fn device_verification(
         &self,
         user_code: &str,
@@ -253,7 +217,10 @@ impl Provider {
     ) -> Result<PendingDeviceAuthorization, OAuthError> {
         let now = self.now();
         let limiter = &self.inner.device_guesses;
-        if limiter.blocked(attempt_key, now) {
+        if !limiter.allowed(attempt_key, now).await {
+            self.audit(AuditEvent::RateLimited {
+                limit: crate::audit::RateLimit::DeviceUserCode,
+            });
             return Err(OAuthError::new(
                 ErrorCode::SlowDown,
                 "too many wrong codes; wait and try again",
@@ -266,7 +233,7 @@ impl Provider {
             )
         };
         let Some(code) = normalize(user_code) else {
-            limiter.fail(attempt_key, now);
+            limiter.failed(attempt_key, now).await;
             return Err(wrong());
         };
         let record = self
@@ -276,7 +243,7 @@ impl Provider {
         let record = match record {
             Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
             _ => {
-                limiter.fail(attempt_key, now);
+                limiter.failed(attempt_key, now).await;
                 return Err(wrong());
             }
         };

@@ -41,7 +41,14 @@ impl Provider {
         }
         client.check_grant(GrantType::TokenExchange)?;
         let subject = params.require("subject_token")?;
-        let subject_type = params.require("subject_token_type")?;
+        let subject_type = match (
+            params.get("subject_token_type"),
+            &self.config().dialect.default_subject_token_type,
+        ) {
+            (Some(given), _) => given,
+            (None, Some(default)) => default.as_str(),
+            (None, None) => params.require("subject_token_type")?,
+        };
         if let Some(requested) = params.get("requested_token_type")
             && requested != ACCESS_TOKEN_TYPE
         {

@@ -1,0 +1,145 @@
+//! AppHarbor's OAuth v2 provider, rebuilt on tessera exactly as its support site describes it
+//! (`../shared/seeds/004_*.txt`; see DIALECTS.md for the mapping).
+//!
+//! ```sh
+//! cargo run --example appharbor -- --addr 127.0.0.1:8080
+//! # prints client_id=..., client_secret=..., redirect_uri=...
+//! open 'http://127.0.0.1:8080/user/authorizations/new?client_id=ID&redirect_uri=https%3A%2F%2Fexample.com%2F'
+//! curl -d client_id=ID -d client_secret=SECRET -d code=CODE http://127.0.0.1:8080/tokens
+//! curl -H 'Authorization: BEARER TOKEN' http://127.0.0.1:8080/applications
+//! ```
+//!
+//! Routes: `GET /user/authorizations/new`, `POST /tokens`, `GET /applications`, and
+//! `GET /user/authorizations`, where the user sees and revokes authorized applications.
+
+#![allow(unreachable_pub)]
+
+#[path = "dialect_support/mod.rs"]
+mod dialect_support;
+
+use std::error::Error;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dialect_support::{Ui, UiConfig};
+use tessera::store::MemoryStore;
+use tessera::{
+    AuthMethod, BodyFormat, ClientRegistration, Config, Dialect, GrantType, PkceRequirement,
+    Provider, ScopeSet, StandardExpiry, danger,
+};
+
+/// The callback URL of the client registered at start: the document's `http://example.com/`
+/// over https (tessera registers plain-http redirect URIs only on loopback hosts).
+pub const CALLBACK: &str = "https://example.com/";
+
+/// The provider's configuration: the code grant only, PKCE only for public clients (the
+/// document's confidential clients send none), and the token endpoint's dialect: no
+/// `grant_type`, no `redirect_uri`, a form-encoded `access_token=...&token_type=...` answer.
+pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
+    let mut dialect = Dialect::default();
+    dialect.token_format = BodyFormat::Form;
+    dialect.default_grant_type = Some(GrantType::AuthorizationCode);
+    dialect.token_redirect_uri_optional = true;
+    // The authorization link carries no response_type: AppHarbor only has the code flow.
+    dialect.response_type_optional = true;
+    dialect.token_fields = Some(vec!["access_token".into(), "token_type".into()]);
+    let mut config = Config::new(issuer)?
+        .with_pkce(PkceRequirement::PublicClients)
+        .with_grant_types(vec![GrantType::AuthorizationCode])
+        .with_dialect(dialect);
+    // The callback gets `https://example.com/?code=:code` (and `state`), as documented.
+    config.iss_parameter = false;
+    Ok(config)
+}
+
+/// The router and the client registered at start, with its one-time secret.
+pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error>> {
+    // "Tokens issued by AppHarbor do not expire but the user has the option of revoking them."
+    let expiry = danger::never_expire(StandardExpiry::default());
+    let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
+        .expiry(Arc::new(expiry))
+        .build();
+    let registered = provider
+        .register_client(
+            ClientRegistration::new("AppHarbor Example Client", CALLBACK)
+                .with_homepage("https://example.com/")
+                .with_grant_types(vec![GrantType::AuthorizationCode])
+                .with_auth_method(AuthMethod::ClientSecretPost),
+        )
+        .await?;
+    let secret = registered
+        .secret
+        .ok_or("a confidential client gets a secret")?
+        .into_secret();
+    let ui = Ui::new(
+        provider,
+        UiConfig {
+            title: "AppHarbor",
+            apps_path: "/user/authorizations",
+            skip_granted_consent: false,
+        },
+    );
+    let router = Router::new()
+        .route("/user/authorizations/new", get(authorize))
+        .route("/tokens", post(token))
+        .route("/applications", get(applications))
+        .with_state(ui.clone())
+        .merge(ui.routes());
+    Ok((router, registered.client.id.as_str().to_owned(), secret))
+}
+
+async fn authorize(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    ui.authorize_request(
+        "/user/authorizations/new",
+        &headers,
+        &Method::GET,
+        query.as_deref(),
+        &[],
+    )
+    .await
+}
+
+async fn token(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    dialect_support::token(&ui.provider, &headers, query, body).await
+}
+
+/// The protected API: the user's applications (an empty list in this demo).
+async fn applications(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match ui
+        .bearer(&headers, query.as_deref(), &ScopeSet::new())
+        .await
+    {
+        Ok(_) => axum::Json(serde_json::json!([])).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let addr = dialect_support::addr_from_args()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let (app, client_id, secret) = app(&issuer).await?;
+    println!("client_id={client_id}");
+    println!("client_secret={secret}");
+    println!("redirect_uri={CALLBACK}");
+    dialect_support::serve(listener, app).await
+}

@@ -1,0 +1,552 @@
+//! Glue shared by the three dialect examples (PhoneGap Build, Phabricator, AppHarbor): the
+//! demo user's login page, the consent page, the page listing authorized applications, a
+//! session cookie with a CSRF token, and the conversion of tessera's responses into axum ones.
+//!
+//! None of it is OAuth protocol logic: every decision is the provider's. A real host replaces
+//! this module with its own accounts, sessions and templates.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response as AxumResponse};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use serde::Deserialize;
+use subtle::ConstantTimeEq as _;
+use tessera::{
+    AuthorizeError, BearerError, BearerRequest, ClientId, FormRequest, Params, Principal, Provider,
+    ScopeSet, TokenHash, UserId,
+};
+
+/// The demo account every dialect example has.
+pub const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo";
+const COOKIE: &str = "sid";
+
+/// Where the dialect's pages live and how its consent behaves.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    /// The provider's display name.
+    pub title: &'static str,
+    /// The page listing the user's authorized applications.
+    pub apps_path: &'static str,
+    /// Skip the consent page when the user already granted every requested scope.
+    pub skip_granted_consent: bool,
+}
+
+/// A signed-in (or not yet) browser. Kept under the SHA-256 of its cookie value.
+#[derive(Default)]
+struct Session {
+    user: Option<UserId>,
+    csrf: String,
+}
+
+/// The state every handler shares.
+#[derive(Clone)]
+pub struct Ui {
+    /// The provider.
+    pub provider: Provider,
+    config: Arc<UiConfig>,
+    sessions: Arc<Mutex<HashMap<TokenHash, Session>>>,
+    templates: Arc<minijinja::Environment<'static>>,
+}
+
+impl std::fmt::Debug for Ui {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Sessions hold CSRF tokens: never printed.
+        f.debug_struct("Ui")
+            .field("provider", &self.provider)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+const LAYOUT: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"#;
+
+const LOGIN: &str = r#"{% extends "layout.html" %}{% block body %}
+{% if failed %}<p role="alert">Wrong user name or password.</p>{% endif %}
+<form method="post" action="/login">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="next" value="{{ next }}">
+<label>User name <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button>
+</form>{% endblock %}"#;
+
+const CONSENT: &str = r#"{% extends "layout.html" %}{% block body %}
+<p><strong>{{ client }}</strong> wants to access your account{% if scopes %} with: {{ scopes }}{% endif %}.</p>
+<form method="post" action="/consent">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="request" value="{{ request }}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>{% endblock %}"#;
+
+const ERROR: &str = r#"{% extends "layout.html" %}{% block body %}
+<p role="alert">{{ code }}: {{ description }}</p>{% endblock %}"#;
+
+const APPS: &str = r#"{% extends "layout.html" %}{% block body %}
+<h2>Authorized applications</h2>
+{% if apps %}<ul>{% for app in apps %}
+<li><span class="app">{{ app.name }}</span> ({{ app.client_id }}){% if app.scopes %}: {{ app.scopes }}{% endif %}
+<form method="post" action="{{ action }}">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<input type="hidden" name="client_id" value="{{ app.client_id }}">
+<button type="submit">Revoke</button></form></li>{% endfor %}
+</ul>{% else %}<p>No application is authorized.</p>{% endif %}{% endblock %}"#;
+
+impl Ui {
+    /// The UI over `provider`.
+    pub fn new(provider: Provider, config: UiConfig) -> Self {
+        let mut env = minijinja::Environment::new();
+        // Names ending in `.html` are auto-escaped.
+        for (name, source) in [
+            ("layout.html", LAYOUT),
+            ("login.html", LOGIN),
+            ("consent.html", CONSENT),
+            ("error.html", ERROR),
+            ("apps.html", APPS),
+        ] {
+            if let Err(error) = env.add_template(name, source) {
+                tracing::error!(%error, "template");
+            }
+        }
+        Self {
+            provider,
+            config: Arc::new(config),
+            sessions: Arc::default(),
+            templates: Arc::new(env),
+        }
+    }
+
+    fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> AxumResponse {
+        let ctx = minijinja::context! { title => self.config.title, ..ctx };
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+        {
+            Ok(html) => (
+                status,
+                no_store(),
+                [
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                ],
+                Html(html),
+            )
+                .into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+
+    /// The session named by the request's cookie, creating one (and its cookie) if needed.
+    fn session(&self, headers: &HeaderMap) -> (String, Option<UserId>, String, Option<String>) {
+        let presented = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == COOKIE)
+            .map(|c| c.value().to_owned());
+        let mut sessions = match self.sessions.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(id) = presented
+            && let Some(session) = sessions.get(&TokenHash::of(&id))
+        {
+            return (id, session.user.clone(), session.csrf.clone(), None);
+        }
+        let id = random_token();
+        let csrf = random_token();
+        sessions.insert(
+            TokenHash::of(&id),
+            Session {
+                user: None,
+                csrf: csrf.clone(),
+            },
+        );
+        let set_cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
+        (id, None, csrf, Some(set_cookie))
+    }
+
+    fn check_csrf(&self, headers: &HeaderMap, presented: &str) -> Option<(String, Option<UserId>)> {
+        let (id, user, csrf, fresh) = self.session(headers);
+        let ok = fresh.is_none() && bool::from(csrf.as_bytes().ct_eq(presented.as_bytes()));
+        ok.then_some((id, user))
+    }
+
+    fn login_redirect(&self, next: &str, set_cookie: Option<String>) -> AxumResponse {
+        let location = format!(
+            "/login?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish()
+        );
+        with_cookie(
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+            set_cookie,
+        )
+    }
+
+    fn untrusted(&self, code: &str, description: &str, status: u16) -> AxumResponse {
+        self.render(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            "error.html",
+            minijinja::context! { code, description },
+        )
+    }
+
+    /// The authorization endpoint's browser side: validate with the provider (showing untrusted
+    /// errors, redirecting the others), make sure the user is logged in, then approve at once if
+    /// the dialect skips granted consent, or show the consent page.
+    pub async fn authorize(&self, path: &str, headers: &HeaderMap, params: Params) -> AxumResponse {
+        let pending = match self.provider.authorize(&params).await {
+            Ok(pending) => pending,
+            Err(AuthorizeError::Untrusted(error)) => {
+                return self.untrusted(error.code.as_str(), &error.description, error.status());
+            }
+            Err(AuthorizeError::Redirect(redirect)) => {
+                return to_axum(redirect.to_response());
+            }
+            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+        };
+        let (_, user, csrf, set_cookie) = self.session(headers);
+        let request = params.to_query();
+        let Some(user) = user else {
+            return self.login_redirect(&format!("{path}?{request}"), set_cookie);
+        };
+        if self.config.skip_granted_consent {
+            match pending.consent_covers(&self.provider, &user).await {
+                Ok(true) => {
+                    let scopes = pending.scopes().clone();
+                    let redirect = pending.approve(&self.provider, user, &scopes).await;
+                    return to_axum(redirect.to_response());
+                }
+                Ok(false) => {}
+                Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            }
+        }
+        let ctx = minijinja::context! {
+            client => pending.client().name.clone(),
+            scopes => pending.scopes().to_string(),
+            csrf,
+            request,
+        };
+        with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
+    }
+
+    /// [`Ui::authorize`] for a request as received: the query of a GET, the form of a POST.
+    pub async fn authorize_request(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        method: &Method,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> AxumResponse {
+        let limits = &self.provider.config().limits;
+        let parsed = if method == Method::POST {
+            Params::from_form(body, limits)
+        } else {
+            Params::from_query(query.unwrap_or(""), limits)
+        };
+        match parsed {
+            Ok(params) => self.authorize(path, headers, params).await,
+            Err(error) => self.untrusted(
+                error.code.as_str(),
+                error.description.as_deref().unwrap_or("malformed request"),
+                400,
+            ),
+        }
+    }
+
+    /// The user's applications, for the dialect's management page.
+    async fn apps_page(&self, headers: &HeaderMap) -> AxumResponse {
+        let (_, user, csrf, set_cookie) = self.session(headers);
+        let Some(user) = user else {
+            return self.login_redirect(self.config.apps_path, set_cookie);
+        };
+        let Ok(apps) = self.provider.authorized_apps(&user).await else {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        };
+        let apps: Vec<_> = apps
+            .iter()
+            .map(|app| {
+                minijinja::context! {
+                    name => app.name.clone(),
+                    client_id => app.client_id.as_str().to_owned(),
+                    scopes => app.scopes.to_string(),
+                }
+            })
+            .collect();
+        let action = format!("{}/revoke", self.config.apps_path.trim_end_matches('/'));
+        self.render(
+            StatusCode::OK,
+            "apps.html",
+            minijinja::context! { apps, csrf, action },
+        )
+    }
+
+    /// Validates a resource request's bearer token (header, query or form, as configured).
+    pub async fn bearer(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        scopes: &ScopeSet,
+    ) -> Result<Principal, AxumResponse> {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let request = BearerRequest::new(authorization, query, None);
+        self.provider
+            .validate_bearer(&request, scopes)
+            .await
+            .map_err(|error: BearerError| to_axum(error.to_response(&self.provider)))
+    }
+
+    /// The routes every dialect shares: login, consent, and the applications page.
+    pub fn routes(self) -> Router {
+        let apps = self.config.apps_path;
+        let revoke = format!("{}/revoke", apps.trim_end_matches('/'));
+        Router::new()
+            .route("/login", get(login_page).post(login_submit))
+            .route("/consent", post(consent_submit))
+            .route(apps, get(apps_handler))
+            .route(&revoke, post(revoke_handler))
+            .with_state(self)
+    }
+}
+
+/// A tessera response as an axum one.
+pub fn to_axum(response: tessera::Response) -> AxumResponse {
+    let mut out = AxumResponse::new(axum::body::Body::from(response.body));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in response.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            out.headers_mut().append(name, value);
+        }
+    }
+    out
+}
+
+/// The token endpoint as a handler body: the query (read if the dialect says so), the form body
+/// and the `Authorization` header go to the provider as they came.
+pub async fn token(
+    provider: &Provider,
+    headers: &HeaderMap,
+    query: Option<String>,
+    body: Bytes,
+) -> AxumResponse {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let request = FormRequest::new(body.to_vec())
+        .with_query(query.as_deref())
+        .with_authorization(authorization);
+    to_axum(provider.token(&request).await)
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CACHE_CONTROL, "no-store")]
+}
+
+fn with_cookie(mut response: AxumResponse, set_cookie: Option<String>) -> AxumResponse {
+    if let Some(value) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Only local paths: never an open redirect.
+fn local_path(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> AxumResponse {
+    let (_, _, csrf, set_cookie) = ui.session(&headers);
+    let next = local_path(query.next.as_deref().unwrap_or("/")).to_owned();
+    let ctx = minijinja::context! { csrf, next, failed => false };
+    with_cookie(ui.render(StatusCode::OK, "login.html", ctx), set_cookie)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: String,
+}
+
+async fn login_submit(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> AxumResponse {
+    let Some((id, _)) = ui.check_csrf(&headers, &form.csrf) else {
+        return (StatusCode::FORBIDDEN, "bad CSRF token").into_response();
+    };
+    let user_ok = bool::from(form.username.as_bytes().ct_eq(DEMO_USER.as_bytes()));
+    let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
+    if !(user_ok && password_ok) {
+        let (_, _, csrf, _) = ui.session(&headers);
+        let ctx = minijinja::context! { csrf, next => form.next, failed => true };
+        return ui.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
+    }
+    // A new session id and CSRF token on login (no session fixation).
+    let fresh = random_token();
+    {
+        let mut sessions = match ui.sessions.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        sessions.remove(&TokenHash::of(&id));
+        sessions.insert(
+            TokenHash::of(&fresh),
+            Session {
+                user: Some(UserId::new(DEMO_USER)),
+                csrf: random_token(),
+            },
+        );
+    }
+    let cookie = format!("{COOKIE}={fresh}; Path=/; HttpOnly; SameSite=Lax");
+    with_cookie(
+        (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, local_path(&form.next).to_owned())],
+        )
+            .into_response(),
+        Some(cookie),
+    )
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    csrf: String,
+    request: String,
+    decision: String,
+}
+
+async fn consent_submit(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> AxumResponse {
+    let Some((_, Some(user))) = ui.check_csrf(&headers, &form.csrf) else {
+        return (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response();
+    };
+    let params = match Params::from_query(&form.request, &ui.provider.config().limits) {
+        Ok(params) => params,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    // The request is validated again: the hidden field came back through the browser.
+    let pending = match ui.provider.authorize(&params).await {
+        Ok(pending) => pending,
+        Err(AuthorizeError::Untrusted(error)) => {
+            return ui.untrusted(error.code.as_str(), &error.description, error.status());
+        }
+        Err(AuthorizeError::Redirect(redirect)) => return to_axum(redirect.to_response()),
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    let redirect = if form.decision == "allow" {
+        let scopes = pending.scopes().clone();
+        pending.approve(&ui.provider, user, &scopes).await
+    } else {
+        pending.deny(&ui.provider)
+    };
+    to_axum(redirect.to_response())
+}
+
+async fn apps_handler(State(ui): State<Ui>, headers: HeaderMap) -> AxumResponse {
+    ui.apps_page(&headers).await
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    csrf: String,
+    client_id: String,
+}
+
+async fn revoke_handler(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> AxumResponse {
+    let Some((_, Some(user))) = ui.check_csrf(&headers, &form.csrf) else {
+        return (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response();
+    };
+    let Ok(client) = ClientId::new(form.client_id) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    if ui.provider.revoke_app(&user, &client).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, ui.config.apps_path)],
+    )
+        .into_response()
+}
+
+/// Reads `--addr HOST:PORT` (default `127.0.0.1:0`) from the command line.
+pub fn addr_from_args() -> Result<SocketAddr, String> {
+    let mut args = std::env::args().skip(1);
+    let mut addr = "127.0.0.1:0".to_owned();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?,
+            other => {
+                if let Some(value) = other.strip_prefix("--addr=") {
+                    addr = value.to_owned();
+                } else {
+                    return Err(format!("unknown argument `{other}` (use --addr HOST:PORT)"));
+                }
+            }
+        }
+    }
+    addr.parse().map_err(|e| format!("--addr {addr}: {e}"))
+}
+
+/// Binds, prints the `listening on` line, and serves `app` until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Phabricator's OAuth Server, rebuilt on tessera exactly as "Using the Phabricator OAuth
+//! Server" describes it (`../shared/seeds/003_*.txt`; see DIALECTS.md for the mapping).
+//!
+//! ```sh
+//! cargo run --example phabricator -- --addr 127.0.0.1:8080
+//! # prints client_id=..., client_secret=..., redirect_uri=...
+//! open 'http://127.0.0.1:8080/oauthserver/auth/?client_id=ID&response_type=code&scope=whoami&state=xyz'
+//! curl 'http://127.0.0.1:8080/oauthserver/token/?client_id=ID&client_secret=SECRET&code=CODE&grant_type=authorization_code'
+//! curl 'http://127.0.0.1:8080/api/user.whoami?access_token=TOKEN'
+//! ```
+//!
+//! Routes: `GET|POST /oauthserver/auth/`, `GET|POST /oauthserver/token/`,
+//! `GET /api/user.whoami`, and `GET /oauthserver/clientauthorization/`, where the user sees and
+//! revokes authorized applications.
+
+#![allow(unreachable_pub)]
+
+#[path = "dialect_support/mod.rs"]
+mod dialect_support;
+
+use std::error::Error;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dialect_support::{Ui, UiConfig};
+use tessera::store::MemoryStore;
+use tessera::{
+    AuthMethod, ClientRegistration, Config, Dialect, GrantType, PkceRequirement, Provider, Scope,
+    ScopeSet, StandardExpiry, danger,
+};
+
+/// The registered callback of the client created at start. Overrides may change its path and
+/// add query parameters, but must keep `tenant=7`.
+pub const CALLBACK: &str = "https://client.example/oauth/phabricator?tenant=7";
+
+/// The provider's configuration: the two documented scopes (`whoami` by default), PKCE only
+/// for public clients (the document's confidential clients send none), the code grant only,
+/// `grant_type=token` as the document spells it, and token requests readable from a GET's query.
+pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
+    let mut dialect = Dialect::default();
+    dialect.grant_type_aliases = vec![("token".into(), GrantType::AuthorizationCode)];
+    dialect.token_params_in_query = true;
+    Ok(Config::new(issuer)?
+        .with_scopes(ScopeSet::parse("whoami offline_access")?)
+        .with_default_scopes(ScopeSet::parse("whoami")?)
+        .with_pkce(PkceRequirement::PublicClients)
+        .with_grant_types(vec![GrantType::AuthorizationCode])
+        .with_dialect(dialect))
+}
+
+/// The router and the client registered at start, with its one-time secret.
+pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error>> {
+    let expiry =
+        danger::never_expire_with_scope(StandardExpiry::default(), Scope::new("offline_access")?);
+    let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
+        .redirect_policy(Arc::new(danger::SameDomainRedirect))
+        .expiry(Arc::new(expiry))
+        .build();
+    let registered = provider
+        .register_client(
+            ClientRegistration::new("Phabricator Example Client", CALLBACK)
+                .with_homepage("https://client.example/")
+                .with_grant_types(vec![GrantType::AuthorizationCode])
+                .with_auth_method(AuthMethod::ClientSecretPost),
+        )
+        .await?;
+    let secret = registered
+        .secret
+        .ok_or("a confidential client gets a secret")?
+        .into_secret();
+    let ui = Ui::new(
+        provider,
+        UiConfig {
+            title: "Phabricator",
+            apps_path: "/oauthserver/clientauthorization/",
+            skip_granted_consent: true,
+        },
+    );
+    let router = Router::new()
+        .route("/oauthserver/auth/", get(authorize).post(authorize))
+        .route("/oauthserver/token/", get(token).post(token))
+        .route("/api/user.whoami", get(whoami))
+        .with_state(ui.clone())
+        .merge(ui.routes());
+    Ok((router, registered.client.id.as_str().to_owned(), secret))
+}
+
+async fn authorize(
+    State(ui): State<Ui>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    ui.authorize_request(
+        "/oauthserver/auth/",
+        &headers,
+        &method,
+        query.as_deref(),
+        &body,
+    )
+    .await
+}
+
+async fn token(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    dialect_support::token(&ui.provider, &headers, query, body).await
+}
+
+/// Conduit's `user.whoami`, in Conduit's result envelope; needs the `whoami` scope.
+async fn whoami(State(ui): State<Ui>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let Ok(required) = ScopeSet::parse("whoami") else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match ui.bearer(&headers, query.as_deref(), &required).await {
+        Ok(principal) => {
+            let user = principal.user().map(|u| u.as_str().to_owned());
+            axum::Json(serde_json::json!({
+                "result": { "userName": user, "realName": "Demo User" },
+                "error_code": null,
+                "error_info": null,
+            }))
+            .into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let addr = dialect_support::addr_from_args()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let (app, client_id, secret) = app(&issuer).await?;
+    println!("client_id={client_id}");
+    println!("client_secret={secret}");
+    println!("redirect_uri={CALLBACK}");
+    dialect_support::serve(listener, app).await
+}

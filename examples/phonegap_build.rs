@@ -1,0 +1,223 @@
+//! PhoneGap Build's OAuth provider, rebuilt on tessera exactly as its developer documentation
+//! describes it (`../shared/seeds/000_*.txt`; see DIALECTS.md for the mapping).
+//!
+//! ```sh
+//! cargo run --example phonegap_build -- --addr 127.0.0.1:8080
+//! # the document's own requests:
+//! open 'http://127.0.0.1:8080/authorize?client_id=abcdef'          # sign in as demo/demo
+//! curl -X POST 'http://127.0.0.1:8080/authorize/token?client_id=abcdef&client_secret=123456&code=CODE'
+//! curl -X POST 'http://127.0.0.1:8080/authorize?client_id=abcdef&client_secret=123456&auth_token=789hij'
+//! curl 'http://127.0.0.1:8080/api/v1/me?access_token=TOKEN'
+//! ```
+//!
+//! Routes: `GET /authorize` (web flow), `POST /authorize` (non-web flow: a personal auth token
+//! exchanged through RFC 8693 token exchange), `POST /authorize/token`, `GET /api/v1/me`, and
+//! `GET /apps`, where the user sees and revokes authorized applications.
+
+#![allow(unreachable_pub)]
+
+#[path = "dialect_support/mod.rs"]
+mod dialect_support;
+
+use std::error::Error;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use dialect_support::{Ui, UiConfig};
+use tessera::store::MemoryStore;
+use tessera::{
+    AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect, ErrorCode, GrantType,
+    PkceRequirement, Provider, ScopeSet, StandardExpiry, StoreError, SubjectTokenValidator,
+    TokenHash, UserId, danger,
+};
+
+/// The example client of the document.
+pub const CLIENT_ID: &str = "abcdef";
+/// Its secret, as the document prints it (imported: kept with a slow hash).
+pub const CLIENT_SECRET: &str = "123456";
+/// Its registered callback URL.
+pub const CALLBACK: &str = "https://client.example/callback";
+/// The demo user's personal auth token, as the document prints it.
+pub const AUTH_TOKEN: &str = "789hij";
+/// The `subject_token_type` the non-web flow's `auth_token` is exchanged as.
+pub const AUTH_TOKEN_TYPE: &str = "urn:phonegap-build:params:oauth:token-type:auth_token";
+
+/// The users' personal auth tokens ("in their account settings"), kept as SHA-256 hashes.
+#[derive(Debug)]
+struct PersonalTokens(Vec<(TokenHash, UserId)>);
+
+#[async_trait]
+impl SubjectTokenValidator for PersonalTokens {
+    async fn validate(&self, token_type: &str, token: &str) -> Result<Option<UserId>, StoreError> {
+        if token_type != AUTH_TOKEN_TYPE {
+            return Ok(None);
+        }
+        let hash = TokenHash::of(token);
+        Ok(self
+            .0
+            .iter()
+            .find(|(known, _)| *known == hash)
+            .map(|(_, user)| user.clone()))
+    }
+}
+
+/// The configuration shared by both flows: no PKCE for these confidential clients (the document
+/// has none), the code grant and token exchange only, tokens that do not expire ("Save it.").
+fn base_config(issuer: &str) -> Result<Config, Box<dyn Error>> {
+    let mut config = Config::new(issuer)?
+        .with_pkce(PkceRequirement::PublicClients)
+        .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::TokenExchange]);
+    // The callback gets `code` (or `error`), nothing the document does not list.
+    config.iss_parameter = false;
+    Ok(config)
+}
+
+/// The web flow's wire dialect.
+fn web_dialect() -> Dialect {
+    let mut dialect = Dialect::default();
+    // GET /authorize?client_id=abcdef: no response_type, no redirect_uri.
+    dialect.response_type_optional = true;
+    // Deny: error=authorization_refused.
+    dialect.renamed_errors = vec![(
+        ErrorCode::AccessDenied,
+        ErrorCode::Custom("authorization_refused".into()),
+    )];
+    // POST /authorize/token?client_id&client_secret&code: query parameters, no grant_type.
+    dialect.token_params_in_query = true;
+    dialect.default_grant_type = Some(GrantType::AuthorizationCode);
+    // { "access_token": "xyz123" } or { "error": "invalid request" }.
+    dialect.token_fields = Some(vec!["access_token".into()]);
+    dialect.collapsed_token_error = Some(ErrorCode::Custom("invalid request".into()));
+    dialect
+}
+
+/// The non-web flow's dialect: the same endpoint shape, read as RFC 8693 token exchange.
+fn exchange_dialect() -> Dialect {
+    let mut dialect = Dialect::default();
+    dialect.token_params_in_query = true;
+    dialect.default_grant_type = Some(GrantType::TokenExchange);
+    dialect.param_aliases = vec![("auth_token".into(), "subject_token".into())];
+    dialect.default_subject_token_type = Some(AUTH_TOKEN_TYPE.into());
+    dialect.token_fields = Some(vec!["access_token".into()]);
+    dialect.collapsed_token_error = Some(ErrorCode::Custom("Invalid authentication token.".into()));
+    dialect
+}
+
+#[derive(Debug, Clone)]
+struct AppState {
+    ui: Ui,
+    exchange: Provider,
+}
+
+/// The whole provider as a router, with the document's client and personal token imported.
+pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
+    let store = Arc::new(MemoryStore::new());
+    let expiry = Arc::new(danger::never_expire(StandardExpiry::default()));
+    let tokens = Arc::new(PersonalTokens(vec![(
+        TokenHash::of(AUTH_TOKEN),
+        UserId::new(dialect_support::DEMO_USER),
+    )]));
+    // Two providers over one store: one per flow, each with its own error vocabulary.
+    let web = Provider::builder(
+        base_config(issuer)?.with_dialect(web_dialect()),
+        store.clone(),
+    )
+    .expiry(expiry.clone())
+    .build();
+    let exchange = Provider::builder(base_config(issuer)?.with_dialect(exchange_dialect()), store)
+        .expiry(expiry)
+        .subject_tokens(tokens)
+        .build();
+    web.import_client(
+        ClientId::new(CLIENT_ID)?,
+        Some(ClientSecret::new(CLIENT_SECRET)),
+        ClientRegistration::new("Example App", CALLBACK)
+            .with_homepage("https://client.example/")
+            .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::TokenExchange])
+            .with_auth_method(AuthMethod::ClientSecretPost),
+    )
+    .await?;
+    let ui = Ui::new(
+        web,
+        UiConfig {
+            title: "PhoneGap Build",
+            apps_path: "/apps",
+            skip_granted_consent: false,
+        },
+    );
+    let state = AppState {
+        ui: ui.clone(),
+        exchange,
+    };
+    Ok(Router::new()
+        .route("/authorize", get(authorize).post(non_web_flow))
+        .route("/authorize/token", post(token))
+        .route("/api/v1/me", get(me))
+        .with_state(state)
+        .merge(ui.routes()))
+}
+
+async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    state
+        .ui
+        .authorize_request("/authorize", &headers, &Method::GET, query.as_deref(), &[])
+        .await
+}
+
+async fn non_web_flow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    dialect_support::token(&state.exchange, &headers, query, body).await
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    dialect_support::token(&state.ui.provider, &headers, query, body).await
+}
+
+async fn me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match state
+        .ui
+        .bearer(&headers, query.as_deref(), &ScopeSet::new())
+        .await
+    {
+        Ok(principal) => {
+            let user = principal.user().map(|u| u.as_str().to_owned());
+            axum::Json(serde_json::json!({ "username": user })).into_response()
+        }
+        Err(response) => response,
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let addr = dialect_support::addr_from_args()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    let app = app(&issuer).await?;
+    println!("client_id={CLIENT_ID}");
+    println!("client_secret={CLIENT_SECRET}");
+    println!("redirect_uri={CALLBACK}");
+    dialect_support::serve(listener, app).await
+}

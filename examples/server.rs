@@ -1,0 +1,843 @@
+//! A complete OAuth 2.x provider on axum: every tessera endpoint over HTTP, a demo user (`demo`
+//! / `demo`) with login and consent pages, the device flow's verification page, the user's list
+//! of authorized applications, and a protected resource at `/api/me` (scope `whoami`).
+//!
+//! Run it with:
+//!
+//! ```sh
+//! cargo run --release --example server -- --addr 127.0.0.1:8080
+//! ```
+//!
+//! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
+//! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
+//! `http://` and the bound address), `--database-url postgres://...|redis://...` (default: in
+//! memory),
+//! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
+//! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
+//! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
+//!
+//! Each endpoint is a few lines: build tessera's request value from the axum request (the `http`
+//! bridge, in `support`), call the provider, send its response. The pages, sessions, CSRF
+//! tokens and rate limits are in `support/`, for other examples to reuse.
+
+// An early `Err(Response)` is how axum handlers refuse; boxing every one would only add noise.
+#![allow(clippy::result_large_err)]
+
+mod support;
+
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use minijinja::context;
+use subtle::ConstantTimeEq as _;
+use tessera::store::{MemoryStore, Storage};
+use tessera::{
+    AuthorizeError, BearerError, ClientId, Config, ExactRedirect, PendingAuthorization,
+    PkceRequirement, Provider, RedirectError, RedirectPolicy, RedirectUri, Scope, ScopeSet,
+    StandardExpiry, UserId, danger,
+};
+
+use support::{
+    Buffered, Pages, RateLimiter, Session, Sessions, plain, see_other, send, with_cookie,
+};
+
+/// The one user of this example.
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo";
+
+/// The scopes offered, with what the consent page says about each.
+const SCOPES: &[(&str, &str)] = &[
+    ("whoami", "see your username"),
+    (
+        "offline_access",
+        "keep access until you revoke it (its tokens never expire)",
+    ),
+];
+
+#[derive(Debug)]
+struct Args {
+    addr: String,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    access_token_ttl: i64,
+    code_ttl: i64,
+    rate_limit: u32,
+}
+
+impl Args {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut parsed = Args {
+            addr: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: None,
+            access_token_ttl: 3600,
+            code_ttl: 60,
+            rate_limit: 2_000,
+        };
+        let seconds = |flag: &str, value: String| -> Result<i64, String> {
+            value
+                .parse::<i64>()
+                .ok()
+                .filter(|s| (1..=10 * 365 * 86_400).contains(s))
+                .ok_or_else(|| format!("{flag} takes a positive number of seconds"))
+        };
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--addr" => parsed.addr = value()?,
+                "--issuer" => parsed.issuer = Some(value()?),
+                "--database-url" => parsed.database_url = Some(value()?),
+                "--access-token-ttl" => parsed.access_token_ttl = seconds(&flag, value()?)?,
+                "--code-ttl" => parsed.code_ttl = seconds(&flag, value()?)?,
+                "--rate-limit" => {
+                    parsed.rate_limit = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--rate-limit takes a positive number per minute")?;
+                }
+                "-h" | "--help" => {
+                    return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
+                        [--database-url postgres://...|redis://...] \
+                        [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
+                        [--rate-limit PER_MINUTE]"
+                        .into());
+                }
+                other => return Err(format!("unknown argument `{other}` (try --help)")),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// The storage named by `--database-url` (memory when there is none). The URL itself is never
+/// echoed in an error: it may carry a password.
+///
+/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; Redis keys
+/// start with `tessera:example:`. (The examples always have the `postgres` and `redis`
+/// features: Cargo.toml's dev-dependency on tessera turns them on.)
+async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
+    let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
+    let url = url.unwrap_or_default();
+    let failed = |error: tessera::StoreError| format!("--database-url: {error}");
+    match scheme {
+        None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(feature = "postgres")]
+        Some("postgres" | "postgresql") => {
+            let store = tessera::store::PgStore::connect_in_schema(url, "tessera")
+                .await
+                .map_err(failed)?;
+            store.migrate().await.map_err(failed)?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "redis")]
+        Some("redis" | "rediss") => {
+            let store = tessera::store::RedisStore::connect(url)
+                .await
+                .map_err(failed)?
+                .with_prefix("tessera:example:");
+            Ok(Arc::new(store))
+        }
+        // Reached only in a build without the adapters' features.
+        #[allow(unreachable_patterns)]
+        Some(scheme @ ("postgres" | "postgresql" | "redis" | "rediss")) => Err(format!(
+            "--database-url: the {scheme} adapter not compiled in (build with --features postgres,redis)"
+        )),
+        Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
+    }
+}
+
+/// Exact matching (with the RFC 8252 loopback port rule), and a `redirect_uri` is always
+/// required: even a client with one registered URI must name it, so that a request without
+/// one is shown an error page rather than sent anywhere.
+#[derive(Debug)]
+struct RedirectUriRequired(ExactRedirect);
+
+impl RedirectPolicy for RedirectUriRequired {
+    fn resolve(
+        &self,
+        registered: &[RedirectUri],
+        requested: Option<&str>,
+    ) -> Result<RedirectUri, RedirectError> {
+        match requested {
+            None => Err(RedirectError::Missing),
+            Some(_) => self.0.resolve(registered, requested),
+        }
+    }
+}
+
+/// Everything a handler needs.
+#[derive(Debug, Clone)]
+struct App {
+    provider: Provider,
+    pages: Arc<Pages>,
+    sessions: Sessions,
+    limits: RateLimiter,
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route("/authorize", get(authorize))
+        .route("/login", post(login))
+        .route("/consent", post(consent))
+        .route("/token", post(token))
+        .route("/revoke", post(revoke))
+        .route("/introspect", post(introspect))
+        .route("/register", post(register))
+        .route(
+            "/register/{client_id}",
+            get(client_configuration)
+                .put(client_configuration)
+                .delete(client_configuration),
+        )
+        .route("/device_authorization", post(device_authorization))
+        .route("/device", get(device_page).post(device_code_entered))
+        .route("/device/consent", post(device_consent))
+        .route("/apps", get(apps))
+        .route("/apps/revoke", post(revoke_app))
+        .route("/logout", post(logout))
+        .route("/api/me", get(me).post(me))
+        .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
+        .layer(axum::middleware::from_fn(support::guard_and_log))
+        .with_state(app)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The protocol endpoints: a few lines each.
+
+async fn metadata(State(app): State<App>) -> Response {
+    send(app.provider.metadata_response())
+}
+
+async fn token(State(app): State<App>, request: Buffered) -> Response {
+    send(app.provider.token(&request.form()).await)
+}
+
+async fn revoke(State(app): State<App>, request: Buffered) -> Response {
+    send(app.provider.revoke(&request.form()).await)
+}
+
+async fn introspect(State(app): State<App>, request: Buffered) -> Response {
+    send(app.provider.introspect(&request.form()).await)
+}
+
+async fn device_authorization(State(app): State<App>, request: Buffered) -> Response {
+    send(app.provider.device_authorization(&request.form()).await)
+}
+
+async fn register(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Buffered,
+) -> Response {
+    if let Err(refused) = app.limits.check(peer.ip(), "register") {
+        return refused;
+    }
+    send(
+        app.provider
+            .register(request.body(), request.authorization())
+            .await,
+    )
+}
+
+async fn client_configuration(
+    State(app): State<App>,
+    Path(client_id): Path<String>,
+    request: Buffered,
+) -> Response {
+    let method = request.0.method().as_str();
+    let response = app.provider.client_configuration(
+        method,
+        &client_id,
+        request.authorization(),
+        request.body(),
+    );
+    send(response.await)
+}
+
+/// The protected resource: who the token acts for (scope `whoami`).
+async fn me(State(app): State<App>, request: Buffered) -> Response {
+    let whoami = ScopeSet::from_tokens(["whoami"]).unwrap_or_default();
+    match app
+        .provider
+        .validate_bearer(&request.bearer(), &whoami)
+        .await
+    {
+        Ok(principal) => match principal.user() {
+            Some(user) => Json(serde_json::json!({
+                "username": user.as_str(),
+                "client_id": principal.client_id().as_str(),
+                "scope": principal.scopes().to_string(),
+            }))
+            .into_response(),
+            // A client-credentials token names no user: there is no one to describe.
+            None => send(BearerError::insufficient_scope(&whoami).to_response(&app.provider)),
+        },
+        Err(refused) => send(refused.to_response(&app.provider)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authorization endpoint and its pages.
+
+/// GET /authorize: validate, then log in, then consent (skipped when already granted).
+async fn authorize(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pending = match app.pending(&query.unwrap_or_default()).await {
+        Ok(pending) => pending,
+        Err(page) => return page,
+    };
+    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
+        return busy();
+    };
+    let page = match &session.user {
+        None => app.login_page(
+            &session,
+            &format!("/authorize?{}", pending.query),
+            Some(&pending.inner.client().name),
+            false,
+        ),
+        Some(user) => {
+            let covered = pending
+                .inner
+                .consent_covers(&app.provider, user)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "consent lookup failed; asking again");
+                    false
+                });
+            if covered {
+                let scopes = pending.inner.scopes().clone();
+                let redirect = pending
+                    .inner
+                    .approve(&app.provider, user.clone(), &scopes)
+                    .await;
+                send(redirect.to_response())
+            } else {
+                app.consent_page(&session, user, &pending)
+            }
+        }
+    };
+    with_cookie(page, cookie)
+}
+
+/// POST /consent: the user's decision on a request shown by [`authorize`].
+async fn consent(State(app): State<App>, request: Buffered) -> Response {
+    let (form, _session, user) = match app.logged_in_form(&request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let pending = match app.pending(form.get("request").unwrap_or("")).await {
+        Ok(pending) => pending.inner,
+        Err(page) => return page,
+    };
+    let redirect = match form.get("decision") {
+        Some("allow") => {
+            let scopes = pending.scopes().clone();
+            pending.approve(&app.provider, user, &scopes).await
+        }
+        Some("deny") => pending.deny(&app.provider),
+        _ => return app.bad_form("decision must be allow or deny"),
+    };
+    send(redirect.to_response())
+}
+
+/// POST /login: the demo user's password check; a new session on success.
+async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Buffered,
+) -> Response {
+    if let Err(refused) = app.limits.check(peer.ip(), "login") {
+        return refused;
+    }
+    let (form, session) = match app.csrf_checked_form(&request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let next = safe_next(form.get("next"));
+    let username = form.get("username").unwrap_or("");
+    let password = form.get("password").unwrap_or("");
+    let good = username.as_bytes().ct_eq(DEMO_USER.as_bytes())
+        & password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes());
+    if !bool::from(good) {
+        tracing::info!("login failed");
+        let mut page = app.login_page(&session, next, None, true);
+        *page.status_mut() = StatusCode::UNAUTHORIZED;
+        return page;
+    }
+    app.sessions.destroy(&session);
+    let Some((_, cookie)) = app.sessions.create(Some(UserId::new(DEMO_USER))) else {
+        return busy();
+    };
+    tracing::info!(user = DEMO_USER, "logged in");
+    with_cookie(see_other(next), cookie)
+}
+
+/// POST /logout.
+async fn logout(State(app): State<App>, request: Buffered) -> Response {
+    match app.csrf_checked_form(&request) {
+        Ok((_, session)) => with_cookie(see_other("/"), app.sessions.destroy(&session)),
+        Err(refused) => refused,
+    }
+}
+
+async fn index(State(app): State<App>) -> Response {
+    let issuer = app.provider.config().issuer_str();
+    app.pages
+        .render(StatusCode::OK, "index.html", context! { issuer => issuer })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The device flow's verification page (RFC 8628 §3.3).
+
+/// GET /device: the code form; with `?user_code=` and a logged-in user, the consent page.
+async fn device_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
+        return busy();
+    };
+    let limits = &app.provider.config().limits;
+    let params = tessera::Params::from_query(query.as_deref().unwrap_or(""), limits);
+    let code = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("user_code"))
+        .unwrap_or("")
+        .to_owned();
+    let page = match &session.user {
+        Some(user) if !code.is_empty() => app.device_consent_page(&session, user, &code).await,
+        _ => app.device_form(&session, &code, None),
+    };
+    with_cookie(page, cookie)
+}
+
+/// POST /device: a code was entered; log in first if needed.
+async fn device_code_entered(State(app): State<App>, request: Buffered) -> Response {
+    let (form, session) = match app.csrf_checked_form(&request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let code = form.get("user_code").unwrap_or("");
+    match &session.user {
+        Some(user) => app.device_consent_page(&session, user, code).await,
+        None => {
+            let next = format!("/device?{}", query_of(&[("user_code", code)]));
+            app.login_page(&session, &next, None, false)
+        }
+    }
+}
+
+/// POST /device/consent: the user's decision on a device.
+async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
+    let (form, session, user) = match app.logged_in_form(&request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let code = form.get("user_code").unwrap_or("");
+    let pending = match app
+        .provider
+        .device_verification(code, &session.attempt_key())
+        .await
+    {
+        Ok(pending) => pending,
+        Err(error) => {
+            let text = error.description.unwrap_or_default();
+            return app.device_form(&session, code, Some(&text));
+        }
+    };
+    let (decided, title, text) = match form.get("decision") {
+        Some("allow") => {
+            let scopes = pending.scopes().clone();
+            (
+                pending.approve(&app.provider, user, &scopes).await,
+                "Device connected",
+                "You can return to your device.",
+            )
+        }
+        Some("deny") => (
+            pending.deny(&app.provider).await,
+            "Request denied",
+            "The device was not given access.",
+        ),
+        _ => return app.bad_form("decision must be allow or deny"),
+    };
+    match decided {
+        Ok(true) => app.pages.render(
+            StatusCode::OK,
+            "message.html",
+            context! { title => title, text => text },
+        ),
+        Ok(false) => app.device_form(&session, "", Some("That code was already used.")),
+        Err(error) => {
+            tracing::error!(%error, "device decision failed");
+            app.pages.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "try again",
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The user's authorized applications.
+
+async fn apps(State(app): State<App>, headers: HeaderMap) -> Response {
+    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
+        return busy();
+    };
+    let page = match &session.user {
+        None => app.login_page(&session, "/apps", None, false),
+        Some(user) => match app.provider.authorized_apps(user).await {
+            Ok(list) => {
+                let list: Vec<_> = list
+                    .iter()
+                    .map(|a| {
+                        context! {
+                            client_id => a.client_id.as_str(),
+                            name => a.name,
+                            scopes => a.scopes.to_string(),
+                            granted_at => a.granted_at.date().to_string(),
+                            last_used_at => a.last_used_at.date().to_string(),
+                        }
+                    })
+                    .collect();
+                app.pages.render(
+                    StatusCode::OK,
+                    "apps.html",
+                    context! { user => user.as_str(), csrf => session.csrf, apps => list },
+                )
+            }
+            Err(error) => {
+                tracing::error!(%error, "authorized apps lookup failed");
+                app.pages.error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "try again",
+                )
+            }
+        },
+    };
+    with_cookie(page, cookie)
+}
+
+async fn revoke_app(State(app): State<App>, request: Buffered) -> Response {
+    let (form, _session, user) = match app.logged_in_form(&request) {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let Some(client) = form.get("client_id").and_then(|id| ClientId::new(id).ok()) else {
+        return app.bad_form("missing client_id");
+    };
+    match app.provider.revoke_app(&user, &client).await {
+        Ok(_) => see_other("/apps"),
+        Err(error) => {
+            tracing::error!(%error, "revoking an application failed");
+            app.pages.error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "try again",
+            )
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the handlers above.
+
+/// A validated authorization request and its query, re-encoded for the next form.
+struct Pending {
+    inner: PendingAuthorization,
+    query: String,
+}
+
+impl App {
+    /// Parses and validates an authorization request; an error is the response to send (a 400
+    /// page for untrusted requests, a redirect otherwise).
+    async fn pending(&self, query: &str) -> Result<Pending, Response> {
+        let limits = &self.provider.config().limits;
+        let params = tessera::Params::from_query(query, limits).map_err(|error| {
+            let text = error.description.unwrap_or_default();
+            self.pages
+                .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text)
+        })?;
+        match self.provider.authorize(&params).await {
+            Ok(inner) => Ok(Pending {
+                inner,
+                query: params.to_query(),
+            }),
+            Err(AuthorizeError::Untrusted(error)) => Err(self.pages.error(
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                error.code.as_str(),
+                &error.description,
+            )),
+            Err(AuthorizeError::Redirect(redirect)) => Err(send(redirect.to_response())),
+            Err(_) => {
+                tracing::error!("unexpected authorization outcome");
+                Err(self.bad_form("the request could not be processed"))
+            }
+        }
+    }
+
+    /// The POSTed form, refused (403) unless it carries the session's CSRF token.
+    fn csrf_checked_form(
+        &self,
+        request: &Buffered,
+    ) -> Result<(tessera::Params, Session), Response> {
+        let form = tessera::Params::from_form(request.body(), &self.provider.config().limits)
+            .map_err(|_| self.bad_form("the form could not be read"))?;
+        let session = self.sessions.get(request.0.headers());
+        match session {
+            Some(session) if session.csrf_ok(form.get("csrf")) => Ok((form, session)),
+            _ => {
+                tracing::warn!("form refused: missing or wrong CSRF token");
+                Err(self.pages.error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_request",
+                    "This form has expired or did not come from this site. Go back and try again.",
+                ))
+            }
+        }
+    }
+
+    /// As [`App::csrf_checked_form`], and the session must be logged in.
+    fn logged_in_form(
+        &self,
+        request: &Buffered,
+    ) -> Result<(tessera::Params, Session, UserId), Response> {
+        let (form, session) = self.csrf_checked_form(request)?;
+        match session.user.clone() {
+            Some(user) => Ok((form, session, user)),
+            None => {
+                Err(self
+                    .pages
+                    .error(StatusCode::FORBIDDEN, "login_required", "Sign in first."))
+            }
+        }
+    }
+
+    fn bad_form(&self, text: &str) -> Response {
+        self.pages
+            .error(StatusCode::BAD_REQUEST, "invalid_request", text)
+    }
+
+    fn login_page(
+        &self,
+        session: &Session,
+        next: &str,
+        client_name: Option<&str>,
+        failed: bool,
+    ) -> Response {
+        self.pages.render(
+            StatusCode::OK,
+            "login.html",
+            context! { csrf => session.csrf, next => next, client_name => client_name, failed => failed },
+        )
+    }
+
+    fn consent_page(&self, session: &Session, user: &UserId, pending: &Pending) -> Response {
+        let client = pending.inner.client();
+        let redirect = pending.inner.redirect_uri().url();
+        self.pages.render(
+            StatusCode::OK,
+            "consent.html",
+            context! {
+                csrf => session.csrf,
+                user => user.as_str(),
+                client_name => client.name,
+                homepage => client.homepage,
+                redirect_host => redirect.host_str().map(|h| match redirect.port() {
+                    Some(port) => format!("{h}:{port}"),
+                    None => h.to_owned(),
+                }),
+                scopes => scope_list(pending.inner.scopes()),
+                action => "/consent",
+                hidden => vec![("request", pending.query.as_str())],
+            },
+        )
+    }
+
+    fn device_form(&self, session: &Session, code: &str, error: Option<&str>) -> Response {
+        let status = if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        self.pages.render(
+            status,
+            "device.html",
+            context! { csrf => session.csrf, user_code => code, error => error },
+        )
+    }
+
+    async fn device_consent_page(&self, session: &Session, user: &UserId, code: &str) -> Response {
+        match self
+            .provider
+            .device_verification(code, &session.attempt_key())
+            .await
+        {
+            Ok(pending) => self.pages.render(
+                StatusCode::OK,
+                "consent.html",
+                context! {
+                    csrf => session.csrf,
+                    user => user.as_str(),
+                    client_name => pending.client().name,
+                    homepage => pending.client().homepage,
+                    scopes => scope_list(pending.scopes()),
+                    action => "/device/consent",
+                    hidden => vec![("user_code", code)],
+                },
+            ),
+            Err(error) => {
+                let text = error.description.unwrap_or_default();
+                self.device_form(session, code, Some(&text))
+            }
+        }
+    }
+}
+
+/// The consent page's lines for `scopes`.
+fn scope_list(scopes: &ScopeSet) -> Vec<minijinja::Value> {
+    scopes
+        .iter()
+        .map(|scope| {
+            let text = SCOPES
+                .iter()
+                .find(|(name, _)| *name == scope.as_str())
+                .map_or("", |(_, text)| *text);
+            context! { name => scope.as_str(), text => text }
+        })
+        .collect()
+}
+
+/// Where a login may continue: only this server's own pages, never another origin.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if ["/authorize?", "/device?", "/apps"]
+                .iter()
+                .any(|prefix| path.starts_with(prefix)) =>
+        {
+            path
+        }
+        _ => "/",
+    }
+}
+
+fn query_of(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn busy() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [("retry-after", "60")],
+        "too many sessions; try again later",
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up.
+
+async fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let store = open_store(args.database_url.as_deref()).await?;
+    let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+    let local = listener.local_addr()?;
+    let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
+
+    let scopes = ScopeSet::from_tokens(SCOPES.iter().map(|(name, _)| *name))?;
+    let config = Config::new(&issuer)?
+        .with_scopes(scopes)
+        // PKCE is required of public clients and enforced for anyone who sends a challenge.
+        .with_pkce(PkceRequirement::PublicClients)
+        .with_code_ttl(time::Duration::seconds(args.code_ttl));
+    // `offline_access` tokens never expire: users revoke them on the /apps page.
+    let expiry = danger::never_expire_with_scope(
+        StandardExpiry::default().with_access(time::Duration::seconds(args.access_token_ttl)),
+        Scope::new("offline_access")?,
+    );
+    let provider = Provider::builder(config, store)
+        .expiry(Arc::new(expiry))
+        .redirect_policy(Arc::new(RedirectUriRequired(ExactRedirect::default())))
+        .build();
+
+    let app = App {
+        provider: provider.clone(),
+        pages: Arc::new(Pages::new()?),
+        sessions: Sessions::new(
+            Duration::from_secs(12 * 3600),
+            100_000,
+            issuer.starts_with("https:"),
+        ),
+        // Generous enough for a test suite registering and logging in hundreds of times.
+        limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
+    };
+
+    // Expired codes, tokens and device authorizations are removed once a minute.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(error) = provider.sweep(10_000).await {
+                tracing::warn!(%error, "sweep failed");
+            }
+        }
+    });
+
+    tracing::info!(%issuer, "starting");
+    println!("listening on {issuer}");
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A browser for the dialect example servers: real HTTP with a cookie jar, redirects not
+//! followed (the tests read each `Location`).
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::future::Future;
+
+use axum::Router;
+
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// Binds a loopback port, builds the example's router for that issuer, and serves it.
+pub async fn start<F, Fut>(build: F) -> Browser
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Router>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = build(base.clone()).await;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Browser {
+        base,
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Reverses the HTML escaping minijinja applies to attribute values.
+fn unescape(text: &str) -> String {
+    text.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The value of the hidden input `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    unescape(&html[start..end])
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location ({})", response.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, body: String) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Opens `path` (an authorization request); if sent to the login page, signs in as
+    /// demo/demo and opens it again. Returns the final response (consent page or redirect).
+    pub async fn open_signed_in(&self, path: &str) -> reqwest::Response {
+        let first = self.get(path).await;
+        if first.status() != 303 {
+            return first;
+        }
+        let login_path = location(&first);
+        assert!(login_path.starts_with("/login?next="), "{login_path}");
+        let page = self.get(&login_path).await.text().await.unwrap();
+        let signed_in = self
+            .post_form(
+                "/login",
+                form(&[
+                    ("username", "demo"),
+                    ("password", "demo"),
+                    ("csrf", &hidden(&page, "csrf")),
+                    ("next", &hidden(&page, "next")),
+                ]),
+            )
+            .await;
+        assert_eq!(signed_in.status(), 303);
+        let back = location(&signed_in);
+        assert_eq!(back, path, "login returns to the authorization request");
+        self.get(&back).await
+    }
+
+    /// Answers the consent page `page` with `decision` ("allow" or "deny"); returns the
+    /// redirect to the client.
+    pub async fn decide(&self, page: reqwest::Response, decision: &str) -> String {
+        assert_eq!(page.status(), 200, "a consent page");
+        let html = page.text().await.unwrap();
+        let response = self
+            .post_form(
+                "/consent",
+                form(&[
+                    ("csrf", &hidden(&html, "csrf")),
+                    ("request", &hidden(&html, "request")),
+                    ("decision", decision),
+                ]),
+            )
+            .await;
+        assert_eq!(response.status(), 302);
+        location(&response)
+    }
+
+    /// The applications page's HTML.
+    pub async fn apps(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    /// Presses "Revoke" for `client_id` on the applications page at `path`.
+    pub async fn revoke(&self, path: &str, client_id: &str) {
+        let html = self.apps(path).await;
+        let action = format!("{}/revoke", path.trim_end_matches('/'));
+        let response = self
+            .post_form(
+                &action,
+                form(&[("csrf", &hidden(&html, "csrf")), ("client_id", client_id)]),
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        assert!(!self.apps(path).await.contains(client_id));
+    }
+}

@@ -1,0 +1,1192 @@
+//! Drives the real `examples/server.rs` binary over HTTP as a black box, as any OAuth client or
+//! browser would: everything the contract in the example's documentation promises.
+//!
+//! One server process serves the whole black-box walk (started on port 0, its address read from
+//! the `listening on` line), so the suite stays quick.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use url::Url;
+
+const VERIFIER: &str = "a-pkce-verifier-for-the-black-box-test-0123456789";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+/// Builds the example once per test run (a no-op when it is fresh) and returns its path.
+fn example_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_example).clone()
+}
+
+fn build_example() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/example_server-<hash> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory")
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .expect("target directory")
+        .to_path_buf();
+    let mut features = vec!["http"];
+    if cfg!(feature = "memory") {
+        features.push("memory");
+    }
+    if cfg!(feature = "testkit") {
+        features.push("testkit");
+    }
+    if cfg!(feature = "postgres") {
+        features.push("postgres");
+    }
+    if cfg!(feature = "redis") {
+        features.push("redis");
+    }
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "--example", "server", "--features"])
+        .arg(features.join(","))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the example failed");
+    profile_dir
+        .join("examples")
+        .join(format!("server{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A running server and its base URL; killed when dropped.
+struct Server {
+    _child: Child,
+    base: String,
+}
+
+async fn start(extra: &[&str]) -> Server {
+    let mut child = Command::new(example_binary())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(at) = line.find("listening on ") {
+                return line[at + "listening on ".len()..].trim().to_owned();
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server listens within a minute");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Server {
+        _child: child,
+        base,
+    }
+}
+
+/// An HTTP client that does not follow redirects; `browser` ones keep cookies.
+fn client(browser: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(browser)
+        .build()
+        .expect("client")
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", enc(id), enc(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
+}
+
+fn challenge() -> String {
+    tessera::pkce_s256_challenge(VERIFIER)
+}
+
+/// The `value` of the input named `name` (only used for values with no HTML escapes in them:
+/// CSRF tokens, which are base64url).
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+fn location(headers: &HeaderMap) -> Url {
+    let text = headers
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .expect("ascii location");
+    Url::parse(text).expect("absolute location")
+}
+
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn assert_frame_protected(headers: &HeaderMap) {
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
+
+struct Registered {
+    id: String,
+    secret: Option<String>,
+    /// The RFC 7592 `registration_client_uri` and registration access token.
+    configuration: (String, String),
+}
+
+impl Registered {
+    fn auth(&self) -> String {
+        basic(&self.id, self.secret.as_deref().unwrap_or(""))
+    }
+}
+
+struct Walk {
+    base: String,
+    meta: Value,
+    api: reqwest::Client,
+}
+
+impl Walk {
+    fn url(&self, field: &str) -> String {
+        self.meta[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("metadata has {field}"))
+            .to_owned()
+    }
+
+    async fn register(&self, body: Value) -> Registered {
+        let response = self
+            .api
+            .post(self.url("registration_endpoint"))
+            .json(&body)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let doc: Value = response.json().await.expect("json");
+        Registered {
+            id: doc["client_id"].as_str().expect("client_id").to_owned(),
+            secret: doc["client_secret"].as_str().map(str::to_owned),
+            configuration: (
+                doc["registration_client_uri"]
+                    .as_str()
+                    .expect("uri")
+                    .to_owned(),
+                doc["registration_access_token"]
+                    .as_str()
+                    .expect("token")
+                    .to_owned(),
+            ),
+        }
+    }
+
+    async fn confidential(&self, extra: Value) -> Registered {
+        let mut body = json!({"client_name": "Black box app", "redirect_uris": [REDIRECT]});
+        if let (Some(map), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        self.register(body).await
+    }
+
+    fn authorize_url(&self, client: &Registered, scope: &str, pkce: bool) -> String {
+        let mut url = Url::parse(&self.url("authorization_endpoint")).expect("url");
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &client.id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("scope", scope)
+            .append_pair("state", "st-123");
+        if pkce {
+            url.query_pairs_mut()
+                .append_pair("code_challenge", &challenge())
+                .append_pair("code_challenge_method", "S256");
+        }
+        url.to_string()
+    }
+
+    /// Logs `browser` in through the login form on `page` (its HTML), continuing to `next`
+    /// (what the form's hidden `next` holds, in an equivalent encoding); returns the response
+    /// to the login POST.
+    async fn log_in(&self, browser: &reqwest::Client, page: &str, next: &str) -> reqwest::Response {
+        assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
+        assert!(page.contains("name=\"next\""));
+        let csrf = input_value(page, "csrf").expect("login form has a CSRF token");
+        browser
+            .post(format!("{}/login", self.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("next", next),
+                ("username", "demo"),
+                ("password", "demo"),
+            ])
+            .send()
+            .await
+            .expect("login")
+    }
+
+    /// Runs the browser side to a code: login if asked, consent if asked, `decision`.
+    async fn browser_flow(
+        &self,
+        browser: &reqwest::Client,
+        authorize: &str,
+        decision: &str,
+    ) -> (Url, bool) {
+        let mut response = browser.get(authorize).send().await.expect("authorize");
+        let mut consent_shown = false;
+        for _ in 0..4 {
+            if response.status() == StatusCode::FOUND {
+                let to = location(response.headers());
+                if to.as_str().starts_with(REDIRECT) {
+                    return (to, consent_shown);
+                }
+            }
+            if response.status() == StatusCode::SEE_OTHER {
+                let to = response.headers()[LOCATION]
+                    .to_str()
+                    .expect("loc")
+                    .to_owned();
+                response = browser
+                    .get(format!("{}{to}", self.base))
+                    .send()
+                    .await
+                    .expect("follow");
+                continue;
+            }
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_frame_protected(response.headers());
+            let page = response.text().await.expect("html");
+            if page.contains("name=\"password\"") {
+                let next = format!(
+                    "/authorize?{}",
+                    Url::parse(authorize).expect("url").query().unwrap_or("")
+                );
+                response = self.log_in(browser, &page, &next).await;
+                assert_eq!(response.status(), StatusCode::SEE_OTHER, "login succeeds");
+            } else {
+                assert!(page.contains("name=\"decision\" value=\"allow\""));
+                assert!(page.contains("name=\"decision\" value=\"deny\""));
+                consent_shown = true;
+                let csrf = input_value(&page, "csrf").expect("consent CSRF");
+                let request = Url::parse(authorize)
+                    .expect("url")
+                    .query()
+                    .unwrap_or("")
+                    .to_owned();
+                // The consent form's hidden `request` is the validated authorization query.
+                response = browser
+                    .post(format!("{}/consent", self.base))
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("request", request.as_str()),
+                        ("decision", decision),
+                    ])
+                    .send()
+                    .await
+                    .expect("consent");
+            }
+        }
+        panic!("the authorization flow did not end in a redirect");
+    }
+
+    async fn token(&self, auth: Option<&str>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut request = self.api.post(self.url("token_endpoint")).form(form);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.expect("token");
+        let status = response.status();
+        (status, response.json().await.expect("token json"))
+    }
+
+    async fn code_tokens(&self, client: &Registered, code: &str) -> Value {
+        let secret = client.secret.as_deref();
+        let auth = secret.map(|_| client.auth());
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        if secret.is_none() {
+            form.push(("client_id", &client.id));
+        }
+        let (status, body) = self.token(auth.as_deref(), &form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn me(&self, token: &str) -> (StatusCode, HeaderMap, String) {
+        let response = self
+            .api
+            .get(format!("{}/api/me", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .expect("api");
+        (
+            response.status(),
+            response.headers().clone(),
+            response.text().await.expect("body"),
+        )
+    }
+
+    async fn endpoint(&self, field: &str, auth: Option<&str>, form: &[(&str, &str)]) -> Value {
+        let mut request = self.api.post(self.url(field)).form(form);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.expect("post");
+        assert!(response.status().is_success() || response.status().is_client_error());
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        let mut value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("_status".into(), status.as_u16().into());
+        } else {
+            value = json!({"_status": status.as_u16()});
+        }
+        value
+    }
+}
+
+/// Reads the metadata document (checking what the contract promises in it).
+async fn discover(server: &Server) -> Walk {
+    let api = client(false);
+
+    // Discovery (RFC 8414).
+    let meta: Value = api
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            server.base
+        ))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(meta["issuer"], server.base.as_str());
+    assert!(!server.base.ends_with('/'));
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "registration_endpoint",
+        "device_authorization_endpoint",
+    ] {
+        assert!(meta[field].as_str().is_some(), "{field}");
+    }
+    assert_eq!(meta["response_types_supported"], json!(["code"]));
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    for grant in [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ] {
+        assert!(
+            meta["grant_types_supported"]
+                .as_array()
+                .expect("grants")
+                .contains(&json!(grant))
+        );
+    }
+    for scope in ["whoami", "offline_access"] {
+        assert!(
+            meta["scopes_supported"]
+                .as_array()
+                .expect("scopes")
+                .contains(&json!(scope))
+        );
+    }
+    Walk {
+        base: server.base.clone(),
+        meta,
+        api,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_server_honours_its_contract() {
+    walk_the_contract(&[]).await;
+}
+
+/// The same walk with the PostgreSQL store (`--features postgres` and
+/// `TESSERA_TEST_POSTGRES_URL`, as `.ci/run` sets them; skipped otherwise).
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_on_postgres() {
+    let Ok(url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
+        eprintln!("TESSERA_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    walk_the_contract(&["--database-url", &url]).await;
+}
+
+/// The same walk with the Redis store (`--features redis` and `TESSERA_TEST_REDIS_URL`).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_on_redis() {
+    let Ok(url) = std::env::var("TESSERA_TEST_REDIS_URL") else {
+        eprintln!("TESSERA_TEST_REDIS_URL is not set: skipped");
+        return;
+    };
+    walk_the_contract(&["--database-url", &url]).await;
+}
+
+async fn walk_the_contract(flags: &[&str]) {
+    let server = start(flags).await;
+    let walk = discover(&server).await;
+
+    let app = walk.confidential(json!({})).await;
+    let other = walk.confidential(json!({})).await;
+
+    // RFC 7592: the client reads its registration with its registration access token.
+    let (uri, token) = &app.configuration;
+    let read = walk
+        .api
+        .get(uri)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), StatusCode::OK);
+    let doc: Value = read.json().await.expect("json");
+    assert_eq!(doc["client_id"], app.id.as_str());
+    assert!(doc.get("client_secret").is_none());
+    let read = walk
+        .api
+        .get(uri)
+        .bearer_auth(&other.configuration.1)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+
+    // Login and consent, then the code goes back with state and iss.
+    let browser = client(true);
+    let authorize = walk.authorize_url(&app, "whoami", true);
+    let (back, consent_shown) = walk.browser_flow(&browser, &authorize, "allow").await;
+    assert!(consent_shown);
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-123"));
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+    let code = query_param(&back, "code").expect("code");
+
+    // A code issued with a challenge, redeemed without the verifier: invalid_grant.
+    let (status, body) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // The second try is refused too (the code was consumed by the first); get a new one: the
+    // consent is remembered, so no consent page this time.
+    let (back, consent_shown) = walk.browser_flow(&browser, &authorize, "allow").await;
+    assert!(!consent_shown, "consent is remembered");
+    let tokens = walk
+        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .await;
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert!(tokens["expires_in"].as_i64().is_some_and(|s| s > 0));
+
+    // A new browser (no session) logs in, and the consent page is still skipped.
+    let (_, consent_shown) = walk.browser_flow(&client(true), &authorize, "allow").await;
+    assert!(!consent_shown);
+
+    // /api/me: header (any case), query; refusals with challenges.
+    let (status, _, body) = walk.me(&access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["username"],
+        "demo"
+    );
+    let lower = walk
+        .api
+        .get(format!("{}/api/me", server.base))
+        .header("authorization", format!("bearer {access}"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(lower.status(), StatusCode::OK);
+    let query = walk
+        .api
+        .get(format!("{}/api/me?access_token={access}", server.base))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(query.status(), StatusCode::OK);
+    let none = walk
+        .api
+        .get(format!("{}/api/me", server.base))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        none.headers()["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .starts_with("Bearer")
+    );
+    let (status, headers, _) = walk.me("tsr_at_not-a-real-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.contains_key("www-authenticate"));
+
+    // Introspection and revocation need client authentication and see only own tokens.
+    let intro = walk
+        .endpoint("introspection_endpoint", None, &[("token", &access)])
+        .await;
+    assert_eq!(intro["_status"], 401);
+    let intro = walk
+        .endpoint(
+            "introspection_endpoint",
+            Some(&other.auth()),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(intro["active"], false);
+    let intro = walk
+        .endpoint(
+            "introspection_endpoint",
+            Some(&app.auth()),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["client_id"], app.id.as_str());
+    let revoked = walk
+        .endpoint("revocation_endpoint", None, &[("token", &access)])
+        .await;
+    assert_eq!(revoked["_status"], 401);
+    let revoked = walk
+        .endpoint(
+            "revocation_endpoint",
+            Some(&other.auth()),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(revoked["_status"], 200);
+    assert_eq!(
+        walk.me(&access).await.0,
+        StatusCode::OK,
+        "others cannot revoke it"
+    );
+
+    // Refresh rotates; replaying the old refresh token revokes the whole grant.
+    let (status, rotated) = walk
+        .token(
+            Some(&app.auth()),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new_refresh = rotated["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let new_access = rotated["access_token"].as_str().expect("access").to_owned();
+    assert_ne!(new_refresh, refresh);
+    assert_eq!(walk.me(&new_access).await.0, StatusCode::OK);
+    let (status, reuse) = walk
+        .token(
+            Some(&app.auth()),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(
+        (status, reuse["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, after) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &new_refresh),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, after["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(walk.me(&new_access).await.0, StatusCode::UNAUTHORIZED);
+
+    // Revocation by the owner.
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    let tokens = walk
+        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .await;
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let revoked = walk
+        .endpoint(
+            "revocation_endpoint",
+            Some(&app.auth()),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(revoked["_status"], 200);
+    assert_eq!(walk.me(&access).await.0, StatusCode::UNAUTHORIZED);
+    let intro = walk
+        .endpoint(
+            "introspection_endpoint",
+            Some(&app.auth()),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(intro["active"], false);
+
+    // Deny: access_denied goes back with state and iss.
+    let (back, shown) = walk
+        .browser_flow(
+            &browser,
+            &walk.authorize_url(&other, "whoami", true),
+            "deny",
+        )
+        .await;
+    assert!(shown);
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-123"));
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+
+    // offline_access: no expires_in, on the code response and the refresh response.
+    let (back, _) = walk
+        .browser_flow(
+            &browser,
+            &walk.authorize_url(&app, "whoami offline_access", true),
+            "allow",
+        )
+        .await;
+    let tokens = walk
+        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .await;
+    assert!(tokens.get("expires_in").is_none(), "{tokens}");
+    assert!(tokens["refresh_token"].is_string());
+    let (_, refreshed) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    tokens["refresh_token"].as_str().expect("r"),
+                ),
+            ],
+        )
+        .await;
+    assert!(refreshed["access_token"].is_string() && refreshed.get("expires_in").is_none());
+    let offline_access = refreshed["access_token"].as_str().expect("a").to_owned();
+
+    // The authorized applications page lists the app; revoking it there ends its tokens.
+    let apps = browser
+        .get(format!("{}/apps", server.base))
+        .send()
+        .await
+        .expect("apps");
+    assert_frame_protected(apps.headers());
+    let page = apps.text().await.expect("html");
+    assert!(page.contains(&app.id), "the app is listed");
+    let csrf = input_value(&page, "csrf").expect("csrf");
+    let forged = browser
+        .post(format!("{}/apps/revoke", server.base))
+        .form(&[("client_id", app.id.as_str())])
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(walk.me(&offline_access).await.0, StatusCode::OK);
+    let revoke = browser
+        .post(format!("{}/apps/revoke", server.base))
+        .form(&[("csrf", csrf.as_str()), ("client_id", app.id.as_str())])
+        .send()
+        .await
+        .expect("revoke app");
+    assert_eq!(revoke.status(), StatusCode::SEE_OTHER);
+    assert_eq!(walk.me(&offline_access).await.0, StatusCode::UNAUTHORIZED);
+    // ... and the consent went with it: the consent page is shown again.
+    let (_, shown) = walk.browser_flow(&browser, &authorize, "allow").await;
+    assert!(shown);
+
+    // CSRF: a forged login or consent POST (no token, or another session's) is refused.
+    let attacker = client(true);
+    let forged = attacker
+        .post(format!("{}/login", server.base))
+        .form(&[
+            ("username", "demo"),
+            ("password", "demo"),
+            ("next", "/apps"),
+        ])
+        .send()
+        .await
+        .expect("forged login");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get("set-cookie").is_none());
+    let request = Url::parse(&walk.authorize_url(&other, "whoami", true))
+        .expect("url")
+        .query()
+        .unwrap_or("")
+        .to_owned();
+    let forged = browser
+        .post(format!("{}/consent", server.base))
+        .form(&[
+            ("csrf", "not-the-token"),
+            ("request", request.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("forged consent");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(forged.headers().get(LOCATION).is_none());
+
+    // Untrusted requests: a 400 page naming the error, never a redirect.
+    let evil = "https://evil.example/cb";
+    for query in [
+        format!(
+            "response_type=code&client_id={}&redirect_uri={evil}&state=x",
+            app.id
+        ),
+        format!(
+            "response_type=code&client_id={}&redirect_uri=not%20a%20uri",
+            app.id
+        ),
+        "response_type=code&client_id=unknown-client&redirect_uri=http://127.0.0.1:9/cb".into(),
+        format!("response_type=code&client_id={}&client_id=x", app.id),
+        // Even with a single registered URI, the request must name it.
+        format!(
+            "response_type=code&client_id={}&state=x&scope=whoami",
+            app.id
+        ),
+    ] {
+        let response = browser
+            .get(format!("{}/authorize?{query}", server.base))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        assert!(response.headers().get(LOCATION).is_none());
+        let page = response.text().await.expect("html");
+        assert!(
+            page.contains("invalid_request") || page.contains("unauthorized_client"),
+            "{page}"
+        );
+        assert!(!page.contains("evil.example/cb?"));
+    }
+
+    // Oversized requests: 413, 414, 431 (or 400), never 5xx.
+    let big = "a".repeat(2 * 1024 * 1024);
+    let body = walk
+        .api
+        .post(walk.url("token_endpoint"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("grant_type=client_credentials&x={big}"))
+        .send()
+        .await;
+    if let Ok(response) = body {
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    // A declared length over the limit is answered at once, before any body arrives.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut raw = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    raw.write_all(
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\n\r\ngrant_type=",
+    )
+    .await
+    .expect("write");
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(10), raw.read_exact(&mut head))
+        .await
+        .expect("answered without the body")
+        .expect("read");
+    assert_eq!(&head, b"HTTP/1.1 413");
+    let long = walk
+        .api
+        .get(format!("{}/authorize?x={}", server.base, &big[..20_000]))
+        .send()
+        .await
+        .expect("long uri");
+    assert_eq!(long.status(), StatusCode::URI_TOO_LONG);
+    let header = walk
+        .api
+        .get(format!("{}/api/me", server.base))
+        .header("x-filler", &big[..20_000])
+        .send()
+        .await
+        .expect("big header");
+    assert_eq!(header.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let huge_form = walk
+        .api
+        .post(format!("{}/login", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big[..60_000].to_owned())
+        .send()
+        .await
+        .expect("big form");
+    assert!(
+        huge_form.status().is_client_error(),
+        "{}",
+        huge_form.status()
+    );
+
+    // A client may use only its registered grants.
+    let (status, body) = walk
+        .token(Some(&app.auth()), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+
+    // Client credentials: a token with no user; /api/me answers insufficient_scope.
+    let service = walk
+        .register(json!({
+            "client_name": "Service",
+            "grant_types": ["client_credentials"],
+            "redirect_uris": [],
+        }))
+        .await;
+    let (status, body) = walk
+        .token(
+            Some(&service.auth()),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, headers, _) = walk
+        .me(body["access_token"].as_str().expect("cc token"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .contains("insufficient_scope")
+    );
+
+    // A public client must use PKCE; the code then needs the verifier.
+    let public = walk
+        .register(json!({
+            "client_name": "Native app",
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    assert!(public.secret.is_none());
+    let (back, _) = walk
+        .browser_flow(
+            &browser,
+            &walk.authorize_url(&public, "whoami", false),
+            "allow",
+        )
+        .await;
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+    let (back, _) = walk
+        .browser_flow(
+            &browser,
+            &walk.authorize_url(&public, "whoami", true),
+            "allow",
+        )
+        .await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, body) = walk
+        .token(
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &public.id),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (back, _) = walk
+        .browser_flow(
+            &browser,
+            &walk.authorize_url(&public, "whoami", true),
+            "allow",
+        )
+        .await;
+    let tokens = walk
+        .code_tokens(&public, &query_param(&back, "code").expect("code"))
+        .await;
+    assert_eq!(
+        walk.me(tokens["access_token"].as_str().expect("a")).await.0,
+        StatusCode::OK
+    );
+
+    // Device flow (RFC 8628), end to end through the verification page.
+    let tv = walk
+        .register(json!({
+            "client_name": "Living room TV",
+            "redirect_uris": [],
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    let started = walk
+        .endpoint(
+            "device_authorization_endpoint",
+            None,
+            &[("client_id", &tv.id), ("scope", "whoami")],
+        )
+        .await;
+    assert_eq!(started["_status"], 200, "{started}");
+    let device_code = started["device_code"]
+        .as_str()
+        .expect("device_code")
+        .to_owned();
+    let user_code = started["user_code"].as_str().expect("user_code").to_owned();
+    let poll = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", device_code.as_str()),
+        ("client_id", tv.id.as_str()),
+    ];
+    let (status, pending) = walk.token(None, &poll).await;
+    assert_eq!(
+        (status, pending["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+    );
+    let phone = client(true);
+    let form = phone
+        .get(started["verification_uri"].as_str().expect("uri"))
+        .send()
+        .await
+        .expect("verification page");
+    assert_eq!(form.status(), StatusCode::OK);
+    assert_frame_protected(form.headers());
+    let page = form.text().await.expect("html");
+    assert!(page.contains("name=\"user_code\""));
+    let csrf = input_value(&page, "csrf").expect("csrf");
+    let forged = phone
+        .post(format!("{}/device", server.base))
+        .form(&[("user_code", user_code.as_str())])
+        .send()
+        .await
+        .expect("forged device");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let login = phone
+        .post(format!("{}/device", server.base))
+        .form(&[("csrf", csrf.as_str()), ("user_code", user_code.as_str())])
+        .send()
+        .await
+        .expect("code entered");
+    let page = login.text().await.expect("html");
+    let next = format!("/device?user_code={user_code}");
+    let logged_in = walk.log_in(&phone, &page, &next).await;
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    let next = logged_in.headers()[LOCATION]
+        .to_str()
+        .expect("loc")
+        .to_owned();
+    let consent = phone
+        .get(format!("{}{next}", server.base))
+        .send()
+        .await
+        .expect("device consent page");
+    assert_frame_protected(consent.headers());
+    let page = consent.text().await.expect("html");
+    assert!(page.contains("Living room TV") && page.contains("value=\"allow\""));
+    let csrf = input_value(&page, "csrf").expect("csrf");
+    let done = phone
+        .post(format!("{}/device/consent", server.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("user_code", user_code.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .expect("device decision");
+    assert_eq!(done.status(), StatusCode::OK);
+    // A device waits `interval` seconds between polls (RFC 8628 §3.5).
+    let interval = started["interval"].as_u64().expect("interval");
+    tokio::time::sleep(Duration::from_secs(interval + 1)).await;
+    let (status, tokens) = walk.token(None, &poll).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(
+        walk.me(tokens["access_token"].as_str().expect("a")).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_flags_shorten_lifetimes_and_rate_limits() {
+    let server = start(&[
+        "--access-token-ttl",
+        "2",
+        "--code-ttl",
+        "2",
+        "--rate-limit",
+        "4",
+    ])
+    .await;
+    let walk = discover(&server).await;
+    let app = walk.confidential(json!({})).await;
+    let browser = client(true);
+    let authorize = walk.authorize_url(&app, "whoami", true);
+
+    // A code not redeemed within --code-ttl is refused.
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &query_param(&back, "code").expect("code")),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // An access token lives --access-token-ttl seconds; then /api/me answers 401.
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    let tokens = walk
+        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .await;
+    assert_eq!(tokens["expires_in"], 2);
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    assert_eq!(walk.me(&access).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, headers, _) = walk.me(&access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("h")
+            .contains("invalid_token")
+    );
+
+    // Registrations past --rate-limit per minute get 429 with Retry-After (one was used).
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = walk
+            .api
+            .post(walk.url("registration_endpoint"))
+            .json(&json!({"client_name": "x", "redirect_uris": [REDIRECT]}))
+            .send()
+            .await
+            .expect("register");
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            let retry: u64 = response.headers()["retry-after"]
+                .to_str()
+                .expect("h")
+                .parse()
+                .expect("seconds");
+            assert!((1..=60).contains(&retry));
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429]);
+}
+
+#[tokio::test]
+async fn database_urls_fail_clearly_without_printing_secrets() {
+    // Without the adapters compiled in, their schemes are a clear start-up error; with them,
+    // an unreachable database is. An unknown scheme always is.
+    let postgres = if cfg!(feature = "postgres") {
+        // Compiled in: nothing listens on port 1, so connecting fails.
+        "--database-url: "
+    } else {
+        "adapter not compiled in"
+    };
+    let redis = if cfg!(feature = "redis") {
+        "--database-url: "
+    } else {
+        "adapter not compiled in"
+    };
+    for (url, expected) in [
+        ("postgres://user:hunter2@127.0.0.1:1/db", postgres),
+        ("redis://:hunter2@127.0.0.1:1", redis),
+        ("mysql://user:hunter2@127.0.0.1/db", "unsupported scheme"),
+    ] {
+        let output = Command::new(example_binary())
+            .args(["--addr", "127.0.0.1:0", "--database-url", url])
+            .output()
+            .await
+            .expect("runs");
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the URL's password is never printed"
+        );
+        assert!(output.stdout.is_empty(), "it never claims to listen");
+    }
+}
