@@ -185,12 +185,9 @@ impl Ui {
         (id, None, csrf, Some(set_cookie))
     }
 
-    /// The signed-in user of a form post whose CSRF token matches; 403 otherwise.
-    fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Result<UserId, AxumResponse> {
-        match self.check_csrf(headers, csrf) {
-            Some((_, Some(user))) => Ok(user),
-            _ => Err((StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response()),
-        }
+    /// The signed-in user of a form post whose CSRF token matches.
+    fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Option<UserId> {
+        self.check_csrf(headers, csrf).and_then(|(_, user)| user)
     }
 
     fn check_csrf(&self, headers: &HeaderMap, presented: &str) -> Option<(String, Option<UserId>)> {
@@ -419,6 +416,11 @@ pub async fn register_confidential(
     Ok((registered.client.id.as_str().to_owned(), secret))
 }
 
+/// The answer to a form post without a signed-in session or with a wrong CSRF token.
+fn forbidden() -> AxumResponse {
+    (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response()
+}
+
 fn no_store() -> [(header::HeaderName, &'static str); 1] {
     [(header::CACHE_CONTROL, "no-store")]
 }
@@ -523,9 +525,8 @@ async fn consent_submit(
     headers: HeaderMap,
     Form(form): Form<ConsentForm>,
 ) -> AxumResponse {
-    let user = match ui.signed_in(&headers, &form.csrf) {
-        Ok(user) => user,
-        Err(response) => return response,
+    let Some(user) = ui.signed_in(&headers, &form.csrf) else {
+        return forbidden();
     };
     let params = match Params::from_query(&form.request, &ui.provider.config().limits) {
         Ok(params) => params,
@@ -564,9 +565,8 @@ async fn revoke_handler(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> AxumResponse {
-    let user = match ui.signed_in(&headers, &form.csrf) {
-        Ok(user) => user,
-        Err(response) => return response,
+    let Some(user) = ui.signed_in(&headers, &form.csrf) else {
+        return forbidden();
     };
     let Ok(client) = ClientId::new(form.client_id) else {
         return StatusCode::BAD_REQUEST.into_response();
