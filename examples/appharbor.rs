@@ -21,16 +21,15 @@ use std::error::Error;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, BodyFormat, ClientRegistration, Config, Dialect, GrantType, PkceRequirement,
-    Provider, ScopeSet, StandardExpiry, danger,
+    BodyFormat, Config, Dialect, GrantType, PkceRequirement, Provider, ScopeSet, StandardExpiry,
+    danger,
 };
 
 /// The callback URL of the client registered at start: the document's `http://example.com/`
@@ -64,18 +63,13 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
         .expiry(Arc::new(expiry))
         .build();
-    let registered = provider
-        .register_client(
-            ClientRegistration::new("AppHarbor Example Client", CALLBACK)
-                .with_homepage("https://example.com/")
-                .with_grant_types(vec![GrantType::AuthorizationCode])
-                .with_auth_method(AuthMethod::ClientSecretPost),
-        )
-        .await?;
-    let secret = registered
-        .secret
-        .ok_or("a confidential client gets a secret")?
-        .into_secret();
+    let (client_id, secret) = dialect_support::register_confidential(
+        &provider,
+        "AppHarbor Example Client",
+        CALLBACK,
+        "https://example.com/",
+    )
+    .await?;
     let ui = Ui::new(
         provider,
         UiConfig {
@@ -86,11 +80,11 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     );
     let router = Router::new()
         .route("/user/authorizations/new", get(authorize))
-        .route("/tokens", post(token))
+        .route("/tokens", post(dialect_support::token_handler))
         .route("/applications", get(applications))
         .with_state(ui.clone())
         .merge(ui.routes());
-    Ok((router, registered.client.id.as_str().to_owned(), secret))
+    Ok((router, client_id, secret))
 }
 
 async fn authorize(
@@ -108,38 +102,22 @@ async fn authorize(
     .await
 }
 
-async fn token(
-    State(ui): State<Ui>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    dialect_support::token(&ui.provider, &headers, query, body).await
-}
-
 /// The protected API: the user's applications (an empty list in this demo).
 async fn applications(
     State(ui): State<Ui>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match ui
-        .bearer(&headers, query.as_deref(), &ScopeSet::new())
-        .await
-    {
-        Ok(_) => axum::Json(serde_json::json!([])).into_response(),
-        Err(response) => response,
-    }
+    ui.resource(&headers, query.as_deref(), &ScopeSet::new(), |_| {
+        serde_json::json!([])
+    })
+    .await
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let addr = dialect_support::addr_from_args()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
+    let (listener, issuer) = dialect_support::bind_from_args().await?;
     let (app, client_id, secret) = app(&issuer).await?;
-    println!("client_id={client_id}");
-    println!("client_secret={secret}");
-    println!("redirect_uri={CALLBACK}");
+    dialect_support::print_client(&client_id, &secret, CALLBACK);
     dialect_support::serve(listener, app).await
 }

@@ -30,8 +30,7 @@ use axum::routing::get;
 use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, ClientRegistration, Config, Dialect, GrantType, PkceRequirement, Provider, Scope,
-    ScopeSet, StandardExpiry, danger,
+    Config, Dialect, GrantType, PkceRequirement, Provider, Scope, ScopeSet, StandardExpiry, danger,
 };
 
 /// The registered callback of the client created at start. Overrides may change its path and
@@ -61,18 +60,13 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
         .redirect_policy(Arc::new(danger::SameDomainRedirect))
         .expiry(Arc::new(expiry))
         .build();
-    let registered = provider
-        .register_client(
-            ClientRegistration::new("Phabricator Example Client", CALLBACK)
-                .with_homepage("https://client.example/")
-                .with_grant_types(vec![GrantType::AuthorizationCode])
-                .with_auth_method(AuthMethod::ClientSecretPost),
-        )
-        .await?;
-    let secret = registered
-        .secret
-        .ok_or("a confidential client gets a secret")?
-        .into_secret();
+    let (client_id, secret) = dialect_support::register_confidential(
+        &provider,
+        "Phabricator Example Client",
+        CALLBACK,
+        "https://client.example/",
+    )
+    .await?;
     let ui = Ui::new(
         provider,
         UiConfig {
@@ -83,11 +77,14 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     );
     let router = Router::new()
         .route("/oauthserver/auth/", get(authorize).post(authorize))
-        .route("/oauthserver/token/", get(token).post(token))
+        .route(
+            "/oauthserver/token/",
+            get(dialect_support::token_handler).post(dialect_support::token_handler),
+        )
         .route("/api/user.whoami", get(whoami))
         .with_state(ui.clone())
         .merge(ui.routes());
-    Ok((router, registered.client.id.as_str().to_owned(), secret))
+    Ok((router, client_id, secret))
 }
 
 async fn authorize(
@@ -107,42 +104,26 @@ async fn authorize(
     .await
 }
 
-async fn token(
-    State(ui): State<Ui>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    dialect_support::token(&ui.provider, &headers, query, body).await
-}
-
 /// Conduit's `user.whoami`, in Conduit's result envelope; needs the `whoami` scope.
 async fn whoami(State(ui): State<Ui>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let Ok(required) = ScopeSet::parse("whoami") else {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    match ui.bearer(&headers, query.as_deref(), &required).await {
-        Ok(principal) => {
-            let user = principal.user().map(|u| u.as_str().to_owned());
-            axum::Json(serde_json::json!({
-                "result": { "userName": user, "realName": "Demo User" },
-                "error_code": null,
-                "error_info": null,
-            }))
-            .into_response()
-        }
-        Err(response) => response,
-    }
+    ui.resource(&headers, query.as_deref(), &required, |principal| {
+        let user = principal.user().map(|u| u.as_str().to_owned());
+        serde_json::json!({
+            "result": { "userName": user, "realName": "Demo User" },
+            "error_code": null,
+            "error_info": null,
+        })
+    })
+    .await
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let addr = dialect_support::addr_from_args()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
+    let (listener, issuer) = dialect_support::bind_from_args().await?;
     let (app, client_id, secret) = app(&issuer).await?;
-    println!("client_id={client_id}");
-    println!("client_secret={secret}");
-    println!("redirect_uri={CALLBACK}");
+    dialect_support::print_client(&client_id, &secret, CALLBACK);
     dialect_support::serve(listener, app).await
 }

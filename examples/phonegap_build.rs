@@ -27,7 +27,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
@@ -197,27 +197,21 @@ async fn me(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match state
+    state
         .ui
-        .bearer(&headers, query.as_deref(), &ScopeSet::new())
+        .resource(
+            &headers,
+            query.as_deref(),
+            &ScopeSet::new(),
+            |principal| serde_json::json!({ "username": principal.user().map(|u| u.as_str()) }),
+        )
         .await
-    {
-        Ok(principal) => {
-            let user = principal.user().map(|u| u.as_str().to_owned());
-            axum::Json(serde_json::json!({ "username": user })).into_response()
-        }
-        Err(response) => response,
-    }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let addr = dialect_support::addr_from_args()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let issuer = format!("http://{}", listener.local_addr()?);
+    let (listener, issuer) = dialect_support::bind_from_args().await?;
     let app = app(&issuer).await?;
-    println!("client_id={CLIENT_ID}");
-    println!("client_secret={CLIENT_SECRET}");
-    println!("redirect_uri={CALLBACK}");
+    dialect_support::print_client(CLIENT_ID, CLIENT_SECRET, CALLBACK);
     dialect_support::serve(listener, app).await
 }

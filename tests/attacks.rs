@@ -104,13 +104,7 @@ async fn code_injection_fails_for_another_client_uri_or_verifier() {
         urlencode(REDIRECT),
         tessera::pkce_s256_challenge(&"a".repeat(43))
     );
-    let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let scopes = pending.scopes().clone();
-    let injected = pending
-        .approve(&h.provider, user(), &scopes)
-        .await
-        .param("code")
-        .unwrap();
+    let injected = h.approve_code(&query).await;
     let response = h.exchange_code(&victim, &injected).await;
     assert_eq!(error_of(&response), "invalid_grant");
 }
@@ -149,22 +143,7 @@ async fn concurrent_code_redemption_has_exactly_one_winner() {
     let client = std::sync::Arc::new(h.confidential().await);
     for _ in 0..5 {
         let code = h.code(&client, "read").await;
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let (h, client, code) = (h.clone(), client.clone(), code.clone());
-            tasks.push(tokio::spawn(async move {
-                h.exchange_code(&client, &code).await.status
-            }));
-        }
-        let mut winners = 0;
-        for task in tasks {
-            match task.await.unwrap() {
-                200 => winners += 1,
-                400 => {}
-                other => panic!("status {other}"),
-            }
-        }
-        assert_eq!(winners, 1);
+        assert_eq!(concurrent_redemptions(&h, &client, &code, 8).await, 1);
     }
 }
 
@@ -207,13 +186,7 @@ async fn pkce_downgrade_is_refused() {
         client.id,
         urlencode(REDIRECT)
     );
-    let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let scopes = pending.scopes().clone();
-    let code = pending
-        .approve(&h.provider, user(), &scopes)
-        .await
-        .param("code")
-        .unwrap();
+    let code = h.approve_code(&query).await;
     assert_eq!(
         error_of(&h.exchange_code(&client, &code).await),
         "invalid_grant"

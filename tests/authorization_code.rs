@@ -471,13 +471,7 @@ async fn pkce_wrong_missing_and_downgrade() {
         client.id,
         urlencode(REDIRECT)
     );
-    let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let scopes = pending.scopes().clone();
-    let code = pending
-        .approve(&h.provider, user(), &scopes)
-        .await
-        .param("code")
-        .unwrap();
+    let code = h.approve_code(&query).await;
     let with_verifier = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
         urlencode(REDIRECT)
@@ -509,13 +503,7 @@ async fn plain_pkce_only_through_danger() {
         client.id,
         urlencode(REDIRECT)
     );
-    let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let scopes = pending.scopes().clone();
-    let code = pending
-        .approve(&h.provider, user(), &scopes)
-        .await
-        .param("code")
-        .unwrap();
+    let code = h.approve_code(&query).await;
     assert_eq!(h.exchange_code(&client, &code).await.status, 200);
     assert_eq!(
         h.provider.metadata()["code_challenge_methods_supported"],
@@ -580,21 +568,7 @@ async fn one_hundred_concurrent_redemptions_yield_exactly_one_token() {
     let h = Arc::new(harness());
     let client = Arc::new(h.confidential().await);
     let code = h.code(&client, "read").await;
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let (h, client, code) = (h.clone(), client.clone(), code.clone());
-            tokio::spawn(async move { h.exchange_code(&client, &code).await.status })
-        })
-        .collect();
-    let mut ok = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            200 => ok += 1,
-            400 => {}
-            other => panic!("unexpected status {other}"),
-        }
-    }
-    assert_eq!(ok, 1);
+    assert_eq!(concurrent_redemptions(&h, &client, &code, 100).await, 1);
 }
 
 #[tokio::test]

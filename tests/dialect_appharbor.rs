@@ -13,32 +13,12 @@ mod dialect_common;
 #[path = "../examples/appharbor.rs"]
 mod example;
 
-use dialect_common::{Browser, form, param};
+use dialect_common::{Registered, enc, form, param};
 
-struct Harbor {
-    browser: Browser,
-    id: String,
-    secret: String,
-}
+type Harbor = Registered;
 
 async fn server() -> Harbor {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let browser = dialect_common::start(|base| async move {
-        let (router, id, secret) = example::app(&base).await.unwrap();
-        tx.send((id, secret)).unwrap();
-        router
-    })
-    .await;
-    let (id, secret) = rx.await.unwrap();
-    Harbor {
-        browser,
-        id,
-        secret,
-    }
-}
-
-fn enc(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    dialect_common::start_registered(|base| async move { example::app(&base).await.unwrap() }).await
 }
 
 impl Harbor {

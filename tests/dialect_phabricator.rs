@@ -14,33 +14,13 @@ mod dialect_common;
 #[path = "../examples/phabricator.rs"]
 mod example;
 
-use dialect_common::{Browser, form, location, param};
+use dialect_common::{Registered, enc, form, location, param};
 use serde_json::Value;
 
-struct Phab {
-    browser: Browser,
-    id: String,
-    secret: String,
-}
+type Phab = Registered;
 
 async fn server() -> Phab {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let browser = dialect_common::start(|base| async move {
-        let (router, id, secret) = example::app(&base).await.unwrap();
-        tx.send((id, secret)).unwrap();
-        router
-    })
-    .await;
-    let (id, secret) = rx.await.unwrap();
-    Phab {
-        browser,
-        id,
-        secret,
-    }
-}
-
-fn enc(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    dialect_common::start_registered(|base| async move { example::app(&base).await.unwrap() }).await
 }
 
 impl Phab {

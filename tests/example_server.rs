@@ -152,6 +152,13 @@ fn query_param(url: &Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+fn assert_invalid_grant(status: StatusCode, body: &Value) {
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
 fn assert_frame_protected(headers: &HeaderMap) {
     assert_eq!(headers["x-frame-options"], "DENY");
     let csp = headers["content-security-policy"].to_str().expect("csp");
@@ -346,6 +353,18 @@ impl Walk {
         body
     }
 
+    /// Runs the browser flow at `authorize` to an allowed code and redeems it for `client`.
+    async fn allowed_tokens(
+        &self,
+        browser: &reqwest::Client,
+        client: &Registered,
+        authorize: &str,
+    ) -> Value {
+        let (back, _) = self.browser_flow(browser, authorize, "allow").await;
+        self.code_tokens(client, &query_param(&back, "code").expect("code"))
+            .await
+    }
+
     async fn me(&self, token: &str) -> (StatusCode, HeaderMap, String) {
         let response = self
             .api
@@ -520,10 +539,7 @@ async fn walk_the_contract(flags: &[&str]) {
             ],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_invalid_grant(status, &body);
 
     // The second try is refused too (the code was consumed by the first); get a new one: the
     // consent is remembered, so no consent page this time.
@@ -663,10 +679,7 @@ async fn walk_the_contract(flags: &[&str]) {
     assert_eq!(walk.me(&new_access).await.0, StatusCode::UNAUTHORIZED);
 
     // Revocation by the owner.
-    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
-    let tokens = walk
-        .code_tokens(&app, &query_param(&back, "code").expect("code"))
-        .await;
+    let tokens = walk.allowed_tokens(&browser, &app, &authorize).await;
     let access = tokens["access_token"].as_str().expect("access").to_owned();
     let revoked = walk
         .endpoint(
@@ -706,15 +719,12 @@ async fn walk_the_contract(flags: &[&str]) {
     );
 
     // offline_access: no expires_in, on the code response and the refresh response.
-    let (back, _) = walk
-        .browser_flow(
-            &browser,
-            &walk.authorize_url(&app, "whoami offline_access", true),
-            "allow",
-        )
-        .await;
     let tokens = walk
-        .code_tokens(&app, &query_param(&back, "code").expect("code"))
+        .allowed_tokens(
+            &browser,
+            &app,
+            &walk.authorize_url(&app, "whoami offline_access", true),
+        )
         .await;
     assert!(tokens.get("expires_in").is_none(), "{tokens}");
     assert!(tokens["refresh_token"].is_string());
@@ -965,19 +975,13 @@ async fn walk_the_contract(flags: &[&str]) {
             ],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
-    let (back, _) = walk
-        .browser_flow(
-            &browser,
-            &walk.authorize_url(&public, "whoami", true),
-            "allow",
-        )
-        .await;
+    assert_invalid_grant(status, &body);
     let tokens = walk
-        .code_tokens(&public, &query_param(&back, "code").expect("code"))
+        .allowed_tokens(
+            &browser,
+            &public,
+            &walk.authorize_url(&public, "whoami", true),
+        )
         .await;
     assert_eq!(
         walk.me(tokens["access_token"].as_str().expect("a")).await.0,
@@ -1109,16 +1113,10 @@ async fn test_flags_shorten_lifetimes_and_rate_limits() {
             ],
         )
         .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_invalid_grant(status, &body);
 
     // An access token lives --access-token-ttl seconds; then /api/me answers 401.
-    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
-    let tokens = walk
-        .code_tokens(&app, &query_param(&back, "code").expect("code"))
-        .await;
+    let tokens = walk.allowed_tokens(&browser, &app, &authorize).await;
     assert_eq!(tokens["expires_in"], 2);
     let access = tokens["access_token"].as_str().expect("access").to_owned();
     assert_eq!(walk.me(&access).await.0, StatusCode::OK);

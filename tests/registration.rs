@@ -165,13 +165,7 @@ async fn imported_clients_keep_their_id_and_secret_under_a_slow_hash() {
         "response_type=code&client_id=abcdef&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
         urlencode(REDIRECT)
     );
-    let pending = h.provider.authorize(&params(&query)).await.unwrap();
-    let scopes = pending.scopes().clone();
-    let code = pending
-        .approve(&h.provider, user(), &scopes)
-        .await
-        .param("code")
-        .unwrap();
+    let code = h.approve_code(&query).await;
     assert_eq!(h.exchange_code(&legacy, &code).await.status, 200);
     let wrong = TestClient {
         id: "abcdef".into(),

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::RawQuery;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response as AxumResponse};
@@ -23,8 +24,8 @@ use rand::RngCore as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
-    AuthorizeError, BearerError, BearerRequest, ClientId, FormRequest, Params, Principal, Provider,
-    ScopeSet, TokenHash, UserId,
+    AuthMethod, AuthorizeError, BearerError, BearerRequest, ClientId, ClientRegistration,
+    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, TokenHash, UserId,
 };
 
 /// The demo account every dialect example has.
@@ -184,6 +185,11 @@ impl Ui {
         (id, None, csrf, Some(set_cookie))
     }
 
+    /// The signed-in user of a form post whose CSRF token matches.
+    fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Option<UserId> {
+        self.check_csrf(headers, csrf).and_then(|(_, user)| user)
+    }
+
     fn check_csrf(&self, headers: &HeaderMap, presented: &str) -> Option<(String, Option<UserId>)> {
         let (id, user, csrf, fresh) = self.session(headers);
         let ok = fresh.is_none() && bool::from(csrf.as_bytes().ct_eq(presented.as_bytes()));
@@ -319,6 +325,21 @@ impl Ui {
             .map_err(|error: BearerError| to_axum(error.to_response(&self.provider)))
     }
 
+    /// A protected resource: answers `ok(principal)` as JSON when the bearer token is valid for
+    /// `scopes`, the provider's bearer error otherwise.
+    pub async fn resource(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        scopes: &ScopeSet,
+        ok: impl FnOnce(&Principal) -> serde_json::Value,
+    ) -> AxumResponse {
+        match self.bearer(headers, query, scopes).await {
+            Ok(principal) => axum::Json(ok(&principal)).into_response(),
+            Err(response) => response,
+        }
+    }
+
     /// The routes every dialect shares: login, consent, and the applications page.
     pub fn routes(self) -> Router {
         let apps = self.config.apps_path;
@@ -360,6 +381,44 @@ pub async fn token(
         .with_query(query.as_deref())
         .with_authorization(authorization);
     to_axum(provider.token(&request).await)
+}
+
+/// The token endpoint as a handler, for routers whose state is the [`Ui`] itself.
+pub async fn token_handler(
+    State(ui): State<Ui>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> AxumResponse {
+    token(&ui.provider, &headers, query, body).await
+}
+
+/// Registers the example's confidential client (code grant, `client_secret_post`) and returns
+/// its id and its one-time secret.
+pub async fn register_confidential(
+    provider: &Provider,
+    name: &str,
+    callback: &str,
+    homepage: &str,
+) -> Result<(String, String), Box<dyn std::error::Error>> {
+    let registered = provider
+        .register_client(
+            ClientRegistration::new(name, callback)
+                .with_homepage(homepage)
+                .with_grant_types(vec![GrantType::AuthorizationCode])
+                .with_auth_method(AuthMethod::ClientSecretPost),
+        )
+        .await?;
+    let secret = registered
+        .secret
+        .ok_or("a confidential client gets a secret")?
+        .into_secret();
+    Ok((registered.client.id.as_str().to_owned(), secret))
+}
+
+/// The answer to a form post without a signed-in session or with a wrong CSRF token.
+fn forbidden() -> AxumResponse {
+    (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response()
 }
 
 fn no_store() -> [(header::HeaderName, &'static str); 1] {
@@ -466,8 +525,8 @@ async fn consent_submit(
     headers: HeaderMap,
     Form(form): Form<ConsentForm>,
 ) -> AxumResponse {
-    let Some((_, Some(user))) = ui.check_csrf(&headers, &form.csrf) else {
-        return (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response();
+    let Some(user) = ui.signed_in(&headers, &form.csrf) else {
+        return forbidden();
     };
     let params = match Params::from_query(&form.request, &ui.provider.config().limits) {
         Ok(params) => params,
@@ -506,8 +565,8 @@ async fn revoke_handler(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> AxumResponse {
-    let Some((_, Some(user))) = ui.check_csrf(&headers, &form.csrf) else {
-        return (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response();
+    let Some(user) = ui.signed_in(&headers, &form.csrf) else {
+        return forbidden();
     };
     let Ok(client) = ClientId::new(form.client_id) else {
         return StatusCode::BAD_REQUEST.into_response();
@@ -539,6 +598,21 @@ pub fn addr_from_args() -> Result<SocketAddr, String> {
         }
     }
     addr.parse().map_err(|e| format!("--addr {addr}: {e}"))
+}
+
+/// Binds the `--addr` from the command line; returns the listener and its `http://` issuer URL.
+pub async fn bind_from_args()
+-> Result<(tokio::net::TcpListener, String), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(addr_from_args()?).await?;
+    let issuer = format!("http://{}", listener.local_addr()?);
+    Ok((listener, issuer))
+}
+
+/// Prints the client's credentials in the `key=value` lines the tests and the docs read.
+pub fn print_client(client_id: &str, client_secret: &str, redirect_uri: &str) {
+    println!("client_id={client_id}");
+    println!("client_secret={client_secret}");
+    println!("redirect_uri={redirect_uri}");
 }
 
 /// Binds, prints the `listening on` line, and serves `app` until the process ends.

@@ -122,6 +122,18 @@ impl Harness {
         redirect.param("code").expect("a code")
     }
 
+    /// Authorizes the raw `query` (which must be valid), approves every scope it asks for as
+    /// [`user`], and returns the code from the redirect.
+    pub async fn approve_code(&self, query: &str) -> String {
+        let pending = self.provider.authorize(&params(query)).await.unwrap();
+        let scopes = pending.scopes().clone();
+        pending
+            .approve(&self.provider, user(), &scopes)
+            .await
+            .param("code")
+            .unwrap()
+    }
+
     pub async fn token(&self, client: &TestClient, body: &str) -> Response {
         let request = FormRequest::new(body.as_bytes().to_vec());
         let request = match client.secret {
@@ -154,6 +166,31 @@ impl Harness {
         );
         response.json_body().unwrap()
     }
+}
+
+/// Redeems `code` from `tasks` concurrent tasks; returns how many got 200 (the others must get
+/// 400).
+pub async fn concurrent_redemptions(
+    h: &Arc<Harness>,
+    client: &Arc<TestClient>,
+    code: &str,
+    tasks: usize,
+) -> usize {
+    let tasks: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (h, client, code) = (h.clone(), client.clone(), code.to_owned());
+            tokio::spawn(async move { h.exchange_code(&client, &code).await.status })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            200 => ok += 1,
+            400 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    ok
 }
 
 pub fn urlencode(text: &str) -> String {

@@ -37,6 +37,39 @@ where
     }
 }
 
+/// An example server started with [`start_registered`], and the client it registered at start.
+pub struct Registered {
+    pub browser: Browser,
+    pub id: String,
+    pub secret: String,
+}
+
+/// Like [`start`], for examples whose `app` also returns the registered client's id and secret.
+pub async fn start_registered<F, Fut>(build: F) -> Registered
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = (Router, String, String)>,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let browser = start(|base| async move {
+        let (router, id, secret) = build(base).await;
+        tx.send((id, secret)).unwrap();
+        router
+    })
+    .await;
+    let (id, secret) = rx.await.unwrap();
+    Registered {
+        browser,
+        id,
+        secret,
+    }
+}
+
+/// `text` percent-encoded for a query string.
+pub fn enc(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 pub fn form(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
