@@ -186,6 +186,164 @@ pub async fn code_race(store: Arc<dyn Storage>, tasks: usize) {
     );
 }
 
+/// A replayed code's grant ends with no live token, whichever came first (RFC 9700 §4.5):
+/// a replay between the winner's `take_code` and its `issue_tokens` bars the grant, so the
+/// `issue_tokens` stores nothing and fails with [`StoreError::GrantRevoked`]; a replay after
+/// it is finished by `revoke_grant`. The bar outlives a sweep that its code survives.
+pub async fn code_replay(store: Arc<dyn Storage>) {
+    let client = new_client(&*store).await;
+    let user = UserId::new(unique("user"));
+
+    // Replay before issue: take_code, take_code (replay), revoke_grant, then issue_tokens.
+    let grant = new_grant(&client, Some(&user));
+    let code = code_for(&grant, base_time() + Duration::seconds(60));
+    store.insert_code(&code).await.unwrap();
+    assert!(matches!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Replayed(grant.id.clone())
+    );
+    assert_eq!(store.revoke_grant(&grant.id).await.unwrap(), 0);
+    let access = token(&grant, TokenType::Access, None);
+    let refresh = token(&grant, TokenType::Refresh, None);
+    let both = [access.clone(), refresh.clone()];
+    assert!(
+        matches!(
+            store.issue_tokens(&grant, &both).await,
+            Err(StoreError::GrantRevoked)
+        ),
+        "issue_tokens for a grant whose code was replayed must fail with GrantRevoked"
+    );
+    assert_eq!(store.find_token(&access.hash).await.unwrap(), None);
+    assert_eq!(store.find_token(&refresh.hash).await.unwrap(), None);
+    assert_eq!(
+        store.find_refresh(&refresh.hash).await.unwrap(),
+        RefreshLookup::Unknown
+    );
+    assert!(
+        !store
+            .list_user_grants(&user)
+            .await
+            .unwrap()
+            .iter()
+            .any(|g| g.id == grant.id),
+        "a barred grant must not be created"
+    );
+    // A second replay changes nothing, and a sweep before the code's expiry keeps the bar
+    // (while sweeping an expired one: a replayed code from long ago).
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Replayed(grant.id.clone())
+    );
+    let long_ago = OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+    let old_grant = new_grant(&client, Some(&user));
+    let old_code = code_for(&old_grant, long_ago);
+    store.insert_code(&old_code).await.unwrap();
+    for _ in 0..2 {
+        store.take_code(&old_code.hash).await.unwrap();
+    }
+    while store
+        .sweep_codes(long_ago + Duration::days(1), 100)
+        .await
+        .unwrap()
+        > 0
+    {}
+    assert!(matches!(
+        store.issue_tokens(&grant, &both).await,
+        Err(StoreError::GrantRevoked)
+    ));
+    assert_eq!(store.find_token(&access.hash).await.unwrap(), None);
+
+    // Replay after issue: revoke_grant removes the tokens already stored.
+    let grant = new_grant(&client, Some(&user));
+    let code = code_for(&grant, base_time() + Duration::seconds(60));
+    store.insert_code(&code).await.unwrap();
+    assert!(matches!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
+    let access = token(&grant, TokenType::Access, None);
+    let refresh = token(&grant, TokenType::Refresh, None);
+    store
+        .issue_tokens(&grant, &[access.clone(), refresh.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_code(&code.hash).await.unwrap(),
+        CodeRedemption::Replayed(grant.id.clone())
+    );
+    assert_eq!(store.revoke_grant(&grant.id).await.unwrap(), 2);
+    assert_eq!(store.find_token(&access.hash).await.unwrap(), None);
+    assert_eq!(
+        store.find_refresh(&refresh.hash).await.unwrap(),
+        RefreshLookup::Unknown
+    );
+    // Later tokens for it are refused too.
+    assert!(matches!(
+        store
+            .issue_tokens(&grant, &[token(&grant, TokenType::Access, None)])
+            .await,
+        Err(StoreError::GrantRevoked)
+    ));
+}
+
+/// `rounds` races of one redemption (`take_code` then `issue_tokens`) against one replay
+/// (`take_code` then `revoke_grant`) of the same code: whatever the interleaving, no token of
+/// the code is live afterwards, and the winner either stored its tokens (later revoked) or was
+/// told [`StoreError::GrantRevoked`].
+pub async fn code_replay_race(store: Arc<dyn Storage>, rounds: usize) {
+    let client = new_client(&*store).await;
+    let user = UserId::new(unique("user"));
+    for _ in 0..rounds {
+        let grant = new_grant(&client, Some(&user));
+        let code = code_for(&grant, base_time() + Duration::seconds(60));
+        store.insert_code(&code).await.unwrap();
+        let access = token(&grant, TokenType::Access, None);
+        let refresh = token(&grant, TokenType::Refresh, None);
+        let tokens = vec![access.clone(), refresh.clone()];
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let (hash, grant, tokens) = (code.hash, grant.clone(), tokens.clone());
+                tokio::spawn(async move {
+                    match store.take_code(&hash).await.unwrap() {
+                        CodeRedemption::Redeemed(_) => {
+                            match store.issue_tokens(&grant, &tokens).await {
+                                Ok(()) | Err(StoreError::GrantRevoked) => {}
+                                Err(other) => panic!("issue_tokens failed: {other}"),
+                            }
+                            true
+                        }
+                        CodeRedemption::Replayed(id) => {
+                            store.revoke_grant(&id).await.unwrap();
+                            false
+                        }
+                        CodeRedemption::Unknown => panic!("a live code was reported unknown"),
+                    }
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for handle in handles {
+            winners += usize::from(handle.await.expect("task"));
+        }
+        assert_eq!(winners, 1, "exactly one of two redemptions must win");
+        assert_eq!(
+            store.find_token(&access.hash).await.unwrap(),
+            None,
+            "an access token of a replayed code is live"
+        );
+        assert_eq!(
+            store.find_refresh(&refresh.hash).await.unwrap(),
+            RefreshLookup::Unknown,
+            "a refresh token of a replayed code is live"
+        );
+    }
+}
+
 /// Tokens: issue, find, expiry fields, single revocation.
 pub async fn tokens(store: Arc<dyn Storage>) {
     let client = new_client(&*store).await;
@@ -814,6 +972,8 @@ pub async fn run_all(store: Arc<dyn Storage>) {
     clients(Arc::clone(&store)).await;
     codes(Arc::clone(&store)).await;
     code_race(Arc::clone(&store), 64).await;
+    code_replay(Arc::clone(&store)).await;
+    code_replay_race(Arc::clone(&store), 16).await;
     tokens(Arc::clone(&store)).await;
     rotation(Arc::clone(&store)).await;
     rotation_race(Arc::clone(&store), 32).await;
@@ -833,10 +993,14 @@ pub async fn run_all(store: Arc<dyn Storage>) {
 macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(@each $make;
-            clients, codes, tokens, rotation, grants, consents, devices, sweep);
+            clients, codes, code_replay, tokens, rotation, grants, consents, devices, sweep);
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn code_race() {
             $crate::testkit::code_race($make.await, 100).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn code_replay_race() {
+            $crate::testkit::code_replay_race($make.await, 50).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn rotation_race() {

@@ -136,14 +136,15 @@ async fn code_replay_fails_and_revokes_the_first_tokens() {
 }
 
 // RFC 6749 §4.1.2 and RFC 9700 §4.5: concurrent redemption of one code (a race between the client
-// and an attacker who stole it) - exactly one wins.
+// and an attacker who stole it) - at most one gets tokens, and since the code was also replayed,
+// none of them stays live (a replay before the winner stored its tokens makes it fail).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_code_redemption_has_exactly_one_winner() {
+async fn concurrent_code_redemption_has_at_most_one_winner_and_no_live_token() {
     let h = std::sync::Arc::new(harness());
     let client = std::sync::Arc::new(h.confidential().await);
     for _ in 0..5 {
         let code = h.code(&client, "read").await;
-        assert_eq!(concurrent_redemptions(&h, &client, &code, 8).await, 1);
+        assert!(concurrent_redemptions(&h, &client, &code, 8).await <= 1);
     }
 }
 
@@ -729,4 +730,255 @@ async fn a_host_limiter_is_consulted() {
         .await
         .expect_err("limited");
     assert_eq!(error.code, ErrorCode::SlowDown);
+}
+
+/// A memory store that, once armed, holds the next `issue_tokens` (after its caller's
+/// `take_code`) until released, and records the token hashes it was asked to store.
+#[derive(Debug)]
+struct PausingStore {
+    inner: std::sync::Arc<tessera::store::MemoryStore>,
+    armed: std::sync::atomic::AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    issued: std::sync::Mutex<Vec<tessera::TokenHash>>,
+}
+
+mod pausing {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use async_trait::async_trait;
+    use tessera::store::{
+        ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
+        DeviceRecord, DeviceStatus, DeviceStore, Grant, GrantId, RefreshLookup, Rotation,
+        TokenRecord, TokenStore,
+    };
+    use tessera::{Client, ClientId, StoreError, TokenHash, UserId};
+    use time::OffsetDateTime;
+
+    use super::PausingStore;
+
+    #[async_trait]
+    impl ClientStore for PausingStore {
+        async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+            self.inner.insert_client(client).await
+        }
+        async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+            self.inner.find_client(id).await
+        }
+        async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+            self.inner.update_client(client).await
+        }
+        async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+            self.inner.delete_client(id).await
+        }
+    }
+
+    #[async_trait]
+    impl CodeStore for PausingStore {
+        async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+            self.inner.insert_code(code).await
+        }
+        async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
+            self.inner.take_code(hash).await
+        }
+        async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+            self.inner.sweep_codes(now, limit).await
+        }
+    }
+
+    #[async_trait]
+    impl TokenStore for PausingStore {
+        async fn issue_tokens(
+            &self,
+            grant: &Grant,
+            tokens: &[TokenRecord],
+        ) -> Result<(), StoreError> {
+            self.issued
+                .lock()
+                .unwrap()
+                .extend(tokens.iter().map(|t| t.hash));
+            if self.armed.swap(false, Ordering::SeqCst) {
+                // Register before signalling, so the release cannot be missed.
+                let released = self.release.notified();
+                self.reached.notify_one();
+                released.await;
+            }
+            self.inner.issue_tokens(grant, tokens).await
+        }
+        async fn find_token(
+            &self,
+            hash: &TokenHash,
+        ) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+            self.inner.find_token(hash).await
+        }
+        async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
+            self.inner.find_refresh(hash).await
+        }
+        async fn rotate_refresh(
+            &self,
+            old: &TokenHash,
+            new: &[TokenRecord],
+            sealed_successor: Option<Vec<u8>>,
+            now: OffsetDateTime,
+        ) -> Result<Rotation, StoreError> {
+            self.inner
+                .rotate_refresh(old, new, sealed_successor, now)
+                .await
+        }
+        async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
+            self.inner.revoke_token(hash).await
+        }
+        async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
+            self.inner.revoke_grant(grant).await
+        }
+        async fn revoke_user_grants(
+            &self,
+            user: &UserId,
+            client: &ClientId,
+        ) -> Result<u64, StoreError> {
+            self.inner.revoke_user_grants(user, client).await
+        }
+        async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError> {
+            self.inner.list_user_grants(user).await
+        }
+        async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+            self.inner.sweep_tokens(now, limit).await
+        }
+    }
+
+    #[async_trait]
+    impl ConsentStore for PausingStore {
+        async fn find_consent(
+            &self,
+            user: &UserId,
+            client: &ClientId,
+        ) -> Result<Option<Consent>, StoreError> {
+            self.inner.find_consent(user, client).await
+        }
+        async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+            self.inner.save_consent(consent).await
+        }
+        async fn touch_consent(
+            &self,
+            user: &UserId,
+            client: &ClientId,
+            at: OffsetDateTime,
+        ) -> Result<(), StoreError> {
+            self.inner.touch_consent(user, client, at).await
+        }
+        async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
+            self.inner.list_consents(user).await
+        }
+        async fn revoke_consent(
+            &self,
+            user: &UserId,
+            client: &ClientId,
+        ) -> Result<bool, StoreError> {
+            self.inner.revoke_consent(user, client).await
+        }
+    }
+
+    #[async_trait]
+    impl DeviceStore for PausingStore {
+        async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
+            self.inner.insert_device(record).await
+        }
+        async fn find_device_by_user_code(
+            &self,
+            user_code: &TokenHash,
+        ) -> Result<Option<DeviceRecord>, StoreError> {
+            self.inner.find_device_by_user_code(user_code).await
+        }
+        async fn decide_device(
+            &self,
+            user_code: &TokenHash,
+            status: DeviceStatus,
+        ) -> Result<bool, StoreError> {
+            self.inner.decide_device(user_code, status).await
+        }
+        async fn poll_device(
+            &self,
+            device: &TokenHash,
+            now: OffsetDateTime,
+        ) -> Result<DevicePoll, StoreError> {
+            self.inner.poll_device(device, now).await
+        }
+        async fn sweep_devices(
+            &self,
+            now: OffsetDateTime,
+            limit: usize,
+        ) -> Result<u64, StoreError> {
+            self.inner.sweep_devices(now, limit).await
+        }
+    }
+}
+
+// RFC 9700 §4.5 and RFC 6749 §4.1.2: a replay that lands after the legitimate redemption has
+// spent the code (take_code) but before its tokens are stored (issue_tokens). Revoking the grant
+// then finds nothing, so the redemption must not get live tokens afterwards: it is refused with
+// `invalid_grant`, and none of the tokens it minted is stored or validates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_replay_between_redemption_and_issue_leaves_no_live_token() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use tessera::store::TokenStore;
+
+    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let memory = Arc::new(tessera::store::MemoryStore::new());
+    let pausing = Arc::new(PausingStore {
+        inner: memory.clone(),
+        armed: false.into(),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+        issued: std::sync::Mutex::new(Vec::new()),
+    });
+    let provider = tessera::Provider::builder(config(), pausing.clone())
+        .clock(Arc::new(clock.clone()))
+        .entropy(Arc::new(tessera::SeededEntropy::new(7)))
+        .build();
+    let h = Arc::new(Harness {
+        provider,
+        clock,
+        store: memory,
+    });
+    let client = Arc::new(h.confidential().await);
+    let code = h.code(&client, "read offline_access").await;
+
+    pausing.armed.store(true, Ordering::SeqCst);
+    let reached = pausing.reached.notified();
+    let winner = {
+        let (h, client, code) = (h.clone(), client.clone(), code.clone());
+        tokio::spawn(async move { h.exchange_code(&client, &code).await })
+    };
+    // The winner has spent the code and is about to store its tokens.
+    reached.await;
+    let replay = h.exchange_code(&client, &code).await;
+    assert_eq!(error_of(&replay), "invalid_grant");
+    pausing.release.notify_one();
+    let winner = winner.await.unwrap();
+
+    assert_eq!(
+        error_of(&winner),
+        "invalid_grant",
+        "the redemption a replay overtook must not be answered with tokens"
+    );
+    let issued = pausing.issued.lock().unwrap().clone();
+    assert_eq!(
+        issued.len(),
+        2,
+        "the redemption minted an access and a refresh token"
+    );
+    for hash in &issued {
+        assert_eq!(pausing.find_token(hash).await.unwrap(), None);
+        assert_eq!(
+            pausing.find_refresh(hash).await.unwrap(),
+            tessera::store::RefreshLookup::Unknown
+        );
+    }
+    // And the code stays spent.
+    assert_eq!(
+        error_of(&h.exchange_code(&client, &code).await),
+        "invalid_grant"
+    );
 }

@@ -92,6 +92,8 @@ conformance! {
     clients: store => testkit::clients(store);
     codes: store => testkit::codes(store);
     code_race: store => testkit::code_race(store, 100);
+    code_replay: store => testkit::code_replay(store);
+    code_replay_race: store => testkit::code_replay_race(store, 50);
     tokens: store => testkit::tokens(store);
     rotation: store => testkit::rotation(store);
     rotation_race: store => testkit::rotation_race(store, 50);
@@ -142,7 +144,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1]);
+        assert_eq!(versions, vec![1, 2]);
     })
     .await;
 }
@@ -399,7 +401,7 @@ async fn two_providers_share_codes_tokens_and_revocations() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_redemptions_across_two_providers_have_one_winner() {
+async fn concurrent_redemptions_across_two_providers_leave_no_live_token() {
     with_schema(2, |stores| async move {
         let (a, b) = providers(&stores);
         let client = Arc::new(register(&a).await);
@@ -413,18 +415,24 @@ async fn concurrent_redemptions_across_two_providers_have_one_winner() {
                     tokio::spawn(async move { exchange(&provider, &client, &code).await })
                 })
                 .collect();
-            let mut winners = 0;
+            // At most one gets tokens; the others are replays, so none stays live (RFC 9700
+            // §4.5): a replay before the winner stored its tokens makes the winner fail too.
+            let mut winners = Vec::new();
             for task in tasks {
                 let response = task.await.expect("task");
                 match response.status {
-                    200 => winners += 1,
+                    200 => winners.push(response.json_body().unwrap()),
                     _ => assert_eq!(error_of(&response), "invalid_grant"),
                 }
             }
-            assert_eq!(
-                winners, 1,
-                "exactly one of 16 redemptions wins (round {round})"
+            assert!(
+                winners.len() <= 1,
+                "at most one of 16 redemptions wins (round {round})"
             );
+            for tokens in winners {
+                let access = tokens["access_token"].as_str().unwrap();
+                assert!(!bearer_ok(&a, access).await && !bearer_ok(&b, access).await);
+            }
         }
     })
     .await;

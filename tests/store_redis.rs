@@ -104,7 +104,9 @@ conformance! {
     kit_consents => testkit::consents;
     kit_devices => testkit::devices;
     kit_sweep => testkit::sweep;
+    kit_code_replay => testkit::code_replay;
     kit_code_race => |store| testkit::code_race(store, 100);
+    kit_code_replay_race => |store| testkit::code_replay_race(store, 50);
     kit_rotation_race => |store| testkit::rotation_race(store, 50);
     kit_device_poll_race => |store| testkit::device_poll_race(store, 20);
     kit_model => |store: Arc<dyn Storage>| async move {
@@ -504,7 +506,7 @@ async fn a_code_issued_by_one_provider_is_redeemed_by_another_and_revocation_is_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn of_many_concurrent_redemptions_across_providers_exactly_one_wins() {
+async fn of_many_concurrent_redemptions_across_providers_at_most_one_wins_and_none_stays_live() {
     with_store(|store| async move {
         let (a, b) = two_providers(&store).await;
         let client = public_client(&a).await;
@@ -517,15 +519,24 @@ async fn of_many_concurrent_redemptions_across_providers_exactly_one_wins() {
                     tokio::spawn(async move { redeem(&provider, &client, &code).await })
                 })
                 .collect();
-            let mut won = 0;
+            // At most one gets tokens; the others are replays, so none stays live (RFC 9700
+            // §4.5): a replay before the winner stored its tokens makes the winner fail too.
+            let mut won = Vec::new();
             for attempt in attempts {
                 let response = attempt.await.unwrap();
                 match response.status {
-                    200 => won += 1,
+                    200 => won.push(response.json_body().unwrap()),
                     _ => assert_eq!(error_of(&response), "invalid_grant"),
                 }
             }
-            assert_eq!(won, 1, "exactly one of 24 concurrent redemptions wins");
+            assert!(
+                won.len() <= 1,
+                "at most one of 24 concurrent redemptions wins"
+            );
+            for tokens in won {
+                let access = tokens["access_token"].as_str().unwrap();
+                assert!(!bearer_ok(&a, access).await && !bearer_ok(&b, access).await);
+            }
         }
     })
     .await;

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::client::Client;
-use crate::error::OAuthError;
+use crate::error::{OAuthError, StoreError};
 use crate::provider::Provider;
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken};
@@ -133,7 +133,13 @@ impl Provider {
             with_refresh,
             family.unwrap_or(Family::New),
         );
-        self.store().issue_tokens(grant, &minted.records).await?;
-        Ok(minted.response)
+        match self.store().issue_tokens(grant, &minted.records).await {
+            Ok(()) => Ok(minted.response),
+            // A replay of the grant's code barred it first (RFC 9700 §4.5): nothing was stored.
+            Err(StoreError::GrantRevoked) => Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            )),
+            Err(error) => Err(error.into()),
+        }
     }
 }

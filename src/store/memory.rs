@@ -22,13 +22,15 @@ const SHARDS: usize = 32;
 ///
 /// Tokens live in thirty-two shards chosen by hash, each on its own cache line, so that
 /// concurrent bearer validations take different read locks without sharing a line; operations
-/// that touch several records take their locks in one fixed order (clients, codes, grants, token
-/// shards in index order, consents, devices), so they are atomic and cannot deadlock. Writes
-/// lock only the token shards they touch.
+/// that touch several records take their locks in one fixed order (clients, codes, barred, grants,
+/// token shards in index order, consents, devices), so they are atomic and cannot deadlock.
+/// Writes lock only the token shards they touch.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     clients: RwLock<HashMap<ClientId, Client>>,
     codes: Mutex<HashMap<TokenHash, (CodeRecord, bool), DigestKeyed>>,
+    /// Grants barred by a replay of their code, with the code's `expires_at` (kept until then).
+    barred: Mutex<HashMap<GrantId, OffsetDateTime>>,
     grants: Mutex<HashMap<GrantId, (Grant, HashSet<TokenHash>)>>,
     shards: [Padded<RwLock<Shard>>; SHARDS],
     consents: RwLock<HashMap<(UserId, ClientId), Consent>>,
@@ -272,7 +274,12 @@ impl CodeStore for MemoryStore {
         let mut codes = lock(&self.codes);
         Ok(match codes.get_mut(hash) {
             None => CodeRedemption::Unknown,
-            Some((code, true)) => CodeRedemption::Replayed(code.grant.id.clone()),
+            Some((code, true)) => {
+                // Barred under the codes lock: an `issue_tokens` for the grant either already
+                // stored its tokens (the caller's `revoke_grant` removes them) or sees the bar.
+                lock(&self.barred).insert(code.grant.id.clone(), code.expires_at);
+                CodeRedemption::Replayed(code.grant.id.clone())
+            }
             Some((code, spent)) => {
                 *spent = true;
                 CodeRedemption::Redeemed(code.clone())
@@ -291,6 +298,16 @@ impl CodeStore for MemoryStore {
         for hash in &doomed {
             codes.remove(hash);
         }
+        let mut barred = lock(&self.barred);
+        let lifted: Vec<GrantId> = barred
+            .iter()
+            .filter(|(_, expires_at)| **expires_at < now)
+            .map(|(grant, _)| grant.clone())
+            .take(limit)
+            .collect();
+        for grant in &lifted {
+            barred.remove(grant);
+        }
         Ok(doomed.len() as u64)
     }
 }
@@ -298,6 +315,11 @@ impl CodeStore for MemoryStore {
 #[async_trait]
 impl TokenStore for MemoryStore {
     async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        // Held until the tokens are stored, so that a bar cannot land between check and write.
+        let barred = lock(&self.barred);
+        if barred.contains_key(&grant.id) {
+            return Err(StoreError::GrantRevoked);
+        }
         let mut grants = lock(&self.grants);
         let mut shards = self.shards_of(tokens.iter().map(|token| &token.hash));
         let (_, hashes) = grants

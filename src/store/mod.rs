@@ -456,9 +456,18 @@ pub trait CodeStore: Send + Sync {
     /// [`CodeRedemption::Replayed`] for as long as the code record is kept (at least until its
     /// `expires_at`). Expiry is not checked here: the caller compares `expires_at` with its
     /// clock. Returning `Unknown` for a spent code is safe only after `expires_at`.
+    ///
+    /// A call that returns [`CodeRedemption::Replayed`] also bars the code's grant, in the same
+    /// atomic step: from then on (the bar is kept at least until the code's `expires_at`)
+    /// [`TokenStore::issue_tokens`] for that grant ID stores nothing and fails with
+    /// [`StoreError::GrantRevoked`], in any process. A redemption whose tokens were already
+    /// stored is finished by the caller's [`TokenStore::revoke_grant`]; one still between
+    /// `take_code` and `issue_tokens` never gets its tokens (RFC 9700 §4.5).
     async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError>;
 
-    /// Removes up to `limit` codes whose `expires_at` is before `now`; returns how many.
+    /// Removes up to `limit` codes whose `expires_at` is before `now`; returns how many. Grant
+    /// bars left by replays (see [`CodeStore::take_code`]) past their code's `expires_at` go
+    /// too (up to `limit` of them, not counted).
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }
 
@@ -469,7 +478,12 @@ pub trait TokenStore: Send + Sync {
     ///
     /// # Contract
     /// All or nothing: either every token and the grant are stored, or none. Every record in
-    /// `tokens` has `grant_id == grant.id`.
+    /// `tokens` has `grant_id == grant.id`. If the grant ID is barred because its code was
+    /// replayed ([`CodeStore::take_code`] returned [`CodeRedemption::Replayed`]), nothing is
+    /// stored and the call fails with [`StoreError::GrantRevoked`]. The check and the writes
+    /// are one atomic step against `take_code`'s bar, across processes: either the bar comes
+    /// first and nothing is stored, or the tokens are stored first and a `revoke_grant` after
+    /// the bar finds (and removes) them.
     async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError>;
 
     /// A live access or refresh token by hash (expired ones may be returned; the caller
@@ -506,7 +520,9 @@ pub trait TokenStore: Send + Sync {
     ///
     /// # Contract
     /// Atomic: after it returns, no token of the family is found by `find_token` or
-    /// `find_refresh`, in any process. Returns how many tokens were removed.
+    /// `find_refresh`, in any process. Returns how many tokens were removed. Together with the
+    /// bar [`CodeStore::take_code`] leaves on a replay, a replayed code ends with no live
+    /// token whichever way the replay and the redemption interleave.
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError>;
 
     /// Revokes every grant (and token) `user` gave `client`. Returns how many grants.

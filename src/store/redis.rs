@@ -30,6 +30,8 @@
 //! | `P exp.codes` | sorted set | `{hex}:{client id}` by `expires_at` |
 //! | `P exp.tokens` | sorted set | `{hex}:{grant id}` by `expires_at` (tokens that expire) |
 //! | `P exp.devices` | sorted set | `{device hex}:{user code hex}:{client id}` by `expires_at` |
+//! | `P barred:{id}` | string | `1`: a grant barred by a replay of its code (kept as long as the code) |
+//! | `P exp.barred` | sorted set | barred grant IDs by their code's `expires_at` |
 //! | `P grants.orphan` | set | grants that may have no token left, for the sweep |
 //!
 //! # Expiry
@@ -493,8 +495,12 @@ impl TokenStore for RedisStore {
                     .unwrap_or_default(),
             );
         self.token_args(&mut invocation, tokens)?;
-        let _: i64 = self.run(&invocation).await?;
-        Ok(())
+        let stored: i64 = self.run(&invocation).await?;
+        match stored {
+            1 => Ok(()),
+            2 => Err(StoreError::GrantRevoked),
+            _ => Err(corrupt("grant")),
+        }
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {

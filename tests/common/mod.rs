@@ -169,23 +169,43 @@ impl Harness {
 }
 
 /// Redeems `code` from `tasks` concurrent tasks; returns how many got 200 (the others must get
-/// 400).
+/// 400). At most one can; when there were other attempts (replays), no token a winner got may
+/// still validate afterwards (RFC 6749 §4.1.2, RFC 9700 §4.5): a replay before the winner stored
+/// its tokens makes the winner fail too, so 0 winners is a correct outcome.
 pub async fn concurrent_redemptions(
     h: &Arc<Harness>,
     client: &Arc<TestClient>,
     code: &str,
     tasks: usize,
 ) -> usize {
+    let attempts = tasks;
     let tasks: Vec<_> = (0..tasks)
         .map(|_| {
             let (h, client, code) = (h.clone(), client.clone(), code.to_owned());
-            tokio::spawn(async move { h.exchange_code(&client, &code).await.status })
+            tokio::spawn(async move { h.exchange_code(&client, &code).await })
         })
         .collect();
     let mut ok = 0;
     for task in tasks {
-        match task.await.unwrap() {
-            200 => ok += 1,
+        let response = task.await.unwrap();
+        match response.status {
+            200 => {
+                ok += 1;
+                let body = response.json_body().unwrap();
+                let header = format!("Bearer {}", body["access_token"].as_str().unwrap());
+                if attempts > 1 {
+                    assert!(
+                        h.provider
+                            .validate_bearer(
+                                &tessera::BearerRequest::header(&header),
+                                &ScopeSet::new()
+                            )
+                            .await
+                            .is_err(),
+                        "a token of a replayed code is live"
+                    );
+                }
+            }
             400 => {}
             other => panic!("unexpected status {other}"),
         }

@@ -21,11 +21,33 @@ use crate::scope::ScopeSet;
 use crate::secret::TokenHash;
 
 /// The embedded schema migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "barred_grants",
+        include_str!("migrations/0002_barred_grants.sql"),
+    ),
+];
 
 /// The first key of the advisory lock `migrate` holds; the second is the schema's hash.
 const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
+
+/// The first key of the per-grant advisory lock that `take_code` (barring a replayed code's
+/// grant) and `issue_tokens` hold; the second is the hash of the grant ID. A hash collision
+/// only makes two grants wait for each other.
+const GRANT_LOCK: i32 = 0x7e55_e7a1;
+
+/// Takes the grant's transaction-scoped advisory lock.
+async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(GRANT_LOCK)
+        .bind(grant)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
 
 /// Every store trait on PostgreSQL, through a [`sqlx`] connection pool, shared safely by any
 /// number of provider processes. Cloning is cheap and shares the pool.
@@ -555,22 +577,48 @@ impl CodeStore for PgStore {
         if let Some(row) = taken {
             return Ok(CodeRedemption::Redeemed(code_from(&row)?));
         }
-        let spent: Option<String> =
-            sqlx::query_scalar("SELECT grant_id FROM tessera_codes WHERE hash = $1")
+        let spent: Option<(String, OffsetDateTime)> =
+            sqlx::query_as("SELECT grant_id, expires_at FROM tessera_codes WHERE hash = $1")
                 .bind(bytes(hash))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;
-        Ok(match spent {
-            Some(grant) => CodeRedemption::Replayed(GrantId::new(grant)),
-            None => CodeRedemption::Unknown,
-        })
+        let Some((grant, expires_at)) = spent else {
+            return Ok(CodeRedemption::Unknown);
+        };
+        // A replay: bar the grant under its lock. An `issue_tokens` holding the lock commits
+        // first (and the caller's `revoke_grant` then finds its tokens); one that comes later
+        // sees the bar and stores nothing.
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        lock_grant(&mut tx, &grant).await?;
+        sqlx::query(
+            "INSERT INTO tessera_barred_grants (grant_id, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (grant_id) DO UPDATE \
+             SET expires_at = greatest(tessera_barred_grants.expires_at, excluded.expires_at)",
+        )
+        .bind(&grant)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(CodeRedemption::Replayed(GrantId::new(grant)))
     }
 
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM tessera_codes WHERE hash IN (SELECT hash FROM tessera_codes \
              WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(limit_of(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "DELETE FROM tessera_barred_grants WHERE grant_id IN (SELECT grant_id \
+             FROM tessera_barred_grants WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
+             FOR UPDATE SKIP LOCKED)",
         )
         .bind(now)
         .bind(limit_of(limit))
@@ -585,6 +633,18 @@ impl CodeStore for PgStore {
 impl TokenStore for PgStore {
     async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // Under the grant's lock, a bar is either committed (and seen by this statement's fresh
+        // snapshot: READ COMMITTED) or waits for this transaction to commit.
+        lock_grant(&mut tx, grant.id.as_str()).await?;
+        let barred: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM tessera_barred_grants WHERE grant_id = $1")
+                .bind(grant.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if barred.is_some() {
+            return Err(StoreError::GrantRevoked);
+        }
         sqlx::query(&format!(
             "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO NOTHING"

@@ -8,4 +8,10 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. ARGV[2], 'L
   redis.call('ZREM', index, m)
   n = n + 1
 end
+-- Grants barred by a replay of their code, past the code's expiry (not counted).
+local barred = P .. 'exp.barred'
+for _, gid in ipairs(redis.call('ZRANGEBYSCORE', barred, '-inf', '(' .. ARGV[2], 'LIMIT', 0, ARGV[3])) do
+  redis.call('DEL', key('barred', gid))
+  redis.call('ZREM', barred, gid)
+end
 return n
