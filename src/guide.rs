@@ -47,7 +47,9 @@ pub mod writing_a_store {
     //! [`rotate_refresh`](crate::store::TokenStore::rotate_refresh) must let exactly one of many
     //! concurrent callers win, across processes, and
     //! [`revoke_grant`](crate::store::TokenStore::revoke_grant) must remove a whole family at
-    //! once.
+    //! once. A `take_code` that reports a replay must also bar the grant, atomically against
+    //! [`issue_tokens`](crate::store::TokenStore::issue_tokens), so that a redemption the
+    //! replay overtook gets no tokens (RFC 9700 §4.5).
     //!
     //! Then prove it: with the `testkit` feature, one line runs every check (contracts, races
     //! of many tasks, random operation sequences against a model):

@@ -84,6 +84,7 @@ async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
 /// | `tessera_consents` | `(user_id, client_id)` | consents; `client_id` → clients |
 /// | `tessera_devices` | `device_hash` | device authorizations, the approved grant as JSON; `client_id` → clients |
+/// | `tessera_barred_grants` | `grant_id` | grants barred by a replay of their code, with the code's `expires_at` (version 2; no foreign key: a bar may name a grant that was never stored) |
 ///
 /// Every foreign key is `ON DELETE CASCADE`: deleting a client removes its codes, grants, the
 /// grants' tokens (live and retired), consents and device authorizations in the same
@@ -108,6 +109,7 @@ async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(
 /// | `tessera_devices_user_code_idx` | `(user_code_hash)`, unique | `find_device_by_user_code`, `decide_device`, user-code uniqueness |
 /// | `tessera_devices_expires_idx` | `(expires_at)` | `sweep_devices` |
 /// | `tessera_devices_client_idx` | `(client_id)` | the cascade from clients |
+/// | `tessera_barred_grants_expires_idx` | `(expires_at)` | `sweep_codes` |
 ///
 /// # Atomicity
 ///
@@ -117,7 +119,12 @@ async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(
 ///
 /// - `take_code` is `UPDATE … SET spent = true WHERE hash = $1 AND NOT spent RETURNING …`: a
 ///   concurrent redemption waits for the row and re-checks `spent`, so exactly one wins; the
-///   losers then read the spent row and report a replay.
+///   losers then read the spent row and report a replay, after inserting the grant's row in
+///   `tessera_barred_grants` under the grant's transaction-scoped advisory lock.
+/// - `issue_tokens` takes the same advisory lock first, then checks `tessera_barred_grants`
+///   (a fresh `READ COMMITTED` snapshot) before inserting: a bar either committed before (and
+///   nothing is stored) or waits for the issue to commit (and the replayer's `revoke_grant`
+///   then finds the tokens).
 /// - `rotate_refresh` locks the grant (`FOR KEY SHARE`), retires the old token with
 ///   `UPDATE … WHERE hash = $1 AND retired_at IS NULL`, and inserts the successors in the same
 ///   transaction; a loser's update waits for the winner, then matches nothing, and the loser
