@@ -14,7 +14,11 @@ if v[3] == '1' then
     redis.call('PEXPIRE', b, ttl)
   end
   local at = cjson.decode(v[1]).expires_at
-  redis.call('ZADD', P .. 'exp.barred', 'GT', at, v[2])
+  -- Never lowers a bar's expiry (ZADD GT would need Redis 6.2).
+  local was = redis.call('ZSCORE', P .. 'exp.barred', v[2])
+  if not was or tonumber(was) < at then
+    redis.call('ZADD', P .. 'exp.barred', at, v[2])
+  end
   return {2, v[2]}
 end
 redis.call('HSET', k, 'spent', '1')
