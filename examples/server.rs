@@ -14,6 +14,7 @@
 //! memory),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
+//! `GET /healthz` answers 200 `ok` (liveness probes; the HTTP floor of `benches/http_load.rs`).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
 //!
 //! Each endpoint is a few lines: build tessera's request value from the axum request (the `http`
@@ -186,6 +187,7 @@ struct App {
 fn router(app: App) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/healthz", get(|| async { "ok" }))
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route("/authorize", get(authorize))
         .route("/login", post(login))

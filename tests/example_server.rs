@@ -491,6 +491,16 @@ async fn walk_the_contract(flags: &[&str]) {
     let server = start(flags).await;
     let walk = discover(&server).await;
 
+    // The liveness route (the HTTP floor of benches/http_load.rs).
+    let health = walk
+        .api
+        .get(format!("{}/healthz", walk.base))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.text().await.expect("body"), "ok");
+
     let app = walk.confidential(json!({})).await;
     let other = walk.confidential(json!({})).await;
 
