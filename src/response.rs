@@ -41,6 +41,19 @@ impl Response {
         }
     }
 
+    /// A JSON response with the no-store headers, from an already serialised body.
+    pub(crate) fn json_bytes(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("content-type", "application/json".into()),
+                ("cache-control", "no-store".into()),
+                ("pragma", "no-cache".into()),
+            ],
+            body,
+        }
+    }
+
     /// A form-encoded response with the no-store headers. Values are encoded in order;
     /// nested JSON values are written as their JSON text.
     pub fn form(status: u16, body: &serde_json::Value) -> Self {

@@ -16,6 +16,13 @@
 //! * 32 bytes (256 bits) from the provider's CSPRNG, base64url without padding;
 //! * a CRC-32 of everything before it, base64url, so that a mistyped or forged string is refused
 //!   without a storage lookup. The checksum is not a security control; the 256 random bits are.
+//!
+//! # Token hash
+//! A store knows a generated secret by [`TokenHash::of`] it: the SHA-256 of its first 50
+//! characters (prefix and random part, everything before the checksum). The checksum is derived
+//! from those 50 characters, so leaving it out loses nothing, and 50 bytes fit one SHA-256 block
+//! where the whole 56 would need two. Any other value (a user code, an imported secret, a string
+//! that merely looks like a token but fails its checksum) is hashed whole.
 
 use std::fmt;
 
@@ -50,6 +57,9 @@ static BASE64URL: [bool; 256] = {
 /// refused), 32 bytes (256 bits) from the provider's CSPRNG in base64url without padding, and a
 /// CRC-32 of everything before it in base64url, so that a mistyped or forged string is refused
 /// without a storage lookup. The checksum is not a security control; the 256 random bits are.
+///
+/// Stores know a generated secret by its [`TokenHash`]: the SHA-256 of its first 50 characters
+/// (everything before the checksum, which is derived from them), one SHA-256 block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenKind {
@@ -130,14 +140,46 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The part of a generated secret its [`TokenHash`] covers: everything before the checksum, when
+/// `value` has the generated shape (56 bytes, `tsr_` prefix, the checksum of the rest). The
+/// checksum is derived from this part, so hashing only it loses no information.
+fn hashed_part(value: &str) -> Option<&[u8]> {
+    let bytes = value.as_bytes();
+    if bytes.len() != TokenKind::LEN || !bytes.starts_with(b"tsr_") || bytes[6] != b'_' {
+        return None;
+    }
+    let (signed, check) = bytes.split_at(TokenKind::LEN - CHECK_LEN);
+    (check_chars(crc32fast::hash(signed)) == *check).then_some(signed)
+}
+
 /// The SHA-256 of a secret: the only form in which stores keep codes and tokens.
+///
+/// For a generated secret (the [token format](TokenKind)) it is the SHA-256 of the 50 characters
+/// before the checksum, one SHA-256 block instead of two; for any other value, of the whole
+/// value. The checksum is derived from those 50 characters, so leaving it out loses nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
-    /// Hashes a secret's text.
+    /// Hashes a secret's text: a generated secret without its checksum, anything else whole.
+    /// Every producer and consumer of stored hashes goes through here (the secret types'
+    /// `hash` methods call it), so they all agree.
     pub fn of(secret: &str) -> Self {
-        Self(Sha256::digest(secret.as_bytes()).into())
+        match hashed_part(secret) {
+            Some(part) => Self::digest(part),
+            None => Self::digest(secret.as_bytes()),
+        }
+    }
+
+    /// [`TokenHash::of`] for a value already known to be well-formed (its checksum checked),
+    /// skipping the second checksum on the hot path.
+    pub(crate) fn of_well_formed(secret: &str) -> Self {
+        debug_assert!(hashed_part(secret).is_some());
+        Self::digest(&secret.as_bytes()[..TokenKind::LEN - CHECK_LEN])
+    }
+
+    fn digest(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
     }
 
     /// Rebuilds a hash read back from storage.
@@ -435,6 +477,36 @@ mod tests {
         assert_eq!(TokenHash::from_hex(&hash.to_hex()), Some(hash));
         assert_eq!(TokenHash::from_hex("zz"), None);
         assert_eq!(TokenHash::from_hex(&"é".repeat(32)), None);
+    }
+
+    #[test]
+    fn generated_secrets_hash_without_their_checksum() {
+        let token = AccessToken::generate(&SeededEntropy::new(7));
+        let text = token.secret();
+        let expected: [u8; 32] = Sha256::digest(&text.as_bytes()[..50]).into();
+        assert_eq!(token.hash().as_bytes(), &expected);
+        assert_eq!(TokenHash::of(text), token.hash());
+        assert_eq!(TokenHash::of_well_formed(text), token.hash());
+        let whole: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        assert_ne!(token.hash().as_bytes(), &whole);
+        // Every kind, and the client secret's stored form, use the same rule.
+        let secret = ClientSecret::generate(&SeededEntropy::new(8));
+        let expected: [u8; 32] = Sha256::digest(&secret.secret().as_bytes()[..50]).into();
+        assert_eq!(
+            SecretHash::fast(&secret),
+            SecretHash::Sha256(TokenHash::from_bytes(expected))
+        );
+
+        // The same 50 characters with a wrong checksum are not the token: hashed whole.
+        let mut forged = text.as_bytes().to_vec();
+        forged[55] = if forged[55] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap_or_default();
+        let whole: [u8; 32] = Sha256::digest(forged.as_bytes()).into();
+        assert_eq!(TokenHash::of(&forged).as_bytes(), &whole);
+        assert_ne!(TokenHash::of(&forged), token.hash());
+        // Values of other shapes are hashed whole.
+        let user_code: [u8; 32] = Sha256::digest(b"WDJB-MJHT").into();
+        assert_eq!(TokenHash::of("WDJB-MJHT").as_bytes(), &user_code);
     }
 
     #[test]

@@ -273,7 +273,7 @@ impl Provider {
         }
         let record = self
             .store()
-            .find_token(&TokenHash::of(&token))
+            .find_token(&TokenHash::of_well_formed(&token))
             .await
             .map_err(|_| {
                 BearerError::new(

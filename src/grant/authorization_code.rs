@@ -402,6 +402,13 @@ impl Provider {
 
     /// Renders a successful token response in the configured dialect.
     pub(crate) fn token_response(&self, issued: &TokenResponse) -> Response {
+        let dialect = &self.config().dialect;
+        if dialect.token_fields.is_none()
+            && dialect.token_format == crate::response::BodyFormat::Json
+        {
+            // Nothing to filter or re-encode: serialise straight from the fields.
+            return Response::json_bytes(200, issued.to_json_bytes());
+        }
         self.render_token_body(issued.to_json())
     }
 

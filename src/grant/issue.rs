@@ -41,6 +41,59 @@ impl TokenResponse {
         }
         serde_json::Value::Object(body)
     }
+
+    /// The bytes of [`TokenResponse::to_json`], serialised straight from the fields (no
+    /// intermediate map): the same members in the same order.
+    pub(crate) fn to_json_bytes(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            access_token: &'a str,
+            token_type: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            expires_in: Option<i64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            refresh_token: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            scope: Option<String>,
+        }
+        let body = Body {
+            access_token: self.access_token.secret(),
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
+            scope: (!self.scope.is_empty()).then(|| self.scope.to_string()),
+        };
+        // Strings and integers only: serialising cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    #[test]
+    fn direct_bytes_match_the_json_value() {
+        let entropy = SeededEntropy::new(3);
+        for (expires_in, refresh, scope) in [
+            (Some(3600), true, "read write"),
+            (None, false, ""),
+            (Some(0), false, "read"),
+            (None, true, ""),
+        ] {
+            let response = TokenResponse {
+                access_token: AccessToken::generate(&entropy),
+                expires_in,
+                refresh_token: refresh.then(|| RefreshToken::generate(&entropy)),
+                scope: ScopeSet::parse(scope).unwrap_or_default(),
+            };
+            assert_eq!(
+                response.to_json_bytes(),
+                serde_json::to_vec(&response.to_json()).unwrap_or_default()
+            );
+        }
+    }
 }
 
 /// Freshly minted tokens and the records that stores will keep of them.

@@ -18,7 +18,7 @@ use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
 use crate::scope::ScopeSet;
-use crate::secret::{RefreshToken, TokenKind};
+use crate::secret::{RefreshToken, TokenHash, TokenKind};
 use crate::store::{Grant, RefreshLookup, RetiredRefresh, Rotation, TokenRecord};
 
 fn invalid() -> OAuthError {
@@ -91,8 +91,10 @@ impl Provider {
             return Err(invalid());
         }
         let token = RefreshToken::new(presented);
+        // Hashed once, for both the lookup and the rotation (well-formed: no second checksum).
+        let hash = TokenHash::of_well_formed(presented);
         let store = self.store();
-        let record = match store.find_refresh(&token.hash()).await? {
+        let record = match store.find_refresh(&hash).await? {
             RefreshLookup::Active(record) => record,
             RefreshLookup::Retired(retired) => return self.reused(client, &token, retired).await,
             _ => return Err(invalid()),
@@ -133,7 +135,7 @@ impl Provider {
             None => None,
         };
         match store
-            .rotate_refresh(&token.hash(), &minted.records, sealed, now)
+            .rotate_refresh(&hash, &minted.records, sealed, now)
             .await?
         {
             Rotation::Rotated => {

@@ -72,7 +72,8 @@ async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(
 ///
 /// All tables live in the connection's current schema (the first of `search_path`); use
 /// [`PgStore::connect_in_schema`] to give tessera a schema of its own. Codes, tokens and device
-/// and user codes are stored only as their SHA-256 (`bytea`, 32 bytes, checked); a client secret
+/// and user codes are stored only as their [`crate::TokenHash`] (a SHA-256; `bytea`, 32 bytes,
+/// checked); a client secret
 /// only as its encoded [`crate::SecretHash`] inside the client record. No column ever holds a
 /// secret. Times are `timestamptz`, identifiers `text COLLATE "C"` (byte order, as in Rust).
 ///
