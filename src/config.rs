@@ -201,6 +201,7 @@ pub struct Config {
     /// Who must use PKCE.
     pub pkce: PkceRequirement,
     pub(crate) allow_plain_pkce: bool,
+    pub(crate) allow_http_redirects: bool,
     /// Rotate refresh tokens on every use (default true, RFC 9700 §4.14.2).
     pub rotate_refresh_tokens: bool,
     /// Answer a replay of a just-rotated refresh token with the same successor for this long
@@ -242,6 +243,7 @@ impl Config {
             code_ttl: Duration::seconds(60),
             pkce: PkceRequirement::AllClients,
             allow_plain_pkce: false,
+            allow_http_redirects: false,
             rotate_refresh_tokens: true,
             refresh_grace: None,
             grant_types: GrantType::ALL.to_vec(),
@@ -328,6 +330,12 @@ impl Config {
     /// Whether the provider has `grant` enabled.
     pub fn grant_enabled(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Whether plain `http` redirect URIs on non-loopback hosts may be registered (only through
+    /// [`crate::danger::allow_http_redirects`]).
+    pub fn allows_http_redirects(&self) -> bool {
+        self.allow_http_redirects
     }
 
     /// Whether plain PKCE is accepted (only through [`crate::danger::allow_plain_pkce`]).

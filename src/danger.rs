@@ -16,6 +16,18 @@ pub fn allow_plain_pkce(config: &mut Config) {
     config.allow_plain_pkce = true;
 }
 
+/// Let clients register plain `http` redirect URIs on any host, not only loopback ones
+/// (AppHarbor documents `http://example.com/` callbacks; a provider moving onto tessera may
+/// have such clients registered already).
+///
+/// # Risk
+/// A code sent to an `http` callback crosses the network in clear text, where anyone on the
+/// path can read and redeem it unless the client uses PKCE. RFC 6749 §3.1.2.1 and RFC 9700
+/// §2.1 say to require TLS. Exact matching and every other redirect rule still apply.
+pub fn allow_http_redirects(config: &mut Config) {
+    config.allow_http_redirects = true;
+}
+
 /// Make tokens granted with `scope` never expire (Phabricator's `offline_access`).
 ///
 /// # Risk

@@ -520,3 +520,43 @@ async fn metadata_reflects_the_configuration() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
 }
+
+// AppHarbor documents `http://example.com/` callbacks: refused by default (RFC 9700 §2.1),
+// registrable only through `danger::allow_http_redirects`, and then matched exactly as usual.
+#[tokio::test]
+async fn plain_http_callbacks_need_the_danger_setting() {
+    let refused = harness()
+        .provider
+        .register_client(ClientRegistration::new("App", "http://example.com/"))
+        .await
+        .expect_err("http on a public host is refused by default");
+    assert_eq!(refused.code, ErrorCode::InvalidRedirectUri);
+
+    let mut config = config();
+    tessera::danger::allow_http_redirects(&mut config);
+    let h = harness_with(config);
+    let app = h
+        .provider
+        .register_client(ClientRegistration::new("App", "http://example.com/"))
+        .await
+        .unwrap();
+    let (status, body) = dcr(
+        &h,
+        serde_json::json!({"client_name": "Other", "redirect_uris": ["http://example.com/cb#frag"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_redirect_uri"))
+    );
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri=http%3A%2F%2Fexample.com%2Fother&code_challenge={}&code_challenge_method=S256",
+        app.client.id,
+        tessera::pkce_s256_challenge("a-verifier-of-at-least-43-characters-0123456789")
+    );
+    let params = tessera::Params::from_query(&query, &Default::default()).unwrap();
+    assert!(
+        h.provider.authorize(&params).await.is_err(),
+        "an unregistered http callback is still refused"
+    );
+}

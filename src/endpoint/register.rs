@@ -104,8 +104,9 @@ fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAu
 }
 
 /// Checks one redirect URI for registration: absolute, no fragment, and `https`, `http` on a
-/// loopback host, or a private-use scheme for native apps (RFC 8252 §7).
-fn registrable_redirect(text: &str) -> Result<RedirectUri, OAuthError> {
+/// loopback host (any host with [`crate::danger::allow_http_redirects`]), or a private-use
+/// scheme for native apps (RFC 8252 §7).
+fn registrable_redirect(text: &str, allow_http: bool) -> Result<RedirectUri, OAuthError> {
     let invalid = |why: &str| {
         OAuthError::new(
             ErrorCode::InvalidRedirectUri,
@@ -119,7 +120,7 @@ fn registrable_redirect(text: &str) -> Result<RedirectUri, OAuthError> {
         "http" => {
             let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
                 || uri.is_loopback_http();
-            if !loopback {
+            if !loopback && !allow_http {
                 return Err(invalid(
                     "http is allowed only for loopback hosts; use https",
                 ));
@@ -168,7 +169,7 @@ impl Provider {
         let redirect_uris = registration
             .redirect_uris
             .iter()
-            .map(|u| registrable_redirect(u))
+            .map(|u| registrable_redirect(u, config.allows_http_redirects()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut grants = registration.grant_types.clone();
         grants.sort();
@@ -649,7 +650,7 @@ mod tests {
             "http://localhost:3000/cb",
             "com.example.app:/oauth",
         ] {
-            assert!(registrable_redirect(good).is_ok(), "{good}");
+            assert!(registrable_redirect(good, false).is_ok(), "{good}");
         }
         for bad in [
             "http://a.example/cb",
@@ -658,8 +659,13 @@ mod tests {
             "javascript:alert(1)",
             "/cb",
         ] {
-            let error = registrable_redirect(bad).expect_err(bad);
+            let error = registrable_redirect(bad, false).expect_err(bad);
             assert_eq!(error.code, ErrorCode::InvalidRedirectUri, "{bad}");
+        }
+        // danger::allow_http_redirects admits http on any host, and nothing else.
+        assert!(registrable_redirect("http://a.example/cb", true).is_ok());
+        for bad in ["https://a.example/cb#x", "http://u:p@a.example/cb", "/cb"] {
+            assert!(registrable_redirect(bad, true).is_err(), "{bad}");
         }
     }
 }
