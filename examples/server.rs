@@ -42,8 +42,7 @@ use subtle::ConstantTimeEq as _;
 use tessera::store::{MemoryStore, Storage};
 use tessera::{
     AuthorizeError, BearerError, ClientId, Config, ExactRedirect, PendingAuthorization,
-    PkceRequirement, Provider, RedirectError, RedirectPolicy, RedirectUri, Scope, ScopeSet,
-    StandardExpiry, UserId, danger,
+    PkceRequirement, Provider, Scope, ScopeSet, StandardExpiry, UserId, danger,
 };
 
 use support::{
@@ -153,25 +152,6 @@ async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
             "--database-url: the {scheme} adapter not compiled in (build with --features postgres,redis)"
         )),
         Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
-    }
-}
-
-/// Exact matching (with the RFC 8252 loopback port rule), and a `redirect_uri` is always
-/// required: even a client with one registered URI must name it, so that a request without
-/// one is shown an error page rather than sent anywhere.
-#[derive(Debug)]
-struct RedirectUriRequired(ExactRedirect);
-
-impl RedirectPolicy for RedirectUriRequired {
-    fn resolve(
-        &self,
-        registered: &[RedirectUri],
-        requested: Option<&str>,
-    ) -> Result<RedirectUri, RedirectError> {
-        match requested {
-            None => Err(RedirectError::Missing),
-            Some(_) => self.0.resolve(registered, requested),
-        }
     }
 }
 
@@ -781,7 +761,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     );
     let provider = Provider::builder(config, store)
         .expiry(Arc::new(expiry))
-        .redirect_policy(Arc::new(RedirectUriRequired(ExactRedirect::default())))
+        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
         .build();
 
     let app = App {

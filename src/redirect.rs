@@ -147,18 +147,23 @@ pub trait RedirectPolicy: Send + Sync + fmt::Debug {
 /// The default policy: the requested URI must equal a registered one character for character
 /// (RFC 9700 §4.1.3), except that the port of an `http://127.0.0.1` or `http://[::1]`
 /// registration may differ (RFC 8252 §7.3, which RFC 9700 keeps). An omitted `redirect_uri` is
-/// allowed only when the client registered exactly one.
+/// allowed only when the client registered exactly one, unless `require_redirect_uri` is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExactRedirect {
     /// Allow any port for loopback registrations (default true).
     pub loopback_any_port: bool,
+    /// Refuse a request without `redirect_uri` even when the client registered only one
+    /// (default false). The refusal is [`RedirectError::Missing`], shown to the user, never
+    /// redirected.
+    pub require_redirect_uri: bool,
 }
 
 impl Default for ExactRedirect {
     fn default() -> Self {
         Self {
             loopback_any_port: true,
+            require_redirect_uri: false,
         }
     }
 }
@@ -168,6 +173,15 @@ impl ExactRedirect {
     pub fn strict() -> Self {
         Self {
             loopback_any_port: false,
+            ..Self::default()
+        }
+    }
+
+    /// The default matching, with `redirect_uri` required in every authorization request.
+    pub fn requiring_redirect_uri() -> Self {
+        Self {
+            require_redirect_uri: true,
+            ..Self::default()
         }
     }
 }
@@ -180,7 +194,7 @@ impl RedirectPolicy for ExactRedirect {
     ) -> Result<RedirectUri, RedirectError> {
         let Some(requested) = requested else {
             return match registered {
-                [only] => Ok(only.clone()),
+                [only] if !self.require_redirect_uri => Ok(only.clone()),
                 _ => Err(RedirectError::Missing),
             };
         };
@@ -280,6 +294,17 @@ mod tests {
             ExactRedirect::default().resolve(&[], None),
             Err(RedirectError::Missing)
         );
+        let required = ExactRedirect::requiring_redirect_uri();
+        assert_eq!(
+            required.resolve(&registered, None),
+            Err(RedirectError::Missing)
+        );
+        assert!(
+            required
+                .resolve(&registered, Some("https://client.example/cb"))
+                .is_ok()
+        );
+        assert!(required.loopback_any_port, "only the omission rule changes");
     }
 
     #[test]
