@@ -79,6 +79,11 @@ impl RedirectUri {
         &self.url
     }
 
+    /// The parsed URI, owned (no clone when the `RedirectUri` is not needed any more).
+    pub(crate) fn into_url(self) -> Url {
+        self.url
+    }
+
     /// Whether this is an `http` URI on a loopback IP literal (`127.0.0.1` or `[::1]`), the kind
     /// of redirect a native app listens on (RFC 8252 §7.3).
     pub fn is_loopback_http(&self) -> bool {

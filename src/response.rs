@@ -118,8 +118,8 @@ pub struct Redirect {
 }
 
 impl Redirect {
-    pub(crate) fn new(base: &Url, params: &[(&str, &str)]) -> Self {
-        let mut location = base.clone();
+    pub(crate) fn new(base: Url, params: &[(&str, &str)]) -> Self {
+        let mut location = base;
         if !params.is_empty() {
             let mut query = location.query_pairs_mut();
             for (name, value) in params {
@@ -165,7 +165,7 @@ mod tests {
     fn redirect_appends_parameters_to_an_existing_query() {
         let base =
             Url::parse("https://client.example/cb?keep=1").unwrap_or_else(|_| unreachable!());
-        let redirect = Redirect::new(&base, &[("code", "a b&c"), ("state", "xyz")]);
+        let redirect = Redirect::new(base.clone(), &[("code", "a b&c"), ("state", "xyz")]);
         assert_eq!(redirect.param("keep").as_deref(), Some("1"));
         assert_eq!(redirect.param("code").as_deref(), Some("a b&c"));
         let response = redirect.to_response();

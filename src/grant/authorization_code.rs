@@ -110,15 +110,12 @@ impl PendingAuthorization {
     }
 
     fn redirect(&self, provider: &Provider, params: &[(&str, &str)]) -> Redirect {
-        let config = provider.config();
-        let mut all: Vec<(&str, &str)> = params.to_vec();
-        if let Some(state) = &self.state {
-            all.push(("state", state));
-        }
-        if config.iss_parameter {
-            all.push(("iss", config.issuer_str()));
-        }
-        Redirect::new(self.redirect_uri.url(), &all)
+        redirect_to(
+            self.redirect_uri.url().clone(),
+            self.state.as_deref(),
+            provider,
+            params,
+        )
     }
 
     fn error_redirect(&self, provider: &Provider, error: &OAuthError) -> Redirect {
@@ -147,12 +144,19 @@ impl PendingAuthorization {
     /// not requested is dropped). Stores the code and the consent and returns the redirect
     /// carrying the code. A storage fault becomes a `server_error` redirect.
     pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Redirect {
-        let granted = scopes.intersection(&self.scopes);
+        let mut this = self;
+        // Everything asked for was granted (the usual case): the intersection is the asked set
+        // itself, so take it instead of building a copy.
+        let granted = if this.scopes.is_subset(scopes) {
+            std::mem::take(&mut this.scopes)
+        } else {
+            scopes.intersection(&this.scopes)
+        };
         let now = provider.now();
         let code = AuthorizationCode::generate(provider.entropy());
         let grant = Grant::new(
             GrantId::generate(provider.entropy()),
-            self.client.id.clone(),
+            this.client.id.clone(),
             Some(user.clone()),
             granted.clone(),
             GrantType::AuthorizationCode,
@@ -161,8 +165,8 @@ impl PendingAuthorization {
         let record = CodeRecord::new(
             code.hash(),
             grant,
-            self.redirect_uri_given.clone(),
-            self.pkce.clone(),
+            this.redirect_uri_given.take(),
+            this.pkce.take(),
             now + provider.config().code_ttl,
         );
         let store = provider.store();
@@ -171,7 +175,7 @@ impl PendingAuthorization {
             store
                 .save_consent(&Consent::new(
                     user.clone(),
-                    self.client.id.clone(),
+                    this.client.id.clone(),
                     granted,
                     now,
                 ))
@@ -181,11 +185,17 @@ impl PendingAuthorization {
             Ok(()) => {
                 provider.audit(AuditEvent::ConsentGranted {
                     user,
-                    client_id: self.client.id.clone(),
+                    client_id: this.client.id,
                 });
-                self.redirect(provider, &[("code", code.secret())])
+                // The pending request ends here: its parsed URI is moved, not cloned.
+                redirect_to(
+                    this.redirect_uri.into_url(),
+                    this.state.as_deref(),
+                    provider,
+                    &[("code", code.secret())],
+                )
             }
-            Err(_) => self.error_redirect(provider, &OAuthError::server_error()),
+            Err(_) => this.error_redirect(provider, &OAuthError::server_error()),
         }
     }
 
@@ -199,6 +209,25 @@ impl PendingAuthorization {
             ),
         )
     }
+}
+
+/// The redirect to `base` carrying `params`, then `state` (if any) and `iss` (if configured).
+fn redirect_to(
+    base: url::Url,
+    state: Option<&str>,
+    provider: &Provider,
+    params: &[(&str, &str)],
+) -> Redirect {
+    let config = provider.config();
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
+    all.extend_from_slice(params);
+    if let Some(state) = state {
+        all.push(("state", state));
+    }
+    if config.iss_parameter {
+        all.push(("iss", config.issuer_str()));
+    }
+    Redirect::new(base, &all)
 }
 
 impl Provider {

@@ -105,7 +105,7 @@ impl Provider {
         if record.client_id != client.id || record.is_expired(now) {
             return Err(invalid());
         }
-        let scopes = match params.get("scope") {
+        let asked = match params.get("scope") {
             Some(text) => {
                 let asked = ScopeSet::parse(text)?;
                 if !asked.is_subset(&record.scopes) {
@@ -113,14 +113,20 @@ impl Provider {
                         "the requested scope exceeds the original grant",
                     ));
                 }
-                asked
+                Some(asked)
             }
-            None => record.scopes.clone(),
+            None => None,
         };
-        let grant = grant_of(&record);
+        let family_expires_at = record.family_expires_at;
+        // The record is not needed any more: its fields move into the grant, not cloned.
+        let grant = grant_of(record);
+        let scopes = match asked {
+            Some(asked) => asked,
+            None => grant.scopes.clone(),
+        };
         if !self.config().rotate_refresh_tokens {
             let issued = self.issue(client, &grant, scopes, false, None).await?;
-            self.touch(&record, now).await?;
+            self.touch(&grant, now).await?;
             return Ok(self.token_response(&issued));
         }
         let minted = self.mint(
@@ -128,7 +134,7 @@ impl Provider {
             &grant,
             scopes,
             true,
-            Family::Inherited(record.family_expires_at),
+            Family::Inherited(family_expires_at),
         );
         let sealed = match self.config().refresh_grace {
             Some(_) => self.seal(&token, &minted.response.to_json()),
@@ -139,7 +145,7 @@ impl Provider {
             .await?
         {
             Rotation::Rotated => {
-                self.touch(&record, now).await?;
+                self.touch(&grant, now).await?;
                 Ok(self.token_response(&minted.response))
             }
             Rotation::AlreadyRetired(retired) => self.reused(client, &token, retired).await,
@@ -147,14 +153,10 @@ impl Provider {
         }
     }
 
-    async fn touch(
-        &self,
-        record: &TokenRecord,
-        now: time::OffsetDateTime,
-    ) -> Result<(), OAuthError> {
-        if let Some(user) = &record.user {
+    async fn touch(&self, grant: &Grant, now: time::OffsetDateTime) -> Result<(), OAuthError> {
+        if let Some(user) = &grant.user {
             self.store()
-                .touch_consent(user, &record.client_id, now)
+                .touch_consent(user, &grant.client_id, now)
                 .await?;
         }
         Ok(())
@@ -162,12 +164,12 @@ impl Provider {
 }
 
 /// The grant record a refresh token belongs to (it exists already; stores keep it as is).
-fn grant_of(record: &TokenRecord) -> Grant {
+fn grant_of(record: TokenRecord) -> Grant {
     Grant::new(
-        record.grant_id.clone(),
-        record.client_id.clone(),
-        record.user.clone(),
-        record.scopes.clone(),
+        record.grant_id,
+        record.client_id,
+        record.user,
+        record.scopes,
         GrantType::RefreshToken,
         record.issued_at,
     )
