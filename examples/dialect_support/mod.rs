@@ -7,6 +7,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -227,7 +230,7 @@ impl Ui {
                 return self.untrusted(error.code.as_str(), &error.description, error.status());
             }
             Err(AuthorizeError::Redirect(redirect)) => {
-                return to_axum(redirect.to_response());
+                return support::send(redirect.to_response());
             }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
@@ -241,7 +244,7 @@ impl Ui {
                 Ok(true) => {
                     let scopes = pending.scopes().clone();
                     let redirect = pending.approve(&self.provider, user, &scopes).await;
-                    return to_axum(redirect.to_response());
+                    return support::send(redirect.to_response());
                 }
                 Ok(false) => {}
                 Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -322,7 +325,7 @@ impl Ui {
         self.provider
             .validate_bearer(&request, scopes)
             .await
-            .map_err(|error: BearerError| to_axum(error.to_response(&self.provider)))
+            .map_err(|error: BearerError| support::send(error.to_response(&self.provider)))
     }
 
     /// A protected resource: answers `ok(principal)` as JSON when the bearer token is valid for
@@ -353,19 +356,6 @@ impl Ui {
     }
 }
 
-/// A tessera response as an axum one.
-pub fn to_axum(response: tessera::Response) -> AxumResponse {
-    let mut out = AxumResponse::new(axum::body::Body::from(response.body));
-    *out.status_mut() =
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in response.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            out.headers_mut().append(name, value);
-        }
-    }
-    out
-}
-
 /// The token endpoint as a handler body: the query (read if the dialect says so), the form body
 /// and the `Authorization` header go to the provider as they came.
 pub async fn token(
@@ -380,7 +370,7 @@ pub async fn token(
     let request = FormRequest::new(body.to_vec())
         .with_query(query.as_deref())
         .with_authorization(authorization);
-    to_axum(provider.token(&request).await)
+    support::send(provider.token(&request).await)
 }
 
 /// The token endpoint as a handler, for routers whose state is the [`Ui`] itself.
@@ -538,7 +528,7 @@ async fn consent_submit(
         Err(AuthorizeError::Untrusted(error)) => {
             return ui.untrusted(error.code.as_str(), &error.description, error.status());
         }
-        Err(AuthorizeError::Redirect(redirect)) => return to_axum(redirect.to_response()),
+        Err(AuthorizeError::Redirect(redirect)) => return support::send(redirect.to_response()),
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
     let redirect = if form.decision == "allow" {
@@ -547,7 +537,7 @@ async fn consent_submit(
     } else {
         pending.deny(&ui.provider)
     };
-    to_axum(redirect.to_response())
+    support::send(redirect.to_response())
 }
 
 async fn apps_handler(State(ui): State<Ui>, headers: HeaderMap) -> AxumResponse {
