@@ -1,20 +1,20 @@
 //! Glue shared by the three dialect examples (PhoneGap Build, Phabricator, AppHarbor): the
-//! demo user's login page, the consent page, the page listing authorized applications, a
-//! session cookie with a CSRF token, and the conversion of tessera's responses into axum ones.
+//! demo user's login page, the consent page and the page listing authorized applications.
+//! Sessions, CSRF tokens and the conversion of tessera's responses into axum ones are the
+//! generic ones of `examples/support`, which `server.rs` uses too.
 //!
 //! None of it is OAuth protocol logic: every decision is the provider's. A real host replaces
 //! this module with its own accounts, sessions and templates.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::result_large_err)]
 
 // The generic glue `server.rs` uses too; an early `Err(Response)` is how it refuses.
 #[allow(clippy::result_large_err)]
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,20 +23,16 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
     AuthMethod, AuthorizeError, BearerError, BearerRequest, ClientId, ClientRegistration,
-    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, TokenHash, UserId,
+    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, UserId,
 };
 
 /// The demo account every dialect example has.
 pub const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
-const COOKIE: &str = "sid";
 
 /// Where the dialect's pages live and how its consent behaves.
 #[derive(Debug, Clone)]
@@ -49,20 +45,13 @@ pub struct UiConfig {
     pub skip_granted_consent: bool,
 }
 
-/// A signed-in (or not yet) browser. Kept under the SHA-256 of its cookie value.
-#[derive(Default)]
-struct Session {
-    user: Option<UserId>,
-    csrf: String,
-}
-
 /// The state every handler shares.
 #[derive(Clone)]
 pub struct Ui {
     /// The provider.
     pub provider: Provider,
     config: Arc<UiConfig>,
-    sessions: Arc<Mutex<HashMap<TokenHash, Session>>>,
+    sessions: support::Sessions,
     templates: Arc<minijinja::Environment<'static>>,
 }
 
@@ -131,7 +120,12 @@ impl Ui {
         Self {
             provider,
             config: Arc::new(config),
-            sessions: Arc::default(),
+            // support's sessions: 12 hours from last use, at most 100 000 at once (then 429).
+            sessions: support::Sessions::new(
+                std::time::Duration::from_secs(12 * 3600),
+                100_000,
+                false,
+            ),
             templates: Arc::new(env),
         }
     }
@@ -158,57 +152,35 @@ impl Ui {
         }
     }
 
-    /// The session named by the request's cookie, creating one (and its cookie) if needed.
-    fn session(&self, headers: &HeaderMap) -> (String, Option<UserId>, String, Option<String>) {
-        let presented = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == COOKIE)
-            .map(|c| c.value().to_owned());
-        let mut sessions = match self.sessions.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(id) = presented
-            && let Some(session) = sessions.get(&TokenHash::of(&id))
-        {
-            return (id, session.user.clone(), session.csrf.clone(), None);
-        }
-        let id = random_token();
-        let csrf = random_token();
-        sessions.insert(
-            TokenHash::of(&id),
-            Session {
-                user: None,
-                csrf: csrf.clone(),
-            },
-        );
-        let set_cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-        (id, None, csrf, Some(set_cookie))
+    /// The session named by the request's cookie, creating one (and its cookie) if needed; 429
+    /// when the session table is full.
+    fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(support::Session, Option<HeaderValue>), AxumResponse> {
+        self.sessions
+            .get_or_create(headers)
+            .ok_or_else(|| support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions"))
+    }
+
+    /// The existing session of a form post whose CSRF token matches.
+    fn checked(&self, headers: &HeaderMap, csrf: &str) -> Option<support::Session> {
+        self.sessions.get(headers).filter(|s| s.csrf_ok(Some(csrf)))
     }
 
     /// The signed-in user of a form post whose CSRF token matches.
     fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Option<UserId> {
-        self.check_csrf(headers, csrf).and_then(|(_, user)| user)
+        self.checked(headers, csrf).and_then(|s| s.user)
     }
 
-    fn check_csrf(&self, headers: &HeaderMap, presented: &str) -> Option<(String, Option<UserId>)> {
-        let (id, user, csrf, fresh) = self.session(headers);
-        let ok = fresh.is_none() && bool::from(csrf.as_bytes().ct_eq(presented.as_bytes()));
-        ok.then_some((id, user))
-    }
-
-    fn login_redirect(&self, next: &str, set_cookie: Option<String>) -> AxumResponse {
+    fn login_redirect(&self, next: &str, set_cookie: Option<HeaderValue>) -> AxumResponse {
         let location = format!(
             "/login?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", next)
                 .finish()
         );
-        with_cookie(
+        support::with_cookie(
             (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
             set_cookie,
         )
@@ -236,9 +208,13 @@ impl Ui {
             }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
-        let (_, user, csrf, set_cookie) = self.session(headers);
+        let (session, set_cookie) = match self.session(headers) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let csrf = session.csrf;
         let request = params.to_query();
-        let Some(user) = user else {
+        let Some(user) = session.user else {
             return self.login_redirect(&format!("{path}?{request}"), set_cookie);
         };
         if self.config.skip_granted_consent {
@@ -258,7 +234,7 @@ impl Ui {
             csrf,
             request,
         };
-        with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
+        support::with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
     }
 
     /// [`Ui::authorize`] for a request as received: the query of a GET, the form of a POST.
@@ -288,8 +264,12 @@ impl Ui {
 
     /// The user's applications, for the dialect's management page.
     async fn apps_page(&self, headers: &HeaderMap) -> AxumResponse {
-        let (_, user, csrf, set_cookie) = self.session(headers);
-        let Some(user) = user else {
+        let (session, set_cookie) = match self.session(headers) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let csrf = session.csrf;
+        let Some(user) = session.user else {
             return self.login_redirect(self.config.apps_path, set_cookie);
         };
         let Ok(apps) = self.provider.authorized_apps(&user).await else {
@@ -417,19 +397,6 @@ fn no_store() -> [(header::HeaderName, &'static str); 1] {
     [(header::CACHE_CONTROL, "no-store")]
 }
 
-fn with_cookie(mut response: AxumResponse, set_cookie: Option<String>) -> AxumResponse {
-    if let Some(value) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Only local paths: never an open redirect.
 fn local_path(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
@@ -449,10 +416,14 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> AxumResponse {
-    let (_, _, csrf, set_cookie) = ui.session(&headers);
+    let (session, set_cookie) = match ui.session(&headers) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let csrf = session.csrf;
     let next = local_path(query.next.as_deref().unwrap_or("/")).to_owned();
     let ctx = minijinja::context! { csrf, next, failed => false };
-    with_cookie(ui.render(StatusCode::OK, "login.html", ctx), set_cookie)
+    support::with_cookie(ui.render(StatusCode::OK, "login.html", ctx), set_cookie)
 }
 
 #[derive(Deserialize)]
@@ -468,41 +439,21 @@ async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> AxumResponse {
-    let Some((id, _)) = ui.check_csrf(&headers, &form.csrf) else {
+    let Some(session) = ui.checked(&headers, &form.csrf) else {
         return (StatusCode::FORBIDDEN, "bad CSRF token").into_response();
     };
     let user_ok = bool::from(form.username.as_bytes().ct_eq(DEMO_USER.as_bytes()));
     let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
     if !(user_ok && password_ok) {
-        let (_, _, csrf, _) = ui.session(&headers);
-        let ctx = minijinja::context! { csrf, next => form.next, failed => true };
+        let ctx = minijinja::context! { csrf => session.csrf, next => form.next, failed => true };
         return ui.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
     }
     // A new session id and CSRF token on login (no session fixation).
-    let fresh = random_token();
-    {
-        let mut sessions = match ui.sessions.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        sessions.remove(&TokenHash::of(&id));
-        sessions.insert(
-            TokenHash::of(&fresh),
-            Session {
-                user: Some(UserId::new(DEMO_USER)),
-                csrf: random_token(),
-            },
-        );
-    }
-    let cookie = format!("{COOKIE}={fresh}; Path=/; HttpOnly; SameSite=Lax");
-    with_cookie(
-        (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, local_path(&form.next).to_owned())],
-        )
-            .into_response(),
-        Some(cookie),
-    )
+    ui.sessions.destroy(&session);
+    let Some((_, cookie)) = ui.sessions.create(Some(UserId::new(DEMO_USER))) else {
+        return support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions");
+    };
+    support::with_cookie(support::see_other(local_path(&form.next)), cookie)
 }
 
 #[derive(Deserialize)]
