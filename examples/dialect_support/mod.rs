@@ -13,12 +13,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// A request read whole, its body bounded by `support::MAX_BODY` (larger ones get 413).
+pub(crate) use support::Buffered;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::RawQuery;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response as AxumResponse};
@@ -27,7 +28,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
     AuthMethod, AuthorizeError, BearerError, BearerRequest, ClientId, ClientRegistration,
-    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, UserId,
+    GrantType, Params, Principal, Provider, ScopeSet, UserId,
 };
 
 /// The demo account every dialect example has.
@@ -334,35 +335,21 @@ impl Ui {
             .route("/consent", post(consent_submit))
             .route(apps, get(apps_handler))
             .route(&revoke, post(revoke_handler))
+            // Login, consent and revoke forms: the same 64 KiB bound as every other body.
+            .layer(axum::extract::DefaultBodyLimit::max(support::MAX_BODY))
             .with_state(self)
     }
 }
 
-/// The token endpoint as a handler body: the query (read if the dialect says so), the form body
-/// and the `Authorization` header go to the provider as they came.
-pub async fn token(
-    provider: &Provider,
-    headers: &HeaderMap,
-    query: Option<String>,
-    body: Bytes,
-) -> AxumResponse {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let request = FormRequest::new(body.to_vec())
-        .with_query(query.as_deref())
-        .with_authorization(authorization);
-    support::send(provider.token(&request).await)
+/// The token endpoint as a handler body: the request (body read up to `support::MAX_BODY`)
+/// goes to the provider as it came, query included, for dialects that read it.
+pub async fn token(provider: &Provider, request: &Buffered) -> AxumResponse {
+    support::send(provider.token(&request.form()).await)
 }
 
 /// The token endpoint as a handler, for routers whose state is the [`Ui`] itself.
-pub async fn token_handler(
-    State(ui): State<Ui>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> AxumResponse {
-    token(&ui.provider, &headers, query, body).await
+pub async fn token_handler(State(ui): State<Ui>, request: Buffered) -> AxumResponse {
+    token(&ui.provider, &request).await
 }
 
 /// Registers the example's confidential client (code grant, `client_secret_post`) and returns
