@@ -73,7 +73,7 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
             apps_path: "/oauthserver/clientauthorization/",
             skip_granted_consent: true,
         },
-    );
+    )?;
     let router = Router::new()
         .route("/oauthserver/auth/", get(authorize).post(authorize))
         .route(

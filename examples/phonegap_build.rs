@@ -149,7 +149,7 @@ pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
             apps_path: "/apps",
             skip_granted_consent: false,
         },
-    );
+    )?;
     let state = AppState {
         ui: ui.clone(),
         exchange,

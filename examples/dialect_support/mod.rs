@@ -53,7 +53,10 @@ pub struct Ui {
     pub provider: Provider,
     config: Arc<UiConfig>,
     sessions: support::Sessions,
+    /// The dialect's own page (the applications list).
     templates: Arc<minijinja::Environment<'static>>,
+    /// support's login, consent and error pages.
+    pages: Arc<support::Pages>,
 }
 
 impl std::fmt::Debug for Ui {
@@ -70,28 +73,6 @@ const LAYOUT: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>{{ title }}</title></head>
 <body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"#;
 
-const LOGIN: &str = r#"{% extends "layout.html" %}{% block body %}
-{% if failed %}<p role="alert">Wrong user name or password.</p>{% endif %}
-<form method="post" action="/login">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-<input type="hidden" name="next" value="{{ next }}">
-<label>User name <input name="username" autocomplete="username"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<button type="submit">Sign in</button>
-</form>{% endblock %}"#;
-
-const CONSENT: &str = r#"{% extends "layout.html" %}{% block body %}
-<p><strong>{{ client }}</strong> wants to access your account{% if scopes %} with: {{ scopes }}{% endif %}.</p>
-<form method="post" action="/consent">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-<input type="hidden" name="request" value="{{ request }}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form>{% endblock %}"#;
-
-const ERROR: &str = r#"{% extends "layout.html" %}{% block body %}
-<p role="alert">{{ code }}: {{ description }}</p>{% endblock %}"#;
-
 const APPS: &str = r#"{% extends "layout.html" %}{% block body %}
 <h2>Authorized applications</h2>
 {% if apps %}<ul>{% for app in apps %}
@@ -103,22 +84,14 @@ const APPS: &str = r#"{% extends "layout.html" %}{% block body %}
 </ul>{% else %}<p>No application is authorized.</p>{% endif %}{% endblock %}"#;
 
 impl Ui {
-    /// The UI over `provider`.
-    pub fn new(provider: Provider, config: UiConfig) -> Self {
+    /// The UI over `provider`; fails only if a template does not parse.
+    pub fn new(provider: Provider, config: UiConfig) -> Result<Self, minijinja::Error> {
         let mut env = minijinja::Environment::new();
         // Names ending in `.html` are auto-escaped.
-        for (name, source) in [
-            ("layout.html", LAYOUT),
-            ("login.html", LOGIN),
-            ("consent.html", CONSENT),
-            ("error.html", ERROR),
-            ("apps.html", APPS),
-        ] {
-            if let Err(error) = env.add_template(name, source) {
-                tracing::error!(%error, "template");
-            }
+        for (name, source) in [("layout.html", LAYOUT), ("apps.html", APPS)] {
+            env.add_template(name, source)?;
         }
-        Self {
+        Ok(Self {
             provider,
             config: Arc::new(config),
             // support's sessions: 12 hours from last use, at most 100 000 at once (then 429).
@@ -128,7 +101,8 @@ impl Ui {
                 false,
             ),
             templates: Arc::new(env),
-        }
+            pages: Arc::new(support::Pages::new()?),
+        })
     }
 
     fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> AxumResponse {
@@ -188,10 +162,10 @@ impl Ui {
     }
 
     fn untrusted(&self, code: &str, description: &str, status: u16) -> AxumResponse {
-        self.render(
+        self.pages.error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            "error.html",
-            minijinja::context! { code, description },
+            code,
+            description,
         )
     }
 
@@ -229,13 +203,24 @@ impl Ui {
                 Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
             }
         }
+        let scopes: Vec<_> = pending
+            .scopes()
+            .iter()
+            .map(|scope| minijinja::context! { name => scope.as_str(), text => "" })
+            .collect();
         let ctx = minijinja::context! {
-            client => pending.client().name.clone(),
-            scopes => pending.scopes().to_string(),
+            client_name => pending.client().name.clone(),
+            homepage => pending.client().homepage.clone(),
+            user => user.as_str(),
+            scopes,
             csrf,
-            request,
+            action => "/consent",
+            hidden => vec![("request", request)],
         };
-        support::with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
+        support::with_cookie(
+            self.pages.render(StatusCode::OK, "consent.html", ctx),
+            set_cookie,
+        )
     }
 
     /// [`Ui::authorize`] for a request as received: the query of a GET, the form of a POST.
@@ -410,7 +395,10 @@ async fn login_page(
     let csrf = session.csrf;
     let next = local_path(query.next.as_deref().unwrap_or("/")).to_owned();
     let ctx = minijinja::context! { csrf, next, failed => false };
-    support::with_cookie(ui.render(StatusCode::OK, "login.html", ctx), set_cookie)
+    support::with_cookie(
+        ui.pages.render(StatusCode::OK, "login.html", ctx),
+        set_cookie,
+    )
 }
 
 #[derive(Deserialize)]
@@ -433,7 +421,7 @@ async fn login_submit(
     let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
     if !(user_ok && password_ok) {
         let ctx = minijinja::context! { csrf => session.csrf, next => form.next, failed => true };
-        return ui.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
+        return ui.pages.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
     }
     // A new session id and CSRF token on login (no session fixation).
     ui.sessions.destroy(&session);
