@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response as AxumResponse};
+use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
@@ -107,24 +107,11 @@ impl Ui {
 
     fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> AxumResponse {
         let ctx = minijinja::context! { title => self.config.title, ..ctx };
-        match self
+        let rendered = self
             .templates
             .get_template(name)
-            .and_then(|t| t.render(ctx))
-        {
-            Ok(html) => (
-                status,
-                no_store(),
-                [
-                    (header::X_FRAME_OPTIONS, "DENY"),
-                    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-                    (header::REFERRER_POLICY, "no-referrer"),
-                ],
-                Html(html),
-            )
-                .into_response(),
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
+            .and_then(|t| t.render(ctx));
+        support::page(status, name, rendered)
     }
 
     /// The session named by the request's cookie, creating one (and its cookie) if needed; 429
@@ -155,10 +142,7 @@ impl Ui {
                 .append_pair("next", next)
                 .finish()
         );
-        support::with_cookie(
-            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-            set_cookie,
-        )
+        support::with_cookie(support::see_other(&location), set_cookie)
     }
 
     fn untrusted(&self, code: &str, description: &str, status: u16) -> AxumResponse {
@@ -362,11 +346,7 @@ pub async fn register_confidential(
 
 /// The answer to a form post without a signed-in session or with a wrong CSRF token.
 fn forbidden() -> AxumResponse {
-    (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response()
-}
-
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
-    [(header::CACHE_CONTROL, "no-store")]
+    support::plain(StatusCode::FORBIDDEN, "bad CSRF token or not signed in")
 }
 
 /// Only local paths: never an open redirect.
@@ -492,11 +472,7 @@ async fn revoke_handler(
     if ui.provider.revoke_app(&user, &client).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, ui.config.apps_path)],
-    )
-        .into_response()
+    support::see_other(ui.config.apps_path)
 }
 
 /// Reads `--addr HOST:PORT` (default `127.0.0.1:0`) from the command line.
