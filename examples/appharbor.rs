@@ -77,7 +77,7 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
             apps_path: "/user/authorizations",
             skip_granted_consent: false,
         },
-    );
+    )?;
     let router = Router::new()
         .route("/user/authorizations/new", get(authorize))
         .route("/tokens", post(dialect_support::token_handler))

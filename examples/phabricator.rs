@@ -22,12 +22,11 @@ use std::error::Error;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use dialect_support::{Ui, UiConfig};
+use dialect_support::{Buffered, Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
     Config, Dialect, GrantType, PkceRequirement, Provider, Scope, ScopeSet, StandardExpiry, danger,
@@ -74,7 +73,7 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
             apps_path: "/oauthserver/clientauthorization/",
             skip_granted_consent: true,
         },
-    );
+    )?;
     let router = Router::new()
         .route("/oauthserver/auth/", get(authorize).post(authorize))
         .route(
@@ -87,19 +86,13 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     Ok((router, client_id, secret))
 }
 
-async fn authorize(
-    State(ui): State<Ui>,
-    method: Method,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
+async fn authorize(State(ui): State<Ui>, Buffered(request): Buffered) -> Response {
     ui.authorize_request(
         "/oauthserver/auth/",
-        &headers,
-        &method,
-        query.as_deref(),
-        &body,
+        request.headers(),
+        request.method(),
+        request.uri().query(),
+        request.body(),
     )
     .await
 }

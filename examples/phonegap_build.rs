@@ -24,12 +24,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{get, post};
-use dialect_support::{Ui, UiConfig};
+use dialect_support::{Buffered, Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
     AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect, ErrorCode, GrantType,
@@ -150,7 +149,7 @@ pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
             apps_path: "/apps",
             skip_granted_consent: false,
         },
-    );
+    )?;
     let state = AppState {
         ui: ui.clone(),
         exchange,
@@ -174,22 +173,12 @@ async fn authorize(
         .await
 }
 
-async fn non_web_flow(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    dialect_support::token(&state.exchange, &headers, query, body).await
+async fn non_web_flow(State(state): State<AppState>, request: Buffered) -> Response {
+    dialect_support::token(&state.exchange, &request).await
 }
 
-async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    dialect_support::token(&state.ui.provider, &headers, query, body).await
+async fn token(State(state): State<AppState>, request: Buffered) -> Response {
+    dialect_support::token(&state.ui.provider, &request).await
 }
 
 async fn me(

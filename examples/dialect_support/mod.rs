@@ -1,37 +1,39 @@
 //! Glue shared by the three dialect examples (PhoneGap Build, Phabricator, AppHarbor): the
-//! demo user's login page, the consent page, the page listing authorized applications, a
-//! session cookie with a CSRF token, and the conversion of tessera's responses into axum ones.
+//! demo user's login page, the consent page and the page listing authorized applications.
+//! Sessions, CSRF tokens and the conversion of tessera's responses into axum ones are the
+//! generic ones of `examples/support`, which `server.rs` uses too.
 //!
 //! None of it is OAuth protocol logic: every decision is the provider's. A real host replaces
 //! this module with its own accounts, sessions and templates.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::result_large_err)]
 
-use std::collections::HashMap;
+// The generic glue `server.rs` uses too; an early `Err(Response)` is how it refuses.
+#[allow(clippy::result_large_err)]
+#[path = "../support/mod.rs"]
+mod support;
+
+/// A request read whole, its body bounded by `support::MAX_BODY` (larger ones get 413).
+pub(crate) use support::Buffered;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::RawQuery;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response as AxumResponse};
+use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
     AuthMethod, AuthorizeError, BearerError, BearerRequest, ClientId, ClientRegistration,
-    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, TokenHash, UserId,
+    GrantType, Params, Principal, Provider, ScopeSet, UserId,
 };
 
 /// The demo account every dialect example has.
 pub const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo";
-const COOKIE: &str = "sid";
 
 /// Where the dialect's pages live and how its consent behaves.
 #[derive(Debug, Clone)]
@@ -44,21 +46,17 @@ pub struct UiConfig {
     pub skip_granted_consent: bool,
 }
 
-/// A signed-in (or not yet) browser. Kept under the SHA-256 of its cookie value.
-#[derive(Default)]
-struct Session {
-    user: Option<UserId>,
-    csrf: String,
-}
-
 /// The state every handler shares.
 #[derive(Clone)]
 pub struct Ui {
     /// The provider.
     pub provider: Provider,
     config: Arc<UiConfig>,
-    sessions: Arc<Mutex<HashMap<TokenHash, Session>>>,
+    sessions: support::Sessions,
+    /// The dialect's own page (the applications list).
     templates: Arc<minijinja::Environment<'static>>,
+    /// support's login, consent and error pages.
+    pages: Arc<support::Pages>,
 }
 
 impl std::fmt::Debug for Ui {
@@ -75,28 +73,6 @@ const LAYOUT: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>{{ title }}</title></head>
 <body><h1>{{ title }}</h1>{% block body %}{% endblock %}</body></html>"#;
 
-const LOGIN: &str = r#"{% extends "layout.html" %}{% block body %}
-{% if failed %}<p role="alert">Wrong user name or password.</p>{% endif %}
-<form method="post" action="/login">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-<input type="hidden" name="next" value="{{ next }}">
-<label>User name <input name="username" autocomplete="username"></label>
-<label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<button type="submit">Sign in</button>
-</form>{% endblock %}"#;
-
-const CONSENT: &str = r#"{% extends "layout.html" %}{% block body %}
-<p><strong>{{ client }}</strong> wants to access your account{% if scopes %} with: {{ scopes }}{% endif %}.</p>
-<form method="post" action="/consent">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-<input type="hidden" name="request" value="{{ request }}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button>
-</form>{% endblock %}"#;
-
-const ERROR: &str = r#"{% extends "layout.html" %}{% block body %}
-<p role="alert">{{ code }}: {{ description }}</p>{% endblock %}"#;
-
 const APPS: &str = r#"{% extends "layout.html" %}{% block body %}
 <h2>Authorized applications</h2>
 {% if apps %}<ul>{% for app in apps %}
@@ -108,112 +84,72 @@ const APPS: &str = r#"{% extends "layout.html" %}{% block body %}
 </ul>{% else %}<p>No application is authorized.</p>{% endif %}{% endblock %}"#;
 
 impl Ui {
-    /// The UI over `provider`.
-    pub fn new(provider: Provider, config: UiConfig) -> Self {
+    /// The UI over `provider`; fails only if a template does not parse.
+    pub fn new(provider: Provider, config: UiConfig) -> Result<Self, minijinja::Error> {
         let mut env = minijinja::Environment::new();
         // Names ending in `.html` are auto-escaped.
-        for (name, source) in [
-            ("layout.html", LAYOUT),
-            ("login.html", LOGIN),
-            ("consent.html", CONSENT),
-            ("error.html", ERROR),
-            ("apps.html", APPS),
-        ] {
-            if let Err(error) = env.add_template(name, source) {
-                tracing::error!(%error, "template");
-            }
+        for (name, source) in [("layout.html", LAYOUT), ("apps.html", APPS)] {
+            env.add_template(name, source)?;
         }
-        Self {
+        Ok(Self {
             provider,
             config: Arc::new(config),
-            sessions: Arc::default(),
+            // support's sessions: 12 hours from last use, at most 100 000 at once (then 429).
+            sessions: support::Sessions::new(
+                std::time::Duration::from_secs(12 * 3600),
+                100_000,
+                false,
+            ),
             templates: Arc::new(env),
-        }
+            pages: Arc::new(support::Pages::new()?),
+        })
     }
 
     fn render(&self, status: StatusCode, name: &str, ctx: minijinja::Value) -> AxumResponse {
         let ctx = minijinja::context! { title => self.config.title, ..ctx };
-        match self
+        let rendered = self
             .templates
             .get_template(name)
-            .and_then(|t| t.render(ctx))
-        {
-            Ok(html) => (
-                status,
-                no_store(),
-                [
-                    (header::X_FRAME_OPTIONS, "DENY"),
-                    (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
-                    (header::REFERRER_POLICY, "no-referrer"),
-                ],
-                Html(html),
-            )
-                .into_response(),
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
+            .and_then(|t| t.render(ctx));
+        support::page(status, name, rendered)
     }
 
-    /// The session named by the request's cookie, creating one (and its cookie) if needed.
-    fn session(&self, headers: &HeaderMap) -> (String, Option<UserId>, String, Option<String>) {
-        let presented = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == COOKIE)
-            .map(|c| c.value().to_owned());
-        let mut sessions = match self.sessions.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(id) = presented
-            && let Some(session) = sessions.get(&TokenHash::of(&id))
-        {
-            return (id, session.user.clone(), session.csrf.clone(), None);
-        }
-        let id = random_token();
-        let csrf = random_token();
-        sessions.insert(
-            TokenHash::of(&id),
-            Session {
-                user: None,
-                csrf: csrf.clone(),
-            },
-        );
-        let set_cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax");
-        (id, None, csrf, Some(set_cookie))
+    /// The session named by the request's cookie, creating one (and its cookie) if needed; 429
+    /// when the session table is full.
+    fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(support::Session, Option<HeaderValue>), AxumResponse> {
+        self.sessions
+            .get_or_create(headers)
+            .ok_or_else(|| support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions"))
+    }
+
+    /// The existing session of a form post whose CSRF token matches.
+    fn checked(&self, headers: &HeaderMap, csrf: &str) -> Option<support::Session> {
+        self.sessions.get(headers).filter(|s| s.csrf_ok(Some(csrf)))
     }
 
     /// The signed-in user of a form post whose CSRF token matches.
     fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Option<UserId> {
-        self.check_csrf(headers, csrf).and_then(|(_, user)| user)
+        self.checked(headers, csrf).and_then(|s| s.user)
     }
 
-    fn check_csrf(&self, headers: &HeaderMap, presented: &str) -> Option<(String, Option<UserId>)> {
-        let (id, user, csrf, fresh) = self.session(headers);
-        let ok = fresh.is_none() && bool::from(csrf.as_bytes().ct_eq(presented.as_bytes()));
-        ok.then_some((id, user))
-    }
-
-    fn login_redirect(&self, next: &str, set_cookie: Option<String>) -> AxumResponse {
+    fn login_redirect(&self, next: &str, set_cookie: Option<HeaderValue>) -> AxumResponse {
         let location = format!(
             "/login?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", next)
                 .finish()
         );
-        with_cookie(
-            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
-            set_cookie,
-        )
+        support::with_cookie(support::see_other(&location), set_cookie)
     }
 
     fn untrusted(&self, code: &str, description: &str, status: u16) -> AxumResponse {
-        self.render(
+        self.pages.error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            "error.html",
-            minijinja::context! { code, description },
+            code,
+            description,
         )
     }
 
@@ -227,13 +163,17 @@ impl Ui {
                 return self.untrusted(error.code.as_str(), &error.description, error.status());
             }
             Err(AuthorizeError::Redirect(redirect)) => {
-                return to_axum(redirect.to_response());
+                return support::send(redirect.to_response());
             }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
-        let (_, user, csrf, set_cookie) = self.session(headers);
+        let (session, set_cookie) = match self.session(headers) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let csrf = session.csrf;
         let request = params.to_query();
-        let Some(user) = user else {
+        let Some(user) = session.user else {
             return self.login_redirect(&format!("{path}?{request}"), set_cookie);
         };
         if self.config.skip_granted_consent {
@@ -241,19 +181,30 @@ impl Ui {
                 Ok(true) => {
                     let scopes = pending.scopes().clone();
                     let redirect = pending.approve(&self.provider, user, &scopes).await;
-                    return to_axum(redirect.to_response());
+                    return support::send(redirect.to_response());
                 }
                 Ok(false) => {}
                 Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
             }
         }
+        let scopes: Vec<_> = pending
+            .scopes()
+            .iter()
+            .map(|scope| minijinja::context! { name => scope.as_str(), text => "" })
+            .collect();
         let ctx = minijinja::context! {
-            client => pending.client().name.clone(),
-            scopes => pending.scopes().to_string(),
+            client_name => pending.client().name.clone(),
+            homepage => pending.client().homepage.clone(),
+            user => user.as_str(),
+            scopes,
             csrf,
-            request,
+            action => "/consent",
+            hidden => vec![("request", request)],
         };
-        with_cookie(self.render(StatusCode::OK, "consent.html", ctx), set_cookie)
+        support::with_cookie(
+            self.pages.render(StatusCode::OK, "consent.html", ctx),
+            set_cookie,
+        )
     }
 
     /// [`Ui::authorize`] for a request as received: the query of a GET, the form of a POST.
@@ -283,8 +234,12 @@ impl Ui {
 
     /// The user's applications, for the dialect's management page.
     async fn apps_page(&self, headers: &HeaderMap) -> AxumResponse {
-        let (_, user, csrf, set_cookie) = self.session(headers);
-        let Some(user) = user else {
+        let (session, set_cookie) = match self.session(headers) {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+        let csrf = session.csrf;
+        let Some(user) = session.user else {
             return self.login_redirect(self.config.apps_path, set_cookie);
         };
         let Ok(apps) = self.provider.authorized_apps(&user).await else {
@@ -322,7 +277,7 @@ impl Ui {
         self.provider
             .validate_bearer(&request, scopes)
             .await
-            .map_err(|error: BearerError| to_axum(error.to_response(&self.provider)))
+            .map_err(|error: BearerError| support::send(error.to_response(&self.provider)))
     }
 
     /// A protected resource: answers `ok(principal)` as JSON when the bearer token is valid for
@@ -349,48 +304,21 @@ impl Ui {
             .route("/consent", post(consent_submit))
             .route(apps, get(apps_handler))
             .route(&revoke, post(revoke_handler))
+            // Login, consent and revoke forms: the same 64 KiB bound as every other body.
+            .layer(axum::extract::DefaultBodyLimit::max(support::MAX_BODY))
             .with_state(self)
     }
 }
 
-/// A tessera response as an axum one.
-pub fn to_axum(response: tessera::Response) -> AxumResponse {
-    let mut out = AxumResponse::new(axum::body::Body::from(response.body));
-    *out.status_mut() =
-        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    for (name, value) in response.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            out.headers_mut().append(name, value);
-        }
-    }
-    out
-}
-
-/// The token endpoint as a handler body: the query (read if the dialect says so), the form body
-/// and the `Authorization` header go to the provider as they came.
-pub async fn token(
-    provider: &Provider,
-    headers: &HeaderMap,
-    query: Option<String>,
-    body: Bytes,
-) -> AxumResponse {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let request = FormRequest::new(body.to_vec())
-        .with_query(query.as_deref())
-        .with_authorization(authorization);
-    to_axum(provider.token(&request).await)
+/// The token endpoint as a handler body: the request (body read up to `support::MAX_BODY`)
+/// goes to the provider as it came, query included, for dialects that read it.
+pub async fn token(provider: &Provider, request: &Buffered) -> AxumResponse {
+    support::send(provider.token(&request.form()).await)
 }
 
 /// The token endpoint as a handler, for routers whose state is the [`Ui`] itself.
-pub async fn token_handler(
-    State(ui): State<Ui>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> AxumResponse {
-    token(&ui.provider, &headers, query, body).await
+pub async fn token_handler(State(ui): State<Ui>, request: Buffered) -> AxumResponse {
+    token(&ui.provider, &request).await
 }
 
 /// Registers the example's confidential client (code grant, `client_secret_post`) and returns
@@ -418,24 +346,7 @@ pub async fn register_confidential(
 
 /// The answer to a form post without a signed-in session or with a wrong CSRF token.
 fn forbidden() -> AxumResponse {
-    (StatusCode::FORBIDDEN, "bad CSRF token or not signed in").into_response()
-}
-
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
-    [(header::CACHE_CONTROL, "no-store")]
-}
-
-fn with_cookie(mut response: AxumResponse, set_cookie: Option<String>) -> AxumResponse {
-    if let Some(value) = set_cookie.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    support::plain(StatusCode::FORBIDDEN, "bad CSRF token or not signed in")
 }
 
 /// Only local paths: never an open redirect.
@@ -457,10 +368,17 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> AxumResponse {
-    let (_, _, csrf, set_cookie) = ui.session(&headers);
+    let (session, set_cookie) = match ui.session(&headers) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let csrf = session.csrf;
     let next = local_path(query.next.as_deref().unwrap_or("/")).to_owned();
     let ctx = minijinja::context! { csrf, next, failed => false };
-    with_cookie(ui.render(StatusCode::OK, "login.html", ctx), set_cookie)
+    support::with_cookie(
+        ui.pages.render(StatusCode::OK, "login.html", ctx),
+        set_cookie,
+    )
 }
 
 #[derive(Deserialize)]
@@ -476,41 +394,21 @@ async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> AxumResponse {
-    let Some((id, _)) = ui.check_csrf(&headers, &form.csrf) else {
+    let Some(session) = ui.checked(&headers, &form.csrf) else {
         return (StatusCode::FORBIDDEN, "bad CSRF token").into_response();
     };
     let user_ok = bool::from(form.username.as_bytes().ct_eq(DEMO_USER.as_bytes()));
     let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
     if !(user_ok && password_ok) {
-        let (_, _, csrf, _) = ui.session(&headers);
-        let ctx = minijinja::context! { csrf, next => form.next, failed => true };
-        return ui.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
+        let ctx = minijinja::context! { csrf => session.csrf, next => form.next, failed => true };
+        return ui.pages.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
     }
     // A new session id and CSRF token on login (no session fixation).
-    let fresh = random_token();
-    {
-        let mut sessions = match ui.sessions.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        sessions.remove(&TokenHash::of(&id));
-        sessions.insert(
-            TokenHash::of(&fresh),
-            Session {
-                user: Some(UserId::new(DEMO_USER)),
-                csrf: random_token(),
-            },
-        );
-    }
-    let cookie = format!("{COOKIE}={fresh}; Path=/; HttpOnly; SameSite=Lax");
-    with_cookie(
-        (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, local_path(&form.next).to_owned())],
-        )
-            .into_response(),
-        Some(cookie),
-    )
+    ui.sessions.destroy(&session);
+    let Some((_, cookie)) = ui.sessions.create(Some(UserId::new(DEMO_USER))) else {
+        return support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions");
+    };
+    support::with_cookie(support::see_other(local_path(&form.next)), cookie)
 }
 
 #[derive(Deserialize)]
@@ -538,7 +436,7 @@ async fn consent_submit(
         Err(AuthorizeError::Untrusted(error)) => {
             return ui.untrusted(error.code.as_str(), &error.description, error.status());
         }
-        Err(AuthorizeError::Redirect(redirect)) => return to_axum(redirect.to_response()),
+        Err(AuthorizeError::Redirect(redirect)) => return support::send(redirect.to_response()),
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
     let redirect = if form.decision == "allow" {
@@ -547,7 +445,7 @@ async fn consent_submit(
     } else {
         pending.deny(&ui.provider)
     };
-    to_axum(redirect.to_response())
+    support::send(redirect.to_response())
 }
 
 async fn apps_handler(State(ui): State<Ui>, headers: HeaderMap) -> AxumResponse {
@@ -574,11 +472,7 @@ async fn revoke_handler(
     if ui.provider.revoke_app(&user, &client).await.is_err() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, ui.config.apps_path)],
-    )
-        .into_response()
+    support::see_other(ui.config.apps_path)
 }
 
 /// Reads `--addr HOST:PORT` (default `127.0.0.1:0`) from the command line.

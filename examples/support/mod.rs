@@ -122,28 +122,7 @@ impl Pages {
         context: minijinja::Value,
     ) -> Response {
         let body = self.env.get_template(name).and_then(|t| t.render(context));
-        match body {
-            Ok(body) => (
-                status,
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-store"),
-                    (header::X_FRAME_OPTIONS, "DENY"),
-                    (
-                        header::CONTENT_SECURITY_POLICY,
-                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-                    ),
-                    (header::REFERRER_POLICY, "no-referrer"),
-                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                ],
-                body,
-            )
-                .into_response(),
-            Err(error) => {
-                tracing::error!(template = name, %error, "template failed");
-                plain(StatusCode::INTERNAL_SERVER_ERROR, "page failed to render")
-            }
-        }
+        page(status, name, body)
     }
 
     /// An error page naming `code`.
@@ -153,6 +132,37 @@ impl Pages {
             "error.html",
             minijinja::context! { code => code, description => description },
         )
+    }
+}
+
+/// A rendered page (of template `name`) that no one may frame or cache, or a 500 if rendering
+/// failed.
+pub(crate) fn page(
+    status: StatusCode,
+    name: &str,
+    rendered: Result<String, minijinja::Error>,
+) -> Response {
+    match rendered {
+        Ok(body) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+                (header::X_FRAME_OPTIONS, "DENY"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+                ),
+                (header::REFERRER_POLICY, "no-referrer"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(template = name, %error, "template failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "page failed to render")
+        }
     }
 }
 
