@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo run --example appharbor -- --addr 127.0.0.1:8080
 //! # prints client_id=..., client_secret=..., redirect_uri=...
-//! open 'http://127.0.0.1:8080/user/authorizations/new?client_id=ID&redirect_uri=https%3A%2F%2Fexample.com%2F'
+//! open 'http://127.0.0.1:8080/user/authorizations/new?client_id=ID&redirect_uri=http%3A%2F%2Fexample.com%2F'
 //! curl -d client_id=ID -d client_secret=SECRET -d code=CODE http://127.0.0.1:8080/tokens
 //! curl -H 'Authorization: BEARER TOKEN' http://127.0.0.1:8080/applications
 //! ```
@@ -28,13 +28,13 @@ use axum::routing::{get, post};
 use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
-    BodyFormat, Config, Dialect, GrantType, PkceRequirement, Provider, ScopeSet, StandardExpiry,
-    danger,
+    BodyFormat, Config, Dialect, ExactRedirect, GrantType, PkceRequirement, Provider, ScopeSet,
+    StandardExpiry, danger,
 };
 
-/// The callback URL of the client registered at start: the document's `http://example.com/`
-/// over https (tessera registers plain-http redirect URIs only on loopback hosts).
-pub const CALLBACK: &str = "https://example.com/";
+/// The callback URL of the client registered at start: the document's own `http://example.com/`
+/// (registrable only through `danger::allow_http_redirects`).
+pub const CALLBACK: &str = "http://example.com/";
 
 /// The provider's configuration: the code grant only, PKCE only for public clients (the
 /// document's confidential clients send none), and the token endpoint's dialect: no
@@ -51,8 +51,10 @@ pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
         .with_pkce(PkceRequirement::PublicClients)
         .with_grant_types(vec![GrantType::AuthorizationCode])
         .with_dialect(dialect);
-    // The callback gets `https://example.com/?code=:code` (and `state`), as documented.
+    // The callback gets `http://example.com/?code=:code` (and `state`), as documented.
     config.iss_parameter = false;
+    // The document's callbacks are plain http on a public host.
+    danger::allow_http_redirects(&mut config);
     Ok(config)
 }
 
@@ -62,6 +64,8 @@ pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error
     let expiry = danger::never_expire(StandardExpiry::default());
     let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
         .expiry(Arc::new(expiry))
+        // "redirect_uri: Must match the Callback URL": required, then matched exactly.
+        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
         .build();
     let (client_id, secret) = dialect_support::register_confidential(
         &provider,

@@ -85,9 +85,9 @@ fn pairs(body: &str) -> Vec<(String, String)> {
 async fn authorization_workflow_as_documented() {
     let harbor = server().await;
     let callback = harbor.authorize("opaque").await;
-    // http://example.com/?code=:code (over https here), and the state passed back.
+    // http://example.com/?code=:code, and the state passed back.
     assert!(
-        callback.starts_with("https://example.com/?code="),
+        callback.starts_with("http://example.com/?code="),
         "{callback}"
     );
     assert_eq!(param(&callback, "state").as_deref(), Some("opaque"));
@@ -139,10 +139,10 @@ async fn token_errors_are_form_encoded() {
 async fn redirect_uri_must_match_the_callback() {
     let harbor = server().await;
     for uri in [
-        "https://example.com/other",
+        "http://example.com/other",
         "https://evil.example/",
-        "http://example.com/",
-        "https://example.com/#x",
+        "https://example.com/",
+        "http://example.com/#x",
     ] {
         let response = harbor
             .browser
@@ -155,6 +155,14 @@ async fn redirect_uri_must_match_the_callback() {
         assert_eq!(response.status(), 400, "{uri}");
         assert!(response.headers().get("location").is_none(), "{uri}");
     }
+    // "redirect_uri: Must match the Callback URL": it is required, so its omission is an error
+    // page too, not a redirect to the registered callback.
+    let response = harbor
+        .browser
+        .get(&format!("/user/authorizations/new?client_id={}", harbor.id))
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
 }
 
 #[tokio::test]
