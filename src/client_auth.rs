@@ -189,6 +189,23 @@ impl Provider {
         let credentials = credentials(params, authorization)?;
         self.authenticate(credentials).await
     }
+
+    /// The opening of every endpoint that is not a grant but needs client credentials
+    /// (revocation, introspection, device authorization): parse the form, authenticate the
+    /// client. `Err` is the response to send as it is.
+    pub(crate) async fn authenticated_form(
+        &self,
+        request: &crate::FormRequest,
+    ) -> Result<(Params, Client), Response> {
+        let params = self
+            .form_params(request)
+            .map_err(|error| self.token_error(&error))?;
+        let client = self
+            .authenticate_request(&params, request.authorization.as_deref())
+            .await
+            .map_err(|failure| failure.into_response(self))?;
+        Ok((params, client))
+    }
 }
 
 #[cfg(test)]

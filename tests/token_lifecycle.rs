@@ -706,6 +706,61 @@ async fn introspection_of_own_active_tokens_only() {
     assert_eq!(unauthenticated.status, 401);
 }
 
+// A value tessera never issues is never looked up: the stored hash of a token covers its
+// characters before the checksum, so without this check the token minus its checksum (or any
+// other altered form) would be a second name for it at revocation and introspection.
+#[tokio::test]
+async fn revocation_and_introspection_only_know_well_formed_tokens() {
+    let h = harness();
+    let client = h.confidential().await;
+    let tokens = h.tokens(&client, "read").await;
+    for kind in ["access_token", "refresh_token"] {
+        let token = tokens[kind].as_str().unwrap();
+        let altered = [
+            token[..token.len() - 6].to_owned(),
+            format!("{token}x"),
+            token.to_uppercase(),
+        ];
+        for value in &altered {
+            let body = h
+                .provider
+                .introspect(&form(&client, &format!("token={}", urlencode(value))))
+                .await
+                .json_body()
+                .unwrap();
+            assert_eq!(
+                body,
+                serde_json::json!({"active": false}),
+                "{kind}: {value}"
+            );
+            let revoked = h
+                .provider
+                .revoke(&form(&client, &format!("token={}", urlencode(value))))
+                .await;
+            assert_eq!(revoked.status, 200, "{kind}: {value}");
+        }
+    }
+    // Nothing was revoked by the altered values.
+    let access = tokens["access_token"].as_str().unwrap();
+    let body = h
+        .provider
+        .introspect(&form(&client, &format!("token={access}")))
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(body["active"], true);
+    let refreshed = h
+        .token(
+            &client,
+            &format!(
+                "grant_type=refresh_token&refresh_token={}",
+                tokens["refresh_token"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(refreshed.status, 200);
+}
+
 // ---- The user's authorized applications --------------------------------------------------
 
 #[tokio::test]

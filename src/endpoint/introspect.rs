@@ -3,7 +3,6 @@
 use crate::endpoint::token::FormRequest;
 use crate::provider::Provider;
 use crate::response::Response;
-use crate::secret::TokenHash;
 use crate::store::TokenType;
 
 impl Provider {
@@ -11,23 +10,19 @@ impl Provider {
     /// own tokens only. Anything else (unknown, expired, revoked, foreign) is
     /// `{"active": false}` and nothing more.
     pub async fn introspect(&self, request: &FormRequest) -> Response {
-        let params = match self.form_params(request) {
-            Ok(params) => params,
-            Err(error) => return self.token_error(&error),
-        };
-        let client = match self
-            .authenticate_request(&params, request.authorization.as_deref())
-            .await
-        {
-            Ok(client) => client,
-            Err(failure) => return failure.into_response(self),
+        let (params, client) = match self.authenticated_form(request).await {
+            Ok(opened) => opened,
+            Err(response) => return response,
         };
         let token = match params.require("token") {
             Ok(token) => token,
             Err(error) => return self.token_error(&error),
         };
         let inactive = Response::json(200, &serde_json::json!({"active": false}));
-        let record = match self.store().find_token(&TokenHash::of(token)).await {
+        let Some(hash) = super::revoke::issued_token_hash(token) else {
+            return inactive;
+        };
+        let record = match self.store().find_token(&hash).await {
             Ok(Some(record)) => record,
             Ok(None) => return inactive,
             Err(error) => return self.token_error(&error.into()),

@@ -5,8 +5,16 @@ use crate::endpoint::token::FormRequest;
 use crate::error::OAuthError;
 use crate::provider::Provider;
 use crate::response::Response;
-use crate::secret::TokenHash;
+use crate::secret::{TokenHash, TokenKind};
 use crate::store::{RefreshLookup, TokenType};
+
+/// The stored hash of a presented access or refresh token, or `None` for a value tessera never
+/// issues, which is then never looked up (revocation and introspection answer it as unknown
+/// without touching storage, as bearer validation does).
+pub(crate) fn issued_token_hash(token: &str) -> Option<TokenHash> {
+    (TokenKind::AccessToken.is_well_formed(token) || TokenKind::RefreshToken.is_well_formed(token))
+        .then(|| TokenHash::of_well_formed(token))
+}
 
 impl Provider {
     /// The revocation endpoint. The client must authenticate; it may revoke only its own tokens.
@@ -14,23 +22,18 @@ impl Provider {
     /// malformed tokens get the same `200` as revoked ones, so nothing is revealed; the
     /// `token_type_hint` is not needed and is ignored.
     pub async fn revoke(&self, request: &FormRequest) -> Response {
-        let params = match self.form_params(request) {
-            Ok(params) => params,
-            Err(error) => return self.token_error(&error),
-        };
-        let client = match self
-            .authenticate_request(&params, request.authorization.as_deref())
-            .await
-        {
-            Ok(client) => client,
-            Err(failure) => return failure.into_response(self),
+        let (params, client) = match self.authenticated_form(request).await {
+            Ok(opened) => opened,
+            Err(response) => return response,
         };
         let token = match params.require("token") {
             Ok(token) => token,
             Err(error) => return self.token_error(&error),
         };
         let done = Response::json(200, &serde_json::json!({}));
-        let hash = TokenHash::of(token);
+        let Some(hash) = issued_token_hash(token) else {
+            return done;
+        };
         let store = self.store();
         let outcome: Result<(), OAuthError> = async {
             if let Some(record) = store.find_token(&hash).await? {

@@ -113,16 +113,9 @@ impl PendingDeviceAuthorization {
 impl Provider {
     /// The device authorization endpoint (RFC 8628 §3.1, §3.2).
     pub async fn device_authorization(&self, request: &crate::FormRequest) -> Response {
-        let params = match self.form_params(request) {
-            Ok(params) => params,
-            Err(error) => return self.token_error(&error),
-        };
-        let client = match self
-            .authenticate_request(&params, request.authorization.as_deref())
-            .await
-        {
-            Ok(client) => client,
-            Err(failure) => return failure.into_response(self),
+        let (params, client) = match self.authenticated_form(request).await {
+            Ok(opened) => opened,
+            Err(response) => return response,
         };
         match self.start_device(&client, &params).await {
             Ok(response) => response,
