@@ -20,7 +20,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,9 +28,11 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use url::Url;
+
+#[path = "../tests/support/listening_server.rs"]
+mod listening_server;
 
 const VERIFIER: &str = "a-pkce-verifier-for-the-http-load-benchmark-0123456789";
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -92,30 +94,7 @@ fn build_server() -> PathBuf {
 
 /// Starts the server on a free loopback port; returns the child and its base URL.
 async fn start_server() -> (Child, String) {
-    let mut child = Command::new(build_server())
-        .args(["--addr", "127.0.0.1:0"])
-        // Per-request `info` lines to a terminal would be measured too.
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(at) = line.find("listening on ") {
-                return line[at + "listening on ".len()..].trim().to_owned();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server listens within a minute");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
+    listening_server::spawn_listening(&build_server(), &[]).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,16 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use url::Url;
+
+#[path = "support/listening_server.rs"]
+mod listening_server;
 
 const VERIFIER: &str = "a-pkce-verifier-for-the-black-box-test-0123456789";
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -78,29 +80,7 @@ struct Server {
 }
 
 async fn start(extra: &[&str]) -> Server {
-    let mut child = Command::new(example_binary())
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(at) = line.find("listening on ") {
-                return line[at + "listening on ".len()..].trim().to_owned();
-            }
-        }
-        panic!("the server exited before listening");
-    })
-    .await
-    .expect("the server listens within a minute");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (child, base) = listening_server::spawn_listening(&example_binary(), extra).await;
     Server {
         _child: child,
         base,
