@@ -1,7 +1,7 @@
 //! Scopes (RFC 6749 §3.3): space-delimited, case-sensitive, order-insensitive sets.
 
-use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::OAuthError;
 
@@ -59,8 +59,16 @@ impl fmt::Display for Scope {
 /// assert!(ScopeSet::parse("who\"ami").is_err());
 /// # Ok::<(), tessera::OAuthError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ScopeSet(BTreeSet<Scope>);
+// Sorted and without duplicates, behind one reference count: sets are cloned into every
+// grant, code, token record and response, so a clone must not copy the scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ScopeSet(Arc<[Scope]>);
+
+impl Default for ScopeSet {
+    fn default() -> Self {
+        Self(Arc::from([]))
+    }
+}
 
 impl ScopeSet {
     /// The empty set.
@@ -69,16 +77,20 @@ impl ScopeSet {
     }
 
     /// Parses a space-delimited list. Runs of spaces are tolerated; any other whitespace,
-    /// an invalid character, or more than [`MAX_SCOPES`] tokens is `invalid_scope`.
+    /// an invalid character, or more than [`MAX_SCOPES`] distinct tokens is `invalid_scope`.
     pub fn parse(text: &str) -> Result<Self, OAuthError> {
-        let mut set = BTreeSet::new();
+        let mut scopes = Vec::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
-            if set.len() >= MAX_SCOPES {
-                return Err(OAuthError::invalid_scope("too many scopes requested"));
+            if scopes.len() >= MAX_SCOPES {
+                // Repetitions do not count; only distinct scopes can make the set too large.
+                sort_unique(&mut scopes);
+                if scopes.len() >= MAX_SCOPES {
+                    return Err(OAuthError::invalid_scope("too many scopes requested"));
+                }
             }
-            set.insert(Scope::new(token)?);
+            scopes.push(Scope::new(token)?);
         }
-        Ok(Self(set))
+        Ok(Self::from_vec(scopes))
     }
 
     /// Builds a set from tokens, validating each.
@@ -87,31 +99,55 @@ impl ScopeSet {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut set = BTreeSet::new();
-        for token in tokens {
-            set.insert(Scope::new(token)?);
-        }
-        Ok(Self(set))
+        let scopes = tokens
+            .into_iter()
+            .map(Scope::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_vec(scopes))
+    }
+
+    fn from_vec(mut scopes: Vec<Scope>) -> Self {
+        sort_unique(&mut scopes);
+        Self(scopes.into())
     }
 
     /// Whether the set contains `scope`.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|s| s.as_str() == scope)
+        self.0.binary_search_by(|s| s.as_str().cmp(scope)).is_ok()
     }
 
     /// Whether every scope of `self` is in `other`.
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
-        self.0.is_subset(&other.0)
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
+        // Both sorted: one walk through `other`.
+        let mut theirs = other.0.iter();
+        self.0
+            .iter()
+            .all(|mine| theirs.by_ref().find(|t| *t >= mine) == Some(mine))
     }
 
     /// The scopes of both sets.
     pub fn union(&self, other: &ScopeSet) -> ScopeSet {
-        Self(self.0.union(&other.0).cloned().collect())
+        if other.is_subset(self) {
+            return self.clone();
+        }
+        Self::from_vec(self.0.iter().chain(other.0.iter()).cloned().collect())
     }
 
     /// The scopes in both sets.
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
-        Self(self.0.intersection(&other.0).cloned().collect())
+        if self.is_subset(other) {
+            return self.clone();
+        }
+        Self(
+            self.0
+                .iter()
+                .filter(|s| other.contains(s.as_str()))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Whether the set is empty.
@@ -131,8 +167,17 @@ impl ScopeSet {
 
     /// Adds a scope.
     pub fn insert(&mut self, scope: Scope) {
-        self.0.insert(scope);
+        if let Err(at) = self.0.binary_search(&scope) {
+            let mut scopes = self.0.to_vec();
+            scopes.insert(at, scope);
+            self.0 = scopes.into();
+        }
     }
+}
+
+fn sort_unique(scopes: &mut Vec<Scope>) {
+    scopes.sort_unstable();
+    scopes.dedup();
 }
 
 impl fmt::Display for ScopeSet {
@@ -163,7 +208,7 @@ impl<'de> serde::Deserialize<'de> for ScopeSet {
 
 impl FromIterator<Scope> for ScopeSet {
     fn from_iter<T: IntoIterator<Item = Scope>>(iter: T) -> Self {
-        Self(iter.into_iter().collect())
+        Self::from_vec(iter.into_iter().collect())
     }
 }
 
@@ -191,6 +236,32 @@ mod tests {
         assert_eq!(both.intersection(&read), read);
         assert_eq!(ScopeSet::parse("").unwrap_or_default(), ScopeSet::new());
         assert_eq!(ScopeSet::parse("   ").unwrap_or_default().len(), 0);
+    }
+
+    // The sorted-slice set must agree with a BTreeSet on every operation.
+    proptest::proptest! {
+        #[test]
+        fn set_operations_match_btreeset(
+            a in proptest::collection::vec("[a-d]{1,2}", 0..8),
+            b in proptest::collection::vec("[a-d]{1,2}", 0..8),
+        ) {
+            use std::collections::BTreeSet;
+            let (sa, sb) = (ScopeSet::parse(&a.join(" ")).unwrap_or_default(), ScopeSet::parse(&b.join(" ")).unwrap_or_default());
+            let (ba, bb): (BTreeSet<_>, BTreeSet<_>) = (a.iter().cloned().collect(), b.iter().cloned().collect());
+            let listed = |s: &ScopeSet| s.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(listed(&sa), ba.iter().cloned().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(sa.is_subset(&sb), ba.is_subset(&bb));
+            proptest::prop_assert_eq!(listed(&sa.union(&sb)), ba.union(&bb).cloned().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(listed(&sa.intersection(&sb)), ba.intersection(&bb).cloned().collect::<Vec<_>>());
+            for token in ["a", "b", "ab", "dd", "e"] {
+                proptest::prop_assert_eq!(sa.contains(token), ba.contains(token));
+            }
+            let mut inserted = sa.clone();
+            for token in &b {
+                inserted.insert(Scope::new(token.as_str()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?);
+            }
+            proptest::prop_assert_eq!(inserted, sa.union(&sb));
+        }
     }
 
     #[test]
