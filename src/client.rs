@@ -9,14 +9,15 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::redirect::RedirectUri;
 use crate::scope::ScopeSet;
 use crate::secret::{SecretHash, TokenHash};
+use crate::shared_str::SharedStr;
 
 /// The longest client ID accepted.
 pub const MAX_CLIENT_ID_LEN: usize = 255;
 
 /// A client identifier (RFC 6749 §2.2): 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ClientId(String);
+#[serde(try_from = "String", into = "SharedStr")]
+pub struct ClientId(SharedStr);
 
 impl ClientId {
     /// Validates a client ID.
@@ -30,12 +31,12 @@ impl ClientId {
                 "client_id must be 1 to 255 visible ASCII characters",
             ));
         }
-        Ok(Self(id))
+        Ok(Self(id.into()))
     }
 
     /// The identifier's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -48,36 +49,42 @@ impl TryFrom<String> for ClientId {
 
 impl From<ClientId> for String {
     fn from(id: ClientId) -> Self {
+        id.0.as_str().to_owned()
+    }
+}
+
+impl From<ClientId> for SharedStr {
+    fn from(id: ClientId) -> Self {
         id.0
     }
 }
 
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 /// The resource owner a grant acts for, as the host application identifies its users.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct UserId(String);
+pub struct UserId(SharedStr);
 
 impl UserId {
     /// Wraps the host's user identifier.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(id.into().into())
     }
 
     /// The identifier's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 

@@ -24,6 +24,7 @@ mod redirect;
 mod response;
 mod scope;
 mod secret;
+mod shared_str;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

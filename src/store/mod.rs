@@ -17,6 +17,7 @@ use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
 use crate::scope::ScopeSet;
 use crate::secret::TokenHash;
+use crate::shared_str::SharedStr;
 
 #[cfg(feature = "memory")]
 mod memory;
@@ -35,24 +36,24 @@ pub use self::redis::RedisStore;
 /// which a family of tokens descends. Revoking it revokes every token of the family.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct GrantId(String);
+pub struct GrantId(SharedStr);
 
 impl GrantId {
     /// Wraps a stored identifier.
     pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+        Self(id.into().into())
     }
 
     /// A fresh random identifier (128 bits, hex).
     pub fn generate(entropy: &dyn crate::Entropy) -> Self {
         let mut bytes = [0u8; 16];
         entropy.fill(&mut bytes);
-        Self(crate::secret::hex(&bytes))
+        Self(crate::secret::hex(&bytes).into())
     }
 
     /// The identifier's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
