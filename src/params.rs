@@ -41,7 +41,17 @@ impl Default for Limits {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params {
-    pairs: Vec<(String, String)>,
+    // Every decoded name and value, one after another: one growing buffer for the whole
+    // request instead of two strings per parameter.
+    text: String,
+    pairs: Vec<Pair>,
+}
+
+/// Where one parameter's name and value lie in `Params::text`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pair {
+    name: (usize, usize),
+    value: (usize, usize),
 }
 
 impl Params {
@@ -63,9 +73,13 @@ impl Params {
                 limits.max_bytes
             )));
         }
-        let mut params = Self::new();
+        let mut params = Self {
+            // Decoding never lengthens the input.
+            text: String::with_capacity(body.len()),
+            pairs: Vec::with_capacity(8),
+        };
         for (name, value) in url::form_urlencoded::parse(body) {
-            params.push(name.into_owned(), value.into_owned(), limits)?;
+            params.push(&name, &value, limits)?;
         }
         Ok(params)
     }
@@ -88,7 +102,7 @@ impl Params {
                     limits.max_bytes
                 )));
             }
-            params.push(name, value, limits)?;
+            params.push(&name, &value, limits)?;
         }
         Ok(params)
     }
@@ -96,24 +110,35 @@ impl Params {
     /// Adds the parameters of `other` (for example a POST's query string to its body, which
     /// some provider dialects read together). A name present in both is `invalid_request`.
     pub fn merge(mut self, other: Params, limits: &Limits) -> Result<Self, OAuthError> {
-        for (name, value) in other.pairs {
-            self.push(name, value, limits)?;
+        for pair in &other.pairs {
+            self.push(other.slice(pair.name), other.slice(pair.value), limits)?;
         }
         Ok(self)
     }
 
-    fn push(&mut self, name: String, value: String, limits: &Limits) -> Result<(), OAuthError> {
+    fn slice(&self, (start, end): (usize, usize)) -> &str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    // Every pair, empty values included.
+    fn all(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .map(|pair| (self.slice(pair.name), self.slice(pair.value)))
+    }
+
+    fn push(&mut self, name: &str, value: &str, limits: &Limits) -> Result<(), OAuthError> {
         if value.len() > limits.max_value_len {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{}` is longer than {} bytes",
-                printable(&name),
+                printable(name),
                 limits.max_value_len
             )));
         }
-        if self.pairs.iter().any(|(n, _)| *n == name) {
+        if self.all().any(|(n, _)| n == name) {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{}` is repeated",
-                printable(&name)
+                printable(name)
             )));
         }
         if self.pairs.len() >= limits.max_params {
@@ -123,16 +148,22 @@ impl Params {
             )));
         }
         // Empty values are kept so that `a=&a=1` is still a repetition, and read as absent.
-        self.pairs.push((name, value));
+        let start = self.text.len();
+        self.text.push_str(name);
+        let middle = self.text.len();
+        self.text.push_str(value);
+        self.pairs.push(Pair {
+            name: (start, middle),
+            value: (middle, self.text.len()),
+        });
         Ok(())
     }
 
     /// The value of `name`, if present and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.all()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
             .filter(|v| !v.is_empty())
     }
 
@@ -149,17 +180,14 @@ impl Params {
 
     /// Every (name, value) pair with a value, in request order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(n, v)| (n.as_str(), v.as_str()))
+        self.all().filter(|(_, v)| !v.is_empty())
     }
 
     /// Re-encodes the parameters as a query string (for a host that carries an authorization
     /// request through its login page).
     pub fn to_query(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(self.pairs.iter())
+            .extend_pairs(self.all())
             .finish()
     }
 }
@@ -167,9 +195,7 @@ impl Params {
 // Parameter values may hold secrets (client_secret, code, tokens): Debug names them only.
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set()
-            .entries(self.pairs.iter().map(|(n, _)| n))
-            .finish()
+        f.debug_set().entries(self.all().map(|(n, _)| n)).finish()
     }
 }
 
