@@ -54,17 +54,22 @@ impl TokenResponse {
             #[serde(skip_serializing_if = "Option::is_none")]
             refresh_token: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
-            scope: Option<String>,
+            scope: Option<&'a ScopeSet>,
         }
         let body = Body {
             access_token: self.access_token.secret(),
             token_type: "Bearer",
             expires_in: self.expires_in,
             refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
-            scope: (!self.scope.is_empty()).then(|| self.scope.to_string()),
+            scope: (!self.scope.is_empty()).then_some(&self.scope),
         };
+        // Room for three tokens and a few scopes: the body is written without growing.
+        let mut json = Vec::with_capacity(256);
         // Strings and integers only: serialising cannot fail.
-        serde_json::to_vec(&body).unwrap_or_default()
+        match serde_json::to_writer(&mut json, &body) {
+            Ok(()) => json,
+            Err(_) => Vec::new(),
+        }
     }
 }
 
