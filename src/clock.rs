@@ -9,6 +9,13 @@ use time::{Duration, OffsetDateTime};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time, UTC.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current time in whole seconds since the Unix epoch: the same instant as
+    /// [`Clock::now`], for comparisons that need no calendar (bearer validation's expiry
+    /// check). Override it only with something cheaper that agrees with `now`.
+    fn unix_now(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
 }
 
 /// The operating system's clock, read in whole seconds (every stored time is whole seconds,
@@ -21,6 +28,14 @@ impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         let now = OffsetDateTime::now_utc();
         now.replace_nanosecond(0).unwrap_or(now)
+    }
+
+    // The system time without the calendar arithmetic of building an `OffsetDateTime`.
+    fn unix_now(&self) -> i64 {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            Err(before) => i64::try_from(before.duration().as_secs()).map_or(i64::MIN, |s| -s),
+        }
     }
 }
 
@@ -73,5 +88,24 @@ impl Clock for ManualClock {
             .now
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_unix_now_is_the_same_instant_as_now() {
+        let clock = SystemClock;
+        let before = clock.now().unix_timestamp();
+        let unix = clock.unix_now();
+        let after = clock.now().unix_timestamp();
+        assert!(
+            before <= unix && unix <= after,
+            "{before} <= {unix} <= {after}"
+        );
+        let manual = ManualClock::new(OffsetDateTime::UNIX_EPOCH + Duration::seconds(42));
+        assert_eq!(manual.unix_now(), 42);
     }
 }

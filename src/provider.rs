@@ -154,6 +154,10 @@ impl Provider {
         self.inner.clock.now()
     }
 
+    pub(crate) fn unix_now(&self) -> i64 {
+        self.inner.clock.unix_now()
+    }
+
     pub(crate) fn entropy(&self) -> &dyn Entropy {
         &*self.inner.entropy
     }

@@ -282,7 +282,7 @@ impl Provider {
                 )
             })?
             .ok_or_else(invalid)?;
-        if record.token_type != TokenType::Access || record.is_expired(self.now()) {
+        if record.token_type != TokenType::Access || record.is_expired_at_unix(self.unix_now()) {
             return Err(invalid());
         }
         if !required.is_subset(&record.scopes) {

@@ -255,6 +255,14 @@ impl TokenRecord {
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires_at.is_some_and(|at| now >= at)
     }
+
+    /// Whether the token has expired at `now`, in whole seconds since the Unix epoch (as
+    /// [`crate::Clock::unix_now`] gives it).
+    pub fn is_expired_at_unix(&self, now: i64) -> bool {
+        // Rounded up, so that a whole-second `now` agrees with `is_expired` to the nanosecond.
+        self.expires_at
+            .is_some_and(|at| now >= at.unix_timestamp() + i64::from(at.nanosecond() > 0))
+    }
 }
 
 /// A refresh token that rotation retired: kept until its own expiry so that a reuse is
@@ -624,4 +632,49 @@ pub trait Storage:
 impl<T> Storage for T where
     T: ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::GrantType;
+
+    #[test]
+    fn unix_expiry_check_agrees_with_the_calendar_one() {
+        let epoch = OffsetDateTime::UNIX_EPOCH;
+        let grant = Grant::new(
+            GrantId::new("g"),
+            ClientId::new("c").unwrap_or_else(|_| unreachable!()),
+            None,
+            ScopeSet::new(),
+            GrantType::ClientCredentials,
+            epoch,
+        );
+        for at_ns in [
+            None,
+            Some(0),
+            Some(999_999_999),
+            Some(1_000_000_000),
+            Some(1_500_000_000),
+        ] {
+            let expires_at =
+                at_ns.map(|ns| epoch + time::Duration::nanoseconds(100_000_000_000 + ns));
+            let record = TokenRecord::new(
+                TokenHash::of("t"),
+                TokenType::Access,
+                &grant,
+                ScopeSet::new(),
+                epoch,
+                expires_at,
+                None,
+            );
+            for now in 98..=103 {
+                assert_eq!(
+                    record.is_expired_at_unix(now),
+                    record.is_expired(epoch + time::Duration::seconds(now)),
+                    "expires {expires_at:?}, now {now}"
+                );
+            }
+        }
+    }
 }
