@@ -9,6 +9,8 @@
 //! the same work in CPU time on each thread (`CLOCK_THREAD_CPUTIME_ID`), the longest thread
 //! counting: what the wall clock would show with a core per thread. Contention (lock words and
 //! reference counts bouncing between cores) still shows there, as more CPU time per validation.
+//! `floor_threads_1` and `floor_threads_2` run floor (b) the same way, as the control: how far
+//! two threads with nothing shared scale on this machine at all.
 // `criterion_group!` and `criterion_main!` define undocumented public functions.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,7 +19,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::{BearerRequest, Provider, ScopeSet};
+use tessera::{BearerRequest, ScopeSet};
 
 mod common;
 
@@ -28,31 +30,19 @@ fn cpu_time() -> Option<Duration> {
         .map(|t| t.as_duration())
 }
 
-/// `iters` validations on each of `threads` threads started together; the wall time, or with
-/// `cpu`, the longest CPU time of one thread.
-fn parallel(
-    provider: &Provider,
-    headers: &[String],
-    required: &ScopeSet,
-    threads: usize,
-    iters: u64,
-    cpu: bool,
-) -> Duration {
+/// `iters` calls of `work(thread, i)` on each of `threads` threads started together; the wall
+/// time, or with `cpu`, the longest CPU time of one thread.
+fn parallel(work: &(dyn Fn(usize, u64) + Sync), threads: usize, iters: u64, cpu: bool) -> Duration {
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let barrier = &barrier;
-                // Each thread cycles through its own eight tokens, as different users would.
-                let mine = &headers[t * 8..t * 8 + 8];
                 scope.spawn(move || {
                     barrier.wait();
                     let start = cpu_time();
                     for i in 0..iters {
-                        let request = BearerRequest::header(&mine[i as usize % 8]);
-                        let principal =
-                            common::run(provider.validate_bearer(black_box(&request), required));
-                        black_box(principal.is_ok());
+                        work(t, i);
                     }
                     start
                         .zip(cpu_time())
@@ -113,18 +103,36 @@ fn bearer_validate(c: &mut Criterion) {
             )
         })
     });
-    group.bench_function("threads_1", |b| {
-        b.iter_custom(|iters| parallel(provider, &headers, &required, 1, iters, false))
-    });
-    group.bench_function("threads_2", |b| {
-        b.iter_custom(|iters| parallel(provider, &headers, &required, 2, iters, false))
-    });
-    group.bench_function("cpu_1", |b| {
-        b.iter_custom(|iters| parallel(provider, &headers, &required, 1, iters, true))
-    });
-    group.bench_function("cpu_2", |b| {
-        b.iter_custom(|iters| parallel(provider, &headers, &required, 2, iters, true))
-    });
+    // Each thread cycles through its own eight tokens, as different users would.
+    let validate = |t: usize, i: u64| {
+        let request = BearerRequest::header(&headers[t * 8 + i as usize % 8]);
+        let principal = common::run(provider.validate_bearer(black_box(&request), &required));
+        black_box(principal.is_ok());
+    };
+    // The control: floor (b) itself on one and two threads (a read-only map, no lock, nothing
+    // shared written), which shows how far this machine's two vCPUs scale at all.
+    let (floor_tokens, floor_map) = common::floor_map();
+    let floor = |t: usize, i: u64| {
+        black_box(common::floor_check_one(
+            &floor_map,
+            black_box(&floor_tokens[t * 8 + i as usize % 8]),
+        ));
+    };
+    for (name, threads, cpu) in [
+        ("threads_1", 1, false),
+        ("threads_2", 2, false),
+        ("cpu_1", 1, true),
+        ("cpu_2", 2, true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| parallel(&validate, threads, iters, cpu))
+        });
+    }
+    for (name, threads) in [("floor_threads_1", 1), ("floor_threads_2", 2)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| parallel(&floor, threads, iters, false))
+        });
+    }
     group.finish();
 }
 
