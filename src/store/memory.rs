@@ -16,11 +16,13 @@ use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
 use crate::secret::TokenHash;
 
-const SHARDS: usize = 32;
+// Two concurrent lookups contend only when their tokens share a shard (the read lock's word
+// is written by both): with 256, that is one pair in 256.
+const SHARDS: usize = 256;
 
 /// Every store trait in memory. Nothing survives the process.
 ///
-/// Tokens live in thirty-two shards chosen by hash, each on its own cache line, so that
+/// Tokens live in 256 shards chosen by hash, each on its own cache line, so that
 /// concurrent bearer validations take different read locks without sharing a line; operations
 /// that touch several records take their locks in one fixed order (clients, codes, barred, grants,
 /// token shards in index order, consents, devices), so they are atomic and cannot deadlock.
@@ -32,9 +34,26 @@ pub struct MemoryStore {
     /// Grants barred by a replay of their code, with the code's `expires_at` (kept until then).
     barred: Mutex<HashMap<GrantId, OffsetDateTime>>,
     grants: Mutex<HashMap<GrantId, (Grant, HashSet<TokenHash>)>>,
-    shards: [Padded<RwLock<Shard>>; SHARDS],
+    shards: TokenShards,
     consents: RwLock<HashMap<(UserId, ClientId), Consent>>,
     devices: Mutex<Devices>,
+}
+
+/// The token shards, each behind its own lock.
+#[derive(Debug)]
+struct TokenShards([Padded<RwLock<Shard>>; SHARDS]);
+
+impl Default for TokenShards {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| Padded::default()))
+    }
+}
+
+impl std::ops::Index<usize> for TokenShards {
+    type Output = Padded<RwLock<Shard>>;
+    fn index(&self, i: usize) -> &Self::Output {
+        &self.0[i]
+    }
 }
 
 /// One cache line (two, on CPUs that fetch lines in pairs) per shard: without it, a reader
@@ -138,13 +157,20 @@ fn shard_of(hash: &TokenHash) -> usize {
 }
 
 /// Write-locked token shards, locked in index order: all of them, or only those some hashes
-/// fall in.
-struct Shards<'a>([Option<RwLockWriteGuard<'a, Shard>>; SHARDS]);
+/// fall in (kept sorted by index, so a write touching two shards holds two guards, not an
+/// array of all 256).
+struct Shards<'a>(Vec<(usize, RwLockWriteGuard<'a, Shard>)>);
 
 impl Shards<'_> {
     /// The shard of `hash`, if this set locked it (callers lock every shard they ask for).
     fn of(&mut self, hash: &TokenHash) -> Option<&mut Shard> {
-        self.0[shard_of(hash)].as_deref_mut()
+        let at = self.position(hash)?;
+        self.0.get_mut(at).map(|(_, guard)| &mut **guard)
+    }
+
+    fn position(&self, hash: &TokenHash) -> Option<usize> {
+        let index = shard_of(hash);
+        self.0.binary_search_by_key(&index, |(i, _)| *i).ok()
     }
 
     fn remove(&mut self, hash: &TokenHash) -> bool {
@@ -157,9 +183,11 @@ impl Shards<'_> {
     }
 
     fn contains(&self, hash: &TokenHash) -> bool {
-        self.0[shard_of(hash)]
-            .as_deref()
-            .is_some_and(|shard| shard.live.contains_key(hash) || shard.retired.contains_key(hash))
+        self.position(hash)
+            .and_then(|at| self.0.get(at))
+            .is_some_and(|(_, shard)| {
+                shard.live.contains_key(hash) || shard.retired.contains_key(hash)
+            })
     }
 }
 
@@ -170,18 +198,20 @@ impl MemoryStore {
     }
 
     fn all_shards(&self) -> Shards<'_> {
-        Shards(std::array::from_fn(|i| Some(write(&self.shards[i].0))))
+        Shards((0..SHARDS).map(|i| (i, write(&self.shards[i].0))).collect())
     }
 
     /// The shards `hashes` fall in, write-locked in index order.
     fn shards_of<'h>(&self, hashes: impl IntoIterator<Item = &'h TokenHash>) -> Shards<'_> {
-        let mut wanted = [false; SHARDS];
-        for hash in hashes {
-            wanted[shard_of(hash)] = true;
-        }
-        Shards(std::array::from_fn(|i| {
-            wanted[i].then(|| write(&self.shards[i].0))
-        }))
+        let mut wanted: Vec<usize> = hashes.into_iter().map(shard_of).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        Shards(
+            wanted
+                .into_iter()
+                .map(|i| (i, write(&self.shards[i].0)))
+                .collect(),
+        )
     }
 
     /// Removes grants (and their tokens) chosen by `doomed`; the caller holds the grants lock.
@@ -448,7 +478,7 @@ impl TokenStore for MemoryStore {
         let mut grants = lock(&self.grants);
         let mut shards = self.all_shards();
         let mut removed = 0u64;
-        for shard in shards.0.iter_mut().flatten() {
+        for (_, shard) in shards.0.iter_mut() {
             let expired = |r: &TokenRecord| r.expires_at.is_some_and(|at| at < now);
             let live: Vec<TokenHash> = shard
                 .live
@@ -679,9 +709,9 @@ mod tests {
                 None,
             )
         };
-        let records: Vec<TokenRecord> = (0..256).map(|_| record(TokenType::Refresh)).collect();
+        let records: Vec<TokenRecord> = (0..4096).map(|_| record(TokenType::Refresh)).collect();
         let shards: HashSet<usize> = records.iter().map(|r| shard_of(&r.hash)).collect();
-        assert_eq!(shards.len(), SHARDS, "256 random tokens cover every shard");
+        assert_eq!(shards.len(), SHARDS, "4096 random tokens cover every shard");
         now(store.issue_tokens(&grant, &records)).unwrap_or_else(|_| unreachable!());
         for r in &records {
             assert!(now(store.find_token(&r.hash)).is_ok_and(|found| found.is_some()));
@@ -696,8 +726,9 @@ mod tests {
         ));
         assert!(now(store.revoke_token(&records[1].hash)).is_ok_and(|removed| removed));
         assert!(now(store.revoke_token(&records[1].hash)).is_ok_and(|removed| !removed));
-        // 254 live originals, the successor and the retired one.
-        assert!(now(store.revoke_grant(&grant.id)).is_ok_and(|n| n == 256));
+        // The live originals less the two rotated or revoked, the successor and the retired one.
+        let expected = records.len() as u64;
+        assert!(now(store.revoke_grant(&grant.id)).is_ok_and(|n| n == expected));
         assert!(now(store.find_token(&successor.hash)).is_ok_and(|found| found.is_none()));
     }
 }
