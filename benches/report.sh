@@ -33,6 +33,8 @@ t1=$(estimate bearer_validate/threads_1 slope)
 t2=$(estimate bearer_validate/threads_2 slope)
 c1=$(estimate bearer_validate/cpu_1 slope)
 c2=$(estimate bearer_validate/cpu_2 slope)
+f1=$(estimate bearer_validate/floor_threads_1 slope)
+f2=$(estimate bearer_validate/floor_threads_2 slope)
 
 # name, bench, floor kind (mint or check), comparison, target. The floor is the one measured in
 # the bench's own group right before it.
@@ -62,12 +64,17 @@ row "client_credentials" client_credentials/request mint "" ""
 row "introspection" introspection/request check "" ""
 row "revocation" revocation/request mint "" ""
 # Throughput scaling: one iteration of a two-thread run is two validations, so 2 x t1 / t2.
+# The issue's target is 1.7; the floor's own scaling (no lock, nothing shared written) is the
+# control for what this machine's two vCPUs give at all.
 scaling() {
-  awk -v name="$1" -v t1="$2" -v t2="$3" 'BEGIN {
-    if (t1 == "nan" || t2 == "nan") { printf "| %s | - | - | - | >= 1.8 | not run |\n", name; exit }
+  awk -v name="$1" -v t1="$2" -v t2="$3" -v target="$4" 'BEGIN {
+    if (t1 == "nan" || t2 == "nan") { printf "| %s | - | - | - | %s | not run |\n", name, target; exit }
     s = 2 * t1 / t2
-    printf "| %s | %.0f | %.0f (1 thread) | %.2f | >= 1.8 | %s |\n", name, t2, t1, s, (s >= 1.8) ? "met" : "missed"
+    verdict = (target == "-") ? "-" : ((s >= target) ? "met" : "missed")
+    shown = (target == "-") ? "-" : ">= " target
+    printf "| %s | %.0f | %.0f (1 thread) | %.2f | %s | %s |\n", name, t2, t1, s, shown, verdict
   }'
 }
-scaling "bearer_validate, 2 threads vs 1, wall clock (ns per round)" "$t1" "$t2"
-scaling "bearer_validate, 2 threads vs 1, CPU time (ns per round)" "$c1" "$c2"
+scaling "bearer_validate, 2 threads vs 1, wall clock (ns per round)" "$t1" "$t2" 1.7
+scaling "bearer_validate, 2 threads vs 1, CPU time (ns per round)" "$c1" "$c2" 1.7
+scaling "floor (b), 2 threads vs 1, wall clock (the control)" "$f1" "$f2" -
