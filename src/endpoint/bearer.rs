@@ -199,10 +199,11 @@ impl Provider {
         if let Some(header) = request.authorization {
             // The usual `Bearer <token>` needs no trimming or searching: borrow the token.
             // Same result as the general parse below, which handles everything else.
-            if let (Some(scheme), Some(value)) = (header.get(..7), header.get(7..))
-                && scheme.eq_ignore_ascii_case("bearer ")
-                && value.starts_with(|c: char| !c.is_whitespace())
-                && value.ends_with(|c: char| !c.is_whitespace())
+            // Only ASCII at the token's ends: anything else takes the general path.
+            if let (Some(scheme), Some(value)) = (header.as_bytes().first_chunk(), header.get(7..))
+                && is_bearer_scheme(scheme)
+                && value.as_bytes().first().is_some_and(u8::is_ascii_graphic)
+                && value.as_bytes().last().is_some_and(u8::is_ascii_graphic)
             {
                 token = Some(Cow::Borrowed(value));
             }
@@ -289,5 +290,33 @@ impl Provider {
             return Err(BearerError::insufficient_scope(required));
         }
         Ok(Principal { record })
+    }
+}
+
+/// Whether `scheme` is `Bearer ` in any letter case. OR-ing 0x20 into a byte maps exactly the
+/// two cases of a letter to one value, so the six letters compare in one word; the space must
+/// be a space.
+fn is_bearer_scheme(scheme: &[u8; 7]) -> bool {
+    let mut word = [0u8; 8];
+    word[..7].copy_from_slice(scheme);
+    u64::from_le_bytes(word) | 0x0000_2020_2020_2020 == u64::from_le_bytes(*b"bearer \0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_word_compare_is_eq_ignore_ascii_case() {
+        let reference = |s: &[u8; 7]| s.eq_ignore_ascii_case(b"bearer ");
+        for base in [*b"Bearer ", *b"bEARER ", *b"BEARER ", *b"xxxxxxx"] {
+            for at in 0..7 {
+                for byte in 0..=255u8 {
+                    let mut scheme = base;
+                    scheme[at] = byte;
+                    assert_eq!(is_bearer_scheme(&scheme), reference(&scheme), "{scheme:?}");
+                }
+            }
+        }
     }
 }
