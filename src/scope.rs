@@ -245,22 +245,35 @@ mod tests {
             a in proptest::collection::vec("[a-d]{1,2}", 0..8),
             b in proptest::collection::vec("[a-d]{1,2}", 0..8),
         ) {
+            use proptest::prop_assert_eq;
             use std::collections::BTreeSet;
-            let (sa, sb) = (ScopeSet::parse(&a.join(" ")).unwrap_or_default(), ScopeSet::parse(&b.join(" ")).unwrap_or_default());
-            let (ba, bb): (BTreeSet<_>, BTreeSet<_>) = (a.iter().cloned().collect(), b.iter().cloned().collect());
-            let listed = |s: &ScopeSet| s.iter().map(|x| x.as_str().to_owned()).collect::<Vec<_>>();
-            proptest::prop_assert_eq!(listed(&sa), ba.iter().cloned().collect::<Vec<_>>());
-            proptest::prop_assert_eq!(sa.is_subset(&sb), ba.is_subset(&bb));
-            proptest::prop_assert_eq!(listed(&sa.union(&sb)), ba.union(&bb).cloned().collect::<Vec<_>>());
-            proptest::prop_assert_eq!(listed(&sa.intersection(&sb)), ba.intersection(&bb).cloned().collect::<Vec<_>>());
+
+            let sa = ScopeSet::parse(&a.join(" ")).unwrap_or_default();
+            let sb = ScopeSet::parse(&b.join(" ")).unwrap_or_default();
+            let ba: BTreeSet<String> = a.iter().cloned().collect();
+            let bb: BTreeSet<String> = b.iter().cloned().collect();
+            let listed = |s: &ScopeSet| -> Vec<String> {
+                s.iter().map(|x| x.as_str().to_owned()).collect()
+            };
+            let sorted = |s: BTreeSet<&String>| -> Vec<String> { s.into_iter().cloned().collect() };
+
+            prop_assert_eq!(listed(&sa), sorted(ba.iter().collect()));
+            prop_assert_eq!(sa.is_subset(&sb), ba.is_subset(&bb));
+            prop_assert_eq!(listed(&sa.union(&sb)), sorted(ba.union(&bb).collect()));
+            prop_assert_eq!(
+                listed(&sa.intersection(&sb)),
+                sorted(ba.intersection(&bb).collect())
+            );
             for token in ["a", "b", "ab", "dd", "e"] {
-                proptest::prop_assert_eq!(sa.contains(token), ba.contains(token));
+                prop_assert_eq!(sa.contains(token), ba.contains(token));
             }
             let mut inserted = sa.clone();
             for token in &b {
-                inserted.insert(Scope::new(token.as_str()).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?);
+                let scope = Scope::new(token.as_str())
+                    .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                inserted.insert(scope);
             }
-            proptest::prop_assert_eq!(inserted, sa.union(&sb));
+            prop_assert_eq!(inserted, sa.union(&sb));
         }
     }
 
