@@ -33,7 +33,7 @@ pub struct MemoryStore {
     codes: Mutex<HashMap<TokenHash, (CodeRecord, bool), DigestKeyed>>,
     /// Grants barred by a replay of their code, with the code's `expires_at` (kept until then).
     barred: Mutex<HashMap<GrantId, OffsetDateTime>>,
-    grants: Mutex<HashMap<GrantId, (Grant, HashSet<TokenHash>)>>,
+    grants: Mutex<HashMap<GrantId, (Grant, TokenSet)>>,
     shards: TokenShards,
     consents: RwLock<HashMap<(UserId, ClientId), Consent>>,
     devices: Mutex<Devices>,
@@ -77,6 +77,9 @@ struct Shard {
 /// the server's own random digests.
 #[derive(Debug, Clone, Copy)]
 struct DigestKeyed(u64);
+
+/// The hashes of a grant's tokens (the server's own digests, like the shards' keys).
+type TokenSet = HashSet<TokenHash, DigestKeyed>;
 
 impl Default for DigestKeyed {
     fn default() -> Self {
@@ -217,7 +220,7 @@ impl MemoryStore {
     /// Removes grants (and their tokens) chosen by `doomed`; the caller holds the grants lock.
     fn remove_grants(
         &self,
-        grants: &mut HashMap<GrantId, (Grant, HashSet<TokenHash>)>,
+        grants: &mut HashMap<GrantId, (Grant, TokenSet)>,
         doomed: impl Fn(&Grant) -> bool,
     ) -> (u64, u64) {
         let ids: Vec<GrantId> = grants
@@ -354,7 +357,7 @@ impl TokenStore for MemoryStore {
         let mut shards = self.shards_of(tokens.iter().map(|token| &token.hash));
         let (_, hashes) = grants
             .entry(grant.id.clone())
-            .or_insert_with(|| (grant.clone(), HashSet::new()));
+            .or_insert_with(|| (grant.clone(), TokenSet::default()));
         for token in tokens {
             hashes.insert(token.hash);
             if let Some(shard) = shards.of(&token.hash) {
