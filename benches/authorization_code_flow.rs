@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::{FormRequest, Params, UserId};
+use tessera::{Params, UserId};
 
 mod common;
 
@@ -17,35 +17,32 @@ fn authorization_code_flow(c: &mut Criterion) {
     let mut group = c.benchmark_group("authorization_code_flow");
     common::floor_mint(&mut group);
     let redirect = common::urlencode(common::REDIRECT);
-    group.bench_function("flow", |b| {
-        b.iter_custom(|iters| {
-            common::chunked(
-                iters,
-                20_000,
-                |_| {
-                    let bench = common::bench();
-                    let query = bench.authorize_query();
-                    (bench, query)
-                },
-                |(bench, query), _| {
-                    let provider = &bench.provider;
-                    let params = Params::from_query(black_box(query), &Default::default()).unwrap();
-                    let pending = common::run(provider.authorize(&params)).unwrap();
-                    let scopes = pending.scopes().clone();
-                    let location = common::run(pending.approve(provider, UserId::new("alice"), &scopes));
-                    let code = location.param("code").unwrap();
-                    let body = format!(
-                        "grant_type=authorization_code&code={code}&redirect_uri={redirect}&code_verifier={}",
-                        common::VERIFIER
-                    );
-                    let request = FormRequest::new(body).with_authorization(Some(&bench.basic));
-                    let response = common::run(provider.token(&request));
-                    assert_eq!(response.status, 200);
-                    black_box(response);
-                },
-            )
-        })
-    });
+    common::bench_in_chunks(
+        &mut group,
+        "flow",
+        20_000,
+        |_| {
+            let bench = common::bench();
+            let query = bench.authorize_query();
+            (bench, query)
+        },
+        |(bench, query), _| {
+            let provider = &bench.provider;
+            let params = Params::from_query(black_box(query), &Default::default()).unwrap();
+            let pending = common::run(provider.authorize(&params)).unwrap();
+            let scopes = pending.scopes().clone();
+            let location = common::run(pending.approve(provider, UserId::new("alice"), &scopes));
+            let code = location.param("code").unwrap();
+            let body = format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={redirect}&code_verifier={}",
+                common::VERIFIER
+            );
+            let request = bench.form(body);
+            let response = common::run(provider.token(&request));
+            assert_eq!(response.status, 200);
+            black_box(response);
+        },
+    );
     group.finish();
 }
 

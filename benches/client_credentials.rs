@@ -12,24 +12,21 @@ mod common;
 fn client_credentials(c: &mut Criterion) {
     let mut group = c.benchmark_group("client_credentials");
     common::floor_mint(&mut group);
-    group.bench_function("request", |b| {
-        b.iter_custom(|iters| {
-            common::chunked(
-                iters,
-                20_000,
-                |_| {
-                    let bench = common::bench();
-                    let request = bench.form("grant_type=client_credentials&scope=read".into());
-                    (bench, request)
-                },
-                |(bench, request), _| {
-                    let response = common::run(bench.provider.token(black_box(request)));
-                    assert_eq!(response.status, 200);
-                    black_box(response);
-                },
-            )
-        })
-    });
+    common::bench_in_chunks(
+        &mut group,
+        "request",
+        20_000,
+        |_| {
+            let bench = common::bench();
+            let request = bench.form("grant_type=client_credentials&scope=read".into());
+            (bench, request)
+        },
+        |(bench, request), _| {
+            let response = common::run(bench.provider.token(black_box(request)));
+            assert_eq!(response.status, 200);
+            black_box(response);
+        },
+    );
     group.finish();
 }
 

@@ -7,33 +7,29 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::FormRequest;
 
 mod common;
 
 fn refresh_rotation(c: &mut Criterion) {
     let mut group = c.benchmark_group("refresh_rotation");
     common::floor_mint(&mut group);
-    group.bench_function("rotate", |b| {
-        b.iter_custom(|iters| {
-            common::chunked(
-                iters,
-                20_000,
-                |_| {
-                    let bench = common::bench();
-                    let refresh = bench.tokens()["refresh_token"].as_str().unwrap().to_owned();
-                    (bench, refresh)
-                },
-                |(bench, refresh), _| {
-                    let body = format!("grant_type=refresh_token&refresh_token={refresh}");
-                    let request = FormRequest::new(body).with_authorization(Some(&bench.basic));
-                    let response = common::run(bench.provider.token(black_box(&request)));
-                    assert_eq!(response.status, 200);
-                    *refresh = common::field(&response.body, "refresh_token").to_owned();
-                },
-            )
-        })
-    });
+    common::bench_in_chunks(
+        &mut group,
+        "rotate",
+        20_000,
+        |_| {
+            let bench = common::bench();
+            let refresh = bench.tokens()["refresh_token"].as_str().unwrap().to_owned();
+            (bench, refresh)
+        },
+        |(bench, refresh), _| {
+            let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+            let request = bench.form(body);
+            let response = common::run(bench.provider.token(black_box(&request)));
+            assert_eq!(response.status, 200);
+            *refresh = common::field(&response.body, "refresh_token").to_owned();
+        },
+    );
     group.finish();
 }
 

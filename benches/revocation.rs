@@ -14,28 +14,24 @@ fn revocation(c: &mut Criterion) {
     bench.fill(common::LIVE_TOKENS);
     let mut group = c.benchmark_group("revocation");
     common::floor_mint(&mut group);
-    group.bench_function("request", |b| {
-        b.iter_custom(|iters| {
-            common::chunked(
-                iters,
-                10_000,
-                |n| {
-                    let requests: Vec<_> = bench
-                        .fill_all(n as usize)
-                        .into_iter()
-                        .map(|token| bench.form(format!("token={token}")))
-                        .collect();
-                    requests
-                },
-                |requests, i| {
-                    let response =
-                        common::run(bench.provider.revoke(black_box(&requests[i as usize])));
-                    assert_eq!(response.status, 200);
-                    black_box(response);
-                },
-            )
-        })
-    });
+    common::bench_in_chunks(
+        &mut group,
+        "request",
+        10_000,
+        |n| {
+            let requests: Vec<_> = bench
+                .fill_all(n as usize)
+                .into_iter()
+                .map(|token| bench.form(format!("token={token}")))
+                .collect();
+            requests
+        },
+        |requests, i| {
+            let response = common::run(bench.provider.revoke(black_box(&requests[i as usize])));
+            assert_eq!(response.status, 200);
+            black_box(response);
+        },
+    );
     group.finish();
 }
 

@@ -122,27 +122,24 @@ fn token_paths(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Stora
     group.bench_function("introspection", |b| {
         b.iter(|| assert_eq!(rt.block_on(provider.introspect(&introspect)).status, 200))
     });
-    group.bench_function("revocation", |b| {
-        b.iter_custom(|iters| {
-            common::chunked(
-                iters,
-                1_000,
-                |n| {
-                    (0..n)
-                        .map(|_| {
-                            let response = rt.block_on(provider.token(&credentials));
-                            let token = common::field(&response.body, "access_token");
-                            remote.form(format!("token={token}"))
-                        })
-                        .collect::<Vec<_>>()
-                },
-                |requests, i| {
-                    let response = rt.block_on(provider.revoke(&requests[i as usize]));
-                    assert_eq!(response.status, 200);
-                },
-            )
-        })
-    });
+    common::bench_in_chunks(
+        &mut group,
+        "revocation",
+        1_000,
+        |n| {
+            (0..n)
+                .map(|_| {
+                    let response = rt.block_on(provider.token(&credentials));
+                    let token = common::field(&response.body, "access_token");
+                    remote.form(format!("token={token}"))
+                })
+                .collect::<Vec<_>>()
+        },
+        |requests, i| {
+            let response = rt.block_on(provider.revoke(&requests[i as usize]));
+            assert_eq!(response.status, 200);
+        },
+    );
     group.finish();
 }
 

@@ -175,29 +175,35 @@ pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Runs `iters` timed iterations in chunks of at most `chunk`, each chunk on a fresh state from
-/// `setup` (not timed), so that the store of a writing bench stays bounded (at most `chunk`
-/// flows' records) however many iterations criterion asks for.
-pub fn chunked<S>(
-    iters: u64,
+/// Benches `routine` as `name` in `group`, timing `iters` iterations in chunks of at most
+/// `chunk`, each chunk on a fresh state from `setup` (given the chunk's length; not timed), so
+/// that the store of a writing bench stays bounded (at most `chunk` iterations' records) however
+/// many iterations criterion asks for.
+pub fn bench_in_chunks<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
     chunk: u64,
     mut setup: impl FnMut(u64) -> S,
     mut routine: impl FnMut(&mut S, u64),
-) -> std::time::Duration {
-    let mut total = std::time::Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let n = (iters - done).min(chunk);
-        let mut state = setup(n);
-        let start = std::time::Instant::now();
-        for i in 0..n {
-            routine(&mut state, i);
-        }
-        total += start.elapsed();
-        drop(state);
-        done += n;
-    }
-    total
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                let n = (iters - done).min(chunk);
+                let mut state = setup(n);
+                let start = std::time::Instant::now();
+                for i in 0..n {
+                    routine(&mut state, i);
+                }
+                total += start.elapsed();
+                drop(state);
+                done += n;
+            }
+            total
+        })
+    });
 }
 
 /// The value of a string field in a JSON body, found without parsing (the benches' client side
