@@ -248,6 +248,14 @@ macro_rules! secret_type {
                 Self($kind.generate(entropy))
             }
 
+            /// [`Self::generate`] with [`Self::hash`]: a value just generated is well-formed by
+            /// construction, so its checksum is not computed a second time (token issuance).
+            pub(crate) fn generate_hashed(entropy: &dyn Entropy) -> (Self, TokenHash) {
+                let value = $kind.generate(entropy);
+                let hash = TokenHash::of_well_formed(&value);
+                (Self(value), hash)
+            }
+
             /// The secret value itself.
             ///
             /// # Security
@@ -455,6 +463,19 @@ mod tests {
                 check_chars(crc).to_vec(),
                 URL_SAFE_NO_PAD.encode(crc.to_be_bytes()).into_bytes()
             );
+        }
+    }
+
+    #[test]
+    fn generate_hashed_gives_the_hash_that_hash_gives() {
+        let entropy = SeededEntropy::new(11);
+        for _ in 0..32 {
+            let (token, hash) = AccessToken::generate_hashed(&entropy);
+            assert_eq!(hash, token.hash());
+            let (code, hash) = AuthorizationCode::generate_hashed(&entropy);
+            assert_eq!(hash, code.hash());
+            let (secret, hash) = ClientSecret::generate_hashed(&entropy);
+            assert_eq!(SecretHash::Sha256(hash), SecretHash::fast(&secret));
         }
     }
 

@@ -238,13 +238,14 @@ impl Provider {
     ) -> Result<RegisteredClient, OAuthError> {
         let id = ClientId::new(random_id(self))?;
         let mut client = self.build_client(id, &registration)?;
-        let secret = (!client.is_public()).then(|| ClientSecret::generate(self.entropy()));
-        client.secret = secret.as_ref().map(SecretHash::fast);
-        let registration_token =
-            with_token.then(|| RegistrationAccessToken::generate(self.entropy()));
-        client.registration_token = registration_token
-            .as_ref()
-            .map(RegistrationAccessToken::hash);
+        let (secret, secret_hash) = (!client.is_public())
+            .then(|| ClientSecret::generate_hashed(self.entropy()))
+            .unzip();
+        client.secret = secret_hash.map(SecretHash::Sha256);
+        let (registration_token, token_hash) = with_token
+            .then(|| RegistrationAccessToken::generate_hashed(self.entropy()))
+            .unzip();
+        client.registration_token = token_hash;
         self.store().insert_client(&client).await?;
         self.audit(AuditEvent::ClientRegistered {
             client_id: client.id.clone(),
@@ -297,8 +298,8 @@ impl Provider {
         if client.is_public() {
             return Err(metadata_error("a public client has no secret"));
         }
-        let secret = ClientSecret::generate(self.entropy());
-        client.secret = Some(SecretHash::fast(&secret));
+        let (secret, hash) = ClientSecret::generate_hashed(self.entropy());
+        client.secret = Some(SecretHash::Sha256(hash));
         if !self.store().update_client(&client).await? {
             return Err(metadata_error("unknown client"));
         }

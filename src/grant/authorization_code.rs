@@ -153,7 +153,7 @@ impl PendingAuthorization {
             scopes.intersection(&this.scopes)
         };
         let now = provider.now();
-        let code = AuthorizationCode::generate(provider.entropy());
+        let (code, code_hash) = AuthorizationCode::generate_hashed(provider.entropy());
         let grant = Grant::new(
             GrantId::generate(provider.entropy()),
             this.client.id.clone(),
@@ -163,7 +163,7 @@ impl PendingAuthorization {
             now,
         );
         let record = CodeRecord::new(
-            code.hash(),
+            code_hash,
             grant,
             this.redirect_uri_given.take(),
             this.pkce.take(),

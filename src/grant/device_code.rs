@@ -135,10 +135,10 @@ impl Provider {
         let config = &self.config().device;
         let now = self.now();
         for _ in 0..8 {
-            let device_code = DeviceCode::generate(self.entropy());
+            let (device_code, device_code_hash) = DeviceCode::generate_hashed(self.entropy());
             let user_code = self.user_code(config.user_code_len);
             let record = DeviceRecord::new(
-                device_code.hash(),
+                device_code_hash,
                 TokenHash::of(&user_code),
                 client.id.clone(),
                 scopes.clone(),

@@ -127,10 +127,10 @@ impl Provider {
         let now = self.now();
         let expiry = &self.inner.expiry;
         let access_ttl = expiry.access_token(client, &access_scopes);
-        let access = AccessToken::generate(self.entropy());
+        let (access, access_hash) = AccessToken::generate_hashed(self.entropy());
         let mut records = Vec::with_capacity(2);
         records.push(TokenRecord::new(
-            access.hash(),
+            access_hash,
             TokenType::Access,
             grant,
             access_scopes.clone(),
@@ -152,9 +152,9 @@ impl Provider {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let token = RefreshToken::generate(self.entropy());
+            let (token, hash) = RefreshToken::generate_hashed(self.entropy());
             records.push(TokenRecord::new(
-                token.hash(),
+                hash,
                 TokenType::Refresh,
                 grant,
                 grant.scopes.clone(),
