@@ -25,9 +25,10 @@ pub trait Clock: Send + Sync + fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // One reading of the system clock for both methods, so they cannot disagree.
     fn now(&self) -> OffsetDateTime {
-        let now = OffsetDateTime::now_utc();
-        now.replace_nanosecond(0).unwrap_or(now)
+        // Out of range only for a system clock set beyond the year 9999.
+        OffsetDateTime::from_unix_timestamp(self.unix_now()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     // The system time without the calendar arithmetic of building an `OffsetDateTime`.
