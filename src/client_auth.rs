@@ -55,11 +55,16 @@ fn invalid_client(description: &'static str) -> OAuthError {
 
 /// Decodes one form-encoded half of a Basic credential (RFC 6749 §2.3.1).
 fn form_decode(text: &str) -> Option<String> {
-    let plus_as_space = text.replace('+', " ");
+    // Generated IDs and secrets have no `+`: copy only when there is one to replace.
+    let plus_as_space: std::borrow::Cow<'_, str> = if text.contains('+') {
+        text.replace('+', " ").into()
+    } else {
+        text.into()
+    };
     percent_encoding::percent_decode_str(&plus_as_space)
         .decode_utf8()
         .ok()
-        .map(|s| s.into_owned())
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Reads the credentials from the `Authorization` header and the parameters.
