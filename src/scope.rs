@@ -81,14 +81,15 @@ impl ScopeSet {
     pub fn parse(text: &str) -> Result<Self, OAuthError> {
         let mut scopes = Vec::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
+            let scope = Scope::new(token)?;
             if scopes.len() >= MAX_SCOPES {
-                // Repetitions do not count; only distinct scopes can make the set too large.
+                // Repetitions do not count; only a new distinct scope can make the set too large.
                 sort_unique(&mut scopes);
-                if scopes.len() >= MAX_SCOPES {
+                if scopes.len() >= MAX_SCOPES && scopes.binary_search(&scope).is_err() {
                     return Err(OAuthError::invalid_scope("too many scopes requested"));
                 }
             }
-            scopes.push(Scope::new(token)?);
+            scopes.push(scope);
         }
         Ok(Self::from_vec(scopes))
     }
@@ -284,6 +285,17 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert!(ScopeSet::parse(&many).is_err());
+        // Only distinct scopes count: repetitions of the allowed number still parse.
+        let distinct = (0..MAX_SCOPES).map(|i| format!("s{i}")).collect::<Vec<_>>();
+        let repeated = format!("{0} {0} {0}", distinct.join(" "));
+        assert_eq!(
+            ScopeSet::parse(&repeated).map(|s| s.len()).ok(),
+            Some(MAX_SCOPES)
+        );
+        assert_eq!(
+            ScopeSet::parse(&"a ".repeat(500)).map(|s| s.len()).ok(),
+            Some(1)
+        );
         assert!(Scope::new("x".repeat(MAX_SCOPE_LEN + 1)).is_err());
         assert!(Scope::new("").is_err());
     }
