@@ -32,9 +32,12 @@ struct Remote {
 
 impl Remote {
     fn new(rt: &Runtime, store: Arc<dyn Storage>) -> Self {
-        let config = Config::new("https://auth.example.com")
-            .unwrap()
-            .with_scopes(ScopeSet::parse("read write offline_access").unwrap());
+        let config = Config::builder("https://auth.example.com")
+            .scopes(ScopeSet::parse("read write offline_access").unwrap())
+            .grant_types(GrantType::ALL)
+            .danger(tessera::danger::Danger::new().open_registration())
+            .build()
+            .unwrap();
         let provider = Provider::builder(config, store).build();
         let registered = rt
             .block_on(provider.register_client(

@@ -29,7 +29,7 @@ use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
     BodyFormat, Config, Dialect, ExactRedirect, GrantType, PkceRequirement, Provider, ScopeSet,
-    StandardExpiry, danger,
+    danger,
 };
 
 /// The callback URL of the client registered at start: the document's own `http://example.com/`
@@ -40,30 +40,35 @@ pub const CALLBACK: &str = "http://example.com/";
 /// document's confidential clients send none), and the token endpoint's dialect: no
 /// `grant_type`, no `redirect_uri`, a form-encoded `access_token=...&token_type=...` answer.
 pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
-    let mut dialect = Dialect::default();
-    dialect.token_format = BodyFormat::Form;
-    dialect.default_grant_type = Some(GrantType::AuthorizationCode);
-    dialect.token_redirect_uri_optional = true;
-    // The authorization link carries no response_type: AppHarbor only has the code flow.
-    dialect.response_type_optional = true;
-    dialect.token_fields = Some(vec!["access_token".into(), "token_type".into()]);
-    let mut config = Config::new(issuer)?
-        .with_pkce(PkceRequirement::PublicClients)
-        .with_grant_types(vec![GrantType::AuthorizationCode])
-        .with_dialect(dialect);
-    // The callback gets `http://example.com/?code=:code` (and `state`), as documented.
-    config.iss_parameter = false;
-    // The document's callbacks are plain http on a public host.
-    danger::allow_http_redirects(&mut config);
-    Ok(config)
+    let dialect = Dialect::default()
+        .with_token_format(BodyFormat::Form)
+        .with_default_grant_type(GrantType::AuthorizationCode)
+        .with_token_redirect_uri_optional()
+        // The authorization link carries no response_type: AppHarbor only has the code flow.
+        .with_response_type_optional()
+        .with_token_fields(["access_token", "token_type"]);
+    Ok(Config::builder(issuer)
+        .pkce(PkceRequirement::PublicClients)
+        .grant_types([GrantType::AuthorizationCode])
+        .dialect(dialect)
+        .danger(
+            danger::Danger::new()
+                // The callback gets `http://example.com/?code=:code` (and `state`), as documented.
+                .omit_iss_parameter()
+                // The document's callbacks are plain http on a public host.
+                .allow_http_redirects()
+                // "Tokens issued by AppHarbor do not expire but the user has the option of
+                // revoking them."
+                .never_expire()
+                // `?access_token=` is one of the documented ways.
+                .bearer_in_query(),
+        )
+        .build()?)
 }
 
 /// The router and the client registered at start, with its one-time secret.
 pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error>> {
-    // "Tokens issued by AppHarbor do not expire but the user has the option of revoking them."
-    let expiry = danger::never_expire(StandardExpiry::default());
     let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
-        .expiry(Arc::new(expiry))
         // "redirect_uri: Must match the Callback URL": required, then matched exactly.
         .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
         .build();

@@ -28,9 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dialect_support::{Buffered, Ui, UiConfig};
 use tessera::store::MemoryStore;
-use tessera::{
-    Config, Dialect, GrantType, PkceRequirement, Provider, Scope, ScopeSet, StandardExpiry, danger,
-};
+use tessera::{Config, Dialect, GrantType, PkceRequirement, Provider, Scope, ScopeSet, danger};
 
 /// The registered callback of the client created at start. Overrides may change its path and
 /// add query parameters, but must keep `tenant=7`.
@@ -40,24 +38,29 @@ pub const CALLBACK: &str = "https://client.example/oauth/phabricator?tenant=7";
 /// for public clients (the document's confidential clients send none), the code grant only,
 /// `grant_type=token` as the document spells it, and token requests readable from a GET's query.
 pub fn config(issuer: &str) -> Result<Config, Box<dyn Error>> {
-    let mut dialect = Dialect::default();
-    dialect.grant_type_aliases = vec![("token".into(), GrantType::AuthorizationCode)];
-    dialect.token_params_in_query = true;
-    Ok(Config::new(issuer)?
-        .with_scopes(ScopeSet::parse("whoami offline_access")?)
-        .with_default_scopes(ScopeSet::parse("whoami")?)
-        .with_pkce(PkceRequirement::PublicClients)
-        .with_grant_types(vec![GrantType::AuthorizationCode])
-        .with_dialect(dialect))
+    let dialect = Dialect::default()
+        .with_grant_type_alias("token", GrantType::AuthorizationCode)
+        .with_token_params_in_query();
+    Ok(Config::builder(issuer)
+        .scopes(ScopeSet::parse("whoami offline_access")?)
+        .default_scopes(ScopeSet::parse("whoami")?)
+        .pkce(PkceRequirement::PublicClients)
+        .grant_types([GrantType::AuthorizationCode])
+        .dialect(dialect)
+        .danger(
+            danger::Danger::new()
+                // `offline_access`: "the token never expires".
+                .never_expire_with_scope(Scope::new("offline_access")?)
+                // API calls carry `?access_token=`.
+                .bearer_in_query(),
+        )
+        .build()?)
 }
 
 /// The router and the client registered at start, with its one-time secret.
 pub async fn app(issuer: &str) -> Result<(Router, String, String), Box<dyn Error>> {
-    let expiry =
-        danger::never_expire_with_scope(StandardExpiry::default(), Scope::new("offline_access")?);
     let provider = Provider::builder(config(issuer)?, Arc::new(MemoryStore::new()))
         .redirect_policy(Arc::new(danger::SameDomainRedirect))
-        .expiry(Arc::new(expiry))
         .build();
     let (client_id, secret) = dialect_support::register_confidential(
         &provider,

@@ -32,8 +32,8 @@ use dialect_support::{Buffered, Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
     AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect, ErrorCode, GrantType,
-    PkceRequirement, Provider, ScopeSet, StandardExpiry, StoreError, SubjectTokenValidator,
-    TokenHash, UserId, danger,
+    PkceRequirement, Provider, ScopeSet, StoreError, SubjectTokenValidator, TokenHash, UserId,
+    danger::Danger,
 };
 
 /// The example client of the document.
@@ -68,44 +68,50 @@ impl SubjectTokenValidator for PersonalTokens {
 
 /// The configuration shared by both flows: no PKCE for these confidential clients (the document
 /// has none), the code grant and token exchange only, tokens that do not expire ("Save it.").
-fn base_config(issuer: &str) -> Result<Config, Box<dyn Error>> {
-    let mut config = Config::new(issuer)?
-        .with_pkce(PkceRequirement::PublicClients)
-        .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::TokenExchange]);
-    // The callback gets `code` (or `error`), nothing the document does not list.
-    config.iss_parameter = false;
-    Ok(config)
+fn base_config(issuer: &str, dialect: Dialect) -> Result<Config, Box<dyn Error>> {
+    Ok(Config::builder(issuer)
+        .pkce(PkceRequirement::PublicClients)
+        .grant_types([GrantType::AuthorizationCode, GrantType::TokenExchange])
+        .dialect(dialect)
+        .danger(
+            Danger::new()
+                // The callback gets `code` (or `error`), nothing the document does not list.
+                .omit_iss_parameter()
+                // "Save it.": tokens do not expire.
+                .never_expire()
+                // Every API call carries `?access_token=`.
+                .bearer_in_query(),
+        )
+        .build()?)
 }
 
 /// The web flow's wire dialect.
 fn web_dialect() -> Dialect {
-    let mut dialect = Dialect::default();
-    // GET /authorize?client_id=abcdef: no response_type, no redirect_uri.
-    dialect.response_type_optional = true;
-    // Deny: error=authorization_refused.
-    dialect.renamed_errors = vec![(
-        ErrorCode::AccessDenied,
-        ErrorCode::Custom("authorization_refused".into()),
-    )];
-    // POST /authorize/token?client_id&client_secret&code: query parameters, no grant_type.
-    dialect.token_params_in_query = true;
-    dialect.default_grant_type = Some(GrantType::AuthorizationCode);
-    // { "access_token": "xyz123" } or { "error": "invalid request" }.
-    dialect.token_fields = Some(vec!["access_token".into()]);
-    dialect.collapsed_token_error = Some(ErrorCode::Custom("invalid request".into()));
-    dialect
+    Dialect::default()
+        // GET /authorize?client_id=abcdef: no response_type, no redirect_uri.
+        .with_response_type_optional()
+        // Deny: error=authorization_refused.
+        .with_renamed_error(
+            ErrorCode::AccessDenied,
+            ErrorCode::Custom("authorization_refused".into()),
+        )
+        // POST /authorize/token?client_id&client_secret&code: query parameters, no grant_type.
+        .with_token_params_in_query()
+        .with_default_grant_type(GrantType::AuthorizationCode)
+        // { "access_token": "xyz123" } or { "error": "invalid request" }.
+        .with_token_fields(["access_token"])
+        .with_collapsed_token_error(ErrorCode::Custom("invalid request".into()))
 }
 
 /// The non-web flow's dialect: the same endpoint shape, read as RFC 8693 token exchange.
 fn exchange_dialect() -> Dialect {
-    let mut dialect = Dialect::default();
-    dialect.token_params_in_query = true;
-    dialect.default_grant_type = Some(GrantType::TokenExchange);
-    dialect.param_aliases = vec![("auth_token".into(), "subject_token".into())];
-    dialect.default_subject_token_type = Some(AUTH_TOKEN_TYPE.into());
-    dialect.token_fields = Some(vec!["access_token".into()]);
-    dialect.collapsed_token_error = Some(ErrorCode::Custom("Invalid authentication token.".into()));
-    dialect
+    Dialect::default()
+        .with_token_params_in_query()
+        .with_default_grant_type(GrantType::TokenExchange)
+        .with_param_alias("auth_token", "subject_token")
+        .with_default_subject_token_type(AUTH_TOKEN_TYPE)
+        .with_token_fields(["access_token"])
+        .with_collapsed_token_error(ErrorCode::Custom("Invalid authentication token.".into()))
 }
 
 #[derive(Debug, Clone)]
@@ -117,20 +123,13 @@ struct AppState {
 /// The whole provider as a router, with the document's client and personal token imported.
 pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
     let store = Arc::new(MemoryStore::new());
-    let expiry = Arc::new(danger::never_expire(StandardExpiry::default()));
     let tokens = Arc::new(PersonalTokens(vec![(
         TokenHash::of(AUTH_TOKEN),
         UserId::new(dialect_support::DEMO_USER),
     )]));
     // Two providers over one store: one per flow, each with its own error vocabulary.
-    let web = Provider::builder(
-        base_config(issuer)?.with_dialect(web_dialect()),
-        store.clone(),
-    )
-    .expiry(expiry.clone())
-    .build();
-    let exchange = Provider::builder(base_config(issuer)?.with_dialect(exchange_dialect()), store)
-        .expiry(expiry)
+    let web = Provider::builder(base_config(issuer, web_dialect())?, store.clone()).build();
+    let exchange = Provider::builder(base_config(issuer, exchange_dialect())?, store)
         .subject_tokens(tokens)
         .build();
     web.import_client(

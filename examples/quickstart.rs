@@ -19,8 +19,9 @@ use tessera::{
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
     // 1. A provider with two scopes, in memory.
-    let config =
-        Config::new("https://auth.example.com")?.with_scopes(ScopeSet::parse("profile email")?);
+    let config = Config::builder("https://auth.example.com")
+        .scopes(ScopeSet::parse("profile email")?)
+        .build()?;
     let provider = Provider::builder(config, Arc::new(MemoryStore::new())).build();
 
     // 2. An application registers (its secret is shown once; only its hash is stored).

@@ -41,8 +41,8 @@ use minijinja::context;
 use subtle::ConstantTimeEq as _;
 use tessera::store::{MemoryStore, Storage};
 use tessera::{
-    AuthorizeError, BearerError, ClientId, Config, ExactRedirect, PendingAuthorization,
-    PkceRequirement, Provider, Scope, ScopeSet, StandardExpiry, UserId, danger,
+    AuthorizeError, BearerError, ClientId, Config, ExactRedirect, GrantType, Lifetimes,
+    PendingAuthorization, PkceRequirement, Provider, Scope, ScopeSet, UserId, danger::Danger,
 };
 
 use support::{
@@ -378,7 +378,7 @@ async fn logout(State(app): State<App>, request: Buffered) -> Response {
 }
 
 async fn index(State(app): State<App>) -> Response {
-    let issuer = app.provider.config().issuer_str();
+    let issuer = app.provider.config().issuer();
     app.pages
         .render(StatusCode::OK, "index.html", context! { issuer => issuer })
 }
@@ -395,7 +395,7 @@ async fn device_page(
     let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
         return busy();
     };
-    let limits = &app.provider.config().limits;
+    let limits = app.provider.config().limits();
     let params = tessera::Params::from_query(query.as_deref().unwrap_or(""), limits);
     let code = params
         .as_ref()
@@ -554,7 +554,7 @@ impl App {
     /// Parses and validates an authorization request; an error is the response to send (a 400
     /// page for untrusted requests, a redirect otherwise).
     async fn pending(&self, query: &str) -> Result<Pending, Response> {
-        let limits = &self.provider.config().limits;
+        let limits = self.provider.config().limits();
         let params = tessera::Params::from_query(query, limits).map_err(|error| {
             let text = error.description.unwrap_or_default();
             self.pages
@@ -583,7 +583,7 @@ impl App {
         &self,
         request: &Buffered,
     ) -> Result<(tessera::Params, Session), Response> {
-        let form = tessera::Params::from_form(request.body(), &self.provider.config().limits)
+        let form = tessera::Params::from_form(request.body(), self.provider.config().limits())
             .map_err(|_| self.bad_form("the form could not be read"))?;
         let session = self.sessions.get(request.0.headers());
         match session {
@@ -749,18 +749,27 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
 
     let scopes = ScopeSet::from_tokens(SCOPES.iter().map(|(name, _)| *name))?;
-    let config = Config::new(&issuer)?
-        .with_scopes(scopes)
+    let config = Config::builder(issuer.as_str())
+        .scopes(scopes)
+        .grant_types(GrantType::ALL)
         // PKCE is required of public clients and enforced for anyone who sends a challenge.
-        .with_pkce(PkceRequirement::PublicClients)
-        .with_code_ttl(time::Duration::seconds(args.code_ttl));
-    // `offline_access` tokens never expire: users revoke them on the /apps page.
-    let expiry = danger::never_expire_with_scope(
-        StandardExpiry::default().with_access(time::Duration::seconds(args.access_token_ttl)),
-        Scope::new("offline_access")?,
-    );
+        .pkce(PkceRequirement::PublicClients)
+        .lifetimes(
+            Lifetimes::default()
+                .with_code(time::Duration::seconds(args.code_ttl))
+                .with_access_token(time::Duration::seconds(args.access_token_ttl)),
+        )
+        .danger(
+            Danger::new()
+                // The contract: anyone may register a client (rate-limited per address here).
+                .open_registration()
+                // The contract: `/api/me?access_token=` works.
+                .bearer_in_query()
+                // `offline_access` tokens never expire: users revoke them on the /apps page.
+                .never_expire_with_scope(Scope::new("offline_access")?),
+        )
+        .build()?;
     let provider = Provider::builder(config, store)
-        .expiry(Arc::new(expiry))
         .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
         .build();
 

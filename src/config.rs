@@ -1,16 +1,18 @@
-//! Provider configuration: lifetimes, policies, enabled grants, endpoints and wire dialect.
+//! Provider configuration: lifetimes, policies, enabled grants, endpoints and wire dialect,
+//! built and validated once by [`ConfigBuilder::build`].
 //!
 //! Every default follows RFC 9700 (the OAuth 2.0 Security BCP). Settings that weaken one are
-//! not fields here: they are reached through [`crate::danger`].
+//! not here: they are reached through [`crate::danger::Danger`].
 
 use time::Duration;
-use url::Url;
 
-use crate::client::GrantType;
+use crate::client::{Client, GrantType};
+use crate::danger::Danger;
 use crate::error::ErrorCode;
+use crate::expiry::ExpiryPolicy;
 use crate::params::Limits;
 use crate::response::BodyFormat;
-use crate::scope::ScopeSet;
+use crate::scope::{Scope, ScopeSet};
 
 /// Who must use PKCE (RFC 7636) at the authorization endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +38,11 @@ pub struct Endpoints {
     pub revocation: Option<String>,
     /// The introspection endpoint (default `/introspect`).
     pub introspection: Option<String>,
-    /// The dynamic registration endpoint (default `/register`).
+    /// The dynamic registration endpoint (default `/register`; advertised only when the
+    /// registration policy lets anyone reach it).
     pub registration: Option<String>,
-    /// The device authorization endpoint (default `/device_authorization`).
+    /// The device authorization endpoint (default `/device_authorization`; advertised only
+    /// when the device grant is enabled).
     pub device_authorization: Option<String>,
     /// The page where users enter a device's user code (default `/device`).
     pub device_verification: String,
@@ -58,59 +62,99 @@ impl Default for Endpoints {
     }
 }
 
-/// How dynamic client registration (RFC 7591) is open.
+impl Endpoints {
+    /// Sets the authorization endpoint's path.
+    pub fn with_authorization(mut self, path: impl Into<String>) -> Self {
+        self.authorization = path.into();
+        self
+    }
+
+    /// Sets the token endpoint's path.
+    pub fn with_token(mut self, path: impl Into<String>) -> Self {
+        self.token = path.into();
+        self
+    }
+
+    /// Sets (or, with `None`, removes) the revocation endpoint's path.
+    pub fn with_revocation(mut self, path: Option<&str>) -> Self {
+        self.revocation = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets (or removes) the introspection endpoint's path.
+    pub fn with_introspection(mut self, path: Option<&str>) -> Self {
+        self.introspection = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets (or removes) the registration endpoint's path.
+    pub fn with_registration(mut self, path: Option<&str>) -> Self {
+        self.registration = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets (or removes) the device authorization endpoint's path.
+    pub fn with_device_authorization(mut self, path: Option<&str>) -> Self {
+        self.device_authorization = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets the device verification page's path.
+    pub fn with_device_verification(mut self, path: impl Into<String>) -> Self {
+        self.device_verification = path.into();
+        self
+    }
+
+    fn paths(&self) -> impl Iterator<Item = &str> {
+        [Some(&self.authorization), Some(&self.token)]
+            .into_iter()
+            .chain([
+                self.revocation.as_ref(),
+                self.introspection.as_ref(),
+                self.registration.as_ref(),
+                self.device_authorization.as_ref(),
+                Some(&self.device_verification),
+            ])
+            .flatten()
+            .map(String::as_str)
+    }
+}
+
+/// Who may use dynamic client registration (RFC 7591). Open registration is a weakening and
+/// lives in [`crate::danger::Danger::open_registration`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistrationPolicy {
-    /// Anyone may register a client.
-    Open,
+    /// The endpoint is off; only the host's typed API registers clients (the default).
+    Closed,
     /// A bearer initial access token must accompany the request; the hashes of accepted ones.
     InitialAccessToken(Vec<crate::secret::TokenHash>),
-    /// The endpoint is off; only the host's typed API registers clients.
-    Closed,
 }
 
 /// The wire shape of the endpoints, for providers whose documented protocol predates or departs
 /// from RFC 6749 (the seed dialects; see DIALECTS.md in the repository). The default is RFC 6749
-/// exactly, and every field is opt-in.
+/// exactly, and every setting is opt-in. Built with the `with_*` methods.
+///
+/// ```
+/// use tessera::{BodyFormat, Dialect, ErrorCode};
+/// let dialect = Dialect::default()
+///     .with_token_format(BodyFormat::Form)
+///     .with_renamed_error(ErrorCode::AccessDenied, ErrorCode::Custom("refused".into()));
+/// assert_eq!(dialect.token_format(), BodyFormat::Form);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Dialect {
-    /// The body format of token responses and errors (AppHarbor answers form-encoded).
-    pub token_format: BodyFormat,
-    /// The grant type assumed when a token request has no `grant_type` (PhoneGap Build sends
-    /// none). `None`: a missing `grant_type` is `invalid_request`.
-    pub default_grant_type: Option<GrantType>,
-    /// If set, only these fields of a successful token response are sent (PhoneGap Build's
-    /// response is `{"access_token": ...}` alone).
-    pub token_fields: Option<Vec<String>>,
-    /// Error codes renamed on the wire, at every endpoint.
-    pub renamed_errors: Vec<(ErrorCode, ErrorCode)>,
-    /// If set, every token endpoint error is sent as this code with no description (PhoneGap
-    /// Build's `{"error": "invalid request"}`). The HTTP status is kept.
-    pub collapsed_token_error: Option<ErrorCode>,
-    /// Read token endpoint parameters from the query string as well as the body (PhoneGap
-    /// Build puts them in the query of a POST). The host passes both to
-    /// [`crate::FormRequest`]; without this, query parameters are ignored.
-    pub token_params_in_query: bool,
-    /// Other names accepted for a `grant_type` at the token endpoint (Phabricator documents
-    /// `grant_type=token` for the authorization code grant). The RFC names keep working.
-    pub grant_type_aliases: Vec<(String, GrantType)>,
-    /// Parameters of the form endpoints (token, revocation, introspection, device authorization)
-    /// read under another name: `(wire name, RFC name)` (PhoneGap Build's non-web flow sends the
-    /// subject token as `auth_token`). A request carrying both names is `invalid_request`.
-    pub param_aliases: Vec<(String, String)>,
-    /// The `subject_token_type` assumed when a token-exchange request has none (PhoneGap
-    /// Build's personal auth tokens are untyped on the wire). `None`: it is required.
-    pub default_subject_token_type: Option<String>,
-    /// Take a missing `response_type` at the authorization endpoint as `code` (PhoneGap Build
-    /// sends only `client_id`). Any other value is still refused.
-    pub response_type_optional: bool,
-    /// Let a token request omit the `redirect_uri` its authorization request carried (AppHarbor
-    /// documents none at its token endpoint). If the token request names one, it must still
-    /// equal the authorization request's. RFC 6749 §4.1.3 requires it; the code stays bound to
-    /// its client and, by default here, to PKCE.
-    pub token_redirect_uri_optional: bool,
+    pub(crate) token_format: BodyFormat,
+    pub(crate) default_grant_type: Option<GrantType>,
+    pub(crate) token_fields: Option<Vec<String>>,
+    pub(crate) renamed_errors: Vec<(ErrorCode, ErrorCode)>,
+    pub(crate) collapsed_token_error: Option<ErrorCode>,
+    pub(crate) token_params_in_query: bool,
+    pub(crate) grant_type_aliases: Vec<(String, GrantType)>,
+    pub(crate) param_aliases: Vec<(String, String)>,
+    pub(crate) default_subject_token_type: Option<String>,
+    pub(crate) response_type_optional: bool,
+    pub(crate) token_redirect_uri_optional: bool,
 }
 
 impl Default for Dialect {
@@ -132,6 +176,94 @@ impl Default for Dialect {
 }
 
 impl Dialect {
+    /// The body format of token responses and errors (AppHarbor answers form-encoded).
+    pub fn with_token_format(mut self, format: BodyFormat) -> Self {
+        self.token_format = format;
+        self
+    }
+
+    /// The grant type assumed when a token request has no `grant_type` (PhoneGap Build sends
+    /// none). Without it, a missing `grant_type` is `invalid_request`.
+    pub fn with_default_grant_type(mut self, grant: GrantType) -> Self {
+        self.default_grant_type = Some(grant);
+        self
+    }
+
+    /// Send only these fields of a successful token response (PhoneGap Build's response is
+    /// `{"access_token": ...}` alone).
+    pub fn with_token_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.token_fields = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Rename an error code on the wire, at every endpoint.
+    pub fn with_renamed_error(mut self, from: ErrorCode, to: ErrorCode) -> Self {
+        self.renamed_errors.push((from, to));
+        self
+    }
+
+    /// Send every token endpoint error as this code with no description (PhoneGap Build's
+    /// `{"error": "invalid request"}`). The HTTP status is kept.
+    pub fn with_collapsed_token_error(mut self, code: ErrorCode) -> Self {
+        self.collapsed_token_error = Some(code);
+        self
+    }
+
+    /// Read token endpoint parameters from the query string as well as the body (PhoneGap
+    /// Build puts them in the query of a POST). The host passes both to
+    /// [`crate::FormRequest`]; without this, query parameters are ignored.
+    pub fn with_token_params_in_query(mut self) -> Self {
+        self.token_params_in_query = true;
+        self
+    }
+
+    /// Accept another name for a `grant_type` at the token endpoint (Phabricator documents
+    /// `grant_type=token` for the authorization code grant). The RFC names keep working.
+    pub fn with_grant_type_alias(mut self, alias: impl Into<String>, grant: GrantType) -> Self {
+        self.grant_type_aliases.push((alias.into(), grant));
+        self
+    }
+
+    /// Read a parameter of the form endpoints (token, revocation, introspection, device
+    /// authorization) under another name (PhoneGap Build's non-web flow sends the subject token
+    /// as `auth_token`). A request carrying both names is `invalid_request`.
+    pub fn with_param_alias(mut self, wire: impl Into<String>, rfc: impl Into<String>) -> Self {
+        self.param_aliases.push((wire.into(), rfc.into()));
+        self
+    }
+
+    /// The `subject_token_type` assumed when a token-exchange request has none (PhoneGap
+    /// Build's personal auth tokens are untyped on the wire). Without it, it is required.
+    pub fn with_default_subject_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.default_subject_token_type = Some(token_type.into());
+        self
+    }
+
+    /// Take a missing `response_type` at the authorization endpoint as `code` (PhoneGap Build
+    /// sends only `client_id`). Any other value is still refused.
+    pub fn with_response_type_optional(mut self) -> Self {
+        self.response_type_optional = true;
+        self
+    }
+
+    /// Let a token request omit the `redirect_uri` its authorization request carried (AppHarbor
+    /// documents none at its token endpoint). If the token request names one, it must still
+    /// equal the authorization request's. RFC 6749 §4.1.3 requires it; the code stays bound to
+    /// its client and, by default here, to PKCE.
+    pub fn with_token_redirect_uri_optional(mut self) -> Self {
+        self.token_redirect_uri_optional = true;
+        self
+    }
+
+    /// The body format of token responses and errors.
+    pub fn token_format(&self) -> BodyFormat {
+        self.token_format
+    }
+
     /// The wire code for `code` after renaming.
     pub fn rename(&self, code: &ErrorCode) -> ErrorCode {
         self.renamed_errors
@@ -152,179 +284,246 @@ impl Dialect {
     }
 }
 
-/// Device authorization grant settings (RFC 8628).
+/// Device authorization grant settings (RFC 8628). Its lifetime is
+/// [`Lifetimes::device_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeviceConfig {
-    /// How long a device code and user code live (default 10 minutes).
-    pub code_ttl: Duration,
     /// The minimum polling interval, seconds (default 5).
     pub interval: u32,
     /// Characters in a user code, not counting the dash (default 8, from a 20-letter alphabet:
-    /// about 34.6 bits).
+    /// about 34.6 bits; at least 8).
     pub user_code_len: usize,
 }
 
 impl Default for DeviceConfig {
     fn default() -> Self {
         Self {
-            code_ttl: Duration::minutes(10),
             interval: 5,
             user_code_len: 8,
         }
     }
 }
 
-/// Provider configuration. Build it with [`Config::new`] and the `with_*` methods.
+impl DeviceConfig {
+    /// Sets the minimum polling interval in seconds (at least 1).
+    pub fn with_interval(mut self, seconds: u32) -> Self {
+        self.interval = seconds;
+        self
+    }
+
+    /// Sets the user code length (at least 8).
+    pub fn with_user_code_len(mut self, len: usize) -> Self {
+        self.user_code_len = len;
+        self
+    }
+}
+
+/// Every lifetime in one place. The defaults: codes 60 s, access tokens 1 hour, refresh tokens
+/// 30 days, refresh families 90 days, device codes 10 minutes.
+///
+/// It is also the default [`ExpiryPolicy`]; a host that needs lifetimes per client plugs its own
+/// into [`crate::ProviderBuilder::expiry`]. Whatever the policy says, a token never outlives its
+/// family, and only a grant a user gave (and can revoke) may hold tokens that never expire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lifetimes {
+    /// How long an authorization code may be redeemed (at most 10 minutes, RFC 6749 §4.1.2).
+    pub code: Duration,
+    /// Access token lifetime.
+    pub access_token: Duration,
+    /// Refresh token lifetime from its issue (each rotation starts a new one).
+    pub refresh_token: Duration,
+    /// A refresh family's absolute lifetime from the original grant; rotation never extends it.
+    pub refresh_family: Duration,
+    /// How long a device code and its user code live (RFC 8628).
+    pub device_code: Duration,
+    pub(crate) never_expiring_scope: Option<Scope>,
+    pub(crate) never_expire: bool,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            code: Duration::seconds(60),
+            access_token: Duration::hours(1),
+            refresh_token: Duration::days(30),
+            refresh_family: Duration::days(90),
+            device_code: Duration::minutes(10),
+            never_expiring_scope: None,
+            never_expire: false,
+        }
+    }
+}
+
+impl Lifetimes {
+    /// Sets the authorization code lifetime.
+    pub fn with_code(mut self, ttl: Duration) -> Self {
+        self.code = ttl;
+        self
+    }
+
+    /// Sets the access token lifetime.
+    pub fn with_access_token(mut self, ttl: Duration) -> Self {
+        self.access_token = ttl;
+        self
+    }
+
+    /// Sets the refresh token lifetime.
+    pub fn with_refresh_token(mut self, ttl: Duration) -> Self {
+        self.refresh_token = ttl;
+        self
+    }
+
+    /// Sets the refresh family's absolute lifetime.
+    pub fn with_refresh_family(mut self, ttl: Duration) -> Self {
+        self.refresh_family = ttl;
+        self
+    }
+
+    /// Sets the device code lifetime.
+    pub fn with_device_code(mut self, ttl: Duration) -> Self {
+        self.device_code = ttl;
+        self
+    }
+
+    fn forever(&self, scopes: &ScopeSet) -> bool {
+        self.never_expire
+            || self
+                .never_expiring_scope
+                .as_ref()
+                .is_some_and(|scope| scopes.contains(scope.as_str()))
+    }
+}
+
+impl ExpiryPolicy for Lifetimes {
+    fn access_token(&self, _client: &Client, scopes: &ScopeSet) -> Option<Duration> {
+        (!self.forever(scopes)).then_some(self.access_token)
+    }
+
+    fn refresh_token(&self, _client: &Client, scopes: &ScopeSet) -> Option<Duration> {
+        (!self.forever(scopes)).then_some(self.refresh_token)
+    }
+
+    fn refresh_family(&self, _client: &Client, scopes: &ScopeSet) -> Option<Duration> {
+        (!self.forever(scopes)).then_some(self.refresh_family)
+    }
+}
+
+/// Why a configuration was refused by [`ConfigBuilder::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The issuer is not an identifier RFC 8414 §2 allows.
+    #[error("the issuer is refused: {0}")]
+    Issuer(&'static str),
+    /// A setting is out of range or contradicts another.
+    #[error("the configuration is refused: {0}")]
+    Setting(&'static str),
+}
+
+/// Provider configuration, validated. Build it with [`Config::builder`].
 ///
 /// ```
-/// use tessera::{Config, ScopeSet};
-/// let config = Config::new("https://auth.example.com")?
-///     .with_scopes(ScopeSet::parse("whoami offline_access")?)
-///     .with_code_ttl(time::Duration::seconds(30));
-/// assert_eq!(config.issuer().as_str(), "https://auth.example.com/");
+/// use tessera::{Config, GrantType, Lifetimes, ScopeSet};
+/// let config = Config::builder("https://auth.example.com")
+///     .scopes(ScopeSet::parse("whoami offline_access")?)
+///     .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+///     .lifetimes(Lifetimes::default().with_code(time::Duration::seconds(30)))
+///     .build()?;
+/// assert_eq!(config.issuer(), "https://auth.example.com");
+/// assert_eq!(config.endpoint_url("/token"), "https://auth.example.com/token");
+/// assert!(Config::builder("http://auth.example.com").build().is_err(), "https only off loopback");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Config {
-    pub(crate) issuer: Url,
-    pub(crate) issuer_text: String,
-    /// Send `iss` in authorization responses (RFC 9207; default true).
-    pub iss_parameter: bool,
-    /// The scopes the provider offers.
-    pub scopes: ScopeSet,
-    /// The scopes granted when a request names none (default: none, so the request must).
-    pub default_scopes: ScopeSet,
-    /// How long an authorization code may be redeemed (default 60 s).
-    pub code_ttl: Duration,
-    /// Who must use PKCE.
-    pub pkce: PkceRequirement,
-    pub(crate) allow_plain_pkce: bool,
-    pub(crate) allow_http_redirects: bool,
-    /// Rotate refresh tokens on every use (default true, RFC 9700 §4.14.2).
-    pub rotate_refresh_tokens: bool,
-    /// Answer a replay of a just-rotated refresh token with the same successor for this long
-    /// (default none: every replay is reuse).
-    pub refresh_grace: Option<Duration>,
-    /// The grant types enabled at this provider.
-    pub grant_types: Vec<GrantType>,
-    /// Accept the access token in the `access_token` query parameter (RFC 6750 §2.3; default
-    /// true for compatibility with providers that document it, which all three seeds do).
-    pub bearer_in_query: bool,
-    /// Accept the access token in a form body (RFC 6750 §2.2; default true).
-    pub bearer_in_form: bool,
-    /// The `realm` of `WWW-Authenticate` challenges.
-    pub realm: String,
-    /// Bounds on request size.
-    pub limits: Limits,
-    /// Endpoint paths.
-    pub endpoints: Endpoints,
-    /// Dynamic registration policy (default open).
-    pub registration: RegistrationPolicy,
-    /// The token endpoint's wire dialect.
-    pub dialect: Dialect,
-    /// Device flow settings.
-    pub device: DeviceConfig,
+    pub(crate) issuer: String,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) default_scopes: ScopeSet,
+    pub(crate) lifetimes: Lifetimes,
+    pub(crate) pkce: PkceRequirement,
+    pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) refresh_grace: Option<Duration>,
+    pub(crate) grant_types: Vec<GrantType>,
+    pub(crate) bearer_in_form: bool,
+    pub(crate) realm: String,
+    pub(crate) limits: Limits,
+    pub(crate) endpoints: Endpoints,
+    pub(crate) registration: RegistrationPolicy,
+    pub(crate) dialect: Dialect,
+    pub(crate) device: DeviceConfig,
+    pub(crate) danger: Danger,
+}
+
+/// Assembles and validates a [`Config`]; see [`Config::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call .build() to get a Config"]
+pub struct ConfigBuilder {
+    config: Config,
 }
 
 impl Config {
-    /// A configuration with secure defaults for the provider at `issuer` (an `https` URL, or
-    /// `http` on a loopback host for development).
-    pub fn new(issuer: &str) -> Result<Self, url::ParseError> {
-        let issuer_text = issuer.trim_end_matches('/').to_owned();
-        let issuer = Url::parse(issuer)?;
-        Ok(Self {
-            issuer,
-            issuer_text,
-            iss_parameter: true,
-            scopes: ScopeSet::new(),
-            default_scopes: ScopeSet::new(),
-            code_ttl: Duration::seconds(60),
-            pkce: PkceRequirement::AllClients,
-            allow_plain_pkce: false,
-            allow_http_redirects: false,
-            rotate_refresh_tokens: true,
-            refresh_grace: None,
-            grant_types: GrantType::ALL.to_vec(),
-            bearer_in_query: true,
-            bearer_in_form: true,
-            realm: "tessera".into(),
-            limits: Limits::default(),
-            endpoints: Endpoints::default(),
-            registration: RegistrationPolicy::Open,
-            dialect: Dialect::default(),
-            device: DeviceConfig::default(),
-        })
+    /// Starts a configuration with secure defaults for the provider at `issuer`: an `https`
+    /// URL (or `http` on a loopback host, for development) with no query, fragment or trailing
+    /// slash (RFC 8414 §2). The defaults: the authorization code and refresh token grants only,
+    /// no scopes offered, PKCE for every client, rotating refresh tokens, closed registration.
+    pub fn builder(issuer: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config {
+                issuer: issuer.into(),
+                scopes: ScopeSet::new(),
+                default_scopes: ScopeSet::new(),
+                lifetimes: Lifetimes::default(),
+                pkce: PkceRequirement::AllClients,
+                rotate_refresh_tokens: true,
+                refresh_grace: None,
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                bearer_in_form: true,
+                realm: "tessera".into(),
+                limits: Limits::default(),
+                endpoints: Endpoints::default(),
+                registration: RegistrationPolicy::Closed,
+                dialect: Dialect::default(),
+                device: DeviceConfig::default(),
+                danger: Danger::default(),
+            },
+        }
     }
 
-    /// The issuer URL.
-    pub fn issuer(&self) -> &Url {
+    /// The issuer identifier, as written in metadata and `iss` (RFC 8414 §2, RFC 9207).
+    pub fn issuer(&self) -> &str {
         &self.issuer
-    }
-
-    /// The issuer as written in metadata and `iss` (no trailing slash).
-    pub fn issuer_str(&self) -> &str {
-        &self.issuer_text
     }
 
     /// An absolute URL for an endpoint path.
     pub fn endpoint_url(&self, path: &str) -> String {
-        format!("{}{}", self.issuer_text, path)
+        format!("{}{}", self.issuer, path)
     }
 
-    /// Sets the scopes offered.
-    pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {
-        self.scopes = scopes;
-        self
+    /// The scopes the provider offers. No scope is granted that is not here.
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.scopes
     }
 
-    /// Sets the scopes granted when a request names none.
-    pub fn with_default_scopes(mut self, scopes: ScopeSet) -> Self {
-        self.default_scopes = scopes;
-        self
+    /// The scopes granted when a request names none.
+    pub fn default_scopes(&self) -> &ScopeSet {
+        &self.default_scopes
     }
 
-    /// Sets the authorization code lifetime.
-    pub fn with_code_ttl(mut self, ttl: Duration) -> Self {
-        self.code_ttl = ttl;
-        self
+    /// Every lifetime.
+    pub fn lifetimes(&self) -> &Lifetimes {
+        &self.lifetimes
     }
 
-    /// Sets who must use PKCE.
-    pub fn with_pkce(mut self, pkce: PkceRequirement) -> Self {
-        self.pkce = pkce;
-        self
+    /// Who must use PKCE.
+    pub fn pkce(&self) -> PkceRequirement {
+        self.pkce
     }
 
-    /// Sets the enabled grant types.
-    pub fn with_grant_types(mut self, grants: Vec<GrantType>) -> Self {
-        self.grant_types = grants;
-        self
-    }
-
-    /// Sets the refresh grace window (see [`Config::refresh_grace`]).
-    pub fn with_refresh_grace(mut self, window: Option<Duration>) -> Self {
-        self.refresh_grace = window;
-        self
-    }
-
-    /// Sets the endpoint paths.
-    pub fn with_endpoints(mut self, endpoints: Endpoints) -> Self {
-        self.endpoints = endpoints;
-        self
-    }
-
-    /// Sets the registration policy.
-    pub fn with_registration(mut self, policy: RegistrationPolicy) -> Self {
-        self.registration = policy;
-        self
-    }
-
-    /// Sets the token endpoint dialect.
-    pub fn with_dialect(mut self, dialect: Dialect) -> Self {
-        self.dialect = dialect;
-        self
+    /// The grant types enabled at this provider.
+    pub fn grant_types(&self) -> &[GrantType] {
+        &self.grant_types
     }
 
     /// Whether the provider has `grant` enabled.
@@ -332,14 +531,388 @@ impl Config {
         self.grant_types.contains(&grant)
     }
 
-    /// Whether plain `http` redirect URIs on non-loopback hosts may be registered (only through
-    /// [`crate::danger::allow_http_redirects`]).
-    pub fn allows_http_redirects(&self) -> bool {
-        self.allow_http_redirects
+    /// The `realm` of `WWW-Authenticate` challenges.
+    pub fn realm(&self) -> &str {
+        &self.realm
     }
 
-    /// Whether plain PKCE is accepted (only through [`crate::danger::allow_plain_pkce`]).
-    pub fn allows_plain_pkce(&self) -> bool {
-        self.allow_plain_pkce
+    /// Bounds on request size.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Endpoint paths.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The wire dialect.
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    /// Device flow settings.
+    pub fn device(&self) -> &DeviceConfig {
+        &self.device
+    }
+
+    /// Whether dynamic registration is open to anyone (only through
+    /// [`crate::danger::Danger::open_registration`]).
+    pub fn registration_open(&self) -> bool {
+        self.danger.open_registration
+    }
+
+    /// The registration policy for requests that are not open.
+    pub fn registration(&self) -> &RegistrationPolicy {
+        &self.registration
+    }
+
+    /// The weakened defaults this configuration opted into.
+    pub fn danger(&self) -> &Danger {
+        &self.danger
+    }
+
+    /// Whether authorization responses carry `iss` (RFC 9207; always, unless
+    /// [`crate::danger::Danger::omit_iss_parameter`]).
+    pub fn iss_parameter(&self) -> bool {
+        !self.danger.omit_iss
+    }
+}
+
+impl ConfigBuilder {
+    /// Sets the scopes offered. No configured scope means no scope is ever granted.
+    pub fn scopes(mut self, scopes: ScopeSet) -> Self {
+        self.config.scopes = scopes;
+        self
+    }
+
+    /// Sets the scopes granted when a request names none (a subset of the offered ones).
+    pub fn default_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.config.default_scopes = scopes;
+        self
+    }
+
+    /// Sets the enabled grant types, exactly: nothing is enabled implicitly, so a grant type
+    /// added to the crate never turns on by itself.
+    pub fn grant_types(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        let mut list: Vec<GrantType> = Vec::new();
+        for grant in grants {
+            if !list.contains(&grant) {
+                list.push(grant);
+            }
+        }
+        self.config.grant_types = list;
+        self
+    }
+
+    /// Sets every lifetime.
+    pub fn lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        let (scope, forever) = (
+            self.config.lifetimes.never_expiring_scope.take(),
+            self.config.lifetimes.never_expire,
+        );
+        self.config.lifetimes = Lifetimes {
+            never_expiring_scope: scope,
+            never_expire: forever,
+            ..lifetimes
+        };
+        self
+    }
+
+    /// Sets who must use PKCE.
+    pub fn pkce(mut self, pkce: PkceRequirement) -> Self {
+        self.config.pkce = pkce;
+        self
+    }
+
+    /// Whether refresh tokens of confidential clients rotate on every use (default true,
+    /// RFC 9700 §4.14.2). Public clients' refresh tokens always rotate: RFC 9700 requires
+    /// rotation or sender-constraint for them.
+    pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
+        self.config.rotate_refresh_tokens = rotate;
+        self
+    }
+
+    /// Answer a replay of a just-rotated refresh token with the same successor for this long
+    /// (default none: every replay is reuse, and revokes the family).
+    pub fn refresh_grace(mut self, window: Option<Duration>) -> Self {
+        self.config.refresh_grace = window;
+        self
+    }
+
+    /// Accept the access token in a form body (RFC 6750 §2.2; default true).
+    pub fn bearer_in_form(mut self, accept: bool) -> Self {
+        self.config.bearer_in_form = accept;
+        self
+    }
+
+    /// Sets the `realm` of `WWW-Authenticate` challenges (default `tessera`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.config.realm = realm.into();
+        self
+    }
+
+    /// Sets the request size bounds.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Sets the endpoint paths.
+    pub fn endpoints(mut self, endpoints: Endpoints) -> Self {
+        self.config.endpoints = endpoints;
+        self
+    }
+
+    /// Sets the registration policy (default closed).
+    pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
+        self.config.registration = policy;
+        self
+    }
+
+    /// Sets the wire dialect.
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.config.dialect = dialect;
+        self
+    }
+
+    /// Sets the device flow settings.
+    pub fn device(mut self, device: DeviceConfig) -> Self {
+        self.config.device = device;
+        self
+    }
+
+    /// Opts into weakened defaults; see [`crate::danger`].
+    pub fn danger(mut self, danger: Danger) -> Self {
+        self.config.lifetimes.never_expire = danger.never_expire;
+        self.config
+            .lifetimes
+            .never_expiring_scope
+            .clone_from(&danger.never_expiring_scope);
+        self.config.danger = danger;
+        self
+    }
+
+    /// Checks the configuration and returns it.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let config = self.config;
+        check_issuer(&config.issuer)?;
+        let setting = |ok: bool, why: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::Setting(why))
+            }
+        };
+        setting(
+            config.default_scopes.is_subset(&config.scopes),
+            "default_scopes must be offered scopes",
+        )?;
+        let l = &config.lifetimes;
+        let positive = |d: Duration| d > Duration::ZERO;
+        setting(
+            positive(l.code) && l.code <= Duration::minutes(10),
+            "the code lifetime must be positive and at most 10 minutes (RFC 6749 §4.1.2)",
+        )?;
+        setting(
+            positive(l.access_token)
+                && positive(l.refresh_token)
+                && positive(l.refresh_family)
+                && positive(l.device_code),
+            "every lifetime must be positive",
+        )?;
+        setting(
+            config
+                .refresh_grace
+                .is_none_or(|g| positive(g) && g <= Duration::minutes(5)),
+            "the refresh grace window must be positive and at most 5 minutes",
+        )?;
+        setting(
+            config.device.interval >= 1,
+            "the device polling interval must be at least 1 second",
+        )?;
+        setting(
+            config.device.user_code_len >= 8 && config.device.user_code_len <= 32,
+            "device user codes must have 8 to 32 characters",
+        )?;
+        setting(
+            config.endpoints.paths().all(|p| {
+                p.starts_with('/') && !p.contains(['?', '#']) && !p.contains(char::is_whitespace)
+            }),
+            "endpoint paths must start with '/' and have no query, fragment or space",
+        )?;
+        setting(
+            config
+                .dialect
+                .default_grant_type
+                .is_none_or(|g| config.grant_enabled(g)),
+            "the dialect's default grant type must be enabled",
+        )?;
+        setting(
+            config
+                .dialect
+                .grant_type_aliases
+                .iter()
+                .all(|(_, g)| config.grant_enabled(*g)),
+            "a dialect grant type alias names a disabled grant",
+        )?;
+        setting(
+            !config.grant_enabled(GrantType::RefreshToken)
+                || config.grant_enabled(GrantType::AuthorizationCode)
+                || config.grant_enabled(GrantType::DeviceCode),
+            "the refresh_token grant needs the authorization_code or device grant to issue refresh tokens",
+        )?;
+        Ok(config)
+    }
+}
+
+/// An issuer identifier: `https` (or `http` on a loopback host), a host, an optional path, no
+/// query, fragment, user info or trailing slash (RFC 8414 §2).
+fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let refuse = ConfigError::Issuer;
+    let url = url::Url::parse(issuer).map_err(|_| refuse("not an absolute URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(refuse("it has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(refuse("http is allowed only on a loopback host; use https")),
+        _ => return Err(refuse("the scheme must be https")),
+    }
+    if issuer.contains('?') || issuer.contains('#') {
+        return Err(refuse("it must have no query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("it must have no user information"));
+    }
+    if issuer.ends_with('/') {
+        return Err(refuse(
+            "it must not end with '/' (the identifier is compared exactly)",
+        ));
+    }
+    // The text is what clients compare; it must be the URL's own serialisation (no
+    // upper-case host, default port or dot segments that the URL parser would rewrite).
+    let canonical = url.as_str();
+    let canonical = if url.path() == "/" {
+        canonical.trim_end_matches('/')
+    } else {
+        canonical
+    };
+    if canonical != issuer {
+        return Err(refuse(
+            "it must be written in canonical form (lower-case host, no default port, no dot segments)",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_follow_rfc8414() {
+        for good in [
+            "https://auth.example.com",
+            "https://auth.example.com/tenant/a",
+            "https://auth.example.com:8443",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://localhost:3000",
+        ] {
+            assert!(Config::builder(good).build().is_ok(), "{good}");
+        }
+        for bad in [
+            "http://auth.example.com",
+            "ftp://auth.example.com",
+            "https://auth.example.com?x=1",
+            "https://auth.example.com#frag",
+            "https://auth.example.com/",
+            "https://user@auth.example.com",
+            "https://AUTH.example.com",
+            "https://auth.example.com:443",
+            "https://auth.example.com/a/../b",
+            "auth.example.com",
+            "",
+        ] {
+            assert!(
+                matches!(Config::builder(bad).build(), Err(ConfigError::Issuer(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let base = || Config::builder("https://a.example");
+        let scopes = ScopeSet::parse("a b").unwrap_or_default();
+        assert!(
+            base()
+                .default_scopes(ScopeSet::parse("a").unwrap_or_default())
+                .build()
+                .is_err(),
+            "defaults must be offered"
+        );
+        assert!(
+            base()
+                .scopes(scopes.clone())
+                .default_scopes(ScopeSet::parse("a").unwrap_or_default())
+                .build()
+                .is_ok()
+        );
+        assert!(
+            base()
+                .lifetimes(Lifetimes::default().with_code(Duration::minutes(11)))
+                .build()
+                .is_err()
+        );
+        assert!(
+            base()
+                .lifetimes(Lifetimes::default().with_access_token(Duration::ZERO))
+                .build()
+                .is_err()
+        );
+        assert!(
+            base()
+                .device(DeviceConfig::default().with_user_code_len(6))
+                .build()
+                .is_err()
+        );
+        assert!(
+            base()
+                .endpoints(Endpoints::default().with_token("token"))
+                .build()
+                .is_err()
+        );
+        assert!(
+            base()
+                .dialect(Dialect::default().with_default_grant_type(GrantType::ClientCredentials))
+                .build()
+                .is_err(),
+            "a default grant type that is not enabled"
+        );
+        assert!(
+            base()
+                .grant_types([GrantType::RefreshToken])
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_default_grant_set_is_explicit_and_small() {
+        let config = Config::builder("https://a.example").build();
+        let config = config.unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            config.grant_types(),
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert!(!config.registration_open());
+        assert!(config.iss_parameter());
+        assert!(config.scopes().is_empty());
     }
 }

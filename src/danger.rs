@@ -1,54 +1,138 @@
 //! Settings that weaken a default. Each is here, named for what it gives up, with the risk
 //! spelled out, so that a reader of the host's code sees every one.
+//!
+//! Every weakened setting of a [`crate::Config`] is one method of [`Danger`], handed to
+//! [`crate::ConfigBuilder::danger`]; the one weakened policy object, [`SameDomainRedirect`],
+//! is installed with [`crate::ProviderBuilder::redirect_policy`].
+//!
+//! ```
+//! use tessera::{Config, Scope, danger::Danger};
+//! let config = Config::builder("https://auth.example.com")
+//!     .danger(Danger::new().bearer_in_query().never_expire_with_scope(Scope::new("offline_access")?))
+//!     .build()?;
+//! assert!(config.danger().accepts_bearer_in_query());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use crate::config::Config;
-use crate::expiry::StandardExpiry;
 use crate::redirect::{RedirectError, RedirectPolicy, RedirectUri};
 use crate::scope::Scope;
 
-/// Accept `code_challenge_method=plain` (RFC 7636 §4.2).
-///
-/// # Risk
-/// A plain challenge is the verifier itself: anyone who sees the authorization request (browser
-/// history, logs, a malicious app on the device) can redeem an intercepted code. RFC 9700 §2.1.1
-/// says to use S256. Only for clients that cannot compute SHA-256.
-pub fn allow_plain_pkce(config: &mut Config) {
-    config.allow_plain_pkce = true;
+/// The weakened defaults a configuration opts into. Nothing is weakened unless a method here
+/// says so. Each method's `# Risk` says what it gives up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Danger {
+    pub(crate) plain_pkce: bool,
+    pub(crate) http_redirects: bool,
+    pub(crate) bearer_in_query: bool,
+    pub(crate) open_registration: bool,
+    pub(crate) omit_iss: bool,
+    pub(crate) never_expire: bool,
+    pub(crate) never_expiring_scope: Option<Scope>,
 }
 
-/// Let clients register plain `http` redirect URIs on any host, not only loopback ones
-/// (AppHarbor documents `http://example.com/` callbacks; a provider moving onto tessera may
-/// have such clients registered already).
-///
-/// # Risk
-/// A code sent to an `http` callback crosses the network in clear text, where anyone on the
-/// path can read and redeem it unless the client uses PKCE. RFC 6749 §3.1.2.1 and RFC 9700
-/// §2.1 say to require TLS. Exact matching and every other redirect rule still apply.
-pub fn allow_http_redirects(config: &mut Config) {
-    config.allow_http_redirects = true;
-}
-
-/// Make tokens granted with `scope` never expire (Phabricator's `offline_access`).
-///
-/// # Risk
-/// A leaked non-expiring token works until someone revokes it. Users must be able to see and
-/// revoke their authorized applications (the provider's `authorized_apps` API), and hosts should
-/// monitor for misuse.
-pub fn never_expire_with_scope(expiry: StandardExpiry, scope: Scope) -> StandardExpiry {
-    StandardExpiry {
-        never_expiring_scope: Some(scope),
-        ..expiry
+impl Danger {
+    /// Nothing weakened.
+    pub fn new() -> Self {
+        Self::default()
     }
-}
 
-/// Make every token never expire (AppHarbor: "tokens do not expire").
-///
-/// # Risk
-/// As [`never_expire_with_scope`], for every token.
-pub fn never_expire(expiry: StandardExpiry) -> StandardExpiry {
-    StandardExpiry {
-        never_expire: true,
-        ..expiry
+    /// Accept `code_challenge_method=plain` (RFC 7636 §4.2).
+    ///
+    /// # Risk
+    /// A plain challenge is the verifier itself: anyone who sees the authorization request
+    /// (browser history, logs, a malicious app on the device) can redeem an intercepted code.
+    /// RFC 9700 §2.1.1 says to use S256. Only for clients that cannot compute SHA-256.
+    pub fn allow_plain_pkce(mut self) -> Self {
+        self.plain_pkce = true;
+        self
+    }
+
+    /// Let clients register plain `http` redirect URIs on any host, not only loopback ones
+    /// (AppHarbor documents `http://example.com/` callbacks; a provider moving onto tessera may
+    /// have such clients registered already).
+    ///
+    /// # Risk
+    /// A code sent to an `http` callback crosses the network in clear text, where anyone on the
+    /// path can read and redeem it unless the client uses PKCE. RFC 6749 §3.1.2.1 and RFC 9700
+    /// §2.1 say to require TLS. Exact matching and every other redirect rule still apply.
+    pub fn allow_http_redirects(mut self) -> Self {
+        self.http_redirects = true;
+        self
+    }
+
+    /// Accept the access token in the `access_token` query parameter (RFC 6750 §2.3; every
+    /// seed provider documents it).
+    ///
+    /// # Risk
+    /// URLs end up in browser history, server and proxy logs and `Referer` headers, where a
+    /// token can be read and replayed. RFC 6750 §2.3 says not to use it unless no other way
+    /// works, and RFC 9700 §4.3.2 forbids it for new deployments.
+    pub fn bearer_in_query(mut self) -> Self {
+        self.bearer_in_query = true;
+        self
+    }
+
+    /// Let anyone register a client at the registration endpoint, without an initial access
+    /// token (RFC 7591 §3 "open registration").
+    ///
+    /// # Risk
+    /// A stranger can create clients at will: with any name and logo (phishing consent pages),
+    /// any redirect URI, in any number (the host must rate-limit registration per source).
+    /// Self-registered clients may use only the grants RFC 7591 clients usually need:
+    /// authorization code, refresh and device; never token exchange or client credentials
+    /// across users' data unless the host allows it.
+    pub fn open_registration(mut self) -> Self {
+        self.open_registration = true;
+        self
+    }
+
+    /// Leave `iss` out of authorization responses (RFC 9207), for dialects whose clients do
+    /// not expect it.
+    ///
+    /// # Risk
+    /// `iss` is the mix-up defence (RFC 9700 §4.4): without it a client that talks to several
+    /// authorization servers can be tricked into sending one server's code to another.
+    pub fn omit_iss_parameter(mut self) -> Self {
+        self.omit_iss = true;
+        self
+    }
+
+    /// Make tokens of user grants never expire (AppHarbor: "tokens do not expire"). Tokens a
+    /// client obtains for itself (client credentials) still expire.
+    ///
+    /// # Risk
+    /// A leaked non-expiring token works until someone revokes it. Users must be able to see
+    /// and revoke their authorized applications (the provider's `authorized_apps` API), and
+    /// hosts should monitor for misuse.
+    pub fn never_expire(mut self) -> Self {
+        self.never_expire = true;
+        self
+    }
+
+    /// Make tokens of user grants that include `scope` never expire (Phabricator's
+    /// `offline_access`).
+    ///
+    /// # Risk
+    /// As [`Danger::never_expire`], for every token carrying that scope.
+    pub fn never_expire_with_scope(mut self, scope: Scope) -> Self {
+        self.never_expiring_scope = Some(scope);
+        self
+    }
+
+    /// Whether plain PKCE is accepted.
+    pub fn allows_plain_pkce(&self) -> bool {
+        self.plain_pkce
+    }
+
+    /// Whether `http` redirect URIs on any host may be registered.
+    pub fn allows_http_redirects(&self) -> bool {
+        self.http_redirects
+    }
+
+    /// Whether the access token is accepted in the query string.
+    pub fn accepts_bearer_in_query(&self) -> bool {
+        self.bearer_in_query
     }
 }
 

@@ -75,7 +75,7 @@ pub mod defaults {
     //! | access tokens 1 h, refresh 30 d, families 90 d | short-lived bearer tokens bound the damage of a leak. |
     //! | `iss` in authorization responses | RFC 9207: defeats mix-up attacks for clients talking to several servers. |
     //! | secrets stored as hashes; generated ones SHA-256 (of the 50 characters before the checksum: one block), imported ones Argon2id | a 256-bit random secret needs no slow hash; a human-chosen one does. |
-    //! | tokens accepted in the query string | RFC 6750 §2.3 discourages it, but every seed provider documents it; switch it off with `Config::bearer_in_query = false`. |
+    //! | tokens accepted in the query string | off: RFC 6750 §2.3 discourages it and RFC 9700 §4.3.2 forbids it; every seed provider documents it, so their examples opt in with `Danger::bearer_in_query`. |
 }
 
 pub mod threat_model {

@@ -32,7 +32,10 @@ pub mod testkit;
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
 pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, DeviceConfig, Dialect, Endpoints, PkceRequirement, RegistrationPolicy};
+pub use config::{
+    Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,
+    PkceRequirement, RegistrationPolicy,
+};
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
 pub use endpoint::register::{
@@ -41,7 +44,7 @@ pub use endpoint::register::{
 pub use endpoint::token::FormRequest;
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
-pub use expiry::{ExpiryPolicy, StandardExpiry};
+pub use expiry::ExpiryPolicy;
 pub use grant::authorization_code::{AuthorizeError, PendingAuthorization, UntrustedRequest};
 pub use grant::device_code::PendingDeviceAuthorization;
 pub use grant::issue::TokenResponse;

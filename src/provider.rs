@@ -10,7 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::entropy::{Entropy, OsEntropy};
 use crate::error::{OAuthError, StoreError};
-use crate::expiry::{ExpiryPolicy, StandardExpiry};
+use crate::expiry::ExpiryPolicy;
 use crate::redirect::{ExactRedirect, RedirectPolicy};
 use crate::response::Response;
 use crate::store::Storage;
@@ -22,9 +22,9 @@ use crate::store::Storage;
 /// use std::sync::Arc;
 /// use tessera::{Config, Provider, store::MemoryStore};
 ///
-/// let provider = Provider::builder(Config::new("https://auth.example.com")?, Arc::new(MemoryStore::new()))
-///     .build();
-/// assert_eq!(provider.config().issuer_str(), "https://auth.example.com");
+/// let config = Config::builder("https://auth.example.com").build()?;
+/// let provider = Provider::builder(config, Arc::new(MemoryStore::new())).build();
+/// assert_eq!(provider.config().issuer(), "https://auth.example.com");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -72,7 +72,7 @@ impl ProviderBuilder {
         self
     }
 
-    /// Sets the token lifetime policy (default: [`StandardExpiry`]).
+    /// Sets the token lifetime policy (default: the configuration's [`crate::Lifetimes`]).
     pub fn expiry(mut self, policy: Arc<dyn ExpiryPolicy>) -> Self {
         self.inner.expiry = policy;
         self
@@ -117,6 +117,7 @@ impl ProviderBuilder {
 impl Provider {
     /// Starts building a provider with `config` over `store`.
     pub fn builder(config: Config, store: Arc<dyn Storage>) -> ProviderBuilder {
+        let expiry = Arc::new(config.lifetimes.clone());
         ProviderBuilder {
             inner: Inner {
                 config,
@@ -124,7 +125,7 @@ impl Provider {
                 clock: Arc::new(SystemClock),
                 entropy: Arc::new(OsEntropy),
                 redirects: Arc::new(ExactRedirect::default()),
-                expiry: Arc::new(StandardExpiry::default()),
+                expiry,
                 audit: Arc::new(TracingAudit),
                 subject_tokens: None,
                 device_guesses: Arc::new(crate::MemoryAttemptLimiter::new(

@@ -180,7 +180,12 @@ async fn pkce_downgrade_is_refused() {
     }
     // Where PKCE is optional (confidential clients, PublicClients), a code issued without a
     // challenge cannot be redeemed with a verifier (the downgrade signature, RFC 9700 §4.8.2).
-    let h = harness_with(config().with_pkce(PkceRequirement::PublicClients));
+    let h = harness_with(
+        builder()
+            .pkce(PkceRequirement::PublicClients)
+            .build()
+            .unwrap(),
+    );
     let client = h.confidential().await;
     let query = format!(
         "response_type=code&client_id={}&redirect_uri={}&scope=read",
@@ -393,9 +398,7 @@ async fn no_token_leaks_through_location_or_referer() {
     assert_eq!(tokens.header("cache-control"), Some("no-store"));
     assert_eq!(tokens.header("pragma"), Some("no-cache"));
     // Hosts that turn query tokens off (RFC 6750 §2.3 discourages them) are obeyed.
-    let mut config = config();
-    config.bearer_in_query = false;
-    let h = harness_with(config);
+    let h = harness_with(config());
     let client = h.confidential().await;
     let access = h
         .token(&client, "grant_type=client_credentials")

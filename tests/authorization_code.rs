@@ -464,7 +464,12 @@ async fn pkce_wrong_missing_and_downgrade() {
 
     // A code issued without a challenge (confidential client, PKCE optional) must not be
     // redeemed with a verifier: that is a downgrade/injection signal (RFC 9700 §4.8.2).
-    let h = harness_with(config().with_pkce(PkceRequirement::PublicClients));
+    let h = harness_with(
+        builder()
+            .pkce(PkceRequirement::PublicClients)
+            .build()
+            .unwrap(),
+    );
     let client = h.confidential().await;
     let query = format!(
         "response_type=code&client_id={}&redirect_uri={}&scope=read",
@@ -494,9 +499,12 @@ async fn pkce_wrong_missing_and_downgrade() {
 
 #[tokio::test]
 async fn plain_pkce_only_through_danger() {
-    let mut config = config();
-    tessera::danger::allow_plain_pkce(&mut config);
-    let h = harness_with(config);
+    let h = harness_with(
+        builder()
+            .danger(Danger::new().open_registration().allow_plain_pkce())
+            .build()
+            .unwrap(),
+    );
     let client = h.confidential().await;
     let query = format!(
         "response_type=code&client_id={}&redirect_uri={}&scope=read&code_challenge={VERIFIER}&code_challenge_method=plain",

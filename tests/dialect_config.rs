@@ -12,15 +12,13 @@ use common::*;
 use tessera::danger::{self, SameDomainRedirect};
 use tessera::{
     AuthorizeError, BearerRequest, BodyFormat, Config, Dialect, ErrorCode, FormRequest, GrantType,
-    Provider, RedirectError, RedirectPolicy, RedirectUri, Scope, ScopeSet, StandardExpiry,
-    StoreError, SubjectTokenValidator, UserId,
+    Provider, RedirectError, RedirectPolicy, RedirectUri, Scope, ScopeSet, StoreError,
+    SubjectTokenValidator, UserId,
 };
 use time::Duration;
 
-fn with_dialect(edit: impl FnOnce(&mut Dialect)) -> Config {
-    let mut dialect = Dialect::default();
-    edit(&mut dialect);
-    config().with_dialect(dialect)
+fn with_dialect(dialect: Dialect) -> Config {
+    builder().dialect(dialect).build().unwrap()
 }
 
 fn body_text(response: &tessera::Response) -> String {
@@ -55,7 +53,9 @@ async fn missing_response_type_is_refused_unless_optional() {
         other => panic!("{other:?}"),
     }
 
-    let h = harness_with(with_dialect(|d| d.response_type_optional = true));
+    let h = harness_with(with_dialect(
+        Dialect::default().with_response_type_optional(),
+    ));
     let client = h.confidential().await;
     let query = authorize_query("").replace("{id}", &client.id);
     let pending = h.provider.authorize(&params(&query)).await.unwrap();
@@ -85,9 +85,9 @@ async fn grant_type_aliases_name_a_grant_only_when_configured() {
     assert_eq!(response.status, 400);
     assert_eq!(error_of(&response), "unsupported_grant_type");
 
-    let h = harness_with(with_dialect(|d| {
-        d.grant_type_aliases = vec![("token".into(), GrantType::AuthorizationCode)];
-    }));
+    let h = harness_with(with_dialect(
+        Dialect::default().with_grant_type_alias("token", GrantType::AuthorizationCode),
+    ));
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
     let response = h.token(&client, &code_body(&code, "token")).await;
@@ -109,9 +109,9 @@ async fn missing_grant_type_uses_the_default_only_when_configured() {
     let response = h.token(&client, &body).await;
     assert_eq!(error_of(&response), "invalid_request");
 
-    let h = harness_with(with_dialect(|d| {
-        d.default_grant_type = Some(GrantType::AuthorizationCode);
-    }));
+    let h = harness_with(with_dialect(
+        Dialect::default().with_default_grant_type(GrantType::AuthorizationCode),
+    ));
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
     let body = code_body(&code, "x").replace("grant_type=x&", "");
@@ -123,7 +123,11 @@ async fn missing_grant_type_uses_the_default_only_when_configured() {
 #[tokio::test]
 async fn query_parameters_are_read_only_when_configured() {
     for read in [false, true] {
-        let h = harness_with(with_dialect(|d| d.token_params_in_query = read));
+        let h = harness_with(with_dialect(if read {
+            Dialect::default().with_token_params_in_query()
+        } else {
+            Dialect::default()
+        }));
         let client = h.confidential().await;
         let code = h.code(&client, "read").await;
         let query = format!(
@@ -149,7 +153,11 @@ async fn query_parameters_are_read_only_when_configured() {
 #[tokio::test]
 async fn redirect_uri_at_the_token_endpoint() {
     for optional in [false, true] {
-        let h = harness_with(with_dialect(|d| d.token_redirect_uri_optional = optional));
+        let h = harness_with(with_dialect(if optional {
+            Dialect::default().with_token_redirect_uri_optional()
+        } else {
+            Dialect::default()
+        }));
         let client = h.confidential().await;
         let code = h.code(&client, "read").await;
         let omitted = format!("grant_type=authorization_code&code={code}&code_verifier={VERIFIER}");
@@ -173,10 +181,11 @@ async fn redirect_uri_at_the_token_endpoint() {
 
 #[tokio::test]
 async fn form_encoded_token_responses_with_chosen_fields() {
-    let h = harness_with(with_dialect(|d| {
-        d.token_format = BodyFormat::Form;
-        d.token_fields = Some(vec!["access_token".into(), "token_type".into()]);
-    }));
+    let h = harness_with(with_dialect(
+        Dialect::default()
+            .with_token_format(BodyFormat::Form)
+            .with_token_fields(["access_token", "token_type"]),
+    ));
     let client = h.confidential().await;
     let code = h.code(&client, "read").await;
     let response = h
@@ -202,13 +211,14 @@ async fn form_encoded_token_responses_with_chosen_fields() {
 
 #[tokio::test]
 async fn collapsed_and_renamed_errors() {
-    let h = harness_with(with_dialect(|d| {
-        d.collapsed_token_error = Some(ErrorCode::Custom("invalid request".into()));
-        d.renamed_errors = vec![(
-            ErrorCode::AccessDenied,
-            ErrorCode::Custom("authorization_refused".into()),
-        )];
-    }));
+    let h = harness_with(with_dialect(
+        Dialect::default()
+            .with_collapsed_token_error(ErrorCode::Custom("invalid request".into()))
+            .with_renamed_error(
+                ErrorCode::AccessDenied,
+                ErrorCode::Custom("authorization_refused".into()),
+            ),
+    ));
     let client = h.confidential().await;
     let response = h
         .token(&client, &code_body("bogus", "authorization_code"))
@@ -244,7 +254,7 @@ impl SubjectTokenValidator for Personal {
 fn exchange_provider(dialect: Dialect) -> Harness {
     let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
-    let provider = Provider::builder(config().with_dialect(dialect), store.clone())
+    let provider = Provider::builder(with_dialect(dialect), store.clone())
         .clock(Arc::new(clock.clone()))
         .subject_tokens(Arc::new(Personal))
         .build();
@@ -263,9 +273,9 @@ async fn aliased_parameters_and_a_default_subject_token_type() {
     let body = "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&auth_token=789hij";
     assert_eq!(error_of(&h.token(&client, body).await), "invalid_request");
 
-    let mut dialect = Dialect::default();
-    dialect.param_aliases = vec![("auth_token".into(), "subject_token".into())];
-    dialect.default_subject_token_type = Some(PERSONAL.into());
+    let dialect = Dialect::default()
+        .with_param_alias("auth_token", "subject_token")
+        .with_default_subject_token_type(PERSONAL);
     let h = exchange_provider(dialect);
     let client = h.confidential().await;
     let response = h.token(&client, body).await;
@@ -299,13 +309,16 @@ async fn aliased_parameters_and_a_default_subject_token_type() {
 async fn offline_access_tokens_never_expire_others_do() {
     let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
-    let expiry = danger::never_expire_with_scope(
-        StandardExpiry::default(),
-        Scope::new("offline_access").unwrap(),
-    );
-    let provider = Provider::builder(config(), store.clone())
+    let config = builder()
+        .danger(
+            danger::Danger::new()
+                .open_registration()
+                .never_expire_with_scope(Scope::new("offline_access").unwrap()),
+        )
+        .build()
+        .unwrap();
+    let provider = Provider::builder(config, store.clone())
         .clock(Arc::new(clock.clone()))
-        .expiry(Arc::new(expiry))
         .build();
     let h = Harness {
         provider,
@@ -452,10 +465,11 @@ async fn same_domain_redirect_plugged_into_the_provider() {
 #[tokio::test]
 async fn imported_secrets_are_slow_hashed_generated_ones_fast() {
     use tessera::{AuthMethod, ClientId, ClientRegistration, ClientSecret};
-    let h = harness_with(with_dialect(|d| {
-        d.token_params_in_query = true;
-        d.default_grant_type = Some(GrantType::AuthorizationCode);
-    }));
+    let h = harness_with(with_dialect(
+        Dialect::default()
+            .with_token_params_in_query()
+            .with_default_grant_type(GrantType::AuthorizationCode),
+    ));
     let imported = h
         .provider
         .import_client(

@@ -92,7 +92,12 @@ async fn client_credentials_is_refused_to_public_and_unpermitted_clients() {
         error_of(&h.token(&web_only, "grant_type=client_credentials").await),
         "unauthorized_client"
     );
-    let h = harness_with(config().with_grant_types(vec![GrantType::AuthorizationCode]));
+    let h = harness_with(
+        builder()
+            .grant_types([GrantType::AuthorizationCode])
+            .build()
+            .unwrap(),
+    );
     let client = h.register(ClientRegistration::new("Web", REDIRECT)).await;
     assert_eq!(
         error_of(&h.token(&client, "grant_type=client_credentials").await),

@@ -354,9 +354,12 @@ async fn dynamic_registration_errors() {
 #[tokio::test]
 async fn registration_can_require_an_initial_access_token_or_be_closed() {
     let h = harness_with(
-        config().with_registration(RegistrationPolicy::InitialAccessToken(vec![TokenHash::of(
-            "let-me-in",
-        )])),
+        closed()
+            .registration(RegistrationPolicy::InitialAccessToken(vec![TokenHash::of(
+                "let-me-in",
+            )]))
+            .build()
+            .unwrap(),
     );
     let body = serde_json::json!({"redirect_uris": [REDIRECT]}).to_string();
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 401);
@@ -375,7 +378,7 @@ async fn registration_can_require_an_initial_access_token_or_be_closed() {
         201
     );
 
-    let h = harness_with(config().with_registration(RegistrationPolicy::Closed));
+    let h = harness_with(closed().build().unwrap());
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 400);
     assert!(h.provider.metadata().get("registration_endpoint").is_none());
 }
@@ -502,7 +505,10 @@ async fn metadata_reflects_the_configuration() {
 
     // Disable a grant and it disappears, with its endpoint; registration of it is refused.
     let h = harness_with(
-        config().with_grant_types(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]),
+        builder()
+            .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+            .build()
+            .unwrap(),
     );
     let doc = h.provider.metadata();
     assert_eq!(
@@ -532,9 +538,12 @@ async fn plain_http_callbacks_need_the_danger_setting() {
         .expect_err("http on a public host is refused by default");
     assert_eq!(refused.code, ErrorCode::InvalidRedirectUri);
 
-    let mut config = config();
-    tessera::danger::allow_http_redirects(&mut config);
-    let h = harness_with(config);
+    let h = harness_with(
+        builder()
+            .danger(Danger::new().open_registration().allow_http_redirects())
+            .build()
+            .unwrap(),
+    );
     let app = h
         .provider
         .register_client(ClientRegistration::new("App", "http://example.com/"))
@@ -559,4 +568,9 @@ async fn plain_http_callbacks_need_the_danger_setting() {
         h.provider.authorize(&params).await.is_err(),
         "an unregistered http callback is still refused"
     );
+}
+
+/// The test configuration without open registration.
+fn closed() -> tessera::ConfigBuilder {
+    builder().danger(tessera::danger::Danger::new())
 }

@@ -219,9 +219,11 @@ struct TestClient {
 }
 
 fn config() -> Config {
-    Config::new("https://auth.example.com")
+    Config::builder("https://auth.example.com")
+        .scopes(ScopeSet::parse("read write offline_access").unwrap())
+        .grant_types(GrantType::ALL)
+        .build()
         .unwrap()
-        .with_scopes(ScopeSet::parse("read write offline_access").unwrap())
 }
 
 /// Two providers, each over its own store (own pool), sharing one schema.

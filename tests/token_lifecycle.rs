@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use tessera::{BearerRequest, ErrorCode, FormRequest, Provider, ScopeSet, StandardExpiry};
+use tessera::{BearerRequest, ErrorCode, FormRequest, Provider, ScopeSet};
 use time::Duration;
 
 fn scopes(text: &str) -> ScopeSet {
@@ -29,7 +29,7 @@ async fn validate(
 
 #[tokio::test]
 async fn bearer_from_header_query_and_form_with_any_scheme_case() {
-    let h = harness();
+    let h = with_query_tokens();
     let client = h.confidential().await;
     let tokens = h.tokens(&client, "read write").await;
     let access = tokens["access_token"].as_str().unwrap();
@@ -68,10 +68,8 @@ async fn bearer_from_header_query_and_form_with_any_scheme_case() {
 }
 
 #[tokio::test]
-async fn the_query_method_can_be_switched_off() {
-    let mut config = config();
-    config.bearer_in_query = false;
-    let h = harness_with(config);
+async fn the_query_method_is_off_unless_danger_allows_it() {
+    let h = harness();
     let client = h.confidential().await;
     let access = h.tokens(&client, "read").await["access_token"]
         .as_str()
@@ -94,7 +92,7 @@ async fn the_query_method_can_be_switched_off() {
 
 #[tokio::test]
 async fn www_authenticate_forms_of_rfc6750_section_3() {
-    let h = harness();
+    let h = with_query_tokens();
     let client = h.confidential().await;
     let access = h.tokens(&client, "read").await["access_token"]
         .as_str()
@@ -195,13 +193,16 @@ async fn access_tokens_expire_with_the_clock() {
 #[tokio::test]
 async fn a_scope_can_make_tokens_never_expire() {
     let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
-    let expiry = tessera::danger::never_expire_with_scope(
-        StandardExpiry::default(),
-        tessera::Scope::new("offline_access").unwrap(),
-    );
-    let provider = Provider::builder(config(), Arc::new(tessera::store::MemoryStore::new()))
+    let config = builder()
+        .danger(
+            tessera::danger::Danger::new()
+                .open_registration()
+                .never_expire_with_scope(tessera::Scope::new("offline_access").unwrap()),
+        )
+        .build()
+        .unwrap();
+    let provider = Provider::builder(config, Arc::new(tessera::store::MemoryStore::new()))
         .clock(Arc::new(clock.clone()))
-        .expiry(Arc::new(expiry))
         .build();
     let h = Harness {
         provider,
@@ -226,12 +227,16 @@ async fn a_scope_can_make_tokens_never_expire() {
 #[tokio::test]
 async fn refresh_tokens_expire_and_families_have_an_absolute_lifetime() {
     let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
-    let expiry = StandardExpiry::default()
-        .with_refresh(Duration::days(10))
-        .with_family(Duration::days(15));
-    let provider = Provider::builder(config(), Arc::new(tessera::store::MemoryStore::new()))
+    let config = builder()
+        .lifetimes(
+            tessera::Lifetimes::default()
+                .with_refresh_token(Duration::days(10))
+                .with_refresh_family(Duration::days(15)),
+        )
+        .build()
+        .unwrap();
+    let provider = Provider::builder(config, Arc::new(tessera::store::MemoryStore::new()))
         .clock(Arc::new(clock.clone()))
-        .expiry(Arc::new(expiry))
         .build();
     let h = Harness {
         provider,
@@ -412,9 +417,7 @@ async fn concurrent_refresh_of_one_token_has_exactly_one_winner() {
 
 #[tokio::test]
 async fn rotation_can_be_switched_off() {
-    let mut config = config();
-    config.rotate_refresh_tokens = false;
-    let h = harness_with(config);
+    let h = harness_with(builder().rotate_refresh_tokens(false).build().unwrap());
     let client = h.confidential().await;
     let token = h.tokens(&client, "read").await["refresh_token"]
         .as_str()
@@ -429,7 +432,12 @@ async fn rotation_can_be_switched_off() {
 
 #[tokio::test]
 async fn the_grace_window_replays_the_same_successor_then_counts_as_reuse() {
-    let h = harness_with(config().with_refresh_grace(Some(Duration::seconds(30))));
+    let h = harness_with(
+        builder()
+            .refresh_grace(Some(Duration::seconds(30)))
+            .build()
+            .unwrap(),
+    );
     let client = h.confidential().await;
     let old = h.tokens(&client, "read").await["refresh_token"]
         .as_str()
@@ -488,7 +496,10 @@ async fn the_grace_window_replays_the_same_successor_then_counts_as_reuse() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_a_grace_window_concurrent_refreshes_all_get_the_same_pair() {
     let h = Arc::new(harness_with(
-        config().with_refresh_grace(Some(Duration::seconds(30))),
+        builder()
+            .refresh_grace(Some(Duration::seconds(30)))
+            .build()
+            .unwrap(),
     ));
     let client = Arc::new(h.confidential().await);
     let token = h.tokens(&client, "read").await["refresh_token"]
@@ -514,7 +525,12 @@ async fn with_a_grace_window_concurrent_refreshes_all_get_the_same_pair() {
 
 #[tokio::test]
 async fn the_sealed_successor_is_not_readable_from_storage() {
-    let h = harness_with(config().with_refresh_grace(Some(Duration::seconds(30))));
+    let h = harness_with(
+        builder()
+            .refresh_grace(Some(Duration::seconds(30)))
+            .build()
+            .unwrap(),
+    );
     let client = h.confidential().await;
     let old = h.tokens(&client, "read").await["refresh_token"]
         .as_str()
@@ -851,4 +867,14 @@ async fn sweep_removes_expired_records_in_bounded_batches() {
     assert_eq!(total, 5 + 6);
     let header = format!("Bearer {}", live[0]["access_token"].as_str().unwrap());
     assert!(validate(&h.provider, &header, "").await.is_ok());
+}
+
+/// The test provider, also accepting `?access_token=` (RFC 6750 §2.3, through danger).
+fn with_query_tokens() -> Harness {
+    harness_with(
+        builder()
+            .danger(Danger::new().open_registration().bearer_in_query())
+            .build()
+            .unwrap(),
+    )
 }

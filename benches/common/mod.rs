@@ -68,9 +68,12 @@ pub struct Bench {
 }
 
 pub fn bench() -> Bench {
-    let config = Config::new("https://auth.example.com")
-        .unwrap()
-        .with_scopes(ScopeSet::parse("read write offline_access").unwrap());
+    let config = Config::builder("https://auth.example.com")
+        .scopes(ScopeSet::parse("read write offline_access").unwrap())
+        .grant_types(GrantType::ALL)
+        .danger(tessera::danger::Danger::new().open_registration())
+        .build()
+        .unwrap();
     let store = Arc::new(MemoryStore::new());
     let provider = Provider::builder(config, store.clone()).build();
     let registered = run(provider.register_client(

@@ -216,7 +216,7 @@ impl Ui {
         query: Option<&str>,
         body: &[u8],
     ) -> AxumResponse {
-        let limits = &self.provider.config().limits;
+        let limits = self.provider.config().limits();
         let parsed = if method == Method::POST {
             Params::from_form(body, limits)
         } else {
@@ -426,7 +426,7 @@ async fn consent_submit(
     let Some(user) = ui.signed_in(&headers, &form.csrf) else {
         return forbidden();
     };
-    let params = match Params::from_query(&form.request, &ui.provider.config().limits) {
+    let params = match Params::from_query(&form.request, ui.provider.config().limits()) {
         Ok(params) => params,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };

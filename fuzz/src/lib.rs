@@ -118,9 +118,12 @@ fn enc(text: &str) -> String {
 }
 
 async fn build_world() -> World {
-    let config = Config::new("https://auth.example.com")
-        .expect("issuer")
-        .with_scopes(ScopeSet::parse("read write offline_access").expect("scopes"));
+    let config = Config::builder("https://auth.example.com")
+        .scopes(ScopeSet::parse("read write offline_access").expect("config"))
+        .grant_types(GrantType::ALL)
+        .danger(tessera::danger::Danger::new().open_registration())
+        .build()
+        .expect("config");
     let clock =
         ManualClock::new(time::OffsetDateTime::from_unix_timestamp(1_900_000_000).expect("time"));
     let provider = Provider::builder(config, Arc::new(MemoryStore::new()))

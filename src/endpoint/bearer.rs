@@ -224,7 +224,7 @@ impl Provider {
                 token = Some(Cow::Borrowed(value));
             }
         }
-        if config.bearer_in_query
+        if config.danger.bearer_in_query
             && let Some(query) = request.query
         {
             let found = find_param(query.as_bytes()).map_err(|()| multiple())?;

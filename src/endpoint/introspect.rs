@@ -50,7 +50,7 @@ impl Provider {
         if let Some(exp) = record.expires_at {
             body.insert("exp".into(), exp.unix_timestamp().into());
         }
-        body.insert("iss".into(), self.config().issuer_str().into());
+        body.insert("iss".into(), self.config().issuer().into());
         Response::json(200, &serde_json::Value::Object(body))
     }
 }

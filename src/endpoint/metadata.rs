@@ -16,7 +16,7 @@ impl Provider {
         let mut put = |name: &str, value: serde_json::Value| {
             doc.insert(name.to_owned(), value);
         };
-        put("issuer", config.issuer_str().into());
+        put("issuer", config.issuer().into());
         put(
             "authorization_endpoint",
             config.endpoint_url(&endpoints.authorization).into(),
@@ -36,10 +36,9 @@ impl Provider {
                 auth_methods(),
             );
         }
-        if let (Some(path), false) = (
-            &endpoints.registration,
-            config.registration == RegistrationPolicy::Closed,
-        ) {
+        let registration_reachable =
+            config.registration_open() || config.registration != RegistrationPolicy::Closed;
+        if let (Some(path), true) = (&endpoints.registration, registration_reachable) {
             put("registration_endpoint", config.endpoint_url(path).into());
         }
         if let (Some(path), true) = (
@@ -63,7 +62,7 @@ impl Provider {
         put("response_modes_supported", serde_json::json!(["query"]));
         let grants: Vec<&str> = config.grant_types.iter().map(|g| g.as_str()).collect();
         put("grant_types_supported", grants.into());
-        let pkce: Vec<&str> = if config.allows_plain_pkce() {
+        let pkce: Vec<&str> = if config.danger.plain_pkce {
             vec!["S256", "plain"]
         } else {
             vec!["S256"]
@@ -76,7 +75,7 @@ impl Provider {
         }
         put(
             "authorization_response_iss_parameter_supported",
-            config.iss_parameter.into(),
+            config.iss_parameter().into(),
         );
         serde_json::Value::Object(doc)
     }

@@ -169,7 +169,7 @@ impl Provider {
         let redirect_uris = registration
             .redirect_uris
             .iter()
-            .map(|u| registrable_redirect(u, config.allows_http_redirects()))
+            .map(|u| registrable_redirect(u, config.danger.http_redirects))
             .collect::<Result<Vec<_>, _>>()?;
         let mut grants = registration.grant_types.clone();
         grants.sort();
@@ -342,7 +342,7 @@ impl Provider {
         authorization: Option<&str>,
     ) -> Result<Response, OAuthError> {
         match &self.config().registration {
-            RegistrationPolicy::Open => {}
+            _ if self.config().registration_open() => {}
             RegistrationPolicy::Closed => {
                 return Err(OAuthError::new(
                     ErrorCode::AccessDenied,

@@ -167,7 +167,7 @@ impl PendingAuthorization {
             grant,
             this.redirect_uri_given.take(),
             this.pkce.take(),
-            now + provider.config().code_ttl,
+            now + provider.config().lifetimes.code,
         );
         let store = provider.store();
         let stored = async {
@@ -224,8 +224,8 @@ fn redirect_to(
     if let Some(state) = state {
         all.push(("state", state));
     }
-    if config.iss_parameter {
-        all.push(("iss", config.issuer_str()));
+    if config.iss_parameter() {
+        all.push(("iss", config.issuer()));
     }
     Redirect::new(base, &all)
 }
@@ -322,7 +322,7 @@ impl Provider {
         let pkce = pkce::parse_challenge(
             params.get("code_challenge"),
             params.get("code_challenge_method"),
-            config.allows_plain_pkce(),
+            config.danger.plain_pkce,
         )?;
         let required = pending.client.is_public() || config.pkce == PkceRequirement::AllClients;
         if pkce.is_none() && required {

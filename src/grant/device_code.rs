@@ -142,7 +142,7 @@ impl Provider {
                 TokenHash::of(&user_code),
                 client.id.clone(),
                 scopes.clone(),
-                now + config.code_ttl,
+                now + self.config().lifetimes.device_code,
                 config.interval,
             );
             match self.store().insert_device(&record).await {
@@ -161,7 +161,7 @@ impl Provider {
                         "user_code": shown,
                         "verification_uri": verification,
                         "verification_uri_complete": complete,
-                        "expires_in": config.code_ttl.whole_seconds(),
+                        "expires_in": self.config().lifetimes.device_code.whole_seconds(),
                         "interval": config.interval,
                     });
                     return Ok(Response::json(200, &body));

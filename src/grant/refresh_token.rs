@@ -124,7 +124,7 @@ impl Provider {
             Some(asked) => asked,
             None => grant.scopes.clone(),
         };
-        if !self.config().rotate_refresh_tokens {
+        if !self.config().rotate_refresh_tokens && !client.is_public() {
             let issued = self.issue(client, &grant, scopes, false, None).await?;
             self.touch(&grant, now).await?;
             return Ok(self.token_response(&issued));

@@ -147,7 +147,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 ///     .await?
 ///     .with_prefix("myapp:oauth:");
 /// let provider = tessera::Provider::builder(
-///     tessera::Config::new("https://auth.example.com").expect("issuer"),
+///     tessera::Config::builder("https://auth.example.com").build().expect("issuer"),
 ///     Arc::new(store),
 /// )
 /// .build();

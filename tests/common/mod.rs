@@ -10,10 +10,11 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+pub use tessera::danger::Danger;
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock, Params, Provider,
-    Response, ScopeSet, SeededEntropy, UserId,
+    AuthMethod, ClientRegistration, Config, ConfigBuilder, FormRequest, GrantType, ManualClock,
+    Params, Provider, Response, ScopeSet, SeededEntropy, UserId,
 };
 
 pub const REDIRECT: &str = "https://client.example/cb";
@@ -41,10 +42,17 @@ impl TestClient {
     }
 }
 
+/// The test configuration before it is built: every grant, four scopes, open registration.
+pub fn builder() -> ConfigBuilder {
+    Config::builder("https://auth.example.com")
+        .scopes(ScopeSet::parse("read write whoami offline_access").unwrap())
+        .grant_types(GrantType::ALL)
+        .danger(Danger::new().open_registration())
+}
+
+/// The test configuration, built.
 pub fn config() -> Config {
-    Config::new("https://auth.example.com")
-        .unwrap()
-        .with_scopes(ScopeSet::parse("read write whoami offline_access").unwrap())
+    builder().build().unwrap()
 }
 
 pub fn harness() -> Harness {
