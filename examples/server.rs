@@ -46,7 +46,7 @@ use tessera::{
 };
 
 use support::{
-    Buffered, Pages, RateLimiter, Session, Sessions, plain, see_other, send, with_cookie,
+    Buffered, Pages, RateLimiter, Session, Sessions, plain, safe_next, see_other, send, with_cookie,
 };
 
 /// The one user of this example.
@@ -708,20 +708,6 @@ fn scope_list(scopes: &ScopeSet) -> Vec<minijinja::Value> {
             context! { name => scope.as_str(), text => text }
         })
         .collect()
-}
-
-/// Where a login may continue: only this server's own pages, never another origin.
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(path)
-            if ["/authorize?", "/device?", "/apps"]
-                .iter()
-                .any(|prefix| path.starts_with(prefix)) =>
-        {
-            path
-        }
-        _ => "/",
-    }
 }
 
 fn query_of(pairs: &[(&str, &str)]) -> String {

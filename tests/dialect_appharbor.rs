@@ -179,3 +179,13 @@ async fn revoked_tokens_get_401() {
         .await;
     assert_eq!(harbor.applications(Some(&header), "").await, 401);
 }
+
+/// Finding C7: `/login?next=/%09/evil.example/login` ended at `Location: /\t/evil.example/login`,
+/// which browsers resolve off-site. Every hostile spelling now continues to `/`.
+#[tokio::test]
+async fn c7_login_next_cannot_leave_the_origin() {
+    let browser = server().await.browser;
+    browser
+        .assert_login_next_stays_local("/user/authorizations")
+        .await;
+}

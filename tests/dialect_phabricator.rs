@@ -275,3 +275,13 @@ async fn users_revoke_authorizations() {
     let again = phab.browser.get(&phab.auth_path("&scope=whoami")).await;
     assert_eq!(again.status(), 200);
 }
+
+/// Finding C7: `/login?next=/%09/evil.example/login` ended at `Location: /\t/evil.example/login`,
+/// which browsers resolve off-site. Every hostile spelling now continues to `/`.
+#[tokio::test]
+async fn c7_login_next_cannot_leave_the_origin() {
+    let browser = server().await.browser;
+    browser
+        .assert_login_next_stays_local("/oauthserver/clientauthorization/")
+        .await;
+}

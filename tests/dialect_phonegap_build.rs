@@ -290,3 +290,13 @@ async fn oversized_bodies_are_refused() {
         .await;
     assert_ne!(small.status(), 413);
 }
+
+/// Finding C7: `/login?next=/%09/evil.example/login` ended at `Location: /\t/evil.example/login`,
+/// which browsers resolve off-site. Every hostile spelling now continues to `/`.
+#[tokio::test]
+async fn c7_login_next_cannot_leave_the_origin() {
+    let browser = server().await;
+    browser
+        .assert_login_next_stays_local("/authorize?client_id=abcdef")
+        .await;
+}

@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use url::Url;
 
+#[path = "support/hostile_next.rs"]
+mod hostile_next;
 #[path = "support/listening_server.rs"]
 mod listening_server;
 
@@ -1177,4 +1179,57 @@ async fn database_urls_fail_clearly_without_printing_secrets() {
         );
         assert!(output.stdout.is_empty(), "it never claims to listen");
     }
+}
+
+/// The CSRF token of the first form on `path` (the login form for a browser not signed in).
+async fn form_csrf(browser: &reqwest::Client, base: &str, path: &str) -> String {
+    let page = browser
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    input_value(&page, "csrf").unwrap_or_else(|| panic!("a form on {path}: {page}"))
+}
+
+/// Finding C7: a login's `next` may only name a path on this server; every spelling a browser
+/// could read as another origin continues to `/` instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c7_login_next_cannot_leave_the_origin() {
+    let server = start(&[]).await;
+    let browser = client(true);
+    let local =
+        "/authorize?response_type=code&client_id=x&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb";
+    let mut kept = Vec::new();
+    for next in hostile_next::HOSTILE.iter().copied().chain([local]) {
+        let csrf = form_csrf(&browser, &server.base, "/apps").await;
+        let response = browser
+            .post(format!("{}/login", server.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("next", next),
+                ("username", "demo"),
+                ("password", "demo"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+        let to = response.headers()[LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert!(
+            hostile_next::same_origin(&server.base, &to),
+            "{next:?} led to {to:?}"
+        );
+        if next == local {
+            assert_eq!(to, local);
+        } else if to != "/" {
+            kept.push((next, to));
+        }
+    }
+    assert!(kept.is_empty(), "hostile `next` values kept: {kept:?}");
 }

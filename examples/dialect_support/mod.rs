@@ -349,15 +349,6 @@ fn forbidden() -> AxumResponse {
     support::plain(StatusCode::FORBIDDEN, "bad CSRF token or not signed in")
 }
 
-/// Only local paths: never an open redirect.
-fn local_path(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/"
-    }
-}
-
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
@@ -373,7 +364,7 @@ async fn login_page(
         Err(response) => return response,
     };
     let csrf = session.csrf;
-    let next = local_path(query.next.as_deref().unwrap_or("/")).to_owned();
+    let next = support::safe_next(query.next.as_deref()).to_owned();
     let ctx = minijinja::context! { csrf, next, failed => false };
     support::with_cookie(
         ui.pages.render(StatusCode::OK, "login.html", ctx),
@@ -400,7 +391,8 @@ async fn login_submit(
     let user_ok = bool::from(form.username.as_bytes().ct_eq(DEMO_USER.as_bytes()));
     let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
     if !(user_ok && password_ok) {
-        let ctx = minijinja::context! { csrf => session.csrf, next => form.next, failed => true };
+        let next = support::safe_next(Some(&form.next));
+        let ctx = minijinja::context! { csrf => session.csrf, next, failed => true };
         return ui.pages.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
     }
     // A new session id and CSRF token on login (no session fixation).
@@ -408,7 +400,10 @@ async fn login_submit(
     let Some((_, cookie)) = ui.sessions.create(Some(UserId::new(DEMO_USER))) else {
         return support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions");
     };
-    support::with_cookie(support::see_other(local_path(&form.next)), cookie)
+    support::with_cookie(
+        support::see_other(support::safe_next(Some(&form.next))),
+        cookie,
+    )
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,9 @@ use std::future::Future;
 
 use axum::Router;
 
+#[path = "../support/hostile_next.rs"]
+mod hostile_next;
+
 pub struct Browser {
     pub base: String,
     pub http: reqwest::Client,
@@ -199,5 +202,40 @@ impl Browser {
             .await;
         assert_eq!(response.status(), 303);
         assert!(!self.apps(path).await.contains(client_id));
+    }
+
+    /// Finding C7: whatever `next` the login page is given, in its query or in the form, the
+    /// login continues on this origin (to `/` for every hostile spelling), and `local` is kept.
+    pub async fn assert_login_next_stays_local(&self, local: &str) {
+        let mut kept = Vec::new();
+        for next in hostile_next::HOSTILE.iter().copied().chain([local]) {
+            let page = self.get(&format!("/login?next={}", enc(next))).await;
+            assert_eq!(page.status(), 200, "{next:?}");
+            let html = page.text().await.unwrap();
+            let shown = hidden(&html, "next");
+            let signed_in = self
+                .post_form(
+                    "/login",
+                    form(&[
+                        ("username", "demo"),
+                        ("password", "demo"),
+                        ("csrf", &hidden(&html, "csrf")),
+                        ("next", next),
+                    ]),
+                )
+                .await;
+            assert_eq!(signed_in.status(), 303, "{next:?}");
+            let to = location(&signed_in);
+            assert!(
+                hostile_next::same_origin(&self.base, &to),
+                "{next:?} led to {to:?}"
+            );
+            if next == local {
+                assert_eq!((shown.as_str(), to.as_str()), (local, local));
+            } else if to != "/" || shown != "/" {
+                kept.push((next, shown, to));
+            }
+        }
+        assert!(kept.is_empty(), "hostile `next` values kept: {kept:?}");
     }
 }
