@@ -31,9 +31,9 @@ use axum::routing::{get, post};
 use dialect_support::{Buffered, Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
-    AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect, ErrorCode, GrantType,
-    PkceRequirement, Provider, ScopeSet, StoreError, SubjectTokenValidator, TokenHash, UserId,
-    danger::Danger,
+    AttemptLimiter, AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect,
+    ErrorCode, GrantType, MemoryAttemptLimiter, PkceRequirement, Provider, ScopeSet, StoreError,
+    SubjectTokenValidator, TokenHash, UserId, danger::Danger,
 };
 
 /// The example client of the document.
@@ -127,10 +127,17 @@ pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
         TokenHash::of(AUTH_TOKEN),
         UserId::new(dialect_support::DEMO_USER),
     )]));
-    // Two providers over one store: one per flow, each with its own error vocabulary.
-    let web = Provider::builder(base_config(issuer, web_dialect())?, store.clone()).build();
+    // Two providers over one store: one per flow, each with its own error vocabulary. One
+    // limiter of wrong client secrets serves both: a client has one budget, whatever the
+    // endpoint (the default: 20 failures per 15 minutes).
+    let client_attempts: Arc<dyn AttemptLimiter> =
+        Arc::new(MemoryAttemptLimiter::new(20, time::Duration::minutes(15)));
+    let web = Provider::builder(base_config(issuer, web_dialect())?, store.clone())
+        .client_attempts(client_attempts.clone())
+        .build();
     let exchange = Provider::builder(base_config(issuer, exchange_dialect())?, store)
         .subject_tokens(tokens)
+        .client_attempts(client_attempts)
         .build();
     web.import_client(
         ClientId::new(CLIENT_ID)?,

@@ -300,3 +300,31 @@ async fn c7_login_next_cannot_leave_the_origin() {
         .assert_login_next_stays_local("/authorize?client_id=abcdef")
         .await;
 }
+
+/// Finding C16: the web flow and the non-web flow are two providers over one client; wrong
+/// secrets at one endpoint count against the same budget (20 per 15 minutes) at the other.
+#[tokio::test]
+async fn c16_one_client_authentication_budget_across_both_flows() {
+    let browser = server().await;
+    let code = web_flow_code(&browser).await;
+    // The budget spent at the web flow's token endpoint ...
+    for _ in 0..20 {
+        let (status, body) = post(
+            &browser,
+            &format!("/authorize/token?client_id=abcdef&client_secret=wrong&code={code}"),
+        )
+        .await;
+        assert_eq!((status, body), (401, json!({"error": "invalid request"})));
+    }
+    // ... is spent at the non-web flow's too: the right secret is refused there now.
+    let (status, body) = post(
+        &browser,
+        "/authorize?client_id=abcdef&client_secret=123456&auth_token=789hij",
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (401, json!({"error": "Invalid authentication token."})),
+        "the non-web flow has a budget of its own"
+    );
+}
