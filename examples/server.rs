@@ -13,7 +13,10 @@
 //! `http://` and the bound address), `--database-url postgres://...|redis://...` (default: in
 //! memory),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
-//! `--rate-limit PER_MINUTE` (registrations and logins from one IP address; default 2000).
+//! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
+//! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
+//! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
+//! have none).
 //! `GET /healthz` answers 200 `ok` (liveness probes; the HTTP floor of `benches/http_load.rs`).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged.
 //!
@@ -33,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
@@ -46,7 +49,8 @@ use tessera::{
 };
 
 use support::{
-    Buffered, Pages, RateLimiter, Session, Sessions, plain, safe_next, see_other, send, with_cookie,
+    Buffered, Pages, RateLimiter, Session, SessionLimits, Sessions, Source, Visitor, plain,
+    safe_next, see_other, send, with_cookie,
 };
 
 /// The one user of this example.
@@ -70,6 +74,7 @@ struct Args {
     access_token_ttl: i64,
     code_ttl: i64,
     rate_limit: u32,
+    max_sessions: usize,
 }
 
 impl Args {
@@ -81,6 +86,7 @@ impl Args {
             access_token_ttl: 3600,
             code_ttl: 60,
             rate_limit: 2_000,
+            max_sessions: 100_000,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -104,11 +110,18 @@ impl Args {
                         .filter(|n| *n > 0)
                         .ok_or("--rate-limit takes a positive number per minute")?;
                 }
+                "--max-sessions" => {
+                    parsed.max_sessions = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or("--max-sessions takes a positive number")?;
+                }
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
-                        [--rate-limit PER_MINUTE]"
+                        [--rate-limit PER_MINUTE] [--max-sessions N]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -217,12 +230,8 @@ async fn device_authorization(State(app): State<App>, request: Buffered) -> Resp
     send(app.provider.device_authorization(&request.form()).await)
 }
 
-async fn register(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Buffered,
-) -> Response {
-    if let Err(refused) = app.limits.check(peer.ip(), "register") {
+async fn register(State(app): State<App>, Source(source): Source, request: Buffered) -> Response {
+    if let Err(refused) = app.limits.check(source, "register") {
         return refused;
     }
     send(
@@ -282,12 +291,10 @@ async fn authorize(
         Ok(pending) => pending,
         Err(page) => return page,
     };
-    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
-        return busy();
-    };
-    let page = match &session.user {
+    let visitor = app.sessions.visitor(&headers);
+    let page = match visitor.user() {
         None => app.login_page(
-            &session,
+            &visitor.csrf,
             &format!("/authorize?{}", pending.query),
             Some(&pending.inner.client().name),
             false,
@@ -309,11 +316,11 @@ async fn authorize(
                     .await;
                 send(redirect.to_response())
             } else {
-                app.consent_page(&session, user, &pending)
+                app.consent_page(&visitor.csrf, user, &pending)
             }
         }
     };
-    with_cookie(page, cookie)
+    with_cookie(page, visitor.cookie)
 }
 
 /// POST /consent: the user's decision on a request shown by [`authorize`].
@@ -338,15 +345,11 @@ async fn consent(State(app): State<App>, request: Buffered) -> Response {
 }
 
 /// POST /login: the demo user's password check; a new session on success.
-async fn login(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Buffered,
-) -> Response {
-    if let Err(refused) = app.limits.check(peer.ip(), "login") {
+async fn login(State(app): State<App>, Source(source): Source, request: Buffered) -> Response {
+    if let Err(refused) = app.limits.check(source, "login") {
         return refused;
     }
-    let (form, session) = match app.csrf_checked_form(&request) {
+    let (form, visitor) = match app.csrf_checked_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
@@ -357,22 +360,30 @@ async fn login(
         & password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes());
     if !bool::from(good) {
         tracing::info!("login failed");
-        let mut page = app.login_page(&session, next, None, true);
+        let mut page = app.login_page(&visitor.csrf, next, None, true);
         *page.status_mut() = StatusCode::UNAUTHORIZED;
         return page;
     }
-    app.sessions.destroy(&session);
-    let Some((_, cookie)) = app.sessions.create(Some(UserId::new(DEMO_USER))) else {
-        return busy();
+    let headers = request.0.headers();
+    let cookie = match app.sessions.create(headers, UserId::new(DEMO_USER), source) {
+        Ok((_, cookie)) => cookie,
+        Err(refused) => return refused,
     };
     tracing::info!(user = DEMO_USER, "logged in");
-    with_cookie(see_other(next), cookie)
+    with_cookie(see_other(next), Some(cookie))
 }
 
 /// POST /logout.
 async fn logout(State(app): State<App>, request: Buffered) -> Response {
     match app.csrf_checked_form(&request) {
-        Ok((_, session)) => with_cookie(see_other("/"), app.sessions.destroy(&session)),
+        Ok((
+            _,
+            Visitor {
+                session: Some(session),
+                ..
+            },
+        )) => with_cookie(see_other("/"), app.sessions.destroy(&session)),
+        Ok(_) => see_other("/"),
         Err(refused) => refused,
     }
 }
@@ -392,9 +403,7 @@ async fn device_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
-        return busy();
-    };
+    let visitor = app.sessions.visitor(&headers);
     let limits = app.provider.config().limits();
     let params = tessera::Params::from_query(query.as_deref().unwrap_or(""), limits);
     let code = params
@@ -403,25 +412,25 @@ async fn device_page(
         .and_then(|p| p.get("user_code"))
         .unwrap_or("")
         .to_owned();
-    let page = match &session.user {
-        Some(user) if !code.is_empty() => app.device_consent_page(&session, user, &code).await,
-        _ => app.device_form(&session, &code, None),
+    let page = match &visitor.session {
+        Some(session) if !code.is_empty() => app.device_consent_page(session, &code).await,
+        _ => app.device_form(&visitor.csrf, &code, None),
     };
-    with_cookie(page, cookie)
+    with_cookie(page, visitor.cookie)
 }
 
 /// POST /device: a code was entered; log in first if needed.
 async fn device_code_entered(State(app): State<App>, request: Buffered) -> Response {
-    let (form, session) = match app.csrf_checked_form(&request) {
+    let (form, visitor) = match app.csrf_checked_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
     let code = form.get("user_code").unwrap_or("");
-    match &session.user {
-        Some(user) => app.device_consent_page(&session, user, code).await,
+    match &visitor.session {
+        Some(session) => app.device_consent_page(session, code).await,
         None => {
             let next = format!("/device?{}", query_of(&[("user_code", code)]));
-            app.login_page(&session, &next, None, false)
+            app.login_page(&visitor.csrf, &next, None, false)
         }
     }
 }
@@ -441,7 +450,7 @@ async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
         Ok(pending) => pending,
         Err(error) => {
             let text = error.description.unwrap_or_default();
-            return app.device_form(&session, code, Some(&text));
+            return app.device_form(&session.csrf, code, Some(&text));
         }
     };
     let (decided, title, text) = match form.get("decision") {
@@ -466,7 +475,7 @@ async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
             "message.html",
             context! { title => title, text => text },
         ),
-        Ok(false) => app.device_form(&session, "", Some("That code was already used.")),
+        Ok(false) => app.device_form(&session.csrf, "", Some("That code was already used.")),
         Err(error) => {
             tracing::error!(%error, "device decision failed");
             app.pages.error(
@@ -482,11 +491,9 @@ async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
 // The user's authorized applications.
 
 async fn apps(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
-        return busy();
-    };
-    let page = match &session.user {
-        None => app.login_page(&session, "/apps", None, false),
+    let visitor = app.sessions.visitor(&headers);
+    let page = match visitor.user() {
+        None => app.login_page(&visitor.csrf, "/apps", None, false),
         Some(user) => match app.provider.authorized_apps(user).await {
             Ok(list) => {
                 let list: Vec<_> = list
@@ -504,7 +511,7 @@ async fn apps(State(app): State<App>, headers: HeaderMap) -> Response {
                 app.pages.render(
                     StatusCode::OK,
                     "apps.html",
-                    context! { user => user.as_str(), csrf => session.csrf, apps => list },
+                    context! { user => user.as_str(), csrf => visitor.csrf, apps => list },
                 )
             }
             Err(error) => {
@@ -517,7 +524,7 @@ async fn apps(State(app): State<App>, headers: HeaderMap) -> Response {
             }
         },
     };
-    with_cookie(page, cookie)
+    with_cookie(page, visitor.cookie)
 }
 
 async fn revoke_app(State(app): State<App>, request: Buffered) -> Response {
@@ -578,17 +585,17 @@ impl App {
         }
     }
 
-    /// The POSTed form, refused (403) unless it carries the session's CSRF token.
+    /// The POSTed form, refused (403) unless it carries the CSRF token of the session or of the
+    /// anonymous visitor.
     fn csrf_checked_form(
         &self,
         request: &Buffered,
-    ) -> Result<(tessera::Params, Session), Response> {
+    ) -> Result<(tessera::Params, Visitor), Response> {
         let form = tessera::Params::from_form(request.body(), self.provider.config().limits())
             .map_err(|_| self.bad_form("the form could not be read"))?;
-        let session = self.sessions.get(request.0.headers());
-        match session {
-            Some(session) if session.csrf_ok(form.get("csrf")) => Ok((form, session)),
-            _ => {
+        match self.sessions.check(request.0.headers(), form.get("csrf")) {
+            Some(visitor) => Ok((form, visitor)),
+            None => {
                 tracing::warn!("form refused: missing or wrong CSRF token");
                 Err(self.pages.error(
                     StatusCode::FORBIDDEN,
@@ -604,9 +611,12 @@ impl App {
         &self,
         request: &Buffered,
     ) -> Result<(tessera::Params, Session, UserId), Response> {
-        let (form, session) = self.csrf_checked_form(request)?;
-        match session.user.clone() {
-            Some(user) => Ok((form, session, user)),
+        let (form, visitor) = self.csrf_checked_form(request)?;
+        match visitor.session {
+            Some(session) => {
+                let user = session.user.clone();
+                Ok((form, session, user))
+            }
             None => {
                 Err(self
                     .pages
@@ -622,7 +632,7 @@ impl App {
 
     fn login_page(
         &self,
-        session: &Session,
+        csrf: &str,
         next: &str,
         client_name: Option<&str>,
         failed: bool,
@@ -630,18 +640,18 @@ impl App {
         self.pages.render(
             StatusCode::OK,
             "login.html",
-            context! { csrf => session.csrf, next => next, client_name => client_name, failed => failed },
+            context! { csrf => csrf, next => next, client_name => client_name, failed => failed },
         )
     }
 
-    fn consent_page(&self, session: &Session, user: &UserId, pending: &Pending) -> Response {
+    fn consent_page(&self, csrf: &str, user: &UserId, pending: &Pending) -> Response {
         let client = pending.inner.client();
         let redirect = pending.inner.redirect_uri().url();
         self.pages.render(
             StatusCode::OK,
             "consent.html",
             context! {
-                csrf => session.csrf,
+                csrf => csrf,
                 user => user.as_str(),
                 client_name => client.name,
                 homepage => client.homepage,
@@ -656,7 +666,7 @@ impl App {
         )
     }
 
-    fn device_form(&self, session: &Session, code: &str, error: Option<&str>) -> Response {
+    fn device_form(&self, csrf: &str, code: &str, error: Option<&str>) -> Response {
         let status = if error.is_some() {
             StatusCode::BAD_REQUEST
         } else {
@@ -665,11 +675,11 @@ impl App {
         self.pages.render(
             status,
             "device.html",
-            context! { csrf => session.csrf, user_code => code, error => error },
+            context! { csrf => csrf, user_code => code, error => error },
         )
     }
 
-    async fn device_consent_page(&self, session: &Session, user: &UserId, code: &str) -> Response {
+    async fn device_consent_page(&self, session: &Session, code: &str) -> Response {
         match self
             .provider
             .device_verification(code, &session.attempt_key())
@@ -680,7 +690,7 @@ impl App {
                 "consent.html",
                 context! {
                     csrf => session.csrf,
-                    user => user.as_str(),
+                    user => session.user.as_str(),
                     client_name => pending.client().name,
                     homepage => pending.client().homepage,
                     scopes => scope_list(pending.scopes()),
@@ -690,7 +700,7 @@ impl App {
             ),
             Err(error) => {
                 let text = error.description.unwrap_or_default();
-                self.device_form(session, code, Some(&text))
+                self.device_form(&session.csrf, code, Some(&text))
             }
         }
     }
@@ -714,15 +724,6 @@ fn query_of(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
-}
-
-fn busy() -> Response {
-    (
-        StatusCode::TOO_MANY_REQUESTS,
-        [("retry-after", "60")],
-        "too many sessions; try again later",
-    )
-        .into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -762,11 +763,11 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let app = App {
         provider: provider.clone(),
         pages: Arc::new(Pages::new()?),
-        sessions: Sessions::new(
-            Duration::from_secs(12 * 3600),
-            100_000,
+        sessions: Sessions::new(SessionLimits::new(
+            args.max_sessions,
+            args.rate_limit,
             issuer.starts_with("https:"),
-        ),
+        )),
         // Generous enough for a test suite registering and logging in hundreds of times.
         limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
     };

@@ -189,3 +189,15 @@ async fn c7_login_next_cannot_leave_the_origin() {
         .assert_login_next_stays_local("/user/authorizations")
         .await;
 }
+
+/// Finding C9: anonymous pages keep no session on the server; after a flood of them, signing in
+/// and the code flow still work.
+#[tokio::test]
+async fn c9_anonymous_requests_cannot_fill_the_session_table() {
+    let harbor = server().await;
+    harbor
+        .browser
+        .assert_anonymous_pages_keep_no_session(&["/login?next=/", "/user/authorizations"])
+        .await;
+    assert!(!harbor.token().await.is_empty());
+}

@@ -285,3 +285,18 @@ async fn c7_login_next_cannot_leave_the_origin() {
         .assert_login_next_stays_local("/oauthserver/clientauthorization/")
         .await;
 }
+
+/// Finding C9: anonymous pages keep no session on the server; after a flood of them, signing in
+/// and the code flow still work.
+#[tokio::test]
+async fn c9_anonymous_requests_cannot_fill_the_session_table() {
+    let phab = server().await;
+    phab.browser
+        .assert_anonymous_pages_keep_no_session(&[
+            "/login?next=/",
+            "/oauthserver/clientauthorization/",
+        ])
+        .await;
+    let callback = phab.allow("&scope=whoami").await;
+    assert!(param(&callback, "code").is_some());
+}

@@ -328,3 +328,24 @@ async fn c16_one_client_authentication_budget_across_both_flows() {
         "the non-web flow has a budget of its own"
     );
 }
+
+/// Finding C9: anonymous pages keep no session on the server; after a flood of them, signing in
+/// and the code flow still work.
+#[tokio::test]
+async fn c9_anonymous_requests_cannot_fill_the_session_table() {
+    let browser = server().await;
+    browser
+        .assert_anonymous_pages_keep_no_session(&[
+            "/login?next=/apps",
+            "/authorize?client_id=abcdef",
+            "/apps",
+        ])
+        .await;
+    let code = web_flow_code(&browser).await;
+    let (status, _) = post(
+        &browser,
+        &format!("/authorize/token?client_id=abcdef&client_secret=123456&code={code}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

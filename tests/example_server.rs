@@ -1233,3 +1233,88 @@ async fn c7_login_next_cannot_leave_the_origin() {
     }
     assert!(kept.is_empty(), "hostile `next` values kept: {kept:?}");
 }
+
+/// Finding C9: every cookieless GET of a page with a form made a server-side session, so a
+/// flood filled the table and every new visitor got 429 for hours. Anonymous pages now keep no
+/// state on the server; sessions exist only once signed in, and a full table (here
+/// `--max-sessions 4`) makes room by ending the oldest instead of refusing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c9_anonymous_requests_cannot_fill_the_session_table() {
+    let server = start(&["--max-sessions", "4"]).await;
+    let walk = discover(&server).await;
+    let app = walk.confidential(json!({})).await;
+    let authorize = walk.authorize_url(&app, "whoami", true);
+
+    // A flood of cookieless GETs from one source: every page is served, none makes a session.
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let urls = [
+            format!("{}/device", server.base),
+            format!("{}/device?user_code=BCDF-GHJK", server.base),
+            format!("{}/apps", server.base),
+            authorize.clone(),
+        ];
+        tasks.push(tokio::spawn(async move {
+            let api = client(false);
+            for n in 0..250 {
+                let response = api
+                    .get(&urls[(task + n) % urls.len()])
+                    .send()
+                    .await
+                    .expect("get");
+                assert_eq!(response.status(), StatusCode::OK);
+                for cookie in response.headers().get_all("set-cookie") {
+                    let cookie = cookie.to_str().expect("ascii");
+                    assert!(
+                        !cookie.starts_with("tessera_session="),
+                        "an anonymous GET made a session: {cookie}"
+                    );
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("flood task");
+    }
+
+    // A logged-in flow still works, start to finish.
+    let browser = client(true);
+    let tokens = walk.allowed_tokens(&browser, &app, &authorize).await;
+    assert_eq!(
+        walk.me(tokens["access_token"].as_str().expect("access"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // More logins than the table holds: each one succeeds; the oldest sessions make room.
+    let browsers: Vec<reqwest::Client> = (0..6).map(|_| client(true)).collect();
+    for browser in &browsers {
+        let csrf = form_csrf(browser, &server.base, "/apps").await;
+        let response = browser
+            .post(format!("{}/login", server.base))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("next", "/apps"),
+                ("username", "demo"),
+                ("password", "demo"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let signed_in = |page: &str| page.contains("Applications you authorized");
+    let apps = |browser: &reqwest::Client| {
+        let request = browser.get(format!("{}/apps", server.base)).send();
+        async move { request.await.expect("apps").text().await.expect("html") }
+    };
+    assert!(
+        !signed_in(&apps(&browser).await),
+        "the oldest session made room"
+    );
+    assert!(!signed_in(&apps(&browsers[0]).await));
+    for browser in &browsers[2..] {
+        assert!(signed_in(&apps(browser).await), "the newest sessions live");
+    }
+}

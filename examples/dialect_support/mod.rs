@@ -53,6 +53,8 @@ pub struct Ui {
     pub provider: Provider,
     config: Arc<UiConfig>,
     sessions: support::Sessions,
+    /// Password attempts per source.
+    logins: support::RateLimiter,
     /// The dialect's own page (the applications list).
     templates: Arc<minijinja::Environment<'static>>,
     /// support's login, consent and error pages.
@@ -94,12 +96,11 @@ impl Ui {
         Ok(Self {
             provider,
             config: Arc::new(config),
-            // support's sessions: 12 hours from last use, at most 100 000 at once (then 429).
-            sessions: support::Sessions::new(
-                std::time::Duration::from_secs(12 * 3600),
-                100_000,
-                false,
-            ),
+            // support's sessions, for signed-in users only: 12 hours from last use, at most
+            // 100 000 at once and 1 000 per source (a new one then ends the oldest), 1 000 new
+            // ones per source and minute.
+            sessions: support::Sessions::new(support::SessionLimits::new(100_000, 1_000, false)),
+            logins: support::RateLimiter::new(1_000, std::time::Duration::from_secs(60)),
             templates: Arc::new(env),
             pages: Arc::new(support::Pages::new()?),
         })
@@ -114,25 +115,16 @@ impl Ui {
         support::page(status, name, rendered)
     }
 
-    /// The session named by the request's cookie, creating one (and its cookie) if needed; 429
-    /// when the session table is full.
-    fn session(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<(support::Session, Option<HeaderValue>), AxumResponse> {
-        self.sessions
-            .get_or_create(headers)
-            .ok_or_else(|| support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions"))
-    }
-
-    /// The existing session of a form post whose CSRF token matches.
-    fn checked(&self, headers: &HeaderMap, csrf: &str) -> Option<support::Session> {
-        self.sessions.get(headers).filter(|s| s.csrf_ok(Some(csrf)))
+    /// The visitor of a form post whose CSRF token matches.
+    fn checked(&self, headers: &HeaderMap, csrf: &str) -> Option<support::Visitor> {
+        self.sessions.check(headers, Some(csrf))
     }
 
     /// The signed-in user of a form post whose CSRF token matches.
     fn signed_in(&self, headers: &HeaderMap, csrf: &str) -> Option<UserId> {
-        self.checked(headers, csrf).and_then(|s| s.user)
+        self.checked(headers, csrf)
+            .and_then(|visitor| visitor.session)
+            .map(|session| session.user)
     }
 
     fn login_redirect(&self, next: &str, set_cookie: Option<HeaderValue>) -> AxumResponse {
@@ -167,13 +159,10 @@ impl Ui {
             }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
-        let (session, set_cookie) = match self.session(headers) {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
-        let csrf = session.csrf;
+        let visitor = self.sessions.visitor(headers);
+        let (csrf, set_cookie) = (visitor.csrf, visitor.cookie);
         let request = params.to_query();
-        let Some(user) = session.user else {
+        let Some(user) = visitor.session.map(|session| session.user) else {
             return self.login_redirect(&format!("{path}?{request}"), set_cookie);
         };
         if self.config.skip_granted_consent {
@@ -234,12 +223,9 @@ impl Ui {
 
     /// The user's applications, for the dialect's management page.
     async fn apps_page(&self, headers: &HeaderMap) -> AxumResponse {
-        let (session, set_cookie) = match self.session(headers) {
-            Ok(found) => found,
-            Err(response) => return response,
-        };
-        let csrf = session.csrf;
-        let Some(user) = session.user else {
+        let visitor = self.sessions.visitor(headers);
+        let (csrf, set_cookie) = (visitor.csrf, visitor.cookie);
+        let Some(user) = visitor.session.map(|session| session.user) else {
             return self.login_redirect(self.config.apps_path, set_cookie);
         };
         let Ok(apps) = self.provider.authorized_apps(&user).await else {
@@ -359,11 +345,8 @@ async fn login_page(
     headers: HeaderMap,
     Query(query): Query<NextQuery>,
 ) -> AxumResponse {
-    let (session, set_cookie) = match ui.session(&headers) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let csrf = session.csrf;
+    let visitor = ui.sessions.visitor(&headers);
+    let (csrf, set_cookie) = (visitor.csrf, visitor.cookie);
     let next = support::safe_next(query.next.as_deref()).to_owned();
     let ctx = minijinja::context! { csrf, next, failed => false };
     support::with_cookie(
@@ -382,27 +365,31 @@ struct LoginForm {
 
 async fn login_submit(
     State(ui): State<Ui>,
+    support::Source(source): support::Source,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> AxumResponse {
-    let Some(session) = ui.checked(&headers, &form.csrf) else {
+    if let Err(refused) = ui.logins.check(source, "login") {
+        return refused;
+    }
+    let Some(visitor) = ui.checked(&headers, &form.csrf) else {
         return (StatusCode::FORBIDDEN, "bad CSRF token").into_response();
     };
     let user_ok = bool::from(form.username.as_bytes().ct_eq(DEMO_USER.as_bytes()));
     let password_ok = bool::from(form.password.as_bytes().ct_eq(DEMO_PASSWORD.as_bytes()));
     if !(user_ok && password_ok) {
         let next = support::safe_next(Some(&form.next));
-        let ctx = minijinja::context! { csrf => session.csrf, next, failed => true };
+        let ctx = minijinja::context! { csrf => visitor.csrf, next, failed => true };
         return ui.pages.render(StatusCode::UNAUTHORIZED, "login.html", ctx);
     }
     // A new session id and CSRF token on login (no session fixation).
-    ui.sessions.destroy(&session);
-    let Some((_, cookie)) = ui.sessions.create(Some(UserId::new(DEMO_USER))) else {
-        return support::plain(StatusCode::TOO_MANY_REQUESTS, "too many sessions");
+    let cookie = match ui.sessions.create(&headers, UserId::new(DEMO_USER), source) {
+        Ok((_, cookie)) => cookie,
+        Err(refused) => return refused,
     };
     support::with_cookie(
         support::see_other(support::safe_next(Some(&form.next))),
-        cookie,
+        Some(cookie),
     )
 }
 
@@ -510,6 +497,8 @@ pub async fn serve(
     app: Router,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // The peer address is each request's `support::Source` (rate limits, session quotas).
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).await?;
     Ok(())
 }

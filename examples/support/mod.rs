@@ -1,18 +1,24 @@
 //! Glue between axum and tessera that any example server can reuse: request and response
-//! conversion, browser sessions, CSRF tokens, HTML pages, request-size guards, rate limits and
-//! request logging. Nothing here knows about OAuth; `server.rs` holds the endpoints.
+//! conversion, request sources, browser sessions (bounded, for signed-in users only), CSRF
+//! tokens (signed, stateless for anonymous visitors), the check of a login's `next`, HTML
+//! pages, request-size guards, rate limits and request logging. Nothing here knows about
+//! OAuth; `server.rs` holds the endpoints.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 use tessera::{BearerRequest, Entropy as _, FormRequest, OsEntropy, TokenHash, UserId};
 
@@ -84,6 +90,45 @@ pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Where a request came from, for rate limits, session quotas and guess budgets: the peer's
+/// IPv4 address, or the /64 prefix of its IPv6 address (one host usually holds a whole /64).
+/// A router served without connect info (`into_make_service_with_connect_info`) puts every
+/// request in one source, `0.0.0.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Source(pub(crate) IpAddr);
+
+/// The [`Source`] of a peer address.
+pub(crate) fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.0.ip());
+        Ok(Self(source_of(ip)))
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,15 +215,25 @@ pub(crate) fn page(
 // Sessions and CSRF
 
 const COOKIE: &str = "tessera_session";
+/// The anonymous visitor's CSRF cookie: a random nonce, never stored on the server.
+const CSRF_COOKIE: &str = "tessera_csrf";
 
-/// A browser session: who is logged in and the anti-CSRF token its forms carry.
+/// A signed-in browser session.
 #[derive(Clone)]
 pub(crate) struct Session {
     id: String,
     /// The token every form of this session must send back in `csrf`.
     pub(crate) csrf: String,
-    /// The logged-in user.
-    pub(crate) user: Option<UserId>,
+    /// The signed-in user.
+    pub(crate) user: UserId,
+}
+
+impl Session {
+    /// A key for per-session counters (the device code guess limiter): the SHA-256 of the
+    /// session ID, never the ID itself.
+    pub(crate) fn attempt_key(&self) -> String {
+        TokenHash::of(&self.id).to_hex()
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -189,136 +244,333 @@ impl std::fmt::Debug for Session {
     }
 }
 
-impl Session {
-    /// Whether `presented` is this session's CSRF token (constant time).
-    pub(crate) fn csrf_ok(&self, presented: Option<&str>) -> bool {
-        presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(self.csrf.as_bytes())))
-    }
+/// Whoever is at the browser: a signed-in [`Session`], or an anonymous visitor, of whom the
+/// server keeps nothing.
+#[derive(Debug)]
+pub(crate) struct Visitor {
+    /// The session, when signed in.
+    pub(crate) session: Option<Session>,
+    /// The CSRF token for the page's forms: the session's, or for an anonymous visitor one
+    /// derived from the nonce in its `tessera_csrf` cookie (a signed double-submit token).
+    pub(crate) csrf: String,
+    /// The `Set-Cookie` header that gives a new anonymous visitor its CSRF cookie.
+    pub(crate) cookie: Option<HeaderValue>,
+}
 
-    /// A key for per-session counters (the device code guess limiter): the SHA-256 of the
-    /// session ID, never the ID itself. Device codes are only checked for logged-in sessions,
-    /// and logins are rate limited, so a new session per guess is no way around the limiter.
-    pub(crate) fn attempt_key(&self) -> String {
-        TokenHash::of(&self.id).to_hex()
+impl Visitor {
+    /// The signed-in user.
+    pub(crate) fn user(&self) -> Option<&UserId> {
+        self.session.as_ref().map(|s| &s.user)
+    }
+}
+
+/// How many sessions live, how long, and how fast one source may start them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    /// A session ends this long after its last use.
+    pub(crate) ttl: Duration,
+    /// The most sessions at once: a new one then ends the oldest.
+    pub(crate) max: usize,
+    /// The most sessions of one source (see [`source_of`]): a new one then ends that source's
+    /// oldest, so one source cannot push everyone else's sessions out.
+    pub(crate) per_source: usize,
+    /// The most sessions one source may start per minute; then 429.
+    pub(crate) per_minute: u32,
+    /// Mark the cookies `Secure` (set it when the issuer is `https`).
+    pub(crate) secure: bool,
+}
+
+impl SessionLimits {
+    /// 12 hours from last use, at most `max` sessions and 1 000 per source, `per_minute` new
+    /// ones per source.
+    pub(crate) fn new(max: usize, per_minute: u32, secure: bool) -> Self {
+        Self {
+            ttl: Duration::from_secs(12 * 3600),
+            max: max.max(1),
+            per_source: max.clamp(1, 1_000),
+            per_minute,
+            secure,
+        }
     }
 }
 
 struct Stored {
     csrf: String,
-    user: Option<UserId>,
+    user: UserId,
     expires: Instant,
+    source: IpAddr,
+    /// The order of creation.
+    seq: u64,
 }
 
-/// Server-side sessions, keyed by the SHA-256 of the random session ID in the cookie.
+/// The live sessions, keyed by the SHA-256 of their ID, and indexes of their order of creation,
+/// overall and per source.
+#[derive(Default)]
+struct Table {
+    live: HashMap<TokenHash, Stored>,
+    order: BTreeMap<u64, TokenHash>,
+    by_source: HashMap<IpAddr, BTreeSet<u64>>,
+    next_seq: u64,
+    swept: Option<Instant>,
+}
+
+impl Table {
+    fn remove(&mut self, key: &TokenHash) {
+        let Some(stored) = self.live.remove(key) else {
+            return;
+        };
+        self.order.remove(&stored.seq);
+        if let Some(seqs) = self.by_source.get_mut(&stored.source) {
+            seqs.remove(&stored.seq);
+            if seqs.is_empty() {
+                self.by_source.remove(&stored.source);
+            }
+        }
+    }
+
+    fn remove_seq(&mut self, seq: Option<u64>) {
+        if let Some(key) = seq.and_then(|seq| self.order.get(&seq).copied()) {
+            self.remove(&key);
+        }
+    }
+
+    /// Makes room for one more session of `source`: ends its oldest when it has its share,
+    /// then, when the table is full, the expired ones (at most once a minute) or else the
+    /// oldest of all.
+    fn make_room(&mut self, source: IpAddr, limits: &SessionLimits, now: Instant) {
+        if let Some(seqs) = self.by_source.get(&source)
+            && seqs.len() >= limits.per_source
+        {
+            let oldest = seqs.first().copied();
+            self.remove_seq(oldest);
+        }
+        if self.live.len() < limits.max {
+            return;
+        }
+        if self
+            .swept
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(60))
+        {
+            self.swept = Some(now);
+            let expired: Vec<TokenHash> = self
+                .live
+                .iter()
+                .filter(|(_, s)| s.expires <= now)
+                .map(|(key, _)| *key)
+                .collect();
+            for key in &expired {
+                self.remove(key);
+            }
+        }
+        while self.live.len() >= limits.max {
+            let oldest = self.order.keys().next().copied();
+            if oldest.is_none() {
+                break;
+            }
+            self.remove_seq(oldest);
+        }
+    }
+}
+
+/// Server-side sessions of signed-in users, keyed by the SHA-256 of the random session ID in
+/// the cookie; anonymous visitors get none (their CSRF tokens are signed, see [`Visitor`]).
+/// The table is bounded: see [`SessionLimits`].
 #[derive(Clone)]
 pub(crate) struct Sessions {
-    inner: Arc<Mutex<HashMap<TokenHash, Stored>>>,
-    ttl: Duration,
-    max: usize,
-    secure: bool,
+    inner: Arc<Mutex<Table>>,
+    limits: SessionLimits,
+    starts: RateLimiter,
+    /// The key of the CSRF tokens and signed cookies; random per process.
+    key: Arc<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions").field("ttl", &self.ttl).finish()
+        f.debug_struct("Sessions")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 fn random_token() -> String {
-    use base64::Engine as _;
     let mut bytes = [0u8; 32];
     OsEntropy::default().fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The value of the cookie `name` in the request, if any.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|text| Cookie::split_parse(text).flatten())
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value().to_owned())
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 impl Sessions {
-    /// Sessions that live `ttl` from their last use; at most `max` at once. `secure` marks the
-    /// cookie `Secure` (set it when the issuer is `https`).
-    pub(crate) fn new(ttl: Duration, max: usize, secure: bool) -> Self {
+    /// Sessions within `limits`.
+    pub(crate) fn new(limits: SessionLimits) -> Self {
+        let mut key = hmac::digest::Key::<Hmac<Sha256>>::default();
+        OsEntropy::default().fill(&mut key);
         Self {
             inner: Arc::default(),
-            ttl,
-            max,
-            secure,
+            limits,
+            starts: RateLimiter::new(limits.per_minute, Duration::from_secs(60)),
+            key: Arc::new(<Hmac<Sha256> as hmac::digest::KeyInit>::new(&key)),
         }
     }
 
-    /// The session named by the request's cookie, if it exists and is live.
+    /// A MAC of `parts` (each length-prefixed) for `purpose`, base64url.
+    fn sign(&self, purpose: &str, parts: &[&[u8]]) -> String {
+        let mut mac = (*self.key).clone();
+        for part in std::iter::once(purpose.as_bytes()).chain(parts.iter().copied()) {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    fn cookie(&self, name: &'static str, value: String, path: &'static str) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path(path)
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.limits.secure)
+            .build()
+    }
+
+    /// The signed-in session named by the request's cookie, if it exists and is live.
     pub(crate) fn get(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie_value(headers, COOKIE)?;
+        let key = TokenHash::of(&id);
         let now = Instant::now();
-        let mut map = self.inner.lock().ok()?;
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(text).flatten() {
-                if cookie.name() != COOKIE {
-                    continue;
-                }
-                let key = TokenHash::of(cookie.value());
-                if let Some(stored) = map.get_mut(&key)
-                    && stored.expires > now
-                {
-                    stored.expires = now + self.ttl;
-                    return Some(Session {
-                        id: cookie.value().to_owned(),
-                        csrf: stored.csrf.clone(),
-                        user: stored.user.clone(),
-                    });
-                }
+        let mut table = self.inner.lock().ok()?;
+        match table.live.get_mut(&key) {
+            Some(stored) if stored.expires > now => {
+                stored.expires = now + self.limits.ttl;
+                Some(Session {
+                    id,
+                    csrf: stored.csrf.clone(),
+                    user: stored.user.clone(),
+                })
             }
+            Some(_) => {
+                table.remove(&key);
+                None
+            }
+            None => None,
         }
-        None
     }
 
-    /// The request's session, or a new anonymous one with the `Set-Cookie` header to send.
-    /// `None` when the table is full (the caller answers 429).
-    pub(crate) fn get_or_create(
+    /// Who is at the browser, with the CSRF token for the page's forms. Stores nothing: an
+    /// anonymous visitor's token is derived from the nonce of its CSRF cookie, which is set
+    /// (in [`Visitor::cookie`]) when the request has none.
+    pub(crate) fn visitor(&self, headers: &HeaderMap) -> Visitor {
+        if let Some(session) = self.get(headers) {
+            let csrf = session.csrf.clone();
+            return Visitor {
+                session: Some(session),
+                csrf,
+                cookie: None,
+            };
+        }
+        let (nonce, cookie) = match self.csrf_nonce(headers) {
+            Some(nonce) => (nonce, None),
+            None => {
+                let nonce = random_token();
+                let cookie = self.cookie(CSRF_COOKIE, nonce.clone(), "/");
+                (nonce, HeaderValue::from_str(&cookie.to_string()).ok())
+            }
+        };
+        Visitor {
+            session: None,
+            csrf: self.sign("csrf", &[nonce.as_bytes()]),
+            cookie,
+        }
+    }
+
+    /// The request's CSRF nonce, if it has a well-formed one.
+    fn csrf_nonce(&self, headers: &HeaderMap) -> Option<String> {
+        cookie_value(headers, CSRF_COOKIE)
+            .filter(|nonce| URL_SAFE_NO_PAD.decode(nonce).is_ok_and(|b| b.len() == 32))
+    }
+
+    /// The visitor that sent a form whose `csrf` is `presented`, if that is the token of the
+    /// request's session or of its anonymous visitor (constant-time comparisons).
+    pub(crate) fn check(&self, headers: &HeaderMap, presented: Option<&str>) -> Option<Visitor> {
+        let presented = presented?;
+        if let Some(session) = self.get(headers)
+            && constant_time_eq(presented, &session.csrf)
+        {
+            let csrf = session.csrf.clone();
+            return Some(Visitor {
+                session: Some(session),
+                csrf,
+                cookie: None,
+            });
+        }
+        let csrf = self.sign("csrf", &[self.csrf_nonce(headers)?.as_bytes()]);
+        constant_time_eq(presented, &csrf).then_some(Visitor {
+            session: None,
+            csrf,
+            cookie: None,
+        })
+    }
+
+    /// A new session for `user`, signed in from `source`: it replaces the request's session
+    /// (against fixation) and comes with the `Set-Cookie` header to send. A full table makes
+    /// room (see [`SessionLimits`]); a source starting sessions too fast gets 429.
+    pub(crate) fn create(
         &self,
         headers: &HeaderMap,
-    ) -> Option<(Session, Option<HeaderValue>)> {
-        match self.get(headers) {
-            Some(session) => Some((session, None)),
-            None => self.create(None),
+        user: UserId,
+        source: IpAddr,
+    ) -> Result<(Session, HeaderValue), Response> {
+        if let Some(old) = self.get(headers) {
+            self.destroy(&old);
         }
-    }
-
-    /// A new session for `user` (a login replaces the session, against fixation), with the
-    /// `Set-Cookie` header to send.
-    pub(crate) fn create(&self, user: Option<UserId>) -> Option<(Session, Option<HeaderValue>)> {
-        let now = Instant::now();
-        let mut map = self.inner.lock().ok()?;
-        if map.len() >= self.max {
-            map.retain(|_, s| s.expires > now);
-            if map.len() >= self.max {
-                return None;
-            }
-        }
+        self.starts.check(source, "session")?;
         let session = Session {
             id: random_token(),
             csrf: random_token(),
             user,
         };
-        map.insert(
-            TokenHash::of(&session.id),
+        let cookie = self.cookie(COOKIE, session.id.clone(), "/");
+        let header = HeaderValue::from_str(&cookie.to_string())
+            .map_err(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "no session cookie"))?;
+        let now = Instant::now();
+        let Ok(mut table) = self.inner.lock() else {
+            return Err(plain(StatusCode::SERVICE_UNAVAILABLE, "try again"));
+        };
+        table.make_room(source, &self.limits, now);
+        let seq = table.next_seq;
+        table.next_seq += 1;
+        let key = TokenHash::of(&session.id);
+        table.order.insert(seq, key);
+        table.by_source.entry(source).or_default().insert(seq);
+        table.live.insert(
+            key,
             Stored {
                 csrf: session.csrf.clone(),
                 user: session.user.clone(),
-                expires: now + self.ttl,
+                expires: now + self.limits.ttl,
+                source,
+                seq,
             },
         );
-        let cookie = Cookie::build((COOKIE, session.id.clone()))
-            .path("/")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(self.secure)
-            .build();
-        let header = HeaderValue::from_str(&cookie.to_string()).ok();
-        Some((session, header))
+        Ok((session, header))
     }
 
     /// Ends `session`, returning the header that clears the cookie.
     pub(crate) fn destroy(&self, session: &Session) -> Option<HeaderValue> {
-        if let Ok(mut map) = self.inner.lock() {
-            map.remove(&TokenHash::of(&session.id));
+        if let Ok(mut table) = self.inner.lock() {
+            table.remove(&TokenHash::of(&session.id));
         }
         let cookie = Cookie::build((COOKIE, ""))
             .path("/")

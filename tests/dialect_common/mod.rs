@@ -29,7 +29,10 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = build(base.clone()).await;
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    // With the peer address, as the examples' own `serve` does (rate limits and session quotas
+    // are per source).
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
     Browser {
         base,
         http: reqwest::Client::builder()
@@ -237,5 +240,31 @@ impl Browser {
             }
         }
         assert!(kept.is_empty(), "hostile `next` values kept: {kept:?}");
+    }
+
+    /// Finding C9: cookieless GETs of pages with forms (`paths`) made a server-side session
+    /// each, until the table was full and everyone got 429. Now they keep nothing on the server:
+    /// a flood sets no session cookie and leaves the pages, and signing in, working.
+    pub async fn assert_anonymous_pages_keep_no_session(&self, paths: &[&str]) {
+        let anonymous = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for n in 0..600 {
+            let path = paths[n % paths.len()];
+            let response = anonymous.get(self.url(path)).send().await.unwrap();
+            assert!(
+                response.status().is_success() || response.status().is_redirection(),
+                "{path}: {}",
+                response.status()
+            );
+            for cookie in response.headers().get_all("set-cookie") {
+                let cookie = cookie.to_str().unwrap();
+                assert!(
+                    !cookie.starts_with("tessera_session="),
+                    "{path} made a session: {cookie}"
+                );
+            }
+        }
     }
 }
