@@ -278,21 +278,31 @@ async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pending = match app.pending(&query.unwrap_or_default()).await {
-        Ok(pending) => pending,
-        Err(page) => return page,
-    };
+    let query = query.unwrap_or_default();
+    let outcome = app.pending(&query).await;
+    if let Err(Refusal::Page(page)) = outcome {
+        return page;
+    }
     let Some((session, cookie)) = app.sessions.get_or_create(&headers) else {
         return busy();
     };
-    let page = match &session.user {
-        None => app.login_page(
-            &session,
-            &format!("/authorize?{}", pending.query),
-            Some(&pending.inner.client().name),
-            false,
-        ),
-        Some(user) => {
+    let page = match (&session.user, outcome) {
+        (_, Err(Refusal::Page(page))) => page,
+        // Signed in first, even for an error: only then may it be redirected (RFC 9700
+        // §4.11.2), so a client's redirect URI is never an open redirector.
+        (None, outcome) => {
+            let client = outcome.as_ref().ok().map(|p| p.inner.client().name.clone());
+            app.login_page(
+                &session,
+                &format!("/authorize?{query}"),
+                client.as_deref(),
+                false,
+            )
+        }
+        (Some(user), Err(Refusal::Redirect(redirect))) => {
+            send(redirect.after_login(user).to_response())
+        }
+        (Some(user), Ok(pending)) => {
             let covered = pending
                 .inner
                 .consent_covers(&app.provider, user)
@@ -324,7 +334,8 @@ async fn consent(State(app): State<App>, request: Buffered) -> Response {
     };
     let pending = match app.pending(form.get("request").unwrap_or("")).await {
         Ok(pending) => pending.inner,
-        Err(page) => return page,
+        Err(Refusal::Page(page)) => return page,
+        Err(Refusal::Redirect(redirect)) => return send(redirect.after_login(&user).to_response()),
     };
     let redirect = match form.get("decision") {
         Some("allow") => {
@@ -435,7 +446,10 @@ async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
     let code = form.get("user_code").unwrap_or("");
     let pending = match app
         .provider
-        .device_verification(code, &session.attempt_key())
+        .device_verification(
+            code,
+            &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
+        )
         .await
     {
         Ok(pending) => pending,
@@ -544,6 +558,13 @@ async fn revoke_app(State(app): State<App>, request: Buffered) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the handlers above.
 
+/// Why an authorization request cannot go on: a page to show, or an error redirect to send
+/// once the user has signed in.
+enum Refusal {
+    Page(Response),
+    Redirect(tessera::ErrorRedirect),
+}
+
 /// A validated authorization request and its query, re-encoded for the next form.
 struct Pending {
     inner: PendingAuthorization,
@@ -551,29 +572,33 @@ struct Pending {
 }
 
 impl App {
-    /// Parses and validates an authorization request; an error is the response to send (a 400
-    /// page for untrusted requests, a redirect otherwise).
-    async fn pending(&self, query: &str) -> Result<Pending, Response> {
+    /// Parses and validates an authorization request; an error is a 400 page for untrusted
+    /// requests, an error redirect (for a signed-in user) otherwise.
+    async fn pending(&self, query: &str) -> Result<Pending, Refusal> {
         let limits = self.provider.config().limits();
         let params = tessera::Params::from_query(query, limits).map_err(|error| {
             let text = error.description.unwrap_or_default();
-            self.pages
-                .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text)
+            Refusal::Page(
+                self.pages
+                    .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text),
+            )
         })?;
         match self.provider.authorize(&params).await {
             Ok(inner) => Ok(Pending {
                 inner,
                 query: params.to_query(),
             }),
-            Err(AuthorizeError::Untrusted(error)) => Err(self.pages.error(
+            Err(AuthorizeError::Untrusted(error)) => Err(Refusal::Page(self.pages.error(
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
                 error.code.as_str(),
                 &error.description,
-            )),
-            Err(AuthorizeError::Redirect(redirect)) => Err(send(redirect.to_response())),
+            ))),
+            Err(AuthorizeError::Redirect(redirect)) => Err(Refusal::Redirect(redirect)),
             Err(_) => {
                 tracing::error!("unexpected authorization outcome");
-                Err(self.bad_form("the request could not be processed"))
+                Err(Refusal::Page(
+                    self.bad_form("the request could not be processed"),
+                ))
             }
         }
     }
@@ -672,7 +697,10 @@ impl App {
     async fn device_consent_page(&self, session: &Session, user: &UserId, code: &str) -> Response {
         match self
             .provider
-            .device_verification(code, &session.attempt_key())
+            .device_verification(
+                code,
+                &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
+            )
             .await
         {
             Ok(pending) => self.pages.render(

@@ -18,6 +18,7 @@ pub mod guide;
 #[cfg(feature = "http")]
 mod http;
 mod limiter;
+mod offload;
 mod params;
 mod provider;
 mod redirect;
@@ -45,12 +46,17 @@ pub use endpoint::token::FormRequest;
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
-pub use grant::authorization_code::{AuthorizeError, PendingAuthorization, UntrustedRequest};
-pub use grant::device_code::PendingDeviceAuthorization;
+pub use grant::authorization_code::{
+    AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
+};
+pub use grant::device_code::{DeviceAttempt, PendingDeviceAuthorization};
 pub use grant::issue::TokenResponse;
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
-pub use limiter::{AttemptLimiter, MemoryAttemptLimiter};
+pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
+#[cfg(feature = "tokio")]
+pub use offload::TokioBlocking;
+pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{

@@ -43,7 +43,9 @@ pub(crate) struct Inner {
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
     pub(crate) device_guesses: Arc<dyn crate::AttemptLimiter>,
+    pub(crate) device_global: Arc<dyn crate::AttemptLimiter>,
     pub(crate) client_attempts: Arc<dyn crate::AttemptLimiter>,
+    pub(crate) offload: Arc<dyn crate::Offload>,
 }
 
 /// Assembles a [`Provider`].
@@ -91,18 +93,37 @@ impl ProviderBuilder {
         self
     }
 
-    /// Sets the limiter of wrong client secrets, keyed by client ID (default: 20 failures per
-    /// client per 15 minutes; then `invalid_client` until the window ends).
+    /// Sets the limiter of wrong client secrets, keyed by client and source (see
+    /// [`crate::FormRequest::source`]; default: 20 failures per client and source per 15
+    /// minutes, then `invalid_client` for that source until the window ends). Share one
+    /// limiter between providers that serve the same clients.
     pub fn client_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
         self.inner.client_attempts = limiter;
         self
     }
 
-    /// Sets the limiter of wrong device user codes, keyed by the attempt key given to
-    /// [`Provider::device_verification`] (default: 10 per key per 15 minutes; then
+    /// Sets the limiter of wrong device user codes, consulted per user and per source of a
+    /// [`crate::DeviceAttempt`] (default: 10 per user and 10 per source per 15 minutes; then
     /// `slow_down`).
     pub fn device_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
         self.inner.device_guesses = limiter;
+        self
+    }
+
+    /// Sets the global cap on wrong device user codes, whoever types them (default: 1000 per
+    /// 15 minutes, after which everyone gets `slow_down` until the window ends). With user
+    /// codes of about 35 bits and a few hundred pending at once, it keeps a distributed
+    /// guesser's odds negligible (RFC 8628 §5.1); raise it with the number of pending
+    /// authorizations you expect.
+    pub fn device_global_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
+        self.inner.device_global = limiter;
+        self
+    }
+
+    /// Sets where Argon2 checks of imported client secrets run (default: tokio's blocking pool
+    /// with the `tokio` feature, in place without it).
+    pub fn offload(mut self, offload: Arc<dyn crate::Offload>) -> Self {
+        self.inner.offload = offload;
         self
     }
 
@@ -132,10 +153,15 @@ impl Provider {
                     10,
                     time::Duration::minutes(15),
                 )),
+                device_global: Arc::new(crate::MemoryAttemptLimiter::new(
+                    1000,
+                    time::Duration::minutes(15),
+                )),
                 client_attempts: Arc::new(crate::MemoryAttemptLimiter::new(
                     20,
                     time::Duration::minutes(15),
                 )),
+                offload: crate::offload::default_offload(),
             },
         }
     }

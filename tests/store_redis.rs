@@ -724,7 +724,7 @@ async fn a_device_flow_spans_providers_and_polls_are_counted_across_them() {
         assert_eq!(error_of(&poll(b.clone()).await), "slow_down");
 
         let pending = b
-            .device_verification(start["user_code"].as_str().unwrap(), "k")
+            .device_verification(start["user_code"].as_str().unwrap(), &tessera::DeviceAttempt::new(&tessera::UserId::new("k")))
             .await
             .unwrap();
         assert!(pending.approve(&b, user(), &scopes("read")).await.unwrap());

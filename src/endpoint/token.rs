@@ -24,6 +24,10 @@ pub struct FormRequest {
     pub query: Option<String>,
     /// The `Authorization` header.
     pub authorization: Option<String>,
+    /// Where the request came from (the peer address, or the /64 prefix of an IPv6 one), for
+    /// the client-authentication limiter: wrong secrets from one source then slow only that
+    /// source. Without it, the limiter counts per client, and anyone can slow a client down.
+    pub source: Option<String>,
 }
 
 impl std::fmt::Debug for FormRequest {
@@ -33,6 +37,7 @@ impl std::fmt::Debug for FormRequest {
             .field("body_len", &self.body.len())
             .field("has_query", &self.query.is_some())
             .field("has_authorization", &self.authorization.is_some())
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -44,7 +49,14 @@ impl FormRequest {
             body: body.into(),
             query: None,
             authorization: None,
+            source: None,
         }
+    }
+
+    /// Adds where the request came from (see [`FormRequest::source`]).
+    pub fn with_source(mut self, source: Option<&str>) -> Self {
+        self.source = source.map(str::to_owned);
+        self
     }
 
     /// Adds the `Authorization` header.
@@ -117,10 +129,7 @@ impl Provider {
                 }
             },
         };
-        let client = match self
-            .authenticate_request(&params, request.authorization.as_deref())
-            .await
-        {
+        let client = match self.authenticate_request(&params, request).await {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
