@@ -298,3 +298,208 @@ async fn also_error_redirects_keep_their_error_for_a_page() {
         other => panic!("{other:?}"),
     }
 }
+
+// ---- C1 (registration part): token exchange is not self-registrable -------------------------
+
+#[tokio::test]
+async fn c1_token_exchange_cannot_be_self_registered() {
+    let h = harness();
+    let body = serde_json::json!({
+        "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"],
+    })
+    .to_string();
+    let response = h.provider.register(body.as_bytes(), None).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(error_of(&response), "invalid_client_metadata");
+    // The grant is off unless the host names it.
+    let provider = tessera::Provider::builder(
+        tessera::Config::builder("https://auth.example.com")
+            .build()
+            .unwrap(),
+        Arc::new(tessera::store::MemoryStore::new()),
+    )
+    .build();
+    assert!(!provider.config().grant_enabled(GrantType::TokenExchange));
+}
+
+// ---- C6: a redirect URI may not plant response parameters ----------------------------------
+
+#[tokio::test]
+async fn c6_redirect_uris_cannot_carry_code_or_iss() {
+    let h = harness();
+    for planted in [
+        "https://client.example/cb?code=ATTACKER",
+        "https://client.example/cb?iss=https://evil.example",
+        "https://client.example/cb?x=1&state=forged",
+        "https://client.example/cb?error=access_denied",
+    ] {
+        let body = serde_json::json!({"redirect_uris": [planted]}).to_string();
+        let response = h.provider.register(body.as_bytes(), None).await;
+        assert_eq!(error_of(&response), "invalid_redirect_uri", "{planted}");
+    }
+    // A policy that accepts URIs other than the registered ones (Phabricator's same-domain
+    // rule) cannot be used to plant them either.
+    let store = Arc::new(tessera::store::MemoryStore::new());
+    let provider = tessera::Provider::builder(config(), store.clone())
+        .redirect_policy(Arc::new(tessera::danger::SameDomainRedirect))
+        .build();
+    let h = Harness {
+        provider,
+        clock: tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
+        store,
+    };
+    let client = h.confidential().await;
+    for planted in [
+        "https://client.example/cb?code=ATTACKER&iss=https://evil.example",
+        "https://client.example/other?state=x",
+    ] {
+        let query = format!(
+            "response_type=code&client_id={}&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            client.id,
+            urlencode(planted)
+        );
+        match h.provider.authorize(&params(&query)).await {
+            Err(AuthorizeError::Untrusted(error)) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest, "{planted}")
+            }
+            other => panic!("{planted}: {other:?}"),
+        }
+    }
+    // Other query parameters are fine.
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        client.id,
+        urlencode("https://client.example/other?tab=2")
+    );
+    assert!(h.provider.authorize(&params(&query)).await.is_ok());
+}
+
+// ---- C14: no configured scopes means no scopes --------------------------------------------
+
+#[tokio::test]
+async fn c14_a_provider_without_scopes_grants_none() {
+    let h = harness_with(
+        tessera::Config::builder("https://auth.example.com")
+            .grant_types(GrantType::ALL)
+            .build()
+            .unwrap(),
+    );
+    let client = h.confidential().await;
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope={}&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        client.id,
+        urlencode(REDIRECT),
+        urlencode("admin billing:write")
+    );
+    match h.provider.authorize(&params(&query)).await {
+        Err(AuthorizeError::Redirect(held)) => {
+            assert_eq!(held.error().code, ErrorCode::InvalidScope)
+        }
+        other => panic!("{other:?}"),
+    }
+    let response = h
+        .token(&client, "grant_type=client_credentials&scope=admin")
+        .await;
+    assert_eq!(error_of(&response), "invalid_scope");
+    // Asking for nothing still works, and grants nothing.
+    let response = h.token(&client, "grant_type=client_credentials").await;
+    assert_eq!(response.status, 200);
+    assert!(response.json_body().unwrap().get("scope").is_none());
+}
+
+// ---- C18: registration metadata is checked ---------------------------------------------
+
+#[tokio::test]
+async fn c18_deceptive_or_dangerous_metadata_is_refused() {
+    let h = harness();
+    let base = || serde_json::json!({"redirect_uris": [REDIRECT]});
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("client_name", "".into()),
+        ("client_name", "   ".into()),
+        ("client_name", "Goo\u{202E}elgoog".into()),
+        ("client_name", "Bank\u{200B}of\u{200B}Trust".into()),
+        ("client_name", "Ho\u{2066}me".into()),
+        ("client_name", "ab\u{0007}".into()),
+        ("logo_uri", "javascript:alert(1)".into()),
+        (
+            "policy_uri",
+            "data:text/html,<script>alert(1)</script>".into(),
+        ),
+        ("tos_uri", 42.into()),
+        ("tos_uri", "http://tos.example/terms".into()),
+        ("client_uri", "https://user:pw@client.example/".into()),
+        ("contacts", "admin@client.example".into()),
+        ("contacts", serde_json::json!([1, 2])),
+        ("software_id", serde_json::json!({"nested": true})),
+    ];
+    for (field, value) in cases {
+        let mut body = base();
+        body[field] = value.clone();
+        let response = h.provider.register(body.to_string().as_bytes(), None).await;
+        assert_eq!(
+            (response.status, error_of(&response).as_str()),
+            (400, "invalid_client_metadata"),
+            "{field}: {value}"
+        );
+    }
+    let mut body = base();
+    body["client_name"] = "Café Photos".into();
+    body["logo_uri"] = "https://client.example/logo.png".into();
+    body["contacts"] = serde_json::json!(["ops@client.example"]);
+    let response = h.provider.register(body.to_string().as_bytes(), None).await;
+    assert_eq!(
+        response.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let doc = response.json_body().unwrap();
+    assert_eq!(doc["client_name"], "Café Photos");
+    assert_eq!(doc["logo_uri"], "https://client.example/logo.png");
+}
+
+// ---- C19: loopback redirect matching is textual but for the port ---------------------------
+
+#[tokio::test]
+async fn c19_loopback_matching_lets_only_the_port_vary() {
+    let h = harness();
+    let client = h
+        .register(
+            ClientRegistration::new("Native", "http://127.0.0.1/loop")
+                .with_auth_method(AuthMethod::None),
+        )
+        .await;
+    let ask = |uri: &str| {
+        format!(
+            "response_type=code&client_id={}&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            client.id,
+            urlencode(uri)
+        )
+    };
+    for refused in [
+        "http://127.1:5/loop",
+        "http://127.0.0.1:5/x/../loop",
+        "http://127.0.0.1:5/./loop",
+        "http://0x7f.0.0.1:5/loop",
+        "http://127.0.0.1:5/LOOP",
+        "http://127.0.0.1:5/loop/",
+        "http://127.0.0.1:05x/loop",
+        "http://localhost:5/loop",
+    ] {
+        match h.provider.authorize(&params(&ask(refused))).await {
+            Err(AuthorizeError::Untrusted(_)) => {}
+            other => panic!("{refused} accepted: {other:?}"),
+        }
+    }
+    for accepted in [
+        "http://127.0.0.1:5/loop",
+        "http://127.0.0.1:61234/loop",
+        "http://127.0.0.1/loop",
+    ] {
+        assert!(
+            h.provider.authorize(&params(&ask(accepted))).await.is_ok(),
+            "{accepted}"
+        );
+    }
+}

@@ -307,6 +307,13 @@ impl Provider {
             };
             untrusted(ErrorCode::InvalidRequest, description)
         })?;
+        // Whatever the policy let through: no planted `code`, `state` or `iss` (C6).
+        if redirect_uri.carries_response_params() {
+            return Err(untrusted(
+                ErrorCode::InvalidRequest,
+                "the redirect_uri must not carry a parameter the authorization response adds",
+            ));
+        }
 
         let mut pending = PendingAuthorization {
             client,
@@ -390,7 +397,8 @@ impl Provider {
                 _ => config.default_scopes.clone(),
             },
         };
-        if !config.scopes.is_empty() && !requested.is_subset(&config.scopes) {
+        // Fail closed: a provider that offers no scopes grants none (C14).
+        if !requested.is_subset(&config.scopes) {
             return Err(OAuthError::invalid_scope(
                 "a requested scope is not offered by this server",
             ));
