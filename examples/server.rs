@@ -813,12 +813,14 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
     };
 
-    // Expired codes, tokens and device authorizations are removed once a minute.
+    // Expired codes, tokens and device authorizations are removed every ten seconds, in
+    // batches of a thousand until none is left: creation is bounded per client, so each round
+    // catches up.
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
-            if let Err(error) = provider.sweep(10_000).await {
+            if let Err(error) = provider.sweep(1000).await {
                 tracing::warn!(%error, "sweep failed");
             }
         }

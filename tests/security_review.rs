@@ -503,3 +503,122 @@ async fn c19_loopback_matching_lets_only_the_port_vary() {
         );
     }
 }
+
+// ---- C4: unbounded growth by anyone -----------------------------------------------------
+
+/// A client acting for itself never gets a token that never expires, whatever the policy: only
+/// a grant a user gave (and can revoke) may.
+#[tokio::test]
+async fn c4_client_credentials_tokens_always_expire() {
+    let h = harness_with(
+        builder()
+            .danger(
+                Danger::new()
+                    .open_registration()
+                    .never_expire_with_scope(tessera::Scope::new("offline_access").unwrap()),
+            )
+            .build()
+            .unwrap(),
+    );
+    let client = h.confidential().await;
+    for body in [
+        "grant_type=client_credentials&scope=offline_access",
+        "grant_type=client_credentials&scope=read%20offline_access",
+    ] {
+        let tokens = h.token(&client, body).await.json_body().unwrap();
+        assert_eq!(tokens["expires_in"], 3600, "{body}: {tokens}");
+    }
+    // With no scope asked for, the default leaves `offline_access` out.
+    let registered = h
+        .register(
+            ClientRegistration::new("Machine", REDIRECT)
+                .with_grant_types(vec![GrantType::ClientCredentials])
+                .with_scopes(ScopeSet::parse("read offline_access").unwrap()),
+        )
+        .await;
+    let tokens = h
+        .token(&registered, "grant_type=client_credentials")
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(tokens["scope"], "read", "{tokens}");
+    // A user's grant still may never expire.
+    let user_tokens = h.tokens(&client, "read offline_access").await;
+    assert!(user_tokens.get("expires_in").is_none(), "{user_tokens}");
+}
+
+/// One client cannot make the provider store tokens or device authorizations without bound.
+#[tokio::test]
+async fn c4_machine_issuance_is_limited_per_client() {
+    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(tessera::store::MemoryStore::new());
+    let provider = tessera::Provider::builder(config(), store.clone())
+        .clock(Arc::new(clock.clone()))
+        .machine_issuance(Arc::new(tessera::MemoryAttemptLimiter::new(
+            5,
+            time::Duration::minutes(1),
+        )))
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    let client = h.confidential().await;
+    let other = h.confidential().await;
+    for _ in 0..5 {
+        assert_eq!(
+            h.token(&client, "grant_type=client_credentials")
+                .await
+                .status,
+            200
+        );
+    }
+    let refused = h.token(&client, "grant_type=client_credentials").await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(error_of(&refused), "temporarily_unavailable");
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Another client is not affected; the client itself is again after the window.
+    assert_eq!(
+        h.token(&other, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
+    h.clock.advance(time::Duration::seconds(61));
+    assert_eq!(
+        h.token(&client, "grant_type=client_credentials")
+            .await
+            .status,
+        200
+    );
+    // Device authorizations: a public client needs only its ID, so the same bound applies.
+    let public = h.public().await;
+    let start = || FormRequest::new(format!("client_id={}&scope=read", public.id).into_bytes());
+    for _ in 0..5 {
+        assert_eq!(h.provider.device_authorization(&start()).await.status, 200);
+    }
+    let refused = h.provider.device_authorization(&start()).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.header("retry-after").is_some());
+}
+
+/// The sweep keeps up: one call removes every expired record, however many, in bounded
+/// batches.
+#[tokio::test]
+async fn c4_one_sweep_drains_the_backlog() {
+    let h = harness();
+    let client = h.confidential().await;
+    for _ in 0..250 {
+        assert_eq!(
+            h.token(&client, "grant_type=client_credentials")
+                .await
+                .status,
+            200
+        );
+    }
+    h.clock.advance(time::Duration::hours(2));
+    assert_eq!(h.provider.sweep(16).await.unwrap(), 250);
+    assert_eq!(h.provider.sweep(16).await.unwrap(), 0);
+}

@@ -167,6 +167,19 @@ impl Provider {
             ));
         }
         client.check_grant(GrantType::DeviceCode)?;
+        // A public client needs only its ID here: bound what one client can make anyone store
+        // (C4).
+        if let Attempt::Refused { retry_after } = self
+            .inner
+            .machine_issuance
+            .attempt(&format!("device_authorization:{}", client.id), self.now())
+            .await
+        {
+            return Err(OAuthError::rate_limited(
+                "too many device authorizations for this client; try again later",
+                retry_after.whole_seconds().unsigned_abs(),
+            ));
+        }
         let scopes = self.requested_scopes(client, params.get("scope"))?;
         let config = &self.config().device;
         let now = self.now();
