@@ -12,7 +12,7 @@ use crate::response::Response;
 /// Covers every code registered by RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
 /// RFC 7591 §3.2.2, RFC 8628 §3.5 and RFC 8693 §2.2.2. [`ErrorCode::Custom`] carries codes a
 /// provider dialect invents (PhoneGap Build's `authorization_refused`, for example).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// `invalid_request`: a parameter is missing, repeated, malformed or unsupported.
@@ -104,6 +104,21 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => 503,
             _ => 400,
         }
+    }
+}
+
+// One wire code, one value: `Custom("invalid_grant")` is `InvalidGrant`.
+impl PartialEq for ErrorCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ErrorCode {}
+
+impl std::hash::Hash for ErrorCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -329,6 +344,15 @@ mod tests {
         assert_eq!(
             ErrorCode::Custom("authorization_refused".into()).as_str(),
             "authorization_refused"
+        );
+        // One wire code has one value, however it was spelled in Rust.
+        assert_eq!(
+            ErrorCode::Custom("invalid_grant".into()),
+            ErrorCode::InvalidGrant
+        );
+        assert_ne!(
+            ErrorCode::Custom("invalid grant".into()),
+            ErrorCode::InvalidGrant
         );
     }
 

@@ -15,7 +15,7 @@
 //! ```
 
 use crate::endpoint::bearer::BearerRequest;
-use crate::endpoint::token::FormRequest;
+use crate::endpoint::form::FormRequest;
 use crate::response::Response;
 
 impl From<Response> for http::Response<Vec<u8>> {

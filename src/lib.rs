@@ -5,7 +5,6 @@
 
 mod audit;
 mod client;
-mod client_auth;
 mod clock;
 mod config;
 pub mod danger;
@@ -39,10 +38,10 @@ pub use config::{
 };
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
+pub use endpoint::form::FormRequest;
 pub use endpoint::register::{
     ClientRegistration, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, RegisteredClient,
 };
-pub use endpoint::token::FormRequest;
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;

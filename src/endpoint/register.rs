@@ -4,11 +4,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::audit::AuditEvent;
 use crate::client::{AuthMethod, Client, ClientId, ClientType, GrantType};
 use crate::config::RegistrationPolicy;
+use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::provider::Provider;
 use crate::redirect::RedirectUri;
@@ -441,14 +441,7 @@ impl Provider {
     pub async fn register(&self, body: &[u8], authorization: Option<&str>) -> Response {
         match self.register_dynamic(body, authorization).await {
             Ok(response) => response,
-            Err(error) => {
-                let status = if error.code == ErrorCode::InvalidToken {
-                    401
-                } else {
-                    error.code.status()
-                };
-                Response::json(status, &error.to_json())
-            }
+            Err(error) => error.to_response(),
         }
     }
 
@@ -473,9 +466,9 @@ impl Provider {
                     )
                 })?;
                 let hash = TokenHash::of(token);
-                let ok = accepted.iter().fold(false, |ok, a| {
-                    ok | bool::from(a.as_bytes().ct_eq(hash.as_bytes()))
-                });
+                // Every accepted token is compared, so the time taken says nothing of which
+                // (or whether one) matched.
+                let ok = accepted.iter().fold(false, |ok, a| ok | a.ct_eq(&hash));
                 if !ok {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidToken,
@@ -670,7 +663,7 @@ impl Provider {
         let presented = TokenHash::of(token);
         let valid = client
             .registration_token
-            .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())));
+            .is_some_and(|stored| stored.ct_eq(&presented));
         if !valid {
             return unauthorized();
         }
@@ -686,7 +679,7 @@ impl Provider {
             },
             "PUT" => match self.update_registration(client, body).await {
                 Ok(doc) => Response::json(200, &doc),
-                Err(error) => Response::json(error.code.status(), &error.to_json()),
+                Err(error) => error.to_response(),
             },
             _ => Response::json(
                 405,
@@ -763,10 +756,8 @@ struct RawMetadata {
 }
 
 fn bearer_value(authorization: Option<&str>) -> Option<&str> {
-    let (scheme, value) = authorization?.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| value.trim())
+    authorization
+        .and_then(AuthorizationHeader::bearer)
         .filter(|v| !v.is_empty())
 }
 

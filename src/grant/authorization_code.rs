@@ -43,13 +43,10 @@ impl UntrustedRequest {
         }
     }
 
-    /// The HTTP status to show it with (400, or 500 for a storage fault).
+    /// The HTTP status to show it with: the code's ([`ErrorCode::status`]; 400 for a bad
+    /// request, 500 for a storage fault).
     pub fn status(&self) -> u16 {
-        if self.code == ErrorCode::ServerError {
-            500
-        } else {
-            400
-        }
+        self.code.status()
     }
 }
 

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::audit::{AuditEvent, RateLimit};
 use crate::client::{AuthMethod, Client, ClientId};
+use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError};
 use crate::limiter::Attempt;
 use crate::params::Params;
@@ -73,45 +74,44 @@ pub(crate) fn credentials(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<Credentials, AuthFailure> {
-    if let Some(header) = authorization {
-        let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
-        if scheme.eq_ignore_ascii_case("basic") {
-            let basic = |description| AuthFailure {
-                error: invalid_client(description),
-                basic: true,
-            };
-            if params.contains("client_secret") {
-                return Err(OAuthError::invalid_request(
-                    "the client authenticated with both HTTP Basic and client_secret",
-                )
-                .into());
-            }
-            let decoded = STANDARD
-                .decode(value.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let secret =
-                form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
-            if params
-                .get("client_id")
-                .is_some_and(|body_id| body_id != id.as_str())
-            {
-                return Err(OAuthError::invalid_request(
-                    "client_id differs from the HTTP Basic credentials",
-                )
-                .into());
-            }
-            return Ok(Credentials::Basic {
-                id,
-                secret: ClientSecret::new(secret),
-            });
+    if let Some(header) = authorization.map(AuthorizationHeader::parse)
+        && header.is("basic")
+    {
+        let basic = |description| AuthFailure {
+            error: invalid_client(description),
+            basic: true,
+        };
+        if params.contains("client_secret") {
+            return Err(OAuthError::invalid_request(
+                "the client authenticated with both HTTP Basic and client_secret",
+            )
+            .into());
         }
+        let decoded = STANDARD
+            .decode(header.credentials())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let secret =
+            form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
+        if params
+            .get("client_id")
+            .is_some_and(|body_id| body_id != id.as_str())
+        {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the HTTP Basic credentials",
+            )
+            .into());
+        }
+        return Ok(Credentials::Basic {
+            id,
+            secret: ClientSecret::new(secret),
+        });
     }
     let id = params.get("client_id").ok_or_else(|| {
         AuthFailure::from(invalid_client("no client authentication was included"))
