@@ -27,7 +27,13 @@ mod secret;
 mod shared_str;
 pub mod store;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+
+/// The attribute every storage trait implementation needs: the store traits are
+/// `#[async_trait]` traits, so `impl ClientStore for MyStore` takes `#[tessera::async_trait]`
+/// (re-exported so a host's store needs no extra dependency, and stays on the same version).
+pub use async_trait::async_trait;
 
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
 pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
@@ -54,6 +60,7 @@ pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use offload::TokioBlocking;
 pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};

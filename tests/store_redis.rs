@@ -37,7 +37,7 @@ fn url() -> Option<String> {
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    OsEntropy::default().fill(&mut buf);
+    OsEntropy.fill(&mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -121,7 +121,7 @@ conformance! {
 
 fn hash() -> TokenHash {
     let mut bytes = [0u8; 32];
-    OsEntropy::default().fill(&mut bytes);
+    OsEntropy.fill(&mut bytes);
     TokenHash::from_bytes(bytes)
 }
 

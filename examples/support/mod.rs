@@ -227,7 +227,7 @@ impl std::fmt::Debug for Sessions {
 fn random_token() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
-    OsEntropy::default().fill(&mut bytes);
+    OsEntropy.fill(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
