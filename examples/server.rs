@@ -287,19 +287,33 @@ async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pending = match app.pending(&query.unwrap_or_default()).await {
-        Ok(pending) => pending,
-        Err(page) => return page,
-    };
+    let query = query.unwrap_or_default();
+    let outcome = app.pending(&query).await;
+    if let Err(Refusal::Page(page)) = outcome {
+        return page;
+    }
     let visitor = app.sessions.visitor(&headers);
-    let page = match visitor.user() {
-        None => app.login_page(
-            &visitor.csrf,
-            &format!("/authorize?{}", pending.query),
-            Some(&pending.inner.client().name),
-            false,
-        ),
-        Some(user) => {
+    let page = match (visitor.user(), outcome) {
+        (_, Err(Refusal::Page(page))) => page,
+        // Signed in first, even for an error: only then may it be redirected (RFC 9700
+        // §4.11.2), so a client's redirect URI is never an open redirector.
+        (None, outcome) => {
+            let client = outcome.as_ref().ok().map(|p| p.inner.client().name.clone());
+            // The query re-encoded (form_urlencoded), as the login's `next`.
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(url::form_urlencoded::parse(query.as_bytes()))
+                .finish();
+            app.login_page(
+                &visitor.csrf,
+                &format!("/authorize?{query}"),
+                client.as_deref(),
+                false,
+            )
+        }
+        (Some(user), Err(Refusal::Redirect(redirect))) => {
+            send(redirect.after_login(user).to_response())
+        }
+        (Some(user), Ok(pending)) => {
             let covered = pending
                 .inner
                 .consent_covers(&app.provider, user)
@@ -331,7 +345,8 @@ async fn consent(State(app): State<App>, request: Buffered) -> Response {
     };
     let pending = match app.pending(form.get("request").unwrap_or("")).await {
         Ok(pending) => pending.inner,
-        Err(page) => return page,
+        Err(Refusal::Page(page)) => return page,
+        Err(Refusal::Redirect(redirect)) => return send(redirect.after_login(&user).to_response()),
     };
     let redirect = match form.get("decision") {
         Some("allow") => {
@@ -444,7 +459,10 @@ async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
     let code = form.get("user_code").unwrap_or("");
     let pending = match app
         .provider
-        .device_verification(code, &session.attempt_key())
+        .device_verification(
+            code,
+            &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
+        )
         .await
     {
         Ok(pending) => pending,
@@ -551,6 +569,13 @@ async fn revoke_app(State(app): State<App>, request: Buffered) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the handlers above.
 
+/// Why an authorization request cannot go on: a page to show, or an error redirect to send
+/// once the user has signed in.
+enum Refusal {
+    Page(Response),
+    Redirect(tessera::ErrorRedirect),
+}
+
 /// A validated authorization request and its query, re-encoded for the next form.
 struct Pending {
     inner: PendingAuthorization,
@@ -558,29 +583,33 @@ struct Pending {
 }
 
 impl App {
-    /// Parses and validates an authorization request; an error is the response to send (a 400
-    /// page for untrusted requests, a redirect otherwise).
-    async fn pending(&self, query: &str) -> Result<Pending, Response> {
+    /// Parses and validates an authorization request; an error is a 400 page for untrusted
+    /// requests, an error redirect (for a signed-in user) otherwise.
+    async fn pending(&self, query: &str) -> Result<Pending, Refusal> {
         let limits = self.provider.config().limits();
         let params = tessera::Params::from_query(query, limits).map_err(|error| {
             let text = error.description.unwrap_or_default();
-            self.pages
-                .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text)
+            Refusal::Page(
+                self.pages
+                    .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text),
+            )
         })?;
         match self.provider.authorize(&params).await {
             Ok(inner) => Ok(Pending {
                 inner,
                 query: params.to_query(),
             }),
-            Err(AuthorizeError::Untrusted(error)) => Err(self.pages.error(
+            Err(AuthorizeError::Untrusted(error)) => Err(Refusal::Page(self.pages.error(
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
                 error.code.as_str(),
                 &error.description,
-            )),
-            Err(AuthorizeError::Redirect(redirect)) => Err(send(redirect.to_response())),
+            ))),
+            Err(AuthorizeError::Redirect(redirect)) => Err(Refusal::Redirect(redirect)),
             Err(_) => {
                 tracing::error!("unexpected authorization outcome");
-                Err(self.bad_form("the request could not be processed"))
+                Err(Refusal::Page(
+                    self.bad_form("the request could not be processed"),
+                ))
             }
         }
     }
@@ -682,7 +711,10 @@ impl App {
     async fn device_consent_page(&self, session: &Session, code: &str) -> Response {
         match self
             .provider
-            .device_verification(code, &session.attempt_key())
+            .device_verification(
+                code,
+                &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
+            )
             .await
         {
             Ok(pending) => self.pages.render(
@@ -772,12 +804,14 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
     };
 
-    // Expired codes, tokens and device authorizations are removed once a minute.
+    // Expired codes, tokens and device authorizations are removed every ten seconds, in
+    // batches of a thousand until none is left: creation is bounded per client, so each round
+    // catches up.
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
-            if let Err(error) = provider.sweep(10_000).await {
+            if let Err(error) = provider.sweep(1000).await {
                 tracing::warn!(%error, "sweep failed");
             }
         }

@@ -90,7 +90,6 @@ pub trait AuditSink: Send + Sync + fmt::Debug {
 
 /// Emits each event as a `tracing` warning or info event, target `tessera::audit`.
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct TracingAudit;
 
 impl AuditSink for TracingAudit {

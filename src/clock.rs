@@ -21,7 +21,6 @@ pub trait Clock: Send + Sync + fmt::Debug {
 /// The operating system's clock, read in whole seconds (every stored time is whole seconds,
 /// so a record reads back exactly as written from every backend).
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct SystemClock;
 
 impl Clock for SystemClock {

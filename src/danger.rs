@@ -79,9 +79,9 @@ impl Danger {
     /// # Risk
     /// A stranger can create clients at will: with any name and logo (phishing consent pages),
     /// any redirect URI, in any number (the host must rate-limit registration per source).
-    /// Self-registered clients may use only the grants RFC 7591 clients usually need:
-    /// authorization code, refresh and device; never token exchange or client credentials
-    /// across users' data unless the host allows it.
+    /// Names and URLs are checked (no invisible or reordering characters, `https` URLs only),
+    /// error redirects wait for a signed-in user, and a self-registered client can never
+    /// obtain the token-exchange grant, which reaches other clients' tokens.
     pub fn open_registration(mut self) -> Self {
         self.open_registration = true;
         self

@@ -18,7 +18,6 @@ pub trait Entropy: Send + Sync + fmt::Debug {
 /// The default source: the thread-local CSPRNG of `rand` (ChaCha12, reseeded from the
 /// operating system). No lock is shared between threads.
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct OsEntropy;
 
 impl Entropy for OsEntropy {

@@ -12,7 +12,7 @@ use crate::response::Response;
 /// Covers every code registered by RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
 /// RFC 7591 §3.2.2, RFC 8628 §3.5 and RFC 8693 §2.2.2. [`ErrorCode::Custom`] carries codes a
 /// provider dialect invents (PhoneGap Build's `authorization_refused`, for example).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// `invalid_request`: a parameter is missing, repeated, malformed or unsupported.
@@ -107,6 +107,21 @@ impl ErrorCode {
     }
 }
 
+// One wire code, one value: `Custom("invalid_grant")` is `InvalidGrant`.
+impl PartialEq for ErrorCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ErrorCode {}
+
+impl std::hash::Hash for ErrorCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -127,6 +142,10 @@ pub struct OAuthError {
     pub description: Option<Cow<'static, str>>,
     /// A page documenting the error.
     pub uri: Option<String>,
+    /// For a refusal that time cures (a rate limit): seconds to wait, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
+    /// Whether the refusal is a rate limit (HTTP 429) rather than what `code` says.
+    pub(crate) too_many: bool,
 }
 
 impl OAuthError {
@@ -136,6 +155,8 @@ impl OAuthError {
             code,
             description: Some(description.into()),
             uri: None,
+            retry_after: None,
+            too_many: false,
         }
     }
 
@@ -145,6 +166,8 @@ impl OAuthError {
             code,
             description: None,
             uri: None,
+            retry_after: None,
+            too_many: false,
         }
     }
 
@@ -161,6 +184,24 @@ impl OAuthError {
     /// `invalid_scope` with a description.
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// A rate limit: `temporarily_unavailable` with HTTP 429 and `Retry-After` (RFC 6585 §4).
+    pub fn rate_limited(description: impl Into<Cow<'static, str>>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after.max(1)),
+            too_many: true,
+            ..Self::new(ErrorCode::TemporarilyUnavailable, description)
+        }
+    }
+
+    /// The HTTP status to send it with: the code's, or 429 for a rate limit.
+    pub fn status(&self) -> u16 {
+        if self.too_many {
+            429
+        } else {
+            self.code.status()
+        }
     }
 
     /// `server_error` for a storage fault; the fault itself is not described to the client.
@@ -184,10 +225,18 @@ impl OAuthError {
         serde_json::Value::Object(body)
     }
 
-    /// The complete response of a token-style endpoint: status from [`ErrorCode::status`], a JSON
-    /// body and the no-store headers.
+    /// The complete response of a token-style endpoint: status from [`OAuthError::status`], a
+    /// JSON body, the no-store headers and `Retry-After` when there is one.
     pub fn to_response(&self) -> Response {
-        Response::json(self.code.status(), &self.to_json())
+        self.with_retry_after(Response::json(self.status(), &self.to_json()))
+    }
+
+    /// `response` with this error's `Retry-After`, if it has one.
+    pub(crate) fn with_retry_after(&self, response: Response) -> Response {
+        match self.retry_after {
+            Some(seconds) => response.with_header("retry-after", seconds.to_string()),
+            None => response,
+        }
     }
 }
 
@@ -295,6 +344,15 @@ mod tests {
         assert_eq!(
             ErrorCode::Custom("authorization_refused".into()).as_str(),
             "authorization_refused"
+        );
+        // One wire code has one value, however it was spelled in Rust.
+        assert_eq!(
+            ErrorCode::Custom("invalid_grant".into()),
+            ErrorCode::InvalidGrant
+        );
+        assert_ne!(
+            ErrorCode::Custom("invalid grant".into()),
+            ErrorCode::InvalidGrant
         );
     }
 

@@ -15,9 +15,10 @@
 //! ```
 
 use crate::endpoint::bearer::BearerRequest;
-use crate::endpoint::token::FormRequest;
+use crate::endpoint::form::FormRequest;
 use crate::response::Response;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl From<Response> for http::Response<Vec<u8>> {
     fn from(response: Response) -> Self {
         let mut out = http::Response::new(response.body);
@@ -38,6 +39,7 @@ fn authorization(headers: &http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl FormRequest {
     /// The body, query string and `Authorization` header of an `http` request.
     pub fn from_http<B: AsRef<[u8]>>(request: &http::Request<B>) -> Self {
@@ -47,6 +49,7 @@ impl FormRequest {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl<'a> BearerRequest<'a> {
     /// The `Authorization` header and query string of an `http` request, and its body as a form
     /// if it is one (RFC 6750 §2.2 requires the form content type).

@@ -5,7 +5,6 @@
 
 mod audit;
 mod client;
-mod client_auth;
 mod clock;
 mod config;
 pub mod danger;
@@ -18,6 +17,7 @@ pub mod guide;
 #[cfg(feature = "http")]
 mod http;
 mod limiter;
+mod offload;
 mod params;
 mod provider;
 mod redirect;
@@ -27,7 +27,13 @@ mod secret;
 mod shared_str;
 pub mod store;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+
+/// The attribute every storage trait implementation needs: the store traits are
+/// `#[async_trait]` traits, so `impl ClientStore for MyStore` takes `#[tessera::async_trait]`
+/// (re-exported so a host's store needs no extra dependency, and stays on the same version).
+pub use async_trait::async_trait;
 
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
 pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
@@ -38,19 +44,25 @@ pub use config::{
 };
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
+pub use endpoint::form::FormRequest;
 pub use endpoint::register::{
     ClientRegistration, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, RegisteredClient,
 };
-pub use endpoint::token::FormRequest;
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
-pub use grant::authorization_code::{AuthorizeError, PendingAuthorization, UntrustedRequest};
-pub use grant::device_code::PendingDeviceAuthorization;
+pub use grant::authorization_code::{
+    AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
+};
+pub use grant::device_code::{DeviceAttempt, PendingDeviceAuthorization};
 pub use grant::issue::TokenResponse;
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
-pub use limiter::{AttemptLimiter, MemoryAttemptLimiter};
+pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use offload::TokioBlocking;
+pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{

@@ -1,48 +1,73 @@
-//! Bounding guesses: a limiter counts failed attempts per key and refuses a key that failed too
-//! often within a window. The provider consults one on client authentication (keyed by client
-//! ID) and one on device user-code entry (keyed by the host's attempt key).
+//! Bounding guesses: a limiter counts attempts per key and refuses a key that failed too often
+//! within a window. The provider consults one on client authentication (keyed by client and
+//! source) and one on device user-code entry (keyed by user and by source, under a global cap).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
 
-/// Counts failed attempts per key (RFC 6819 §5.1.4.2.3, RFC 8628 §5.1). Implement it over a
-/// shared store when several processes serve one provider; [`MemoryAttemptLimiter`] serves one
-/// process.
-#[async_trait::async_trait]
-pub trait AttemptLimiter: Send + Sync + std::fmt::Debug {
-    /// Whether `key` may make an attempt at `now` (false: it failed too often lately).
-    async fn allowed(&self, key: &str, now: OffsetDateTime) -> bool;
-
-    /// Records a failed attempt by `key` at `now`.
-    async fn failed(&self, key: &str, now: OffsetDateTime);
+/// What a limiter decided about one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a refused attempt must not go ahead"]
+pub enum Attempt {
+    /// Go ahead; report the outcome with [`AttemptLimiter::succeeded`] (a failure needs no
+    /// report: the attempt already counted).
+    Allowed,
+    /// Too many failures lately; try again after this long.
+    Refused {
+        /// How long until the key's window ends.
+        retry_after: Duration,
+    },
 }
 
-/// An in-memory [`AttemptLimiter`]: at most `max_failures` failures per key in a fixed window
-/// that starts at the key's first failure.
+/// Counts attempts per key (RFC 6819 §5.1.4.2.3, RFC 8628 §5.1). Implement it over a shared
+/// store when several processes serve one provider; [`MemoryAttemptLimiter`] serves one process.
+///
+/// # Contract
+/// [`AttemptLimiter::attempt`] checks and counts in one atomic step: of any number of concurrent
+/// attempts for one key, no more than the budget are allowed before some of them report
+/// success. [`AttemptLimiter::succeeded`] takes the attempt back, so that only failures (and
+/// attempts still in flight) use up a key's budget.
+#[async_trait::async_trait]
+pub trait AttemptLimiter: Send + Sync + std::fmt::Debug {
+    /// Counts an attempt by `key` at `now` and says whether it may go ahead.
+    async fn attempt(&self, key: &str, now: OffsetDateTime) -> Attempt;
+
+    /// The attempt `key` made (and was allowed) succeeded: it no longer counts.
+    async fn succeeded(&self, key: &str, now: OffsetDateTime);
+}
+
+/// An in-memory [`AttemptLimiter`]: at most `max_failures` counted attempts per key in a fixed
+/// window that starts at the key's first counted attempt.
 ///
 /// Memory is bounded: at most [`MemoryAttemptLimiter::MAX_KEYS`] keys are tracked; when full,
-/// finished windows are dropped, and keys beyond that are not tracked (the flood is the host's
-/// to throttle).
+/// finished windows are dropped, and a new key that still finds no room is let through
+/// untracked. Refusing it instead would let anyone with enough addresses lock every client
+/// out; the guesses it lets through are worthless against generated secrets (256 bits), and
+/// the provider's global cap bounds device user-code guesses. Hosts keying by IPv6 address
+/// should pass the /64 prefix as the source.
 ///
 /// ```
-/// use tessera::{AttemptLimiter, MemoryAttemptLimiter};
+/// use tessera::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let limiter = MemoryAttemptLimiter::new(2, time::Duration::minutes(15));
 /// let now = time::OffsetDateTime::UNIX_EPOCH;
-/// limiter.failed("client-a", now).await;
-/// assert!(limiter.allowed("client-a", now).await);
-/// limiter.failed("client-a", now).await;
-/// assert!(!limiter.allowed("client-a", now).await);
-/// assert!(limiter.allowed("client-a", now + time::Duration::minutes(16)).await);
+/// assert_eq!(limiter.attempt("client-a", now).await, Attempt::Allowed); // fails: counted
+/// assert_eq!(limiter.attempt("client-a", now).await, Attempt::Allowed);
+/// limiter.succeeded("client-a", now).await; // this one succeeded: given back
+/// assert_eq!(limiter.attempt("client-a", now).await, Attempt::Allowed); // fails: counted
+/// assert!(matches!(limiter.attempt("client-a", now).await, Attempt::Refused { .. }));
+/// assert_eq!(limiter.attempt("client-b", now).await, Attempt::Allowed);
+/// let later = now + time::Duration::minutes(16);
+/// assert_eq!(limiter.attempt("client-a", later).await, Attempt::Allowed);
 /// # });
 /// ```
 #[derive(Debug)]
 pub struct MemoryAttemptLimiter {
     max_failures: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
+    counts: Mutex<HashMap<String, (u32, OffsetDateTime)>>,
 }
 
 impl MemoryAttemptLimiter {
@@ -54,42 +79,45 @@ impl MemoryAttemptLimiter {
         Self {
             max_failures,
             window,
-            failures: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, OffsetDateTime)>> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+        self.counts.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait::async_trait]
 impl AttemptLimiter for MemoryAttemptLimiter {
-    async fn allowed(&self, key: &str, now: OffsetDateTime) -> bool {
-        let mut failures = self.lock();
-        match failures.get(key) {
-            Some((_, since)) if now - *since > self.window => {
-                failures.remove(key);
-                true
-            }
-            Some((count, _)) => *count < self.max_failures,
-            None => true,
-        }
-    }
-
-    async fn failed(&self, key: &str, now: OffsetDateTime) {
-        let mut failures = self.lock();
-        if !failures.contains_key(key) && failures.len() >= Self::MAX_KEYS {
-            let window = self.window;
-            failures.retain(|_, (_, since)| now - *since <= window);
-            if failures.len() >= Self::MAX_KEYS {
-                return;
+    async fn attempt(&self, key: &str, now: OffsetDateTime) -> Attempt {
+        let window = self.window;
+        let mut counts = self.lock();
+        if !counts.contains_key(key) && counts.len() >= Self::MAX_KEYS {
+            counts.retain(|_, (_, since)| now - *since <= window);
+            if counts.len() >= Self::MAX_KEYS {
+                return Attempt::Allowed;
             }
         }
-        let entry = failures.entry(key.to_owned()).or_insert((0, now));
-        if now - entry.1 > self.window {
+        let entry = counts.entry(key.to_owned()).or_insert((0, now));
+        if now - entry.1 > window {
             *entry = (0, now);
         }
-        entry.0 = entry.0.saturating_add(1);
+        if entry.0 >= self.max_failures {
+            let retry_after = (entry.1 + window - now).max(Duration::seconds(1));
+            return Attempt::Refused { retry_after };
+        }
+        entry.0 += 1;
+        Attempt::Allowed
+    }
+
+    async fn succeeded(&self, key: &str, _now: OffsetDateTime) {
+        let mut counts = self.lock();
+        if let Some(entry) = counts.get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+            if entry.0 == 0 {
+                counts.remove(key);
+            }
+        }
     }
 }

@@ -43,7 +43,10 @@ pub(crate) struct Inner {
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
     pub(crate) device_guesses: Arc<dyn crate::AttemptLimiter>,
+    pub(crate) device_global: Arc<dyn crate::AttemptLimiter>,
     pub(crate) client_attempts: Arc<dyn crate::AttemptLimiter>,
+    pub(crate) offload: Arc<dyn crate::Offload>,
+    pub(crate) machine_issuance: Arc<dyn crate::AttemptLimiter>,
 }
 
 /// Assembles a [`Provider`].
@@ -91,18 +94,46 @@ impl ProviderBuilder {
         self
     }
 
-    /// Sets the limiter of wrong client secrets, keyed by client ID (default: 20 failures per
-    /// client per 15 minutes; then `invalid_client` until the window ends).
+    /// Sets the limiter of wrong client secrets, keyed by client and source (see
+    /// [`crate::FormRequest::source`]; default: 20 failures per client and source per 15
+    /// minutes, then `invalid_client` for that source until the window ends). Share one
+    /// limiter between providers that serve the same clients.
     pub fn client_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
         self.inner.client_attempts = limiter;
         self
     }
 
-    /// Sets the limiter of wrong device user codes, keyed by the attempt key given to
-    /// [`Provider::device_verification`] (default: 10 per key per 15 minutes; then
+    /// Sets the limiter of wrong device user codes, consulted per user and per source of a
+    /// [`crate::DeviceAttempt`] (default: 10 per user and 10 per source per 15 minutes; then
     /// `slow_down`).
     pub fn device_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
         self.inner.device_guesses = limiter;
+        self
+    }
+
+    /// Sets the global cap on wrong device user codes, whoever types them (default: 1000 per
+    /// 15 minutes, after which everyone gets `slow_down` until the window ends). With user
+    /// codes of about 35 bits and a few hundred pending at once, it keeps a distributed
+    /// guesser's odds negligible (RFC 8628 §5.1); raise it with the number of pending
+    /// authorizations you expect.
+    pub fn device_global_attempts(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
+        self.inner.device_global = limiter;
+        self
+    }
+
+    /// Sets the per-client limit on what a client can make the provider store without a user:
+    /// client-credentials tokens and device authorizations, each counted per client (default:
+    /// 600 of each per client per minute; then 429 `temporarily_unavailable` with
+    /// `Retry-After`). Every attempt counts: a client should reuse its token until it expires.
+    pub fn machine_issuance(mut self, limiter: Arc<dyn crate::AttemptLimiter>) -> Self {
+        self.inner.machine_issuance = limiter;
+        self
+    }
+
+    /// Sets where Argon2 checks of imported client secrets run (default: tokio's blocking pool
+    /// with the `tokio` feature, in place without it).
+    pub fn offload(mut self, offload: Arc<dyn crate::Offload>) -> Self {
+        self.inner.offload = offload;
         self
     }
 
@@ -132,9 +163,18 @@ impl Provider {
                     10,
                     time::Duration::minutes(15),
                 )),
+                device_global: Arc::new(crate::MemoryAttemptLimiter::new(
+                    1000,
+                    time::Duration::minutes(15),
+                )),
                 client_attempts: Arc::new(crate::MemoryAttemptLimiter::new(
                     20,
                     time::Duration::minutes(15),
+                )),
+                offload: crate::offload::default_offload(),
+                machine_issuance: Arc::new(crate::MemoryAttemptLimiter::new(
+                    600,
+                    time::Duration::minutes(1),
                 )),
             },
         }
@@ -182,16 +222,41 @@ impl Provider {
                 ..error.clone()
             },
         };
-        Response::encoded(dialect.token_format, error.code.status(), &shown.to_json())
+        error.with_retry_after(Response::encoded(
+            dialect.token_format,
+            error.status(),
+            &shown.to_json(),
+        ))
     }
 
-    /// Removes expired codes, tokens and device authorizations, at most `limit` of each kind.
-    /// Call it on a schedule; see each store's documentation for the indexes it relies on.
-    pub async fn sweep(&self, limit: usize) -> Result<u64, StoreError> {
-        let now = self.now();
+    /// The most batches [`Provider::sweep`] runs per kind of record in one call.
+    pub const MAX_SWEEP_BATCHES: usize = 1000;
+
+    /// Removes expired codes, tokens and device authorizations in batches of `batch` records
+    /// (each one short store step, so other requests go on meanwhile), kind by kind, until a
+    /// batch comes back short (the backlog is gone) or [`Provider::MAX_SWEEP_BATCHES`] batches
+    /// ran. Returns how many records went. Call it on a schedule often enough that one call
+    /// catches up with what the provider creates between calls: creation is bounded per client
+    /// ([`ProviderBuilder::machine_issuance`]), so a call every few seconds keeps any store
+    /// small.
+    pub async fn sweep(&self, batch: usize) -> Result<u64, StoreError> {
+        let batch = batch.max(1);
         let store = &self.inner.store;
-        Ok(store.sweep_codes(now, limit).await?
-            + store.sweep_tokens(now, limit).await?
-            + store.sweep_devices(now, limit).await?)
+        let mut total = 0;
+        for kind in 0..3 {
+            for _ in 0..Self::MAX_SWEEP_BATCHES {
+                let now = self.now();
+                let removed = match kind {
+                    0 => store.sweep_codes(now, batch).await?,
+                    1 => store.sweep_tokens(now, batch).await?,
+                    _ => store.sweep_devices(now, batch).await?,
+                };
+                total += removed;
+                if removed < batch as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(total)
     }
 }

@@ -39,6 +39,22 @@ pub enum RedirectError {
 }
 
 impl RedirectUri {
+    /// The parameters an authorization response (success or error, RFC 6749 §4.1.2 and
+    /// §4.1.2.1, RFC 9207, OpenID Connect Core §3) adds to a redirect URI.
+    pub const RESPONSE_PARAMS: &'static [&'static str] = &[
+        "code",
+        "state",
+        "iss",
+        "error",
+        "error_description",
+        "error_uri",
+        "id_token",
+        "access_token",
+        "token_type",
+        "expires_in",
+        "session_state",
+    ];
+
     /// Parses an absolute URI without a fragment (RFC 6749 §3.1.2).
     pub fn parse(text: &str) -> Result<Self, RedirectError> {
         if text.len() > MAX_REDIRECT_URI_LEN {
@@ -84,6 +100,16 @@ impl RedirectUri {
         self.url
     }
 
+    /// Whether the URI's query already names a parameter that an authorization response adds
+    /// ([`RedirectUri::RESPONSE_PARAMS`]). Such a URI would carry its author's `code` or `iss`
+    /// ahead of the real one (RFC 6749 §3.1.2, RFC 9207), so it is refused wherever it comes
+    /// from: registration, or a request under any redirect policy.
+    pub fn carries_response_params(&self) -> bool {
+        self.url
+            .query_pairs()
+            .any(|(name, _)| Self::RESPONSE_PARAMS.contains(&name.as_ref()))
+    }
+
     /// Whether this is an `http` URI on a loopback IP literal (`127.0.0.1` or `[::1]`), the kind
     /// of redirect a native app listens on (RFC 8252 §7.3).
     pub fn is_loopback_http(&self) -> bool {
@@ -97,17 +123,41 @@ impl RedirectUri {
     }
 
     /// Whether `self` equals `registered` but for the port, both being loopback `http` URIs.
+    ///
+    /// Compared as written, not as parsed: a URL parser rewrites `127.1` to `127.0.0.1` and
+    /// removes `/x/../`, and RFC 8252 §7.3 lets only the port vary.
     fn matches_loopback(&self, registered: &RedirectUri) -> bool {
-        if !self.is_loopback_http() || !registered.is_loopback_http() {
-            return false;
+        match (split_loopback(&self.text), split_loopback(&registered.text)) {
+            (Some(asked), Some(known)) => asked == known,
+            _ => false,
         }
-        let (mut a, mut b) = (self.url.clone(), registered.url.clone());
-        let _ = a.set_port(None);
-        let _ = b.set_port(None);
-        // Compare the texts with the port removed, so that user info, path and query still
-        // have to match exactly.
-        a.as_str() == b.as_str() && self.url.username().is_empty() && self.url.password().is_none()
     }
+}
+
+/// The host and everything after the port of an `http` URI on a loopback IP literal, as
+/// written: `http://127.0.0.1:5000/cb?x` gives `("127.0.0.1", "/cb?x")`. `None` for anything
+/// else, including user info and a port that is not 1 to 5 digits.
+fn split_loopback(text: &str) -> Option<(&str, &str)> {
+    let rest = text.strip_prefix("http://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = ["127.0.0.1", "[::1]"]
+        .into_iter()
+        .find(|host| authority.starts_with(host))?;
+    match &authority[host.len()..] {
+        "" => {}
+        port => {
+            let digits = port.strip_prefix(':')?;
+            if digits.is_empty()
+                || digits.len() > 5
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || digits.parse::<u32>().ok()? > 65535
+            {
+                return None;
+            }
+        }
+    }
+    Some((host, tail))
 }
 
 impl TryFrom<String> for RedirectUri {

@@ -187,6 +187,12 @@ impl TokenHash {
         Self(bytes)
     }
 
+    /// Compares two hashes in time independent of where they differ (for hashes of
+    /// presented secrets checked against stored ones).
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
     /// The 32 bytes, for storage.
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -226,8 +232,9 @@ impl<'de> serde::Deserialize<'de> for TokenHash {
 
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A hash is not a secret, but eight hex digits are enough to correlate logs.
-        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+        // Nothing of the value: the hashes of short secrets (device user codes, about 35 bits)
+        // could be inverted by brute force from a log line.
+        f.write_str("TokenHash(..)")
     }
 }
 
@@ -369,9 +376,7 @@ impl SecretHash {
     /// presented value for the fast form; Argon2 verification for the slow one.
     pub fn verify(&self, presented: &ClientSecret) -> bool {
         match self {
-            Self::Sha256(expected) => {
-                bool::from(presented.hash().as_bytes().ct_eq(expected.as_bytes()))
-            }
+            Self::Sha256(expected) => presented.hash().ct_eq(expected),
             Self::Argon2(phc) => {
                 use argon2::password_hash::{PasswordHash, PasswordVerifier};
                 PasswordHash::new(phc).is_ok_and(|parsed| {

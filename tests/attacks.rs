@@ -56,7 +56,7 @@ async fn open_redirect_is_refused_without_redirecting() {
             Err(AuthorizeError::Untrusted(error)) => {
                 assert_eq!(error.code, ErrorCode::InvalidRequest, "{evil}");
             }
-            Err(AuthorizeError::Redirect(r)) => panic!("{evil} redirected to {}", r.location()),
+            Err(AuthorizeError::Redirect(r)) => panic!("{evil} redirected: {:?}", r.error()),
             Ok(_) => panic!("{evil} accepted"),
             Err(other) => panic!("{other:?}"),
         }
@@ -168,6 +168,7 @@ async fn pkce_downgrade_is_refused() {
     ] {
         match authorize(&h, &format!("{base}{extra}")).await {
             Err(AuthorizeError::Redirect(r)) => {
+                let r = r.after_login(&user());
                 assert_eq!(
                     r.param("error").as_deref(),
                     Some("invalid_request"),
@@ -331,6 +332,7 @@ async fn mix_up_defence_iss_on_every_authorization_response() {
     let bogus = authorize_query(&client.id, REDIRECT, "").replace("scope=read", "scope=bogus");
     match authorize(&h, &bogus).await {
         Err(AuthorizeError::Redirect(r)) => {
+            let r = r.after_login(&user());
             assert_eq!(r.param("iss").as_deref(), Some("https://auth.example.com"))
         }
         _ => panic!("expected a redirected error"),
@@ -361,6 +363,7 @@ async fn csrf_state_round_trips_exactly() {
         let query = query.replace("response_type=code", "response_type=token");
         match authorize(&h, &query).await {
             Err(AuthorizeError::Redirect(r)) => {
+                let r = r.after_login(&user());
                 assert_eq!(r.param("state").as_deref(), Some(state));
                 assert_eq!(
                     r.param("error").as_deref(),
@@ -707,10 +710,12 @@ async fn a_host_limiter_is_consulted() {
     struct Never;
     #[async_trait::async_trait]
     impl tessera::AttemptLimiter for Never {
-        async fn allowed(&self, _: &str, _: time::OffsetDateTime) -> bool {
-            false
+        async fn attempt(&self, _: &str, _: time::OffsetDateTime) -> tessera::Attempt {
+            tessera::Attempt::Refused {
+                retry_after: time::Duration::minutes(1),
+            }
         }
-        async fn failed(&self, _: &str, _: time::OffsetDateTime) {}
+        async fn succeeded(&self, _: &str, _: time::OffsetDateTime) {}
     }
     let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = std::sync::Arc::new(tessera::store::MemoryStore::new());
@@ -729,7 +734,10 @@ async fn a_host_limiter_is_consulted() {
     assert_eq!(error_of(&response), "invalid_client");
     let error = h
         .provider
-        .device_verification("BCDF-GHJK", "k")
+        .device_verification(
+            "BCDF-GHJK",
+            &tessera::DeviceAttempt::new(&tessera::UserId::new("k")),
+        )
         .await
         .expect_err("limited");
     assert_eq!(error.code, ErrorCode::SlowDown);

@@ -224,7 +224,10 @@ async fn device_code_guessing_hits_the_rate_limit() {
     for _ in 0..12 {
         let error = h
             .provider
-            .device_verification("BCDF-GHJK", "attacker-session")
+            .device_verification(
+                "BCDF-GHJK",
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("attacker-session")),
+            )
             .await
             .expect_err("no such code");
         if error.code == tessera::ErrorCode::SlowDown {

@@ -22,7 +22,7 @@ fn authorize_query(client: &str, extra: &str) -> String {
 async fn untrusted(h: &Harness, query: &str) -> tessera::UntrustedRequest {
     match h.provider.authorize(&params(query)).await {
         Err(AuthorizeError::Untrusted(error)) => error,
-        Err(AuthorizeError::Redirect(r)) => panic!("redirected to {}", r.location()),
+        Err(AuthorizeError::Redirect(r)) => panic!("redirected: {:?}", r.error()),
         Ok(_) => panic!("accepted {query}"),
         Err(other) => panic!("{other:?}"),
     }
@@ -30,7 +30,7 @@ async fn untrusted(h: &Harness, query: &str) -> tessera::UntrustedRequest {
 
 async fn redirected_error(h: &Harness, query: &str) -> tessera::Redirect {
     match h.provider.authorize(&params(query)).await {
-        Err(AuthorizeError::Redirect(redirect)) => redirect,
+        Err(AuthorizeError::Redirect(redirect)) => redirect.after_login(&user()),
         other => panic!("expected a redirected error, got {other:?}"),
     }
 }
@@ -278,7 +278,12 @@ async fn token_response_has_the_rfc_fields_and_no_store() {
 #[tokio::test]
 async fn client_secret_post_and_public_none_authenticate() {
     let h = harness();
-    let client = h.confidential().await;
+    let client = h
+        .register(
+            ClientRegistration::new("Posting", REDIRECT)
+                .with_auth_method(tessera::AuthMethod::ClientSecretPost),
+        )
+        .await;
     let code = h.code(&client, "read").await;
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}&client_id={}&client_secret={}",

@@ -48,6 +48,7 @@ async fn missing_response_type_is_refused_unless_optional() {
     let query = authorize_query("").replace("{id}", &client.id);
     match h.provider.authorize(&params(&query)).await {
         Err(AuthorizeError::Redirect(redirect)) => {
+            let redirect = redirect.after_login(&user());
             assert_eq!(redirect.param("error").as_deref(), Some("invalid_request"));
         }
         other => panic!("{other:?}"),
@@ -67,7 +68,7 @@ async fn missing_response_type_is_refused_unless_optional() {
     let query = authorize_query("&response_type=token").replace("{id}", &client.id);
     match h.provider.authorize(&params(&query)).await {
         Err(AuthorizeError::Redirect(redirect)) => assert_eq!(
-            redirect.param("error").as_deref(),
+            redirect.after_login(&user()).param("error").as_deref(),
             Some("unsupported_response_type")
         ),
         other => panic!("{other:?}"),
@@ -128,7 +129,12 @@ async fn query_parameters_are_read_only_when_configured() {
         } else {
             Dialect::default()
         }));
-        let client = h.confidential().await;
+        let client = h
+            .register(
+                tessera::ClientRegistration::new("Posting", REDIRECT)
+                    .with_auth_method(tessera::AuthMethod::ClientSecretPost),
+            )
+            .await;
         let code = h.code(&client, "read").await;
         let query = format!(
             "{}&client_id={}&client_secret={}",

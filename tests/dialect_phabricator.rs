@@ -225,13 +225,15 @@ async fn suspect_redirect_uris_are_shown_on_the_provider() {
 #[tokio::test]
 async fn other_errors_are_redirected_with_state() {
     let phab = server().await;
-    let response = phab
-        .browser
-        .get(&format!(
-            "/oauthserver/auth/?client_id={}&response_type=token&state=s",
-            phab.id
-        ))
-        .await;
+    let request = format!(
+        "/oauthserver/auth/?client_id={}&response_type=token&state=s",
+        phab.id
+    );
+    // Not before the user has signed in (RFC 9700 §4.11.2): the login page comes first.
+    let response = phab.browser.get(&request).await;
+    assert_eq!(response.status(), 303);
+    assert!(location(&response).starts_with("/login?next="));
+    let response = phab.browser.open_signed_in(&request).await;
     assert_eq!(response.status(), 302);
     let callback = location(&response);
     assert!(callback.starts_with(example::CALLBACK));

@@ -161,7 +161,10 @@ async fn device_flow_pending_approval_tokens_exactly_once() {
     let typed = user_code.replace('-', "").to_lowercase();
     let pending = h
         .provider
-        .device_verification(&typed, "session-1")
+        .device_verification(
+            &typed,
+            &tessera::DeviceAttempt::new(&tessera::UserId::new("session-1")),
+        )
         .await
         .unwrap();
     assert_eq!(pending.scopes(), &ScopeSet::parse("read").unwrap());
@@ -193,7 +196,10 @@ async fn device_flow_pending_approval_tokens_exactly_once() {
     // A decided code cannot be entered again.
     assert!(
         h.provider
-            .device_verification(user_code, "session-1")
+            .device_verification(
+                user_code,
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("session-1"))
+            )
             .await
             .is_err()
     );
@@ -229,7 +235,10 @@ async fn device_denial_and_expiry() {
     let start = start_device(&h, &client, "read").await;
     let pending = h
         .provider
-        .device_verification(start["user_code"].as_str().unwrap(), "k")
+        .device_verification(
+            start["user_code"].as_str().unwrap(),
+            &tessera::DeviceAttempt::new(&tessera::UserId::new("k")),
+        )
         .await
         .unwrap();
     assert!(pending.deny(&h.provider).await.unwrap());
@@ -246,7 +255,10 @@ async fn device_denial_and_expiry() {
     );
     assert!(
         h.provider
-            .device_verification(start["user_code"].as_str().unwrap(), "k")
+            .device_verification(
+                start["user_code"].as_str().unwrap(),
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("k"))
+            )
             .await
             .is_err()
     );
@@ -280,14 +292,20 @@ async fn wrong_user_codes_are_rate_limited_per_attempt_key() {
     for _ in 0..10 {
         let error = h
             .provider
-            .device_verification("BCDF-GHJK", "attacker")
+            .device_verification(
+                "BCDF-GHJK",
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("attacker")),
+            )
             .await
             .unwrap_err();
         assert_eq!(error.code, ErrorCode::InvalidGrant);
     }
     let blocked = h
         .provider
-        .device_verification(start["user_code"].as_str().unwrap(), "attacker")
+        .device_verification(
+            start["user_code"].as_str().unwrap(),
+            &tessera::DeviceAttempt::new(&tessera::UserId::new("attacker")),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -297,7 +315,10 @@ async fn wrong_user_codes_are_rate_limited_per_attempt_key() {
     );
     assert!(
         h.provider
-            .device_verification(start["user_code"].as_str().unwrap(), "someone-else")
+            .device_verification(
+                start["user_code"].as_str().unwrap(),
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("someone-else"))
+            )
             .await
             .is_ok()
     );
@@ -305,14 +326,20 @@ async fn wrong_user_codes_are_rate_limited_per_attempt_key() {
     let fresh = start_device(&h, &client, "read").await;
     assert!(
         h.provider
-            .device_verification(fresh["user_code"].as_str().unwrap(), "attacker")
+            .device_verification(
+                fresh["user_code"].as_str().unwrap(),
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("attacker"))
+            )
             .await
             .is_ok(),
         "the window is over"
     );
     assert_eq!(
         h.provider
-            .device_verification("AEIOU", "x")
+            .device_verification(
+                "AEIOU",
+                &tessera::DeviceAttempt::new(&tessera::UserId::new("x"))
+            )
             .await
             .unwrap_err()
             .code,

@@ -150,7 +150,7 @@ async fn run(ops: Vec<Op>) {
                 );
                 let pending = match h.provider.authorize(&params(&query)).await {
                     Ok(pending) => pending,
-                    Err(AuthorizeError::Redirect(r)) => panic!("{:?}", r.param("error")),
+                    Err(AuthorizeError::Redirect(r)) => panic!("{:?}", r.error()),
                     Err(other) => panic!("{other:?}"),
                 };
                 if deny {

@@ -17,7 +17,10 @@ async fn every_endpoint(provider: Provider, pending: PendingAuthorization, param
     is_send(&provider.revoke(&form));
     is_send(&provider.introspect(&form));
     is_send(&provider.device_authorization(&form));
-    is_send(&provider.device_verification("BCDF-GHJK", "k"));
+    is_send(&provider.device_verification(
+        "BCDF-GHJK",
+        &tessera::DeviceAttempt::new(&tessera::UserId::new("k")),
+    ));
     is_send(&provider.validate_bearer(&BearerRequest::default(), &scopes));
     is_send(&provider.register(b"{}", None));
     is_send(&provider.client_configuration("GET", "c", None, b""));

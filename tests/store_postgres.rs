@@ -33,7 +33,7 @@ fn database_url() -> Option<String> {
 
 fn random_schema() -> String {
     let mut bytes = [0u8; 8];
-    OsEntropy::default().fill(&mut bytes);
+    OsEntropy.fill(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("tessera_test_{hex}")
 }

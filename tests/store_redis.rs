@@ -37,7 +37,7 @@ fn url() -> Option<String> {
 
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    OsEntropy::default().fill(&mut buf);
+    OsEntropy.fill(&mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -121,7 +121,7 @@ conformance! {
 
 fn hash() -> TokenHash {
     let mut bytes = [0u8; 32];
-    OsEntropy::default().fill(&mut bytes);
+    OsEntropy.fill(&mut bytes);
     TokenHash::from_bytes(bytes)
 }
 
@@ -724,7 +724,7 @@ async fn a_device_flow_spans_providers_and_polls_are_counted_across_them() {
         assert_eq!(error_of(&poll(b.clone()).await), "slow_down");
 
         let pending = b
-            .device_verification(start["user_code"].as_str().unwrap(), "k")
+            .device_verification(start["user_code"].as_str().unwrap(), &tessera::DeviceAttempt::new(&tessera::UserId::new("k")))
             .await
             .unwrap();
         assert!(pending.approve(&b, user(), &scopes("read")).await.unwrap());

@@ -117,9 +117,9 @@ impl Bench {
         let client = ClientId::new(self.client_id.clone()).unwrap();
         let mut kept = Vec::new();
         for i in 0..count {
-            let token = AccessToken::generate(&OsEntropy::default());
+            let token = AccessToken::generate(&OsEntropy);
             let grant = Grant::new(
-                GrantId::generate(&OsEntropy::default()),
+                GrantId::generate(&OsEntropy),
                 client.clone(),
                 Some(UserId::new(format!("user{i}"))),
                 scopes.clone(),

@@ -149,21 +149,23 @@ impl Ui {
     /// errors, redirecting the others), make sure the user is logged in, then approve at once if
     /// the dialect skips granted consent, or show the consent page.
     pub async fn authorize(&self, path: &str, headers: &HeaderMap, params: Params) -> AxumResponse {
-        let pending = match self.provider.authorize(&params).await {
-            Ok(pending) => pending,
-            Err(AuthorizeError::Untrusted(error)) => {
-                return self.untrusted(error.code.as_str(), &error.description, error.status());
-            }
-            Err(AuthorizeError::Redirect(redirect)) => {
-                return support::send(redirect.to_response());
-            }
-            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-        };
+        let outcome = self.provider.authorize(&params).await;
+        if let Err(AuthorizeError::Untrusted(error)) = &outcome {
+            return self.untrusted(error.code.as_str(), &error.description, error.status());
+        }
         let visitor = self.sessions.visitor(headers);
         let (csrf, set_cookie) = (visitor.csrf, visitor.cookie);
         let request = params.to_query();
+        // Signed in first, even for an error: only then may it be redirected (RFC 9700 §4.11.2).
         let Some(user) = visitor.session.map(|session| session.user) else {
             return self.login_redirect(&format!("{path}?{request}"), set_cookie);
+        };
+        let pending = match outcome {
+            Ok(pending) => pending,
+            Err(AuthorizeError::Redirect(redirect)) => {
+                return support::send(redirect.after_login(&user).to_response());
+            }
+            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
         if self.config.skip_granted_consent {
             match pending.consent_covers(&self.provider, &user).await {
@@ -418,7 +420,9 @@ async fn consent_submit(
         Err(AuthorizeError::Untrusted(error)) => {
             return ui.untrusted(error.code.as_str(), &error.description, error.status());
         }
-        Err(AuthorizeError::Redirect(redirect)) => return support::send(redirect.to_response()),
+        Err(AuthorizeError::Redirect(redirect)) => {
+            return support::send(redirect.after_login(&user).to_response());
+        }
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
     let redirect = if form.decision == "allow" {

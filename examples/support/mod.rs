@@ -394,7 +394,7 @@ impl std::fmt::Debug for Sessions {
 
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    OsEntropy::default().fill(&mut bytes);
+    OsEntropy.fill(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -417,7 +417,7 @@ impl Sessions {
     /// Sessions within `limits`.
     pub(crate) fn new(limits: SessionLimits) -> Self {
         let mut key = hmac::digest::Key::<Hmac<Sha256>>::default();
-        OsEntropy::default().fill(&mut key);
+        OsEntropy.fill(&mut key);
         Self {
             inner: Arc::default(),
             limits,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::client::{ClientId, UserId};
+use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::ErrorCode;
 use crate::provider::Provider;
 use crate::response::Response;
@@ -124,15 +125,11 @@ impl BearerError {
         }
     }
 
-    /// 400 (`invalid_request`), 401 (no token, `invalid_token`), 403 (`insufficient_scope`) or
-    /// 500 (`server_error`, a storage fault).
+    /// 401 for a request without a token, else the code's status ([`ErrorCode::status`]):
+    /// 400 (`invalid_request`), 401 (`invalid_token`), 403 (`insufficient_scope`) or 500
+    /// (`server_error`, a storage fault).
     pub fn status(&self) -> u16 {
-        match &self.code {
-            Some(ErrorCode::InvalidRequest) => 400,
-            Some(ErrorCode::InsufficientScope) => 403,
-            Some(ErrorCode::ServerError) => 500,
-            _ => 401,
-        }
+        self.code.as_ref().map_or(401, ErrorCode::status)
     }
 
     /// The `WWW-Authenticate` header value.
@@ -167,18 +164,25 @@ impl BearerError {
     }
 }
 
-/// Finds `access_token` in a form-encoded string; `Err` if it is there twice.
-fn find_param(encoded: &[u8]) -> Result<Option<String>, ()> {
+/// Finds `access_token` in a form-encoded string; refused if it is there twice.
+fn find_param(encoded: &[u8]) -> Result<Option<String>, BearerError> {
     let mut found = None;
     for (name, value) in url::form_urlencoded::parse(encoded) {
         if name == "access_token" {
             if found.is_some() {
-                return Err(());
+                return Err(sent_twice());
             }
             found = Some(value.into_owned());
         }
     }
     Ok(found)
+}
+
+fn sent_twice() -> BearerError {
+    BearerError::new(
+        ErrorCode::InvalidRequest,
+        "the token was sent in more than one way",
+    )
 }
 
 impl Provider {
@@ -189,48 +193,25 @@ impl Provider {
         request: &BearerRequest<'r>,
     ) -> Result<Option<Cow<'r, str>>, BearerError> {
         let config = self.config();
-        let multiple = || {
-            BearerError::new(
-                ErrorCode::InvalidRequest,
-                "the token was sent in more than one way",
-            )
-        };
         let mut token = None;
-        if let Some(header) = request.authorization {
-            // The usual `Bearer <token>` needs no trimming or searching: borrow the token.
-            // Same result as the general parse below, which handles everything else.
-            // Only ASCII at the token's ends: anything else takes the general path.
-            if let (Some(scheme), Some(value)) = (header.as_bytes().first_chunk(), header.get(7..))
-                && is_bearer_scheme(scheme)
-                && value.as_bytes().first().is_some_and(u8::is_ascii_graphic)
-                && value.as_bytes().last().is_some_and(u8::is_ascii_graphic)
-            {
-                token = Some(Cow::Borrowed(value));
-            }
-        }
-        if token.is_none()
-            && let Some(header) = request.authorization
+        if let Some(header) = request.authorization
+            && let Some(value) = AuthorizationHeader::bearer(header)
         {
-            let (scheme, value) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
-            // RFC 6750 §2.1 + RFC 9110 §11.1: the scheme is case-insensitive (AppHarbor: `BEARER`).
-            if scheme.eq_ignore_ascii_case("bearer") {
-                let value = value.trim();
-                if value.is_empty() {
-                    return Err(BearerError::new(
-                        ErrorCode::InvalidRequest,
-                        "the Authorization header has no token",
-                    ));
-                }
-                token = Some(Cow::Borrowed(value));
+            if value.is_empty() {
+                return Err(BearerError::new(
+                    ErrorCode::InvalidRequest,
+                    "the Authorization header has no token",
+                ));
             }
+            token = Some(Cow::Borrowed(value));
         }
         if config.danger.bearer_in_query
             && let Some(query) = request.query
         {
-            let found = find_param(query.as_bytes()).map_err(|()| multiple())?;
+            let found = find_param(query.as_bytes())?;
             if found.is_some() {
                 if token.is_some() {
-                    return Err(multiple());
+                    return Err(sent_twice());
                 }
                 token = found.map(Cow::Owned);
             }
@@ -238,10 +219,10 @@ impl Provider {
         if config.bearer_in_form
             && let Some(form) = request.form
         {
-            let found = find_param(form).map_err(|()| multiple())?;
+            let found = find_param(form)?;
             if found.is_some() {
                 if token.is_some() {
-                    return Err(multiple());
+                    return Err(sent_twice());
                 }
                 token = found.map(Cow::Owned);
             }
@@ -290,33 +271,5 @@ impl Provider {
             return Err(BearerError::insufficient_scope(required));
         }
         Ok(Principal { record })
-    }
-}
-
-/// Whether `scheme` is `Bearer ` in any letter case. OR-ing 0x20 into a byte maps exactly the
-/// two cases of a letter to one value, so the six letters compare in one word; the space must
-/// be a space.
-fn is_bearer_scheme(scheme: &[u8; 7]) -> bool {
-    let mut word = [0u8; 8];
-    word[..7].copy_from_slice(scheme);
-    u64::from_le_bytes(word) | 0x0000_2020_2020_2020 == u64::from_le_bytes(*b"bearer \0")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_scheme_word_compare_is_eq_ignore_ascii_case() {
-        let reference = |s: &[u8; 7]| s.eq_ignore_ascii_case(b"bearer ");
-        for base in [*b"Bearer ", *b"bEARER ", *b"BEARER ", *b"xxxxxxx"] {
-            for at in 0..7 {
-                for byte in 0..=255u8 {
-                    let mut scheme = base;
-                    scheme[at] = byte;
-                    assert_eq!(is_bearer_scheme(&scheme), reference(&scheme), "{scheme:?}");
-                }
-            }
-        }
     }
 }

@@ -1,6 +1,6 @@
 //! Token introspection (RFC 7662).
 
-use crate::endpoint::token::FormRequest;
+use crate::endpoint::form::FormRequest;
 use crate::provider::Provider;
 use crate::response::Response;
 use crate::store::TokenType;

@@ -4,11 +4,11 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::audit::AuditEvent;
 use crate::client::{AuthMethod, Client, ClientId, ClientType, GrantType};
 use crate::config::RegistrationPolicy;
+use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::provider::Provider;
 use crate::redirect::RedirectUri;
@@ -134,7 +134,123 @@ fn registrable_redirect(text: &str, allow_http: bool) -> Result<RedirectUri, OAu
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("user information is not allowed"));
     }
+    if uri.carries_response_params() {
+        return Err(invalid(
+            "the query must not name a parameter the authorization response adds (code, state, iss, error, ...)",
+        ));
+    }
     Ok(uri)
+}
+
+/// Characters that render as nothing, or reorder what follows: bidirectional controls and
+/// overrides, zero-width and other invisible format characters, Hangul fillers and tag
+/// characters. A client name carrying one can pass for another on a consent page ("Goo\u{202E}
+/// elgoog" or a name padded with zero-width spaces).
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// A display string of the client's metadata: trimmed, not blank, bounded, and free of
+/// characters that let it pose as another (RFC 7591 §5 warns of consent-page spoofing).
+fn display_text(field: &str, value: &str, max: usize) -> Result<String, OAuthError> {
+    let text = value.trim();
+    if text.is_empty() {
+        return Err(metadata_error(format!("{field} is blank")));
+    }
+    if text.chars().count() > max {
+        return Err(metadata_error(format!(
+            "{field} is longer than {max} characters"
+        )));
+    }
+    if text.chars().any(is_deceptive) {
+        return Err(metadata_error(format!(
+            "{field} has control, bidirectional or invisible characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A URL of the client's metadata (`client_uri`, `logo_uri`, `tos_uri`, `policy_uri`): an
+/// absolute `https` URL with a host and no user info (`http` only on a loopback host, or
+/// anywhere with [`crate::danger::Danger::allow_http_redirects`]); never `javascript:`,
+/// `data:` or anything a browser would run or render inline.
+fn metadata_url(field: &str, value: &str, allow_http: bool) -> Result<String, OAuthError> {
+    let refuse = || {
+        metadata_error(format!(
+            "{field} must be an absolute https URL with a host and no user information"
+        ))
+    };
+    if value.len() > crate::MAX_REDIRECT_URI_LEN
+        || value.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(refuse());
+    }
+    let url = url::Url::parse(value).map_err(|_| refuse())?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(refuse()),
+    };
+    let scheme_ok = match url.scheme() {
+        "https" => true,
+        "http" => loopback || allow_http,
+        _ => false,
+    };
+    if !scheme_ok || !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse());
+    }
+    Ok(value.to_owned())
+}
+
+/// Checks the kept RFC 7591 §2 fields: URLs are URLs, strings are strings, lists are bounded.
+fn checked_metadata(
+    metadata: &serde_json::Map<String, serde_json::Value>,
+    allow_http: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+    let mut kept = serde_json::Map::new();
+    for (name, value) in metadata {
+        let checked: serde_json::Value = match name.as_str() {
+            "logo_uri" | "tos_uri" | "policy_uri" => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| metadata_error(format!("{name} must be a string")))?;
+                metadata_url(name, text, allow_http)?.into()
+            }
+            "contacts" => {
+                let list = value
+                    .as_array()
+                    .ok_or_else(|| metadata_error("contacts must be an array of strings"))?;
+                if list.len() > 10 {
+                    return Err(metadata_error("contacts has more than 10 entries"));
+                }
+                list.iter()
+                    .map(|c| {
+                        c.as_str()
+                            .ok_or_else(|| metadata_error("contacts must be an array of strings"))
+                            .and_then(|c| display_text("a contact", c, 320))
+                            .map(serde_json::Value::from)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into()
+            }
+            "software_id" | "software_version" => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| metadata_error(format!("{name} must be a string")))?;
+                display_text(name, text, MAX_CLIENT_NAME_LEN)?.into()
+            }
+            // Nothing else is kept: whatever is not checked is not stored or echoed.
+            _ => continue,
+        };
+        kept.insert(name.clone(), checked);
+    }
+    Ok(kept)
 }
 
 fn random_id(provider: &Provider) -> String {
@@ -150,19 +266,20 @@ impl Provider {
         registration: &ClientRegistration,
     ) -> Result<Client, OAuthError> {
         let config = self.config();
-        let name = registration.name.trim();
-        if name.len() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(metadata_error(
-                "client_name is too long or has control characters",
-            ));
-        }
-        if let Some(home) = &registration.homepage {
-            let ok = home.len() <= crate::MAX_REDIRECT_URI_LEN
-                && url::Url::parse(home).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-            if !ok {
-                return Err(metadata_error("client_uri must be an absolute http(s) URL"));
-            }
-        }
+        let allow_http = config.danger.http_redirects;
+        // No name at all is allowed (RFC 7591 §2: optional); a name made of nothing, or of
+        // characters that disguise it, is not.
+        let name = if registration.name.is_empty() {
+            String::new()
+        } else {
+            display_text("client_name", &registration.name, MAX_CLIENT_NAME_LEN)?
+        };
+        let homepage = registration
+            .homepage
+            .as_deref()
+            .map(|home| metadata_url("client_uri", home, allow_http))
+            .transpose()?;
+        let metadata = checked_metadata(&registration.metadata, allow_http)?;
         if registration.redirect_uris.len() > MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }
@@ -200,7 +317,6 @@ impl Provider {
             ));
         }
         if let Some(scopes) = &registration.scopes
-            && !config.scopes.is_empty()
             && !scopes.is_subset(&config.scopes)
         {
             return Err(metadata_error(
@@ -216,9 +332,9 @@ impl Provider {
             .with_redirect_uris(redirect_uris)
             .with_grant_types(grants)
             .with_auth_method(registration.auth_method);
-        client.homepage = registration.homepage.clone();
+        client.homepage = homepage;
         client.scopes = registration.scopes.clone();
-        client.metadata = registration.metadata.clone();
+        client.metadata = metadata;
         Ok(client)
     }
 
@@ -325,14 +441,7 @@ impl Provider {
     pub async fn register(&self, body: &[u8], authorization: Option<&str>) -> Response {
         match self.register_dynamic(body, authorization).await {
             Ok(response) => response,
-            Err(error) => {
-                let status = if error.code == ErrorCode::InvalidToken {
-                    401
-                } else {
-                    error.code.status()
-                };
-                Response::json(status, &error.to_json())
-            }
+            Err(error) => error.to_response(),
         }
     }
 
@@ -357,9 +466,9 @@ impl Provider {
                     )
                 })?;
                 let hash = TokenHash::of(token);
-                let ok = accepted.iter().fold(false, |ok, a| {
-                    ok | bool::from(a.as_bytes().ct_eq(hash.as_bytes()))
-                });
+                // Every accepted token is compared, so the time taken says nothing of which
+                // (or whether one) matched.
+                let ok = accepted.iter().fold(false, |ok, a| ok | a.ct_eq(&hash));
                 if !ok {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidToken,
@@ -369,6 +478,15 @@ impl Provider {
             }
         }
         let registration = self.parse_registration(body)?;
+        // Exchange reaches other clients' tokens: only a client the host vouches for gets it
+        // (RFC 8693 §5), never one that anyone could register (C1).
+        if self.config().registration_open()
+            && registration.grant_types.contains(&GrantType::TokenExchange)
+        {
+            return Err(metadata_error(
+                "the token-exchange grant cannot be self-registered",
+            ));
+        }
         let registered = self.register_inner(registration, true).await?;
         let mut doc = self.client_document(&registered.client);
         if let serde_json::Value::Object(map) = &mut doc {
@@ -435,6 +553,13 @@ impl Provider {
             .map(ScopeSet::parse)
             .transpose()
             .map_err(|_| metadata_error("scope is malformed"))?;
+        if raw
+            .client_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(metadata_error("client_name is blank"));
+        }
         Ok(ClientRegistration {
             name: raw.client_name.unwrap_or_default(),
             homepage: raw.client_uri,
@@ -538,7 +663,7 @@ impl Provider {
         let presented = TokenHash::of(token);
         let valid = client
             .registration_token
-            .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())));
+            .is_some_and(|stored| stored.ct_eq(&presented));
         if !valid {
             return unauthorized();
         }
@@ -554,7 +679,7 @@ impl Provider {
             },
             "PUT" => match self.update_registration(client, body).await {
                 Ok(doc) => Response::json(200, &doc),
-                Err(error) => Response::json(error.code.status(), &error.to_json()),
+                Err(error) => error.to_response(),
             },
             _ => Response::json(
                 405,
@@ -631,10 +756,8 @@ struct RawMetadata {
 }
 
 fn bearer_value(authorization: Option<&str>) -> Option<&str> {
-    let (scheme, value) = authorization?.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| value.trim())
+    authorization
+        .and_then(AuthorizationHeader::bearer)
         .filter(|v| !v.is_empty())
 }
 

@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009).
 
 use crate::audit::AuditEvent;
-use crate::endpoint::token::FormRequest;
+use crate::endpoint::form::FormRequest;
 use crate::error::OAuthError;
 use crate::provider::Provider;
 use crate::response::Response;

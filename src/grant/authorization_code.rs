@@ -43,13 +43,10 @@ impl UntrustedRequest {
         }
     }
 
-    /// The HTTP status to show it with (400, or 500 for a storage fault).
+    /// The HTTP status to show it with: the code's ([`ErrorCode::status`]; 400 for a bad
+    /// request, 500 for a storage fault).
     pub fn status(&self) -> u16 {
-        if self.code == ErrorCode::ServerError {
-            500
-        } else {
-            400
-        }
+        self.code.status()
     }
 }
 
@@ -60,8 +57,49 @@ impl UntrustedRequest {
 pub enum AuthorizeError {
     /// Show this to the user on the provider's own page; do not redirect.
     Untrusted(UntrustedRequest),
-    /// The redirect URI is verified: send the client this error response.
-    Redirect(Redirect),
+    /// The redirect URI is verified: once the user has signed in, send the client this error
+    /// response.
+    Redirect(ErrorRedirect),
+}
+
+/// An authorization error bound for a verified redirect URI, held until the user has signed
+/// in.
+///
+/// A registered redirect URI is not a trusted one: anyone may register a client (dynamic
+/// registration) with a redirect URI of their choosing, and a request made broken on purpose
+/// (an unknown scope, a missing PKCE challenge) would bounce the user's browser off this
+/// server's trusted URL onto theirs, an open redirector for phishing. RFC 9700 §4.11.2: the
+/// authorization server "MUST always authenticate the user first ... before redirecting the
+/// user". So the redirect is only handed out for a signed-in user: show the login page first
+/// (then validate the request again), or show [`ErrorRedirect::error`] on a page of your own.
+#[must_use = "show the user the login page, then send the redirect; or show the error"]
+pub struct ErrorRedirect {
+    redirect: Redirect,
+    error: OAuthError,
+}
+
+impl fmt::Debug for ErrorRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorRedirect")
+            .field("error", &self.error.code)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErrorRedirect {
+    /// The error the client will receive (in the provider's terms, before any dialect
+    /// renaming), for a page that explains it.
+    pub fn error(&self) -> &OAuthError {
+        &self.error
+    }
+
+    /// The redirect to send, once `user` has signed in.
+    pub fn after_login(self, user: &UserId) -> Redirect {
+        // The user is the proof the host has to show, not an input: the redirect is the same
+        // for everyone.
+        let _ = user;
+        self.redirect
+    }
 }
 
 /// A validated authorization request waiting for the user's decision.
@@ -266,6 +304,13 @@ impl Provider {
             };
             untrusted(ErrorCode::InvalidRequest, description)
         })?;
+        // Whatever the policy let through: no planted `code`, `state` or `iss` (C6).
+        if redirect_uri.carries_response_params() {
+            return Err(untrusted(
+                ErrorCode::InvalidRequest,
+                "the redirect_uri must not carry a parameter the authorization response adds",
+            ));
+        }
 
         let mut pending = PendingAuthorization {
             client,
@@ -281,9 +326,10 @@ impl Provider {
                 pending.pkce = pkce;
                 Ok(pending)
             }
-            Err(error) => Err(AuthorizeError::Redirect(
-                pending.error_redirect(self, &error),
-            )),
+            Err(error) => Err(AuthorizeError::Redirect(ErrorRedirect {
+                redirect: pending.error_redirect(self, &error),
+                error,
+            })),
         }
     }
 
@@ -348,7 +394,8 @@ impl Provider {
                 _ => config.default_scopes.clone(),
             },
         };
-        if !config.scopes.is_empty() && !requested.is_subset(&config.scopes) {
+        // Fail closed: a provider that offers no scopes grants none (C14).
+        if !requested.is_subset(&config.scopes) {
             return Err(OAuthError::invalid_scope(
                 "a requested scope is not offered by this server",
             ));

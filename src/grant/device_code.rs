@@ -10,6 +10,7 @@ use std::fmt;
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::limiter::{Attempt, AttemptLimiter};
 use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
@@ -30,6 +31,41 @@ fn normalize(user_code: &str) -> Option<String> {
         .collect();
     (!code.is_empty() && code.len() <= 32 && code.bytes().all(|b| ALPHABET.contains(&b)))
         .then_some(code)
+}
+
+/// Who is typing a device user code: the signed-in user and, if the host knows it, where the
+/// request came from (the peer address, or the /64 prefix of an IPv6 one).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct DeviceAttempt<'a> {
+    /// The signed-in user.
+    pub user: &'a UserId,
+    /// The request's source.
+    pub source: Option<&'a str>,
+}
+
+impl<'a> DeviceAttempt<'a> {
+    /// An attempt by `user`.
+    pub fn new(user: &'a UserId) -> Self {
+        Self { user, source: None }
+    }
+
+    /// The attempt came from `source`.
+    pub fn from_source(self, source: &'a str) -> Self {
+        Self {
+            source: Some(source),
+            ..self
+        }
+    }
+
+    /// The limiter keys: per user, per source, and the global one.
+    fn keys(&self) -> [Option<String>; 3] {
+        [
+            Some(format!("device user:{}", self.user)),
+            self.source.map(|source| format!("device source:{source}")),
+            Some("device *".to_owned()),
+        ]
+    }
 }
 
 /// A device authorization the user is looking at, waiting for their decision.
@@ -131,6 +167,19 @@ impl Provider {
             ));
         }
         client.check_grant(GrantType::DeviceCode)?;
+        // A public client needs only its ID here: bound what one client can make anyone store
+        // (C4).
+        if let Attempt::Refused { retry_after } = self
+            .inner
+            .machine_issuance
+            .attempt(&format!("device_authorization:{}", client.id), self.now())
+            .await
+        {
+            return Err(OAuthError::rate_limited(
+                "too many device authorizations for this client; try again later",
+                retry_after.whole_seconds().unsigned_abs(),
+            ));
+        }
         let scopes = self.requested_scopes(client, params.get("scope"))?;
         let config = &self.config().device;
         let now = self.now();
@@ -199,25 +248,43 @@ impl Provider {
         out
     }
 
-    /// Resolves a user code typed on the verification page. `attempt_key` identifies who is
-    /// typing (a session ID or client IP): after ten wrong codes in fifteen minutes (by default;
-    /// see [`crate::ProviderBuilder::device_attempts`]), that key gets `slow_down` whatever it
-    /// enters.
+    /// Resolves a user code typed on the verification page by a signed-in user.
+    ///
+    /// Wrong codes are limited per user and per source of the [`DeviceAttempt`] (10 each per
+    /// 15 minutes by default; see [`crate::ProviderBuilder::device_attempts`]) and globally
+    /// (1000 per 15 minutes, [`crate::ProviderBuilder::device_global_attempts`]), as RFC 8628
+    /// §5.1 asks: new sessions or new accounts from one source do not buy new guesses. Past a
+    /// limit the answer is `slow_down` whatever is typed.
     pub async fn device_verification(
         &self,
         user_code: &str,
-        attempt_key: &str,
+        attempt: &DeviceAttempt<'_>,
     ) -> Result<PendingDeviceAuthorization, OAuthError> {
         let now = self.now();
-        let limiter = &self.inner.device_guesses;
-        if !limiter.allowed(attempt_key, now).await {
-            self.audit(AuditEvent::RateLimited {
-                limit: crate::audit::RateLimit::DeviceUserCode,
-            });
-            return Err(OAuthError::new(
-                ErrorCode::SlowDown,
-                "too many wrong codes; wait and try again",
-            ));
+        let keys = attempt.keys();
+        let limiters = [
+            &self.inner.device_guesses,
+            &self.inner.device_guesses,
+            &self.inner.device_global,
+        ];
+        let mut allowed: Vec<(&std::sync::Arc<dyn AttemptLimiter>, &str)> =
+            Vec::with_capacity(keys.len());
+        for (limiter, key) in limiters.iter().zip(&keys) {
+            let Some(key) = key else { continue };
+            if let Attempt::Refused { .. } = limiter.attempt(key, now).await {
+                // Give back what this attempt took from the other budgets: it was not tried.
+                for (limiter, key) in &allowed {
+                    limiter.succeeded(key, now).await;
+                }
+                self.audit(AuditEvent::RateLimited {
+                    limit: crate::audit::RateLimit::DeviceUserCode,
+                });
+                return Err(OAuthError::new(
+                    ErrorCode::SlowDown,
+                    "too many wrong codes; wait and try again",
+                ));
+            }
+            allowed.push((limiter, key.as_str()));
         }
         let wrong = || {
             OAuthError::new(
@@ -226,7 +293,6 @@ impl Provider {
             )
         };
         let Some(code) = normalize(user_code) else {
-            limiter.failed(attempt_key, now).await;
             return Err(wrong());
         };
         let record = self
@@ -235,12 +301,12 @@ impl Provider {
             .await?;
         let record = match record {
             Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
-            _ => {
-                limiter.failed(attempt_key, now).await;
-                return Err(wrong());
-            }
+            _ => return Err(wrong()),
         };
         let client = self.client(&record.client_id).await?.ok_or_else(wrong)?;
+        for (limiter, key) in &allowed {
+            limiter.succeeded(key, now).await;
+        }
         Ok(PendingDeviceAuthorization { record, client })
     }
 

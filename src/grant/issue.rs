@@ -126,7 +126,12 @@ impl Provider {
     ) -> Minted {
         let now = self.now();
         let expiry = &self.inner.expiry;
-        let access_ttl = expiry.access_token(client, &access_scopes);
+        // Only a grant a user gave, and can see and revoke, may hold tokens that never expire
+        // (C4): whatever the policy says, a client acting for itself gets a finite token.
+        let access_ttl = match expiry.access_token(client, &access_scopes) {
+            None if grant.user.is_none() => Some(self.config().lifetimes.access_token),
+            ttl => ttl,
+        };
         let (access, access_hash) = AccessToken::generate_hashed(self.entropy());
         let mut records = Vec::with_capacity(2);
         records.push(TokenRecord::new(

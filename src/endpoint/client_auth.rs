@@ -6,7 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::audit::{AuditEvent, RateLimit};
 use crate::client::{AuthMethod, Client, ClientId};
+use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError};
+use crate::limiter::Attempt;
 use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
@@ -72,45 +74,44 @@ pub(crate) fn credentials(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<Credentials, AuthFailure> {
-    if let Some(header) = authorization {
-        let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
-        if scheme.eq_ignore_ascii_case("basic") {
-            let basic = |description| AuthFailure {
-                error: invalid_client(description),
-                basic: true,
-            };
-            if params.contains("client_secret") {
-                return Err(OAuthError::invalid_request(
-                    "the client authenticated with both HTTP Basic and client_secret",
-                )
-                .into());
-            }
-            let decoded = STANDARD
-                .decode(value.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let secret =
-                form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
-            let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
-            if params
-                .get("client_id")
-                .is_some_and(|body_id| body_id != id.as_str())
-            {
-                return Err(OAuthError::invalid_request(
-                    "client_id differs from the HTTP Basic credentials",
-                )
-                .into());
-            }
-            return Ok(Credentials::Basic {
-                id,
-                secret: ClientSecret::new(secret),
-            });
+    if let Some(header) = authorization.map(AuthorizationHeader::parse)
+        && header.is("basic")
+    {
+        let basic = |description| AuthFailure {
+            error: invalid_client(description),
+            basic: true,
+        };
+        if params.contains("client_secret") {
+            return Err(OAuthError::invalid_request(
+                "the client authenticated with both HTTP Basic and client_secret",
+            )
+            .into());
         }
+        let decoded = STANDARD
+            .decode(header.credentials())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let id = form_decode(id).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let secret =
+            form_decode(secret).ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        let id = ClientId::new(id).map_err(|_| basic("malformed client_id"))?;
+        if params
+            .get("client_id")
+            .is_some_and(|body_id| body_id != id.as_str())
+        {
+            return Err(OAuthError::invalid_request(
+                "client_id differs from the HTTP Basic credentials",
+            )
+            .into());
+        }
+        return Ok(Credentials::Basic {
+            id,
+            secret: ClientSecret::new(secret),
+        });
     }
     let id = params.get("client_id").ok_or_else(|| {
         AuthFailure::from(invalid_client("no client authentication was included"))
@@ -126,18 +127,31 @@ pub(crate) fn credentials(
     })
 }
 
+/// The limiter key of client authentication: the client and where the request came from, so
+/// that wrong secrets from one source slow only that source (RFC 6819 §5.1.4.2.3).
+fn attempt_key(id: &ClientId, source: Option<&str>) -> String {
+    match source {
+        Some(source) => format!("client:{id} source:{source}"),
+        None => format!("client:{id}"),
+    }
+}
+
 impl Provider {
     /// Checks credentials against the stored client. Every failure reads the same to the caller
-    /// ("client authentication failed"), whichever part was wrong.
+    /// ("client authentication failed"), whichever part was wrong: an unknown client, a wrong
+    /// secret, or a method the client did not register (RFC 7591 §2: a `client_secret_basic`
+    /// client may not authenticate with `client_secret_post`).
     pub(crate) async fn authenticate(
         &self,
         credentials: Credentials,
+        source: Option<&str>,
     ) -> Result<Client, AuthFailure> {
-        let (id, secret, basic) = match credentials {
-            Credentials::Basic { id, secret } => (id, Some(secret), true),
-            Credentials::Post { id, secret } => (id, Some(secret), false),
-            Credentials::None { id } => (id, None, false),
+        let (id, secret, method) = match credentials {
+            Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
+            Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
+            Credentials::None { id } => (id, None, AuthMethod::None),
         };
+        let basic = method == AuthMethod::ClientSecretBasic;
         let failed = |provider: &Provider, id: &ClientId| {
             provider.audit(AuditEvent::ClientAuthFailed {
                 client_id: Some(id.clone()),
@@ -152,11 +166,21 @@ impl Provider {
             .await
             .map_err(|e| AuthFailure::from(OAuthError::from(e)))?
             .ok_or_else(|| failed(self, &id))?;
-        // Only a confidential client has a secret to guess; limiting a public one would only
-        // let anyone lock it out.
-        let limited = client.secret.is_some();
+        if client.auth_method != method {
+            return Err(failed(self, &id));
+        }
+        let (Some(presented), Some(stored)) = (secret, client.secret.clone()) else {
+            // A public client identifies itself and proves nothing; PKCE protects its codes.
+            // Nothing to guess, so no limiter: limiting it would only let anyone lock it out.
+            return if method == AuthMethod::None && client.is_public() {
+                Ok(client)
+            } else {
+                Err(failed(self, &id))
+            };
+        };
+        let key = attempt_key(&id, source);
         let attempts = &self.inner.client_attempts;
-        if limited && !attempts.allowed(id.as_str(), self.now()).await {
+        if let Attempt::Refused { .. } = attempts.attempt(&key, self.now()).await {
             self.audit(AuditEvent::RateLimited {
                 limit: RateLimit::ClientSecret,
             });
@@ -167,20 +191,19 @@ impl Provider {
                 basic,
             });
         }
-        let ok = match (&secret, &client.secret) {
-            (Some(presented), Some(stored)) => {
-                client.auth_method != AuthMethod::None && stored.verify(presented)
-            }
-            // A public client identifies itself and proves nothing; PKCE protects its codes.
-            (None, _) => client.auth_method == AuthMethod::None && client.is_public(),
-            (Some(_), None) => false,
+        let ok = if stored.is_slow() {
+            // Argon2 by design takes tens of milliseconds: not on an async worker thread.
+            self.inner
+                .offload
+                .run(Box::new(move || stored.verify(&presented)))
+                .await
+        } else {
+            stored.verify(&presented)
         };
         if ok {
+            attempts.succeeded(&key, self.now()).await;
             Ok(client)
         } else {
-            if limited {
-                attempts.failed(id.as_str(), self.now()).await;
-            }
             Err(failed(self, &id))
         }
     }
@@ -189,10 +212,11 @@ impl Provider {
     pub(crate) async fn authenticate_request(
         &self,
         params: &Params,
-        authorization: Option<&str>,
+        request: &crate::FormRequest,
     ) -> Result<Client, AuthFailure> {
-        let credentials = credentials(params, authorization)?;
-        self.authenticate(credentials).await
+        let credentials = credentials(params, request.authorization.as_deref())?;
+        self.authenticate(credentials, request.source.as_deref())
+            .await
     }
 
     /// The opening of every endpoint that is not a grant but needs client credentials
@@ -206,7 +230,7 @@ impl Provider {
             .form_params(request)
             .map_err(|error| self.token_error(&error))?;
         let client = self
-            .authenticate_request(&params, request.authorization.as_deref())
+            .authenticate_request(&params, request)
             .await
             .map_err(|failure| failure.into_response(self))?;
         Ok((params, client))

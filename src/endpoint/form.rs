@@ -1,0 +1,97 @@
+//! The form requests of the token, revocation, introspection and device authorization
+//! endpoints: what the host received, and its parameters with the dialect applied.
+
+use crate::error::OAuthError;
+use crate::params::Params;
+use crate::provider::Provider;
+
+/// A POST to the token, revocation, introspection or device authorization endpoint, as the
+/// host received it: what the provider needs and nothing framework-specific.
+///
+/// ```
+/// let request = tessera::FormRequest::new(b"grant_type=client_credentials".to_vec())
+///     .with_authorization(Some("Basic YTpi"));
+/// assert_eq!(request.authorization.as_deref(), Some("Basic YTpi"));
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct FormRequest {
+    /// The `application/x-www-form-urlencoded` body.
+    pub body: Vec<u8>,
+    /// The query string, without `?` (read only where the dialect says so).
+    pub query: Option<String>,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// Where the request came from (the peer address, or the /64 prefix of an IPv6 one), for
+    /// the client-authentication limiter: wrong secrets from one source then slow only that
+    /// source. Without it, the limiter counts per client, and anyone can slow a client down.
+    pub source: Option<String>,
+}
+
+impl std::fmt::Debug for FormRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bodies and headers carry secrets.
+        f.debug_struct("FormRequest")
+            .field("body_len", &self.body.len())
+            .field("has_query", &self.query.is_some())
+            .field("has_authorization", &self.authorization.is_some())
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl FormRequest {
+    /// A request with this body.
+    pub fn new(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: body.into(),
+            query: None,
+            authorization: None,
+            source: None,
+        }
+    }
+
+    /// Adds where the request came from (see [`FormRequest::source`]).
+    pub fn with_source(mut self, source: Option<&str>) -> Self {
+        self.source = source.map(str::to_owned);
+        self
+    }
+
+    /// Adds the `Authorization` header.
+    pub fn with_authorization(mut self, header: Option<&str>) -> Self {
+        self.authorization = header.map(str::to_owned);
+        self
+    }
+
+    /// Adds the query string.
+    pub fn with_query(mut self, query: Option<&str>) -> Self {
+        self.query = query.map(str::to_owned);
+        self
+    }
+}
+
+impl Provider {
+    /// The parameters of a form request: the body, plus the query where the dialect reads it.
+    pub(crate) fn form_params(&self, request: &FormRequest) -> Result<Params, OAuthError> {
+        let limits = &self.config().limits;
+        let dialect = &self.config().dialect;
+        let body = Params::from_form(&request.body, limits)?;
+        let params = match (&request.query, dialect.token_params_in_query) {
+            (Some(query), true) => body.merge(Params::from_query(query, limits)?, limits)?,
+            _ => body,
+        };
+        if dialect.param_aliases.is_empty() {
+            return Ok(params);
+        }
+        // Renamed parameters: a name and its alias both present is a repeated parameter.
+        let pairs = params.iter().map(|(name, value)| {
+            let renamed = dialect
+                .param_aliases
+                .iter()
+                .find(|(alias, _)| alias == name)
+                .map_or(name, |(_, rfc)| rfc.as_str());
+            (renamed.to_owned(), value.to_owned())
+        });
+        Params::from_pairs(pairs.collect::<Vec<_>>(), limits)
+    }
+}
