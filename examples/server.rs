@@ -30,7 +30,7 @@
 mod support;
 
 use std::error::Error;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,13 +44,14 @@ use minijinja::context;
 use subtle::ConstantTimeEq as _;
 use tessera::store::{MemoryStore, Storage};
 use tessera::{
-    AuthorizeError, BearerError, ClientId, Config, ExactRedirect, GrantType, Lifetimes,
-    PendingAuthorization, PkceRequirement, Provider, Scope, ScopeSet, UserId, danger::Danger,
+    AuthorizeError, BearerError, ClientId, Config, DeviceAttempt, ExactRedirect, GrantType,
+    Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Provider, Scope,
+    ScopeSet, UserId, danger::Danger,
 };
 
 use support::{
-    Buffered, Pages, RateLimiter, Session, SessionLimits, Sessions, Source, Visitor, plain,
-    safe_next, see_other, send, with_cookie,
+    Buffered, Pages, RateLimiter, Receipt, Session, SessionLimits, Sessions, Source, Visitor,
+    plain, safe_next, see_other, send, with_cookie,
 };
 
 /// The one user of this example.
@@ -412,9 +413,20 @@ async fn index(State(app): State<App>) -> Response {
 // ---------------------------------------------------------------------------------------------
 // The device flow's verification page (RFC 8628 §3.3).
 
-/// GET /device: the code form; with `?user_code=` and a logged-in user, the consent page.
+/// The receipt cookie of a code entered on the verification form before signing in.
+const DEVICE_RECEIPT: Receipt = Receipt {
+    cookie: "tessera_device_code",
+    path: "/device",
+    ttl: Duration::from_secs(10 * 60),
+};
+
+/// GET /device: the code form, filled in from `?user_code=` (the `verification_uri_complete`)
+/// for the user to check against the device and send. A link never leads to the consent page
+/// (RFC 8628 §5.4, remote phishing): only a code sent through the form does, at once when
+/// signed in, or here after the login it led to (the browser then holds its receipt).
 async fn device_page(
     State(app): State<App>,
+    Source(source): Source,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -428,43 +440,52 @@ async fn device_page(
         .unwrap_or("")
         .to_owned();
     let page = match &visitor.session {
-        Some(session) if !code.is_empty() => app.device_consent_page(session, &code).await,
+        Some(session)
+            if !code.is_empty() && app.sessions.has_receipt(&headers, &DEVICE_RECEIPT, &code) =>
+        {
+            app.device_consent_page(session, source, &code).await
+        }
         _ => app.device_form(&visitor.csrf, &code, None),
     };
     with_cookie(page, visitor.cookie)
 }
 
-/// POST /device: a code was entered; log in first if needed.
-async fn device_code_entered(State(app): State<App>, request: Buffered) -> Response {
+/// POST /device: a code was entered. Signed in, it is checked and the consent page shown;
+/// otherwise the login page, which continues to [`device_page`] with the code and its receipt.
+/// Codes are only ever checked for a signed-in user, so guesses count against that user and
+/// the request's source, however many sessions they come from.
+async fn device_code_entered(
+    State(app): State<App>,
+    Source(source): Source,
+    request: Buffered,
+) -> Response {
     let (form, visitor) = match app.csrf_checked_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
     let code = form.get("user_code").unwrap_or("");
     match &visitor.session {
-        Some(session) => app.device_consent_page(session, code).await,
+        Some(session) => app.device_consent_page(session, source, code).await,
         None => {
             let next = format!("/device?{}", query_of(&[("user_code", code)]));
-            app.login_page(&visitor.csrf, &next, None, false)
+            let page = app.login_page(&visitor.csrf, &next, None, false);
+            with_cookie(page, app.sessions.receipt(&DEVICE_RECEIPT, code))
         }
     }
 }
 
 /// POST /device/consent: the user's decision on a device.
-async fn device_consent(State(app): State<App>, request: Buffered) -> Response {
+async fn device_consent(
+    State(app): State<App>,
+    Source(source): Source,
+    request: Buffered,
+) -> Response {
     let (form, session, user) = match app.logged_in_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
     let code = form.get("user_code").unwrap_or("");
-    let pending = match app
-        .provider
-        .device_verification(
-            code,
-            &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
-        )
-        .await
-    {
+    let pending = match app.device_verification(code, &user, source).await {
         Ok(pending) => pending,
         Err(error) => {
             let text = error.description.unwrap_or_default();
@@ -708,15 +729,23 @@ impl App {
         )
     }
 
-    async fn device_consent_page(&self, session: &Session, code: &str) -> Response {
-        match self
-            .provider
-            .device_verification(
-                code,
-                &tessera::DeviceAttempt::new(&UserId::new(session.attempt_key())),
-            )
-            .await
-        {
+    /// Resolves a user code typed by `user`, signed in, from `source`: wrong codes are limited
+    /// per user, per source and in all (RFC 8628 §5.1), so new sessions buy no new guesses.
+    async fn device_verification(
+        &self,
+        code: &str,
+        user: &UserId,
+        source: IpAddr,
+    ) -> Result<PendingDeviceAuthorization, tessera::OAuthError> {
+        let source = source.to_string();
+        let attempt = DeviceAttempt::new(user).from_source(&source);
+        self.provider.device_verification(code, &attempt).await
+    }
+
+    /// The consent page for a user code the signed-in user typed, with the warning against
+    /// remote phishing (RFC 8628 §5.4); the code form again if the code is wrong.
+    async fn device_consent_page(&self, session: &Session, source: IpAddr, code: &str) -> Response {
+        match self.device_verification(code, &session.user, source).await {
             Ok(pending) => self.pages.render(
                 StatusCode::OK,
                 "consent.html",
@@ -726,6 +755,7 @@ impl App {
                     client_name => pending.client().name,
                     homepage => pending.client().homepage,
                     scopes => scope_list(pending.scopes()),
+                    user_code => code,
                     action => "/device/consent",
                     hidden => vec![("user_code", code)],
                 },

@@ -1318,3 +1318,154 @@ async fn c9_anonymous_requests_cannot_fill_the_session_table() {
         assert!(signed_in(&apps(browser).await), "the newest sessions live");
     }
 }
+
+/// A device authorization for a new public device client.
+async fn start_device(walk: &Walk) -> Value {
+    let tv = walk
+        .register(json!({
+            "client_name": "Living room TV",
+            "redirect_uris": [],
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    let started = walk
+        .endpoint(
+            "device_authorization_endpoint",
+            None,
+            &[("client_id", &tv.id), ("scope", "whoami")],
+        )
+        .await;
+    assert_eq!(started["_status"], 200, "{started}");
+    started
+}
+
+/// POSTs `user_code` to the verification page with the CSRF token of its form; the page.
+async fn enter_device_code(browser: &reqwest::Client, base: &str, user_code: &str) -> String {
+    let csrf = form_csrf(browser, base, "/device").await;
+    browser
+        .post(format!("{base}/device"))
+        .form(&[("csrf", csrf.as_str()), ("user_code", user_code)])
+        .send()
+        .await
+        .expect("code entered")
+        .text()
+        .await
+        .expect("html")
+}
+
+/// Finding C8: wrong user codes were limited per session, and a fresh login is a fresh session:
+/// 30 logins gave 300 guesses. However many times one source logs in, its wrong codes stay
+/// within one budget (10 per 15 minutes), then every answer is "too many".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c8_device_code_guesses_are_limited_per_source() {
+    let server = start(&[]).await;
+    let walk = discover(&server).await;
+    let (mut wrong, mut refused) = (0, 0);
+    let mut count = |page: &str| {
+        if page.contains("too many wrong codes") {
+            refused += 1;
+        } else {
+            assert!(page.contains("not valid"), "{page}");
+            wrong += 1;
+        }
+    };
+    for login in 0..4 {
+        // A fresh browser: a code typed before signing in is checked right after it ...
+        let phone = client(true);
+        let guess = |n: usize| {
+            let letters = b"BCDFGHJKLMNPQRSTVWXZ";
+            let pick = |i: usize| char::from(letters[i % letters.len()]);
+            format!("{}{}XX-XXXX", pick(login), pick(n))
+        };
+        let page = enter_device_code(&phone, &server.base, &guess(0)).await;
+        let next = format!("/device?user_code={}", guess(0));
+        let logged_in = walk.log_in(&phone, &page, &next).await;
+        assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+        let to = logged_in.headers()[LOCATION]
+            .to_str()
+            .expect("loc")
+            .to_owned();
+        let page = phone
+            .get(format!("{}{to}", server.base))
+            .send()
+            .await
+            .expect("after login")
+            .text()
+            .await
+            .expect("html");
+        count(&page);
+        // ... and the signed-in user keeps guessing.
+        for n in 1..6 {
+            count(&enter_device_code(&phone, &server.base, &guess(n)).await);
+        }
+    }
+    assert!(wrong <= 10, "{wrong} wrong codes checked from one source");
+    assert_eq!(wrong + refused, 24);
+}
+
+/// The device consent page (RFC 8628 §5.4, remote phishing): it is shown only for a code the
+/// user typed into the verification form, never straight from a link, and it tells the user to
+/// go on only with a device in hand, naming the client and the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_consent_needs_a_typed_code_and_warns_of_phishing() {
+    let server = start(&[]).await;
+    let walk = discover(&server).await;
+    let started = start_device(&walk).await;
+    let user_code = started["user_code"].as_str().expect("user_code").to_owned();
+    let complete = started["verification_uri_complete"]
+        .as_str()
+        .expect("complete")
+        .to_owned();
+
+    // A signed-in user following a link with the code sees the code form, filled in, and no
+    // consent; the same for a link that tries to look like the continuation after a login.
+    let victim = client(true);
+    let csrf = form_csrf(&victim, &server.base, "/apps").await;
+    let logged_in = victim
+        .post(format!("{}/login", server.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("next", "/apps"),
+            ("username", "demo"),
+            ("password", "demo"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    for link in [
+        complete.clone(),
+        format!("{}/device?user_code={user_code}&typed=1", server.base),
+    ] {
+        let page = victim
+            .get(&link)
+            .send()
+            .await
+            .expect("link")
+            .text()
+            .await
+            .expect("html");
+        assert!(page.contains("name=\"user_code\""), "{page}");
+        assert!(
+            page.contains(&user_code),
+            "the code is shown to check: {page}"
+        );
+        assert!(
+            !page.contains("value=\"allow\""),
+            "consent from a link: {page}"
+        );
+    }
+
+    // Typed (or checked and sent) through the form: the consent page, with the warning.
+    let page = enter_device_code(&victim, &server.base, &user_code).await;
+    assert!(page.contains("value=\"allow\""), "{page}");
+    assert!(
+        page.contains("Living room TV") && page.contains(&user_code),
+        "{page}"
+    );
+    assert!(
+        page.contains("device you have in hand"),
+        "the remote-phishing warning: {page}"
+    );
+}

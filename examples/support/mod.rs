@@ -228,14 +228,6 @@ pub(crate) struct Session {
     pub(crate) user: UserId,
 }
 
-impl Session {
-    /// A key for per-session counters (the device code guess limiter): the SHA-256 of the
-    /// session ID, never the ID itself.
-    pub(crate) fn attempt_key(&self) -> String {
-        TokenHash::of(&self.id).to_hex()
-    }
-}
-
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
@@ -262,6 +254,19 @@ impl Visitor {
     pub(crate) fn user(&self) -> Option<&UserId> {
         self.session.as_ref().map(|s| &s.user)
     }
+}
+
+/// A signed cookie saying that this browser sent a value through one of the site's forms
+/// (CSRF-checked) lately: a page reached later by a plain GET can tell a value the user entered
+/// from one a link carries. The cookie holds the time and a MAC, never the value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Receipt {
+    /// The cookie's name.
+    pub(crate) cookie: &'static str,
+    /// The cookie's path: the pages that read it.
+    pub(crate) path: &'static str,
+    /// How long it is good for.
+    pub(crate) ttl: Duration,
 }
 
 /// How many sessions live, how long, and how fast one source may start them.
@@ -407,6 +412,13 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|text| Cookie::split_parse(text).flatten())
         .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
+}
+
+/// Whole seconds since the Unix epoch (0 if the clock is before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -565,6 +577,31 @@ impl Sessions {
             },
         );
         Ok((session, header))
+    }
+
+    /// The `Set-Cookie` header of a `receipt` for `value` (see [`Receipt`]).
+    pub(crate) fn receipt(&self, receipt: &Receipt, value: &str) -> Option<HeaderValue> {
+        let issued = unix_now().to_string();
+        let mac = self.sign(receipt.cookie, &[issued.as_bytes(), value.as_bytes()]);
+        let mut cookie = self.cookie(receipt.cookie, format!("{issued}.{mac}"), receipt.path);
+        let max_age = i64::try_from(receipt.ttl.as_secs()).unwrap_or(i64::MAX);
+        cookie.set_max_age(cookie::time::Duration::seconds(max_age));
+        HeaderValue::from_str(&cookie.to_string()).ok()
+    }
+
+    /// Whether the request carries a live `receipt` for `value`.
+    pub(crate) fn has_receipt(&self, headers: &HeaderMap, receipt: &Receipt, value: &str) -> bool {
+        let Some(text) = cookie_value(headers, receipt.cookie) else {
+            return false;
+        };
+        let Some((issued, mac)) = text.split_once('.') else {
+            return false;
+        };
+        let fresh = issued
+            .parse::<u64>()
+            .is_ok_and(|at| unix_now().saturating_sub(at) <= receipt.ttl.as_secs());
+        let expected = self.sign(receipt.cookie, &[issued.as_bytes(), value.as_bytes()]);
+        fresh && constant_time_eq(mac, &expected)
     }
 
     /// Ends `session`, returning the header that clears the cookie.
