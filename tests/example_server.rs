@@ -27,10 +27,18 @@ const REDIRECT: &str = "http://127.0.0.1:9/cb";
 /// Builds the example once per test run (a no-op when it is fresh) and returns its path.
 fn example_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(build_example).clone()
+    BUILT.get_or_init(|| build_example("server")).clone()
 }
 
-fn build_example() -> PathBuf {
+/// The PhoneGap Build dialect example's binary, built as [`example_binary`] is.
+fn phonegap_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| build_example("phonegap_build"))
+        .clone()
+}
+
+fn build_example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/example_server-<hash> -> target/<profile>
     let profile_dir = exe
@@ -57,7 +65,7 @@ fn build_example() -> PathBuf {
     }
     let mut build = std::process::Command::new(env!("CARGO"));
     build
-        .args(["build", "--quiet", "--example", "server", "--features"])
+        .args(["build", "--quiet", "--example", name, "--features"])
         .arg(features.join(","))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -72,7 +80,7 @@ fn build_example() -> PathBuf {
     assert!(status.success(), "building the example failed");
     profile_dir
         .join("examples")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX))
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A running server and its base URL; killed when dropped.
@@ -1468,4 +1476,66 @@ async fn device_consent_needs_a_typed_code_and_warns_of_phishing() {
         page.contains("device you have in hand"),
         "the remote-phishing warning: {page}"
     );
+}
+
+/// Starts `binary`, sends SIGTERM while a request to `path` is in flight (its body half sent),
+/// then checks that the request is answered with `status`, no new connection is accepted, and
+/// the process exits 0.
+#[cfg(unix)]
+async fn sigterm_during_a_request(binary: &std::path::Path, path: &str, status: &str) {
+    let (mut child, base) = listening_server::spawn_listening(binary, &[]).await;
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut raw = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let body = b"grant_type=client_credentials&client_id=nobody";
+    raw.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write head");
+    raw.write_all(&body[..10]).await.expect("write some body");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The request in flight is answered ...
+    raw.write_all(&body[10..]).await.expect("write the rest");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}")),
+        "{answer}"
+    );
+    // ... no new connection is accepted, and the process exits 0.
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err());
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits within the deadline")
+        .expect("wait");
+    assert!(exit.success(), "{exit}");
+}
+
+/// SIGTERM: the server stops accepting, answers the request in flight, and exits 0; so does a
+/// dialect example (they share `support::serve`).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
+    sigterm_during_a_request(&example_binary(), "/token", "401").await;
+    sigterm_during_a_request(&phonegap_binary(), "/authorize/token", "40").await;
 }

@@ -495,14 +495,15 @@ pub fn print_client(client_id: &str, client_secret: &str, redirect_uri: &str) {
     println!("redirect_uri={redirect_uri}");
 }
 
-/// Binds, prints the `listening on` line, and serves `app` until the process ends.
+/// Prints the `listening on` line and serves `app` (with each request's peer address, its
+/// `support::Source`) until SIGTERM or SIGINT; then the requests in flight get up to 10
+/// seconds, and it returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let signal = support::shutdown_signal()?;
     println!("listening on http://{}", listener.local_addr()?);
-    // The peer address is each request's `support::Source` (rate limits, session quotas).
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).await?;
+    support::serve(listener, app, signal).await?;
     Ok(())
 }

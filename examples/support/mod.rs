@@ -786,3 +786,64 @@ pub(crate) async fn guard_and_log(request: Request, next: Next) -> Response {
     );
     response
 }
+
+// ---------------------------------------------------------------------------------------------
+// Serving and shutting down
+
+/// How long the requests in flight may take to finish once a shutdown signal came.
+pub(crate) const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// A future that resolves on the first SIGTERM or SIGINT (Ctrl-C where there are no Unix
+/// signals). The handlers are installed by this call: make it before accepting connections, so
+/// that no signal finds the process with the default action (exit at once).
+pub(crate) fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("Ctrl-C: shutting down");
+        })
+    }
+}
+
+/// Serves `router` on `listener`, with each request's peer address (see [`Source`]), until
+/// `signal` resolves; then stops accepting, lets the requests in flight finish for up to
+/// [`SHUTDOWN_DEADLINE`], and returns (closing whatever is still open).
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        signal.await;
+        let _ = stopping_tx.send(true);
+    });
+    let deadline = async move {
+        if stopping.wait_for(|stopping| *stopping).await.is_err() {
+            // The server ended without a signal: no deadline to keep.
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served,
+        () = deadline => {
+            tracing::warn!("requests still in flight at the shutdown deadline: closed");
+            Ok(())
+        }
+    }
+}
