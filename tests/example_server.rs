@@ -1539,3 +1539,40 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     sigterm_during_a_request(&example_binary(), "/token", "401").await;
     sigterm_during_a_request(&phonegap_binary(), "/authorize/token", "40").await;
 }
+
+/// Wrong client secrets count per client and source (the library's limiter; the example passes
+/// each request's source): 20 from 127.0.0.2 lock that source out, not the client's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_client_secrets_slow_only_their_source() {
+    let server = start(&[]).await;
+    let walk = discover(&server).await;
+    let service = walk
+        .register(json!({
+            "client_name": "Service",
+            "grant_types": ["client_credentials"],
+            "redirect_uris": [],
+        }))
+        .await;
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let token = |client: &reqwest::Client, auth: String| {
+        let request = client
+            .post(walk.url("token_endpoint"))
+            .header("authorization", auth)
+            .form(&[("grant_type", "client_credentials")])
+            .send();
+        async move { request.await.expect("token").status() }
+    };
+    for _ in 0..21 {
+        let wrong = basic(&service.id, "not-the-secret");
+        assert_eq!(token(&elsewhere, wrong).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        token(&elsewhere, service.auth()).await,
+        StatusCode::UNAUTHORIZED,
+        "that source is locked out"
+    );
+    assert_eq!(token(&walk.api, service.auth()).await, StatusCode::OK);
+}

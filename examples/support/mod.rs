@@ -57,9 +57,16 @@ impl<S: Send + Sync> FromRequest<S> for Buffered {
 }
 
 impl Buffered {
-    /// The token/revocation/introspection/device endpoint request.
+    /// The token/revocation/introspection/device endpoint request, with its [`Source`] when
+    /// the router is served with connect info: wrong client secrets from one source then slow
+    /// only that source, not the client everywhere.
     pub(crate) fn form(&self) -> FormRequest {
-        FormRequest::from_http(&self.0)
+        let source = self
+            .0
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|peer| source_of(peer.0.ip()).to_string());
+        FormRequest::from_http(&self.0).with_source(source.as_deref())
     }
 
     /// The resource request's token locations.
