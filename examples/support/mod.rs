@@ -410,15 +410,21 @@ fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The value of the cookie `name` in the request, if any.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The values of the cookies named `name` in the request (a browser may send several, set
+/// for different paths), in the order sent.
+fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = String> + 'h {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|text| Cookie::split_parse(text).flatten())
-        .find(|cookie| cookie.name() == name)
+        .filter(move |cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
+}
+
+/// The value of the first cookie named `name` in the request, if any.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_values(headers, name).next()
 }
 
 /// Whole seconds since the Unix epoch (0 if the clock is before it).
@@ -466,25 +472,24 @@ impl Sessions {
 
     /// The signed-in session named by the request's cookie, if it exists and is live.
     pub(crate) fn get(&self, headers: &HeaderMap) -> Option<Session> {
-        let id = cookie_value(headers, COOKIE)?;
-        let key = TokenHash::of(&id);
         let now = Instant::now();
         let mut table = self.inner.lock().ok()?;
-        match table.live.get_mut(&key) {
-            Some(stored) if stored.expires > now => {
-                stored.expires = now + self.limits.ttl;
-                Some(Session {
-                    id,
-                    csrf: stored.csrf.clone(),
-                    user: stored.user.clone(),
-                })
+        for id in cookie_values(headers, COOKIE) {
+            let key = TokenHash::of(&id);
+            match table.live.get_mut(&key) {
+                Some(stored) if stored.expires > now => {
+                    stored.expires = now + self.limits.ttl;
+                    return Some(Session {
+                        id,
+                        csrf: stored.csrf.clone(),
+                        user: stored.user.clone(),
+                    });
+                }
+                Some(_) => table.remove(&key),
+                None => {}
             }
-            Some(_) => {
-                table.remove(&key);
-                None
-            }
-            None => None,
         }
+        None
     }
 
     /// Who is at the browser, with the CSRF token for the page's forms. Stores nothing: an
@@ -551,10 +556,10 @@ impl Sessions {
         user: UserId,
         source: IpAddr,
     ) -> Result<(Session, HeaderValue), Response> {
+        self.starts.check(source, "session")?;
         if let Some(old) = self.get(headers) {
             self.destroy(&old);
         }
-        self.starts.check(source, "session")?;
         let session = Session {
             id: random_token(),
             csrf: random_token(),
