@@ -33,7 +33,7 @@ use tessera::store::MemoryStore;
 use tessera::{
     AttemptLimiter, AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect,
     ErrorCode, GrantType, MemoryAttemptLimiter, PkceRequirement, Provider, ScopeSet, StoreError,
-    SubjectTokenValidator, TokenHash, UserId, danger::Danger,
+    SubjectToken, SubjectTokenValidator, TokenHash, UserId, danger::Danger,
 };
 
 /// The example client of the document.
@@ -53,16 +53,21 @@ struct PersonalTokens(Vec<(TokenHash, UserId)>);
 
 #[async_trait]
 impl SubjectTokenValidator for PersonalTokens {
-    async fn validate(&self, token_type: &str, token: &str) -> Result<Option<UserId>, StoreError> {
+    async fn validate(
+        &self,
+        token_type: &str,
+        token: &str,
+    ) -> Result<Option<SubjectToken>, StoreError> {
         if token_type != AUTH_TOKEN_TYPE {
             return Ok(None);
         }
         let hash = TokenHash::of(token);
+        // Personal tokens do not expire ("Save it."); the exchanged token still does.
         Ok(self
             .0
             .iter()
-            .find(|(known, _)| *known == hash)
-            .map(|(_, user)| user.clone()))
+            .find(|(known, _)| known.ct_eq(&hash))
+            .map(|(_, user)| SubjectToken::new(user.clone())))
     }
 }
 

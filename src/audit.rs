@@ -78,8 +78,10 @@ pub enum AuditEvent {
 pub enum RateLimit {
     /// Device flow user codes typed on the verification page (RFC 8628 §5.1).
     DeviceUserCode,
-    /// A confidential client's secret (RFC 6819 §5.1.4.2.3), keyed by client ID.
+    /// A confidential client's secret (RFC 6819 §5.1.4.2.3), keyed by client and source.
     ClientSecret,
+    /// Token-exchange subject tokens a host validator checks, keyed by client and source.
+    SubjectToken,
 }
 
 /// Receives audit events. The default sink only emits `tracing` events.

@@ -6,7 +6,7 @@
 
 use time::Duration;
 
-use crate::client::{Client, GrantType};
+use crate::client::{Client, ClientId, GrantType};
 use crate::danger::Danger;
 use crate::error::ErrorCode;
 use crate::expiry::ExpiryPolicy;
@@ -453,6 +453,7 @@ pub struct Config {
     pub(crate) registration: RegistrationPolicy,
     pub(crate) dialect: Dialect,
     pub(crate) device: DeviceConfig,
+    pub(crate) exchange_trust: Vec<(ClientId, ClientId)>,
     pub(crate) danger: Danger,
 }
 
@@ -486,6 +487,7 @@ impl Config {
                 registration: RegistrationPolicy::Closed,
                 dialect: Dialect::default(),
                 device: DeviceConfig::default(),
+                exchange_trust: Vec::new(),
                 danger: Danger::default(),
             },
         }
@@ -570,6 +572,16 @@ impl Config {
     /// The weakened defaults this configuration opted into.
     pub fn danger(&self) -> &Danger {
         &self.danger
+    }
+
+    /// Whether `actor` may exchange access tokens issued to `subject` (itself, or a configured
+    /// trust; see [`ConfigBuilder::trust_exchange`]).
+    pub fn exchange_trusted(&self, subject: &ClientId, actor: &ClientId) -> bool {
+        subject == actor
+            || self
+                .exchange_trust
+                .iter()
+                .any(|(s, a)| s == subject && a == actor)
     }
 
     /// Whether authorization responses carry `iss` (RFC 9207; always, unless
@@ -679,6 +691,22 @@ impl ConfigBuilder {
     /// Sets the device flow settings.
     pub fn device(mut self, device: DeviceConfig) -> Self {
         self.config.device = device;
+        self
+    }
+
+    /// Lets `actor` exchange access tokens issued to `subject` (RFC 8693 §5: the server decides
+    /// who may exchange what). Without a trust, a client may exchange only tokens issued to
+    /// itself (to narrow them), and tokens a host [`crate::SubjectTokenValidator`] vouches for.
+    /// The issued token joins the subject token's grant: revoking either revokes both, and it
+    /// never outlives the subject token.
+    pub fn trust_exchange(mut self, subject: ClientId, actor: ClientId) -> Self {
+        if !self
+            .config
+            .exchange_trust
+            .contains(&(subject.clone(), actor.clone()))
+        {
+            self.config.exchange_trust.push((subject, actor));
+        }
         self
     }
 

@@ -42,8 +42,12 @@ pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,
     PkceRequirement, RegistrationPolicy,
 };
+pub use endpoint::authorize::{
+    AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
+};
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
+pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{
     ClientRegistration, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, RegisteredClient,
@@ -51,13 +55,9 @@ pub use endpoint::register::{
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
-pub use grant::authorization_code::{
-    AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
-};
-pub use grant::device_code::{DeviceAttempt, PendingDeviceAuthorization};
-pub use grant::issue::TokenResponse;
+pub use grant::issue::{ACCESS_TOKEN_TYPE, TokenResponse};
 pub use grant::pkce::pkce_s256_challenge;
-pub use grant::token_exchange::{ACCESS_TOKEN_TYPE, SubjectTokenValidator};
+pub use grant::token_exchange::{SubjectToken, SubjectTokenValidator};
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

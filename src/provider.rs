@@ -29,31 +29,95 @@ use crate::store::Storage;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Provider {
-    pub(crate) inner: Arc<Inner>,
+    cx: Arc<Context>,
 }
 
+/// What a provider decides with: its configuration, storage, clock, randomness and policies.
+/// Endpoints hand it to the grants; its fields are reached only through the methods below.
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) store: Arc<dyn Storage>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) entropy: Arc<dyn Entropy>,
-    pub(crate) redirects: Arc<dyn RedirectPolicy>,
-    pub(crate) expiry: Arc<dyn ExpiryPolicy>,
-    pub(crate) audit: Arc<dyn AuditSink>,
-    pub(crate) subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
-    pub(crate) device_guesses: Arc<dyn crate::AttemptLimiter>,
-    pub(crate) device_global: Arc<dyn crate::AttemptLimiter>,
-    pub(crate) client_attempts: Arc<dyn crate::AttemptLimiter>,
-    pub(crate) offload: Arc<dyn crate::Offload>,
-    pub(crate) machine_issuance: Arc<dyn crate::AttemptLimiter>,
+pub(crate) struct Context {
+    config: Config,
+    store: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    entropy: Arc<dyn Entropy>,
+    redirects: Arc<dyn RedirectPolicy>,
+    expiry: Arc<dyn ExpiryPolicy>,
+    audit: Arc<dyn AuditSink>,
+    subject_tokens: Option<Arc<dyn crate::SubjectTokenValidator>>,
+    device_guesses: Arc<dyn crate::AttemptLimiter>,
+    device_global: Arc<dyn crate::AttemptLimiter>,
+    client_attempts: Arc<dyn crate::AttemptLimiter>,
+    offload: Arc<dyn crate::Offload>,
+    machine_issuance: Arc<dyn crate::AttemptLimiter>,
+}
+
+impl Context {
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn store(&self) -> &dyn Storage {
+        &*self.store
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub(crate) fn unix_now(&self) -> i64 {
+        self.clock.unix_now()
+    }
+
+    pub(crate) fn entropy(&self) -> &dyn Entropy {
+        &*self.entropy
+    }
+
+    pub(crate) fn redirects(&self) -> &dyn RedirectPolicy {
+        &*self.redirects
+    }
+
+    pub(crate) fn expiry(&self) -> &dyn ExpiryPolicy {
+        &*self.expiry
+    }
+
+    pub(crate) fn audit(&self, event: AuditEvent) {
+        self.audit.record(&event);
+    }
+
+    pub(crate) fn subject_tokens(&self) -> Option<&dyn crate::SubjectTokenValidator> {
+        self.subject_tokens.as_deref()
+    }
+
+    /// Wrong device user codes, per user and per source.
+    pub(crate) fn device_guesses(&self) -> &dyn crate::AttemptLimiter {
+        &*self.device_guesses
+    }
+
+    /// Wrong device user codes, all together.
+    pub(crate) fn device_global(&self) -> &dyn crate::AttemptLimiter {
+        &*self.device_global
+    }
+
+    /// Client secrets and host-validated subject tokens, per client and source.
+    pub(crate) fn client_attempts(&self) -> &dyn crate::AttemptLimiter {
+        &*self.client_attempts
+    }
+
+    pub(crate) fn offload(&self) -> &dyn crate::Offload {
+        &*self.offload
+    }
+
+    /// What a client makes the provider store without a user, per client.
+    pub(crate) fn machine_issuance(&self) -> &dyn crate::AttemptLimiter {
+        &*self.machine_issuance
+    }
 }
 
 /// Assembles a [`Provider`].
 #[derive(Debug)]
 #[must_use = "call .build() to get a Provider"]
 pub struct ProviderBuilder {
-    inner: Inner,
+    inner: Context,
 }
 
 impl ProviderBuilder {
@@ -140,7 +204,7 @@ impl ProviderBuilder {
     /// The provider.
     pub fn build(self) -> Provider {
         Provider {
-            inner: Arc::new(self.inner),
+            cx: Arc::new(self.inner),
         }
     }
 }
@@ -150,7 +214,7 @@ impl Provider {
     pub fn builder(config: Config, store: Arc<dyn Storage>) -> ProviderBuilder {
         let expiry = Arc::new(config.lifetimes.clone());
         ProviderBuilder {
-            inner: Inner {
+            inner: Context {
                 config,
                 store,
                 clock: Arc::new(SystemClock),
@@ -180,53 +244,29 @@ impl Provider {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// What the provider decides with, for the endpoints and the grants they run.
+    pub(crate) fn cx(&self) -> &Context {
+        &self.cx
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Storage> {
-        &self.inner.store
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cx.config
     }
 
     /// The current time by the provider's clock.
     pub fn now(&self) -> OffsetDateTime {
-        self.inner.clock.now()
-    }
-
-    pub(crate) fn unix_now(&self) -> i64 {
-        self.inner.clock.unix_now()
-    }
-
-    pub(crate) fn entropy(&self) -> &dyn Entropy {
-        &*self.inner.entropy
-    }
-
-    pub(crate) fn audit(&self, event: AuditEvent) {
-        self.inner.audit.record(&event);
+        self.cx.now()
     }
 
     /// The client with `id`, if registered.
     pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.inner.store.find_client(id).await
+        self.cx.store.find_client(id).await
     }
 
     /// Renders a token-endpoint error in the configured dialect.
     pub(crate) fn token_error(&self, error: &OAuthError) -> Response {
-        let dialect = &self.inner.config.dialect;
-        let shown = match &dialect.collapsed_token_error {
-            Some(code) => OAuthError::bare(code.clone()),
-            None => OAuthError {
-                code: dialect.rename(&error.code),
-                ..error.clone()
-            },
-        };
-        error.with_retry_after(Response::encoded(
-            dialect.token_format,
-            error.status(),
-            &shown.to_json(),
-        ))
+        crate::endpoint::render::token_error(&self.cx.config.dialect, error)
     }
 
     /// The most batches [`Provider::sweep`] runs per kind of record in one call.
@@ -241,7 +281,7 @@ impl Provider {
     /// small.
     pub async fn sweep(&self, batch: usize) -> Result<u64, StoreError> {
         let batch = batch.max(1);
-        let store = &self.inner.store;
+        let store = self.cx.store();
         let mut total = 0;
         for kind in 0..3 {
             for _ in 0..Self::MAX_SWEEP_BATCHES {

@@ -252,8 +252,13 @@ struct Personal;
 
 #[async_trait]
 impl SubjectTokenValidator for Personal {
-    async fn validate(&self, token_type: &str, token: &str) -> Result<Option<UserId>, StoreError> {
-        Ok((token_type == PERSONAL && token == "789hij").then(|| UserId::new("alice")))
+    async fn validate(
+        &self,
+        token_type: &str,
+        token: &str,
+    ) -> Result<Option<tessera::SubjectToken>, StoreError> {
+        Ok((token_type == PERSONAL && token == "789hij")
+            .then(|| tessera::SubjectToken::new(UserId::new("alice"))))
     }
 }
 

@@ -371,11 +371,15 @@ struct PersonalTokens {
 
 #[async_trait]
 impl SubjectTokenValidator for PersonalTokens {
-    async fn validate(&self, token_type: &str, token: &str) -> Result<Option<UserId>, StoreError> {
+    async fn validate(
+        &self,
+        token_type: &str,
+        token: &str,
+    ) -> Result<Option<tessera::SubjectToken>, StoreError> {
         let revoked = self.revoked.load(std::sync::atomic::Ordering::SeqCst);
         Ok(
             (token_type == PERSONAL_TYPE && token == "789hij" && !revoked)
-                .then(|| UserId::new("alice")),
+                .then(|| tessera::SubjectToken::new(UserId::new("alice"))),
         )
     }
 }
@@ -422,10 +426,14 @@ async fn a_personal_token_is_exchanged_for_an_access_token() {
         .await
         .unwrap();
     assert_eq!(principal.user().unwrap().as_str(), "alice");
-    assert_eq!(
-        h.provider.authorized_apps(&user()).await.unwrap().len(),
-        1,
-        "the user sees the application"
+    // Exchanging saves no consent (security review C1): the user's next visit to the
+    // client's authorization page still asks.
+    assert!(
+        h.provider
+            .authorized_apps(&user())
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     personal

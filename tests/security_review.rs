@@ -622,3 +622,275 @@ async fn c4_one_sweep_drains_the_backlog() {
     assert_eq!(h.provider.sweep(16).await.unwrap(), 250);
     assert_eq!(h.provider.sweep(16).await.unwrap(), 0);
 }
+
+// ---- C1: token exchange mints unrevocable tokens from anyone's token ----------------------
+
+fn exchange_body(subject: &str, extra: &str) -> String {
+    format!(
+        "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={subject}&subject_token_type=urn:ietf:params:oauth:token-type:access_token{extra}"
+    )
+}
+
+async fn exchanger(h: &Harness, name: &str) -> TestClient {
+    h.register(
+        ClientRegistration::new(name, REDIRECT)
+            .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::TokenExchange]),
+    )
+    .await
+}
+
+async fn live(h: &Harness, token: &str) -> bool {
+    let header = format!("Bearer {token}");
+    h.provider
+        .validate_bearer(&tessera::BearerRequest::header(&header), &ScopeSet::new())
+        .await
+        .is_ok()
+}
+
+/// Client B, holding an access token issued to client A, cannot exchange it: the server
+/// decides who may exchange what (RFC 8693 §5), and by default that is A alone.
+#[tokio::test]
+async fn c1_a_client_cannot_exchange_another_clients_token() {
+    let h = harness();
+    let a = exchanger(&h, "A").await;
+    let b = exchanger(&h, "B").await;
+    let access = h.tokens(&a, "read").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = h.token(&b, &exchange_body(&access, "")).await;
+    assert_eq!(error_of(&refused), "invalid_grant");
+    // A itself may (to narrow its own token).
+    let own = h.token(&a, &exchange_body(&access, "&scope=read")).await;
+    assert_eq!(own.status, 200, "{}", String::from_utf8_lossy(&own.body));
+}
+
+/// With an explicit trust, B may exchange A's token; the result joins A's grant family:
+/// revoking either revokes both, and it dies with the family.
+#[tokio::test]
+async fn c1_an_exchanged_token_joins_and_dies_with_the_subject_family() {
+    let store = Arc::new(tessera::store::MemoryStore::new());
+    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    // Register first (IDs are generated), then build the provider that trusts the pair.
+    let setup = tessera::Provider::builder(config(), store.clone())
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let setup = Harness {
+        provider: setup,
+        clock: clock.clone(),
+        store: store.clone(),
+    };
+    let a = exchanger(&setup, "A").await;
+    let b = exchanger(&setup, "B").await;
+    let trusted = builder()
+        .trust_exchange(
+            tessera::ClientId::new(a.id.clone()).unwrap(),
+            tessera::ClientId::new(b.id.clone()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let provider = tessera::Provider::builder(trusted, store.clone())
+        .clock(Arc::new(clock.clone()))
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    for revoked_by_b in [false, true] {
+        let tokens = h.tokens(&a, "read").await;
+        let a_access = tokens["access_token"].as_str().unwrap().to_owned();
+        let a_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let exchanged = h.token(&b, &exchange_body(&a_access, "")).await;
+        assert_eq!(
+            exchanged.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&exchanged.body)
+        );
+        let b_access = exchanged.json_body().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(live(&h, &b_access).await);
+        let (who, token) = if revoked_by_b {
+            (&b, b_access.clone())
+        } else {
+            (&a, a_access.clone())
+        };
+        let revoke = FormRequest::new(format!("token={token}").into_bytes())
+            .with_authorization(Some(&who.basic()));
+        assert_eq!(h.provider.revoke(&revoke).await.status, 200);
+        assert!(
+            !live(&h, &b_access).await,
+            "exchanged token outlived a revocation"
+        );
+        assert!(!live(&h, &a_access).await);
+        let refresh = h
+            .token(
+                &a,
+                &format!("grant_type=refresh_token&refresh_token={a_refresh}"),
+            )
+            .await;
+        assert_eq!(error_of(&refresh), "invalid_grant", "the family is gone");
+    }
+    // A's refresh-token reuse revokes A's family, and the exchanged token with it.
+    let tokens = h.tokens(&a, "read").await;
+    let a_access = tokens["access_token"].as_str().unwrap().to_owned();
+    let a_refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let b_access = h
+        .token(&b, &exchange_body(&a_access, ""))
+        .await
+        .json_body()
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = format!("grant_type=refresh_token&refresh_token={a_refresh}");
+    assert_eq!(h.token(&a, &body).await.status, 200);
+    assert_eq!(
+        error_of(&h.token(&a, &body).await),
+        "invalid_grant",
+        "reuse"
+    );
+    assert!(
+        !live(&h, &b_access).await,
+        "reuse revokes the exchanged token too"
+    );
+    // The user revoking A at their apps page ends it as well.
+    let a_access = h.tokens(&a, "read").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_access = h
+        .token(&b, &exchange_body(&a_access, ""))
+        .await
+        .json_body()
+        .unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a_id = tessera::ClientId::new(a.id.clone()).unwrap();
+    assert!(h.provider.revoke_app(&user(), &a_id).await.unwrap());
+    assert!(!live(&h, &b_access).await);
+}
+
+/// An exchanged token never outlives the subject token, even down a chain of exchanges, and
+/// always expires, even from a never-expiring `offline_access` subject.
+#[tokio::test]
+async fn c1_exchanged_tokens_never_outlive_the_subject() {
+    let h = harness_with(
+        builder()
+            .danger(
+                Danger::new()
+                    .open_registration()
+                    .never_expire_with_scope(tessera::Scope::new("offline_access").unwrap()),
+            )
+            .build()
+            .unwrap(),
+    );
+    let a = exchanger(&h, "A").await;
+    let forever = h.tokens(&a, "read offline_access").await;
+    assert!(forever.get("expires_in").is_none());
+    let subject = forever["access_token"].as_str().unwrap();
+    let exchanged = h
+        .token(&a, &exchange_body(subject, ""))
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(exchanged["expires_in"], 3600, "{exchanged}");
+    // Chained: each step is capped by the one before.
+    h.clock.advance(time::Duration::minutes(50));
+    let first = exchanged["access_token"].as_str().unwrap();
+    let second = h
+        .token(&a, &exchange_body(first, ""))
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(second["expires_in"], 600, "{second}");
+    h.clock.advance(time::Duration::minutes(11));
+    assert!(!live(&h, second["access_token"].as_str().unwrap()).await);
+    assert!(live(&h, subject).await, "the subject itself lives on");
+}
+
+/// Exchanging saves no consent: the user's next visit to the client's authorization page
+/// still shows the consent screen.
+#[tokio::test]
+async fn c1_exchange_saves_no_consent() {
+    let h = harness();
+    let a = exchanger(&h, "A").await;
+    let b = h
+        .register(
+            ClientRegistration::new("B", REDIRECT)
+                .with_grant_types(vec![GrantType::AuthorizationCode, GrantType::TokenExchange]),
+        )
+        .await;
+    let access = h.tokens(&a, "read").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _ = h.token(&a, &exchange_body(&access, "")).await;
+    let _ = h.token(&b, &exchange_body(&access, "")).await;
+    let apps = h.provider.authorized_apps(&user()).await.unwrap();
+    assert_eq!(apps.len(), 1, "only A, which the user authorized: {apps:?}");
+    let query = format!(
+        "response_type=code&client_id={}&redirect_uri={}&scope=read&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        b.id,
+        urlencode(REDIRECT)
+    );
+    let pending = h.provider.authorize(&params(&query)).await.unwrap();
+    assert!(!pending.consent_covers(&h.provider, &user()).await.unwrap());
+}
+
+/// C15: wrong host subject tokens are limited per client and source, like client secrets.
+#[tokio::test]
+async fn c15_host_subject_tokens_are_rate_limited() {
+    #[derive(Debug)]
+    struct Personal;
+    #[tessera::async_trait]
+    impl tessera::SubjectTokenValidator for Personal {
+        async fn validate(
+            &self,
+            _: &str,
+            token: &str,
+        ) -> Result<Option<tessera::SubjectToken>, tessera::StoreError> {
+            Ok((token == "right").then(|| tessera::SubjectToken::new(UserId::new("alice"))))
+        }
+    }
+    let store = Arc::new(tessera::store::MemoryStore::new());
+    let provider = tessera::Provider::builder(config(), store.clone())
+        .subject_tokens(Arc::new(Personal))
+        .build();
+    let h = Harness {
+        provider,
+        clock: tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
+        store,
+    };
+    let client = exchanger(&h, "Exchanger").await;
+    let body = |token: &str| {
+        format!(
+            "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token={token}&subject_token_type=urn:example:personal"
+        )
+    };
+    let from = |token: &str, source: &str| {
+        FormRequest::new(body(token).into_bytes())
+            .with_authorization(Some(&client.basic()))
+            .with_source(Some(source))
+    };
+    for _ in 0..1000 {
+        let _ = h.provider.token(&from("wrong", "198.51.100.1")).await;
+    }
+    let after = h.provider.token(&from("right", "198.51.100.1")).await;
+    assert_eq!(
+        error_of(&after),
+        "invalid_grant",
+        "the guesser's source is limited"
+    );
+    let elsewhere = h.provider.token(&from("right", "192.0.2.7")).await;
+    assert_eq!(
+        elsewhere.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&elsewhere.body)
+    );
+}

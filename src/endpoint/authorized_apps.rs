@@ -29,7 +29,7 @@ pub struct AuthorizedApp {
 impl Provider {
     /// The applications `user` has authorized, most recently used first.
     pub async fn authorized_apps(&self, user: &UserId) -> Result<Vec<AuthorizedApp>, StoreError> {
-        let store = self.store();
+        let store = self.cx().store();
         let mut apps = Vec::new();
         for consent in store.list_consents(user).await? {
             // A consent whose client was deleted is skipped (the store deletes it too).
@@ -55,11 +55,11 @@ impl Provider {
     /// Withdraws `client`'s access for `user`: the consent and every token go, and any later use
     /// of those tokens is refused. Returns whether there was anything to revoke.
     pub async fn revoke_app(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
-        let store = self.store();
+        let store = self.cx().store();
         let consent = store.revoke_consent(user, client).await?;
         let grants = store.revoke_user_grants(user, client).await?;
         if consent || grants > 0 {
-            self.audit(AuditEvent::ConsentWithdrawn {
+            self.cx().audit(AuditEvent::ConsentWithdrawn {
                 user: user.clone(),
                 client_id: client.clone(),
             });

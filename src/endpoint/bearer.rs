@@ -254,6 +254,7 @@ impl Provider {
             return Err(invalid());
         }
         let record = self
+            .cx()
             .store()
             .find_token(&TokenHash::of_well_formed(&token))
             .await
@@ -264,7 +265,8 @@ impl Provider {
                 )
             })?
             .ok_or_else(invalid)?;
-        if record.token_type != TokenType::Access || record.is_expired_at_unix(self.unix_now()) {
+        if record.token_type != TokenType::Access || record.is_expired_at_unix(self.cx().unix_now())
+        {
             return Err(invalid());
         }
         if !required.is_subset(&record.scopes) {

@@ -153,7 +153,7 @@ impl Provider {
         };
         let basic = method == AuthMethod::ClientSecretBasic;
         let failed = |provider: &Provider, id: &ClientId| {
-            provider.audit(AuditEvent::ClientAuthFailed {
+            provider.cx().audit(AuditEvent::ClientAuthFailed {
                 client_id: Some(id.clone()),
             });
             AuthFailure {
@@ -179,9 +179,9 @@ impl Provider {
             };
         };
         let key = attempt_key(&id, source);
-        let attempts = &self.inner.client_attempts;
+        let attempts = &self.cx().client_attempts();
         if let Attempt::Refused { .. } = attempts.attempt(&key, self.now()).await {
-            self.audit(AuditEvent::RateLimited {
+            self.cx().audit(AuditEvent::RateLimited {
                 limit: RateLimit::ClientSecret,
             });
             return Err(AuthFailure {
@@ -193,8 +193,8 @@ impl Provider {
         }
         let ok = if stored.is_slow() {
             // Argon2 by design takes tens of milliseconds: not on an async worker thread.
-            self.inner
-                .offload
+            self.cx()
+                .offload()
                 .run(Box::new(move || stored.verify(&presented)))
                 .await
         } else {

@@ -22,7 +22,7 @@ impl Provider {
         let Some(hash) = super::revoke::issued_token_hash(token) else {
             return inactive;
         };
-        let record = match self.store().find_token(&hash).await {
+        let record = match self.cx().store().find_token(&hash).await {
             Ok(Some(record)) => record,
             Ok(None) => return inactive,
             Err(error) => return self.token_error(&error.into()),

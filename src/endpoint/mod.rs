@@ -1,12 +1,17 @@
-//! The endpoints: thin layers that parse a request, run a grant or a lookup, and respond.
+//! The endpoints own the wire: they parse requests (the dialect applied on the way in),
+//! authenticate clients, run a grant or a lookup, and render every answer and error (the
+//! dialect applied on the way out, in `render`).
 
 pub(crate) mod authorization_header;
+pub(crate) mod authorize;
 pub(crate) mod authorized_apps;
 pub(crate) mod bearer;
 pub(crate) mod client_auth;
+pub(crate) mod device;
 pub(crate) mod form;
 pub(crate) mod introspect;
 pub(crate) mod metadata;
 pub(crate) mod register;
+pub(crate) mod render;
 pub(crate) mod revoke;
 pub(crate) mod token;

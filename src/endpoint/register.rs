@@ -255,7 +255,7 @@ fn checked_metadata(
 
 fn random_id(provider: &Provider) -> String {
     let mut bytes = [0u8; 16];
-    provider.entropy().fill(&mut bytes);
+    provider.cx().entropy().fill(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -355,15 +355,15 @@ impl Provider {
         let id = ClientId::new(random_id(self))?;
         let mut client = self.build_client(id, &registration)?;
         let (secret, secret_hash) = (!client.is_public())
-            .then(|| ClientSecret::generate_hashed(self.entropy()))
+            .then(|| ClientSecret::generate_hashed(self.cx().entropy()))
             .unzip();
         client.secret = secret_hash.map(SecretHash::Sha256);
         let (registration_token, token_hash) = with_token
-            .then(|| RegistrationAccessToken::generate_hashed(self.entropy()))
+            .then(|| RegistrationAccessToken::generate_hashed(self.cx().entropy()))
             .unzip();
         client.registration_token = token_hash;
-        self.store().insert_client(&client).await?;
-        self.audit(AuditEvent::ClientRegistered {
+        self.cx().store().insert_client(&client).await?;
+        self.cx().audit(AuditEvent::ClientRegistered {
             client_id: client.id.clone(),
         });
         Ok(RegisteredClient {
@@ -383,7 +383,7 @@ impl Provider {
     ) -> Result<Client, OAuthError> {
         let mut client = self.build_client(id, &registration)?;
         client.secret = match (&secret, client.is_public()) {
-            (Some(secret), false) => Some(SecretHash::slow(secret, self.entropy())),
+            (Some(secret), false) => Some(SecretHash::slow(secret, self.cx().entropy())),
             (None, true) => None,
             _ => {
                 return Err(metadata_error(
@@ -391,14 +391,15 @@ impl Provider {
                 ));
             }
         };
-        self.store()
+        self.cx()
+            .store()
             .insert_client(&client)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict => metadata_error("a client with this client_id exists"),
                 other => other.into(),
             })?;
-        self.audit(AuditEvent::ClientRegistered {
+        self.cx().audit(AuditEvent::ClientRegistered {
             client_id: client.id.clone(),
         });
         Ok(client)
@@ -414,12 +415,12 @@ impl Provider {
         if client.is_public() {
             return Err(metadata_error("a public client has no secret"));
         }
-        let (secret, hash) = ClientSecret::generate_hashed(self.entropy());
+        let (secret, hash) = ClientSecret::generate_hashed(self.cx().entropy());
         client.secret = Some(SecretHash::Sha256(hash));
-        if !self.store().update_client(&client).await? {
+        if !self.cx().store().update_client(&client).await? {
             return Err(metadata_error("unknown client"));
         }
-        self.audit(AuditEvent::ClientSecretRotated {
+        self.cx().audit(AuditEvent::ClientSecretRotated {
             client_id: id.clone(),
         });
         Ok(secret)
@@ -427,9 +428,9 @@ impl Provider {
 
     /// Deletes a client and everything issued to it.
     pub async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        let deleted = self.store().delete_client(id).await?;
+        let deleted = self.cx().store().delete_client(id).await?;
         if deleted {
-            self.audit(AuditEvent::ClientDeleted {
+            self.cx().audit(AuditEvent::ClientDeleted {
                 client_id: id.clone(),
             });
         }
@@ -719,13 +720,13 @@ impl Provider {
         client.secret = stored.secret;
         client.registration_token = stored.registration_token;
         client.created_at = stored.created_at;
-        if !self.store().update_client(&client).await? {
+        if !self.cx().store().update_client(&client).await? {
             return Err(OAuthError::new(
                 ErrorCode::InvalidToken,
                 "the client no longer exists",
             ));
         }
-        self.audit(AuditEvent::ClientUpdated {
+        self.cx().audit(AuditEvent::ClientUpdated {
             client_id: client.id.clone(),
         });
         Ok(self.client_document(&client))

@@ -6,7 +6,7 @@ use crate::error::OAuthError;
 use crate::provider::Provider;
 use crate::response::Response;
 use crate::secret::{TokenHash, TokenKind};
-use crate::store::{RefreshLookup, TokenType};
+use crate::store::RefreshLookup;
 
 /// The stored hash of a presented access or refresh token, or `None` for a value tessera never
 /// issues, which is then never looked up (revocation and introspection answer it as unknown
@@ -18,7 +18,8 @@ pub(crate) fn issued_token_hash(token: &str) -> Option<TokenHash> {
 
 impl Provider {
     /// The revocation endpoint. The client must authenticate; it may revoke only its own tokens.
-    /// Revoking a refresh token revokes its whole grant (RFC 7009 §2.1). Unknown, foreign or
+    /// Revoking any token revokes its whole grant family (RFC 7009 §2.1): every access and
+    /// refresh token of it, including tokens exchanged from it (RFC 8693). Unknown, foreign or
     /// malformed tokens get the same `200` as revoked ones, so nothing is revealed; the
     /// `token_type_hint` is not needed and is ignored.
     pub async fn revoke(&self, request: &FormRequest) -> Response {
@@ -34,15 +35,16 @@ impl Provider {
         let Some(hash) = issued_token_hash(token) else {
             return done;
         };
-        let store = self.store();
+        let store = self.cx().store();
         let outcome: Result<(), OAuthError> = async {
             if let Some(record) = store.find_token(&hash).await? {
                 if record.client_id == client.id {
-                    match record.token_type {
-                        TokenType::Refresh => drop(store.revoke_grant(&record.grant_id).await?),
-                        _ => drop(store.revoke_token(&hash).await?),
-                    }
-                    self.audit(AuditEvent::TokenRevoked {
+                    // The whole family goes, whichever token is presented (RFC 7009 §2.1
+                    // allows it): a family shared by token exchange dies together, and a
+                    // client that revokes its access token at sign-out leaves no refresh
+                    // token behind.
+                    store.revoke_grant(&record.grant_id).await?;
+                    self.cx().audit(AuditEvent::TokenRevoked {
                         client_id: client.id.clone(),
                     });
                 }
@@ -50,7 +52,7 @@ impl Provider {
                 && retired.record.client_id == client.id
             {
                 store.revoke_grant(&retired.record.grant_id).await?;
-                self.audit(AuditEvent::TokenRevoked {
+                self.cx().audit(AuditEvent::TokenRevoked {
                     client_id: client.id.clone(),
                 });
             }

@@ -1,12 +1,18 @@
 //! The token endpoint (RFC 6749 §3.2): client authentication, then the grant named by
 //! `grant_type`.
 
-use crate::client::GrantType;
+use crate::client::{Client, GrantType};
+use crate::endpoint::form::FormRequest;
+use crate::endpoint::render;
 use crate::error::{ErrorCode, OAuthError};
+use crate::grant::authorization_code::{self, CodeRequest};
+use crate::grant::issue::TokenResponse;
+use crate::grant::refresh_token::{self, RefreshRequest};
+use crate::grant::token_exchange::{self, ExchangeRequest};
+use crate::grant::{client_credentials, device_code};
+use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
-
-use crate::endpoint::form::FormRequest;
 
 impl Provider {
     /// The token endpoint. Always answers: a token response, or an error in the RFC 6749 §5.2
@@ -45,13 +51,66 @@ impl Provider {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
-        let outcome = match grant {
-            GrantType::AuthorizationCode => self.redeem_code(&client, &params).await,
-            GrantType::RefreshToken => self.refresh(&client, &params).await,
-            GrantType::ClientCredentials => self.client_credentials(&client, &params).await,
-            GrantType::DeviceCode => self.poll_device(&client, &params).await,
-            GrantType::TokenExchange => self.exchange(&client, &params).await,
-        };
-        outcome.unwrap_or_else(|error| self.token_error(&error))
+        let outcome = self.run_grant(grant, &client, &params, request).await;
+        match outcome {
+            Ok(tokens) => render::tokens(&config.dialect, &tokens),
+            Err(error) => self.token_error(&error),
+        }
+    }
+
+    /// Reads the grant's typed request from the parameters (the dialect applied) and runs it.
+    async fn run_grant(
+        &self,
+        grant: GrantType,
+        client: &Client,
+        params: &Params,
+        request: &FormRequest,
+    ) -> Result<TokenResponse, OAuthError> {
+        let cx = self.cx();
+        let dialect = &cx.config().dialect;
+        match grant {
+            GrantType::AuthorizationCode => {
+                let request = CodeRequest {
+                    code: params.require("code")?,
+                    redirect_uri: params.get("redirect_uri"),
+                    redirect_uri_may_be_omitted: dialect.token_redirect_uri_optional,
+                    code_verifier: params.get("code_verifier"),
+                };
+                authorization_code::redeem(cx, client, request).await
+            }
+            GrantType::RefreshToken => {
+                let request = RefreshRequest {
+                    refresh_token: params.require("refresh_token")?,
+                    scope: params.get("scope"),
+                };
+                refresh_token::refresh(cx, client, request).await
+            }
+            GrantType::ClientCredentials => {
+                client_credentials::issue(cx, client, params.get("scope")).await
+            }
+            GrantType::DeviceCode => {
+                device_code::poll(cx, client, params.require("device_code")?).await
+            }
+            GrantType::TokenExchange => {
+                let subject_token_type = match (
+                    params.get("subject_token_type"),
+                    &dialect.default_subject_token_type,
+                ) {
+                    (Some(given), _) => given,
+                    (None, Some(default)) => default.as_str(),
+                    (None, None) => params.require("subject_token_type")?,
+                };
+                let request = ExchangeRequest {
+                    subject_token: params.require("subject_token")?,
+                    subject_token_type,
+                    requested_token_type: params.get("requested_token_type"),
+                    targeted: params.contains("resource") || params.contains("audience"),
+                    delegated: params.contains("actor_token"),
+                    scope: params.get("scope"),
+                    source: request.source.as_deref(),
+                };
+                token_exchange::exchange(cx, client, request).await
+            }
+        }
     }
 }

@@ -1,499 +1,321 @@
-//! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636).
-//!
-//! At the authorization endpoint: [`Provider::authorize`] turns request parameters into a
-//! [`PendingAuthorization`] (or an error, typed by whether it may be redirected); the host shows
-//! it to its logged-in user and resolves it with [`PendingAuthorization::approve`] or
-//! [`PendingAuthorization::deny`], each giving the [`Redirect`] to send. At the token endpoint,
-//! the code is redeemed exactly once.
-
-use std::fmt;
+//! The authorization code grant (RFC 6749 §4.1) with PKCE (RFC 7636): what a valid request
+//! asks for, what approving stores, and redeeming the code exactly once. The endpoint
+//! (`endpoint::authorize`) owns the wire: the client and redirect URI checks, the redirects.
 
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::config::PkceRequirement;
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::grant::issue::TokenResponse;
-use crate::grant::pkce;
-use crate::params::Params;
-use crate::provider::Provider;
-use crate::redirect::{RedirectError, RedirectUri};
-use crate::response::{Redirect, Response};
+use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::{pkce, requested_scopes};
+use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AuthorizationCode, TokenKind};
 use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, PkceChallenge};
 
-/// An authorization request error that must be shown to the user and never redirected: the
-/// client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1). It has no URI to send
-/// anywhere, by construction.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {description}")]
-#[non_exhaustive]
-pub struct UntrustedRequest {
-    /// The error code (`invalid_request`, `unauthorized_client` or `server_error`).
-    pub code: ErrorCode,
-    /// What is wrong, for the user (and the client's developer) to read.
-    pub description: String,
+/// The parameters of an authorization request the grant decides on, as the endpoint read them
+/// (the dialect applied: a `response_type` it makes optional arrives as `code`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AuthorizationRequest<'a> {
+    pub(crate) response_type: Option<&'a str>,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) code_challenge: Option<&'a str>,
+    pub(crate) code_challenge_method: Option<&'a str>,
 }
 
-impl UntrustedRequest {
-    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self {
-            code,
-            description: description.into(),
-        }
-    }
-
-    /// The HTTP status to show it with: the code's ([`ErrorCode::status`]; 400 for a bad
-    /// request, 500 for a storage fault).
-    pub fn status(&self) -> u16 {
-        self.code.status()
-    }
+/// What a valid request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Asked {
+    pub(crate) scopes: ScopeSet,
+    pub(crate) pkce: Option<PkceChallenge>,
 }
 
-/// Why an authorization request failed.
-#[derive(Debug)]
-#[must_use = "the error must be shown to the user or its redirect sent"]
-#[non_exhaustive]
-pub enum AuthorizeError {
-    /// Show this to the user on the provider's own page; do not redirect.
-    Untrusted(UntrustedRequest),
-    /// The redirect URI is verified: once the user has signed in, send the client this error
-    /// response.
-    Redirect(ErrorRedirect),
-}
-
-/// An authorization error bound for a verified redirect URI, held until the user has signed
-/// in.
-///
-/// A registered redirect URI is not a trusted one: anyone may register a client (dynamic
-/// registration) with a redirect URI of their choosing, and a request made broken on purpose
-/// (an unknown scope, a missing PKCE challenge) would bounce the user's browser off this
-/// server's trusted URL onto theirs, an open redirector for phishing. RFC 9700 §4.11.2: the
-/// authorization server "MUST always authenticate the user first ... before redirecting the
-/// user". So the redirect is only handed out for a signed-in user: show the login page first
-/// (then validate the request again), or show [`ErrorRedirect::error`] on a page of your own.
-#[must_use = "show the user the login page, then send the redirect; or show the error"]
-pub struct ErrorRedirect {
-    redirect: Redirect,
-    error: OAuthError,
-}
-
-impl fmt::Debug for ErrorRedirect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorRedirect")
-            .field("error", &self.error.code)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ErrorRedirect {
-    /// The error the client will receive (in the provider's terms, before any dialect
-    /// renaming), for a page that explains it.
-    pub fn error(&self) -> &OAuthError {
-        &self.error
-    }
-
-    /// The redirect to send, once `user` has signed in.
-    pub fn after_login(self, user: &UserId) -> Redirect {
-        // The user is the proof the host has to show, not an input: the redirect is the same
-        // for everyone.
-        let _ = user;
-        self.redirect
-    }
-}
-
-/// A validated authorization request waiting for the user's decision.
-///
-/// Carry it (or the original query, to be parsed again) through the host's login and consent
-/// pages; then resolve it by value.
-#[must_use = "an authorization request must be approved or denied"]
-pub struct PendingAuthorization {
-    client: Client,
-    redirect_uri: RedirectUri,
-    redirect_uri_given: Option<String>,
-    scopes: ScopeSet,
-    state: Option<String>,
-    pkce: Option<PkceChallenge>,
-}
-
-impl fmt::Debug for PendingAuthorization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingAuthorization")
-            .field("client", &self.client.id)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PendingAuthorization {
-    /// The client asking (its name is what the consent screen shows).
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The scopes asked for.
-    pub fn scopes(&self) -> &ScopeSet {
-        &self.scopes
-    }
-
-    /// Where the response will go.
-    pub fn redirect_uri(&self) -> &RedirectUri {
-        &self.redirect_uri
-    }
-
-    /// The client's `state`, echoed in the response.
-    pub fn state(&self) -> Option<&str> {
-        self.state.as_deref()
-    }
-
-    fn redirect(&self, provider: &Provider, params: &[(&str, &str)]) -> Redirect {
-        redirect_to(
-            self.redirect_uri.url().clone(),
-            self.state.as_deref(),
-            provider,
-            params,
-        )
-    }
-
-    fn error_redirect(&self, provider: &Provider, error: &OAuthError) -> Redirect {
-        let code = provider.config().dialect.rename(&error.code);
-        match &error.description {
-            Some(description) => self.redirect(
-                provider,
-                &[("error", code.as_str()), ("error_description", description)],
-            ),
-            None => self.redirect(provider, &[("error", code.as_str())]),
-        }
-    }
-
-    /// Whether `user` already granted this client every scope asked for, so the consent screen
-    /// may be skipped (the host decides; Phabricator documents skipping).
-    pub async fn consent_covers(
-        &self,
-        provider: &Provider,
-        user: &UserId,
-    ) -> Result<bool, StoreError> {
-        let consent = provider.store().find_consent(user, &self.client.id).await?;
-        Ok(consent.is_some_and(|c| self.scopes.is_subset(&c.scopes)))
-    }
-
-    /// The user allowed the request, granting `scopes` (the requested ones or fewer; anything
-    /// not requested is dropped). Stores the code and the consent and returns the redirect
-    /// carrying the code. A storage fault becomes a `server_error` redirect.
-    pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Redirect {
-        let mut this = self;
-        // Everything asked for was granted (the usual case): the intersection is the asked set
-        // itself, so take it instead of building a copy.
-        let granted = if this.scopes.is_subset(scopes) {
-            std::mem::take(&mut this.scopes)
-        } else {
-            scopes.intersection(&this.scopes)
-        };
-        let now = provider.now();
-        let (code, code_hash) = AuthorizationCode::generate_hashed(provider.entropy());
-        let grant = Grant::new(
-            GrantId::generate(provider.entropy()),
-            this.client.id.clone(),
-            Some(user.clone()),
-            granted.clone(),
-            GrantType::AuthorizationCode,
-            now,
-        );
-        let record = CodeRecord::new(
-            code_hash,
-            grant,
-            this.redirect_uri_given.take(),
-            this.pkce.take(),
-            now + provider.config().lifetimes.code,
-        );
-        let store = provider.store();
-        let stored = async {
-            store.insert_code(&record).await?;
-            store
-                .save_consent(&Consent::new(
-                    user.clone(),
-                    this.client.id.clone(),
-                    granted,
-                    now,
-                ))
-                .await
-        };
-        match stored.await {
-            Ok(()) => {
-                provider.audit(AuditEvent::ConsentGranted {
-                    user,
-                    client_id: this.client.id,
-                });
-                // The pending request ends here: its parsed URI is moved, not cloned.
-                redirect_to(
-                    this.redirect_uri.into_url(),
-                    this.state.as_deref(),
-                    provider,
-                    &[("code", code.secret())],
-                )
-            }
-            Err(_) => this.error_redirect(provider, &OAuthError::server_error()),
-        }
-    }
-
-    /// The user denied the request: `access_denied` (or the dialect's renaming of it).
-    pub fn deny(self, provider: &Provider) -> Redirect {
-        self.error_redirect(
-            provider,
-            &OAuthError::new(
-                ErrorCode::AccessDenied,
-                "the resource owner denied the request",
-            ),
-        )
-    }
-}
-
-/// The redirect to `base` carrying `params`, then `state` (if any) and `iss` (if configured).
-fn redirect_to(
-    base: url::Url,
-    state: Option<&str>,
-    provider: &Provider,
-    params: &[(&str, &str)],
-) -> Redirect {
-    let config = provider.config();
-    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
-    all.extend_from_slice(params);
-    if let Some(state) = state {
-        all.push(("state", state));
-    }
-    if config.iss_parameter() {
-        all.push(("iss", config.issuer()));
-    }
-    Redirect::new(base, &all)
-}
-
-impl Provider {
-    /// Validates an authorization request (RFC 6749 §4.1.1), from the query of a GET or the
-    /// form of a POST.
-    ///
-    /// Order matters: first the client and redirect URI (failures are [`AuthorizeError::Untrusted`]
-    /// and must be shown, never redirected), then everything else (failures are redirected to
-    /// the now-verified URI with `error`, `state` and `iss`).
-    pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
-        let untrusted = |code, description: &str| {
-            AuthorizeError::Untrusted(UntrustedRequest::new(code, description))
-        };
-        let client_id = params
-            .get("client_id")
-            .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "the request has no client_id"))?;
-        let client_id = crate::ClientId::new(client_id)
-            .map_err(|_| untrusted(ErrorCode::InvalidRequest, "malformed client_id"))?;
-        let client = self
-            .client(&client_id)
-            .await
-            .map_err(|_| {
-                untrusted(
-                    ErrorCode::ServerError,
-                    "the authorization server met an internal error",
-                )
-            })?
-            .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "unknown client_id"))?;
-        let requested = params.get("redirect_uri");
-        let redirect_uri = self.inner.redirects.resolve(&client.redirect_uris, requested).map_err(|e| {
-            let description = match e {
-                RedirectError::Missing => "the redirect_uri is missing and the client does not have exactly one registered",
-                RedirectError::Malformed(_) => "the redirect_uri is malformed",
-                RedirectError::NotRegistered => "the redirect_uri is not registered for this client",
-                RedirectError::Refused(reason) => reason,
-            };
-            untrusted(ErrorCode::InvalidRequest, description)
-        })?;
-        // Whatever the policy let through: no planted `code`, `state` or `iss` (C6).
-        if redirect_uri.carries_response_params() {
-            return Err(untrusted(
-                ErrorCode::InvalidRequest,
-                "the redirect_uri must not carry a parameter the authorization response adds",
-            ));
-        }
-
-        let mut pending = PendingAuthorization {
-            client,
-            redirect_uri,
-            redirect_uri_given: requested.map(str::to_owned),
-            scopes: ScopeSet::new(),
-            state: params.get("state").map(str::to_owned),
-            pkce: None,
-        };
-        match self.check_authorization(params, &pending) {
-            Ok((scopes, pkce)) => {
-                pending.scopes = scopes;
-                pending.pkce = pkce;
-                Ok(pending)
-            }
-            Err(error) => Err(AuthorizeError::Redirect(ErrorRedirect {
-                redirect: pending.error_redirect(self, &error),
-                error,
-            })),
-        }
-    }
-
-    /// The checks after the redirect URI is trusted.
-    fn check_authorization(
-        &self,
-        params: &Params,
-        pending: &PendingAuthorization,
-    ) -> Result<(ScopeSet, Option<PkceChallenge>), OAuthError> {
-        let config = self.config();
-        let response_type = params
-            .get("response_type")
-            .or(config.dialect.response_type_optional.then_some("code"));
-        match response_type {
-            Some("code") => {}
-            Some(_) => {
-                return Err(OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    "only response_type=code is supported",
-                ));
-            }
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "missing parameter `response_type`",
-                ));
-            }
-        }
-        if !config.grant_enabled(GrantType::AuthorizationCode) {
+/// The checks after the redirect URI is trusted (their failures may be redirected).
+pub(crate) fn check(
+    cx: &Context,
+    client: &Client,
+    request: &AuthorizationRequest<'_>,
+) -> Result<Asked, OAuthError> {
+    let config = cx.config();
+    match request.response_type {
+        Some("code") => {}
+        Some(_) => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
-                "the authorization code grant is disabled",
+                "only response_type=code is supported",
             ));
         }
-        pending.client.check_grant(GrantType::AuthorizationCode)?;
-        let scopes = self.requested_scopes(&pending.client, params.get("scope"))?;
-        let pkce = pkce::parse_challenge(
-            params.get("code_challenge"),
-            params.get("code_challenge_method"),
-            config.danger.plain_pkce,
-        )?;
-        let required = pending.client.is_public() || config.pkce == PkceRequirement::AllClients;
-        if pkce.is_none() && required {
+        None => {
             return Err(OAuthError::invalid_request(
-                "code_challenge is required (PKCE, RFC 7636)",
+                "missing parameter `response_type`",
             ));
         }
-        Ok((scopes, pkce))
+    }
+    if !config.grant_enabled(GrantType::AuthorizationCode) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "the authorization code grant is disabled",
+        ));
+    }
+    client.check_grant(GrantType::AuthorizationCode)?;
+    let scopes = requested_scopes(cx, client, request.scope)?;
+    let pkce = pkce::parse_challenge(
+        request.code_challenge,
+        request.code_challenge_method,
+        config.danger.plain_pkce,
+    )?;
+    let required = client.is_public() || config.pkce == PkceRequirement::AllClients;
+    if pkce.is_none() && required {
+        return Err(OAuthError::invalid_request(
+            "code_challenge is required (PKCE, RFC 7636)",
+        ));
+    }
+    Ok(Asked { scopes, pkce })
+}
+
+/// The user allowed `asked` with `granted` (the asked scopes or fewer): stores the code (bound
+/// to the client, the redirect URI as the request gave it, and the PKCE challenge) and the
+/// consent, and returns the code to send.
+pub(crate) async fn approve(
+    cx: &Context,
+    client: &Client,
+    user: UserId,
+    asked: Asked,
+    granted: &ScopeSet,
+    redirect_uri_given: Option<String>,
+) -> Result<AuthorizationCode, StoreError> {
+    // Everything asked for was granted (the usual case): take the asked set itself.
+    let scopes = if asked.scopes.is_subset(granted) {
+        asked.scopes
+    } else {
+        granted.intersection(&asked.scopes)
+    };
+    let now = cx.now();
+    let (code, code_hash) = AuthorizationCode::generate_hashed(cx.entropy());
+    let grant = Grant::new(
+        GrantId::generate(cx.entropy()),
+        client.id.clone(),
+        Some(user.clone()),
+        scopes.clone(),
+        GrantType::AuthorizationCode,
+        now,
+    );
+    let record = CodeRecord::new(
+        code_hash,
+        grant,
+        redirect_uri_given,
+        asked.pkce,
+        now + cx.config().lifetimes.code,
+    );
+    let store = cx.store();
+    store.insert_code(&record).await?;
+    remember_consent(cx, &user, client, scopes).await?;
+    Ok(code)
+}
+
+/// Records that `user` gave `client` `scopes`, once they really did: a code approved, a device
+/// approved. Nothing else saves consent (token exchange never does).
+pub(crate) async fn remember_consent(
+    cx: &Context,
+    user: &UserId,
+    client: &Client,
+    scopes: ScopeSet,
+) -> Result<(), StoreError> {
+    cx.store()
+        .save_consent(&Consent::new(
+            user.clone(),
+            client.id.clone(),
+            scopes,
+            cx.now(),
+        ))
+        .await?;
+    cx.audit(AuditEvent::ConsentGranted {
+        user: user.clone(),
+        client_id: client.id.clone(),
+    });
+    Ok(())
+}
+
+/// A token request redeeming a code, as the endpoint read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodeRequest<'a> {
+    pub(crate) code: &'a str,
+    pub(crate) redirect_uri: Option<&'a str>,
+    /// Whether the request may leave out the `redirect_uri` the authorization request had
+    /// (a dialect's choice; RFC 6749 §4.1.3 requires it).
+    pub(crate) redirect_uri_may_be_omitted: bool,
+    pub(crate) code_verifier: Option<&'a str>,
+}
+
+fn spent() -> OAuthError {
+    OAuthError::invalid_grant("the code is invalid, expired or already used")
+}
+
+/// grant_type=authorization_code (RFC 6749 §4.1.3).
+pub(crate) async fn redeem(
+    cx: &Context,
+    client: &Client,
+    request: CodeRequest<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    client.check_grant(GrantType::AuthorizationCode)?;
+    if !TokenKind::AuthorizationCode.is_well_formed(request.code) {
+        return Err(spent());
+    }
+    let code = AuthorizationCode::new(request.code);
+    let store = cx.store();
+    let record = match store.take_code(&code.hash()).await? {
+        CodeRedemption::Redeemed(record) => record,
+        CodeRedemption::Replayed(grant_id) => {
+            // RFC 6749 §4.1.2: revoke every token issued from a code presented twice.
+            store.revoke_grant(&grant_id).await?;
+            cx.audit(AuditEvent::CodeReplayed { grant_id });
+            return Err(spent());
+        }
+        _ => return Err(spent()),
+    };
+    let now = cx.now();
+    if record.grant.client_id != client.id || now >= record.expires_at {
+        return Err(spent());
+    }
+    check_redirect_uri(client, &record, &request)?;
+    pkce::verify(record.pkce.as_ref(), request.code_verifier)?;
+    let refresh = if client.allows_grant(GrantType::RefreshToken)
+        && cx.config().grant_enabled(GrantType::RefreshToken)
+    {
+        Refresh::NewFamily
+    } else {
+        Refresh::No
+    };
+    let plan = Issue {
+        client,
+        grant: &record.grant,
+        scopes: record.grant.scopes.clone(),
+        refresh,
+        not_after: None,
+        issued_token_type: None,
+    };
+    let tokens = match issue::issue(cx, plan, Commit::Grant).await? {
+        Issued::Tokens(tokens) => tokens,
+        _ => return Err(spent()),
+    };
+    if let Some(user) = &record.grant.user {
+        store.touch_consent(user, &client.id, now).await?;
+    }
+    Ok(tokens)
+}
+
+/// RFC 6749 §4.1.3: the token request repeats the authorization request's `redirect_uri`.
+fn check_redirect_uri(
+    client: &Client,
+    record: &CodeRecord,
+    request: &CodeRequest<'_>,
+) -> Result<(), OAuthError> {
+    let ok = match (&record.redirect_uri, request.redirect_uri) {
+        (Some(given), Some(repeated)) => given == repeated,
+        (Some(_), None) => request.redirect_uri_may_be_omitted,
+        (None, None) => true,
+        (None, Some(repeated)) => client.redirect_uris.iter().any(|r| r.as_str() == repeated),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientId, ClientType};
+    use crate::redirect::RedirectUri;
+    use crate::secret::TokenHash;
+    use time::OffsetDateTime;
+
+    fn client() -> Client {
+        let id = ClientId::new("c").unwrap_or_else(|_| unreachable!());
+        Client::new(
+            id,
+            "C",
+            ClientType::Confidential,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .with_redirect_uris(
+            RedirectUri::parse("https://c.example/cb")
+                .into_iter()
+                .collect(),
+        )
     }
 
-    /// The scopes a request names (or the defaults), checked against what the provider offers
-    /// and the client may have.
-    pub(crate) fn requested_scopes(
-        &self,
-        client: &Client,
-        scope: Option<&str>,
-    ) -> Result<ScopeSet, OAuthError> {
-        let config = self.config();
-        let requested = match scope {
-            Some(text) => ScopeSet::parse(text)?,
-            None => match &client.scopes {
-                Some(allowed) if config.default_scopes.is_empty() => allowed.clone(),
-                _ => config.default_scopes.clone(),
-            },
-        };
-        // Fail closed: a provider that offers no scopes grants none (C14).
-        if !requested.is_subset(&config.scopes) {
-            return Err(OAuthError::invalid_scope(
-                "a requested scope is not offered by this server",
-            ));
-        }
-        if let Some(allowed) = &client.scopes
-            && !requested.is_subset(allowed)
-        {
-            return Err(OAuthError::invalid_scope(
-                "a requested scope is not allowed for this client",
-            ));
-        }
-        Ok(requested)
+    fn record(redirect_uri: Option<&str>) -> CodeRecord {
+        let client = client();
+        let grant = Grant::new(
+            GrantId::new("g"),
+            client.id,
+            None,
+            ScopeSet::new(),
+            GrantType::AuthorizationCode,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        CodeRecord::new(
+            TokenHash::of("code"),
+            grant,
+            redirect_uri.map(str::to_owned),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+        )
     }
 
-    /// grant_type=authorization_code (RFC 6749 §4.1.3).
-    pub(crate) async fn redeem_code(
-        &self,
-        client: &Client,
-        params: &Params,
-    ) -> Result<Response, OAuthError> {
-        client.check_grant(GrantType::AuthorizationCode)?;
-        let code = params.require("code")?;
-        if !TokenKind::AuthorizationCode.is_well_formed(code) {
-            return Err(OAuthError::invalid_grant(
-                "the code is invalid, expired or already used",
-            ));
+    fn request(redirect_uri: Option<&str>, omittable: bool) -> CodeRequest<'_> {
+        CodeRequest {
+            code: "",
+            redirect_uri,
+            redirect_uri_may_be_omitted: omittable,
+            code_verifier: None,
         }
-        let code = AuthorizationCode::new(code);
-        let store = self.store();
-        let record = match store.take_code(&code.hash()).await? {
-            CodeRedemption::Redeemed(record) => record,
-            CodeRedemption::Replayed(grant_id) => {
-                // RFC 6749 §4.1.2: revoke every token issued from a code presented twice.
-                store.revoke_grant(&grant_id).await?;
-                self.audit(AuditEvent::CodeReplayed { grant_id });
-                return Err(OAuthError::invalid_grant(
-                    "the code is invalid, expired or already used",
-                ));
-            }
-            _ => {
-                return Err(OAuthError::invalid_grant(
-                    "the code is invalid, expired or already used",
-                ));
-            }
-        };
-        let now = self.now();
-        if record.grant.client_id != client.id || now >= record.expires_at {
-            return Err(OAuthError::invalid_grant(
-                "the code is invalid, expired or already used",
-            ));
-        }
-        let redirect_ok = match (&record.redirect_uri, params.get("redirect_uri")) {
-            (Some(given), Some(repeated)) => given == repeated,
-            (Some(_), None) => self.config().dialect.token_redirect_uri_optional,
-            (None, None) => true,
-            (None, Some(repeated)) => client.redirect_uris.iter().any(|r| r.as_str() == repeated),
-        };
-        if !redirect_ok {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri does not match the authorization request",
-            ));
-        }
-        pkce::verify(record.pkce.as_ref(), params.get("code_verifier"))?;
-        let with_refresh = client.allows_grant(GrantType::RefreshToken)
-            && self.config().grant_enabled(GrantType::RefreshToken);
-        let issued = self
-            .issue(
-                client,
-                &record.grant,
-                record.grant.scopes.clone(),
-                with_refresh,
-                None,
+    }
+
+    #[test]
+    fn the_redirect_uri_is_repeated_exactly() {
+        let client = client();
+        let given = record(Some("https://c.example/cb"));
+        assert!(
+            check_redirect_uri(
+                &client,
+                &given,
+                &request(Some("https://c.example/cb"), false)
             )
-            .await?;
-        if let Some(user) = &record.grant.user {
-            store.touch_consent(user, &client.id, now).await?;
-        }
-        Ok(self.token_response(&issued))
-    }
-
-    /// Renders a successful token response in the configured dialect.
-    pub(crate) fn token_response(&self, issued: &TokenResponse) -> Response {
-        let dialect = &self.config().dialect;
-        if dialect.token_fields.is_none()
-            && dialect.token_format == crate::response::BodyFormat::Json
-        {
-            // Nothing to filter or re-encode: serialise straight from the fields.
-            return Response::json_bytes(200, issued.to_json_bytes());
-        }
-        self.render_token_body(issued.to_json())
-    }
-
-    /// Renders a successful token response body in the configured dialect.
-    pub(crate) fn render_token_body(&self, mut body: serde_json::Value) -> Response {
-        let dialect = &self.config().dialect;
-        if let (Some(fields), serde_json::Value::Object(map)) = (&dialect.token_fields, &mut body) {
-            map.retain(|name, _| fields.iter().any(|f| f == name));
-        }
-        Response::encoded(dialect.token_format, 200, &body)
+            .is_ok()
+        );
+        assert!(
+            check_redirect_uri(
+                &client,
+                &given,
+                &request(Some("https://c.example/cb/"), false)
+            )
+            .is_err()
+        );
+        assert!(check_redirect_uri(&client, &given, &request(None, false)).is_err());
+        assert!(check_redirect_uri(&client, &given, &request(None, true)).is_ok());
+        // Omitted at authorization: the token request may name a registered one, or none.
+        let omitted = record(None);
+        assert!(check_redirect_uri(&client, &omitted, &request(None, false)).is_ok());
+        assert!(
+            check_redirect_uri(
+                &client,
+                &omitted,
+                &request(Some("https://c.example/cb"), false)
+            )
+            .is_ok()
+        );
+        assert!(
+            check_redirect_uri(
+                &client,
+                &omitted,
+                &request(Some("https://evil.example/"), false)
+            )
+            .is_err()
+        );
     }
 }

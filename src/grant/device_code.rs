@@ -1,22 +1,18 @@
-//! The device authorization grant (RFC 8628), for devices without a browser.
-//!
-//! The device asks [`Provider::device_authorization`] for a device code and a short user code;
-//! the user enters the user code on the host's verification page, which resolves it with
-//! [`Provider::device_verification`] to a [`PendingDeviceAuthorization`] that the logged-in user
-//! approves or denies; meanwhile the device polls the token endpoint.
-
-use std::fmt;
+//! The device authorization grant (RFC 8628): starting an authorization, resolving the user
+//! code someone typed, the user's decision, and the device's polls. The endpoints are in
+//! `endpoint::device`.
 
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::grant::authorization_code::remember_consent;
+use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::requested_scopes;
 use crate::limiter::{Attempt, AttemptLimiter};
-use crate::params::Params;
-use crate::provider::Provider;
-use crate::response::Response;
+use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{DeviceCode, TokenHash, TokenKind};
-use crate::store::{Consent, DevicePoll, DeviceRecord, DeviceStatus, Grant, GrantId};
+use crate::store::{DevicePoll, DeviceRecord, DeviceStatus, Grant, GrantId};
 
 /// The user code alphabet: consonants only (RFC 8628 §6.1), no vowels to spell words, no
 /// look-alikes. 20 letters.
@@ -33,339 +29,252 @@ fn normalize(user_code: &str) -> Option<String> {
         .then_some(code)
 }
 
-/// Who is typing a device user code: the signed-in user and, if the host knows it, where the
-/// request came from (the peer address, or the /64 prefix of an IPv6 one).
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct DeviceAttempt<'a> {
-    /// The signed-in user.
-    pub user: &'a UserId,
-    /// The request's source.
-    pub source: Option<&'a str>,
+/// A started device authorization: what the device is told.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) device_code: DeviceCode,
+    /// As shown to the user: two halves joined by a dash.
+    pub(crate) user_code: String,
 }
 
-impl<'a> DeviceAttempt<'a> {
-    /// An attempt by `user`.
-    pub fn new(user: &'a UserId) -> Self {
-        Self { user, source: None }
+/// Starts a device authorization for `client` (RFC 8628 §3.1, §3.2).
+pub(crate) async fn start(
+    cx: &Context,
+    client: &Client,
+    scope: Option<&str>,
+) -> Result<Started, OAuthError> {
+    if !cx.config().grant_enabled(GrantType::DeviceCode) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "the device grant is disabled",
+        ));
     }
-
-    /// The attempt came from `source`.
-    pub fn from_source(self, source: &'a str) -> Self {
-        Self {
-            source: Some(source),
-            ..self
-        }
+    client.check_grant(GrantType::DeviceCode)?;
+    // A public client needs only its ID here: bound what one client can make anyone store.
+    if let Attempt::Refused { retry_after } = cx
+        .machine_issuance()
+        .attempt(&format!("device_authorization:{}", client.id), cx.now())
+        .await
+    {
+        return Err(OAuthError::rate_limited(
+            "too many device authorizations for this client; try again later",
+            retry_after.whole_seconds().unsigned_abs(),
+        ));
     }
-
-    /// The limiter keys: per user, per source, and the global one.
-    fn keys(&self) -> [Option<String>; 3] {
-        [
-            Some(format!("device user:{}", self.user)),
-            self.source.map(|source| format!("device source:{source}")),
-            Some("device *".to_owned()),
-        ]
-    }
-}
-
-/// A device authorization the user is looking at, waiting for their decision.
-#[must_use = "a device authorization must be approved or denied"]
-pub struct PendingDeviceAuthorization {
-    record: DeviceRecord,
-    client: Client,
-}
-
-impl fmt::Debug for PendingDeviceAuthorization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PendingDeviceAuthorization")
-            .field("client", &self.client.id)
-            .field("scopes", &self.record.scopes)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PendingDeviceAuthorization {
-    /// The client asking.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// The scopes asked for.
-    pub fn scopes(&self) -> &ScopeSet {
-        &self.record.scopes
-    }
-
-    /// The user allowed it with `scopes` (the asked ones or fewer). Returns `false` if the
-    /// authorization was decided meanwhile.
-    pub async fn approve(
-        self,
-        provider: &Provider,
-        user: UserId,
-        scopes: &ScopeSet,
-    ) -> Result<bool, StoreError> {
-        let granted = scopes.intersection(&self.record.scopes);
-        let now = provider.now();
-        let grant = Grant::new(
-            GrantId::generate(provider.entropy()),
-            self.client.id.clone(),
-            Some(user.clone()),
-            granted.clone(),
-            GrantType::DeviceCode,
-            now,
+    let scopes = requested_scopes(cx, client, scope)?;
+    let config = cx.config();
+    let now = cx.now();
+    for _ in 0..8 {
+        let (device_code, device_code_hash) = DeviceCode::generate_hashed(cx.entropy());
+        let user_code = user_code(cx, config.device.user_code_len);
+        let record = DeviceRecord::new(
+            device_code_hash,
+            TokenHash::of(&user_code),
+            client.id.clone(),
+            scopes.clone(),
+            now + config.lifetimes.device_code,
+            config.device.interval,
         );
-        let store = provider.store();
-        let decided = store
-            .decide_device(
-                &self.record.user_code_hash,
-                DeviceStatus::Approved { grant },
-            )
-            .await?;
-        if decided {
-            store
-                .save_consent(&Consent::new(
-                    user.clone(),
-                    self.client.id.clone(),
-                    granted,
-                    now,
-                ))
-                .await?;
-            provider.audit(AuditEvent::ConsentGranted {
-                user,
-                client_id: self.client.id.clone(),
-            });
+        match cx.store().insert_device(&record).await {
+            Ok(()) => {
+                let (first, second) = user_code.split_at(user_code.len() / 2);
+                return Ok(Started {
+                    device_code,
+                    user_code: format!("{first}-{second}"),
+                });
+            }
+            // A user code collision: draw another.
+            Err(StoreError::Conflict) => continue,
+            Err(error) => return Err(error.into()),
         }
-        Ok(decided)
     }
-
-    /// The user denied it.
-    pub async fn deny(self, provider: &Provider) -> Result<bool, StoreError> {
-        provider
-            .store()
-            .decide_device(&self.record.user_code_hash, DeviceStatus::Denied)
-            .await
-    }
+    Err(OAuthError::new(
+        ErrorCode::TemporarilyUnavailable,
+        "could not allocate a user code; try again",
+    ))
 }
 
-impl Provider {
-    /// The device authorization endpoint (RFC 8628 §3.1, §3.2).
-    pub async fn device_authorization(&self, request: &crate::FormRequest) -> Response {
-        let (params, client) = match self.authenticated_form(request).await {
-            Ok(opened) => opened,
-            Err(response) => return response,
+/// A user code of `len` letters, each equally likely.
+fn user_code(cx: &Context, len: usize) -> String {
+    let len = len.max(2);
+    let mut bytes = vec![0u8; len];
+    cx.entropy().fill(&mut bytes);
+    // 256 is not a multiple of 20: reject the top values so every letter is equally likely.
+    let mut out = String::with_capacity(len);
+    let mut i = 0;
+    while out.len() < len {
+        let byte = if i < bytes.len() {
+            bytes[i]
+        } else {
+            let mut one = [0u8; 1];
+            cx.entropy().fill(&mut one);
+            one[0]
         };
-        match self.start_device(&client, &params).await {
-            Ok(response) => response,
-            Err(error) => self.token_error(&error),
+        i += 1;
+        if byte < 240 {
+            out.push(char::from(ALPHABET[usize::from(byte % 20)]));
         }
     }
+    out
+}
 
-    async fn start_device(&self, client: &Client, params: &Params) -> Result<Response, OAuthError> {
-        if !self.config().grant_enabled(GrantType::DeviceCode) {
-            return Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "the device grant is disabled",
-            ));
-        }
-        client.check_grant(GrantType::DeviceCode)?;
-        // A public client needs only its ID here: bound what one client can make anyone store
-        // (C4).
-        if let Attempt::Refused { retry_after } = self
-            .inner
-            .machine_issuance
-            .attempt(&format!("device_authorization:{}", client.id), self.now())
-            .await
-        {
-            return Err(OAuthError::rate_limited(
-                "too many device authorizations for this client; try again later",
-                retry_after.whole_seconds().unsigned_abs(),
-            ));
-        }
-        let scopes = self.requested_scopes(client, params.get("scope"))?;
-        let config = &self.config().device;
-        let now = self.now();
-        for _ in 0..8 {
-            let (device_code, device_code_hash) = DeviceCode::generate_hashed(self.entropy());
-            let user_code = self.user_code(config.user_code_len);
-            let record = DeviceRecord::new(
-                device_code_hash,
-                TokenHash::of(&user_code),
-                client.id.clone(),
-                scopes.clone(),
-                now + self.config().lifetimes.device_code,
-                config.interval,
-            );
-            match self.store().insert_device(&record).await {
-                Ok(()) => {
-                    let shown = format!(
-                        "{}-{}",
-                        &user_code[..user_code.len() / 2],
-                        &user_code[user_code.len() / 2..]
-                    );
-                    let verification = self
-                        .config()
-                        .endpoint_url(&self.config().endpoints.device_verification);
-                    let complete = format!("{verification}?user_code={shown}");
-                    let body = serde_json::json!({
-                        "device_code": device_code.secret(),
-                        "user_code": shown,
-                        "verification_uri": verification,
-                        "verification_uri_complete": complete,
-                        "expires_in": self.config().lifetimes.device_code.whole_seconds(),
-                        "interval": config.interval,
-                    });
-                    return Ok(Response::json(200, &body));
-                }
-                // A user code collision: draw another.
-                Err(StoreError::Conflict) => continue,
-                Err(error) => return Err(error.into()),
+/// Resolves a user code typed by someone whose attempt counts under `keys` (per user, per
+/// source, global): the pending authorization and its client, or why not.
+pub(crate) async fn resolve(
+    cx: &Context,
+    user_code: &str,
+    keys: [Option<String>; 3],
+) -> Result<(DeviceRecord, Client), OAuthError> {
+    let now = cx.now();
+    let limiters: [&dyn AttemptLimiter; 3] =
+        [cx.device_guesses(), cx.device_guesses(), cx.device_global()];
+    let mut counted: Vec<(&dyn AttemptLimiter, &str)> = Vec::with_capacity(keys.len());
+    for (limiter, key) in limiters.into_iter().zip(&keys) {
+        let Some(key) = key else { continue };
+        if let Attempt::Refused { .. } = limiter.attempt(key, now).await {
+            // Give back what this attempt took from the other budgets: it was not tried.
+            for (limiter, key) in &counted {
+                limiter.succeeded(key, now).await;
             }
+            cx.audit(AuditEvent::RateLimited {
+                limit: crate::audit::RateLimit::DeviceUserCode,
+            });
+            return Err(OAuthError::new(
+                ErrorCode::SlowDown,
+                "too many wrong codes; wait and try again",
+            ));
         }
-        Err(OAuthError::new(
-            ErrorCode::TemporarilyUnavailable,
-            "could not allocate a user code; try again",
-        ))
+        counted.push((limiter, key.as_str()));
     }
+    let wrong = || {
+        OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "that code is not valid, or has expired or been used",
+        )
+    };
+    let Some(code) = normalize(user_code) else {
+        return Err(wrong());
+    };
+    let record = cx
+        .store()
+        .find_device_by_user_code(&TokenHash::of(&code))
+        .await?;
+    let record = match record {
+        Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
+        _ => return Err(wrong()),
+    };
+    let client = cx
+        .store()
+        .find_client(&record.client_id)
+        .await?
+        .ok_or_else(wrong)?;
+    for (limiter, key) in &counted {
+        limiter.succeeded(key, now).await;
+    }
+    Ok((record, client))
+}
 
-    fn user_code(&self, len: usize) -> String {
-        let mut bytes = vec![0u8; len.max(2)];
-        self.entropy().fill(&mut bytes);
-        // 256 is not a multiple of 20: reject the top values so every letter is equally likely.
-        let mut out = String::with_capacity(bytes.len());
-        let mut i = 0;
-        while out.len() < len.max(2) {
-            let byte = if i < bytes.len() {
-                bytes[i]
+/// The user allowed it with `scopes` (the asked ones or fewer). `false` if it was decided
+/// meanwhile.
+pub(crate) async fn approve(
+    cx: &Context,
+    record: &DeviceRecord,
+    client: &Client,
+    user: UserId,
+    scopes: &ScopeSet,
+) -> Result<bool, StoreError> {
+    let granted = scopes.intersection(&record.scopes);
+    let grant = Grant::new(
+        GrantId::generate(cx.entropy()),
+        client.id.clone(),
+        Some(user.clone()),
+        granted.clone(),
+        GrantType::DeviceCode,
+        cx.now(),
+    );
+    let decided = cx
+        .store()
+        .decide_device(&record.user_code_hash, DeviceStatus::Approved { grant })
+        .await?;
+    if decided {
+        remember_consent(cx, &user, client, granted).await?;
+    }
+    Ok(decided)
+}
+
+/// The user denied it. `false` if it was decided meanwhile.
+pub(crate) async fn deny(cx: &Context, record: &DeviceRecord) -> Result<bool, StoreError> {
+    cx.store()
+        .decide_device(&record.user_code_hash, DeviceStatus::Denied)
+        .await
+}
+
+/// grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4, §3.5).
+pub(crate) async fn poll(
+    cx: &Context,
+    client: &Client,
+    device_code: &str,
+) -> Result<TokenResponse, OAuthError> {
+    client.check_grant(GrantType::DeviceCode)?;
+    let invalid = || OAuthError::invalid_grant("the device code is invalid or was already used");
+    if !TokenKind::DeviceCode.is_well_formed(device_code) {
+        return Err(invalid());
+    }
+    let hash = DeviceCode::new(device_code).hash();
+    let now = cx.now();
+    let record = match cx.store().poll_device(&hash, now).await? {
+        DevicePoll::Polled(record) => record,
+        DevicePoll::SlowDown(record) if record.client_id == client.id => {
+            return Err(OAuthError::new(
+                ErrorCode::SlowDown,
+                format!(
+                    "polling too fast: wait {} seconds between requests",
+                    record.interval
+                ),
+            ));
+        }
+        _ => return Err(invalid()),
+    };
+    if record.client_id != client.id {
+        return Err(invalid());
+    }
+    if now >= record.expires_at {
+        return Err(OAuthError::new(
+            ErrorCode::ExpiredToken,
+            "the device code has expired",
+        ));
+    }
+    match record.status {
+        DeviceStatus::Pending => Err(OAuthError::new(
+            ErrorCode::AuthorizationPending,
+            "the user has not decided yet",
+        )),
+        DeviceStatus::Denied => Err(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        DeviceStatus::Approved { grant } => {
+            let refresh = if client.allows_grant(GrantType::RefreshToken)
+                && cx.config().grant_enabled(GrantType::RefreshToken)
+            {
+                Refresh::NewFamily
             } else {
-                let mut one = [0u8; 1];
-                self.entropy().fill(&mut one);
-                one[0]
+                Refresh::No
             };
-            i += 1;
-            if byte < 240 {
-                out.push(char::from(ALPHABET[usize::from(byte % 20)]));
+            let plan = Issue {
+                client,
+                grant: &grant,
+                scopes: grant.scopes.clone(),
+                refresh,
+                not_after: None,
+                issued_token_type: None,
+            };
+            match issue::issue(cx, plan, Commit::Grant).await? {
+                Issued::Tokens(tokens) => Ok(tokens),
+                _ => Err(invalid()),
             }
         }
-        out
-    }
-
-    /// Resolves a user code typed on the verification page by a signed-in user.
-    ///
-    /// Wrong codes are limited per user and per source of the [`DeviceAttempt`] (10 each per
-    /// 15 minutes by default; see [`crate::ProviderBuilder::device_attempts`]) and globally
-    /// (1000 per 15 minutes, [`crate::ProviderBuilder::device_global_attempts`]), as RFC 8628
-    /// §5.1 asks: new sessions or new accounts from one source do not buy new guesses. Past a
-    /// limit the answer is `slow_down` whatever is typed.
-    pub async fn device_verification(
-        &self,
-        user_code: &str,
-        attempt: &DeviceAttempt<'_>,
-    ) -> Result<PendingDeviceAuthorization, OAuthError> {
-        let now = self.now();
-        let keys = attempt.keys();
-        let limiters = [
-            &self.inner.device_guesses,
-            &self.inner.device_guesses,
-            &self.inner.device_global,
-        ];
-        let mut allowed: Vec<(&std::sync::Arc<dyn AttemptLimiter>, &str)> =
-            Vec::with_capacity(keys.len());
-        for (limiter, key) in limiters.iter().zip(&keys) {
-            let Some(key) = key else { continue };
-            if let Attempt::Refused { .. } = limiter.attempt(key, now).await {
-                // Give back what this attempt took from the other budgets: it was not tried.
-                for (limiter, key) in &allowed {
-                    limiter.succeeded(key, now).await;
-                }
-                self.audit(AuditEvent::RateLimited {
-                    limit: crate::audit::RateLimit::DeviceUserCode,
-                });
-                return Err(OAuthError::new(
-                    ErrorCode::SlowDown,
-                    "too many wrong codes; wait and try again",
-                ));
-            }
-            allowed.push((limiter, key.as_str()));
-        }
-        let wrong = || {
-            OAuthError::new(
-                ErrorCode::InvalidGrant,
-                "that code is not valid, or has expired or been used",
-            )
-        };
-        let Some(code) = normalize(user_code) else {
-            return Err(wrong());
-        };
-        let record = self
-            .store()
-            .find_device_by_user_code(&TokenHash::of(&code))
-            .await?;
-        let record = match record {
-            Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
-            _ => return Err(wrong()),
-        };
-        let client = self.client(&record.client_id).await?.ok_or_else(wrong)?;
-        for (limiter, key) in &allowed {
-            limiter.succeeded(key, now).await;
-        }
-        Ok(PendingDeviceAuthorization { record, client })
-    }
-
-    /// grant_type=urn:ietf:params:oauth:grant-type:device_code (RFC 8628 §3.4, §3.5).
-    pub(crate) async fn poll_device(
-        &self,
-        client: &Client,
-        params: &Params,
-    ) -> Result<Response, OAuthError> {
-        client.check_grant(GrantType::DeviceCode)?;
-        let presented = params.require("device_code")?;
-        let invalid =
-            || OAuthError::invalid_grant("the device code is invalid or was already used");
-        if !TokenKind::DeviceCode.is_well_formed(presented) {
-            return Err(invalid());
-        }
-        let hash = DeviceCode::new(presented).hash();
-        let now = self.now();
-        let record = match self.store().poll_device(&hash, now).await? {
-            DevicePoll::Polled(record) => record,
-            DevicePoll::SlowDown(record) if record.client_id == client.id => {
-                return Err(OAuthError::new(
-                    ErrorCode::SlowDown,
-                    format!(
-                        "polling too fast: wait {} seconds between requests",
-                        record.interval
-                    ),
-                ));
-            }
-            _ => return Err(invalid()),
-        };
-        if record.client_id != client.id {
-            return Err(invalid());
-        }
-        if now >= record.expires_at {
-            return Err(OAuthError::new(
-                ErrorCode::ExpiredToken,
-                "the device code has expired",
-            ));
-        }
-        match record.status {
-            DeviceStatus::Pending => Err(OAuthError::new(
-                ErrorCode::AuthorizationPending,
-                "the user has not decided yet",
-            )),
-            DeviceStatus::Denied => Err(OAuthError::new(
-                ErrorCode::AccessDenied,
-                "the user denied the request",
-            )),
-            DeviceStatus::Approved { grant } => {
-                let with_refresh = client.allows_grant(GrantType::RefreshToken)
-                    && self.config().grant_enabled(GrantType::RefreshToken);
-                let issued = self
-                    .issue(client, &grant, grant.scopes.clone(), with_refresh, None)
-                    .await?;
-                Ok(self.token_response(&issued))
-            }
-            _ => Err(invalid()),
-        }
+        _ => Err(invalid()),
     }
 }
 

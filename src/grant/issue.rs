@@ -1,16 +1,30 @@
-//! Minting and storing access and refresh tokens: the step every grant ends with.
+//! The one issuance step every token goes through, whatever the grant.
+//!
+//! A grant decides *what* to issue (an [`Issue`]: the client, the family, the scopes, whether a
+//! refresh token comes too, a deadline no token may pass) and *how it is committed* (a
+//! [`Commit`]: the store's atomic step that also does the grant's part). This module mints the
+//! tokens, applies the lifetime policy and its caps, and commits them. There is no other way to
+//! mint a token, so a property every token must have is written here once:
+//! - it belongs to a grant family (the [`Grant`] it is issued in), and dies with it;
+//! - it never outlives its family's deadline, nor the deadline the grant sets (a token
+//!   exchanged from another never outlives it);
+//! - only a grant a user gave may hold tokens that never expire.
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::Client;
 use crate::error::{OAuthError, StoreError};
-use crate::provider::Provider;
+use crate::provider::Context;
 use crate::scope::ScopeSet;
-use crate::secret::{AccessToken, RefreshToken};
-use crate::store::{Grant, TokenRecord, TokenType};
+use crate::secret::{AccessToken, RefreshToken, TokenHash};
+use crate::store::{Grant, RetiredRefresh, Rotation, TokenRecord, TokenType};
+
+/// The token type URI of an OAuth access token (RFC 8693 §3).
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// A successful token response (RFC 6749 §5.1), holding the plaintext tokens until they are
-/// sent.
+/// sent. The endpoint renders it in the provider's dialect.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct TokenResponse {
@@ -22,46 +36,36 @@ pub struct TokenResponse {
     pub refresh_token: Option<RefreshToken>,
     /// The scopes the access token carries.
     pub scope: ScopeSet,
+    /// For token exchange (RFC 8693 §2.2.1): the type of the issued token.
+    pub issued_token_type: Option<&'static str>,
+}
+
+/// The RFC 6749 §5.1 body, members in the order they are sent.
+#[derive(Serialize, Deserialize)]
+struct Body<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'a str>,
 }
 
 impl TokenResponse {
-    /// The RFC 6749 §5.1 JSON body.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut body = serde_json::Map::new();
-        body.insert("access_token".into(), self.access_token.secret().into());
-        body.insert("token_type".into(), "Bearer".into());
-        if let Some(expires_in) = self.expires_in {
-            body.insert("expires_in".into(), expires_in.into());
-        }
-        if let Some(refresh) = &self.refresh_token {
-            body.insert("refresh_token".into(), refresh.secret().into());
-        }
-        if !self.scope.is_empty() {
-            body.insert("scope".into(), self.scope.to_string().into());
-        }
-        serde_json::Value::Object(body)
-    }
-
-    /// The bytes of [`TokenResponse::to_json`], serialised straight from the fields (no
-    /// intermediate map): the same members in the same order.
+    /// The JSON body, serialised straight from the fields (no intermediate map).
     pub(crate) fn to_json_bytes(&self) -> Vec<u8> {
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            access_token: &'a str,
-            token_type: &'static str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            expires_in: Option<i64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            refresh_token: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            scope: Option<&'a ScopeSet>,
-        }
+        let scope = (!self.scope.is_empty()).then(|| self.scope.to_string());
         let body = Body {
             access_token: self.access_token.secret(),
             token_type: "Bearer",
             expires_in: self.expires_in,
             refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
-            scope: (!self.scope.is_empty()).then_some(&self.scope),
+            scope: scope.as_deref(),
+            issued_token_type: self.issued_token_type,
         };
         // Room for three tokens and a few scopes: the body is written without growing.
         let mut json = Vec::with_capacity(256);
@@ -71,93 +75,171 @@ impl TokenResponse {
             Err(_) => Vec::new(),
         }
     }
+
+    /// The body's members as strings, in order, for dialects that filter or re-encode them.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("access_token", self.access_token.secret().to_owned()),
+            ("token_type", "Bearer".to_owned()),
+        ];
+        if let Some(expires_in) = self.expires_in {
+            fields.push(("expires_in", expires_in.to_string()));
+        }
+        if let Some(refresh) = &self.refresh_token {
+            fields.push(("refresh_token", refresh.secret().to_owned()));
+        }
+        if !self.scope.is_empty() {
+            fields.push(("scope", self.scope.to_string()));
+        }
+        if let Some(kind) = self.issued_token_type {
+            fields.push(("issued_token_type", kind.to_owned()));
+        }
+        fields
+    }
+
+    /// Reads back what [`TokenResponse::to_json_bytes`] wrote (the refresh grace window keeps
+    /// a sealed copy of a response to answer a replay with it).
+    pub(crate) fn from_json_bytes(bytes: &[u8]) -> Option<Self> {
+        let body: Body<'_> = serde_json::from_slice(bytes).ok()?;
+        Some(Self {
+            access_token: AccessToken::new(body.access_token),
+            expires_in: body.expires_in,
+            refresh_token: body.refresh_token.map(RefreshToken::new),
+            scope: match body.scope {
+                Some(text) => ScopeSet::parse(text).ok()?,
+                None => ScopeSet::new(),
+            },
+            issued_token_type: match body.issued_token_type {
+                Some(ACCESS_TOKEN_TYPE) => Some(ACCESS_TOKEN_TYPE),
+                Some(_) => return None,
+                None => None,
+            },
+        })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::entropy::SeededEntropy;
+/// Whether a refresh token comes with the access token, and how its family's deadline is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    /// No refresh token.
+    No,
+    /// The first refresh token of a new grant: its family's deadline starts now.
+    NewFamily,
+    /// A successor on rotation: the family's deadline stays as it was.
+    Successor(Option<OffsetDateTime>),
+}
 
-    #[test]
-    fn direct_bytes_match_the_json_value() {
-        let entropy = SeededEntropy::new(3);
-        for (expires_in, refresh, scope) in [
-            (Some(3600), true, "read write"),
-            (None, false, ""),
-            (Some(0), false, "read"),
-            (None, true, ""),
-        ] {
-            let response = TokenResponse {
-                access_token: AccessToken::generate(&entropy),
-                expires_in,
-                refresh_token: refresh.then(|| RefreshToken::generate(&entropy)),
-                scope: ScopeSet::parse(scope).unwrap_or_default(),
-            };
-            assert_eq!(
-                response.to_json_bytes(),
-                serde_json::to_vec(&response.to_json()).unwrap_or_default()
-            );
+/// What a grant decided to issue.
+#[derive(Debug)]
+pub(crate) struct Issue<'a> {
+    /// The client the tokens go to.
+    pub(crate) client: &'a Client,
+    /// The family the tokens belong to.
+    pub(crate) grant: &'a Grant,
+    /// The access token's scopes: the grant's, or fewer.
+    pub(crate) scopes: ScopeSet,
+    /// Whether a refresh token comes too.
+    pub(crate) refresh: Refresh,
+    /// A deadline no token of this issue may pass (a subject token's expiry).
+    pub(crate) not_after: Option<OffsetDateTime>,
+    /// For token exchange: the type of the issued token, echoed in the response.
+    pub(crate) issued_token_type: Option<&'static str>,
+}
+
+/// Makes the refresh grace window's sealed copy of a successor response.
+pub(crate) type Sealer<'a> = &'a (dyn Fn(&TokenResponse) -> Option<Vec<u8>> + Sync);
+
+/// The atomic store step that commits an [`Issue`] together with the grant's own part.
+pub(crate) enum Commit<'a> {
+    /// Store the tokens in the issue's grant (creating its record if the store has none yet).
+    Grant,
+    /// Retire the refresh token `old` and store its successor in one step; `seal` makes the
+    /// grace window's sealed copy of the response, if there is one.
+    Rotate {
+        old: &'a TokenHash,
+        seal: Option<Sealer<'a>>,
+    },
+}
+
+/// What committing found.
+#[derive(Debug)]
+pub(crate) enum Issued {
+    /// The tokens are stored: send them.
+    Tokens(TokenResponse),
+    /// A rotation lost to another use of the same refresh token: the retired record of the
+    /// winner (the caller decides between the grace window and reuse).
+    AlreadyRotated(Box<RetiredRefresh>),
+    /// The old refresh token of a rotation is not known any more (revoked meanwhile).
+    Gone,
+}
+
+/// Mints, caps and commits. The only function that makes tokens.
+pub(crate) async fn issue(
+    cx: &Context,
+    issue: Issue<'_>,
+    commit: Commit<'_>,
+) -> Result<Issued, OAuthError> {
+    let (response, records) = mint(cx, &issue);
+    let store = cx.store();
+    match commit {
+        Commit::Grant => match store.issue_tokens(issue.grant, &records).await {
+            Ok(()) => Ok(Issued::Tokens(response)),
+            // A replay of the grant's code barred it first (RFC 9700 §4.5): nothing was stored.
+            Err(StoreError::GrantRevoked) => Err(OAuthError::invalid_grant(
+                "the grant was revoked; authorize again",
+            )),
+            Err(error) => Err(error.into()),
+        },
+        Commit::Rotate { old, seal } => {
+            let sealed = seal.and_then(|seal| seal(&response));
+            match store
+                .rotate_refresh(old, &records, sealed, cx.now())
+                .await?
+            {
+                Rotation::Rotated => Ok(Issued::Tokens(response)),
+                Rotation::AlreadyRetired(retired) => Ok(Issued::AlreadyRotated(Box::new(retired))),
+                _ => Ok(Issued::Gone),
+            }
         }
     }
 }
 
-/// Freshly minted tokens and the records that stores will keep of them.
-pub(crate) struct Minted {
-    pub(crate) response: TokenResponse,
-    pub(crate) records: Vec<TokenRecord>,
-}
-
-/// When a new refresh token's family ends: inherited on rotation, fresh for a new grant.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Family {
-    New,
-    Inherited(Option<OffsetDateTime>),
-}
-
-impl Provider {
-    /// Mints an access token (and optionally a refresh token) for `grant`, without storing.
-    pub(crate) fn mint(
-        &self,
-        client: &Client,
-        grant: &Grant,
-        access_scopes: ScopeSet,
-        with_refresh: bool,
-        family: Family,
-    ) -> Minted {
-        let now = self.now();
-        let expiry = &self.inner.expiry;
-        // Only a grant a user gave, and can see and revoke, may hold tokens that never expire
-        // (C4): whatever the policy says, a client acting for itself gets a finite token.
-        let access_ttl = match expiry.access_token(client, &access_scopes) {
-            None if grant.user.is_none() => Some(self.config().lifetimes.access_token),
-            ttl => ttl,
-        };
-        let (access, access_hash) = AccessToken::generate_hashed(self.entropy());
-        let mut records = Vec::with_capacity(2);
-        records.push(TokenRecord::new(
-            access_hash,
-            TokenType::Access,
-            grant,
-            access_scopes.clone(),
-            now,
-            access_ttl.map(|ttl| now + ttl),
-            None,
-        ));
-        let refresh = with_refresh.then(|| {
-            let family_expires_at = match family {
-                Family::New => expiry
-                    .refresh_family(client, &grant.scopes)
-                    .map(|ttl| now + ttl),
-                Family::Inherited(at) => at,
+/// The tokens of an issue and the records stores keep of them, with every cap applied.
+fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
+    let now = cx.now();
+    let expiry = cx.expiry();
+    let client = issue.client;
+    let grant = issue.grant;
+    let user_grant = grant.user.is_some();
+    let lifetimes = &cx.config().lifetimes;
+    // Only a grant a user gave, and can see and revoke, may hold tokens that never expire: a
+    // client acting for itself gets finite tokens whatever the policy says.
+    let access_ttl = match expiry.access_token(client, &issue.scopes) {
+        None if !user_grant => Some(lifetimes.access_token),
+        ttl => ttl,
+    };
+    let mut access_expires = access_ttl.map(|ttl| now + ttl);
+    access_expires = earliest(access_expires, issue.not_after);
+    let (access, access_hash) = AccessToken::generate_hashed(cx.entropy());
+    let mut records = Vec::with_capacity(2);
+    let refresh = match issue.refresh {
+        Refresh::No => None,
+        Refresh::NewFamily | Refresh::Successor(_) => {
+            let family_expires_at = match issue.refresh {
+                Refresh::Successor(at) => at,
+                _ => match expiry.refresh_family(client, &grant.scopes) {
+                    None if !user_grant => Some(now + lifetimes.refresh_family),
+                    ttl => ttl.map(|ttl| now + ttl),
+                },
             };
-            let own = expiry
-                .refresh_token(client, &grant.scopes)
-                .map(|ttl| now + ttl);
-            let expires_at = match (own, family_expires_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
+            let family_expires_at = earliest(family_expires_at, issue.not_after);
+            // A family that has ended gives no successor; the access token is capped by it.
+            let own = match expiry.refresh_token(client, &grant.scopes) {
+                None if !user_grant => Some(now + lifetimes.refresh_token),
+                ttl => ttl.map(|ttl| now + ttl),
             };
-            let (token, hash) = RefreshToken::generate_hashed(self.entropy());
+            let expires_at = earliest(own, family_expires_at);
+            let (token, hash) = RefreshToken::generate_hashed(cx.entropy());
             records.push(TokenRecord::new(
                 hash,
                 TokenType::Refresh,
@@ -167,42 +249,92 @@ impl Provider {
                 expires_at,
                 family_expires_at,
             ));
-            token
-        });
-        Minted {
-            response: TokenResponse {
-                access_token: access,
-                expires_in: access_ttl.map(|ttl| ttl.whole_seconds()),
-                refresh_token: refresh,
-                scope: access_scopes,
-            },
-            records,
+            Some(token)
+        }
+    };
+    // Access token first: stores that keep the first record for lookups see it at once.
+    records.insert(
+        0,
+        TokenRecord::new(
+            access_hash,
+            TokenType::Access,
+            grant,
+            issue.scopes.clone(),
+            now,
+            access_expires,
+            None,
+        ),
+    );
+    let expires_in = access_expires.map(|at| (at - now).whole_seconds().max(0));
+    (
+        TokenResponse {
+            access_token: access,
+            expires_in,
+            refresh_token: refresh,
+            scope: issue.scopes.clone(),
+            issued_token_type: issue.issued_token_type,
+        },
+        records,
+    )
+}
+
+/// The earlier of two optional deadlines (`None`: no deadline).
+fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    #[test]
+    fn the_body_round_trips_and_keeps_its_member_order() {
+        let entropy = SeededEntropy::new(3);
+        for (expires_in, refresh, scope, kind) in [
+            (Some(3600), true, "read write", None),
+            (None, false, "", None),
+            (Some(0), false, "read", Some(ACCESS_TOKEN_TYPE)),
+            (None, true, "", None),
+        ] {
+            let response = TokenResponse {
+                access_token: AccessToken::generate(&entropy),
+                expires_in,
+                refresh_token: refresh.then(|| RefreshToken::generate(&entropy)),
+                scope: ScopeSet::parse(scope).unwrap_or_default(),
+                issued_token_type: kind,
+            };
+            let bytes = response.to_json_bytes();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            assert!(text.starts_with(r#"{"access_token":"tsr_at_"#), "{text}");
+            let back = TokenResponse::from_json_bytes(&bytes).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(back.to_json_bytes(), bytes);
+            let names: Vec<_> = response.fields().iter().map(|(n, _)| *n).collect();
+            let order: Vec<_> = [
+                "access_token",
+                "token_type",
+                "expires_in",
+                "refresh_token",
+                "scope",
+                "issued_token_type",
+            ]
+            .into_iter()
+            .filter(|n| names.contains(n))
+            .collect();
+            assert_eq!(names, order);
         }
     }
 
-    /// Mints and stores tokens for a grant (creating the grant record if new).
-    pub(crate) async fn issue(
-        &self,
-        client: &Client,
-        grant: &Grant,
-        access_scopes: ScopeSet,
-        with_refresh: bool,
-        family: Option<Family>,
-    ) -> Result<TokenResponse, OAuthError> {
-        let minted = self.mint(
-            client,
-            grant,
-            access_scopes,
-            with_refresh,
-            family.unwrap_or(Family::New),
-        );
-        match self.store().issue_tokens(grant, &minted.records).await {
-            Ok(()) => Ok(minted.response),
-            // A replay of the grant's code barred it first (RFC 9700 §4.5): nothing was stored.
-            Err(StoreError::GrantRevoked) => Err(OAuthError::invalid_grant(
-                "the code is invalid, expired or already used",
-            )),
-            Err(error) => Err(error.into()),
-        }
+    #[test]
+    fn earliest_deadline_wins() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let later = t + time::Duration::seconds(5);
+        assert_eq!(earliest(Some(t), Some(later)), Some(t));
+        assert_eq!(earliest(None, Some(later)), Some(later));
+        assert_eq!(earliest(Some(t), None), Some(t));
+        assert_eq!(earliest(None, None), None);
     }
 }

@@ -13,13 +13,18 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
-use crate::grant::issue::Family;
-use crate::params::Params;
-use crate::provider::Provider;
-use crate::response::Response;
+use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{RefreshToken, TokenHash, TokenKind};
-use crate::store::{Grant, RefreshLookup, RetiredRefresh, Rotation, TokenRecord};
+use crate::store::{Grant, RefreshLookup, RetiredRefresh, TokenRecord};
+
+/// A refresh request, as the endpoint read it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshRequest<'a> {
+    pub(crate) refresh_token: &'a str,
+    pub(crate) scope: Option<&'a str>,
+}
 
 fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
@@ -33,133 +38,138 @@ fn sealing_key(token: &RefreshToken) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new(Key::from_slice(&key))
 }
 
-impl Provider {
-    fn seal(&self, token: &RefreshToken, body: &serde_json::Value) -> Option<Vec<u8>> {
-        let mut nonce = [0u8; 12];
-        self.entropy().fill(&mut nonce);
-        let sealed = sealing_key(token)
-            .encrypt(Nonce::from_slice(&nonce), body.to_string().as_bytes())
-            .ok()?;
-        Some(nonce.iter().copied().chain(sealed).collect())
-    }
+fn seal(cx: &Context, token: &RefreshToken, response: &TokenResponse) -> Option<Vec<u8>> {
+    let mut nonce = [0u8; 12];
+    cx.entropy().fill(&mut nonce);
+    let sealed = sealing_key(token)
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            response.to_json_bytes().as_slice(),
+        )
+        .ok()?;
+    Some(nonce.iter().copied().chain(sealed).collect())
+}
 
-    fn unseal(token: &RefreshToken, sealed: &[u8]) -> Option<serde_json::Value> {
-        if sealed.len() < 12 {
-            return None;
-        }
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let plain = sealing_key(token)
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .ok()?;
-        serde_json::from_slice(&plain).ok()
+fn unseal(token: &RefreshToken, sealed: &[u8]) -> Option<TokenResponse> {
+    if sealed.len() < 12 {
+        return None;
     }
+    let (nonce, ciphertext) = sealed.split_at(12);
+    let plain = sealing_key(token)
+        .decrypt(Nonce::from_slice(nonce), ciphertext)
+        .ok()?;
+    TokenResponse::from_json_bytes(&plain)
+}
 
-    /// A retired token came back: the grace window's answer, or theft.
-    async fn reused(
-        &self,
-        client: &Client,
-        token: &RefreshToken,
-        retired: RetiredRefresh,
-    ) -> Result<Response, OAuthError> {
-        let now = self.now();
-        if retired.record.client_id == client.id
-            && let (Some(window), Some(sealed)) =
-                (self.config().refresh_grace, &retired.sealed_successor)
-            && now - retired.retired_at <= window
-            && let Some(body) = Self::unseal(token, sealed)
-        {
-            return Ok(self.render_token_body(body));
-        }
-        let grant_id = retired.record.grant_id.clone();
-        self.store().revoke_grant(&grant_id).await?;
-        self.audit(AuditEvent::RefreshReused {
-            grant_id,
-            client_id: retired.record.client_id,
-        });
-        Err(invalid())
+/// A retired token came back: the grace window's answer, or theft.
+async fn reused(
+    cx: &Context,
+    client: &Client,
+    token: &RefreshToken,
+    retired: RetiredRefresh,
+) -> Result<TokenResponse, OAuthError> {
+    let now = cx.now();
+    if retired.record.client_id == client.id
+        && let (Some(window), Some(sealed)) = (cx.config().refresh_grace, &retired.sealed_successor)
+        && now - retired.retired_at <= window
+        && let Some(response) = unseal(token, sealed)
+    {
+        return Ok(response);
     }
+    let grant_id = retired.record.grant_id.clone();
+    cx.store().revoke_grant(&grant_id).await?;
+    cx.audit(AuditEvent::RefreshReused {
+        grant_id,
+        client_id: retired.record.client_id,
+    });
+    Err(invalid())
+}
 
-    /// grant_type=refresh_token.
-    pub(crate) async fn refresh(
-        &self,
-        client: &Client,
-        params: &Params,
-    ) -> Result<Response, OAuthError> {
-        client.check_grant(GrantType::RefreshToken)?;
-        let presented = params.require("refresh_token")?;
-        if !TokenKind::RefreshToken.is_well_formed(presented) {
-            return Err(invalid());
-        }
-        let token = RefreshToken::new(presented);
-        // Hashed once, for both the lookup and the rotation (well-formed: no second checksum).
-        let hash = TokenHash::of_well_formed(presented);
-        let store = self.store();
-        let record = match store.find_refresh(&hash).await? {
-            RefreshLookup::Active(record) => record,
-            RefreshLookup::Retired(retired) => return self.reused(client, &token, retired).await,
-            _ => return Err(invalid()),
-        };
-        let now = self.now();
-        // A token bound to another client is refused without revoking anything: the caller
-        // proved only that it holds a token, not that it is its client.
-        if record.client_id != client.id || record.is_expired(now) {
-            return Err(invalid());
-        }
-        let asked = match params.get("scope") {
-            Some(text) => {
-                let asked = ScopeSet::parse(text)?;
-                if !asked.is_subset(&record.scopes) {
-                    return Err(OAuthError::invalid_scope(
-                        "the requested scope exceeds the original grant",
-                    ));
-                }
-                Some(asked)
-            }
-            None => None,
-        };
-        let family_expires_at = record.family_expires_at;
-        // The record is not needed any more: its fields move into the grant, not cloned.
-        let grant = grant_of(record);
-        let scopes = match asked {
-            Some(asked) => asked,
-            None => grant.scopes.clone(),
-        };
-        if !self.config().rotate_refresh_tokens && !client.is_public() {
-            let issued = self.issue(client, &grant, scopes, false, None).await?;
-            self.touch(&grant, now).await?;
-            return Ok(self.token_response(&issued));
-        }
-        let minted = self.mint(
+/// grant_type=refresh_token.
+pub(crate) async fn refresh(
+    cx: &Context,
+    client: &Client,
+    request: RefreshRequest<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    client.check_grant(GrantType::RefreshToken)?;
+    let presented = request.refresh_token;
+    if !TokenKind::RefreshToken.is_well_formed(presented) {
+        return Err(invalid());
+    }
+    let token = RefreshToken::new(presented);
+    // Hashed once, for both the lookup and the rotation (well-formed: no second checksum).
+    let hash = TokenHash::of_well_formed(presented);
+    let store = cx.store();
+    let record = match store.find_refresh(&hash).await? {
+        RefreshLookup::Active(record) => record,
+        RefreshLookup::Retired(retired) => return reused(cx, client, &token, retired).await,
+        _ => return Err(invalid()),
+    };
+    let now = cx.now();
+    // A token bound to another client is refused without revoking anything: the caller
+    // proved only that it holds a token, not that it is its client.
+    if record.client_id != client.id || record.is_expired(now) {
+        return Err(invalid());
+    }
+    let scopes = narrowed(&record.scopes, request.scope)?;
+    let family_expires_at = record.family_expires_at;
+    // The record is not needed any more: its fields move into the grant, not cloned.
+    let grant = grant_of(record);
+    let scopes = scopes.unwrap_or_else(|| grant.scopes.clone());
+    // Public clients' refresh tokens always rotate (RFC 9700 §4.14.2).
+    let rotate = cx.config().rotate_refresh_tokens || client.is_public();
+    let tokens = if rotate {
+        let sealer = |response: &TokenResponse| seal(cx, &token, response);
+        let plan = Issue {
             client,
-            &grant,
+            grant: &grant,
             scopes,
-            true,
-            Family::Inherited(family_expires_at),
-        );
-        let sealed = match self.config().refresh_grace {
-            Some(_) => self.seal(&token, &minted.response.to_json()),
-            None => None,
+            refresh: Refresh::Successor(family_expires_at),
+            not_after: None,
+            issued_token_type: None,
         };
-        match store
-            .rotate_refresh(&hash, &minted.records, sealed, now)
-            .await?
-        {
-            Rotation::Rotated => {
-                self.touch(&grant, now).await?;
-                Ok(self.token_response(&minted.response))
+        let commit = Commit::Rotate {
+            old: &hash,
+            seal: cx.config().refresh_grace.map(|_| &sealer as _),
+        };
+        match issue::issue(cx, plan, commit).await? {
+            Issued::Tokens(tokens) => tokens,
+            Issued::AlreadyRotated(retired) => {
+                return reused(cx, client, &token, *retired).await;
             }
-            Rotation::AlreadyRetired(retired) => self.reused(client, &token, retired).await,
-            _ => Err(invalid()),
+            Issued::Gone => return Err(invalid()),
         }
+    } else {
+        let plan = Issue {
+            client,
+            grant: &grant,
+            scopes,
+            refresh: Refresh::No,
+            not_after: None,
+            issued_token_type: None,
+        };
+        match issue::issue(cx, plan, Commit::Grant).await? {
+            Issued::Tokens(tokens) => tokens,
+            _ => return Err(invalid()),
+        }
+    };
+    if let Some(user) = &grant.user {
+        store.touch_consent(user, &grant.client_id, now).await?;
     }
+    Ok(tokens)
+}
 
-    async fn touch(&self, grant: &Grant, now: time::OffsetDateTime) -> Result<(), OAuthError> {
-        if let Some(user) = &grant.user {
-            self.store()
-                .touch_consent(user, &grant.client_id, now)
-                .await?;
-        }
-        Ok(())
+/// The scopes a refresh asks for: never more than the grant's (RFC 6749 §6). `None`: the
+/// grant's own.
+fn narrowed(granted: &ScopeSet, asked: Option<&str>) -> Result<Option<ScopeSet>, OAuthError> {
+    let Some(text) = asked else { return Ok(None) };
+    let asked = ScopeSet::parse(text)?;
+    if asked.is_subset(granted) {
+        Ok(Some(asked))
+    } else {
+        Err(OAuthError::invalid_scope(
+            "the requested scope exceeds the original grant",
+        ))
     }
 }
 
@@ -173,4 +183,52 @@ fn grant_of(record: TokenRecord) -> Grant {
         GrantType::RefreshToken,
         record.issued_at,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+    use crate::secret::AccessToken;
+
+    #[test]
+    fn a_refresh_never_widens_scope() {
+        let granted = ScopeSet::parse("read write").unwrap_or_default();
+        assert_eq!(narrowed(&granted, None).ok(), Some(None));
+        assert_eq!(
+            narrowed(&granted, Some("read")).ok().flatten(),
+            ScopeSet::parse("read").ok()
+        );
+        assert!(narrowed(&granted, Some("read admin")).is_err());
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_the_retired_token() {
+        let entropy = SeededEntropy::new(9);
+        let retired = RefreshToken::generate(&entropy);
+        let response = TokenResponse {
+            access_token: AccessToken::generate(&entropy),
+            expires_in: Some(60),
+            refresh_token: Some(RefreshToken::generate(&entropy)),
+            scope: ScopeSet::parse("read").unwrap_or_default(),
+            issued_token_type: None,
+        };
+        let key = sealing_key(&retired);
+        let nonce = [7u8; 12];
+        let sealed: Vec<u8> = nonce
+            .iter()
+            .copied()
+            .chain(
+                key.encrypt(
+                    Nonce::from_slice(&nonce),
+                    response.to_json_bytes().as_slice(),
+                )
+                .unwrap_or_default(),
+            )
+            .collect();
+        let opened = unseal(&retired, &sealed).map(|r| r.to_json_bytes());
+        assert_eq!(opened, Some(response.to_json_bytes()));
+        assert!(unseal(&RefreshToken::generate(&entropy), &sealed).is_none());
+        assert!(unseal(&retired, &sealed[..11]).is_none());
+    }
 }

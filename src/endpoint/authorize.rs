@@ -1,0 +1,312 @@
+//! The authorization endpoint (RFC 6749 §4.1.1, §4.1.2): [`Provider::authorize`] turns request
+//! parameters into a [`PendingAuthorization`] (or an error, typed by whether it may be
+//! redirected); the host shows it to its signed-in user and resolves it with
+//! [`PendingAuthorization::approve`] or [`PendingAuthorization::deny`], each giving the
+//! [`Redirect`] to send. The grant's decisions are in `grant::authorization_code`.
+
+use std::fmt;
+
+use crate::client::{Client, UserId};
+use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::grant::authorization_code::{self, Asked, AuthorizationRequest};
+use crate::params::Params;
+use crate::provider::{Context, Provider};
+use crate::redirect::{RedirectError, RedirectUri};
+use crate::response::Redirect;
+use crate::scope::ScopeSet;
+
+/// An authorization request error that must be shown to the user and never redirected: the
+/// client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1). It has no URI to send
+/// anywhere, by construction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+#[non_exhaustive]
+pub struct UntrustedRequest {
+    /// The error code (`invalid_request`, `unauthorized_client` or `server_error`).
+    pub code: ErrorCode,
+    /// What is wrong, for the user (and the client's developer) to read.
+    pub description: String,
+}
+
+impl UntrustedRequest {
+    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+
+    /// The HTTP status to show it with: the code's ([`ErrorCode::status`]; 400 for a bad
+    /// request, 500 for a storage fault).
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+}
+
+/// Why an authorization request failed.
+#[derive(Debug)]
+#[must_use = "the error must be shown to the user or its redirect sent"]
+#[non_exhaustive]
+pub enum AuthorizeError {
+    /// Show this to the user on the provider's own page; do not redirect.
+    Untrusted(UntrustedRequest),
+    /// The redirect URI is verified: once the user has signed in, send the client this error
+    /// response.
+    Redirect(ErrorRedirect),
+}
+
+/// An authorization error bound for a verified redirect URI, held until the user has signed
+/// in.
+///
+/// A registered redirect URI is not a trusted one: anyone may register a client (dynamic
+/// registration) with a redirect URI of their choosing, and a request made broken on purpose
+/// (an unknown scope, a missing PKCE challenge) would bounce the user's browser off this
+/// server's trusted URL onto theirs, an open redirector for phishing. RFC 9700 §4.11.2: the
+/// authorization server "MUST always authenticate the user first ... before redirecting the
+/// user". So the redirect is only handed out for a signed-in user: show the login page first
+/// (then validate the request again), or show [`ErrorRedirect::error`] on a page of your own.
+#[must_use = "show the user the login page, then send the redirect; or show the error"]
+pub struct ErrorRedirect {
+    redirect: Redirect,
+    error: OAuthError,
+}
+
+impl fmt::Debug for ErrorRedirect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorRedirect")
+            .field("error", &self.error.code)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErrorRedirect {
+    /// The error the client will receive (in the provider's terms, before any dialect
+    /// renaming), for a page that explains it.
+    pub fn error(&self) -> &OAuthError {
+        &self.error
+    }
+
+    /// The redirect to send, once `user` has signed in.
+    pub fn after_login(self, user: &UserId) -> Redirect {
+        // The user is the proof the host has to show, not an input: the redirect is the same
+        // for everyone.
+        let _ = user;
+        self.redirect
+    }
+}
+
+/// A validated authorization request waiting for the user's decision.
+///
+/// Carry it (or the original query, to be parsed again) through the host's login and consent
+/// pages; then resolve it by value.
+#[must_use = "an authorization request must be approved or denied"]
+pub struct PendingAuthorization {
+    client: Client,
+    redirect_uri: RedirectUri,
+    redirect_uri_given: Option<String>,
+    state: Option<String>,
+    asked: Asked,
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("client", &self.client.id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.asked.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuthorization {
+    /// The client asking (its name is what the consent screen shows).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The scopes asked for.
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.asked.scopes
+    }
+
+    /// Where the response will go.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        &self.redirect_uri
+    }
+
+    /// The client's `state`, echoed in the response.
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
+    /// Whether `user` already granted this client every scope asked for, so the consent screen
+    /// may be skipped (the host decides; Phabricator documents skipping).
+    pub async fn consent_covers(
+        &self,
+        provider: &Provider,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
+        let consent = provider
+            .cx()
+            .store()
+            .find_consent(user, &self.client.id)
+            .await?;
+        Ok(consent.is_some_and(|c| self.asked.scopes.is_subset(&c.scopes)))
+    }
+
+    /// The user allowed the request, granting `scopes` (the requested ones or fewer; anything
+    /// not requested is dropped). Stores the code and the consent and returns the redirect
+    /// carrying the code. A storage fault is logged and becomes a `server_error` redirect
+    /// (RFC 6749 §4.1.2.1).
+    pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Redirect {
+        let cx = provider.cx();
+        let Self {
+            client,
+            redirect_uri,
+            redirect_uri_given,
+            state,
+            asked,
+        } = self;
+        match authorization_code::approve(cx, &client, user, asked, scopes, redirect_uri_given)
+            .await
+        {
+            // The pending request ends here: its parsed URI is moved, not cloned.
+            Ok(code) => redirect_to(
+                cx,
+                redirect_uri.into_url(),
+                state.as_deref(),
+                &[("code", code.secret())],
+            ),
+            Err(error) => {
+                tracing::error!(target: "tessera::store", %error, "storing an authorization code failed");
+                error_redirect(
+                    cx,
+                    redirect_uri.into_url(),
+                    state.as_deref(),
+                    &OAuthError::server_error(),
+                )
+            }
+        }
+    }
+
+    /// The user denied the request: `access_denied` (or the dialect's renaming of it).
+    pub fn deny(self, provider: &Provider) -> Redirect {
+        error_redirect(
+            provider.cx(),
+            self.redirect_uri.into_url(),
+            self.state.as_deref(),
+            &OAuthError::new(
+                ErrorCode::AccessDenied,
+                "the resource owner denied the request",
+            ),
+        )
+    }
+}
+
+/// The redirect to `base` carrying `params`, then `state` (if any) and `iss` (if configured).
+fn redirect_to(
+    cx: &Context,
+    base: url::Url,
+    state: Option<&str>,
+    params: &[(&str, &str)],
+) -> Redirect {
+    let config = cx.config();
+    let mut all: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 2);
+    all.extend_from_slice(params);
+    if let Some(state) = state {
+        all.push(("state", state));
+    }
+    if config.iss_parameter() {
+        all.push(("iss", config.issuer()));
+    }
+    Redirect::new(base, &all)
+}
+
+/// An error response in the dialect's vocabulary (RFC 6749 §4.1.2.1).
+fn error_redirect(
+    cx: &Context,
+    base: url::Url,
+    state: Option<&str>,
+    error: &OAuthError,
+) -> Redirect {
+    let code = cx.config().dialect.rename(&error.code);
+    match &error.description {
+        Some(description) => redirect_to(
+            cx,
+            base,
+            state,
+            &[("error", code.as_str()), ("error_description", description)],
+        ),
+        None => redirect_to(cx, base, state, &[("error", code.as_str())]),
+    }
+}
+
+impl Provider {
+    /// Validates an authorization request (RFC 6749 §4.1.1), from the query of a GET or the
+    /// form of a POST.
+    ///
+    /// Order matters: first the client and redirect URI (failures are [`AuthorizeError::Untrusted`]
+    /// and must be shown, never redirected), then everything else (failures are redirected to
+    /// the now-verified URI with `error`, `state` and `iss`, once the user has signed in).
+    pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
+        let cx = self.cx();
+        let untrusted = |code, description: &str| {
+            AuthorizeError::Untrusted(UntrustedRequest::new(code, description))
+        };
+        let client_id = params
+            .get("client_id")
+            .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "the request has no client_id"))?;
+        let client_id = crate::ClientId::new(client_id)
+            .map_err(|_| untrusted(ErrorCode::InvalidRequest, "malformed client_id"))?;
+        let client = self
+            .client(&client_id)
+            .await
+            .map_err(|_| {
+                untrusted(
+                    ErrorCode::ServerError,
+                    "the authorization server met an internal error",
+                )
+            })?
+            .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "unknown client_id"))?;
+        let requested = params.get("redirect_uri");
+        let redirect_uri = cx.redirects().resolve(&client.redirect_uris, requested).map_err(|e| {
+            let description = match e {
+                RedirectError::Missing => "the redirect_uri is missing and the client does not have exactly one registered",
+                RedirectError::Malformed(_) => "the redirect_uri is malformed",
+                RedirectError::NotRegistered => "the redirect_uri is not registered for this client",
+                RedirectError::Refused(reason) => reason,
+            };
+            untrusted(ErrorCode::InvalidRequest, description)
+        })?;
+        // Whatever the policy let through: no planted `code`, `state` or `iss` (C6).
+        if redirect_uri.carries_response_params() {
+            return Err(untrusted(
+                ErrorCode::InvalidRequest,
+                "the redirect_uri must not carry a parameter the authorization response adds",
+            ));
+        }
+        let dialect = &cx.config().dialect;
+        let request = AuthorizationRequest {
+            response_type: params
+                .get("response_type")
+                .or(dialect.response_type_optional.then_some("code")),
+            scope: params.get("scope"),
+            code_challenge: params.get("code_challenge"),
+            code_challenge_method: params.get("code_challenge_method"),
+        };
+        let state = params.get("state");
+        match authorization_code::check(cx, &client, &request) {
+            Ok(asked) => Ok(PendingAuthorization {
+                client,
+                redirect_uri,
+                redirect_uri_given: requested.map(str::to_owned),
+                state: state.map(str::to_owned),
+                asked,
+            }),
+            Err(error) => Err(AuthorizeError::Redirect(ErrorRedirect {
+                redirect: error_redirect(cx, redirect_uri.into_url(), state, &error),
+                error,
+            })),
+        }
+    }
+}
