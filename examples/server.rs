@@ -11,7 +11,7 @@
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
 //! `http://` and the bound address), `--database-url postgres://...|redis://...` (default: in
-//! memory),
+//! memory), `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
@@ -73,6 +73,7 @@ struct Args {
     addr: String,
     issuer: Option<String>,
     database_url: Option<String>,
+    redis_prefix: String,
     access_token_ttl: i64,
     code_ttl: i64,
     rate_limit: u32,
@@ -85,6 +86,7 @@ impl Args {
             addr: "127.0.0.1:8080".into(),
             issuer: None,
             database_url: None,
+            redis_prefix: "tessera:example:".into(),
             access_token_ttl: 3600,
             code_ttl: 60,
             rate_limit: 2_000,
@@ -103,6 +105,12 @@ impl Args {
                 "--addr" => parsed.addr = value()?,
                 "--issuer" => parsed.issuer = Some(value()?),
                 "--database-url" => parsed.database_url = Some(value()?),
+                "--redis-prefix" => {
+                    parsed.redis_prefix = value()?;
+                    if parsed.redis_prefix.is_empty() {
+                        return Err("--redis-prefix takes a non-empty key prefix".into());
+                    }
+                }
                 "--access-token-ttl" => parsed.access_token_ttl = seconds(&flag, value()?)?,
                 "--code-ttl" => parsed.code_ttl = seconds(&flag, value()?)?,
                 "--rate-limit" => {
@@ -121,7 +129,7 @@ impl Args {
                 }
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
-                        [--database-url postgres://...|redis://...] \
+                        [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N]"
                         .into());
@@ -137,9 +145,9 @@ impl Args {
 /// echoed in an error: it may carry a password.
 ///
 /// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; Redis keys
-/// start with `tessera:example:`. (The examples always have the `postgres` and `redis`
+/// start with `redis_prefix` (`--redis-prefix`, default `tessera:example:`). (The examples always have the `postgres` and `redis`
 /// features: Cargo.toml's dev-dependency on tessera turns them on.)
-async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
+async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
     let url = url.unwrap_or_default();
     let failed = |error: tessera::StoreError| format!("--database-url: {error}");
@@ -158,7 +166,7 @@ async fn open_store(url: Option<&str>) -> Result<Arc<dyn Storage>, String> {
             let store = tessera::store::RedisStore::connect(url)
                 .await
                 .map_err(failed)?
-                .with_prefix("tessera:example:");
+                .with_prefix(redis_prefix);
             Ok(Arc::new(store))
         }
         // Reached only in a build without the adapters' features.
@@ -793,7 +801,7 @@ fn query_of(pairs: &[(&str, &str)]) -> String {
 // Start-up.
 
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let store = open_store(args.database_url.as_deref()).await?;
+    let store = open_store(args.database_url.as_deref(), &args.redis_prefix).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let local = listener.local_addr()?;
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));

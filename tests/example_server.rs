@@ -466,7 +466,9 @@ async fn the_contract_holds_on_postgres() {
     walk_the_contract(&["--database-url", &url]).await;
 }
 
-/// The same walk with the Redis store (`--features redis` and `TESSERA_TEST_REDIS_URL`).
+/// The same walk with the Redis store (`--features redis` and `TESSERA_TEST_REDIS_URL`), under
+/// a key prefix of its own (a Redis shared with other runs, or other versions, may hold
+/// anything under the default one), purged afterwards.
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contract_holds_on_redis() {
@@ -474,7 +476,15 @@ async fn the_contract_holds_on_redis() {
         eprintln!("TESSERA_TEST_REDIS_URL is not set: skipped");
         return;
     };
-    walk_the_contract(&["--database-url", &url]).await;
+    let mut run = [0u8; 8];
+    rand::Rng::fill(&mut rand::rng(), &mut run);
+    let prefix = format!("tessera:example-test:{}:", u64::from_be_bytes(run));
+    walk_the_contract(&["--database-url", &url, "--redis-prefix", &prefix]).await;
+    let store = tessera::store::RedisStore::connect(&url)
+        .await
+        .expect("redis")
+        .with_prefix(prefix);
+    store.purge().await.expect("purge");
 }
 
 async fn walk_the_contract(flags: &[&str]) {
@@ -751,7 +761,7 @@ async fn walk_the_contract(flags: &[&str]) {
         .expect("apps");
     assert_frame_protected(apps.headers());
     let page = apps.text().await.expect("html");
-    assert!(page.contains(&app.id), "the app is listed");
+    assert!(page.contains(&app.id), "the app is listed: {page}");
     let csrf = input_value(&page, "csrf").expect("csrf");
     let forged = browser
         .post(format!("{}/apps/revoke", server.base))
