@@ -9,6 +9,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use tessera::testkit::RedirectExt as _;
 use tessera::{Params, UserId};
 
 mod common;

@@ -9,6 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 mod common;
 
+use tessera::testkit::ResponseExt as _;
+
 fn introspection(c: &mut Criterion) {
     let bench = common::bench();
     let tokens = bench.fill(common::LIVE_TOKENS);

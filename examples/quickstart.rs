@@ -62,11 +62,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let redirect = pending
         .approve(&provider, UserId::new("alice"), &granted)
         .await;
-    println!(
-        "302 to {}",
-        redirect.location().origin().ascii_serialization()
-    );
-    let code = redirect.param("code").ok_or("no code")?;
+    // (This program plays the application too: it reads the code off the redirect.)
+    let location = url::Url::parse(redirect.location())?;
+    println!("302 to {}", location.origin().ascii_serialization());
+    let code = location
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.into_owned())
+        .ok_or("no code")?;
 
     // 5. The application redeems the code at the token endpoint (HTTP Basic authentication).
     let body = format!(
@@ -76,7 +79,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let response = provider
         .token(&FormRequest::new(body).with_authorization(Some(&basic)))
         .await;
-    let tokens = response.json_body().ok_or("token response")?;
+    let tokens: serde_json::Value = serde_json::from_slice(&response.body)?;
     println!(
         "token response {}: expires_in={}",
         response.status, tokens["expires_in"]
@@ -108,7 +111,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 8. The user signs out of the application, which revokes its refresh token: the whole
     //    grant goes, so the access token stops working too.
-    let new_refresh = refreshed.json_body().ok_or("refresh response")?["refresh_token"]
+    let refreshed: serde_json::Value = serde_json::from_slice(&refreshed.body)?;
+    let new_refresh = refreshed["refresh_token"]
         .as_str()
         .ok_or("rotated")?
         .to_owned();

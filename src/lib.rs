@@ -13,6 +13,8 @@ mod entropy;
 mod error;
 mod expiry;
 mod grant;
+#[cfg(feature = "testkit")]
+mod inspect;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;

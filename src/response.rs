@@ -27,7 +27,7 @@ pub struct Response {
 
 impl Response {
     /// A JSON response with the no-store headers of RFC 6749 §5.1.
-    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+    pub(crate) fn json(status: u16, body: &serde_json::Value) -> Self {
         Self {
             status,
             headers: vec![
@@ -56,7 +56,7 @@ impl Response {
 
     /// A form-encoded response with the no-store headers. Values are encoded in order;
     /// nested JSON values are written as their JSON text.
-    pub fn form(status: u16, body: &serde_json::Value) -> Self {
+    pub(crate) fn form(status: u16, body: &serde_json::Value) -> Self {
         let mut serializer = url::form_urlencoded::Serializer::new(String::new());
         if let serde_json::Value::Object(map) = body {
             for (name, value) in map {
@@ -79,7 +79,7 @@ impl Response {
     }
 
     /// A body in the given format.
-    pub fn encoded(format: BodyFormat, status: u16, body: &serde_json::Value) -> Self {
+    pub(crate) fn encoded(format: BodyFormat, status: u16, body: &serde_json::Value) -> Self {
         match format {
             BodyFormat::Json => Self::json(status, body),
             BodyFormat::Form => Self::form(status, body),
@@ -95,15 +95,11 @@ impl Response {
     }
 
     /// Adds a header.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
 
-    /// The body parsed as JSON, for tests and clients.
-    pub fn json_body(&self) -> Option<serde_json::Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
 }
 
 /// A redirect to a URI the provider has verified (a client's registered redirect URI), with the
@@ -130,12 +126,12 @@ impl Redirect {
     }
 
     /// The `Location` to send.
-    pub fn location(&self) -> &Url {
-        &self.location
+    pub fn location(&self) -> &str {
+        self.location.as_str()
     }
 
-    /// The value of one parameter added to the location.
-    pub fn param(&self, name: &str) -> Option<String> {
+    /// The value of one parameter of the location.
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         self.location
             .query_pairs()
             .find(|(n, _)| n == name)

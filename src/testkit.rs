@@ -12,6 +12,8 @@
 //! The checks panic with a message on failure: they are test code.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub use crate::inspect::{RedirectExt, ResponseExt};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

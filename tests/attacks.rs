@@ -337,7 +337,7 @@ async fn mix_up_defence_iss_on_every_authorization_response() {
         }
         _ => panic!("expected a redirected error"),
     }
-    let metadata = h.provider.metadata();
+    let metadata = h.provider.metadata_response().json_body().unwrap();
     assert_eq!(
         metadata["authorization_response_iss_parameter_supported"],
         true

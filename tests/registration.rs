@@ -380,7 +380,7 @@ async fn registration_can_require_an_initial_access_token_or_be_closed() {
 
     let h = harness_with(closed().build().unwrap());
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 400);
-    assert!(h.provider.metadata().get("registration_endpoint").is_none());
+    assert!(h.provider.metadata_response().json_body().unwrap().get("registration_endpoint").is_none());
 }
 
 #[tokio::test]
@@ -458,7 +458,7 @@ async fn client_configuration_endpoint_read_update_delete() {
 #[tokio::test]
 async fn metadata_reflects_the_configuration() {
     let h = harness();
-    let doc = h.provider.metadata();
+    let doc = h.provider.metadata_response().json_body().unwrap();
     assert_eq!(doc["issuer"], "https://auth.example.com");
     assert_eq!(
         doc["authorization_endpoint"],
@@ -510,7 +510,7 @@ async fn metadata_reflects_the_configuration() {
             .build()
             .unwrap(),
     );
-    let doc = h.provider.metadata();
+    let doc = h.provider.metadata_response().json_body().unwrap();
     assert_eq!(
         doc["grant_types_supported"],
         serde_json::json!(["authorization_code", "refresh_token"])

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tessera::store::{PgStore, Storage};
-use tessera::testkit;
+use tessera::testkit::{self, RedirectExt, ResponseExt};
 use tessera::{
     BearerRequest, ClientRegistration, Config, Entropy, FormRequest, GrantType, Limits, OsEntropy,
     Params, Provider, Response, ScopeSet, UserId,

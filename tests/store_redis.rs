@@ -18,7 +18,7 @@ use tessera::store::{
     ClientStore, CodeRecord, CodeStore, Consent, ConsentStore, DeviceRecord, DeviceStatus,
     DeviceStore, Grant, GrantId, RedisStore, Storage, TokenRecord, TokenStore, TokenType,
 };
-use tessera::testkit;
+use tessera::testkit::{self, RedirectExt, ResponseExt};
 use tessera::{
     AuthMethod, BearerRequest, ClientRegistration, Entropy, FormRequest, GrantType, ManualClock,
     OsEntropy, Provider, ScopeSet, TokenHash, UserId,

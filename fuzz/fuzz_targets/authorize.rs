@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tessera::testkit::RedirectExt as _;
 use tessera::{AuthorizeError, ErrorCode, Limits, Params, ScopeSet};
 use tessera_fuzz::{REDIRECT, assert_error, block_on, expand, world};
 
@@ -36,8 +37,10 @@ fuzz_target!(|text: &str| {
             assert_eq!(error.status(), 400);
             assert_error(error.code.as_str(), Some(&error.description));
         }
-        Err(AuthorizeError::Redirect(redirect)) => {
-            let location = redirect.location().as_str();
+        Err(AuthorizeError::Redirect(held)) => {
+            // Redirected only for a signed-in user (RFC 9700 §4.11.2).
+            let redirect = held.after_login(&tessera::UserId::new("alice"));
+            let location = redirect.location();
             assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
             let code = redirect.param("error").expect("error");
             assert_error(&code, redirect.param("error_description").as_deref());

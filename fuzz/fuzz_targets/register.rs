@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tessera::RedirectUri;
+use tessera::testkit::ResponseExt as _;
 use tessera_fuzz::{assert_error_body, block_on, world};
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tessera::testkit::ResponseExt as _;
 use tessera::{FormRequest, ScopeSet};
 use tessera_fuzz::{assert_error_body, basic, block_on, expand, world};
 

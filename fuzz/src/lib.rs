@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use tessera::store::MemoryStore;
+use tessera::testkit::{RedirectExt as _, ResponseExt as _};
 use tessera::{
     AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock,
     MemoryAttemptLimiter, Params, Provider, Response, ScopeSet, SeededEntropy, UserId,

@@ -8,7 +8,7 @@ use crate::response::Response;
 impl Provider {
     /// The metadata document: every endpoint, grant type, authentication method, PKCE method and
     /// scope listed is one that this provider, as configured, actually serves.
-    pub fn metadata(&self) -> serde_json::Value {
+    pub(crate) fn metadata(&self) -> serde_json::Value {
         let config = self.config();
         let endpoints = &config.endpoints;
         let enabled = |g: GrantType| config.grant_enabled(g);

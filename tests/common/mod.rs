@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 pub use tessera::danger::Danger;
+pub use tessera::testkit::{RedirectExt, ResponseExt};
 use tessera::store::MemoryStore;
 use tessera::{
     AuthMethod, ClientRegistration, Config, ConfigBuilder, FormRequest, GrantType, ManualClock,
