@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::testkit::RedirectExt as _;
 use tessera::store::{PgStore, RedisStore, Storage};
+use tessera::testkit::RedirectExt as _;
 use tessera::{
     BearerRequest, ClientRegistration, Config, FormRequest, GrantType, Params, Provider, ScopeSet,
     UserId,

@@ -13,11 +13,11 @@ mod entropy;
 mod error;
 mod expiry;
 mod grant;
-#[cfg(feature = "testkit")]
-mod inspect;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "testkit")]
+mod inspect;
 mod limiter;
 mod offload;
 mod params;

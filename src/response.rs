@@ -99,7 +99,6 @@ impl Response {
         self.headers.push((name, value.into()));
         self
     }
-
 }
 
 /// A redirect to a URI the provider has verified (a client's registered redirect URI), with the

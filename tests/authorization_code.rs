@@ -134,10 +134,7 @@ async fn errors_after_the_redirect_uri_is_trusted_are_redirected_with_state_and_
     ];
     for (query, code) in cases {
         let redirect = redirected_error(&h, &query).await;
-        assert!(
-            redirect.location().starts_with(REDIRECT),
-            "{query}"
-        );
+        assert!(redirect.location().starts_with(REDIRECT), "{query}");
         assert_eq!(redirect.param("error").as_deref(), Some(code), "{query}");
         assert_eq!(redirect.param("state").as_deref(), Some("s1"), "{query}");
         assert_eq!(

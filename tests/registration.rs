@@ -380,7 +380,14 @@ async fn registration_can_require_an_initial_access_token_or_be_closed() {
 
     let h = harness_with(closed().build().unwrap());
     assert_eq!(h.provider.register(body.as_bytes(), None).await.status, 400);
-    assert!(h.provider.metadata_response().json_body().unwrap().get("registration_endpoint").is_none());
+    assert!(
+        h.provider
+            .metadata_response()
+            .json_body()
+            .unwrap()
+            .get("registration_endpoint")
+            .is_none()
+    );
 }
 
 #[tokio::test]

@@ -55,7 +55,9 @@ async fn c5_error_redirect_needs_a_signed_in_user() {
         let code = held.error().code.clone();
         let redirect = held.after_login(&user());
         assert!(
-            redirect.location().starts_with("https://evil.example/phish")
+            redirect
+                .location()
+                .starts_with("https://evil.example/phish")
         );
         assert_eq!(redirect.param("error").as_deref(), Some(code.as_str()));
     }
@@ -274,7 +276,14 @@ async fn also_query_tokens_and_open_registration_are_off_by_default() {
     let body = serde_json::json!({"redirect_uris": [REDIRECT]}).to_string();
     let refused = provider.register(body.as_bytes(), None).await;
     assert_eq!(refused.status, 400, "open registration is off");
-    assert!(provider.metadata_response().json_body().unwrap().get("registration_endpoint").is_none());
+    assert!(
+        provider
+            .metadata_response()
+            .json_body()
+            .unwrap()
+            .get("registration_endpoint")
+            .is_none()
+    );
     assert!(!provider.config().danger().accepts_bearer_in_query());
     assert_eq!(
         provider.config().grant_types(),

@@ -22,8 +22,8 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tessera::testkit::{RedirectExt as _, ResponseExt as _};
 use tessera::store::{Grant, GrantId, MemoryStore, TokenRecord, TokenStore, TokenType};
+use tessera::testkit::{RedirectExt as _, ResponseExt as _};
 use tessera::{
     AccessToken, ClientId, ClientRegistration, Config, FormRequest, GrantType, OsEntropy, Params,
     Provider, ScopeSet, UserId,

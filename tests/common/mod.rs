@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 pub use tessera::danger::Danger;
-pub use tessera::testkit::{RedirectExt, ResponseExt};
 use tessera::store::MemoryStore;
+pub use tessera::testkit::{RedirectExt, ResponseExt};
 use tessera::{
     AuthMethod, ClientRegistration, Config, ConfigBuilder, FormRequest, GrantType, ManualClock,
     Params, Provider, Response, ScopeSet, SeededEntropy, UserId,
