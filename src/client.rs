@@ -91,7 +91,7 @@ impl fmt::Display for UserId {
 /// Whether a client can keep a secret (RFC 6749 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-// RFC 6749 §2.1 defines exactly these two; a match on them needs no wildcard.
+#[allow(clippy::exhaustive_enums)] // RFC 6749 §2.1 defines exactly these two
 pub enum ClientType {
     /// A server-side application that authenticates with a secret.
     Confidential,

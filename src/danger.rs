@@ -162,6 +162,7 @@ impl Danger {
 /// theft (RFC 9700 §4.1.1, which requires exact matching). PKCE and confidential clients limit
 /// what a stolen code is worth; prefer registering every redirect URI exactly.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // a unit struct: nothing to add
 pub struct SameDomainRedirect;
 
 impl SameDomainRedirect {

@@ -18,6 +18,7 @@ pub trait Entropy: Send + Sync + fmt::Debug {
 /// The default source: the thread-local CSPRNG of `rand` (ChaCha12, reseeded from the
 /// operating system). No lock is shared between threads.
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit struct: nothing to add
 pub struct OsEntropy;
 
 impl Entropy for OsEntropy {

@@ -10,6 +10,7 @@ use time::{Duration, OffsetDateTime};
 /// What a limiter decided about one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "a refused attempt must not go ahead"]
+#[allow(clippy::exhaustive_enums)] // an attempt goes ahead or it does not
 pub enum Attempt {
     /// Go ahead; report the outcome with [`AttemptLimiter::succeeded`] (a failure needs no
     /// report: the attempt already counted).

@@ -17,6 +17,7 @@ pub trait Offload: Send + Sync + fmt::Debug {
 
 /// Runs jobs in place, on the calling task: the default without the `tokio` feature.
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit struct: nothing to add
 pub struct Inline;
 
 #[async_trait::async_trait]
@@ -31,6 +32,7 @@ impl Offload for Inline {
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 #[derive(Debug, Clone, Copy, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit struct: nothing to add
 pub struct TokioBlocking;
 
 #[cfg(feature = "tokio")]

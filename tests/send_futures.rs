@@ -8,7 +8,12 @@ use tessera::{
 
 fn is_send<T: Send>(_: &T) {}
 
-async fn every_endpoint(provider: Provider, pending: PendingAuthorization, params: Params) {
+async fn every_endpoint(
+    provider: Provider,
+    pending: PendingAuthorization,
+    device: tessera::PendingDeviceAuthorization,
+    params: Params,
+) {
     let form = FormRequest::default();
     let user = UserId::new("u");
     let scopes = ScopeSet::new();
@@ -28,7 +33,26 @@ async fn every_endpoint(provider: Provider, pending: PendingAuthorization, param
     is_send(&provider.revoke_app(&user, &tessera::ClientId::new("c").unwrap()));
     is_send(&provider.sweep(10));
     is_send(&pending.consent_covers(&provider, &user));
-    is_send(&pending.approve(&provider, user, &scopes));
+    is_send(&pending.approve(&provider, user.clone(), &scopes));
+    // The host's admin API and the device decisions.
+    let id = tessera::ClientId::new("c").unwrap();
+    is_send(&provider.client(&id));
+    is_send(&provider.register_client(tessera::ClientRegistration::new(
+        "n",
+        "https://a.example/cb",
+    )));
+    is_send(&provider.import_client(
+        id.clone(),
+        None,
+        tessera::ClientRegistration::new("n", "https://a.example/cb"),
+    ));
+    is_send(&provider.rotate_client_secret(&id));
+    is_send(&provider.delete_client(&id));
+    is_send(&device.approve(&provider, user, &scopes));
+}
+
+async fn device_deny(provider: Provider, device: tessera::PendingDeviceAuthorization) {
+    is_send(&device.deny(&provider));
 }
 
 #[test]
