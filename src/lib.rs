@@ -17,6 +17,9 @@ mod grant;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
+pub mod jose;
 mod limiter;
 mod offload;
 mod params;
