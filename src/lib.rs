@@ -18,6 +18,9 @@ pub mod guide;
 mod http;
 #[cfg(feature = "testkit")]
 mod inspect;
+#[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
+pub mod jose;
 mod limiter;
 mod offload;
 mod params;
