@@ -289,7 +289,10 @@ mod tests {
             .map(|i| Scope::new(format!("s{i}")).unwrap_or_else(|_| unreachable!()))
             .collect();
         let json = serde_json::to_string(&many).unwrap_or_default();
-        assert!(ScopeSet::parse(&many.to_string()).is_err(), "a request is bounded");
+        assert!(
+            ScopeSet::parse(&many.to_string()).is_err(),
+            "a request is bounded"
+        );
         let decoded: Result<ScopeSet, _> = serde_json::from_str(&json);
         assert_eq!(decoded.ok(), Some(many));
         // Each scope is still validated.

@@ -90,18 +90,26 @@ macro_rules! conformance {
 
 conformance! {
     clients: store => testkit::clients(store);
+    update_keeps_secret: store => testkit::update_keeps_secret(store);
+    registration_token_swap: store => testkit::registration_token_swap(store);
+    bounded_delete: store => testkit::bounded_delete(store, 20_000);
+    client_checked_on_issue: store => testkit::client_checked_on_issue(store);
     codes: store => testkit::codes(store);
     code_race: store => testkit::code_race(store, 100);
     code_replay: store => testkit::code_replay(store);
     code_replay_race: store => testkit::code_replay_race(store, 50);
+    code_redemption_atomic: store => testkit::code_redemption_atomic(store, 20);
     tokens: store => testkit::tokens(store);
     rotation: store => testkit::rotation(store);
     rotation_race: store => testkit::rotation_race(store, 50);
     grants: store => testkit::grants(store);
+    revocation_tombstone: store => testkit::revocation_tombstone(store);
     consents: store => testkit::consents(store);
+    large_consent: store => testkit::large_consent(store);
     devices: store => testkit::devices(store);
-    device_poll_race: store => testkit::device_poll_race(store, 20);
+    device_redemption_race: store => testkit::device_redemption_race(store, 20);
     sweep: store => testkit::sweep(store);
+    retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     model: store => async move {
         for seed in 0..4 {
             testkit::model(Arc::clone(&store), seed, 40).await;
@@ -144,7 +152,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
     })
     .await;
 }
@@ -187,6 +195,39 @@ fn public_futures_are_send() {
         is_send(&PgStore::connect_in_schema("postgres://x", "s"));
         is_send(&store.migrate());
     };
+}
+
+/// A misspelled scheme is refused before any connection, and a refused port at once (not
+/// after the pool's 30 s), each error naming its cause and never the password.
+#[tokio::test]
+async fn connecting_fails_fast_and_names_the_cause() {
+    use tessera::StoreError;
+    let started = std::time::Instant::now();
+    let error = PgStore::connect("postgress://u:hunter2@127.0.0.1:5432/test")
+        .await
+        .expect_err("a misspelled scheme");
+    assert!(matches!(error, StoreError::Backend(_)), "{error}");
+    assert!(error.to_string().contains("`postgress`"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    let error = PgStore::connect_in_schema("postgress://u:hunter2@127.0.0.1/test", "ok")
+        .await
+        .expect_err("a misspelled scheme");
+    assert!(error.to_string().contains("`postgress`"), "{error}");
+    // Port 1 on the loopback refuses connections.
+    let error = PgStore::connect("postgres://u:hunter2@127.0.0.1:1/test")
+        .await
+        .expect_err("a refused port");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+    assert!(
+        error.to_string().to_lowercase().contains("refused"),
+        "the cause is named: {error}"
+    );
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a refused port fails at once, not after a pool timeout ({:?})",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -450,7 +491,7 @@ async fn count(store: &PgStore, sql: &str, grant: &str) -> i64 {
 /// batch does; a grant that still has a token stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_grants_are_removed() {
-    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
     use tessera::{ClientId, TokenHash};
     use time::{Duration, OffsetDateTime};
 
@@ -485,7 +526,7 @@ async fn empty_grants_are_removed() {
         let first = token(&revoked, &format!("{}-a1", client.id), None);
         let second = token(&revoked, &format!("{}-a2", client.id), None);
         store
-            .issue_tokens(&revoked, &[first.clone(), second.clone()])
+            .issue_tokens(Family::New(&revoked), &[first.clone(), second.clone()])
             .await
             .unwrap();
         assert!(store.revoke_token(&first.hash).await.unwrap());
@@ -501,12 +542,15 @@ async fn empty_grants_are_removed() {
         let kept = grant_with(&format!("{}-kept", client.id));
         let old = Some(now - Duration::days(1));
         store
-            .issue_tokens(&swept, &[token(&swept, &format!("{}-s", client.id), old)])
+            .issue_tokens(
+                Family::New(&swept),
+                &[token(&swept, &format!("{}-s", client.id), old)],
+            )
             .await
             .unwrap();
         store
             .issue_tokens(
-                &kept,
+                Family::New(&kept),
                 &[
                     token(&kept, &format!("{}-k1", client.id), old),
                     token(&kept, &format!("{}-k2", client.id), None),
@@ -537,7 +581,7 @@ async fn empty_grants_are_removed() {
 /// left, whatever order they ran in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotations_and_revocations_race_without_errors() {
-    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
     use tessera::{ClientId, TokenHash};
     use time::OffsetDateTime;
 
@@ -567,7 +611,7 @@ async fn rotations_and_revocations_race_without_errors() {
             let refresh = token(format!("{}-{round}-r", client.id), TokenType::Refresh);
             let access = token(format!("{}-{round}-a", client.id), TokenType::Access);
             stores[0]
-                .issue_tokens(&grant, &[refresh.clone(), access.clone()])
+                .issue_tokens(Family::New(&grant), &[refresh.clone(), access.clone()])
                 .await
                 .unwrap();
             let mut tasks = Vec::new();

@@ -291,7 +291,7 @@ impl Provider {
     /// Replaces a confidential client's secret with a new generated one, returned once. The old
     /// secret stops working at once.
     pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, OAuthError> {
-        let mut client = self
+        let client = self
             .client(id)
             .await?
             .ok_or_else(|| metadata_error("unknown client"))?;
@@ -299,8 +299,11 @@ impl Provider {
             return Err(metadata_error("a public client has no secret"));
         }
         let (secret, hash) = ClientSecret::generate_hashed(self.entropy());
-        client.secret = Some(SecretHash::Sha256(hash));
-        if !self.store().update_client(&client).await? {
+        if !self
+            .store()
+            .set_client_secret(id, &SecretHash::Sha256(hash))
+            .await?
+        {
             return Err(metadata_error("unknown client"));
         }
         self.audit(AuditEvent::ClientSecretRotated {

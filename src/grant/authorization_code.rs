@@ -12,7 +12,7 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::config::PkceRequirement;
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::grant::issue::TokenResponse;
+use crate::grant::issue::{FamilyDeadline, TokenResponse};
 use crate::grant::pkce;
 use crate::params::Params;
 use crate::provider::Provider;
@@ -20,7 +20,7 @@ use crate::redirect::{RedirectError, RedirectUri};
 use crate::response::{Redirect, Response};
 use crate::scope::ScopeSet;
 use crate::secret::{AuthorizationCode, TokenKind};
-use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, PkceChallenge};
+use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, Insertion, PkceChallenge};
 
 /// An authorization request error that must be shown to the user and never redirected: the
 /// client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1). It has no URI to send
@@ -171,7 +171,10 @@ impl PendingAuthorization {
         );
         let store = provider.store();
         let stored = async {
-            store.insert_code(&record).await?;
+            // The code and its grant; a client deleted meanwhile gets no code.
+            if store.insert_code(&record).await? == Insertion::ClientUnknown {
+                return Ok(false);
+            }
             store
                 .save_consent(&Consent::new(
                     user.clone(),
@@ -179,10 +182,11 @@ impl PendingAuthorization {
                     granted,
                     now,
                 ))
-                .await
+                .await?;
+            Ok::<bool, StoreError>(true)
         };
         match stored.await {
-            Ok(()) => {
+            Ok(true) => {
                 provider.audit(AuditEvent::ConsentGranted {
                     user,
                     client_id: this.client.id,
@@ -195,7 +199,7 @@ impl PendingAuthorization {
                     &[("code", code.secret())],
                 )
             }
-            Err(_) => this.error_redirect(provider, &OAuthError::server_error()),
+            Ok(false) | Err(_) => this.error_redirect(provider, &OAuthError::server_error()),
         }
     }
 
@@ -377,24 +381,53 @@ impl Provider {
             ));
         }
         let code = AuthorizationCode::new(code);
+        let hash = code.hash();
         let store = self.store();
-        let record = match store.take_code(&code.hash()).await? {
-            CodeRedemption::Redeemed(record) => record,
-            CodeRedemption::Replayed(grant_id) => {
-                // RFC 6749 §4.1.2: revoke every token issued from a code presented twice.
-                store.revoke_grant(&grant_id).await?;
-                self.audit(AuditEvent::CodeReplayed { grant_id });
-                return Err(OAuthError::invalid_grant(
-                    "the code is invalid, expired or already used",
-                ));
-            }
-            _ => {
-                return Err(OAuthError::invalid_grant(
-                    "the code is invalid, expired or already used",
-                ));
-            }
-        };
+        let invalid = || OAuthError::invalid_grant("the code is invalid, expired or already used");
+        let record = store.find_code(&hash).await?.ok_or_else(invalid)?;
         let now = self.now();
+        let checked = self.check_code(client, &record, params, now);
+        // Every presentation of a code spends it, in one atomic step with storing the tokens
+        // (none if a check failed): a failed presentation burns the code, a replay revokes
+        // its grant whatever it presents, and a store fault spends nothing.
+        let minted = checked.is_ok().then(|| {
+            let with_refresh = client.allows_grant(GrantType::RefreshToken)
+                && self.config().grant_enabled(GrantType::RefreshToken);
+            self.mint(
+                client,
+                &record.grant,
+                record.grant.scopes.clone(),
+                with_refresh,
+                FamilyDeadline::New,
+            )
+        });
+        let records = minted.as_ref().map_or(&[][..], |m| &m.records[..]);
+        match store.redeem_code(&hash, records).await? {
+            CodeRedemption::Redeemed => {}
+            CodeRedemption::Replayed(grant_id) => {
+                // RFC 6749 §4.1.2: the store revoked every token issued from the code.
+                self.audit(AuditEvent::CodeReplayed { grant_id });
+                return Err(invalid());
+            }
+            _ => return Err(invalid()),
+        }
+        checked?;
+        let minted = minted.ok_or_else(invalid)?;
+        if let Some(user) = &record.grant.user {
+            store.touch_consent(user, &client.id, now).await?;
+        }
+        Ok(self.token_response(&minted.response))
+    }
+
+    /// The checks a token request must pass to redeem `record`: its client, its expiry, the
+    /// repeated redirect URI and PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6).
+    fn check_code(
+        &self,
+        client: &Client,
+        record: &CodeRecord,
+        params: &Params,
+        now: time::OffsetDateTime,
+    ) -> Result<(), OAuthError> {
         if record.grant.client_id != client.id || now >= record.expires_at {
             return Err(OAuthError::invalid_grant(
                 "the code is invalid, expired or already used",
@@ -411,22 +444,7 @@ impl Provider {
                 "redirect_uri does not match the authorization request",
             ));
         }
-        pkce::verify(record.pkce.as_ref(), params.get("code_verifier"))?;
-        let with_refresh = client.allows_grant(GrantType::RefreshToken)
-            && self.config().grant_enabled(GrantType::RefreshToken);
-        let issued = self
-            .issue(
-                client,
-                &record.grant,
-                record.grant.scopes.clone(),
-                with_refresh,
-                None,
-            )
-            .await?;
-        if let Some(user) = &record.grant.user {
-            store.touch_consent(user, &client.id, now).await?;
-        }
-        Ok(self.token_response(&issued))
+        pkce::verify(record.pkce.as_ref(), params.get("code_verifier"))
     }
 
     /// Renders a successful token response in the configured dialect.

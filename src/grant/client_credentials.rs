@@ -30,7 +30,7 @@ impl Provider {
             GrantType::ClientCredentials,
             self.now(),
         );
-        let issued = self.issue(client, &grant, scopes, false, None).await?;
+        let issued = self.issue(client, &grant, scopes, false, true).await?;
         Ok(self.token_response(&issued))
     }
 }

@@ -10,12 +10,15 @@ use std::fmt;
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::grant::issue::FamilyDeadline;
 use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
 use crate::scope::ScopeSet;
 use crate::secret::{DeviceCode, TokenHash, TokenKind};
-use crate::store::{Consent, DevicePoll, DeviceRecord, DeviceStatus, Grant, GrantId};
+use crate::store::{
+    Consent, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus, Grant, GrantId,
+};
 
 /// The user code alphabet: consonants only (RFC 8628 §6.1), no vowels to spell words, no
 /// look-alikes. 20 letters.
@@ -293,10 +296,18 @@ impl Provider {
             DeviceStatus::Approved { grant } => {
                 let with_refresh = client.allows_grant(GrantType::RefreshToken)
                     && self.config().grant_enabled(GrantType::RefreshToken);
-                let issued = self
-                    .issue(client, &grant, grant.scopes.clone(), with_refresh, None)
-                    .await?;
-                Ok(self.token_response(&issued))
+                let minted = self.mint(
+                    client,
+                    &grant,
+                    grant.scopes.clone(),
+                    with_refresh,
+                    FamilyDeadline::New,
+                );
+                // One atomic step: of concurrent polls that saw the approval, one gets tokens.
+                match self.store().redeem_device(&hash, &minted.records).await? {
+                    DeviceRedemption::Redeemed => Ok(self.token_response(&minted.response)),
+                    _ => Err(invalid()),
+                }
             }
             _ => Err(invalid()),
         }

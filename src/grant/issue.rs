@@ -3,11 +3,11 @@
 use time::OffsetDateTime;
 
 use crate::client::Client;
-use crate::error::{OAuthError, StoreError};
+use crate::error::OAuthError;
 use crate::provider::Provider;
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken};
-use crate::store::{Grant, TokenRecord, TokenType};
+use crate::store::{Family, Grant, IssueOutcome, TokenRecord, TokenType};
 
 /// A successful token response (RFC 6749 §5.1), holding the plaintext tokens until they are
 /// sent.
@@ -109,7 +109,7 @@ pub(crate) struct Minted {
 
 /// When a new refresh token's family ends: inherited on rotation, fresh for a new grant.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Family {
+pub(crate) enum FamilyDeadline {
     New,
     Inherited(Option<OffsetDateTime>),
 }
@@ -122,7 +122,7 @@ impl Provider {
         grant: &Grant,
         access_scopes: ScopeSet,
         with_refresh: bool,
-        family: Family,
+        deadline: FamilyDeadline,
     ) -> Minted {
         let now = self.now();
         let expiry = &self.inner.expiry;
@@ -139,11 +139,11 @@ impl Provider {
             None,
         ));
         let refresh = with_refresh.then(|| {
-            let family_expires_at = match family {
-                Family::New => expiry
+            let family_expires_at = match deadline {
+                FamilyDeadline::New => expiry
                     .refresh_family(client, &grant.scopes)
                     .map(|ttl| now + ttl),
-                Family::Inherited(at) => at,
+                FamilyDeadline::Inherited(at) => at,
             };
             let own = expiry
                 .refresh_token(client, &grant.scopes)
@@ -175,29 +175,35 @@ impl Provider {
         }
     }
 
-    /// Mints and stores tokens for a grant (creating the grant record if new).
+    /// Mints and stores tokens for a grant: a new one (`new`), created with them, or an
+    /// existing one, which must still be active.
     pub(crate) async fn issue(
         &self,
         client: &Client,
         grant: &Grant,
         access_scopes: ScopeSet,
         with_refresh: bool,
-        family: Option<Family>,
+        new: bool,
     ) -> Result<TokenResponse, OAuthError> {
         let minted = self.mint(
             client,
             grant,
             access_scopes,
             with_refresh,
-            family.unwrap_or(Family::New),
+            FamilyDeadline::New,
         );
-        match self.store().issue_tokens(grant, &minted.records).await {
-            Ok(()) => Ok(minted.response),
-            // A replay of the grant's code barred it first (RFC 9700 §4.5): nothing was stored.
-            Err(StoreError::GrantRevoked) => Err(OAuthError::invalid_grant(
-                "the code is invalid, expired or already used",
-            )),
-            Err(error) => Err(error.into()),
+        let family = if new {
+            Family::New(grant)
+        } else {
+            Family::Existing(&grant.id)
+        };
+        match self.store().issue_tokens(family, &minted.records).await? {
+            IssueOutcome::Stored => Ok(minted.response),
+            // Revoked (or its client deleted) meanwhile: nothing was stored.
+            IssueOutcome::GrantRevoked => Err(OAuthError::invalid_grant("the grant was revoked")),
+            IssueOutcome::ClientUnknown => {
+                Err(OAuthError::invalid_grant("the client no longer exists"))
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
-use crate::grant::issue::Family;
+use crate::grant::issue::FamilyDeadline;
 use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Response;
@@ -125,7 +125,8 @@ impl Provider {
             None => grant.scopes.clone(),
         };
         if !self.config().rotate_refresh_tokens {
-            let issued = self.issue(client, &grant, scopes, false, None).await?;
+            // The grant is stored: the tokens join it unless it was revoked meanwhile.
+            let issued = self.issue(client, &grant, scopes, false, false).await?;
             self.touch(&grant, now).await?;
             return Ok(self.token_response(&issued));
         }
@@ -134,7 +135,7 @@ impl Provider {
             &grant,
             scopes,
             true,
-            Family::Inherited(family_expires_at),
+            FamilyDeadline::Inherited(family_expires_at),
         );
         let sealed = match self.config().refresh_grace {
             Some(_) => self.seal(&token, &minted.response.to_json()),

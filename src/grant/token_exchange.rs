@@ -116,7 +116,7 @@ impl Provider {
             now,
         );
         let issued = self
-            .issue(client, &grant, scopes.clone(), false, None)
+            .issue(client, &grant, scopes.clone(), false, true)
             .await?;
         // Handing an application one's token is consent: list it among the user's apps.
         self.store()
