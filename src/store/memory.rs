@@ -408,34 +408,47 @@ impl MemoryStore {
         let mut removed = 0u64;
         {
             let mut state = lock(&self.state);
-            while (removed as usize) < budget {
-                let Some(grant) = state
-                    .by_client
-                    .get(id)
-                    .and_then(|grants| grants.iter().next().cloned())
-                else {
+            // One walk of the index per step, not one per record: a set emptied from the
+            // front would make every `next()` walk past what went before.
+            let grants: Vec<GrantId> = state
+                .by_client
+                .get(id)
+                .map(|grants| grants.iter().take(budget).cloned().collect())
+                .unwrap_or_default();
+            for grant in &grants {
+                if removed as usize >= budget {
                     break;
-                };
-                removed += self.remove_tokens(&mut state, &grant, budget - removed as usize);
+                }
+                removed += self.remove_tokens(&mut state, grant, budget - removed as usize);
                 if state
                     .grants
-                    .get(&grant)
+                    .get(grant)
                     .is_some_and(|entry| !entry.tokens.is_empty())
                 {
                     break;
                 }
-                state.drop_grant(&grant);
+                state.drop_grant(grant);
+                if let Some(left) = state.by_client.get_mut(id) {
+                    left.remove(grant);
+                    if left.is_empty() {
+                        state.by_client.remove(id);
+                    }
+                }
                 removed += 1;
             }
-            while (removed as usize) < budget {
-                let Some(device) = state
-                    .client_devices
-                    .get(id)
-                    .and_then(|devices| devices.iter().next().copied())
-                else {
-                    break;
-                };
-                state.drop_device(&device);
+            let devices: Vec<TokenHash> = state
+                .client_devices
+                .get(id)
+                .map(|devices| {
+                    devices
+                        .iter()
+                        .take(budget.saturating_sub(removed as usize))
+                        .copied()
+                        .collect()
+                })
+                .unwrap_or_default();
+            for device in &devices {
+                state.drop_device(device);
                 removed += 1;
             }
             if state.by_client.contains_key(id) || state.client_devices.contains_key(id) {
