@@ -79,6 +79,15 @@ fn check_eq<T: PartialEq + fmt::Debug>(found: T, expected: T, method: &str, cont
     }
 }
 
+/// The value of a lookup that must find something, or a failure with `method: contract`.
+#[track_caller]
+fn some<T>(found: Option<T>, method: &str, contract: &str) -> T {
+    match found {
+        Some(value) => value,
+        None => panic!("{method}: {contract}"),
+    }
+}
+
 /// Fails with `method: contract` if `find_token` found the token.
 #[track_caller]
 fn gone(found: Result<Option<Arc<TokenRecord>>, StoreError>, method: &str, contract: &str) {
@@ -402,8 +411,11 @@ pub async fn update_keeps_secret(store: Arc<dyn Storage>) {
         "update_client",
         "updating a stored client returns true",
     );
-    let stored =
-        ok(store.find_client(&client.id).await, "find_client").expect("the client is stored");
+    let stored = some(
+        ok(store.find_client(&client.id).await, "find_client"),
+        "update_client",
+        "an updated client is still found",
+    );
     check_eq(
         stored.name.as_str(),
         "Renamed",
@@ -1763,8 +1775,11 @@ pub async fn consents(store: Arc<dyn Storage>) {
     );
     second.last_used_at = base_time() + Duration::hours(1);
     ok(store.save_consent(&second).await, "save_consent");
-    let merged = ok(store.find_consent(&user, &client.id).await, "find_consent")
-        .expect("a saved consent is found");
+    let merged = some(
+        ok(store.find_consent(&user, &client.id).await, "find_consent"),
+        "save_consent",
+        "a saved consent is found",
+    );
     check_eq(
         merged.scopes.clone(),
         scopes("read write"),
@@ -1789,8 +1804,11 @@ pub async fn consents(store: Arc<dyn Storage>) {
             .await,
         "touch_consent",
     );
-    let touched = ok(store.find_consent(&user, &client.id).await, "find_consent")
-        .expect("a saved consent is found");
+    let touched = some(
+        ok(store.find_consent(&user, &client.id).await, "find_consent"),
+        "touch_consent",
+        "a touched consent is found",
+    );
     check_eq(
         touched.last_used_at,
         base_time() + Duration::hours(2),
@@ -2474,7 +2492,10 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
                     .get(rng.random_range(0..refresh.len().max(1)))
                     .cloned()
                 {
-                    let (grant, _) = grants.iter().find(|(g, _)| g.id == grant_id).unwrap();
+                    let (grant, _) = grants
+                        .iter()
+                        .find(|(g, _)| g.id == grant_id)
+                        .expect("the model holds every grant of its tokens");
                     let next = token(grant, TokenType::Refresh, None);
                     check_eq(
                         ok(

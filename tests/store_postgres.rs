@@ -647,3 +647,161 @@ async fn rotations_and_revocations_race_without_errors() {
     })
     .await;
 }
+
+/// Migration 3 carries what versions 1 and 2 stored: codes get their grants (a spent code's
+/// missing grant stored revoked), version 2's bars become tombstones, an approved device gets
+/// its grant, and each still redeems (or is refused) as it would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_3_carries_the_records_of_earlier_versions() {
+    use tessera::store::{
+        CodeRedemption, CodeStore, DeviceRedemption, DeviceStore, Family, Grant, GrantId,
+        IssueOutcome, TokenRecord, TokenStore, TokenType,
+    };
+    use tessera::{ClientId, TokenHash};
+
+    let Some(url) = database_url() else { return };
+    let schema = random_schema();
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("connect");
+    let pool = store.pool().clone();
+    // Versions 1 and 2 as an earlier build applied them.
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql(include_str!(
+        "../src/store/postgres/migrations/0001_initial.sql"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../src/store/postgres/migrations/0002_barred_grants.sql"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tessera_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO tessera_schema_migrations (version, name) VALUES (1, 'initial'), \
+         (2, 'barred_grants');",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let client = testkit::new_client(&store).await;
+    let hash = |name: &str| TokenHash::of(&format!("{}-{name}", client.id));
+    let code = |name: &str, grant: &str, spent: bool| {
+        let (pool, client, hash) = (pool.clone(), client.id.clone(), hash(name));
+        let grant = grant.to_owned();
+        async move {
+            sqlx::query(
+                "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
+                 grant_type, grant_created_at, redirect_uri, expires_at, spent) VALUES \
+                 ($1, $2, $3, 'u', 'read', 'authorization_code', now(), NULL, \
+                 now() + interval '1 hour', $4)",
+            )
+            .bind(hash.as_bytes().as_slice())
+            .bind(grant)
+            .bind(client.as_str())
+            .bind(spent)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let live = format!("{}-live", client.id);
+    let barred = format!("{}-barred", client.id);
+    let spent = format!("{}-spent", client.id);
+    code("live", &live, false).await;
+    code("barred", &barred, true).await;
+    code("spent", &spent, true).await;
+    sqlx::query("INSERT INTO tessera_barred_grants (grant_id, expires_at) VALUES ($1, now())")
+        .bind(&barred)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let approved = format!("{}-approved", client.id);
+    let grant = serde_json::json!({
+        "id": approved, "client_id": client.id.as_str(), "user": "u", "scopes": "read",
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "created_at": 1_900_000_000,
+    });
+    sqlx::query(
+        "INSERT INTO tessera_devices (device_hash, user_code_hash, client_id, scopes, expires_at, \
+         poll_interval, last_poll_at, status, approved_grant) VALUES \
+         ($1, $2, $3, 'read', now() + interval '1 hour', 5, NULL, 'approved', $4)",
+    )
+    .bind(hash("device").as_bytes().as_slice())
+    .bind(hash("user-code").as_bytes().as_slice())
+    .bind(client.id.as_str())
+    .bind(sqlx::types::Json(&grant))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    store.migrate().await.expect("migrate to version 3");
+
+    let grant_of = |id: &str| {
+        Grant::new(
+            GrantId::new(id),
+            ClientId::new(client.id.as_str()).unwrap(),
+            Some(UserId::new("u")),
+            ScopeSet::parse("read").unwrap(),
+            GrantType::AuthorizationCode,
+            time::OffsetDateTime::now_utc(),
+        )
+    };
+    let tokens = |id: &str| {
+        vec![TokenRecord::new(
+            TokenHash::of(&format!("{id}-token")),
+            TokenType::Access,
+            &grant_of(id),
+            ScopeSet::parse("read").unwrap(),
+            time::OffsetDateTime::now_utc(),
+            None,
+            None,
+        )]
+    };
+    assert_eq!(
+        store
+            .redeem_code(&hash("live"), &tokens(&live))
+            .await
+            .unwrap(),
+        CodeRedemption::Redeemed,
+        "a live code of version 2 redeems"
+    );
+    assert!(
+        store
+            .find_token(&tokens(&live)[0].hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for grant in [&barred, &spent] {
+        assert_eq!(
+            store
+                .issue_tokens(Family::Existing(&GrantId::new(grant.as_str())), &[])
+                .await
+                .unwrap(),
+            IssueOutcome::GrantRevoked,
+            "a barred or spent code's grant is a tombstone"
+        );
+    }
+    assert_eq!(
+        store.redeem_code(&hash("barred"), &[]).await.unwrap(),
+        CodeRedemption::Replayed(GrantId::new(barred.as_str()))
+    );
+    assert_eq!(
+        store
+            .redeem_device(&hash("device"), &tokens(&approved))
+            .await
+            .unwrap(),
+        DeviceRedemption::Redeemed,
+        "an approval of version 2 redeems"
+    );
+    let dropped = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    dropped.expect("drop the test schema");
+}
