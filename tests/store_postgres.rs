@@ -805,3 +805,116 @@ async fn migration_3_carries_the_records_of_earlier_versions() {
     pool.close().await;
     dropped.expect("drop the test schema");
 }
+
+/// A deletion interrupted after its first step (the mark) leaves no token of the client valid,
+/// keeps its ID taken, and is finished by the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_deletion_is_finished_by_the_sweep() {
+    use tessera::store::{ClientStore, Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, StoreError, TokenHash};
+    use time::OffsetDateTime;
+
+    with_schema(1, |stores| async move {
+        let store = &stores[0];
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let mut tokens = Vec::new();
+        for i in 0..3 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{i}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = TokenRecord::new(
+                TokenHash::of(&format!("{}-{i}", client.id)),
+                TokenType::Access,
+                &grant,
+                grant.scopes.clone(),
+                now,
+                None,
+                None,
+            );
+            store
+                .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+                .await
+                .unwrap();
+            tokens.push(token.hash);
+        }
+        // The first step of revoke_grant on one grant of another client, and then a crash.
+        let other = testkit::new_client(&**store).await;
+        let revoked = Grant::new(
+            GrantId::new(format!("{}-revoked", other.id)),
+            ClientId::new(other.id.as_str()).unwrap(),
+            None,
+            ScopeSet::parse("read").unwrap(),
+            GrantType::ClientCredentials,
+            now,
+        );
+        let orphan = TokenRecord::new(
+            TokenHash::of(&format!("{}-revoked", other.id)),
+            TokenType::Access,
+            &revoked,
+            revoked.scopes.clone(),
+            now,
+            None,
+            None,
+        );
+        store
+            .issue_tokens(Family::New(&revoked), std::slice::from_ref(&orphan))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tessera_grants SET revoked_at = now() WHERE id = $1")
+            .bind(revoked.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.find_token(&orphan.hash).await.unwrap(), None);
+        // The first step of delete_client, and then a crash.
+        sqlx::query("UPDATE tessera_clients SET deleted_at = now() WHERE id = $1")
+            .bind(client.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for hash in &tokens {
+            assert_eq!(store.find_token(hash).await.unwrap(), None);
+        }
+        assert!(store.find_client(&client.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.insert_client(&client).await,
+            Err(StoreError::Conflict)
+        ));
+        while store.sweep_tokens(now, 2).await.unwrap() >= 2 {}
+        for table in ["tessera_tokens", "tessera_grants", "tessera_clients"] {
+            let column = if table == "tessera_clients" {
+                "id"
+            } else {
+                "client_id"
+            };
+            let left: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = $1"))
+                    .bind(client.id.as_str())
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(left, 0, "{table} keeps rows of the deleted client");
+        }
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tessera_grants WHERE client_id = $1")
+                .bind(other.id.as_str())
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            left, 0,
+            "the interrupted revocation's tokens and grant are gone"
+        );
+        store
+            .insert_client(&client)
+            .await
+            .expect("the ID is free once reaped");
+    })
+    .await;
+}

@@ -290,6 +290,45 @@ async fn sweeping_everything_leaves_only_the_client_and_its_consent() {
     .await;
 }
 
+/// A deletion interrupted after its first step (the mark) leaves no token of the client valid,
+/// keeps its ID taken, and is finished by the sweep, key for key.
+#[tokio::test]
+async fn an_interrupted_deletion_is_finished_by_the_sweep() {
+    with_store(|store| async move {
+        let client = populate(&store, OffsetDateTime::now_utc()).await;
+        let grant = grant_of(&client, "u:3", OffsetDateTime::now_utc());
+        let token = token_of(&grant, TokenType::Access, OffsetDateTime::now_utc(), None);
+        store
+            .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+            .await
+            .unwrap();
+        // The first step of delete_client (delete_client.lua), and then a crash.
+        let mut conn = raw().await;
+        let prefix = store.prefix().to_owned();
+        let id = client.id.as_str();
+        let _: () = redis::pipe()
+            .del(format!("{prefix}client.v2:{id}"))
+            .set(format!("{prefix}client.gone:{id}"), "1")
+            .sadd(format!("{prefix}reap.clients"), id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(store.find_token(&token.hash).await.unwrap(), None);
+        assert!(matches!(
+            store.insert_client(&client).await,
+            Err(tessera::StoreError::Conflict)
+        ));
+        let long_ago = OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+        while store.sweep_tokens(long_ago, 3).await.unwrap() >= 3 {}
+        assert_eq!(keys(&store).await, Vec::<String>::new());
+        store
+            .insert_client(&client)
+            .await
+            .expect("the ID is free once reaped");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn records_expire_in_redis_after_their_grace_unless_already_past() {
     with_store(|store| async move {
