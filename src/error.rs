@@ -262,11 +262,6 @@ pub enum StoreError {
     /// A stored record could not be decoded (a schema or version mismatch).
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
-    /// The grant was barred by a replay of its authorization code before its tokens could be
-    /// stored ([`crate::store::TokenStore::issue_tokens`]); nothing was stored. The provider
-    /// answers it with `invalid_grant`, not `server_error`.
-    #[error("the grant was revoked before its tokens were stored")]
-    GrantRevoked,
 }
 
 impl StoreError {

@@ -43,13 +43,15 @@ pub mod writing_a_store {
     //! Implement the five traits of [`crate::store`] for one type; it is then a
     //! [`Storage`](crate::store::Storage). Read each method's `# Contract`: the ones that
     //! matter for security are atomicity under concurrency —
-    //! [`take_code`](crate::store::CodeStore::take_code) and
+    //! [`redeem_code`](crate::store::CodeStore::redeem_code),
+    //! [`redeem_device`](crate::store::DeviceStore::redeem_device) and
     //! [`rotate_refresh`](crate::store::TokenStore::rotate_refresh) must let exactly one of many
-    //! concurrent callers win, across processes, and
-    //! [`revoke_grant`](crate::store::TokenStore::revoke_grant) must remove a whole family at
-    //! once. A `take_code` that reports a replay must also bar the grant, atomically against
-    //! [`issue_tokens`](crate::store::TokenStore::issue_tokens), so that a redemption the
-    //! replay overtook gets no tokens (RFC 9700 §4.5).
+    //! concurrent callers win, across processes, each spending and storing in one step, and
+    //! [`revoke_grant`](crate::store::TokenStore::revoke_grant) must leave a tombstone that
+    //! every later step respects (a revoked grant never comes back) and no token of the family
+    //! visible once it returns. Work that grows with the data
+    //! ([`delete_client`](crate::store::ClientStore::delete_client), revocations, sweeps) marks
+    //! first and then removes in bounded batches, so one call never holds the store.
     //!
     //! Then prove it: with the `testkit` feature, one line runs every check (contracts, races
     //! of many tasks, random operation sequences against a model):

@@ -200,10 +200,15 @@ impl serde::Serialize for ScopeSet {
     }
 }
 
+/// Decodes the wire form as it was stored: every scope is validated, but [`MAX_SCOPES`] is not
+/// applied. It bounds what one request may ask for ([`ScopeSet::parse`]); a stored record may
+/// hold more (a consent is the union of every scope a user granted over time), and must read
+/// back whatever its size.
 impl<'de> serde::Deserialize<'de> for ScopeSet {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse(&text).map_err(serde::de::Error::custom)
+        Self::from_tokens(text.split(' ').filter(|t| !t.is_empty()))
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -276,6 +281,22 @@ mod tests {
             }
             prop_assert_eq!(inserted, sa.union(&sb));
         }
+    }
+
+    #[test]
+    fn stored_sets_decode_past_the_request_limit() {
+        let many: ScopeSet = (0..200)
+            .map(|i| Scope::new(format!("s{i}")).unwrap_or_else(|_| unreachable!()))
+            .collect();
+        let json = serde_json::to_string(&many).unwrap_or_default();
+        assert!(
+            ScopeSet::parse(&many.to_string()).is_err(),
+            "a request is bounded"
+        );
+        let decoded: Result<ScopeSet, _> = serde_json::from_str(&json);
+        assert_eq!(decoded.ok(), Some(many));
+        // Each scope is still validated.
+        assert!(serde_json::from_str::<ScopeSet>("\"a\\\"b\"").is_err());
     }
 
     #[test]

@@ -743,8 +743,9 @@ async fn a_host_limiter_is_consulted() {
     assert_eq!(error.code, ErrorCode::SlowDown);
 }
 
-/// A memory store that, once armed, holds the next `issue_tokens` (after its caller's
-/// `take_code`) until released, and records the token hashes it was asked to store.
+/// A memory store that, once armed, holds the next `redeem_code` after the inner store has
+/// redeemed (spent the code and stored the tokens) until released, and records the token
+/// hashes every redemption was asked to store.
 #[derive(Debug)]
 struct PausingStore {
     inner: std::sync::Arc<tessera::store::MemoryStore>,
@@ -761,10 +762,10 @@ mod pausing {
     use async_trait::async_trait;
     use tessera::store::{
         ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
-        DeviceRecord, DeviceStatus, DeviceStore, Grant, GrantId, RefreshLookup, Rotation,
-        TokenRecord, TokenStore,
+        DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
+        IssueOutcome, RefreshLookup, Rotation, TokenRecord, TokenStore,
     };
-    use tessera::{Client, ClientId, StoreError, TokenHash, UserId};
+    use tessera::{Client, ClientId, SecretHash, StoreError, TokenHash, UserId};
     use time::OffsetDateTime;
 
     use super::PausingStore;
@@ -780,6 +781,21 @@ mod pausing {
         async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
             self.inner.update_client(client).await
         }
+        async fn set_client_secret(
+            &self,
+            id: &ClientId,
+            secret: &SecretHash,
+        ) -> Result<bool, StoreError> {
+            self.inner.set_client_secret(id, secret).await
+        }
+        async fn swap_registration_token(
+            &self,
+            id: &ClientId,
+            old: &TokenHash,
+            new: &TokenHash,
+        ) -> Result<bool, StoreError> {
+            self.inner.swap_registration_token(id, old, new).await
+        }
         async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
             self.inner.delete_client(id).await
         }
@@ -787,11 +803,29 @@ mod pausing {
 
     #[async_trait]
     impl CodeStore for PausingStore {
-        async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+        async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
             self.inner.insert_code(code).await
         }
-        async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
-            self.inner.take_code(hash).await
+        async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
+            self.inner.find_code(hash).await
+        }
+        async fn redeem_code(
+            &self,
+            hash: &TokenHash,
+            tokens: &[TokenRecord],
+        ) -> Result<CodeRedemption, StoreError> {
+            self.issued
+                .lock()
+                .unwrap()
+                .extend(tokens.iter().map(|t| t.hash));
+            let outcome = self.inner.redeem_code(hash, tokens).await;
+            if self.armed.swap(false, Ordering::SeqCst) {
+                // Register before signalling, so the release cannot be missed.
+                let released = self.release.notified();
+                self.reached.notify_one();
+                released.await;
+            }
+            outcome
         }
         async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
             self.inner.sweep_codes(now, limit).await
@@ -802,20 +836,10 @@ mod pausing {
     impl TokenStore for PausingStore {
         async fn issue_tokens(
             &self,
-            grant: &Grant,
+            family: Family<'_>,
             tokens: &[TokenRecord],
-        ) -> Result<(), StoreError> {
-            self.issued
-                .lock()
-                .unwrap()
-                .extend(tokens.iter().map(|t| t.hash));
-            if self.armed.swap(false, Ordering::SeqCst) {
-                // Register before signalling, so the release cannot be missed.
-                let released = self.release.notified();
-                self.reached.notify_one();
-                released.await;
-            }
-            self.inner.issue_tokens(grant, tokens).await
+        ) -> Result<IssueOutcome, StoreError> {
+            self.inner.issue_tokens(family, tokens).await
         }
         async fn find_token(
             &self,
@@ -849,9 +873,6 @@ mod pausing {
             client: &ClientId,
         ) -> Result<u64, StoreError> {
             self.inner.revoke_user_grants(user, client).await
-        }
-        async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError> {
-            self.inner.list_user_grants(user).await
         }
         async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
             self.inner.sweep_tokens(now, limit).await
@@ -915,6 +936,13 @@ mod pausing {
         ) -> Result<DevicePoll, StoreError> {
             self.inner.poll_device(device, now).await
         }
+        async fn redeem_device(
+            &self,
+            device: &TokenHash,
+            tokens: &[TokenRecord],
+        ) -> Result<DeviceRedemption, StoreError> {
+            self.inner.redeem_device(device, tokens).await
+        }
         async fn sweep_devices(
             &self,
             now: OffsetDateTime,
@@ -925,12 +953,14 @@ mod pausing {
     }
 }
 
-// RFC 9700 §4.5 and RFC 6749 §4.1.2: a replay that lands after the legitimate redemption has
-// spent the code (take_code) but before its tokens are stored (issue_tokens). Revoking the grant
-// then finds nothing, so the redemption must not get live tokens afterwards: it is refused with
-// `invalid_grant`, and none of the tokens it minted is stored or validates.
+// RFC 9700 §4.5 and RFC 6749 §4.1.2: a replay that lands right after the legitimate redemption
+// (the code spent and its tokens stored, in one atomic step) but before the redemption's
+// answer reaches its client. The replay is refused with `invalid_grant` and revokes the grant
+// in its own step, so the tokens the first redemption is about to hand out never validate.
+// (There is no longer a moment between spending the code and storing its tokens for a replay
+// to fall into: `redeem_code` does both at once.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn code_replay_between_redemption_and_issue_leaves_no_live_token() {
+async fn code_replay_right_after_redemption_leaves_no_live_token() {
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
     use tessera::store::TokenStore;
@@ -958,27 +988,23 @@ async fn code_replay_between_redemption_and_issue_leaves_no_live_token() {
 
     pausing.armed.store(true, Ordering::SeqCst);
     let reached = pausing.reached.notified();
-    let winner = {
+    let first = {
         let (h, client, code) = (h.clone(), client.clone(), code.clone());
         tokio::spawn(async move { h.exchange_code(&client, &code).await })
     };
-    // The winner has spent the code and is about to store its tokens.
+    // The first redemption has spent the code and stored its tokens, and not yet answered.
     reached.await;
     let replay = h.exchange_code(&client, &code).await;
     assert_eq!(error_of(&replay), "invalid_grant");
     pausing.release.notify_one();
-    let winner = winner.await.unwrap();
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 200, "the first redemption won the code");
 
-    assert_eq!(
-        error_of(&winner),
-        "invalid_grant",
-        "the redemption a replay overtook must not be answered with tokens"
-    );
     let issued = pausing.issued.lock().unwrap().clone();
     assert_eq!(
         issued.len(),
-        2,
-        "the redemption minted an access and a refresh token"
+        4,
+        "each redemption minted an access and a refresh token"
     );
     for hash in &issued {
         assert_eq!(pausing.find_token(hash).await.unwrap(), None);
@@ -987,6 +1013,18 @@ async fn code_replay_between_redemption_and_issue_leaves_no_live_token() {
             tessera::store::RefreshLookup::Unknown
         );
     }
+    let body = first.json_body().unwrap();
+    let access = body["access_token"].as_str().unwrap();
+    assert!(
+        h.provider
+            .validate_bearer(
+                &tessera::BearerRequest::header(&format!("Bearer {access}")),
+                &tessera::ScopeSet::new()
+            )
+            .await
+            .is_err(),
+        "the first redemption's access token was revoked by the replay"
+    );
     // And the code stays spent.
     assert_eq!(
         error_of(&h.exchange_code(&client, &code).await),

@@ -727,7 +727,7 @@ struct AccessClaims {
 }
 
 fn access_claims() -> AccessClaims {
-    let now = tessera::Clock::unix_now(&tessera::SystemClock::default());
+    let now = tessera::Clock::unix_now(&tessera::SystemClock);
     AccessClaims {
         iss: "https://as.example".into(),
         sub: "alice".into(),

@@ -90,18 +90,26 @@ macro_rules! conformance {
 
 conformance! {
     clients: store => testkit::clients(store);
+    update_keeps_secret: store => testkit::update_keeps_secret(store);
+    registration_token_swap: store => testkit::registration_token_swap(store);
+    bounded_delete: store => testkit::bounded_delete(store, 20_000);
+    client_checked_on_issue: store => testkit::client_checked_on_issue(store);
     codes: store => testkit::codes(store);
     code_race: store => testkit::code_race(store, 100);
     code_replay: store => testkit::code_replay(store);
     code_replay_race: store => testkit::code_replay_race(store, 50);
+    code_redemption_atomic: store => testkit::code_redemption_atomic(store, 20);
     tokens: store => testkit::tokens(store);
     rotation: store => testkit::rotation(store);
     rotation_race: store => testkit::rotation_race(store, 50);
     grants: store => testkit::grants(store);
+    revocation_tombstone: store => testkit::revocation_tombstone(store);
     consents: store => testkit::consents(store);
+    large_consent: store => testkit::large_consent(store);
     devices: store => testkit::devices(store);
-    device_poll_race: store => testkit::device_poll_race(store, 20);
+    device_redemption_race: store => testkit::device_redemption_race(store, 20);
     sweep: store => testkit::sweep(store);
+    retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     model: store => async move {
         for seed in 0..4 {
             testkit::model(Arc::clone(&store), seed, 40).await;
@@ -144,7 +152,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1, 2]);
+        assert_eq!(versions, vec![1, 2, 3]);
     })
     .await;
 }
@@ -187,6 +195,39 @@ fn public_futures_are_send() {
         is_send(&PgStore::connect_in_schema("postgres://x", "s"));
         is_send(&store.migrate());
     };
+}
+
+/// A misspelled scheme is refused before any connection, and a refused port at once (not
+/// after the pool's 30 s), each error naming its cause and never the password.
+#[tokio::test]
+async fn connecting_fails_fast_and_names_the_cause() {
+    use tessera::StoreError;
+    let started = std::time::Instant::now();
+    let error = PgStore::connect("postgress://u:hunter2@127.0.0.1:5432/test")
+        .await
+        .expect_err("a misspelled scheme");
+    assert!(matches!(error, StoreError::Backend(_)), "{error}");
+    assert!(error.to_string().contains("`postgress`"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    let error = PgStore::connect_in_schema("postgress://u:hunter2@127.0.0.1/test", "ok")
+        .await
+        .expect_err("a misspelled scheme");
+    assert!(error.to_string().contains("`postgress`"), "{error}");
+    // Port 1 on the loopback refuses connections.
+    let error = PgStore::connect("postgres://u:hunter2@127.0.0.1:1/test")
+        .await
+        .expect_err("a refused port");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+    assert!(
+        error.to_string().to_lowercase().contains("refused"),
+        "the cause is named: {error}"
+    );
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a refused port fails at once, not after a pool timeout ({:?})",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -452,7 +493,7 @@ async fn count(store: &PgStore, sql: &str, grant: &str) -> i64 {
 /// batch does; a grant that still has a token stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_grants_are_removed() {
-    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
     use tessera::{ClientId, TokenHash};
     use time::{Duration, OffsetDateTime};
 
@@ -487,7 +528,7 @@ async fn empty_grants_are_removed() {
         let first = token(&revoked, &format!("{}-a1", client.id), None);
         let second = token(&revoked, &format!("{}-a2", client.id), None);
         store
-            .issue_tokens(&revoked, &[first.clone(), second.clone()])
+            .issue_tokens(Family::New(&revoked), &[first.clone(), second.clone()])
             .await
             .unwrap();
         assert!(store.revoke_token(&first.hash).await.unwrap());
@@ -503,12 +544,15 @@ async fn empty_grants_are_removed() {
         let kept = grant_with(&format!("{}-kept", client.id));
         let old = Some(now - Duration::days(1));
         store
-            .issue_tokens(&swept, &[token(&swept, &format!("{}-s", client.id), old)])
+            .issue_tokens(
+                Family::New(&swept),
+                &[token(&swept, &format!("{}-s", client.id), old)],
+            )
             .await
             .unwrap();
         store
             .issue_tokens(
-                &kept,
+                Family::New(&kept),
                 &[
                     token(&kept, &format!("{}-k1", client.id), old),
                     token(&kept, &format!("{}-k2", client.id), None),
@@ -539,7 +583,7 @@ async fn empty_grants_are_removed() {
 /// left, whatever order they ran in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rotations_and_revocations_race_without_errors() {
-    use tessera::store::{Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
     use tessera::{ClientId, TokenHash};
     use time::OffsetDateTime;
 
@@ -569,7 +613,7 @@ async fn rotations_and_revocations_race_without_errors() {
             let refresh = token(format!("{}-{round}-r", client.id), TokenType::Refresh);
             let access = token(format!("{}-{round}-a", client.id), TokenType::Access);
             stores[0]
-                .issue_tokens(&grant, &[refresh.clone(), access.clone()])
+                .issue_tokens(Family::New(&grant), &[refresh.clone(), access.clone()])
                 .await
                 .unwrap();
             let mut tasks = Vec::new();
@@ -602,6 +646,277 @@ async fn rotations_and_revocations_race_without_errors() {
                 "a token of the revoked family is left (round {round})"
             );
         }
+    })
+    .await;
+}
+
+/// Migration 3 carries what versions 1 and 2 stored: codes get their grants (a spent code's
+/// missing grant stored revoked), version 2's bars become tombstones, an approved device gets
+/// its grant, and each still redeems (or is refused) as it would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_3_carries_the_records_of_earlier_versions() {
+    use tessera::store::{
+        CodeRedemption, CodeStore, DeviceRedemption, DeviceStore, Family, Grant, GrantId,
+        IssueOutcome, TokenRecord, TokenStore, TokenType,
+    };
+    use tessera::{ClientId, TokenHash};
+
+    let Some(url) = database_url() else { return };
+    let schema = random_schema();
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("connect");
+    let pool = store.pool().clone();
+    // Versions 1 and 2 as an earlier build applied them.
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql(include_str!(
+        "../src/store/postgres/migrations/0001_initial.sql"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../src/store/postgres/migrations/0002_barred_grants.sql"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tessera_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO tessera_schema_migrations (version, name) VALUES (1, 'initial'), \
+         (2, 'barred_grants');",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let client = testkit::new_client(&store).await;
+    let hash = |name: &str| TokenHash::of(&format!("{}-{name}", client.id));
+    let code = |name: &str, grant: &str, spent: bool| {
+        let (pool, client, hash) = (pool.clone(), client.id.clone(), hash(name));
+        let grant = grant.to_owned();
+        async move {
+            sqlx::query(
+                "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
+                 grant_type, grant_created_at, redirect_uri, expires_at, spent) VALUES \
+                 ($1, $2, $3, 'u', 'read', 'authorization_code', now(), NULL, \
+                 now() + interval '1 hour', $4)",
+            )
+            .bind(hash.as_bytes().as_slice())
+            .bind(grant)
+            .bind(client.as_str())
+            .bind(spent)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let live = format!("{}-live", client.id);
+    let barred = format!("{}-barred", client.id);
+    let spent = format!("{}-spent", client.id);
+    code("live", &live, false).await;
+    code("barred", &barred, true).await;
+    code("spent", &spent, true).await;
+    sqlx::query("INSERT INTO tessera_barred_grants (grant_id, expires_at) VALUES ($1, now())")
+        .bind(&barred)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let approved = format!("{}-approved", client.id);
+    let grant = serde_json::json!({
+        "id": approved, "client_id": client.id.as_str(), "user": "u", "scopes": "read",
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code", "created_at": 1_900_000_000,
+    });
+    sqlx::query(
+        "INSERT INTO tessera_devices (device_hash, user_code_hash, client_id, scopes, expires_at, \
+         poll_interval, last_poll_at, status, approved_grant) VALUES \
+         ($1, $2, $3, 'read', now() + interval '1 hour', 5, NULL, 'approved', $4)",
+    )
+    .bind(hash("device").as_bytes().as_slice())
+    .bind(hash("user-code").as_bytes().as_slice())
+    .bind(client.id.as_str())
+    .bind(sqlx::types::Json(&grant))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    store.migrate().await.expect("migrate to version 3");
+
+    let grant_of = |id: &str| {
+        Grant::new(
+            GrantId::new(id),
+            ClientId::new(client.id.as_str()).unwrap(),
+            Some(UserId::new("u")),
+            ScopeSet::parse("read").unwrap(),
+            GrantType::AuthorizationCode,
+            time::OffsetDateTime::now_utc(),
+        )
+    };
+    let tokens = |id: &str| {
+        vec![TokenRecord::new(
+            TokenHash::of(&format!("{id}-token")),
+            TokenType::Access,
+            &grant_of(id),
+            ScopeSet::parse("read").unwrap(),
+            time::OffsetDateTime::now_utc(),
+            None,
+            None,
+        )]
+    };
+    assert_eq!(
+        store
+            .redeem_code(&hash("live"), &tokens(&live))
+            .await
+            .unwrap(),
+        CodeRedemption::Redeemed,
+        "a live code of version 2 redeems"
+    );
+    assert!(
+        store
+            .find_token(&tokens(&live)[0].hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for grant in [&barred, &spent] {
+        assert_eq!(
+            store
+                .issue_tokens(Family::Existing(&GrantId::new(grant.as_str())), &[])
+                .await
+                .unwrap(),
+            IssueOutcome::GrantRevoked,
+            "a barred or spent code's grant is a tombstone"
+        );
+    }
+    assert_eq!(
+        store.redeem_code(&hash("barred"), &[]).await.unwrap(),
+        CodeRedemption::Replayed(GrantId::new(barred.as_str()))
+    );
+    assert_eq!(
+        store
+            .redeem_device(&hash("device"), &tokens(&approved))
+            .await
+            .unwrap(),
+        DeviceRedemption::Redeemed,
+        "an approval of version 2 redeems"
+    );
+    let dropped = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    dropped.expect("drop the test schema");
+}
+
+/// A deletion interrupted after its first step (the mark) leaves no token of the client valid,
+/// keeps its ID taken, and is finished by the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_deletion_is_finished_by_the_sweep() {
+    use tessera::store::{ClientStore, Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, StoreError, TokenHash};
+    use time::OffsetDateTime;
+
+    with_schema(1, |stores| async move {
+        let store = &stores[0];
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let mut tokens = Vec::new();
+        for i in 0..3 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{i}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = TokenRecord::new(
+                TokenHash::of(&format!("{}-{i}", client.id)),
+                TokenType::Access,
+                &grant,
+                grant.scopes.clone(),
+                now,
+                None,
+                None,
+            );
+            store
+                .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+                .await
+                .unwrap();
+            tokens.push(token.hash);
+        }
+        // The first step of revoke_grant on one grant of another client, and then a crash.
+        let other = testkit::new_client(&**store).await;
+        let revoked = Grant::new(
+            GrantId::new(format!("{}-revoked", other.id)),
+            ClientId::new(other.id.as_str()).unwrap(),
+            None,
+            ScopeSet::parse("read").unwrap(),
+            GrantType::ClientCredentials,
+            now,
+        );
+        let orphan = TokenRecord::new(
+            TokenHash::of(&format!("{}-revoked", other.id)),
+            TokenType::Access,
+            &revoked,
+            revoked.scopes.clone(),
+            now,
+            None,
+            None,
+        );
+        store
+            .issue_tokens(Family::New(&revoked), std::slice::from_ref(&orphan))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tessera_grants SET revoked_at = now() WHERE id = $1")
+            .bind(revoked.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.find_token(&orphan.hash).await.unwrap(), None);
+        // The first step of delete_client, and then a crash.
+        sqlx::query("UPDATE tessera_clients SET deleted_at = now() WHERE id = $1")
+            .bind(client.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for hash in &tokens {
+            assert_eq!(store.find_token(hash).await.unwrap(), None);
+        }
+        assert!(store.find_client(&client.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.insert_client(&client).await,
+            Err(StoreError::Conflict)
+        ));
+        while store.sweep_tokens(now, 2).await.unwrap() >= 2 {}
+        for table in ["tessera_tokens", "tessera_grants", "tessera_clients"] {
+            let column = if table == "tessera_clients" {
+                "id"
+            } else {
+                "client_id"
+            };
+            let left: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = $1"))
+                    .bind(client.id.as_str())
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(left, 0, "{table} keeps rows of the deleted client");
+        }
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tessera_grants WHERE client_id = $1")
+                .bind(other.id.as_str())
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            left, 0,
+            "the interrupted revocation's tokens and grant are gone"
+        );
+        store
+            .insert_client(&client)
+            .await
+            .expect("the ID is free once reaped");
     })
     .await;
 }

@@ -16,7 +16,8 @@ use common::{CHALLENGE, REDIRECT, VERIFIER, config, error_of, params, urlencode,
 use redis::AsyncCommands;
 use tessera::store::{
     ClientStore, CodeRecord, CodeStore, Consent, ConsentStore, DeviceRecord, DeviceStatus,
-    DeviceStore, Grant, GrantId, RedisStore, Storage, TokenRecord, TokenStore, TokenType,
+    DeviceStore, Family, Grant, GrantId, Insertion, IssueOutcome, RedisStore, Storage, TokenRecord,
+    TokenStore, TokenType,
 };
 use tessera::testkit::{self, RedirectExt, ResponseExt};
 use tessera::{
@@ -97,18 +98,26 @@ macro_rules! conformance {
 
 conformance! {
     kit_clients => testkit::clients;
+    kit_update_keeps_secret => testkit::update_keeps_secret;
+    kit_registration_token_swap => testkit::registration_token_swap;
+    kit_bounded_delete => |store| testkit::bounded_delete(store, 20_000);
+    kit_client_checked_on_issue => testkit::client_checked_on_issue;
     kit_codes => testkit::codes;
     kit_tokens => testkit::tokens;
     kit_rotation => testkit::rotation;
     kit_grants => testkit::grants;
+    kit_revocation_tombstone => testkit::revocation_tombstone;
     kit_consents => testkit::consents;
+    kit_large_consent => testkit::large_consent;
     kit_devices => testkit::devices;
     kit_sweep => testkit::sweep;
+    kit_retired_refresh_survives_sweep => testkit::retired_refresh_survives_sweep;
     kit_code_replay => testkit::code_replay;
     kit_code_race => |store| testkit::code_race(store, 100);
     kit_code_replay_race => |store| testkit::code_replay_race(store, 50);
+    kit_code_redemption_atomic => |store| testkit::code_redemption_atomic(store, 20);
     kit_rotation_race => |store| testkit::rotation_race(store, 50);
-    kit_device_poll_race => |store| testkit::device_poll_race(store, 20);
+    kit_device_redemption_race => |store| testkit::device_redemption_race(store, 20);
     kit_model => |store: Arc<dyn Storage>| async move {
         for seed in 0..4 {
             testkit::model(Arc::clone(&store), seed, 40).await;
@@ -149,25 +158,35 @@ fn token_of(
     TokenRecord::new(hash(), kind, grant, grant.scopes.clone(), at, expires, None)
 }
 
-/// Stores one of everything for a client: a code, a grant with a live, a retired and a
-/// never-expiring token, a consent and a device authorization.
+/// Stores one of everything for a client: a grant with a live, a retired and a never-expiring
+/// token, a code (with its own grant), a consent, a pending and an approved device
+/// authorization.
 async fn populate(store: &RedisStore, at: OffsetDateTime) -> tessera::Client {
     let client = testkit::new_client(store).await;
     let grant = grant_of(&client, "u:1", at);
     let access = token_of(&grant, TokenType::Access, at, Some(at + Duration::hours(1)));
     let refresh = token_of(&grant, TokenType::Refresh, at, Some(at + Duration::days(1)));
     let forever = token_of(&grant, TokenType::Access, at, None);
-    store
-        .issue_tokens(&grant, &[access, refresh.clone(), forever])
-        .await
-        .unwrap();
+    assert_eq!(
+        store
+            .issue_tokens(Family::New(&grant), &[access, refresh.clone(), forever])
+            .await
+            .unwrap(),
+        IssueOutcome::Stored
+    );
     let next = token_of(&grant, TokenType::Refresh, at, Some(at + Duration::days(1)));
     store
         .rotate_refresh(&refresh.hash, &[next], Some(vec![7]), at)
         .await
         .unwrap();
-    let code = CodeRecord::new(hash(), grant.clone(), None, None, at + Duration::minutes(1));
-    store.insert_code(&code).await.unwrap();
+    let code = CodeRecord::new(
+        hash(),
+        grant_of(&client, "u:1", at),
+        None,
+        None,
+        at + Duration::minutes(1),
+    );
+    assert_eq!(store.insert_code(&code).await.unwrap(), Insertion::Stored);
     store
         .save_consent(&Consent::new(
             UserId::new("u:1"),
@@ -177,15 +196,30 @@ async fn populate(store: &RedisStore, at: OffsetDateTime) -> tessera::Client {
         ))
         .await
         .unwrap();
-    let device = DeviceRecord::new(
-        hash(),
-        hash(),
-        client.id.clone(),
-        scopes("read"),
-        at + Duration::minutes(10),
-        5,
-    );
-    store.insert_device(&device).await.unwrap();
+    for approve in [false, true] {
+        let device = DeviceRecord::new(
+            hash(),
+            hash(),
+            client.id.clone(),
+            scopes("read"),
+            at + Duration::minutes(10),
+            5,
+        );
+        store.insert_device(&device).await.unwrap();
+        if approve {
+            let mut approved = grant_of(&client, "u:1", at);
+            approved.grant_type = GrantType::DeviceCode;
+            assert!(
+                store
+                    .decide_device(
+                        &device.user_code_hash,
+                        DeviceStatus::Approved { grant: approved }
+                    )
+                    .await
+                    .unwrap()
+            );
+        }
+    }
     client
 }
 
@@ -212,7 +246,7 @@ async fn sweeping_everything_leaves_only_the_client_and_its_consent() {
         let grant = grant_of(&client, "u:2", long_ago);
         let token = token_of(&grant, TokenType::Access, long_ago, Some(long_ago));
         store
-            .issue_tokens(&grant, std::slice::from_ref(&token))
+            .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
             .await
             .unwrap();
         assert!(store.revoke_token(&token.hash).await.unwrap());
@@ -231,29 +265,66 @@ async fn sweeping_everything_leaves_only_the_client_and_its_consent() {
         assert_eq!(
             left,
             [
-                "client",
                 "client.consents",
                 "client.grants",
-                "grant",
+                "client.v2",
                 "grant.tokens",
-                "token",
+                "grant.v2",
+                "token.v2",
+                "ucgrants",
                 "user.consents",
-                "user.grants"
             ],
             "{:?}",
             keys(&store).await
         );
-        // The emptied grant went with the sweep; the other is still listed.
-        let listed = store.list_user_grants(&UserId::new("u:2")).await.unwrap();
-        assert!(listed.is_empty(), "{listed:?}");
+        // The emptied grant went with its last token; the code's and the device's with
+        // their sweeps; the other is still active.
         assert_eq!(
             store
-                .list_user_grants(&UserId::new("u:1"))
+                .issue_tokens(Family::Existing(&grant.id), &[])
                 .await
-                .unwrap()
-                .len(),
-            1
+                .unwrap(),
+            IssueOutcome::GrantRevoked
         );
+    })
+    .await;
+}
+
+/// A deletion interrupted after its first step (the mark) leaves no token of the client valid,
+/// keeps its ID taken, and is finished by the sweep, key for key.
+#[tokio::test]
+async fn an_interrupted_deletion_is_finished_by_the_sweep() {
+    with_store(|store| async move {
+        let client = populate(&store, OffsetDateTime::now_utc()).await;
+        let grant = grant_of(&client, "u:3", OffsetDateTime::now_utc());
+        let token = token_of(&grant, TokenType::Access, OffsetDateTime::now_utc(), None);
+        store
+            .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+            .await
+            .unwrap();
+        // The first step of delete_client (delete_client.lua), and then a crash.
+        let mut conn = raw().await;
+        let prefix = store.prefix().to_owned();
+        let id = client.id.as_str();
+        let _: () = redis::pipe()
+            .del(format!("{prefix}client.v2:{id}"))
+            .set(format!("{prefix}client.gone:{id}"), "1")
+            .sadd(format!("{prefix}reap.clients"), id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(store.find_token(&token.hash).await.unwrap(), None);
+        assert!(matches!(
+            store.insert_client(&client).await,
+            Err(tessera::StoreError::Conflict)
+        ));
+        let long_ago = OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap();
+        while store.sweep_tokens(long_ago, 3).await.unwrap() >= 3 {}
+        assert_eq!(keys(&store).await, Vec::<String>::new());
+        store
+            .insert_client(&client)
+            .await
+            .expect("the ID is free once reaped");
     })
     .await;
 }
@@ -279,27 +350,30 @@ async fn records_expire_in_redis_after_their_grace_unless_already_past() {
         );
         let never = token_of(&grant, TokenType::Access, now, None);
         store
-            .issue_tokens(&grant, &[soon.clone(), past.clone(), never.clone()])
+            .issue_tokens(
+                Family::New(&grant),
+                &[soon.clone(), past.clone(), never.clone()],
+            )
             .await
             .unwrap();
         let mut conn = raw().await;
         let ttl =
             |hash: &TokenHash, kind: &str| format!("{}{kind}:{}", store.prefix(), hash.to_hex());
-        let soon_ttl: i64 = conn.ttl(ttl(&soon.hash, "token")).await.unwrap();
+        let soon_ttl: i64 = conn.ttl(ttl(&soon.hash, "token.v2")).await.unwrap();
         assert!(
             (3600 + 300 - 10..=3600 + 300).contains(&soon_ttl),
             "expires_at + grace, found {soon_ttl}"
         );
-        let past_ttl: i64 = conn.ttl(ttl(&past.hash, "token")).await.unwrap();
+        let past_ttl: i64 = conn.ttl(ttl(&past.hash, "token.v2")).await.unwrap();
         assert_eq!(past_ttl, -1, "already past: left to the sweep");
-        let never_ttl: i64 = conn.ttl(ttl(&never.hash, "token")).await.unwrap();
+        let never_ttl: i64 = conn.ttl(ttl(&never.hash, "token.v2")).await.unwrap();
         assert_eq!(never_ttl, -1);
         // A retired token keeps the live one's remaining lifetime.
         store
             .rotate_refresh(&soon.hash, &[], None, now)
             .await
             .unwrap();
-        let retired_ttl: i64 = conn.ttl(ttl(&soon.hash, "retired")).await.unwrap();
+        let retired_ttl: i64 = conn.ttl(ttl(&soon.hash, "retired.v2")).await.unwrap();
         assert!(
             (soon_ttl - 10..=soon_ttl).contains(&retired_ttl),
             "{retired_ttl}"
@@ -313,10 +387,10 @@ async fn records_expire_in_redis_after_their_grace_unless_already_past() {
             Some(now + Duration::hours(1)),
         );
         untimed
-            .issue_tokens(&grant, std::slice::from_ref(&late))
+            .issue_tokens(Family::Existing(&grant.id), std::slice::from_ref(&late))
             .await
             .unwrap();
-        let late_ttl: i64 = conn.ttl(ttl(&late.hash, "token")).await.unwrap();
+        let late_ttl: i64 = conn.ttl(ttl(&late.hash, "token.v2")).await.unwrap();
         assert_eq!(late_ttl, -1, "no Redis expiry without a grace");
     })
     .await;
@@ -351,16 +425,23 @@ async fn stores_under_different_prefixes_share_nothing() {
 async fn a_corrupt_record_is_an_error_not_a_panic() {
     with_store(|store| async move {
         let mut conn = raw().await;
-        let token = hash();
+        let client = testkit::new_client(&store).await;
+        let grant = grant_of(&client, "u", OffsetDateTime::now_utc());
+        let token = token_of(&grant, TokenType::Access, OffsetDateTime::now_utc(), None);
+        store
+            .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+            .await
+            .unwrap();
         let _: () = conn
-            .set(
-                format!("{}token:{}", store.prefix(), token.to_hex()),
+            .hset(
+                format!("{}token.v2:{}", store.prefix(), token.hash.to_hex()),
+                "rec",
                 "{not json",
             )
             .await
             .unwrap();
         assert!(matches!(
-            store.find_token(&token).await,
+            store.find_token(&token.hash).await,
             Err(tessera::StoreError::Corrupt(_))
         ));
         let device = hash();
@@ -385,11 +466,24 @@ async fn a_corrupt_record_is_an_error_not_a_panic() {
 #[tokio::test]
 async fn an_unreachable_redis_is_unavailable() {
     // Port 1 on the loopback refuses connections.
-    let outcome = RedisStore::connect("redis://127.0.0.1:1").await;
+    let started = std::time::Instant::now();
+    let outcome = RedisStore::connect("redis://u:hunter2@127.0.0.1:1").await;
     assert!(
-        matches!(outcome, Err(tessera::StoreError::Unavailable(_))),
+        matches!(&outcome, Err(tessera::StoreError::Unavailable(cause)) if !cause.contains("hunter2")),
         "{outcome:?}"
     );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a refused port fails fast ({:?})",
+        started.elapsed()
+    );
+    // A misspelled scheme is refused before any connection, naming the scheme only.
+    let error = RedisStore::connect("redsi://u:hunter2@127.0.0.1:6379")
+        .await
+        .expect_err("a misspelled scheme");
+    assert!(matches!(error, tessera::StoreError::Backend(_)), "{error}");
+    assert!(error.to_string().contains("`redsi`"), "{error}");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
 }
 
 // ---- Several providers sharing one Redis ---------------------------------------------------

@@ -22,7 +22,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tessera::store::{Grant, GrantId, MemoryStore, TokenRecord, TokenStore, TokenType};
+use tessera::store::{Family, Grant, GrantId, MemoryStore, TokenRecord, TokenStore, TokenType};
 use tessera::testkit::{RedirectExt as _, ResponseExt as _};
 use tessera::{
     AccessToken, ClientId, ClientRegistration, Config, FormRequest, GrantType, OsEntropy, Params,
@@ -136,7 +136,7 @@ impl Bench {
                 Some(now + time::Duration::hours(1)),
                 None,
             );
-            run(self.store.issue_tokens(&grant, &[record])).unwrap();
+            run(self.store.issue_tokens(Family::New(&grant), &[record])).unwrap();
             if kept.len() < keep {
                 kept.push(token.into_secret());
             }

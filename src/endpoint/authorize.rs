@@ -171,11 +171,18 @@ impl PendingAuthorization {
             .await
         {
             // The pending request ends here: its parsed URI is moved, not cloned.
-            Ok(code) => redirect_to(
+            Ok(Some(code)) => redirect_to(
                 cx,
                 redirect_uri.into_url(),
                 state.as_deref(),
                 &[("code", code.secret())],
+            ),
+            // The client was deleted while the user looked at the consent page.
+            Ok(None) => error_redirect(
+                cx,
+                redirect_uri.into_url(),
+                state.as_deref(),
+                &OAuthError::server_error(),
             ),
             Err(error) => {
                 tracing::error!(target: "tessera::store", %error, "storing an authorization code failed");

@@ -408,7 +408,7 @@ impl Provider {
     /// Replaces a confidential client's secret with a new generated one, returned once. The old
     /// secret stops working at once.
     pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, OAuthError> {
-        let mut client = self
+        let client = self
             .client(id)
             .await?
             .ok_or_else(|| metadata_error("unknown client"))?;
@@ -416,8 +416,12 @@ impl Provider {
             return Err(metadata_error("a public client has no secret"));
         }
         let (secret, hash) = ClientSecret::generate_hashed(self.cx().entropy());
-        client.secret = Some(SecretHash::Sha256(hash));
-        if !self.cx().store().update_client(&client).await? {
+        if !self
+            .cx()
+            .store()
+            .set_client_secret(id, &SecretHash::Sha256(hash))
+            .await?
+        {
             return Err(metadata_error("unknown client"));
         }
         self.cx().audit(AuditEvent::ClientSecretRotated {

@@ -11,7 +11,7 @@ use crate::grant::{pkce, requested_scopes};
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AuthorizationCode, TokenKind};
-use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, PkceChallenge};
+use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, Insertion, PkceChallenge};
 
 /// The parameters of an authorization request the grant decides on, as the endpoint read them
 /// (the dialect applied: a `response_type` it makes optional arrives as `code`).
@@ -74,8 +74,9 @@ pub(crate) fn check(
 }
 
 /// The user allowed `asked` with `granted` (the asked scopes or fewer): stores the code (bound
-/// to the client, the redirect URI as the request gave it, and the PKCE challenge) and the
-/// consent, and returns the code to send.
+/// to the client, the redirect URI as the request gave it, and the PKCE challenge) with its
+/// grant, and the consent, and returns the code to send (`None`: the client was deleted
+/// meanwhile).
 pub(crate) async fn approve(
     cx: &Context,
     client: &Client,
@@ -83,7 +84,7 @@ pub(crate) async fn approve(
     asked: Asked,
     granted: &ScopeSet,
     redirect_uri_given: Option<String>,
-) -> Result<AuthorizationCode, StoreError> {
+) -> Result<Option<AuthorizationCode>, StoreError> {
     // Everything asked for was granted (the usual case): take the asked set itself.
     let scopes = if asked.scopes.is_subset(granted) {
         asked.scopes
@@ -108,9 +109,12 @@ pub(crate) async fn approve(
         now + cx.config().lifetimes.code,
     );
     let store = cx.store();
-    store.insert_code(&record).await?;
+    // The code and its grant, stored together; a client deleted meanwhile gets no code.
+    if store.insert_code(&record).await? == Insertion::ClientUnknown {
+        return Ok(None);
+    }
     remember_consent(cx, &user, client, scopes).await?;
-    Ok(code)
+    Ok(Some(code))
 }
 
 /// Records that `user` gave `client` `scopes`, once they really did: a code approved, a device
@@ -161,24 +165,18 @@ pub(crate) async fn redeem(
     if !TokenKind::AuthorizationCode.is_well_formed(request.code) {
         return Err(spent());
     }
-    let code = AuthorizationCode::new(request.code);
+    let hash = AuthorizationCode::new(request.code).hash();
     let store = cx.store();
-    let record = match store.take_code(&code.hash()).await? {
-        CodeRedemption::Redeemed(record) => record,
-        CodeRedemption::Replayed(grant_id) => {
-            // RFC 6749 §4.1.2: revoke every token issued from a code presented twice.
-            store.revoke_grant(&grant_id).await?;
-            cx.audit(AuditEvent::CodeReplayed { grant_id });
-            return Err(spent());
-        }
-        _ => return Err(spent()),
-    };
+    let record = store.find_code(&hash).await?.ok_or_else(spent)?;
     let now = cx.now();
-    if record.grant.client_id != client.id || now >= record.expires_at {
-        return Err(spent());
+    if let Err(refusal) = check_token_request(client, &record, &request, now) {
+        // Every presentation spends the code, a failed one too (so a stolen code gets one
+        // try, and a replay revokes whatever it presents); nothing is stored for it.
+        if let CodeRedemption::Replayed(grant_id) = store.redeem_code(&hash, &[]).await? {
+            cx.audit(AuditEvent::CodeReplayed { grant_id });
+        }
+        return Err(refusal);
     }
-    check_redirect_uri(client, &record, &request)?;
-    pkce::verify(record.pkce.as_ref(), request.code_verifier)?;
     let refresh = if client.allows_grant(GrantType::RefreshToken)
         && cx.config().grant_enabled(GrantType::RefreshToken)
     {
@@ -194,14 +192,34 @@ pub(crate) async fn redeem(
         not_after: None,
         issued_token_type: None,
     };
-    let tokens = match issue::issue(cx, plan, Commit::Grant).await? {
+    let tokens = match issue::issue(cx, plan, Commit::RedeemCode(&hash)).await? {
         Issued::Tokens(tokens) => tokens,
+        Issued::Replayed(grant_id) => {
+            // RFC 6749 §4.1.2: the store revoked every token issued from the code.
+            cx.audit(AuditEvent::CodeReplayed { grant_id });
+            return Err(spent());
+        }
         _ => return Err(spent()),
     };
     if let Some(user) = &record.grant.user {
         store.touch_consent(user, &client.id, now).await?;
     }
     Ok(tokens)
+}
+
+/// The checks a token request must pass to redeem `record`: its client, its expiry, the
+/// repeated redirect URI and PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6).
+fn check_token_request(
+    client: &Client,
+    record: &CodeRecord,
+    request: &CodeRequest<'_>,
+    now: time::OffsetDateTime,
+) -> Result<(), OAuthError> {
+    if record.grant.client_id != client.id || now >= record.expires_at {
+        return Err(spent());
+    }
+    check_redirect_uri(client, record, request)?;
+    pkce::verify(record.pkce.as_ref(), request.code_verifier)
 }
 
 /// RFC 6749 §4.1.3: the token request repeats the authorization request's `redirect_uri`.

@@ -52,7 +52,7 @@ pub(crate) async fn issue(
         not_after: None,
         issued_token_type: None,
     };
-    match issue::issue(cx, plan, Commit::Grant).await? {
+    match issue::issue(cx, plan, Commit::NewGrant).await? {
         Issued::Tokens(tokens) => Ok(tokens),
         _ => Err(OAuthError::server_error()),
     }

@@ -269,7 +269,8 @@ pub(crate) async fn poll(
                 not_after: None,
                 issued_token_type: None,
             };
-            match issue::issue(cx, plan, Commit::Grant).await? {
+            // One atomic step: of concurrent polls that saw the approval, one gets tokens.
+            match issue::issue(cx, plan, Commit::RedeemDevice(&hash)).await? {
                 Issued::Tokens(tokens) => Ok(tokens),
                 _ => Err(invalid()),
             }

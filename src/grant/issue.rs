@@ -14,11 +14,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::Client;
-use crate::error::{OAuthError, StoreError};
+use crate::error::OAuthError;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken, TokenHash};
-use crate::store::{Grant, RetiredRefresh, Rotation, TokenRecord, TokenType};
+use crate::store::{
+    CodeRedemption, DeviceRedemption, Family, Grant, GrantId, IssueOutcome, RetiredRefresh,
+    Rotation, TokenRecord, TokenType,
+};
 
 /// The token type URI of an OAuth access token (RFC 8693 §3).
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -151,8 +154,17 @@ pub(crate) type Sealer<'a> = &'a (dyn Fn(&TokenResponse) -> Option<Vec<u8>> + Sy
 
 /// The atomic store step that commits an [`Issue`] together with the grant's own part.
 pub(crate) enum Commit<'a> {
-    /// Store the tokens in the issue's grant (creating its record if the store has none yet).
-    Grant,
+    /// Create the issue's grant with the tokens (client credentials, a host-validated token
+    /// exchange).
+    NewGrant,
+    /// Add the tokens to the issue's grant, which must still be active (a refresh without
+    /// rotation, an exchange joining the subject token's family).
+    Join,
+    /// Spend the authorization code with this hash and store the tokens in its grant.
+    RedeemCode(&'a TokenHash),
+    /// Flip the approved device authorization with this device-code hash to redeemed and
+    /// store the tokens in its grant.
+    RedeemDevice(&'a TokenHash),
     /// Retire the refresh token `old` and store its successor in one step; `seal` makes the
     /// grace window's sealed copy of the response, if there is one.
     Rotate {
@@ -169,8 +181,11 @@ pub(crate) enum Issued {
     /// A rotation lost to another use of the same refresh token: the retired record of the
     /// winner (the caller decides between the grace window and reuse).
     AlreadyRotated(Box<RetiredRefresh>),
-    /// The old refresh token of a rotation is not known any more (revoked meanwhile).
-    Gone,
+    /// The code was spent already: a replay. The store revoked its grant in the same step.
+    Replayed(GrantId),
+    /// Nothing was stored: the grant was revoked, its client deleted, the code, device
+    /// approval or refresh token is unknown or used up.
+    Refused,
 }
 
 /// Mints, caps and commits. The only function that makes tokens.
@@ -181,14 +196,25 @@ pub(crate) async fn issue(
 ) -> Result<Issued, OAuthError> {
     let (response, records) = mint(cx, &issue);
     let store = cx.store();
-    match commit {
-        Commit::Grant => match store.issue_tokens(issue.grant, &records).await {
-            Ok(()) => Ok(Issued::Tokens(response)),
-            // A replay of the grant's code barred it first (RFC 9700 §4.5): nothing was stored.
-            Err(StoreError::GrantRevoked) => Err(OAuthError::invalid_grant(
-                "the grant was revoked; authorize again",
-            )),
-            Err(error) => Err(error.into()),
+    Ok(match commit {
+        Commit::NewGrant | Commit::Join => {
+            let family = match commit {
+                Commit::NewGrant => Family::New(issue.grant),
+                _ => Family::Existing(&issue.grant.id),
+            };
+            match store.issue_tokens(family, &records).await? {
+                IssueOutcome::Stored => Issued::Tokens(response),
+                _ => Issued::Refused,
+            }
+        }
+        Commit::RedeemCode(code) => match store.redeem_code(code, &records).await? {
+            CodeRedemption::Redeemed => Issued::Tokens(response),
+            CodeRedemption::Replayed(grant) => Issued::Replayed(grant),
+            _ => Issued::Refused,
+        },
+        Commit::RedeemDevice(device) => match store.redeem_device(device, &records).await? {
+            DeviceRedemption::Redeemed => Issued::Tokens(response),
+            _ => Issued::Refused,
         },
         Commit::Rotate { old, seal } => {
             let sealed = seal.and_then(|seal| seal(&response));
@@ -196,12 +222,12 @@ pub(crate) async fn issue(
                 .rotate_refresh(old, &records, sealed, cx.now())
                 .await?
             {
-                Rotation::Rotated => Ok(Issued::Tokens(response)),
-                Rotation::AlreadyRetired(retired) => Ok(Issued::AlreadyRotated(Box::new(retired))),
-                _ => Ok(Issued::Gone),
+                Rotation::Rotated => Issued::Tokens(response),
+                Rotation::AlreadyRetired(retired) => Issued::AlreadyRotated(Box::new(retired)),
+                _ => Issued::Refused,
             }
         }
-    }
+    })
 }
 
 /// The tokens of an issue and the records stores keep of them, with every cap applied.

@@ -137,7 +137,7 @@ pub(crate) async fn refresh(
             Issued::AlreadyRotated(retired) => {
                 return reused(cx, client, &token, *retired).await;
             }
-            Issued::Gone => return Err(invalid()),
+            _ => return Err(invalid()),
         }
     } else {
         let plan = Issue {
@@ -148,7 +148,7 @@ pub(crate) async fn refresh(
             not_after: None,
             issued_token_type: None,
         };
-        match issue::issue(cx, plan, Commit::Grant).await? {
+        match issue::issue(cx, plan, Commit::Join).await? {
             Issued::Tokens(tokens) => tokens,
             _ => return Err(invalid()),
         }

@@ -155,7 +155,7 @@ pub(crate) async fn exchange(
             .expires_at
             .unwrap_or(now + lifetimes.access_token)
             .min(now + lifetimes.access_token);
-        return issue_exchanged(cx, client, &grant, scopes, not_after).await;
+        return issue_exchanged(cx, client, &grant, scopes, not_after, Commit::Join).await;
     }
     let validator = cx
         .subject_tokens()
@@ -190,7 +190,7 @@ pub(crate) async fn exchange(
         .expires_at
         .unwrap_or(now + lifetimes.access_token)
         .min(now + lifetimes.access_token);
-    issue_exchanged(cx, client, &grant, scopes, not_after).await
+    issue_exchanged(cx, client, &grant, scopes, not_after, Commit::NewGrant).await
 }
 
 async fn issue_exchanged(
@@ -199,6 +199,7 @@ async fn issue_exchanged(
     grant: &Grant,
     scopes: crate::ScopeSet,
     not_after: OffsetDateTime,
+    commit: Commit<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let plan = Issue {
         client,
@@ -209,7 +210,7 @@ async fn issue_exchanged(
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
     };
-    match issue::issue(cx, plan, Commit::Grant).await? {
+    match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),
         _ => Err(invalid()),
     }

@@ -6,6 +6,7 @@ use time::Duration;
 /// `aud` (RFC 7519 §4.1.3): one audience as a string, or several as an array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[allow(clippy::exhaustive_enums)] // RFC 7519 §4.1.3 allows exactly these two forms
 pub enum Audience {
     /// A single audience, serialised as a string.
     One(String),

@@ -1,8 +1,25 @@
 //! Storage: the traits a backend implements, the records it keeps, and the in-memory backend.
 //!
-//! Every method is one atomic step. A backend is correct when the `# Contract` of each method
-//! holds with many provider instances sharing it concurrently; [`crate::testkit`] checks that.
-//! Stores never see a secret, only its [`TokenHash`]. Times are whole seconds, UTC.
+//! A backend is correct when the `# Contract` of each method holds with many provider instances
+//! sharing it concurrently; [`crate::testkit`] checks that. Stores never see a secret, only its
+//! [`TokenHash`]. Times are whole seconds, UTC.
+//!
+//! Most methods are one atomic step. Those whose work grows with the data (deleting a client,
+//! revoking grants, sweeping) first take effect in one atomic step that marks what goes (so
+//! that nothing of it is found or issued into from then on), then remove the records in
+//! bounded batches, each its own step: no single step is ever proportional to the data, so one
+//! deletion cannot stall every other request.
+//!
+//! # Grants
+//! A [`Grant`] is stored when the authorization is given: with its code
+//! ([`CodeStore::insert_code`]), with the user's approval of a device
+//! ([`DeviceStore::decide_device`]), or with its first tokens ([`TokenStore::issue_tokens`]
+//! with [`Family::New`], for client credentials and token exchange). Tokens join it only
+//! through steps that check, atomically, that it is still active and its client still exists:
+//! [`CodeStore::redeem_code`], [`DeviceStore::redeem_device`],
+//! [`TokenStore::issue_tokens`] with [`Family::Existing`] and [`TokenStore::rotate_refresh`].
+//! Revocation is a tombstone those steps respect, so a redemption, a device poll or a refresh
+//! racing a revocation can never bring a revoked grant back.
 //!
 //! A backend implements all five traits; [`Storage`] names the bundle a
 //! [`crate::Provider`] holds as `Arc<dyn Storage>`.
@@ -16,7 +33,7 @@ use time::OffsetDateTime;
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
 use crate::scope::ScopeSet;
-use crate::secret::TokenHash;
+use crate::secret::{SecretHash, TokenHash};
 use crate::shared_str::SharedStr;
 
 #[cfg(feature = "memory")]
@@ -144,7 +161,7 @@ impl PkceMethod {
 pub struct CodeRecord {
     /// The hash of the code.
     pub hash: TokenHash,
-    /// The grant the code's tokens will belong to (not yet stored as a [`Grant`]).
+    /// The grant the code's tokens will belong to, stored with the code.
     pub grant: Grant,
     /// The `redirect_uri` parameter of the authorization request, if it had one; the token
     /// request must then repeat it exactly (RFC 6749 §4.1.3).
@@ -175,17 +192,63 @@ impl CodeRecord {
     }
 }
 
-/// What taking a code found.
+/// What [`CodeStore::insert_code`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Insertion {
+    /// The record (and the grant it names) is stored.
+    Stored,
+    /// The client it names does not exist (or is being deleted); nothing was stored.
+    ClientUnknown,
+}
+
+/// What [`CodeStore::redeem_code`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CodeRedemption {
-    /// The code was live and is now spent; this caller is the only one to get it.
-    Redeemed(CodeRecord),
-    /// The code was already spent: a replay. The grant its tokens joined is named so that the
-    /// caller can revoke them (RFC 6749 §4.1.2).
+    /// The code was live and is now spent, and the tokens are stored in its grant; this caller
+    /// is the only one ever told so.
+    Redeemed,
+    /// The code was already spent: a replay. Its grant is now revoked, and every token of the
+    /// family is gone (RFC 6749 §4.1.2, RFC 9700 §4.5); nothing was stored.
     Replayed(GrantId),
+    /// The code is live but its grant was revoked, or its client deleted, since it was issued;
+    /// nothing was stored and the code is left as it was.
+    GrantRevoked,
     /// No such code (never issued, or swept after expiry).
     Unknown,
+}
+
+/// Which grant family [`TokenStore::issue_tokens`] writes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Family<'a> {
+    /// A grant created by this call, with its tokens (client credentials, token exchange).
+    New(&'a Grant),
+    /// A grant already stored, which must still be active (a refresh without rotation).
+    Existing(&'a GrantId),
+}
+
+impl Family<'_> {
+    /// The grant's identifier.
+    pub fn id(&self) -> &GrantId {
+        match self {
+            Self::New(grant) => &grant.id,
+            Self::Existing(id) => id,
+        }
+    }
+}
+
+/// What [`TokenStore::issue_tokens`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssueOutcome {
+    /// Every token is stored.
+    Stored,
+    /// The grant is revoked or not known (forgotten after revocation); nothing was stored.
+    GrantRevoked,
+    /// The grant's client does not exist (or is being deleted); nothing was stored.
+    ClientUnknown,
 }
 
 /// Whether a token is an access or a refresh token.
@@ -280,6 +343,21 @@ pub struct RetiredRefresh {
     pub sealed_successor: Option<Vec<u8>>,
 }
 
+impl RetiredRefresh {
+    /// A retired refresh token record.
+    pub fn new(
+        record: TokenRecord,
+        retired_at: OffsetDateTime,
+        sealed_successor: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            record,
+            retired_at,
+            sealed_successor,
+        }
+    }
+}
+
 /// What looking up a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -351,7 +429,8 @@ impl Consent {
 pub enum DeviceStatus {
     /// The user has not decided.
     Pending,
-    /// The user allowed it; the device will receive tokens of this grant on its next poll.
+    /// The user allowed it; the grant is stored, and the device receives its tokens when it
+    /// next polls ([`DeviceStore::redeem_device`]).
     Approved {
         /// The grant the tokens will belong to.
         grant: Grant,
@@ -416,10 +495,28 @@ pub enum DevicePoll {
     /// The device polled before `interval` seconds had passed since its last poll; the
     /// stored interval has been raised by 5 seconds.
     SlowDown(DeviceRecord),
-    /// The record as it stood before this poll. If its status is `Approved`, this caller is
-    /// the only one that will ever see it so: the store now holds `Redeemed`.
+    /// The record as it stood before this poll. If its status is `Approved`, the caller
+    /// collects the tokens with [`DeviceStore::redeem_device`], which only one caller wins.
     Polled(DeviceRecord),
     /// No such device code.
+    Unknown,
+}
+
+/// What [`DeviceStore::redeem_device`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceRedemption {
+    /// The authorization was approved and is now redeemed, and the tokens are stored in its
+    /// grant; this caller is the only one ever told so.
+    Redeemed,
+    /// Another call redeemed it first; nothing was stored.
+    AlreadyRedeemed,
+    /// The user has not approved it (still pending, or denied); nothing was stored.
+    NotApproved,
+    /// It was approved, but the grant has been revoked or its client deleted since; nothing
+    /// was stored.
+    GrantRevoked,
+    /// No such device code (never issued, or swept after expiry).
     Unknown,
 }
 
@@ -430,79 +527,155 @@ pub trait ClientStore: Send + Sync {
     ///
     /// # Contract
     /// Fails with [`StoreError::Conflict`] if the ID is taken, leaving the existing client as it
-    /// was.
+    /// was. An ID whose client was deleted counts as taken until the deletion has been
+    /// completely reaped (see [`ClientStore::delete_client`]), so a new client never inherits
+    /// what the old one left.
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
 
-    /// The client with this ID.
+    /// The client with this ID (`None` once [`ClientStore::delete_client`] has begun).
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
 
-    /// Replaces a stored client's record. Returns `false` if there is no such client.
-    async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
-
-    /// Deletes a client.
+    /// Replaces a stored client's metadata. Returns `false` if there is no such client.
     ///
     /// # Contract
-    /// Atomically removes the client and everything that refers to it: its codes, grants,
-    /// tokens (live and retired), consents and device authorizations. Returns `false` if there
-    /// was no such client.
+    /// Atomic. Every field is replaced except the stored `secret` and `registration_token`,
+    /// which are kept as they are whatever `client` holds: a metadata update racing a secret
+    /// rotation never writes the old secret back. Change those with
+    /// [`ClientStore::set_client_secret`] and [`ClientStore::swap_registration_token`].
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
+
+    /// Replaces a client's secret hash. Returns `false` if there is no such client.
+    ///
+    /// # Contract
+    /// Atomic: a concurrent [`ClientStore::update_client`] keeps this secret.
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &SecretHash,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces a client's registration access token hash, if it is still `old`.
+    ///
+    /// # Contract
+    /// Atomic compare-and-swap: returns `true` and stores `new` only if the stored hash equals
+    /// `old`; otherwise (another token, none, no such client) changes nothing and returns
+    /// `false`. Of concurrent swaps from one `old`, at most one succeeds.
+    async fn swap_registration_token(
+        &self,
+        id: &ClientId,
+        old: &TokenHash,
+        new: &TokenHash,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes a client and everything that refers to it: its codes, grants, tokens (live and
+    /// retired), consents and device authorizations. Returns `false` if there was no such
+    /// client.
+    ///
+    /// # Contract
+    /// The first atomic step marks the client deleted: from then on, in any process,
+    /// [`ClientStore::find_client`] does not return it, issuance for it
+    /// ([`TokenStore::issue_tokens`], [`CodeStore::insert_code`],
+    /// [`CodeStore::redeem_code`], [`DeviceStore::decide_device`],
+    /// [`DeviceStore::redeem_device`], [`TokenStore::rotate_refresh`]) refuses it, and
+    /// [`TokenStore::find_token`] and [`TokenStore::find_refresh`] find none of its tokens.
+    /// The records are then removed in bounded batches, each its own step, so that deleting a
+    /// client with millions of tokens never holds the store: other requests run between the
+    /// batches. When the call returns, nothing of the client is left. If it is interrupted
+    /// (a crash, a dropped future), the mark stays and the reaping is finished by the next
+    /// `delete_client` of the same ID (which then returns `false`) or by
+    /// [`TokenStore::sweep_tokens`].
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
 }
 
 /// Authorization codes.
 #[async_trait]
 pub trait CodeStore: Send + Sync {
-    /// Stores a new code.
+    /// Stores a new code and, in the same atomic step, its `grant` as an active grant: the grant
+    /// exists from the moment the user approved, so revoking the user's grants covers a code
+    /// not yet redeemed.
     ///
     /// # Contract
-    /// [`StoreError::Conflict`] if a code with the same hash exists.
-    async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError>;
+    /// All or nothing. [`StoreError::Conflict`] if a code with the same hash or a grant with
+    /// the same ID exists; [`Insertion::ClientUnknown`] (nothing stored) if the grant's client
+    /// does not exist or is being deleted, checked in the same step.
+    async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError>;
 
-    /// Spends a code.
+    /// The code with this hash, live or spent (a read: the caller checks the client, the
+    /// expiry, the redirect URI and PKCE before redeeming it).
+    async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError>;
+
+    /// Spends a code and stores its tokens, as one atomic step.
     ///
     /// # Contract
-    /// Atomic: of any number of concurrent calls with one hash, across processes, at most one
-    /// ever returns [`CodeRedemption::Redeemed`]; later calls return
-    /// [`CodeRedemption::Replayed`] for as long as the code record is kept (at least until its
-    /// `expires_at`). Expiry is not checked here: the caller compares `expires_at` with its
-    /// clock. Returning `Unknown` for a spent code is safe only after `expires_at`.
+    /// Every record in `tokens` belongs to the code's grant (`grant_id`, `client_id` and
+    /// `user` are the grant's). Atomic across processes:
     ///
-    /// A call that returns [`CodeRedemption::Replayed`] also bars the code's grant, in the same
-    /// atomic step: from then on (the bar is kept at least until the code's `expires_at`)
-    /// [`TokenStore::issue_tokens`] for that grant ID stores nothing and fails with
-    /// [`StoreError::GrantRevoked`], in any process. A redemption whose tokens were already
-    /// stored is finished by the caller's [`TokenStore::revoke_grant`]; one still between
-    /// `take_code` and `issue_tokens` never gets its tokens (RFC 9700 §4.5).
-    async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError>;
+    /// - A live code whose grant is active and whose client exists is spent and every token
+    ///   stored: [`CodeRedemption::Redeemed`]. Of any number of concurrent calls with one hash,
+    ///   at most one ever gets it; a store fault leaves the code live and nothing stored.
+    /// - An already spent code: [`CodeRedemption::Replayed`], and in the same step the grant is
+    ///   revoked as by [`TokenStore::revoke_grant`] (a tombstone; no token of the family is
+    ///   found once the call returns). Nothing is stored.
+    /// - A live code whose grant was revoked, or whose client was deleted:
+    ///   [`CodeRedemption::GrantRevoked`]; nothing is stored and the code is left unspent.
+    ///
+    /// Expiry is not checked here. Spent codes are kept (to recognise replays) at least until
+    /// their `expires_at`; after that `Unknown` is a safe answer.
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<CodeRedemption, StoreError>;
 
-    /// Removes up to `limit` codes whose `expires_at` is before `now`; returns how many. Grant
-    /// bars left by replays (see [`CodeStore::take_code`]) past their code's `expires_at` go
-    /// too (up to `limit` of them, not counted).
+    /// Removes up to `limit` codes (live or spent) whose `expires_at` is before `now`, in
+    /// bounded batches; returns how many codes went. A grant left with no token, code or
+    /// device authorization by it is forgotten in the same step (not counted).
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }
 
 /// Grants, access tokens and refresh tokens.
+///
+/// A grant is stored when the authorization is given ([`CodeStore::insert_code`],
+/// [`DeviceStore::decide_device`], or [`TokenStore::issue_tokens`] with [`Family::New`]) and is
+/// then *active* until revoked. Revocation leaves a *tombstone*: the grant is kept, marked
+/// revoked, and nothing is ever stored into it again. A store may forget a grant (active or
+/// revoked) once no token, code or device authorization names it; an unknown grant is treated
+/// as revoked, so forgetting is safe.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores the tokens of a grant, creating the grant record if it does not exist yet.
+    /// Stores tokens into a grant family.
     ///
     /// # Contract
-    /// All or nothing: either every token and the grant are stored, or none. Every record in
-    /// `tokens` has `grant_id == grant.id`. If the grant ID is barred because its code was
-    /// replayed ([`CodeStore::take_code`] returned [`CodeRedemption::Replayed`]), nothing is
-    /// stored and the call fails with [`StoreError::GrantRevoked`]. The check and the writes
-    /// are one atomic step against `take_code`'s bar, across processes: either the bar comes
-    /// first and nothing is stored, or the tokens are stored first and a `revoke_grant` after
-    /// the bar finds (and removes) them.
-    async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError>;
+    /// Every record in `tokens` belongs to the family's grant. All or nothing, as one atomic
+    /// step across processes:
+    ///
+    /// - [`Family::New`] creates the grant, active, with the tokens; [`StoreError::Conflict`] if
+    ///   a grant with its ID exists (active, revoked, or not yet forgotten).
+    /// - [`Family::Existing`] needs an active stored grant: a revoked one, or one the store
+    ///   does not know, is [`IssueOutcome::GrantRevoked`]. A revocation is either before the
+    ///   call (nothing stored) or after it (and removes these tokens too).
+    /// - Either way, the grant's client must exist and not be being deleted, checked in the
+    ///   same step: otherwise [`IssueOutcome::ClientUnknown`]. A delete that begins after the
+    ///   call removes these tokens with the rest.
+    async fn issue_tokens(
+        &self,
+        family: Family<'_>,
+        tokens: &[TokenRecord],
+    ) -> Result<IssueOutcome, StoreError>;
 
     /// A live access or refresh token by hash (expired ones may be returned; the caller
     /// checks). The hot path of every API request: one lookup.
     ///
-    /// Returned behind an `Arc` so that a backend keeping records in memory can answer without
-    /// copying one.
+    /// # Contract
+    /// Never returns a token whose grant is revoked or whose client is deleted, even while the
+    /// records are still being reaped. Returned behind an `Arc` so that a backend keeping
+    /// records in memory can answer without copying one.
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError>;
 
     /// A refresh token by hash, live or retired.
+    ///
+    /// # Contract
+    /// As [`TokenStore::find_token`]: nothing of a revoked grant or a deleted client.
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError>;
 
     /// Retires the live refresh token `old` and stores `new` in its family.
@@ -512,8 +685,10 @@ pub trait TokenStore: Send + Sync {
     /// processes, exactly one returns [`Rotation::Rotated`] and stores its `new`; the others
     /// store nothing and return [`Rotation::AlreadyRetired`] with the winner's retired record
     /// (including the winner's `sealed_successor`). The retired record is kept at least until
-    /// the old token's `expires_at` (forever if it had none, until its grant is revoked).
-    /// `retired_at` is set to `now`.
+    /// the old token's own `expires_at` (forever if it had none, until its grant is revoked):
+    /// a sweep never removes it earlier, or reuse detection would be lost. `retired_at` is set
+    /// to `now`. If the grant is revoked or the client deleted, nothing is stored and the
+    /// answer is [`Rotation::Unknown`].
     async fn rotate_refresh(
         &self,
         old: &TokenHash,
@@ -522,27 +697,44 @@ pub trait TokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;
 
-    /// Revokes one token (access or refresh). Returns whether it existed.
+    /// Revokes one live token (access or refresh). Returns whether it existed.
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError>;
 
-    /// Revokes a grant and every token of its family, live and retired.
+    /// Revokes a grant: a tombstone, and every token of its family (live and retired) removed.
     ///
     /// # Contract
-    /// Atomic: after it returns, no token of the family is found by `find_token` or
-    /// `find_refresh`, in any process. Returns how many tokens were removed. Together with the
-    /// bar [`CodeStore::take_code`] leaves on a replay, a replayed code ends with no live
-    /// token whichever way the replay and the redemption interleave.
+    /// The first atomic step marks the grant revoked: from then on, in any process, no token of
+    /// the family is found and [`TokenStore::issue_tokens`], [`CodeStore::redeem_code`],
+    /// [`DeviceStore::redeem_device`] and [`TokenStore::rotate_refresh`] store nothing into
+    /// it. The tokens are then removed in bounded batches (resumed by
+    /// [`TokenStore::sweep_tokens`] if interrupted). Returns how many tokens were removed: a
+    /// redemption that stored its tokens before the mark is counted, one refused after it is
+    /// not. The tombstone is kept at least as long as any code or device authorization naming
+    /// the grant. Revoking an unknown or already revoked grant removes what may be left and
+    /// returns how many.
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError>;
 
-    /// Revokes every grant (and token) `user` gave `client`. Returns how many grants.
+    /// Revokes every active grant `user` gave `client`, as [`TokenStore::revoke_grant`] does
+    /// one: including grants whose code is not yet redeemed and approved device
+    /// authorizations not yet polled. Returns how many grants.
+    ///
+    /// # Contract
+    /// Bounded work per atomic step: the grants are marked in batches, then reaped. Every grant
+    /// stored before the call is revoked when it returns.
     async fn revoke_user_grants(&self, user: &UserId, client: &ClientId)
     -> Result<u64, StoreError>;
 
-    /// The grants a user has given, newest first.
-    async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError>;
-
-    /// Removes up to `limit` tokens (live or retired) whose `expires_at` is before `now`, and
-    /// grants left with no token; returns how many records went.
+    /// Removes, in bounded batches, up to `limit` records in total: live tokens whose
+    /// `expires_at` is before `now`, retired refresh tokens whose own `expires_at` is before
+    /// `now`, and records left to reap by an interrupted [`TokenStore::revoke_grant`] or
+    /// [`ClientStore::delete_client`]. Returns how many of those it removed; a grant left with
+    /// no token, code or device authorization is forgotten in the same step (not counted).
+    ///
+    /// # Contract
+    /// A retired refresh token is never removed before its own `expires_at` (one without an
+    /// expiry only with its grant). A return below `limit` means nothing more was due at
+    /// `now`: a host calls it (and [`CodeStore::sweep_codes`] and
+    /// [`DeviceStore::sweep_devices`]) repeatedly until it returns less than `limit`.
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }
 
@@ -561,6 +753,8 @@ pub trait ConsentStore: Send + Sync {
     /// # Contract
     /// If consent exists, its scopes become the union of the old and the new, `granted_at`
     /// is kept and `last_used_at` set from `consent`; otherwise `consent` is stored as given.
+    /// A consent of any number of scopes reads back whole (the request limit
+    /// [`crate::MAX_SCOPES`] does not apply to stored records).
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
 
     /// Sets `last_used_at` of an existing consent; does nothing if there is none.
@@ -594,10 +788,14 @@ pub trait DeviceStore: Send + Sync {
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError>;
 
-    /// Records the user's decision: `status` is `Approved` or `Denied`.
+    /// Records the user's decision: `status` is `Approved` or `Denied` (anything else changes
+    /// nothing and returns `false`).
     ///
     /// # Contract
-    /// Applies only if the record is still `Pending`; returns whether it did.
+    /// Atomic; applies only if the record is still `Pending`, and returns whether it did.
+    /// `Approved { grant }` stores `grant` as an active grant in the same step (the grant's
+    /// client is the record's): [`StoreError::Conflict`] if a grant with its ID exists, and
+    /// `false` (nothing stored) if the client does not exist or is being deleted.
     async fn decide_device(
         &self,
         user_code: &TokenHash,
@@ -609,16 +807,33 @@ pub trait DeviceStore: Send + Sync {
     /// # Contract
     /// Atomic. If the record's `last_poll_at` is set and `now` is earlier than
     /// `last_poll_at + interval`, raises `interval` by 5, sets `last_poll_at = now` and returns
-    /// [`DevicePoll::SlowDown`] without touching the status. Otherwise sets `last_poll_at = now`,
-    /// and if the status is `Approved`, sets it to `Redeemed`; returns the record as it was
-    /// before the call. Of concurrent polls at most one ever sees `Approved`.
+    /// [`DevicePoll::SlowDown`] without touching the status. Otherwise sets `last_poll_at = now`
+    /// and returns the record as it was before the call. The status is never changed here:
+    /// tokens are collected with [`DeviceStore::redeem_device`].
     async fn poll_device(
         &self,
         device: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<DevicePoll, StoreError>;
 
-    /// Removes up to `limit` device authorizations whose `expires_at` is before `now`.
+    /// Flips an approved device authorization to `Redeemed` and stores its tokens, as one
+    /// atomic step.
+    ///
+    /// # Contract
+    /// Every record in `tokens` belongs to the approved grant. Atomic across processes: if the
+    /// status is `Approved`, the grant active and its client present, the status becomes
+    /// `Redeemed` and every token is stored ([`DeviceRedemption::Redeemed`]); of any number of
+    /// concurrent calls at most one gets it. Otherwise nothing changes and nothing is stored.
+    /// Expiry is not checked here.
+    async fn redeem_device(
+        &self,
+        device: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<DeviceRedemption, StoreError>;
+
+    /// Removes up to `limit` device authorizations whose `expires_at` is before `now`, in
+    /// bounded batches; returns how many went. A grant left with no token, code or device
+    /// authorization by it is forgotten in the same step (not counted).
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }
 

@@ -1,38 +1,48 @@
 //! The Redis backend: every store trait on one standalone Redis (or Valkey) server, shared by
 //! any number of provider processes.
 //!
-//! Each trait method is one round trip: a single command where one suffices, otherwise a Lua
+//! Each atomic step is one round trip: a single command where one suffices, otherwise a Lua
 //! script (`redis::Script`, loaded once per connection and run by hash) that Redis executes
-//! atomically. Records are `serde_json`; keys and values hold only hashes of secrets, never
-//! a secret.
+//! atomically. Redis runs one script at a time and nothing else meanwhile, so no script does
+//! work that grows with the data: deleting a client, revoking grants and sweeping run as a
+//! first script that marks what goes, then scripts of at most 500 records each, with other
+//! clients' commands served between them. Records are `serde_json`; keys and values hold only
+//! hashes of secrets, never a secret.
 //!
 //! # Key layout
 //! Every key starts with the store's prefix `P` (default `tessera:`, see
 //! [`RedisStore::with_prefix`]), so several hosts or test runs can share one Redis. `{hex}` is
-//! a [`TokenHash`] as 64 lower-case hex digits. Each key has one variable part, at its end.
+//! a [`TokenHash`] as 64 lower-case hex digits. Each key has one variable part, at its end
+//! (`ucgrants` has two, kept apart by the client ID's length).
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P client:{id}` | string | the [`Client`] |
+//! | `P client.v2:{id}` | hash | `rec` the [`Client`], `secret` its encoded secret hash and `regtok` its registration token hash (the stored ones: `rec`'s copies are ignored) |
+//! | `P client.gone:{id}` | string | the mark of a deleted client still being reaped (its ID stays taken) |
 //! | `P code:{hex}` | hash | `rec` the [`CodeRecord`], `grant` its grant ID, `spent` `0`/`1` |
-//! | `P grant:{id}` | string | the [`Grant`] |
+//! | `P grant.v2:{id}` | hash | `rec` the [`Grant`](super::Grant), `client`, `user` (`+` and the user ID, or empty), `revoked` `1` (the tombstone), `code` the hash of the code it was stored with and `device` the `{device hex}:{user code hex}` of its approval, while those are kept |
 //! | `P grant.tokens:{id}` | set | hashes of the family's tokens, live and retired |
-//! | `P token:{hex}` | string | a live [`TokenRecord`] |
-//! | `P retired:{hex}` | string | a [`RetiredRefresh`] |
-//! | `P user.grants:{user}` | set | the user's grant IDs |
+//! | `P token.v2:{hex}` | hash | `rec` a live [`TokenRecord`], `grant` and `client` its IDs |
+//! | `P retired.v2:{hex}` | hash | `rec` a [`RetiredRefresh`], `grant` and `client` |
+//! | `P ucgrants:{n}:{client}:{user}` | set | active grant IDs the user gave the client (`n` the client ID's length) |
 //! | `P user.consents:{user}` | hash | client ID → the [`Consent`] |
 //! | `P device:{hex}` | hash | `rec` the [`DeviceRecord`] as inserted, and its changing fields `interval`, `last` (unix seconds or empty), `status` (a [`DeviceStatus`]) |
+//! | `P device.grant:{hex}` | string | the ID of the grant a device authorization was approved with (kept after redemption) |
 //! | `P usercode:{hex}` | string | the device hash of a user code hash |
-//! | `P client.codes:{id}` | set | the client's code hashes |
-//! | `P client.grants:{id}` | set | the client's grant IDs |
+//! | `P client.grants:{id}` | set | the client's grant IDs, active or revoked |
 //! | `P client.consents:{id}` | set | users who consented to the client |
 //! | `P client.devices:{id}` | set | `{device hex}:{user code hex}` of the client's devices |
-//! | `P exp.codes` | sorted set | `{hex}:{client id}` by `expires_at` |
-//! | `P exp.tokens` | sorted set | `{hex}:{grant id}` by `expires_at` (tokens that expire) |
+//! | `P exp.codes` | sorted set | `{hex}:{grant id}` by `expires_at` |
+//! | `P exp.tokens` | sorted set | `{hex}:{grant id}` by the token's own `expires_at` (tokens that expire, live or retired) |
 //! | `P exp.devices` | sorted set | `{device hex}:{user code hex}:{client id}` by `expires_at` |
-//! | `P barred:{id}` | string | `1`: a grant barred by a replay of its code (kept as long as the code) |
-//! | `P exp.barred` | sorted set | barred grant IDs by their code's `expires_at` |
-//! | `P grants.orphan` | set | grants that may have no token left, for the sweep |
+//! | `P reap.grants` | set | revoked grants with tokens left to remove (an interrupted revocation) |
+//! | `P reap.clients` | set | deleted clients with records left to remove (an interrupted deletion) |
+//! | `P grants.orphan` | set | grants created with no token, for the sweep |
+//!
+//! A lookup checks, in the same script, that the token's grant is not revoked and its client
+//! still exists: revoking a grant or deleting a client takes effect in the first step, before
+//! any record is removed. A grant is kept while a token, code or device authorization names it
+//! (it is the tombstone of a revoked one), and forgotten by the step that removes the last.
 //!
 //! # Expiry
 //! Codes, tokens (live and retired) and device authorizations get a Redis expiry at their
@@ -43,20 +53,28 @@
 //! sweep (`sweep_*`, or [`crate::Provider::sweep`]) is still the authority: it walks the
 //! `exp.*` indexes by the caller's `now`, removes what is left of each record and its index
 //! entries, and counts each index entry it clears (whether Redis had already dropped the
-//! record or not). Run it on a schedule so the indexes stay small.
+//! record or not); grants and their indexes go only through it. Run it on a schedule.
 //!
 //! # Requirements and limits
 //! Redis 6 or later (tested with 7.0), or a compatible server, standalone or as a single
-//! primary: the scripts build their keys from the prefix, which Redis Cluster does not allow.
-//! [`RedisStore::connect`] uses the `redis` crate's connection-manager defaults: a few
-//! reconnection attempts with backoff, and a 500 ms response timeout, so keep sweep batches
-//! to a few thousand records (a script that times out on the client still finishes on the
-//! server). Build the manager yourself and use [`RedisStore::from_connection`] to change them.
+//! primary: the scripts build their keys from the prefix, which Redis Cluster does not allow
+//! (and a lookup touches the token's, the grant's and the client's keys, which no hash tag
+//! puts in one slot). [`RedisStore::connect`] refuses a URL whose scheme is not a Redis one,
+//! gives up after 5 seconds when the server cannot be reached, and keeps the `redis` crate's
+//! 500 ms response timeout; build the connection manager yourself and use
+//! [`RedisStore::from_connection`] to change that. Connection failures, timeouts and a server
+//! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN` or `CLUSTERDOWN` are
+//! [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+//!
+//! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
+//! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
+//! tokens no longer validate, its clients are unknown) rather than misread, and stays as dead
+//! keys until the prefix is purged ([`RedisStore::purge`]) or Redis expires them.
 
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use ::redis::aio::ConnectionManager;
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{FromRedisValue, RedisError, Script, ScriptInvocation, Value};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -65,12 +83,12 @@ use time::{Duration, OffsetDateTime};
 
 use super::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
-    DeviceRecord, DeviceStatus, DeviceStore, Grant, GrantId, RefreshLookup, RetiredRefresh,
-    Rotation, TokenRecord, TokenStore, TokenType,
+    DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
+    IssueOutcome, RefreshLookup, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
-use crate::secret::TokenHash;
+use crate::secret::{SecretHash, TokenHash};
 
 /// The default key prefix.
 const DEFAULT_PREFIX: &str = "tessera:";
@@ -78,60 +96,66 @@ const DEFAULT_PREFIX: &str = "tessera:";
 const DEFAULT_GRACE: Duration = Duration::minutes(1);
 /// How many times a compare-and-set update of a consent is retried under contention.
 const CAS_ATTEMPTS: usize = 64;
-/// The largest batch a sweep asks Redis for in one script.
-const MAX_BATCH: usize = u32::MAX as usize;
+/// The most records one script removes or marks: the longest any other command waits.
+const BATCH: usize = 500;
+/// How long [`RedisStore::connect`] waits for the server.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The script `redis/<name>.lua`, after the prelude.
 macro_rules! script {
-    ($file:literal) => {
+    ($name:ident) => {
         Script::new(concat!(
             include_str!("redis/prelude.lua"),
-            include_str!(concat!("redis/", $file, ".lua"))
+            include_str!(concat!("redis/", stringify!($name), ".lua"))
         ))
     };
 }
 
-/// The Lua scripts, hashed once per process.
-struct Scripts {
-    delete_client: Script,
-    insert_code: Script,
-    take_code: Script,
-    sweep_codes: Script,
-    issue_tokens: Script,
-    rotate_refresh: Script,
-    revoke_token: Script,
-    revoke_grant: Script,
-    revoke_user_grants: Script,
-    list_user_grants: Script,
-    sweep_tokens: Script,
-    save_consent: Script,
-    revoke_consent: Script,
-    insert_device: Script,
-    find_device: Script,
-    decide_device: Script,
-    poll_device: Script,
-    sweep_devices: Script,
+macro_rules! scripts {
+    ($($name:ident),* $(,)?) => {
+        /// The Lua scripts, hashed once per process.
+        struct Scripts {
+            $($name: Script,)*
+        }
+
+        static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+            $($name: script!($name),)*
+        });
+
+        #[cfg(test)]
+        fn every_script() -> Vec<&'static Script> {
+            vec![$(&SCRIPTS.$name),*]
+        }
+    };
 }
 
-static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    delete_client: script!("delete_client"),
-    insert_code: script!("insert_code"),
-    take_code: script!("take_code"),
-    sweep_codes: script!("sweep_codes"),
-    issue_tokens: script!("issue_tokens"),
-    rotate_refresh: script!("rotate_refresh"),
-    revoke_token: script!("revoke_token"),
-    revoke_grant: script!("revoke_grant"),
-    revoke_user_grants: script!("revoke_user_grants"),
-    list_user_grants: script!("list_user_grants"),
-    sweep_tokens: script!("sweep_tokens"),
-    save_consent: script!("save_consent"),
-    revoke_consent: script!("revoke_consent"),
-    insert_device: script!("insert_device"),
-    find_device: script!("find_device"),
-    decide_device: script!("decide_device"),
-    poll_device: script!("poll_device"),
-    sweep_devices: script!("sweep_devices"),
-});
+scripts!(
+    insert_client,
+    update_client,
+    set_client_secret,
+    swap_registration_token,
+    delete_client,
+    reap_client,
+    insert_code,
+    redeem_code,
+    sweep_codes,
+    issue_tokens,
+    find_token,
+    find_refresh,
+    rotate_refresh,
+    revoke_token,
+    revoke_grant,
+    revoke_user_grants,
+    sweep_tokens,
+    save_consent,
+    revoke_consent,
+    insert_device,
+    find_device,
+    decide_device,
+    poll_device,
+    redeem_device,
+    sweep_devices,
+);
 
 /// Every store trait on Redis, for hosts that run several provider processes.
 ///
@@ -172,11 +196,32 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`; `rediss://`
-    /// needs one of the `redis` crate's TLS features), with the default prefix `tessera:`.
+    /// Connects to the Redis at `url` (`redis://[user:password@]host[:port][/db]`;
+    /// `rediss://` needs one of the `redis` crate's TLS features; `redis+unix://` and
+    /// `unix://` name a socket), with the default prefix `tessera:`.
+    ///
+    /// Fails at once with [`StoreError::Backend`] for a URL that is not a Redis URL, and
+    /// within about 5 seconds with [`StoreError::Unavailable`] (naming the cause) when the
+    /// server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = ::redis::Client::open(url).map_err(error)?;
-        let conn = ConnectionManager::new(client).await.map_err(error)?;
+        check_scheme(url)?;
+        let client = ::redis::Client::open(url).map_err(|e| {
+            StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("invalid Redis URL: {}", e.category()),
+            ))
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| match error(e) {
+                StoreError::Unavailable(cause) => {
+                    StoreError::Unavailable(format!("cannot connect to Redis: {cause}"))
+                }
+                other => other,
+            })?;
         Ok(Self::from_connection(conn))
     }
 
@@ -309,6 +354,89 @@ impl RedisStore {
         }
         Ok(())
     }
+
+    /// Runs `script` with `args` (after the prefix), then the tokens' four arguments each.
+    async fn run_with_tokens<T: FromRedisValue>(
+        &self,
+        script: &'static Script,
+        args: &[&str],
+        tokens: &[TokenRecord],
+    ) -> Result<T, StoreError> {
+        let mut invocation = self.invoke(script);
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        self.token_args(&mut invocation, tokens)?;
+        self.run(&invocation).await
+    }
+
+    /// Finishes a revocation: removes the grant's tokens, [`BATCH`] per script, and forgets
+    /// it if nothing names it any more. Returns how many tokens went.
+    async fn reap_grant(&self, grant: &str) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let mut invocation = self.invoke(&SCRIPTS.revoke_grant);
+            invocation.arg(grant).arg(BATCH);
+            let (batch, done): (u64, i64) = self.run(&invocation).await?;
+            removed += batch;
+            if done == 1 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Runs a sweep script in batches of at most [`BATCH`] until `limit` records went or one
+    /// batch came short.
+    async fn sweep(
+        &self,
+        script: &'static Script,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            let mut invocation = self.invoke(script);
+            invocation.arg(now.unix_timestamp()).arg(budget);
+            let batch: u64 = self.run(&invocation).await?;
+            removed += batch;
+            if (batch as usize) < budget {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Refuses a URL whose scheme is not one the `redis` crate connects with. The message names
+/// the scheme only, never the rest of the URL (it may hold a password).
+fn check_scheme(url: &str) -> Result<(), StoreError> {
+    let invalid = |message: String| {
+        StoreError::backend(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            message,
+        ))
+    };
+    match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "valkey+unix" | "unix") => {
+            Ok(())
+        }
+        Some(other)
+            if !other.is_empty()
+                && other.len() <= 32
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            Err(invalid(format!(
+                "unsupported URL scheme `{other}`: a Redis URL starts with redis://, rediss:// \
+                 or redis+unix://"
+            )))
+        }
+        _ => Err(invalid(
+            "not a Redis URL: expected redis://host:port".to_owned(),
+        )),
+    }
 }
 
 /// Escapes the glob characters of a `SCAN MATCH` pattern.
@@ -323,12 +451,18 @@ fn glob_escape(text: &str) -> String {
     out
 }
 
+/// I/O failures (refused, dropped, timed out) and a server that is busy (a long script),
+/// loading its data or failing over are `Unavailable`; anything else `Backend`.
 fn error(e: RedisError) -> StoreError {
-    if e.is_io_error()
+    let busy = matches!(
+        e.code(),
+        Some("BUSY" | "LOADING" | "TRYAGAIN" | "MASTERDOWN" | "CLUSTERDOWN")
+    );
+    if busy
+        || e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || e.is_unrecoverable_error()
     {
         StoreError::Unavailable(e.to_string())
     } else {
@@ -387,149 +521,238 @@ fn device_from(fields: &[Value], offset: usize) -> Result<DeviceRecord, StoreErr
     Ok(record)
 }
 
+/// The `user` argument of the scripts: empty, or `+` and the user ID.
+fn user_arg(user: Option<&UserId>) -> String {
+    user.map(|user| format!("+{}", user.as_str()))
+        .unwrap_or_default()
+}
+
 #[async_trait]
 impl ClientStore for RedisStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        let set: Option<String> = self
-            .query(
-                ::redis::cmd("SET")
-                    .arg(self.key("client", client.id.as_str()))
-                    .arg(encode(client)?)
-                    .arg("NX"),
+        let mut invocation = self.invoke(&SCRIPTS.insert_client);
+        invocation
+            .arg(client.id.as_str())
+            .arg(encode(client)?)
+            .arg(
+                client
+                    .secret
+                    .as_ref()
+                    .map(SecretHash::encode)
+                    .unwrap_or_default(),
             )
-            .await?;
-        match set {
-            Some(_) => Ok(()),
-            None => Err(StoreError::Conflict),
+            .arg(
+                client
+                    .registration_token
+                    .map(|hash| hash.to_hex())
+                    .unwrap_or_default(),
+            );
+        let stored: i64 = self.run(&invocation).await?;
+        match stored {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict),
         }
     }
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let found: Option<Vec<u8>> = self
-            .query(::redis::cmd("GET").arg(self.key("client", id.as_str())))
+        const WHAT: &str = "client";
+        let (record, secret, token): (Option<Vec<u8>>, Option<String>, Option<String>) = self
+            .query(
+                ::redis::cmd("HMGET")
+                    .arg(self.key("client.v2", id.as_str()))
+                    .arg("rec")
+                    .arg("secret")
+                    .arg("regtok"),
+            )
             .await?;
-        found.map(|bytes| decode("client", &bytes)).transpose()
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut client: Client = decode(WHAT, &record)?;
+        client.secret = match secret.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(SecretHash::decode(text).ok_or_else(|| corrupt(WHAT))?),
+        };
+        client.registration_token = match token.as_deref() {
+            None | Some("") => None,
+            Some(hex) => Some(TokenHash::from_hex(hex).ok_or_else(|| corrupt(WHAT))?),
+        };
+        Ok(Some(client))
     }
 
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-        let set: Option<String> = self
-            .query(
-                ::redis::cmd("SET")
-                    .arg(self.key("client", client.id.as_str()))
-                    .arg(encode(client)?)
-                    .arg("XX"),
-            )
-            .await?;
-        Ok(set.is_some())
+        let mut invocation = self.invoke(&SCRIPTS.update_client);
+        invocation.arg(client.id.as_str()).arg(encode(client)?);
+        let updated: i64 = self.run(&invocation).await?;
+        Ok(updated == 1)
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &SecretHash,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.invoke(&SCRIPTS.set_client_secret);
+        invocation.arg(id.as_str()).arg(secret.encode());
+        let updated: i64 = self.run(&invocation).await?;
+        Ok(updated == 1)
+    }
+
+    async fn swap_registration_token(
+        &self,
+        id: &ClientId,
+        old: &TokenHash,
+        new: &TokenHash,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.invoke(&SCRIPTS.swap_registration_token);
+        invocation
+            .arg(id.as_str())
+            .arg(old.to_hex())
+            .arg(new.to_hex());
+        let swapped: i64 = self.run(&invocation).await?;
+        Ok(swapped == 1)
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let mut invocation = self.invoke(&SCRIPTS.delete_client);
         invocation.arg(id.as_str());
-        let deleted: i64 = self.run(&invocation).await?;
-        Ok(deleted == 1)
+        let marked: i64 = self.run(&invocation).await?;
+        if marked < 0 {
+            return Ok(false);
+        }
+        loop {
+            let mut invocation = self.invoke(&SCRIPTS.reap_client);
+            invocation.arg(id.as_str()).arg(BATCH);
+            let (_, done): (u64, i64) = self.run(&invocation).await?;
+            if done == 1 {
+                return Ok(marked == 1);
+            }
+        }
     }
 }
 
 #[async_trait]
 impl CodeStore for RedisStore {
-    async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+    async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
+        let grant = &code.grant;
         let mut invocation = self.invoke(&SCRIPTS.insert_code);
         invocation
             .arg(code.hash.to_hex())
             .arg(encode(code)?)
-            .arg(code.grant.id.as_str())
-            .arg(code.grant.client_id.as_str())
+            .arg(grant.id.as_str())
+            .arg(encode(grant)?)
+            .arg(grant.client_id.as_str())
+            .arg(user_arg(grant.user.as_ref()))
             .arg(code.expires_at.unix_timestamp())
             .arg(self.expire_at(Some(code.expires_at)));
         let stored: i64 = self.run(&invocation).await?;
-        if stored == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict)
+        match stored {
+            1 => Ok(Insertion::Stored),
+            2 => Ok(Insertion::ClientUnknown),
+            _ => Err(StoreError::Conflict),
         }
     }
 
-    async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
+    async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
+        let found: Option<Vec<u8>> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.key("code", &hash.to_hex()))
+                    .arg("rec"),
+            )
+            .await?;
+        found.map(|bytes| decode("code", &bytes)).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<CodeRedemption, StoreError> {
         const WHAT: &str = "code";
-        let mut invocation = self.invoke(&SCRIPTS.take_code);
-        invocation.arg(hash.to_hex());
-        let reply: Vec<Value> = self.run(&invocation).await?;
+        let reply: Vec<Value> = self
+            .run_with_tokens(&SCRIPTS.redeem_code, &[&hash.to_hex()], tokens)
+            .await?;
         match tag(&reply, WHAT)? {
             0 => Ok(CodeRedemption::Unknown),
-            1 => Ok(CodeRedemption::Redeemed(decode(
-                WHAT,
-                bytes_at(&reply, 1, WHAT)?,
-            )?)),
+            1 => Ok(CodeRedemption::Redeemed),
             2 => {
                 let id =
                     std::str::from_utf8(bytes_at(&reply, 1, WHAT)?).map_err(|_| corrupt(WHAT))?;
+                // The grant is revoked; its tokens go before this call returns.
+                self.reap_grant(id).await?;
                 Ok(CodeRedemption::Replayed(GrantId::new(id)))
             }
+            3 => Ok(CodeRedemption::GrantRevoked),
             _ => Err(corrupt(WHAT)),
         }
     }
 
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.sweep_codes);
-        invocation
-            .arg(now.unix_timestamp())
-            .arg(limit.min(MAX_BATCH));
-        self.run(&invocation).await
+        self.sweep(&SCRIPTS.sweep_codes, now, limit).await
     }
 }
 
 #[async_trait]
 impl TokenStore for RedisStore {
-    async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.issue_tokens);
-        invocation
-            .arg(grant.id.as_str())
-            .arg(encode(grant)?)
-            .arg(grant.client_id.as_str())
-            .arg(
-                grant
-                    .user
-                    .as_ref()
-                    .map(|user| format!("+{}", user.as_str()))
-                    .unwrap_or_default(),
-            );
-        self.token_args(&mut invocation, tokens)?;
-        let stored: i64 = self.run(&invocation).await?;
+    async fn issue_tokens(
+        &self,
+        family: Family<'_>,
+        tokens: &[TokenRecord],
+    ) -> Result<IssueOutcome, StoreError> {
+        let (mode, grant_json, client, user) = match family {
+            Family::New(grant) => (
+                "new",
+                encode(grant)?,
+                grant.client_id.as_str(),
+                user_arg(grant.user.as_ref()),
+            ),
+            Family::Existing(_) => ("old", String::new(), "", String::new()),
+        };
+        let stored: i64 = self
+            .run_with_tokens(
+                &SCRIPTS.issue_tokens,
+                &[mode, family.id().as_str(), &grant_json, client, &user],
+                tokens,
+            )
+            .await?;
         match stored {
-            1 => Ok(()),
-            2 => Err(StoreError::GrantRevoked),
+            0 => Err(StoreError::Conflict),
+            1 => Ok(IssueOutcome::Stored),
+            2 => Ok(IssueOutcome::GrantRevoked),
+            3 => Ok(IssueOutcome::ClientUnknown),
             _ => Err(corrupt("grant")),
         }
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        let found: Option<Vec<u8>> = self
-            .query(::redis::cmd("GET").arg(self.key("token", &hash.to_hex())))
-            .await?;
+        let mut invocation = self.invoke(&SCRIPTS.find_token);
+        invocation.arg(hash.to_hex());
+        let found: Option<Vec<u8>> = self.run(&invocation).await?;
         found
             .map(|bytes| decode("token", &bytes).map(Arc::new))
             .transpose()
     }
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
-        let hex = hash.to_hex();
-        let (live, retired): (Option<Vec<u8>>, Option<Vec<u8>>) = self
-            .query(
-                ::redis::cmd("MGET")
-                    .arg(self.key("token", &hex))
-                    .arg(self.key("retired", &hex)),
-            )
-            .await?;
-        if let Some(bytes) = live {
-            let record: TokenRecord = decode("token", &bytes)?;
-            if record.token_type == TokenType::Refresh {
-                return Ok(RefreshLookup::Active(record));
+        const WHAT: &str = "refresh token";
+        let mut invocation = self.invoke(&SCRIPTS.find_refresh);
+        invocation.arg(hash.to_hex());
+        let reply: Vec<Value> = self.run(&invocation).await?;
+        match tag(&reply, WHAT)? {
+            1 => {
+                let record: TokenRecord = decode(WHAT, bytes_at(&reply, 1, WHAT)?)?;
+                Ok(if record.token_type == TokenType::Refresh {
+                    RefreshLookup::Active(record)
+                } else {
+                    RefreshLookup::Unknown
+                })
             }
-        }
-        match retired {
-            Some(bytes) => Ok(RefreshLookup::Retired(decode("retired token", &bytes)?)),
-            None => Ok(RefreshLookup::Unknown),
+            2 => Ok(RefreshLookup::Retired(decode(
+                WHAT,
+                bytes_at(&reply, 1, WHAT)?,
+            )?)),
+            _ => Ok(RefreshLookup::Unknown),
         }
     }
 
@@ -541,13 +764,17 @@ impl TokenStore for RedisStore {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         const WHAT: &str = "retired token";
-        let mut invocation = self.invoke(&SCRIPTS.rotate_refresh);
-        invocation
-            .arg(old.to_hex())
-            .arg(now.unix_timestamp())
-            .arg(encode(&sealed_successor)?);
-        self.token_args(&mut invocation, new)?;
-        let reply: Vec<Value> = self.run(&invocation).await?;
+        let reply: Vec<Value> = self
+            .run_with_tokens(
+                &SCRIPTS.rotate_refresh,
+                &[
+                    &old.to_hex(),
+                    &now.unix_timestamp().to_string(),
+                    &encode(&sealed_successor)?,
+                ],
+                new,
+            )
+            .await?;
         match tag(&reply, WHAT)? {
             0 => Ok(Rotation::Unknown),
             1 => Ok(Rotation::Rotated),
@@ -567,9 +794,8 @@ impl TokenStore for RedisStore {
     }
 
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.revoke_grant);
-        invocation.arg(grant.as_str());
-        self.run(&invocation).await
+        // The first script marks the grant revoked; every one removes up to BATCH tokens.
+        self.reap_grant(grant.as_str()).await
     }
 
     async fn revoke_user_grants(
@@ -577,33 +803,33 @@ impl TokenStore for RedisStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<u64, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.revoke_user_grants);
-        invocation.arg(user.as_str()).arg(client.as_str());
-        self.run(&invocation).await
-    }
-
-    async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.list_user_grants);
-        invocation.arg(user.as_str());
-        let found: Vec<Vec<u8>> = self.run(&invocation).await?;
-        let mut list = found
-            .iter()
-            .map(|bytes| decode("grant", bytes))
-            .collect::<Result<Vec<Grant>, _>>()?;
-        list.sort_by(|a, b| {
-            b.created_at
-                .cmp(&a.created_at)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(list)
+        const WHAT: &str = "revoked grants";
+        let mut revoked = Vec::new();
+        loop {
+            let mut invocation = self.invoke(&SCRIPTS.revoke_user_grants);
+            invocation
+                .arg(client.as_str())
+                .arg(user.as_str())
+                .arg(BATCH);
+            let reply: Vec<Value> = self.run(&invocation).await?;
+            let taken = tag(&reply, WHAT)?;
+            for n in 1..reply.len() {
+                let id =
+                    std::str::from_utf8(bytes_at(&reply, n, WHAT)?).map_err(|_| corrupt(WHAT))?;
+                revoked.push(id.to_owned());
+            }
+            if taken < BATCH as i64 {
+                break;
+            }
+        }
+        for grant in &revoked {
+            self.reap_grant(grant).await?;
+        }
+        Ok(revoked.len() as u64)
     }
 
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.sweep_tokens);
-        invocation
-            .arg(now.unix_timestamp())
-            .arg(limit.min(MAX_BATCH));
-        self.run(&invocation).await
+        self.sweep(&SCRIPTS.sweep_tokens, now, limit).await
     }
 }
 
@@ -756,8 +982,25 @@ impl DeviceStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let mut invocation = self.invoke(&SCRIPTS.decide_device);
         invocation.arg(user_code.to_hex()).arg(encode(&status)?);
+        match &status {
+            DeviceStatus::Approved { grant } => {
+                invocation
+                    .arg("approve")
+                    .arg(grant.id.as_str())
+                    .arg(encode(grant)?)
+                    .arg(grant.client_id.as_str())
+                    .arg(user_arg(grant.user.as_ref()));
+            }
+            DeviceStatus::Denied => {
+                invocation.arg("deny");
+            }
+            _ => return Ok(false),
+        }
         let applied: i64 = self.run(&invocation).await?;
-        Ok(applied == 1)
+        match applied {
+            2 => Err(StoreError::Conflict),
+            applied => Ok(applied == 1),
+        }
     }
 
     async fn poll_device(
@@ -767,10 +1010,7 @@ impl DeviceStore for RedisStore {
     ) -> Result<DevicePoll, StoreError> {
         const WHAT: &str = "device poll";
         let mut invocation = self.invoke(&SCRIPTS.poll_device);
-        invocation
-            .arg(device.to_hex())
-            .arg(now.unix_timestamp())
-            .arg(encode(&DeviceStatus::Redeemed)?);
+        invocation.arg(device.to_hex()).arg(now.unix_timestamp());
         let reply: Vec<Value> = self.run(&invocation).await?;
         match tag(&reply, WHAT)? {
             0 => Ok(DevicePoll::Unknown),
@@ -780,12 +1020,30 @@ impl DeviceStore for RedisStore {
         }
     }
 
+    async fn redeem_device(
+        &self,
+        device: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<DeviceRedemption, StoreError> {
+        let redeemed: i64 = self
+            .run_with_tokens(
+                &SCRIPTS.redeem_device,
+                &[&device.to_hex(), &encode(&DeviceStatus::Redeemed)?],
+                tokens,
+            )
+            .await?;
+        match redeemed {
+            0 => Ok(DeviceRedemption::Unknown),
+            1 => Ok(DeviceRedemption::Redeemed),
+            2 => Ok(DeviceRedemption::AlreadyRedeemed),
+            3 => Ok(DeviceRedemption::GrantRevoked),
+            4 => Ok(DeviceRedemption::NotApproved),
+            _ => Err(corrupt("device redemption")),
+        }
+    }
+
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut invocation = self.invoke(&SCRIPTS.sweep_devices);
-        invocation
-            .arg(now.unix_timestamp())
-            .arg(limit.min(MAX_BATCH));
-        self.run(&invocation).await
+        self.sweep(&SCRIPTS.sweep_devices, now, limit).await
     }
 }
 
@@ -803,27 +1061,58 @@ mod tests {
     fn scripts_are_built_from_distinct_bodies() {
         // The prelude and each body are joined at compile time; a hash per script proves
         // they were built, and distinct hashes that no two bodies are the same file.
-        let hashes = [
-            SCRIPTS.delete_client.get_hash(),
-            SCRIPTS.insert_code.get_hash(),
-            SCRIPTS.take_code.get_hash(),
-            SCRIPTS.sweep_codes.get_hash(),
-            SCRIPTS.issue_tokens.get_hash(),
-            SCRIPTS.rotate_refresh.get_hash(),
-            SCRIPTS.revoke_token.get_hash(),
-            SCRIPTS.revoke_grant.get_hash(),
-            SCRIPTS.revoke_user_grants.get_hash(),
-            SCRIPTS.list_user_grants.get_hash(),
-            SCRIPTS.sweep_tokens.get_hash(),
-            SCRIPTS.save_consent.get_hash(),
-            SCRIPTS.revoke_consent.get_hash(),
-            SCRIPTS.insert_device.get_hash(),
-            SCRIPTS.find_device.get_hash(),
-            SCRIPTS.decide_device.get_hash(),
-            SCRIPTS.poll_device.get_hash(),
-            SCRIPTS.sweep_devices.get_hash(),
-        ];
+        let hashes: Vec<&str> = every_script().iter().map(|s| s.get_hash()).collect();
         let distinct: std::collections::HashSet<&str> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());
+        assert_eq!(hashes.len(), 25);
+    }
+
+    #[test]
+    fn busy_loading_and_failing_over_servers_are_unavailable() {
+        for code in ["BUSY", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"] {
+            let reply = format!("-{code} the server cannot answer now\r\n");
+            let parsed =
+                ::redis::parse_redis_value(reply.as_bytes()).and_then(Value::extract_error);
+            let Err(e) = parsed else {
+                panic!("{code} parses as an error");
+            };
+            assert!(matches!(error(e), StoreError::Unavailable(_)), "{code}");
+        }
+        let busy = ::redis::make_extension_error("BUSY".into(), None);
+        assert!(matches!(error(busy), StoreError::Unavailable(_)));
+        for code in ["ERR", "WRONGTYPE", "NOPERM"] {
+            let reply = format!("-{code} no\r\n");
+            let parsed =
+                ::redis::parse_redis_value(reply.as_bytes()).and_then(Value::extract_error);
+            let Err(e) = parsed else {
+                panic!("{code} parses as an error");
+            };
+            assert!(matches!(error(e), StoreError::Backend(_)), "{code}");
+        }
+    }
+
+    #[test]
+    fn only_redis_schemes_are_accepted_and_the_url_is_never_echoed() {
+        for good in [
+            "redis://127.0.0.1:6379",
+            "rediss://h",
+            "redis+unix:///tmp/r.sock",
+            "unix:///tmp/r.sock",
+        ] {
+            assert!(check_scheme(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "redi://u:hunter2@h",
+            "postgres://u:hunter2@h",
+            "u:hunter2@h",
+            "http://u:hunter2@h",
+            "",
+        ] {
+            let Err(e) = check_scheme(bad) else {
+                panic!("{bad} is refused");
+            };
+            assert!(matches!(e, StoreError::Backend(_)), "{bad}: {e}");
+            assert!(!e.to_string().contains("hunter2"), "{bad}: {e}");
+        }
     }
 }

@@ -3,22 +3,24 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{Executor, Postgres, Row, Transaction};
+use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
-    DeviceRecord, DeviceStatus, DeviceStore, Grant, GrantId, PkceChallenge, PkceMethod,
-    RefreshLookup, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, Grant, GrantId, Insertion,
+    IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, RetiredRefresh, Rotation, TokenRecord,
+    TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
 use crate::scope::ScopeSet;
-use crate::secret::TokenHash;
+use crate::secret::{SecretHash, TokenHash};
 
 /// The embedded schema migrations, in order: (version, name, SQL).
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -28,26 +30,24 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "barred_grants",
         include_str!("migrations/0002_barred_grants.sql"),
     ),
+    (
+        3,
+        "tombstones",
+        include_str!("migrations/0003_tombstones.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock `migrate` holds; the second is the schema's hash.
 const MIGRATION_LOCK: i32 = 0x7e55_e7a0;
 
-/// The first key of the per-grant advisory lock that `take_code` (barring a replayed code's
-/// grant) and `issue_tokens` hold; the second is the hash of the grant ID. A hash collision
-/// only makes two grants wait for each other.
-const GRANT_LOCK: i32 = 0x7e55_e7a1;
+/// The most rows one statement removes when a deletion, revocation or sweep reaps.
+const BATCH: usize = 1000;
 
-/// Takes the grant's transaction-scoped advisory lock.
-async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-        .bind(GRANT_LOCK)
-        .bind(grant)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
-}
+/// How long [`PgStore::connect`] waits for the server to answer before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a pooled connection (sqlx's default is 30 s).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every store trait on PostgreSQL, through a [`sqlx`] connection pool, shared safely by any
 /// number of provider processes. Cloning is cheap and shares the pool.
@@ -64,85 +64,98 @@ async fn lock_grant(tx: &mut Transaction<'_, Postgres>, grant: &str) -> Result<(
 /// ```
 ///
 /// Queries are built at run time ([`sqlx::query`](fn@sqlx::query)); nothing needs a database
-/// at compile time. [`PgStore::migrate`] applies the embedded, versioned schema inside one transaction under a
-/// transaction-scoped advisory lock, so several processes may call it at start-up at once. The
-/// applied versions are recorded in `tessera_schema_migrations`.
+/// at compile time. [`PgStore::migrate`] applies the embedded, versioned schema inside one
+/// transaction under a transaction-scoped advisory lock, so several processes may call it at
+/// start-up at once. The applied versions are recorded in `tessera_schema_migrations`.
+///
+/// [`PgStore::connect`] fails fast, naming the cause: a URL whose scheme is not `postgres` or
+/// `postgresql` is refused before any connection, and one connection is tried first, within
+/// 5 seconds, so that a refused port or a wrong password is reported as such instead of the
+/// pool's "timed out" 30 seconds later. Requests then wait at most 10 seconds for a pooled
+/// connection. Connection failures, pool timeouts and a server shutting down or out of
+/// connections are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
 ///
 /// # Schema
 ///
 /// All tables live in the connection's current schema (the first of `search_path`); use
 /// [`PgStore::connect_in_schema`] to give tessera a schema of its own. Codes, tokens and device
 /// and user codes are stored only as their [`crate::TokenHash`] (a SHA-256; `bytea`, 32 bytes,
-/// checked); a client secret
-/// only as its encoded [`crate::SecretHash`] inside the client record. No column ever holds a
-/// secret. Times are `timestamptz`, identifiers `text COLLATE "C"` (byte order, as in Rust).
+/// checked); a client secret only as its encoded [`crate::SecretHash`] inside the client
+/// record. No column ever holds a secret. Times are `timestamptz`, identifiers
+/// `text COLLATE "C"` (byte order, as in Rust).
 ///
 /// | table | key | holds |
 /// | --- | --- | --- |
-/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`) |
-/// | `tessera_grants` | `id` | one grant per token family; `client_id` → clients |
-/// | `tessera_codes` | `hash` | authorization codes with their pending grant and a `spent` flag; `client_id` → clients |
+/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`); `deleted_at` marks a client being deleted |
+/// | `tessera_grants` | `id` | one grant per token family, stored when the authorization is given; `revoked_at` is the tombstone; `client_id` → clients |
+/// | `tessera_codes` | `hash` | authorization codes with a copy of their grant and a `spent` flag; `grant_id` → grants, `client_id` → clients |
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
 /// | `tessera_consents` | `(user_id, client_id)` | consents; `client_id` → clients |
-/// | `tessera_devices` | `device_hash` | device authorizations, the approved grant as JSON; `client_id` → clients |
-/// | `tessera_barred_grants` | `grant_id` | grants barred by a replay of their code, with the code's `expires_at` (version 2; no foreign key: a bar may name a grant that was never stored) |
+/// | `tessera_devices` | `device_hash` | device authorizations, the approved grant as JSON (`approved_grant`, while approved) and its ID (`grant_id`, kept after redemption); `grant_id` → grants, `client_id` → clients |
 ///
-/// Every foreign key is `ON DELETE CASCADE`: deleting a client removes its codes, grants, the
-/// grants' tokens (live and retired), consents and device authorizations in the same
-/// statement; deleting a grant removes its tokens (a token reaches its client through its
-/// grant). The keys also mean that a code, consent or device authorization for an unknown
-/// client, or a token whose grant is gone, is refused with [`StoreError::Backend`]: a token
-/// issued into a family revoked a moment before is not stored.
+/// Every foreign key is `ON DELETE CASCADE`, but nothing relies on a cascade to do work that
+/// grows with the data: rows are reaped in batches first (see *Atomicity*), and the cascades
+/// only catch a row a racing transaction inserted meanwhile.
 ///
 /// Indexes, each named with the queries it serves (primary keys serve every lookup by hash
-/// or ID: `find_token`, `find_refresh`, `take_code`, `rotate_refresh`, `revoke_token`,
-/// `poll_device`, `find_client`, the consent methods):
+/// or ID: `find_token`, `find_refresh`, `find_code`, `redeem_code`, `rotate_refresh`,
+/// `revoke_token`, `poll_device`, `redeem_device`, `find_client`, the consent methods):
 ///
 /// | index | columns | serves |
 /// | --- | --- | --- |
-/// | `tessera_grants_user_idx` | `(user_id, created_at DESC, id)` where `user_id` is set | `list_user_grants` (already in its order) |
-/// | `tessera_grants_client_idx` | `(client_id, user_id)` | `revoke_user_grants`, the cascade from clients |
+/// | `tessera_clients_deleted_idx` | `(deleted_at)` where set | `sweep_tokens` (deletions left to finish) |
+/// | `tessera_grants_client_idx` | `(client_id, user_id)` | `revoke_user_grants`, reaping a deleted client |
+/// | `tessera_grants_revoked_idx` | `(revoked_at)` where set | `sweep_tokens` (revocations left to finish) |
 /// | `tessera_codes_expires_idx` | `(expires_at)` | `sweep_codes` |
 /// | `tessera_codes_client_idx` | `(client_id)` | the cascade from clients |
-/// | `tessera_tokens_grant_idx` | `(grant_id)` | `revoke_grant`, the cascade from grants, the empty-grant check of `sweep_tokens` and `revoke_token` |
+/// | `tessera_codes_grant_idx` | `(grant_id)` | whether a grant is left with nothing |
+/// | `tessera_tokens_grant_idx` | `(grant_id)` | `revoke_grant`, reaping, whether a grant is left with nothing |
 /// | `tessera_tokens_expires_idx` | `(expires_at)` where set | `sweep_tokens` |
-/// | `tessera_consents_client_idx` | `(client_id)` | the cascade from clients (`list_consents` uses the primary key's leading `user_id`) |
+/// | `tessera_consents_client_idx` | `(client_id)` | reaping a deleted client (`list_consents` uses the primary key's leading `user_id`) |
 /// | `tessera_devices_user_code_idx` | `(user_code_hash)`, unique | `find_device_by_user_code`, `decide_device`, user-code uniqueness |
 /// | `tessera_devices_expires_idx` | `(expires_at)` | `sweep_devices` |
-/// | `tessera_devices_client_idx` | `(client_id)` | the cascade from clients |
-/// | `tessera_barred_grants_expires_idx` | `(expires_at)` | `sweep_codes` |
+/// | `tessera_devices_client_idx` | `(client_id)` | reaping a deleted client |
+/// | `tessera_devices_grant_idx` | `(grant_id)` where set | whether a grant is left with nothing |
 ///
 /// # Atomicity
 ///
 /// Transactions run at `READ COMMITTED`, with explicit row locks where a step reads before it
-/// writes; every step that locks a grant and tokens locks the grant first, so concurrent
-/// rotations and revocations of a family queue up instead of deadlocking.
+/// writes. Every step that stores tokens into a grant holds the grant's row `FOR SHARE`, and
+/// every step that revokes or forgets a grant updates or locks it `FOR UPDATE`, so the two
+/// queue up on the grant's row; locks are taken code or device first, then grant.
 ///
-/// - `take_code` is `UPDATE … SET spent = true WHERE hash = $1 AND NOT spent RETURNING …`: a
-///   concurrent redemption waits for the row and re-checks `spent`, so exactly one wins; the
-///   losers then read the spent row and report a replay, after inserting the grant's row in
-///   `tessera_barred_grants` under the grant's transaction-scoped advisory lock.
-/// - `issue_tokens` takes the same advisory lock first, then checks `tessera_barred_grants`
-///   (a fresh `READ COMMITTED` snapshot) before inserting: a bar either committed before (and
-///   nothing is stored) or waits for the issue to commit (and the replayer's `revoke_grant`
-///   then finds the tokens).
-/// - `rotate_refresh` locks the grant (`FOR KEY SHARE`), retires the old token with
-///   `UPDATE … WHERE hash = $1 AND retired_at IS NULL`, and inserts the successors in the same
-///   transaction; a loser's update waits for the winner, then matches nothing, and the loser
-///   returns the winner's retired record, read after the winner committed.
-/// - `revoke_grant` locks the grant `FOR UPDATE` (which waits for, and then blocks, every
-///   rotation of the family), deletes its tokens, then the grant. `revoke_user_grants` and
-///   `delete_client` are single cascading `DELETE`s.
-/// - `poll_device` reads the record `FOR UPDATE` and writes it back in one transaction.
+/// - Lookups (`find_token`, `find_refresh`) join the token to its grant and client and return
+///   nothing if the grant is revoked or the client marked deleted: one indexed statement.
+/// - `insert_code` and `decide_device` insert the grant with the code or approval in one
+///   transaction; `issue_tokens` inserts a new grant with its tokens, or locks the existing
+///   grant `FOR SHARE` and checks it is active. The client is checked in the same transaction;
+///   a client marked meanwhile by a concurrent delete still gets these rows reaped (its final
+///   `DELETE` cascades to whatever a racing transaction added).
+/// - `redeem_code` locks the code `FOR UPDATE` (concurrent redemptions queue on it, so one
+///   wins), checks the grant under `FOR SHARE`, marks the code spent and inserts the tokens,
+///   all in one transaction; a spent code marks its grant revoked in the same transaction.
+///   `redeem_device` works the same way on the device row.
+/// - `rotate_refresh` locks the grant `FOR SHARE`, retires the old token with
+///   `UPDATE … WHERE hash = $1 AND retired_at IS NULL`, and inserts the successors; a loser's
+///   update waits for the winner, then matches nothing, and returns the winner's retired
+///   record.
+/// - `revoke_grant` sets `revoked_at` in one statement (the tombstone, waiting for issuers
+///   holding the row), then deletes the tokens in batches of 1000 and forgets the grant if no
+///   code or device names it. `revoke_user_grants` marks the grants 1000 at a time
+///   (`FOR UPDATE`, in ID order), then reaps each.
+/// - `delete_client` sets `deleted_at` in one statement, then reaps in batches of at most 1000
+///   rows per statement (tokens, then grants left empty with their codes and devices, then
+///   the client's other devices and consents), and finally deletes the client's row.
 /// - `save_consent` is one `INSERT … ON CONFLICT DO UPDATE` that unions the scopes in SQL.
 ///
 /// # Sweeping
 ///
-/// `sweep_codes`, `sweep_tokens` and `sweep_devices` delete at most `limit` rows chosen through
-/// the `expires_at` indexes (`ORDER BY expires_at LIMIT $n FOR UPDATE SKIP LOCKED`, so
-/// concurrent sweepers share the work). `sweep_tokens` then removes the grants its batch left
-/// with no token, and counts only tokens, so a batch never exceeds `limit`. `revoke_token`
-/// also removes a grant whose last token it revoked, so no scan for empty grants is needed.
+/// `sweep_codes`, `sweep_tokens` and `sweep_devices` delete at most `limit` rows, in statements
+/// of at most 1000 chosen through the `expires_at` indexes (`ORDER BY expires_at LIMIT $n FOR
+/// UPDATE SKIP LOCKED`, so concurrent sweepers share the work). Each then forgets the grants
+/// its batch left with no token, code or device (locking them first, in ID order). Retired
+/// refresh tokens are swept by their own `expires_at`, never earlier. `sweep_tokens` also
+/// finishes revocations and deletions that were interrupted.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -161,17 +174,23 @@ impl fmt::Debug for PgStore {
 impl PgStore {
     /// Connects a pool to `url` (`postgres://user:password@host:port/database`). Does not
     /// migrate: call [`PgStore::migrate`].
+    ///
+    /// Fails at once with [`StoreError::Backend`] for a URL that is not a PostgreSQL URL, and
+    /// within 5 seconds with [`StoreError::Unavailable`] (naming the cause) when the server
+    /// cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
-        Self::connect_with(options).await
+        Self::connect_with(parse_url(url)?).await
     }
 
-    /// Connects a pool with explicit connection options (for example a `search_path`).
+    /// Connects a pool with explicit connection options (for example a `search_path`),
+    /// trying one connection first as [`PgStore::connect`] does.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        probe(&options).await?;
         let pool = PgPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
-            .map_err(unavailable)?;
+            .map_err(db)?;
         Ok(Self::from_pool(pool))
     }
 
@@ -186,16 +205,16 @@ impl PgStore {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
-            return Err(StoreError::Unavailable(format!(
-                "invalid schema name {schema:?}"
-            )));
+            return Err(invalid_input(format!("invalid schema name {schema:?}")));
         }
-        let options = PgConnectOptions::from_str(url).map_err(unavailable)?;
+        let options = parse_url(url)?;
+        probe(&options).await?;
         let setup = PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(db)?;
         // The name is validated above: only [a-z0-9_], so quoting it is enough.
         let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
             .execute(&setup)
@@ -262,23 +281,91 @@ impl PgStore {
     }
 }
 
+/// Checks the scheme, then parses. Messages name the scheme only, never the rest of the URL
+/// (it may hold a password).
+fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("postgres" | "postgresql") => {}
+        Some(other)
+            if !other.is_empty()
+                && other.len() <= 32
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            return Err(invalid_input(format!(
+                "unsupported URL scheme `{other}`: a PostgreSQL URL starts with postgres:// or \
+                 postgresql://"
+            )));
+        }
+        _ => {
+            return Err(invalid_input(
+                "not a PostgreSQL URL: expected postgres://user@host/database",
+            ));
+        }
+    }
+    PgConnectOptions::from_str(url)
+        .map_err(|e| invalid_input(format!("invalid PostgreSQL URL: {e}")))
+}
+
+/// One connection, within [`CONNECT_TIMEOUT`]: the pool would retry a refused connection
+/// until its own timeout and then report only that it timed out.
+async fn probe(options: &PgConnectOptions) -> Result<(), StoreError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
+        Ok(Ok(connection)) => {
+            // Only a probe: a failure to close it politely changes nothing.
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(match db(error) {
+            StoreError::Unavailable(cause) => {
+                StoreError::Unavailable(format!("cannot connect to PostgreSQL: {cause}"))
+            }
+            other => other,
+        }),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "cannot connect to PostgreSQL: no answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors and decoding
 
-fn unavailable(error: sqlx::Error) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+fn invalid_input(message: impl Into<String>) -> StoreError {
+    StoreError::backend(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        message.into(),
+    ))
 }
 
+/// Connection failures, pool timeouts and a server going away or out of connections are
+/// `Unavailable`; a unique violation is `Conflict`; anything else `Backend`.
 fn db(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(e)
+            if e.code().is_some_and(|code| {
+                // Connection exceptions, too many connections, the server shutting down or
+                // starting up.
+                code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
+            }) =>
+        {
+            StoreError::Unavailable(error.to_string())
+        }
         sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => unavailable(error),
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         _ => StoreError::backend(error),
     }
+}
+
+/// A foreign key violation: the client (or grant) a row names was deleted meanwhile.
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }
 
 fn corrupt(what: &str, error: impl fmt::Display) -> StoreError {
@@ -339,17 +426,6 @@ fn bytes(hash: &TokenHash) -> &[u8] {
 // Row mappings
 
 const GRANT_COLUMNS: &str = "id, client_id, user_id, scopes, grant_type, created_at";
-
-fn grant_from(row: &PgRow) -> Result<Grant, StoreError> {
-    Ok(Grant::new(
-        GrantId::new(get::<String>(row, "id")?),
-        client_id_from(row, "client_id")?,
-        user_from(row, "user_id")?,
-        scopes_from(row, "scopes")?,
-        grant_type_from(row, "grant_type")?,
-        get(row, "created_at")?,
-    ))
-}
 
 const CODE_COLUMNS: &str = "hash, grant_id, client_id, user_id, scopes, grant_type, \
     grant_created_at, redirect_uri, pkce_challenge, pkce_method, expires_at";
@@ -472,27 +548,318 @@ fn device_status_columns(status: &DeviceStatus) -> (&'static str, Option<Json<&G
     }
 }
 
-async fn insert_token(
+/// [`TOKEN_COLUMNS`] of the token table under the alias `t`.
+const T_TOKEN_COLUMNS: &str = "t.hash, t.token_type, t.grant_id, t.client_id, t.user_id, \
+    t.scopes, t.issued_at, t.expires_at, t.family_expires_at, t.retired_at, t.sealed_successor";
+
+/// A token row joined to its grant and client, kept only if the grant is active and the
+/// client not deleted: the condition every lookup applies.
+const LIVE_FAMILY: &str = "tessera_tokens t JOIN tessera_grants g ON g.id = t.grant_id \
+    JOIN tessera_clients c ON c.id = g.client_id \
+    WHERE g.revoked_at IS NULL AND c.deleted_at IS NULL";
+
+/// Inserts tokens in one statement.
+async fn insert_tokens(
     tx: &mut Transaction<'_, Postgres>,
-    token: &TokenRecord,
+    tokens: &[TokenRecord],
 ) -> Result<(), StoreError> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let hashes: Vec<Vec<u8>> = tokens.iter().map(|t| bytes(&t.hash).to_vec()).collect();
+    let types: Vec<&str> = tokens
+        .iter()
+        .map(|t| token_type_name(t.token_type))
+        .collect();
+    let grants: Vec<&str> = tokens.iter().map(|t| t.grant_id.as_str()).collect();
+    let clients: Vec<&str> = tokens.iter().map(|t| t.client_id.as_str()).collect();
+    let users: Vec<Option<&str>> = tokens
+        .iter()
+        .map(|t| t.user.as_ref().map(UserId::as_str))
+        .collect();
+    let scopes: Vec<String> = tokens.iter().map(|t| t.scopes.to_string()).collect();
+    let issued: Vec<OffsetDateTime> = tokens.iter().map(|t| t.issued_at).collect();
+    let expires: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.expires_at).collect();
+    let family: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.family_expires_at).collect();
     sqlx::query(
         "INSERT INTO tessera_tokens (hash, token_type, grant_id, client_id, user_id, scopes, \
-         issued_at, expires_at, family_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         issued_at, expires_at, family_expires_at) \
+         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])",
     )
-    .bind(bytes(&token.hash))
-    .bind(token_type_name(token.token_type))
-    .bind(token.grant_id.as_str())
-    .bind(token.client_id.as_str())
-    .bind(token.user.as_ref().map(UserId::as_str))
-    .bind(token.scopes.to_string())
-    .bind(token.issued_at)
-    .bind(token.expires_at)
-    .bind(token.family_expires_at)
+    .bind(hashes)
+    .bind(types)
+    .bind(grants)
+    .bind(clients)
+    .bind(users)
+    .bind(scopes)
+    .bind(issued)
+    .bind(expires)
+    .bind(family)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
     Ok(())
+}
+
+/// Inserts a grant, active.
+async fn insert_grant(
+    tx: &mut Transaction<'_, Postgres>,
+    grant: &Grant,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(grant.id.as_str())
+    .bind(grant.client_id.as_str())
+    .bind(grant.user.as_ref().map(UserId::as_str))
+    .bind(grant.scopes.to_string())
+    .bind(grant.grant_type.as_str())
+    .bind(grant.created_at)
+    .execute(&mut **tx)
+    .await
+    .map(drop)
+}
+
+/// Whether the client exists and is not being deleted (a plain read: see *Atomicity*).
+async fn client_present(
+    tx: &mut Transaction<'_, Postgres>,
+    client: &ClientId,
+) -> Result<bool, StoreError> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
+            .bind(client.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    Ok(found.is_some())
+}
+
+/// The state of a grant, its row locked `FOR SHARE` so that no revocation or forgetting can
+/// pass the caller's insertions: `None` if unknown, else (active, client present).
+async fn lock_grant_shared(
+    tx: &mut Transaction<'_, Postgres>,
+    grant: &str,
+) -> Result<Option<(bool, bool)>, StoreError> {
+    sqlx::query_as(
+        "SELECT g.revoked_at IS NULL, c.deleted_at IS NULL FROM tessera_grants g \
+         JOIN tessera_clients c ON c.id = g.client_id WHERE g.id = $1 FOR SHARE OF g",
+    )
+    .bind(grant)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)
+}
+
+impl PgStore {
+    /// Deletes up to [`BATCH`] tokens of a grant at a time until none is left; returns how
+    /// many went.
+    async fn reap_grant(&self, grant: &str) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        loop {
+            let batch = sqlx::query(
+                "DELETE FROM tessera_tokens WHERE hash IN \
+                 (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
+            )
+            .bind(grant)
+            .bind(limit_of(BATCH))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            removed += batch;
+            if batch < BATCH as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Marks a grant revoked (the tombstone), then reaps its tokens and forgets it if nothing
+    /// names it any more; returns how many tokens went.
+    async fn revoke_and_reap(&self, grant: &str) -> Result<u64, StoreError> {
+        sqlx::query(
+            "UPDATE tessera_grants SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(grant)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        let removed = self.reap_grant(grant).await?;
+        self.forget_grants(vec![grant.to_owned()]).await?;
+        Ok(removed)
+    }
+
+    /// Forgets the grants among `grants` that no token, code or device authorization names.
+    /// The grants are locked first (in ID order, so concurrent callers cannot deadlock), and
+    /// checked by a statement that starts after the locks: an issuer that held one has
+    /// committed, and its tokens are seen.
+    async fn forget_grants(&self, mut grants: Vec<String>) -> Result<(), StoreError> {
+        grants.sort_unstable();
+        grants.dedup();
+        if grants.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&grants)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "DELETE FROM tessera_grants g WHERE g.id = ANY($1) \
+             AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
+             AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
+             AND NOT EXISTS (SELECT 1 FROM tessera_devices d WHERE d.grant_id = g.id)",
+        )
+        .bind(&grants)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// One bounded step of reaping a deleted client, at most [`BATCH`] rows per statement;
+    /// returns how many rows went and whether the client is completely reaped (its row then
+    /// deleted too).
+    async fn reap_client(&self, id: &ClientId) -> Result<(u64, bool), StoreError> {
+        let run = |sql: &'static str| {
+            let pool = self.pool.clone();
+            let id = id.as_str().to_owned();
+            async move {
+                sqlx::query(sql)
+                    .bind(id)
+                    .bind(limit_of(BATCH))
+                    .execute(&pool)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(db)
+            }
+        };
+        let tokens = run(
+            "DELETE FROM tessera_tokens WHERE hash IN (SELECT t.hash FROM tessera_grants g \
+             JOIN tessera_tokens t ON t.grant_id = g.id WHERE g.client_id = $1 LIMIT $2)",
+        )
+        .await?;
+        // Grants left empty, with their code and device authorization (by cascade: one each).
+        let grants = run(
+            "DELETE FROM tessera_grants WHERE id IN (SELECT g.id FROM tessera_grants g \
+             WHERE g.client_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) LIMIT $2)",
+        )
+        .await?;
+        let mut removed = tokens + grants;
+        if tokens == BATCH as u64 || grants == BATCH as u64 {
+            return Ok((removed, false));
+        }
+        let devices = run("DELETE FROM tessera_devices WHERE device_hash IN \
+             (SELECT device_hash FROM tessera_devices WHERE client_id = $1 LIMIT $2)")
+        .await?;
+        let codes = run("DELETE FROM tessera_codes WHERE hash IN \
+             (SELECT hash FROM tessera_codes WHERE client_id = $1 LIMIT $2)")
+        .await?;
+        let consents = run(
+            "DELETE FROM tessera_consents WHERE (user_id, client_id) IN \
+             (SELECT user_id, client_id FROM tessera_consents WHERE client_id = $1 LIMIT $2)",
+        )
+        .await?;
+        removed += devices + codes + consents;
+        if devices == BATCH as u64 || codes == BATCH as u64 || consents == BATCH as u64 {
+            return Ok((removed, false));
+        }
+        // Nothing is left but what a transaction racing the mark may have added: the cascade
+        // takes it.
+        sqlx::query("DELETE FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok((removed, true))
+    }
+
+    /// Deletes up to `budget` rows chosen by `sql` (which takes `now` and a limit and returns
+    /// the grant of each row), then forgets the grants left with nothing; returns how many
+    /// rows went.
+    async fn sweep_batch(
+        &self,
+        sql: &str,
+        now: OffsetDateTime,
+        budget: usize,
+    ) -> Result<u64, StoreError> {
+        let grants: Vec<Option<String>> = sqlx::query_scalar(sql)
+            .bind(now)
+            .bind(limit_of(budget))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let removed = grants.len() as u64;
+        self.forget_grants(grants.into_iter().flatten().collect())
+            .await?;
+        Ok(removed)
+    }
+
+    /// Sweeps up to `limit` rows in batches of at most [`BATCH`].
+    async fn sweep_rows(
+        &self,
+        sql: &str,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            let batch = self.sweep_batch(sql, now, budget).await?;
+            removed += batch;
+            if (batch as usize) < budget {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes up to `budget` records left by interrupted revocations and deletions.
+    async fn finish_reaping(&self, budget: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        let revoked: Vec<String> = sqlx::query_scalar(
+            "SELECT g.id FROM tessera_grants g WHERE g.revoked_at IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) LIMIT $1",
+        )
+        .bind(limit_of(budget))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        for grant in revoked {
+            if removed as usize >= budget {
+                return Ok(removed);
+            }
+            removed += sqlx::query(
+                "DELETE FROM tessera_tokens WHERE hash IN \
+                 (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
+            )
+            .bind(&grant)
+            .bind(limit_of(budget - removed as usize))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            self.forget_grants(vec![grant]).await?;
+        }
+        while (removed as usize) < budget {
+            let deleted: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM tessera_clients WHERE deleted_at IS NOT NULL LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            let Some(id) = deleted else { break };
+            let id = ClientId::new(id).map_err(|e| corrupt("tessera_clients.id", e))?;
+            let (reaped, done) = self.reap_client(&id).await?;
+            removed += reaped;
+            if !done && reaped == 0 {
+                break;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,6 +868,7 @@ async fn insert_token(
 #[async_trait]
 impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        // A deleted client keeps its row until reaped: its ID is a Conflict until then.
         sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
             .bind(client.id.as_str())
             .bind(Json(client))
@@ -512,169 +880,240 @@ impl ClientStore for PgStore {
     }
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let row = sqlx::query("SELECT record FROM tessera_clients WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+        let row =
+            sqlx::query("SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
         row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
             .transpose()
     }
 
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE tessera_clients SET record = $2, created_at = $3 WHERE id = $1")
-                .bind(client.id.as_str())
-                .bind(Json(client))
-                .bind(client.created_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+        // One statement: the stored secret and registration token are copied over the new
+        // record's under the row lock.
+        let done = sqlx::query(
+            "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
+             'secret', record->'secret', 'registration_token', record->'registration_token'), \
+             created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(client.id.as_str())
+        .bind(Json(client))
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &SecretHash,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(secret.encode())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn swap_registration_token(
+        &self,
+        id: &ClientId,
+        old: &TokenHash,
+        new: &TokenHash,
+    ) -> Result<bool, StoreError> {
+        // The comparison is re-checked on the row's latest version under its lock.
+        let done = sqlx::query(
+            "UPDATE tessera_clients \
+             SET record = jsonb_set(record, '{registration_token}', to_jsonb($3::text)) \
+             WHERE id = $1 AND deleted_at IS NULL AND record->>'registration_token' = $2",
+        )
+        .bind(id.as_str())
+        .bind(old.to_hex())
+        .bind(new.to_hex())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        // One statement: the foreign keys cascade to codes, grants (and so tokens), consents
-        // and device authorizations.
-        let done = sqlx::query("DELETE FROM tessera_clients WHERE id = $1")
+        // The mark: from its commit, lookups and issuance refuse the client.
+        let marked = sqlx::query(
+            "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0;
+        if !marked {
+            // Nothing to delete, or a deletion to finish.
+            let pending: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL",
+            )
             .bind(id.as_str())
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await
             .map_err(db)?;
-        Ok(done.rows_affected() > 0)
+            if pending.is_none() {
+                return Ok(false);
+            }
+        }
+        while !self.reap_client(id).await?.1 {}
+        Ok(marked)
     }
 }
 
 #[async_trait]
 impl CodeStore for PgStore {
-    async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+    async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
         let grant = &code.grant;
-        sqlx::query(
-            "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, grant_type, \
-             grant_created_at, redirect_uri, pkce_challenge, pkce_method, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(bytes(&code.hash))
-        .bind(grant.id.as_str())
-        .bind(grant.client_id.as_str())
-        .bind(grant.user.as_ref().map(UserId::as_str))
-        .bind(grant.scopes.to_string())
-        .bind(grant.grant_type.as_str())
-        .bind(grant.created_at)
-        .bind(code.redirect_uri.as_deref())
-        .bind(code.pkce.as_ref().map(|p| p.challenge.as_str()))
-        .bind(code.pkce.as_ref().map(|p| p.method.as_str()))
-        .bind(code.expires_at)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if !client_present(&mut tx, &grant.client_id).await? {
+            return Ok(Insertion::ClientUnknown);
+        }
+        let inserted = async {
+            insert_grant(&mut tx, grant).await?;
+            sqlx::query(
+                "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
+                 grant_type, grant_created_at, redirect_uri, pkce_challenge, pkce_method, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(bytes(&code.hash))
+            .bind(grant.id.as_str())
+            .bind(grant.client_id.as_str())
+            .bind(grant.user.as_ref().map(UserId::as_str))
+            .bind(grant.scopes.to_string())
+            .bind(grant.grant_type.as_str())
+            .bind(grant.created_at)
+            .bind(code.redirect_uri.as_deref())
+            .bind(code.pkce.as_ref().map(|p| p.challenge.as_str()))
+            .bind(code.pkce.as_ref().map(|p| p.method.as_str()))
+            .bind(code.expires_at)
+            .execute(&mut *tx)
+            .await
+        }
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_foreign_key_violation(&e) => return Ok(Insertion::ClientUnknown),
+            Err(e) => return Err(db(e)),
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Insertion::Stored)
     }
 
-    async fn take_code(&self, hash: &TokenHash) -> Result<CodeRedemption, StoreError> {
-        // A concurrent caller's UPDATE waits on the row lock, then re-checks `NOT spent` on the
-        // committed row and matches nothing: exactly one caller gets the record.
-        let taken = sqlx::query(&format!(
-            "UPDATE tessera_codes SET spent = true WHERE hash = $1 AND NOT spent \
-             RETURNING {CODE_COLUMNS}"
+    async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
         ))
         .bind(bytes(hash))
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        if let Some(row) = taken {
-            return Ok(CodeRedemption::Redeemed(code_from(&row)?));
-        }
-        let spent: Option<(String, OffsetDateTime)> =
-            sqlx::query_as("SELECT grant_id, expires_at FROM tessera_codes WHERE hash = $1")
+        row.as_ref().map(code_from).transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<CodeRedemption, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Concurrent redemptions of one code queue here; each sees the one before committed.
+        let code: Option<(String, bool)> =
+            sqlx::query_as("SELECT grant_id, spent FROM tessera_codes WHERE hash = $1 FOR UPDATE")
                 .bind(bytes(hash))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(db)?;
-        let Some((grant, expires_at)) = spent else {
+        let Some((grant, spent)) = code else {
             return Ok(CodeRedemption::Unknown);
         };
-        // A replay: bar the grant under its lock. An `issue_tokens` holding the lock commits
-        // first (and the caller's `revoke_grant` then finds its tokens); one that comes later
-        // sees the bar and stores nothing.
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        lock_grant(&mut tx, &grant).await?;
-        sqlx::query(
-            "INSERT INTO tessera_barred_grants (grant_id, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (grant_id) DO UPDATE \
-             SET expires_at = greatest(tessera_barred_grants.expires_at, excluded.expires_at)",
-        )
-        .bind(&grant)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        if spent {
+            // A replay: the tombstone commits with this step; the tokens are reaped after.
+            sqlx::query(
+                "UPDATE tessera_grants SET revoked_at = now() \
+                 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(&grant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            self.reap_grant(&grant).await?;
+            return Ok(CodeRedemption::Replayed(GrantId::new(grant)));
+        }
+        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
+            return Ok(CodeRedemption::GrantRevoked);
+        }
+        sqlx::query("UPDATE tessera_codes SET spent = true WHERE hash = $1")
+            .bind(bytes(hash))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_tokens(&mut tx, tokens).await?;
         tx.commit().await.map_err(db)?;
-        Ok(CodeRedemption::Replayed(GrantId::new(grant)))
+        Ok(CodeRedemption::Redeemed)
     }
 
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        self.sweep_rows(
             "DELETE FROM tessera_codes WHERE hash IN (SELECT hash FROM tessera_codes \
-             WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+             WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING grant_id",
+            now,
+            limit,
         )
-        .bind(now)
-        .bind(limit_of(limit))
-        .execute(&self.pool)
         .await
-        .map_err(db)?;
-        sqlx::query(
-            "DELETE FROM tessera_barred_grants WHERE grant_id IN (SELECT grant_id \
-             FROM tessera_barred_grants WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
-             FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now)
-        .bind(limit_of(limit))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(done.rows_affected())
     }
 }
 
 #[async_trait]
 impl TokenStore for PgStore {
-    async fn issue_tokens(&self, grant: &Grant, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+    async fn issue_tokens(
+        &self,
+        family: Family<'_>,
+        tokens: &[TokenRecord],
+    ) -> Result<IssueOutcome, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        // Under the grant's lock, a bar is either committed (and seen by this statement's fresh
-        // snapshot: READ COMMITTED) or waits for this transaction to commit.
-        lock_grant(&mut tx, grant.id.as_str()).await?;
-        let barred: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM tessera_barred_grants WHERE grant_id = $1")
-                .bind(grant.id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        if barred.is_some() {
-            return Err(StoreError::GrantRevoked);
+        match family {
+            Family::New(grant) => {
+                if !client_present(&mut tx, &grant.client_id).await? {
+                    return Ok(IssueOutcome::ClientUnknown);
+                }
+                match insert_grant(&mut tx, grant).await {
+                    Ok(()) => {}
+                    Err(e) if is_foreign_key_violation(&e) => {
+                        return Ok(IssueOutcome::ClientUnknown);
+                    }
+                    Err(e) => return Err(db(e)),
+                }
+            }
+            Family::Existing(id) => match lock_grant_shared(&mut tx, id.as_str()).await? {
+                Some((true, true)) => {}
+                Some((true, false)) => return Ok(IssueOutcome::ClientUnknown),
+                _ => return Ok(IssueOutcome::GrantRevoked),
+            },
         }
-        sqlx::query(&format!(
-            "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO NOTHING"
-        ))
-        .bind(grant.id.as_str())
-        .bind(grant.client_id.as_str())
-        .bind(grant.user.as_ref().map(UserId::as_str))
-        .bind(grant.scopes.to_string())
-        .bind(grant.grant_type.as_str())
-        .bind(grant.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        for token in tokens {
-            insert_token(&mut tx, token).await?;
-        }
-        tx.commit().await.map_err(db)
+        insert_tokens(&mut tx, tokens).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(IssueOutcome::Stored)
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL"
+            "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
         ))
         .bind(bytes(hash))
         .fetch_optional(&self.pool)
@@ -685,7 +1124,8 @@ impl TokenStore for PgStore {
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tessera_tokens WHERE hash = $1 AND token_type = 'refresh'"
+            "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+             AND t.token_type = 'refresh'"
         ))
         .bind(bytes(hash))
         .fetch_optional(&self.pool)
@@ -715,14 +1155,8 @@ impl TokenStore for PgStore {
             return Ok(Rotation::Unknown);
         };
         // Grant before token, as every step locks: a concurrent revocation of the family
-        // either finishes first (and the update below finds nothing) or waits for this one.
-        let family = sqlx::query("SELECT 1 FROM tessera_grants WHERE id = $1 FOR KEY SHARE")
-            .bind(&grant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if family.is_none() {
-            // Revoked since the read above: its tokens went with it.
+        // either finishes its mark first (and this finds it revoked) or waits for this one.
+        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
             return Ok(Rotation::Unknown);
         }
         let retired = sqlx::query(
@@ -736,9 +1170,7 @@ impl TokenStore for PgStore {
         .await
         .map_err(db)?;
         if retired.rows_affected() == 1 {
-            for token in new {
-                insert_token(&mut tx, token).await?;
-            }
+            insert_tokens(&mut tx, new).await?;
             tx.commit().await.map_err(db)?;
             return Ok(Rotation::Rotated);
         }
@@ -770,15 +1202,17 @@ impl TokenStore for PgStore {
         let Some(grant) = grant else {
             return Ok(false);
         };
-        let family = sqlx::query("SELECT 1 FROM tessera_grants WHERE id = $1 FOR UPDATE")
-            .bind(&grant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if family.is_none() {
-            // Revoked since the read above: the token went with its grant.
+        let active: Option<bool> = sqlx::query_scalar(
+            "SELECT revoked_at IS NULL FROM tessera_grants WHERE id = $1 FOR UPDATE",
+        )
+        .bind(&grant)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(active) = active else {
+            // Forgotten since the read above: the token went with its grant.
             return Ok(false);
-        }
+        };
         let removed =
             sqlx::query("DELETE FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL")
                 .bind(bytes(hash))
@@ -786,45 +1220,23 @@ impl TokenStore for PgStore {
                 .await
                 .map_err(db)?
                 .rows_affected();
-        // The grant is locked: no token can join it before this transaction ends.
+        // The grant is locked: nothing can join it before this transaction ends.
         sqlx::query(
             "DELETE FROM tessera_grants g WHERE g.id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id)",
+             AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
+             AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
+             AND NOT EXISTS (SELECT 1 FROM tessera_devices d WHERE d.grant_id = g.id)",
         )
         .bind(&grant)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        Ok(removed > 0)
+        Ok(removed > 0 && active)
     }
 
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Waits for rotations in flight, then keeps new tokens out until the grant is gone.
-        // Without a grant row there is no token (each token's foreign key needs one), and the
-        // lock must come first: deleting tokens before holding it could deadlock.
-        let family = sqlx::query("SELECT 1 FROM tessera_grants WHERE id = $1 FOR UPDATE")
-            .bind(grant.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if family.is_none() {
-            return Ok(0);
-        }
-        let tokens = sqlx::query("DELETE FROM tessera_tokens WHERE grant_id = $1")
-            .bind(grant.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        sqlx::query("DELETE FROM tessera_grants WHERE id = $1")
-            .bind(grant.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(tokens)
+        self.revoke_and_reap(grant.as_str()).await
     }
 
     async fn revoke_user_grants(
@@ -832,61 +1244,55 @@ impl TokenStore for PgStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<u64, StoreError> {
-        // One statement; the tokens go by cascade.
-        let done = sqlx::query("DELETE FROM tessera_grants WHERE client_id = $2 AND user_id = $1")
+        let mut revoked: Vec<String> = Vec::new();
+        loop {
+            let batch: Vec<String> = sqlx::query_scalar(
+                "UPDATE tessera_grants SET revoked_at = now() WHERE id IN (SELECT id \
+                 FROM tessera_grants WHERE client_id = $2 AND user_id = $1 \
+                 AND revoked_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE) RETURNING id",
+            )
             .bind(user.as_str())
             .bind(client.as_str())
-            .execute(&self.pool)
+            .bind(limit_of(BATCH))
+            .fetch_all(&self.pool)
             .await
             .map_err(db)?;
-        Ok(done.rows_affected())
-    }
-
-    async fn list_user_grants(&self, user: &UserId) -> Result<Vec<Grant>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS} FROM tessera_grants WHERE user_id = $1 \
-             ORDER BY created_at DESC, id"
-        ))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(grant_from).collect()
+            let done = batch.len() < BATCH;
+            revoked.extend(batch);
+            if done {
+                break;
+            }
+        }
+        for grant in &revoked {
+            self.reap_grant(grant).await?;
+        }
+        for chunk in revoked.chunks(BATCH) {
+            self.forget_grants(chunk.to_vec()).await?;
+        }
+        Ok(revoked.len() as u64)
     }
 
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let grants: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM tessera_tokens WHERE hash IN (SELECT hash FROM tessera_tokens \
-             WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING grant_id",
-        )
-        .bind(now)
-        .bind(limit_of(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let removed = grants.len() as u64;
-        let mut grants = grants;
-        grants.sort_unstable();
-        grants.dedup();
-        if !grants.is_empty() {
-            // A second transaction, holding no token lock: lock the grants (in one order, so
-            // sweepers cannot deadlock each other), then drop those left empty.
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            sqlx::query("SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(&grants)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            sqlx::query(
-                "DELETE FROM tessera_grants g WHERE g.id = ANY($1) \
-                 AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id)",
-            )
-            .bind(&grants)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            tx.commit().await.map_err(db)?;
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            // Live and retired tokens alike, by their own expires_at.
+            let mut batch = self
+                .sweep_batch(
+                    "DELETE FROM tessera_tokens WHERE hash IN (SELECT hash FROM tessera_tokens \
+                     WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                     RETURNING grant_id",
+                    now,
+                    budget,
+                )
+                .await?;
+            if (batch as usize) < budget {
+                batch += self.finish_reaping(budget - batch as usize).await?;
+            }
+            removed += batch;
+            if (batch as usize) < budget {
+                break;
+            }
         }
         Ok(removed)
     }
@@ -1016,18 +1422,49 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
         status: DeviceStatus,
     ) -> Result<bool, StoreError> {
-        let (status, grant) = device_status_columns(&status);
-        let done = sqlx::query(
-            "UPDATE tessera_devices SET status = $2, approved_grant = $3 \
-             WHERE user_code_hash = $1 AND status = 'pending'",
+        let approved = match &status {
+            DeviceStatus::Approved { grant } => Some(grant),
+            DeviceStatus::Denied => None,
+            _ => return Ok(false),
+        };
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
+            "SELECT device_hash, client_id FROM tessera_devices \
+             WHERE user_code_hash = $1 AND status = 'pending' FOR UPDATE",
         )
         .bind(bytes(user_code))
-        .bind(status)
-        .bind(grant)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        let Some((device, client)) = pending else {
+            return Ok(false);
+        };
+        if let Some(grant) = approved {
+            if grant.client_id.as_str() != client
+                || !client_present(&mut tx, &grant.client_id).await?
+            {
+                return Ok(false);
+            }
+            match insert_grant(&mut tx, grant).await {
+                Ok(()) => {}
+                Err(e) if is_foreign_key_violation(&e) => return Ok(false),
+                Err(e) => return Err(db(e)),
+            }
+        }
+        let (status, grant) = device_status_columns(&status);
+        sqlx::query(
+            "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
+             WHERE device_hash = $1",
+        )
+        .bind(&device)
+        .bind(status)
+        .bind(grant)
+        .bind(approved.map(|g| g.id.as_str()))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn poll_device(
@@ -1054,19 +1491,14 @@ impl DeviceStore for PgStore {
         after.last_poll_at = Some(now);
         if too_fast {
             after.interval = after.interval.saturating_add(5);
-        } else if matches!(after.status, DeviceStatus::Approved { .. }) {
-            after.status = DeviceStatus::Redeemed;
         }
-        let (status, grant) = device_status_columns(&after.status);
         sqlx::query(
-            "UPDATE tessera_devices SET last_poll_at = $2, poll_interval = $3, status = $4, \
-             approved_grant = $5 WHERE device_hash = $1",
+            "UPDATE tessera_devices SET last_poll_at = $2, poll_interval = $3 \
+             WHERE device_hash = $1",
         )
         .bind(bytes(device))
         .bind(now)
         .bind(i64::from(after.interval))
-        .bind(status)
-        .bind(grant)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1078,17 +1510,54 @@ impl DeviceStore for PgStore {
         })
     }
 
-    async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM tessera_devices WHERE device_hash IN (SELECT device_hash \
-             FROM tessera_devices WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
-             FOR UPDATE SKIP LOCKED)",
+    async fn redeem_device(
+        &self,
+        device: &TokenHash,
+        tokens: &[TokenRecord],
+    ) -> Result<DeviceRedemption, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Concurrent redemptions queue on the row; each sees the one before committed.
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, coalesce(grant_id, approved_grant->>'id') FROM tessera_devices \
+             WHERE device_hash = $1 FOR UPDATE",
         )
-        .bind(now)
-        .bind(limit_of(limit))
-        .execute(&self.pool)
+        .bind(bytes(device))
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(done.rows_affected())
+        let Some((status, grant)) = row else {
+            return Ok(DeviceRedemption::Unknown);
+        };
+        let grant = match (status.as_str(), grant) {
+            ("approved", Some(grant)) => grant,
+            ("redeemed", _) => return Ok(DeviceRedemption::AlreadyRedeemed),
+            _ => return Ok(DeviceRedemption::NotApproved),
+        };
+        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
+            return Ok(DeviceRedemption::GrantRevoked);
+        }
+        sqlx::query(
+            "UPDATE tessera_devices SET status = 'redeemed', approved_grant = NULL, \
+             grant_id = $2 WHERE device_hash = $1",
+        )
+        .bind(bytes(device))
+        .bind(&grant)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_tokens(&mut tx, tokens).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(DeviceRedemption::Redeemed)
+    }
+
+    async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.sweep_rows(
+            "DELETE FROM tessera_devices WHERE device_hash IN (SELECT device_hash \
+             FROM tessera_devices WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
+             FOR UPDATE SKIP LOCKED) RETURNING grant_id",
+            now,
+            limit,
+        )
+        .await
     }
 }

@@ -1,6 +1,7 @@
--- ARGV: 2 device hash hex, 3 now (unix seconds), 4 the `Redeemed` status JSON.
+-- ARGV: 2 device hash hex, 3 now (unix seconds).
 -- Returns {0} unknown; {1, record JSON, interval, last poll, status JSON} polled (the fields
--- as they were before the call); {2, ...} slow down (the fields after the call).
+-- as they were before the call); {2, ...} slow down (the fields after the call). The status
+-- is never changed here (see redeem_device).
 local dk = key('device', ARGV[2])
 local v = redis.call('HMGET', dk, 'rec', 'interval', 'last', 'status')
 if not v[1] then
@@ -15,7 +16,4 @@ if v[3] ~= '' and now < tonumber(v[3]) + interval then
   return {2, v[1], raised, ARGV[3], v[4]}
 end
 redis.call('HSET', dk, 'last', ARGV[3])
-if cjson.decode(v[4]).status == 'approved' then
-  redis.call('HSET', dk, 'status', ARGV[4])
-end
 return {1, v[1], v[2], v[3], v[4]}

@@ -1,16 +1,16 @@
--- ARGV[2]: hash hex. Removes a live token; returns 1 if there was one.
+-- ARGV[2]: hash hex. Removes a live token; returns 1 if there was one (of a live grant).
 local hex = ARGV[2]
-local lk = key('token', hex)
-local live = redis.call('GET', lk)
-if not live then
+local lk = key('token.v2', hex)
+local gid = redis.call('HGET', lk, 'grant')
+if not gid then
   return 0
 end
-local gid = cjson.decode(live).grant_id
+local live = grant_live(gid)
 redis.call('DEL', lk)
-local family = key('grant.tokens', gid)
-redis.call('SREM', family, hex)
+redis.call('SREM', key('grant.tokens', gid), hex)
 redis.call('ZREM', P .. 'exp.tokens', hex .. ':' .. gid)
-if redis.call('SCARD', family) == 0 then
-  redis.call('SADD', P .. 'grants.orphan', gid)
+forget_if_empty(gid)
+if live then
+  return 1
 end
-return 1
+return 0

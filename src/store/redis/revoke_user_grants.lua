@@ -1,7 +1,10 @@
--- ARGV: 2 user ID, 3 client ID. Returns how many grants went.
-local n = 0
-for _, gid in ipairs(redis.call('SINTER', key('user.grants', ARGV[2]), key('client.grants', ARGV[3]))) do
-  drop_grant(gid)
-  n = n + 1
+-- ARGV: 2 client ID, 3 user ID, 4 budget. Marks up to `budget` of the active grants the user
+-- gave the client revoked. Returns {how many were taken from the set, the revoked grant IDs...}.
+local taken = redis.call('SPOP', user_grants_key(ARGV[2], ARGV[3]), tonumber(ARGV[4]))
+local out = {#taken}
+for _, gid in ipairs(taken) do
+  if revoke(gid) == 1 then
+    table.insert(out, gid)
+  end
 end
-return n
+return out

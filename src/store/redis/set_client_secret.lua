@@ -1,0 +1,7 @@
+-- ARGV: 2 client ID, 3 secret hash. Returns 1 if the client exists, else 0.
+local k = key('client.v2', ARGV[2])
+if redis.call('EXISTS', k) == 0 then
+  return 0
+end
+redis.call('HSET', k, 'secret', ARGV[3])
+return 1
