@@ -11,20 +11,20 @@ use crate::scope::ScopeSet;
 use crate::secret::{SecretHash, TokenHash};
 use crate::shared_str::SharedStr;
 
-/// The longest client ID accepted.
-pub const MAX_CLIENT_ID_LEN: usize = 255;
-
 /// A client identifier (RFC 6749 §2.2): 1 to 255 visible ASCII characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "SharedStr")]
 pub struct ClientId(SharedStr);
 
 impl ClientId {
+    /// The longest client ID accepted.
+    pub const MAX_LEN: usize = 255;
+
     /// Validates a client ID.
     pub fn new(id: impl Into<String>) -> Result<Self, OAuthError> {
         let id = id.into();
         if id.is_empty()
-            || id.len() > MAX_CLIENT_ID_LEN
+            || id.len() > Self::MAX_LEN
             || !id.bytes().all(|b| (0x21..=0x7e).contains(&b))
         {
             return Err(OAuthError::invalid_request(

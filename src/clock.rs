@@ -1,11 +1,15 @@
 //! Time, injected: the core never reads the operating system's clock directly.
 
 use std::fmt;
+#[cfg(any(test, feature = "testkit"))]
 use std::sync::{Arc, Mutex};
 
-use time::{Duration, OffsetDateTime};
+#[cfg(any(test, feature = "testkit"))]
+use time::Duration;
+use time::OffsetDateTime;
 
-/// A source of the current time. The [`crate::Provider`] holds one; tests use [`ManualClock`].
+/// A source of the current time. The [`crate::Provider`] holds one; tests use
+/// `testkit::ManualClock`.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time, UTC.
     fn now(&self) -> OffsetDateTime;
@@ -40,10 +44,11 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// A clock that only moves when told to. Clones share the same time.
 ///
 /// ```
-/// use tessera::{Clock, ManualClock};
+/// use tessera::{Clock, testkit::ManualClock};
 /// use time::Duration;
 ///
 /// let clock = ManualClock::new(time::OffsetDateTime::UNIX_EPOCH);
@@ -56,6 +61,7 @@ pub struct ManualClock {
     now: Arc<Mutex<OffsetDateTime>>,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl ManualClock {
     /// A clock standing at `start`. Sub-second precision is dropped so that stored times
     /// round-trip through every store unchanged.
@@ -83,6 +89,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self

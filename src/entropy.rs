@@ -1,9 +1,12 @@
 //! Randomness, injected: every secret is drawn from an [`Entropy`] the provider holds.
 
 use std::fmt;
+#[cfg(any(test, feature = "testkit"))]
 use std::sync::Mutex;
 
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
+#[cfg(any(test, feature = "testkit"))]
+use rand::SeedableRng;
 
 /// A cryptographically secure random source.
 ///
@@ -27,6 +30,7 @@ impl Entropy for OsEntropy {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// A deterministic source for tests: the same seed yields the same tokens.
 ///
 /// # Security
@@ -36,6 +40,7 @@ pub struct SeededEntropy {
     rng: Mutex<rand::rngs::StdRng>,
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl SeededEntropy {
     /// A source seeded with `seed`.
     pub fn new(seed: u64) -> Self {
@@ -45,6 +50,7 @@ impl SeededEntropy {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 impl Entropy for SeededEntropy {
     fn fill(&self, buf: &mut [u8]) {
         self.rng

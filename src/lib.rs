@@ -41,8 +41,8 @@ pub mod testkit;
 pub use async_trait::async_trait;
 
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
-pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, MAX_CLIENT_ID_LEN, UserId};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use client::{AuthMethod, Client, ClientId, ClientType, GrantType, UserId};
+pub use clock::{Clock, SystemClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,
     PkceRequirement, RegistrationPolicy,
@@ -54,10 +54,8 @@ pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 pub use endpoint::form::FormRequest;
-pub use endpoint::register::{
-    ClientRegistration, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, RegisteredClient,
-};
-pub use entropy::{Entropy, OsEntropy, SeededEntropy};
+pub use endpoint::register::{ClientRegistration, RegisteredClient};
+pub use entropy::{Entropy, OsEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
 pub use grant::issue::{ACCESS_TOKEN_TYPE, TokenResponse};
@@ -70,11 +68,9 @@ pub use offload::TokioBlocking;
 pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
-pub use redirect::{
-    ExactRedirect, MAX_REDIRECT_URI_LEN, RedirectError, RedirectPolicy, RedirectUri,
-};
+pub use redirect::{ExactRedirect, RedirectError, RedirectPolicy, RedirectUri};
 pub use response::{BodyFormat, Redirect, Response};
-pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
+pub use scope::{Scope, ScopeSet};
 pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken,
     RegistrationAccessToken, SecretHash, TokenHash, TokenKind,

@@ -6,9 +6,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// The longest redirect URI accepted, in bytes.
-pub const MAX_REDIRECT_URI_LEN: usize = 2048;
-
 /// An absolute URI without a fragment, kept exactly as written (matching compares the text)
 /// together with its parsed form.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,6 +36,9 @@ pub enum RedirectError {
 }
 
 impl RedirectUri {
+    /// The longest redirect URI accepted, in bytes.
+    pub const MAX_LEN: usize = 2048;
+
     /// The parameters an authorization response (success or error, RFC 6749 §4.1.2 and
     /// §4.1.2.1, RFC 9207, OpenID Connect Core §3) adds to a redirect URI.
     pub const RESPONSE_PARAMS: &'static [&'static str] = &[
@@ -57,7 +57,7 @@ impl RedirectUri {
 
     /// Parses an absolute URI without a fragment (RFC 6749 §3.1.2).
     pub fn parse(text: &str) -> Result<Self, RedirectError> {
-        if text.len() > MAX_REDIRECT_URI_LEN {
+        if text.len() > Self::MAX_LEN {
             return Err(RedirectError::Malformed("longer than 2048 bytes"));
         }
         if text.contains('#') {

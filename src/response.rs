@@ -130,6 +130,7 @@ impl Redirect {
     }
 
     /// The value of one parameter of the location.
+    #[cfg(any(test, feature = "testkit"))]
     pub(crate) fn param(&self, name: &str) -> Option<String> {
         self.location
             .query_pairs()

@@ -5,21 +5,19 @@ use std::sync::Arc;
 
 use crate::error::OAuthError;
 
-/// The most scopes one request may name; more is `invalid_scope`, not a slow request.
-pub const MAX_SCOPES: usize = 64;
-/// The longest scope token accepted.
-pub const MAX_SCOPE_LEN: usize = 128;
-
 /// One scope token: `1*( %x21 / %x23-5B / %x5D-7E )` (printable ASCII except space, `"`
 /// and `\`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope(String);
 
 impl Scope {
+    /// The longest scope token accepted.
+    pub const MAX_LEN: usize = 128;
+
     /// Validates one scope token.
     pub fn new(token: impl Into<String>) -> Result<Self, OAuthError> {
         let token = token.into();
-        if token.is_empty() || token.len() > MAX_SCOPE_LEN {
+        if token.is_empty() || token.len() > Scope::MAX_LEN {
             return Err(OAuthError::invalid_scope(
                 "a scope token is empty or too long",
             ));
@@ -71,21 +69,24 @@ impl Default for ScopeSet {
 }
 
 impl ScopeSet {
+    /// The most scopes one request may name; more is `invalid_scope`, not a slow request.
+    pub const MAX_SCOPES: usize = 64;
+
     /// The empty set.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Parses a space-delimited list. Runs of spaces are tolerated; any other whitespace,
-    /// an invalid character, or more than [`MAX_SCOPES`] distinct tokens is `invalid_scope`.
+    /// an invalid character, or more than [`ScopeSet::MAX_SCOPES`] distinct tokens is `invalid_scope`.
     pub fn parse(text: &str) -> Result<Self, OAuthError> {
         let mut scopes = Vec::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
             let scope = Scope::new(token)?;
-            if scopes.len() >= MAX_SCOPES {
+            if scopes.len() >= ScopeSet::MAX_SCOPES {
                 // Repetitions do not count; only a new distinct scope can make the set too large.
                 sort_unique(&mut scopes);
-                if scopes.len() >= MAX_SCOPES && scopes.binary_search(&scope).is_err() {
+                if scopes.len() >= ScopeSet::MAX_SCOPES && scopes.binary_search(&scope).is_err() {
                     return Err(OAuthError::invalid_scope("too many scopes requested"));
                 }
             }
@@ -200,7 +201,7 @@ impl serde::Serialize for ScopeSet {
     }
 }
 
-/// Decodes the wire form as it was stored: every scope is validated, but [`MAX_SCOPES`] is not
+/// Decodes the wire form as it was stored: every scope is validated, but [`ScopeSet::MAX_SCOPES`] is not
 /// applied. It bounds what one request may ask for ([`ScopeSet::parse`]); a stored record may
 /// hold more (a consent is the union of every scope a user granted over time), and must read
 /// back whatever its size.
@@ -301,23 +302,25 @@ mod tests {
 
     #[test]
     fn bounds_count_and_length() {
-        let many = (0..=MAX_SCOPES)
+        let many = (0..=ScopeSet::MAX_SCOPES)
             .map(|i| format!("s{i}"))
             .collect::<Vec<_>>()
             .join(" ");
         assert!(ScopeSet::parse(&many).is_err());
         // Only distinct scopes count: repetitions of the allowed number still parse.
-        let distinct = (0..MAX_SCOPES).map(|i| format!("s{i}")).collect::<Vec<_>>();
+        let distinct = (0..ScopeSet::MAX_SCOPES)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>();
         let repeated = format!("{0} {0} {0}", distinct.join(" "));
         assert_eq!(
             ScopeSet::parse(&repeated).map(|s| s.len()).ok(),
-            Some(MAX_SCOPES)
+            Some(ScopeSet::MAX_SCOPES)
         );
         assert_eq!(
             ScopeSet::parse(&"a ".repeat(500)).map(|s| s.len()).ok(),
             Some(1)
         );
-        assert!(Scope::new("x".repeat(MAX_SCOPE_LEN + 1)).is_err());
+        assert!(Scope::new("x".repeat(Scope::MAX_LEN + 1)).is_err());
         assert!(Scope::new("").is_err());
     }
 }

@@ -16,6 +16,8 @@
 //! the check that found it.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub use crate::clock::ManualClock;
+pub use crate::entropy::SeededEntropy;
 pub use crate::inspect::{RedirectExt, ResponseExt};
 
 use std::collections::HashMap;

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use common::*;
 use tessera::{
-    AuthorizeError, BearerRequest, ClientRegistration, ErrorCode, FormRequest, Limits,
-    MAX_REDIRECT_URI_LEN, MAX_SCOPES, Params, PkceRequirement, ScopeSet,
+    AuthorizeError, BearerRequest, ClientRegistration, ErrorCode, FormRequest, Limits, Params,
+    PkceRequirement, ScopeSet,
 };
 
 fn authorize_query(client_id: &str, redirect: &str, extra: &str) -> String {
@@ -465,7 +465,7 @@ async fn oversized_input_is_bounded_with_clear_errors() {
         );
     }
     // Scope count and scope token length.
-    let many = (0..=MAX_SCOPES)
+    let many = (0..=ScopeSet::MAX_SCOPES)
         .map(|i| format!("s{i}"))
         .collect::<Vec<_>>()
         .join(" ");
@@ -483,7 +483,7 @@ async fn oversized_input_is_bounded_with_clear_errors() {
     // Redirect URI length: refused before any lookup, at authorization and registration.
     let long_uri = format!(
         "https://client.example/{}",
-        "a".repeat(MAX_REDIRECT_URI_LEN)
+        "a".repeat(tessera::RedirectUri::MAX_LEN)
     );
     assert!(matches!(
         authorize(&h, &authorize_query(&client.id, &long_uri, "")).await,
@@ -511,7 +511,7 @@ async fn oversized_input_is_bounded_with_clear_errors() {
             .contains("too large"),
         "{json}"
     );
-    let uris = (0..=tessera::MAX_REDIRECT_URIS)
+    let uris = (0..=tessera::ClientRegistration::MAX_REDIRECT_URIS)
         .map(|i| format!("\"https://a.example/{i}\""))
         .collect::<Vec<_>>()
         .join(",");
@@ -717,7 +717,7 @@ async fn a_host_limiter_is_consulted() {
         }
         async fn succeeded(&self, _: &str, _: time::OffsetDateTime) {}
     }
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = std::sync::Arc::new(tessera::store::MemoryStore::new());
     let provider = tessera::Provider::builder(config(), store.clone())
         .clock(std::sync::Arc::new(clock.clone()))
@@ -965,7 +965,7 @@ async fn code_replay_right_after_redemption_leaves_no_live_token() {
     use std::sync::atomic::Ordering;
     use tessera::store::TokenStore;
 
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let memory = Arc::new(tessera::store::MemoryStore::new());
     let pausing = Arc::new(PausingStore {
         inner: memory.clone(),
@@ -976,7 +976,7 @@ async fn code_replay_right_after_redemption_leaves_no_live_token() {
     });
     let provider = tessera::Provider::builder(config(), pausing.clone())
         .clock(Arc::new(clock.clone()))
-        .entropy(Arc::new(tessera::SeededEntropy::new(7)))
+        .entropy(Arc::new(tessera::testkit::SeededEntropy::new(7)))
         .build();
     let h = Arc::new(Harness {
         provider,

@@ -8,10 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tessera::store::MemoryStore;
-use tessera::{
-    AuditEvent, AuditSink, ClientId, FormRequest, ManualClock, Provider, RateLimit, ScopeSet,
-    SeededEntropy,
-};
+use tessera::testkit::{ManualClock, SeededEntropy};
+use tessera::{AuditEvent, AuditSink, ClientId, FormRequest, Provider, RateLimit, ScopeSet};
 
 #[derive(Debug, Default)]
 struct Recorder(Mutex<Vec<AuditEvent>>);

@@ -263,7 +263,7 @@ impl SubjectTokenValidator for Personal {
 }
 
 fn exchange_provider(dialect: Dialect) -> Harness {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
     let provider = Provider::builder(with_dialect(dialect), store.clone())
         .clock(Arc::new(clock.clone()))
@@ -318,7 +318,7 @@ async fn aliased_parameters_and_a_default_subject_token_type() {
 
 #[tokio::test]
 async fn offline_access_tokens_never_expire_others_do() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
     let config = builder()
         .danger(
@@ -414,7 +414,7 @@ fn same_domain_redirect_refuses_with_reasons() {
 
 #[tokio::test]
 async fn same_domain_redirect_plugged_into_the_provider() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
     let provider = Provider::builder(config(), store.clone())
         .clock(Arc::new(clock.clone()))

@@ -385,7 +385,7 @@ impl SubjectTokenValidator for PersonalTokens {
 }
 
 fn exchange_harness() -> (Harness, Arc<PersonalTokens>) {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
     let personal = Arc::new(PersonalTokens::default());
     let provider = Provider::builder(config(), store.clone())

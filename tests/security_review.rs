@@ -111,7 +111,7 @@ async fn c8_device_guesses_are_limited_per_user_per_source_and_globally() {
 
 #[tokio::test]
 async fn c8_device_guesses_have_a_global_cap() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let provider =
         tessera::Provider::builder(config(), Arc::new(tessera::store::MemoryStore::new()))
             .clock(Arc::new(clock))
@@ -194,7 +194,7 @@ async fn c10_a_parallel_burst_does_not_exceed_the_budget() {
         .build();
     let h = Arc::new(Harness {
         provider,
-        clock: tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
+        clock: tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
         store,
     });
     let client = Arc::new(h.confidential().await);
@@ -352,7 +352,7 @@ async fn c6_redirect_uris_cannot_carry_code_or_iss() {
         .build();
     let h = Harness {
         provider,
-        clock: tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
+        clock: tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
         store,
     };
     let client = h.confidential().await;
@@ -556,7 +556,7 @@ async fn c4_client_credentials_tokens_always_expire() {
 /// One client cannot make the provider store tokens or device authorizations without bound.
 #[tokio::test]
 async fn c4_machine_issuance_is_limited_per_client() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(tessera::store::MemoryStore::new());
     let provider = tessera::Provider::builder(config(), store.clone())
         .clock(Arc::new(clock.clone()))
@@ -676,7 +676,7 @@ async fn c1_a_client_cannot_exchange_another_clients_token() {
 #[tokio::test]
 async fn c1_an_exchanged_token_joins_and_dies_with_the_subject_family() {
     let store = Arc::new(tessera::store::MemoryStore::new());
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     // Register first (IDs are generated), then build the provider that trusts the pair.
     let setup = tessera::Provider::builder(config(), store.clone())
         .clock(Arc::new(clock.clone()))
@@ -869,7 +869,7 @@ async fn c15_host_subject_tokens_are_rate_limited() {
         .build();
     let h = Harness {
         provider,
-        clock: tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
+        clock: tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC)),
         store,
     };
     let client = exchanger(&h, "Exchanger").await;

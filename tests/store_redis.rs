@@ -19,10 +19,11 @@ use tessera::store::{
     DeviceStore, Family, Grant, GrantId, Insertion, IssueOutcome, RedisStore, Storage, TokenRecord,
     TokenStore, TokenType,
 };
+use tessera::testkit::ManualClock;
 use tessera::testkit::{self, RedirectExt, ResponseExt};
 use tessera::{
-    AuthMethod, BearerRequest, ClientRegistration, Entropy, FormRequest, GrantType, ManualClock,
-    OsEntropy, Provider, ScopeSet, TokenHash, UserId,
+    AuthMethod, BearerRequest, ClientRegistration, Entropy, FormRequest, GrantType, OsEntropy,
+    Provider, ScopeSet, TokenHash, UserId,
 };
 use time::{Duration, OffsetDateTime};
 

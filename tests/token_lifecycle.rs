@@ -192,7 +192,7 @@ async fn access_tokens_expire_with_the_clock() {
 
 #[tokio::test]
 async fn a_scope_can_make_tokens_never_expire() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let config = builder()
         .danger(
             tessera::danger::Danger::new()
@@ -226,7 +226,7 @@ async fn a_scope_can_make_tokens_never_expire() {
 
 #[tokio::test]
 async fn refresh_tokens_expire_and_families_have_an_absolute_lifetime() {
-    let clock = tessera::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let clock = tessera::testkit::ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let config = builder()
         .lifetimes(
             tessera::Lifetimes::default()

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera::{ExactRedirect, MAX_REDIRECT_URI_LEN, RedirectPolicy, RedirectUri};
+use tessera::{ExactRedirect, RedirectPolicy, RedirectUri};
 
 fuzz_target!(|text: &str| {
     let registered = RedirectUri::parse("https://client.example/cb").expect("fixed");
@@ -11,7 +11,7 @@ fuzz_target!(|text: &str| {
     let policy = ExactRedirect::default();
     if let Ok(uri) = RedirectUri::parse(text) {
         assert_eq!(uri.as_str(), text);
-        assert!(text.len() <= MAX_REDIRECT_URI_LEN);
+        assert!(text.len() <= RedirectUri::MAX_LEN);
         assert!(!text.contains('#'));
         assert!(!matches!(
             uri.url().scheme(),

@@ -2,17 +2,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera::{ErrorCode, MAX_SCOPE_LEN, MAX_SCOPES, Scope, ScopeSet};
+use tessera::{ErrorCode, Scope, ScopeSet};
 use tessera_fuzz::assert_description;
 
 fuzz_target!(|text: &str| {
     match ScopeSet::parse(text) {
         Ok(set) => {
-            assert!(set.len() <= MAX_SCOPES);
+            assert!(set.len() <= ScopeSet::MAX_SCOPES);
             let wire = set.to_string();
             assert_eq!(ScopeSet::parse(&wire).expect("round trip"), set);
             for scope in set.iter() {
-                assert!(scope.as_str().len() <= MAX_SCOPE_LEN);
+                assert!(scope.as_str().len() <= Scope::MAX_LEN);
                 assert!(!scope.as_str().contains(' '));
                 assert!(Scope::new(scope.as_str()).is_ok());
             }

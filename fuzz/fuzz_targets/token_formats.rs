@@ -39,6 +39,6 @@ fuzz_target!(|text: &str| {
     }
     if let Ok(id) = ClientId::new(text) {
         assert_eq!(id.as_str(), text);
-        assert!(!text.is_empty() && text.len() <= tessera::MAX_CLIENT_ID_LEN);
+        assert!(!text.is_empty() && text.len() <= tessera::ClientId::MAX_LEN);
     }
 });

@@ -6,11 +6,11 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
+use tessera::testkit::{ManualClock, SeededEntropy};
 use tessera::store::MemoryStore;
 use tessera::testkit::{RedirectExt as _, ResponseExt as _};
 use tessera::{
-    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, ManualClock,
-    MemoryAttemptLimiter, Params, Provider, Response, ScopeSet, SeededEntropy, UserId,
+    AuthMethod, ClientRegistration, Config, FormRequest, GrantType, MemoryAttemptLimiter, Params, Provider, Response, ScopeSet, UserId,
 };
 
 /// Every error code the library may put on the wire (RFC 6749, 6750, 7009, 7591, 8628, 8693).

@@ -16,11 +16,6 @@ use crate::response::Response;
 use crate::scope::ScopeSet;
 use crate::secret::{ClientSecret, RegistrationAccessToken, SecretHash, TokenHash};
 
-/// The longest client name accepted.
-pub const MAX_CLIENT_NAME_LEN: usize = 200;
-/// The most redirect URIs one client may register.
-pub const MAX_REDIRECT_URIS: usize = 20;
-
 /// What to register: the metadata of RFC 7591 §2 that tessera acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -42,6 +37,11 @@ pub struct ClientRegistration {
 }
 
 impl ClientRegistration {
+    /// The longest client name accepted, in characters.
+    pub const MAX_NAME_LEN: usize = 200;
+    /// The most redirect URIs one client may register.
+    pub const MAX_REDIRECT_URIS: usize = 20;
+
     /// A confidential web client with one redirect URI.
     pub fn new(name: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
         Self {
@@ -185,7 +185,7 @@ fn metadata_url(field: &str, value: &str, allow_http: bool) -> Result<String, OA
             "{field} must be an absolute https URL with a host and no user information"
         ))
     };
-    if value.len() > crate::MAX_REDIRECT_URI_LEN
+    if value.len() > RedirectUri::MAX_LEN
         || value.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(refuse());
@@ -243,7 +243,7 @@ fn checked_metadata(
                 let text = value
                     .as_str()
                     .ok_or_else(|| metadata_error(format!("{name} must be a string")))?;
-                display_text(name, text, MAX_CLIENT_NAME_LEN)?.into()
+                display_text(name, text, ClientRegistration::MAX_NAME_LEN)?.into()
             }
             // Nothing else is kept: whatever is not checked is not stored or echoed.
             _ => continue,
@@ -272,7 +272,11 @@ impl Provider {
         let name = if registration.name.is_empty() {
             String::new()
         } else {
-            display_text("client_name", &registration.name, MAX_CLIENT_NAME_LEN)?
+            display_text(
+                "client_name",
+                &registration.name,
+                ClientRegistration::MAX_NAME_LEN,
+            )?
         };
         let homepage = registration
             .homepage
@@ -280,7 +284,7 @@ impl Provider {
             .map(|home| metadata_url("client_uri", home, allow_http))
             .transpose()?;
         let metadata = checked_metadata(&registration.metadata, allow_http)?;
-        if registration.redirect_uris.len() > MAX_REDIRECT_URIS {
+        if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }
         let redirect_uris = registration

@@ -754,7 +754,7 @@ pub trait ConsentStore: Send + Sync {
     /// If consent exists, its scopes become the union of the old and the new, `granted_at`
     /// is kept and `last_used_at` set from `consent`; otherwise `consent` is stored as given.
     /// A consent of any number of scopes reads back whole (the request limit
-    /// [`crate::MAX_SCOPES`] does not apply to stored records).
+    /// [`crate::ScopeSet::MAX_SCOPES`] does not apply to stored records).
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
 
     /// Sets `last_used_at` of an existing consent; does nothing if there is none.

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use base64::Engine as _;
 pub use tessera::danger::Danger;
 use tessera::store::MemoryStore;
+use tessera::testkit::{ManualClock, SeededEntropy};
 pub use tessera::testkit::{RedirectExt, ResponseExt};
 use tessera::{
-    AuthMethod, ClientRegistration, Config, ConfigBuilder, FormRequest, GrantType, ManualClock,
-    Params, Provider, Response, ScopeSet, SeededEntropy, UserId,
+    AuthMethod, ClientRegistration, Config, ConfigBuilder, FormRequest, GrantType, Params,
+    Provider, Response, ScopeSet, UserId,
 };
 
 pub const REDIRECT: &str = "https://client.example/cb";
