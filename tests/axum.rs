@@ -594,6 +594,18 @@ async fn the_layer_puts_the_principal_into_the_request_extensions() {
             .text()
             .ends_with(&format!("body access_token={whoami}&x=1"))
     );
+    // With a header token, a form body passes unread, whatever its size.
+    let upload = format!("x={}", "a".repeat(64 * 1024));
+    let answer = call(
+        &router,
+        with_token(form_post("/api/me", upload.clone()), &whoami),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.text().ends_with(&upload));
+    // Without one, a form body is read for a token up to the limit.
+    let answer = call(&router, form_post("/api/me", upload)).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     // Not a form: the body is not read for a token.
     let json = Request::post("/api/me")
         .header(header::CONTENT_TYPE, "application/json")

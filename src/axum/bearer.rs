@@ -209,10 +209,13 @@ where
 /// other request is answered with the RFC 6750 challenge (401, or 403 `insufficient_scope`).
 ///
 /// The token may be in the `Authorization` header, in an
-/// `application/x-www-form-urlencoded` body (RFC 6750 §2.2; the layer then reads the body,
-/// bounded by [`Limits::max_bytes`](crate::Limits::max_bytes), and hands it on), or in the
-/// query where the configuration allows it
-/// ([`Danger::bearer_in_query`](crate::danger::Danger::bearer_in_query)).
+/// `application/x-www-form-urlencoded` body (RFC 6750 §2.2), or in the query where the
+/// configuration allows it
+/// ([`Danger::bearer_in_query`](crate::danger::Danger::bearer_in_query)). The layer reads a
+/// form body only for a request without an `Authorization` header (and only where the
+/// configuration accepts [form tokens](crate::ConfigBuilder::bearer_in_form)): it then reads
+/// it whole, up to [`Limits::max_bytes`](crate::Limits::max_bytes) (past that, `413`), and
+/// hands it on. Any other body passes unread.
 ///
 /// Add it with `route_layer`, so that an unknown path stays a 404:
 ///
@@ -305,7 +308,10 @@ where
         let BearerLayer { provider, required } = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let (body, form) = if provider.config().bearer_in_form && is_form(&parts.headers) {
+            let form_token = provider.config().bearer_in_form
+                && is_form(&parts.headers)
+                && !parts.headers.contains_key(header::AUTHORIZATION);
+            let (body, form) = if form_token {
                 let limit = provider.config().limits().max_bytes;
                 match read_bounded(&parts.headers, body, limit).await {
                     Ok(bytes) => (None, Some(bytes)),
