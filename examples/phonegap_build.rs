@@ -24,16 +24,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRef, RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{get, post};
-use dialect_support::{Buffered, Ui, UiConfig};
+use dialect_support::{Ui, UiConfig};
 use tessera::store::MemoryStore;
 use tessera::{
     AttemptLimiter, AuthMethod, ClientId, ClientRegistration, ClientSecret, Config, Dialect,
-    ErrorCode, GrantType, MemoryAttemptLimiter, PkceRequirement, Provider, ScopeSet, StoreError,
-    SubjectToken, SubjectTokenValidator, TokenHash, UserId, danger::Danger,
+    ErrorCode, FormRequest, GrantType, MemoryAttemptLimiter, PkceRequirement, Provider, ScopeSet,
+    StoreError, SubjectToken, SubjectTokenValidator, TokenHash, UserId, danger::Danger,
 };
 
 /// The example client of the document.
@@ -125,6 +125,14 @@ struct AppState {
     exchange: Provider,
 }
 
+/// tessera's `FormRequest` extractor reads its body limit here (both providers have the
+/// default limits).
+impl FromRef<AppState> for Provider {
+    fn from_ref(state: &AppState) -> Provider {
+        state.ui.provider.clone()
+    }
+}
+
 /// The whole provider as a router, with the document's client and personal token imported.
 pub async fn app(issuer: &str) -> Result<Router, Box<dyn Error>> {
     let store = Arc::new(MemoryStore::new());
@@ -184,12 +192,12 @@ async fn authorize(
         .await
 }
 
-async fn non_web_flow(State(state): State<AppState>, request: Buffered) -> Response {
-    dialect_support::token(&state.exchange, &request).await
+async fn non_web_flow(State(state): State<AppState>, request: FormRequest) -> tessera::Response {
+    state.exchange.token(&request).await
 }
 
-async fn token(State(state): State<AppState>, request: Buffered) -> Response {
-    dialect_support::token(&state.ui.provider, &request).await
+async fn token(State(state): State<AppState>, request: FormRequest) -> tessera::Response {
+    state.ui.provider.token(&request).await
 }
 
 async fn me(

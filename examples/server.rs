@@ -21,9 +21,10 @@
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged. SIGTERM or SIGINT
 //! stops it: no new connections, the requests in flight get up to 10 seconds, then exit 0.
 //!
-//! Each endpoint is a few lines: build tessera's request value from the axum request (the `http`
-//! bridge, in `support`), call the provider, send its response. The pages, sessions, CSRF
-//! tokens and rate limits are in `support/`, for other examples to reuse.
+//! The protocol endpoints are the `axum` feature's router (`tessera::axum::Routes`), mounted at
+//! the metadata's URLs, with this example's authorization and device pages added to it and a
+//! `BearerLayer` in front of `/api/me`. The pages, sessions, CSRF tokens and rate limits are in
+//! `support/`, for other examples to reuse.
 
 // An early `Err(Response)` is how axum handlers refuse; boxing every one would only add noise.
 #![allow(clippy::result_large_err)]
@@ -37,22 +38,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, RawQuery, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use subtle::ConstantTimeEq as _;
+use tessera::axum::{BearerLayer, Routes};
 use tessera::store::{MemoryStore, Storage};
 use tessera::{
     AuthorizeError, BearerError, ClientId, Config, DeviceAttempt, ExactRedirect, GrantType,
-    Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Provider, Scope,
-    ScopeSet, UserId, danger::Danger,
+    Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Principal,
+    Provider, Scope, ScopeSet, UserId, danger::Danger,
 };
 
 use support::{
     Buffered, Pages, RateLimiter, Receipt, Session, SessionLimits, Sessions, Source, Visitor,
-    plain, safe_next, see_other, send, with_cookie,
+    plain, safe_next, see_other, with_cookie,
 };
 
 /// The one user of this example.
@@ -185,134 +188,114 @@ struct App {
     pages: Arc<Pages>,
     sessions: Sessions,
     limits: RateLimiter,
+    /// The path of the advertised registration endpoint, whose POSTs are rate-limited.
+    registration_path: Option<String>,
+}
+
+/// The `axum` feature's extractors (and `Principal`) find the provider here.
+impl FromRef<App> for Provider {
+    fn from_ref(app: &App) -> Provider {
+        app.provider.clone()
+    }
+}
+
+/// The scope `/api/me` requires.
+fn whoami() -> ScopeSet {
+    ScopeSet::from_tokens(["whoami"]).unwrap_or_default()
 }
 
 fn router(app: App) -> Router {
-    Router::new()
+    // Token, revocation, introspection, metadata, registration and client configuration,
+    // device authorization: at the metadata's URLs, with this example's pages at theirs.
+    let oauth = Routes::new(&app.provider)
+        .authorization(get(authorize))
+        .device_verification(get(device_page).post(device_code_entered))
+        .into_router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limit_registrations,
+        ));
+    let me = get(me)
+        .post(me)
+        .route_layer(BearerLayer::new(&app.provider).require(whoami()));
+    oauth
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/.well-known/oauth-authorization-server", get(metadata))
-        .route("/authorize", get(authorize))
         .route("/login", post(login))
         .route("/consent", post(consent))
-        .route("/token", post(token))
-        .route("/revoke", post(revoke))
-        .route("/introspect", post(introspect))
-        .route("/register", post(register))
-        .route(
-            "/register/{client_id}",
-            get(client_configuration)
-                .put(client_configuration)
-                .delete(client_configuration),
-        )
-        .route("/device_authorization", post(device_authorization))
-        .route("/device", get(device_page).post(device_code_entered))
         .route("/device/consent", post(device_consent))
         .route("/apps", get(apps))
         .route("/apps/revoke", post(revoke_app))
         .route("/logout", post(logout))
-        .route("/api/me", get(me).post(me))
+        .route("/api/me", me)
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
         .layer(axum::middleware::from_fn(support::guard_and_log))
         .with_state(app)
 }
 
 // ---------------------------------------------------------------------------------------------
-// The protocol endpoints: a few lines each.
+// The protocol endpoints' additions: a rate limit and the protected resource.
 
-async fn metadata(State(app): State<App>) -> Response {
-    send(app.provider.metadata_response())
-}
-
-async fn token(State(app): State<App>, request: Buffered) -> Response {
-    send(app.provider.token(&request.form()).await)
-}
-
-async fn revoke(State(app): State<App>, request: Buffered) -> Response {
-    send(app.provider.revoke(&request.form()).await)
-}
-
-async fn introspect(State(app): State<App>, request: Buffered) -> Response {
-    send(app.provider.introspect(&request.form()).await)
-}
-
-async fn device_authorization(State(app): State<App>, request: Buffered) -> Response {
-    send(app.provider.device_authorization(&request.form()).await)
-}
-
-async fn register(State(app): State<App>, Source(source): Source, request: Buffered) -> Response {
-    if let Err(refused) = app.limits.check(source, "register") {
+/// Open registration is rate-limited per source (`--rate-limit` per minute; then 429).
+async fn limit_registrations(
+    State(app): State<App>,
+    Source(source): Source,
+    request: Request,
+    next: Next,
+) -> Response {
+    let registering = request.method() == Method::POST
+        && app.registration_path.as_deref() == Some(request.uri().path());
+    if registering && let Err(refused) = app.limits.check(source, "register") {
         return refused;
     }
-    send(
-        app.provider
-            .register(request.body(), request.authorization())
-            .await,
-    )
+    next.run(request).await
 }
 
-async fn client_configuration(
-    State(app): State<App>,
-    Path(client_id): Path<String>,
-    request: Buffered,
-) -> Response {
-    let method = request.0.method().as_str();
-    let response = app.provider.client_configuration(
-        method,
-        &client_id,
-        request.authorization(),
-        request.body(),
-    );
-    send(response.await)
-}
-
-/// The protected resource: who the token acts for (scope `whoami`).
-async fn me(State(app): State<App>, request: Buffered) -> Response {
-    let whoami = ScopeSet::from_tokens(["whoami"]).unwrap_or_default();
-    match app
-        .provider
-        .validate_bearer(&request.bearer(), &whoami)
-        .await
-    {
-        Ok(principal) => match principal.user() {
-            Some(user) => Json(serde_json::json!({
-                "username": user.as_str(),
-                "client_id": principal.client_id().as_str(),
-                "scope": principal.scopes().to_string(),
-            }))
+/// The protected resource: who the token acts for. The `BearerLayer` in front of it already
+/// refused any request without a valid token carrying `whoami` (401 or 403, RFC 6750).
+async fn me(State(app): State<App>, principal: Principal) -> Response {
+    match principal.user() {
+        Some(user) => Json(serde_json::json!({
+            "username": user.as_str(),
+            "client_id": principal.client_id().as_str(),
+            "scope": principal.scopes().to_string(),
+        }))
+        .into_response(),
+        // A client-credentials token names no user: there is no one to describe.
+        None => BearerError::insufficient_scope(&whoami())
+            .to_response(&app.provider)
             .into_response(),
-            // A client-credentials token names no user: there is no one to describe.
-            None => send(BearerError::insufficient_scope(&whoami).to_response(&app.provider)),
-        },
-        Err(refused) => send(refused.to_response(&app.provider)),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The authorization endpoint and its pages.
 
-/// GET /authorize: validate, then log in, then consent (skipped when already granted).
+/// GET /authorize: the request validated by tessera's extractor; then log in, then consent
+/// (skipped when already granted).
 async fn authorize(
     State(app): State<App>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    request: Result<PendingAuthorization, AuthorizeError>,
 ) -> Response {
-    let query = query.unwrap_or_default();
-    let outcome = app.pending(&query).await;
-    if let Err(Refusal::Page(page)) = outcome {
-        return page;
-    }
+    let request = match request {
+        // The client or its redirect URI cannot be trusted: a 400 page, never a redirect.
+        Err(AuthorizeError::Untrusted(error)) => return error.into_response(),
+        request => request,
+    };
+    // The query re-encoded (form_urlencoded): the login's `next`, the consent form's `request`.
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(url::form_urlencoded::parse(
+            query.unwrap_or_default().as_bytes(),
+        ))
+        .finish();
     let visitor = app.sessions.visitor(&headers);
-    let page = match (visitor.user(), outcome) {
-        (_, Err(Refusal::Page(page))) => page,
+    let page = match (visitor.user(), request) {
         // Signed in first, even for an error: only then may it be redirected (RFC 9700
         // §4.11.2), so a client's redirect URI is never an open redirector.
-        (None, outcome) => {
-            let client = outcome.as_ref().ok().map(|p| p.inner.client().name.clone());
-            // The query re-encoded (form_urlencoded), as the login's `next`.
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(url::form_urlencoded::parse(query.as_bytes()))
-                .finish();
+        (None, request) => {
+            let client = request.as_ref().ok().map(|p| p.client().name.clone());
             app.login_page(
                 &visitor.csrf,
                 &format!("/authorize?{query}"),
@@ -320,12 +303,9 @@ async fn authorize(
                 false,
             )
         }
-        (Some(user), Err(Refusal::Redirect(redirect))) => {
-            send(redirect.after_login(user).to_response())
-        }
+        (Some(user), Err(refused)) => refused.after_login(user).into_response(),
         (Some(user), Ok(pending)) => {
             let covered = pending
-                .inner
                 .consent_covers(&app.provider, user)
                 .await
                 .unwrap_or_else(|error| {
@@ -333,30 +313,32 @@ async fn authorize(
                     false
                 });
             if covered {
-                let scopes = pending.inner.scopes().clone();
-                let redirect = pending
-                    .inner
-                    .approve(&app.provider, user.clone(), &scopes)
-                    .await;
-                send(redirect.to_response())
+                let scopes = pending.scopes().clone();
+                let redirect = pending.approve(&app.provider, user.clone(), &scopes).await;
+                redirect.into_response()
             } else {
-                app.consent_page(&visitor.csrf, user, &pending)
+                app.consent_page(&visitor.csrf, user, &pending, &query)
             }
         }
     };
     with_cookie(page, visitor.cookie)
 }
 
-/// POST /consent: the user's decision on a request shown by [`authorize`].
+/// POST /consent: the user's decision on a request shown by [`authorize`], whose query comes
+/// back in the form's `request` and is validated again.
 async fn consent(State(app): State<App>, request: Buffered) -> Response {
     let (form, _session, user) = match app.logged_in_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
-    let pending = match app.pending(form.get("request").unwrap_or("")).await {
-        Ok(pending) => pending.inner,
-        Err(Refusal::Page(page)) => return page,
-        Err(Refusal::Redirect(redirect)) => return send(redirect.after_login(&user).to_response()),
+    let limits = app.provider.config().limits();
+    let params = match tessera::Params::from_query(form.get("request").unwrap_or(""), limits) {
+        Ok(params) => params,
+        Err(_) => return app.bad_form("the authorization request could not be read"),
+    };
+    let pending = match app.provider.authorize(&params).await {
+        Ok(pending) => pending,
+        Err(refused) => return refused.after_login(&user).into_response(),
     };
     let redirect = match form.get("decision") {
         Some("allow") => {
@@ -366,7 +348,7 @@ async fn consent(State(app): State<App>, request: Buffered) -> Response {
         Some("deny") => pending.deny(&app.provider),
         _ => return app.bad_form("decision must be allow or deny"),
     };
-    send(redirect.to_response())
+    redirect.into_response()
 }
 
 /// POST /login: the demo user's password check; a new session on success.
@@ -599,51 +581,7 @@ async fn revoke_app(State(app): State<App>, request: Buffered) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the handlers above.
 
-/// Why an authorization request cannot go on: a page to show, or an error redirect to send
-/// once the user has signed in.
-enum Refusal {
-    Page(Response),
-    Redirect(tessera::ErrorRedirect),
-}
-
-/// A validated authorization request and its query, re-encoded for the next form.
-struct Pending {
-    inner: PendingAuthorization,
-    query: String,
-}
-
 impl App {
-    /// Parses and validates an authorization request; an error is a 400 page for untrusted
-    /// requests, an error redirect (for a signed-in user) otherwise.
-    async fn pending(&self, query: &str) -> Result<Pending, Refusal> {
-        let limits = self.provider.config().limits();
-        let params = tessera::Params::from_query(query, limits).map_err(|error| {
-            let text = error.description.unwrap_or_default();
-            Refusal::Page(
-                self.pages
-                    .error(StatusCode::BAD_REQUEST, error.code.as_str(), &text),
-            )
-        })?;
-        match self.provider.authorize(&params).await {
-            Ok(inner) => Ok(Pending {
-                inner,
-                query: params.to_query(),
-            }),
-            Err(AuthorizeError::Untrusted(error)) => Err(Refusal::Page(self.pages.error(
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
-                error.code.as_str(),
-                &error.description,
-            ))),
-            Err(AuthorizeError::Redirect(redirect)) => Err(Refusal::Redirect(redirect)),
-            Err(_) => {
-                tracing::error!("unexpected authorization outcome");
-                Err(Refusal::Page(
-                    self.bad_form("the request could not be processed"),
-                ))
-            }
-        }
-    }
-
     /// The POSTed form, refused (403) unless it carries the CSRF token of the session or of the
     /// anonymous visitor.
     fn csrf_checked_form(
@@ -703,9 +641,15 @@ impl App {
         )
     }
 
-    fn consent_page(&self, csrf: &str, user: &UserId, pending: &Pending) -> Response {
-        let client = pending.inner.client();
-        let redirect = pending.inner.redirect_uri().url();
+    fn consent_page(
+        &self,
+        csrf: &str,
+        user: &UserId,
+        pending: &PendingAuthorization,
+        query: &str,
+    ) -> Response {
+        let client = pending.client();
+        let redirect = pending.redirect_uri().url();
         self.pages.render(
             StatusCode::OK,
             "consent.html",
@@ -718,9 +662,9 @@ impl App {
                     Some(port) => format!("{h}:{port}"),
                     None => h.to_owned(),
                 }),
-                scopes => scope_list(pending.inner.scopes()),
+                scopes => scope_list(pending.scopes()),
                 action => "/consent",
-                hidden => vec![("request", pending.query.as_str())],
+                hidden => vec![("request", query)],
             },
         )
     }
@@ -830,9 +774,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let provider = Provider::builder(config, store)
         .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
         .build();
+    let registration_path = provider
+        .config()
+        .endpoints()
+        .registration
+        .as_deref()
+        .and_then(|path| url::Url::parse(&provider.config().endpoint_url(path)).ok())
+        .map(|url| url.path().to_owned());
 
     let app = App {
         provider: provider.clone(),
+        registration_path,
         pages: Arc::new(Pages::new()?),
         sessions: Sessions::new(SessionLimits::new(
             args.max_sessions,

@@ -27,6 +27,11 @@ pub enum PkceRequirement {
 
 /// Paths of the endpoints, relative to the issuer, as advertised in server metadata. `None`
 /// leaves an endpoint out of the metadata.
+///
+/// [`ConfigBuilder::build`] checks that every path starts with `/`, has no query, fragment,
+/// space or braces and no segment starting with `:` or `*` (which routers read as captures),
+/// is not under `/.well-known/`, and differs from every other: so a router can serve each
+/// endpoint exactly where the metadata says it is (the `axum` feature's router does).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Endpoints {
@@ -769,6 +774,34 @@ impl ConfigBuilder {
             }),
             "endpoint paths must start with '/' and have no query, fragment or space",
         )?;
+        // Routers read `{..}`, `:name` and `*name` as captures (axum refuses to mount the
+        // last two), so such a path could not be served where the metadata says it is.
+        let issuer_path = url::Url::parse(&config.issuer)
+            .map(|url| url.path().to_owned())
+            .unwrap_or_default();
+        setting(
+            config
+                .endpoints
+                .paths()
+                .chain([issuer_path.as_str()])
+                .all(|p| {
+                    !p.contains(['{', '}']) && !p.split('/').any(|s| s.starts_with([':', '*']))
+                }),
+            "the issuer's and endpoints' paths must have no braces and no segment starting with ':' or '*'",
+        )?;
+        setting(
+            config
+                .endpoints
+                .paths()
+                .all(|p| p != "/.well-known" && !p.starts_with("/.well-known/")),
+            "endpoint paths must not be under /.well-known/ (RFC 8615), where the metadata is",
+        )?;
+        let mut paths: Vec<&str> = config.endpoints.paths().collect();
+        paths.sort_unstable();
+        setting(
+            paths.windows(2).all(|pair| pair[0] != pair[1]),
+            "two endpoints have the same path",
+        )?;
         setting(
             config
                 .dialect
@@ -915,6 +948,40 @@ mod tests {
                 .endpoints(Endpoints::default().with_token("token"))
                 .build()
                 .is_err()
+        );
+        for (endpoints, why) in [
+            (
+                Endpoints::default().with_revocation(Some("/token")),
+                "two endpoints at one path",
+            ),
+            (
+                Endpoints::default().with_token("/oauth/:token"),
+                "a router capture",
+            ),
+            (
+                Endpoints::default().with_token("/*token"),
+                "a router wildcard",
+            ),
+            (Endpoints::default().with_token("/{token}"), "braces"),
+            (
+                Endpoints::default().with_token("/.well-known/token"),
+                "the well-known space",
+            ),
+        ] {
+            assert!(base().endpoints(endpoints).build().is_err(), "{why}");
+        }
+        assert!(
+            Config::builder("https://a.example/:tenant")
+                .build()
+                .is_err(),
+            "an issuer path no router can mount"
+        );
+        assert!(
+            base()
+                .endpoints(Endpoints::default().with_token("/oauth/token:v2"))
+                .build()
+                .is_ok(),
+            "a colon inside a segment is plain text"
         );
         assert!(
             base()

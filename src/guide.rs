@@ -18,12 +18,19 @@ pub mod integrating {
     //! | `GET /.well-known/oauth-authorization-server` | [`Provider::metadata_response`](crate::Provider::metadata_response) | [`Response`](crate::Response) |
     //! | any API route | [`Provider::validate_bearer`](crate::Provider::validate_bearer) with a [`BearerRequest`](crate::BearerRequest) | a [`Principal`](crate::Principal) or a [`BearerError`](crate::BearerError) that renders its challenge |
     //!
+    //! On axum, the `axum` feature (`tessera::axum`) is this table: its router mounts every
+    //! endpoint but the authorization endpoint at the paths the metadata advertises, and its
+    //! extractors (`FormRequest`, `PendingAuthorization`, `Principal`) and `BearerLayer` do the
+    //! rest; the README's "Embedding tessera in your own app" is a complete provider on it.
+    //!
     //! ## The authorization endpoint is yours to render
     //! Your application owns login and consent. The usual shape:
     //!
     //! 1. Parse the query and call `authorize`. On `AuthorizeError::Untrusted`, show an error
     //!    page (400): the client or redirect URI could not be verified, so nothing may be sent
-    //!    there. On `AuthorizeError::Redirect`, send its 302.
+    //!    there. On `AuthorizeError::Redirect`, hold it: its 302 is only handed out, by
+    //!    [`AuthorizeError::after_login`](crate::AuthorizeError::after_login), for a signed-in
+    //!    user (RFC 9700 §4.11.2).
     //! 2. If nobody is logged in, send the browser to your login page, carrying the original
     //!    query; come back and call `authorize` again (it is cheap and keeps no state).
     //! 3. If [`PendingAuthorization::consent_covers`](crate::PendingAuthorization::consent_covers)

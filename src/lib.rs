@@ -4,6 +4,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audit;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod client;
 mod clock;
 mod config;

@@ -50,7 +50,7 @@ fn build_example(name: &str) -> PathBuf {
         .parent()
         .expect("target directory")
         .to_path_buf();
-    let mut features = vec!["http"];
+    let mut features = vec!["http", "axum"];
     if cfg!(feature = "memory") {
         features.push("memory");
     }

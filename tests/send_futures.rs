@@ -55,6 +55,51 @@ async fn device_deny(provider: Provider, device: tessera::PendingDeviceAuthoriza
     is_send(&device.deny(&provider));
 }
 
+/// The `axum` feature's extractors (with the provider as the state, and with an application
+/// state the provider is found in) and the bearer layer's service.
+#[cfg(feature = "axum")]
+mod axum_futures {
+    use super::*;
+    use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+    use axum::http::request::Parts;
+    use tessera::axum::{AnyScope, Bearer, BearerLayer};
+    use tower::{Layer as _, Service as _};
+
+    #[derive(Clone)]
+    struct AppState {
+        provider: Provider,
+    }
+
+    impl FromRef<AppState> for Provider {
+        fn from_ref(state: &AppState) -> Provider {
+            state.provider.clone()
+        }
+    }
+
+    async fn extractors<S: Send + Sync>(state: S, request: Request, parts: &mut Parts)
+    where
+        Provider: FromRef<S>,
+    {
+        is_send(&FormRequest::from_request(request, &state));
+        is_send(&PendingAuthorization::from_request_parts(parts, &state));
+        is_send(&tessera::Principal::from_request_parts(parts, &state));
+        is_send(&Bearer::<AnyScope>::from_request_parts(parts, &state));
+    }
+
+    async fn with_states(provider: Provider, request: Request, other: Request, parts: &mut Parts) {
+        is_send(&extractors(provider.clone(), request, parts));
+        is_send(&extractors(
+            AppState {
+                provider: provider.clone(),
+            },
+            other,
+            parts,
+        ));
+        let mut service = BearerLayer::new(&provider).layer(axum::Router::new());
+        is_send(&service.call(Request::default()));
+    }
+}
+
 #[test]
 fn provider_is_send_sync_and_clone() {
     fn assert<T: Send + Sync + Clone + 'static>() {}

@@ -1,7 +1,9 @@
 //! Glue shared by the three dialect examples (PhoneGap Build, Phabricator, AppHarbor): the
 //! demo user's login page, the consent page and the page listing authorized applications.
-//! Sessions, CSRF tokens and the conversion of tessera's responses into axum ones are the
-//! generic ones of `examples/support`, which `server.rs` uses too.
+//! Sessions and CSRF tokens are the generic ones of `examples/support`, which `server.rs` uses
+//! too; tessera's values are axum responses and extractors through the `axum` feature. The
+//! dialects' endpoints sit at their documented, non-standard paths, so each example routes
+//! them itself rather than through `tessera::axum::Routes`.
 //!
 //! None of it is OAuth protocol logic: every decision is the provider's. A real host replaces
 //! this module with its own accounts, sessions and templates.
@@ -13,14 +15,17 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-/// A request read whole, its body bounded by `support::MAX_BODY` (larger ones get 413).
+/// A request read whole, its body bounded by `support::MAX_BODY` (larger ones get 413), for the
+/// authorization endpoints that take a GET's query or a POST's form (Phabricator's; the other
+/// dialects read only the query).
+#[allow(unused_imports)]
 pub(crate) use support::Buffered;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, FromRef, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::{get, post};
@@ -28,7 +33,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 use tessera::{
     AuthMethod, AuthorizeError, BearerError, BearerRequest, ClientId, ClientRegistration,
-    GrantType, Params, Principal, Provider, ScopeSet, UserId,
+    FormRequest, GrantType, Params, Principal, Provider, ScopeSet, UserId,
 };
 
 /// The demo account every dialect example has.
@@ -59,6 +64,13 @@ pub struct Ui {
     templates: Arc<minijinja::Environment<'static>>,
     /// support's login, consent and error pages.
     pages: Arc<support::Pages>,
+}
+
+/// tessera's extractors (`FormRequest`) find the provider here.
+impl FromRef<Ui> for Provider {
+    fn from_ref(ui: &Ui) -> Provider {
+        ui.provider.clone()
+    }
 }
 
 impl std::fmt::Debug for Ui {
@@ -163,7 +175,7 @@ impl Ui {
         let pending = match outcome {
             Ok(pending) => pending,
             Err(AuthorizeError::Redirect(redirect)) => {
-                return support::send(redirect.after_login(&user).to_response());
+                return redirect.after_login(&user).into_response();
             }
             Err(_) => return StatusCode::BAD_REQUEST.into_response(),
         };
@@ -172,7 +184,7 @@ impl Ui {
                 Ok(true) => {
                     let scopes = pending.scopes().clone();
                     let redirect = pending.approve(&self.provider, user, &scopes).await;
-                    return support::send(redirect.to_response());
+                    return redirect.into_response();
                 }
                 Ok(false) => {}
                 Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
@@ -265,7 +277,7 @@ impl Ui {
         self.provider
             .validate_bearer(&request, scopes)
             .await
-            .map_err(|error: BearerError| support::send(error.to_response(&self.provider)))
+            .map_err(|error: BearerError| error.to_response(&self.provider).into_response())
     }
 
     /// A protected resource: answers `ok(principal)` as JSON when the bearer token is valid for
@@ -298,15 +310,11 @@ impl Ui {
     }
 }
 
-/// The token endpoint as a handler body: the request (body read up to `support::MAX_BODY`)
-/// goes to the provider as it came, query included, for dialects that read it.
-pub async fn token(provider: &Provider, request: &Buffered) -> AxumResponse {
-    support::send(provider.token(&request.form()).await)
-}
-
-/// The token endpoint as a handler, for routers whose state is the [`Ui`] itself.
-pub async fn token_handler(State(ui): State<Ui>, request: Buffered) -> AxumResponse {
-    token(&ui.provider, &request).await
+/// The token endpoint as a handler, for routers whose state is the [`Ui`] itself: the request
+/// (its body read up to the provider's `Limits::max_bytes` by tessera's extractor) goes to the
+/// provider as it came, query included, for dialects that read it.
+pub async fn token_handler(State(ui): State<Ui>, request: FormRequest) -> tessera::Response {
+    ui.provider.token(&request).await
 }
 
 /// Registers the example's confidential client (code grant, `client_secret_post`) and returns
@@ -421,7 +429,7 @@ async fn consent_submit(
             return ui.untrusted(error.code.as_str(), &error.description, error.status());
         }
         Err(AuthorizeError::Redirect(redirect)) => {
-            return support::send(redirect.after_login(&user).to_response());
+            return redirect.after_login(&user).into_response();
         }
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     };
@@ -431,7 +439,7 @@ async fn consent_submit(
     } else {
         pending.deny(&ui.provider)
     };
-    support::send(redirect.to_response())
+    redirect.into_response()
 }
 
 async fn apps_handler(State(ui): State<Ui>, headers: HeaderMap) -> AxumResponse {

@@ -1,8 +1,9 @@
-//! Glue between axum and tessera that any example server can reuse: request and response
-//! conversion, request sources, browser sessions (bounded, for signed-in users only), CSRF
-//! tokens (signed, stateless for anonymous visitors), the check of a login's `next`, HTML
+//! What any example server needs around tessera that tessera does not do: the host's page
+//! forms read whole, request sources, browser sessions (bounded, for signed-in users only),
+//! CSRF tokens (signed, stateless for anonymous visitors), the check of a login's `next`, HTML
 //! pages, request-size guards, rate limits and request logging. Nothing here knows about
-//! OAuth; `server.rs` holds the endpoints.
+//! OAuth: the protocol endpoints, their bodies and responses are the `axum` feature's
+//! (`tessera::axum`), and `server.rs` holds the pages.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -20,9 +21,10 @@ use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
-use tessera::{BearerRequest, Entropy as _, FormRequest, OsEntropy, TokenHash, UserId};
+use tessera::{Entropy as _, OsEntropy, TokenHash, UserId};
 
-/// The largest request body read (form and JSON endpoints): larger ones get 413.
+/// The largest page form read (login, consent, device and other host forms): larger ones get
+/// 413. (The protocol endpoints read theirs up to the provider's `Limits::max_bytes`.)
 pub(crate) const MAX_BODY: usize = 64 * 1024;
 /// The longest request target (path and query): longer ones get 414.
 pub(crate) const MAX_URI: usize = 8 * 1024;
@@ -32,8 +34,8 @@ pub(crate) const MAX_HEADERS: usize = 16 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Requests and responses
 
-/// A request read whole (body bounded by [`MAX_BODY`]), from which tessera's request values are
-/// built with the `http` bridge.
+/// A page form's request read whole (body bounded by [`MAX_BODY`]): its headers (the session
+/// cookie) and its body (the form).
 #[derive(Debug)]
 pub(crate) struct Buffered(pub(crate) axum::http::Request<Bytes>);
 
@@ -57,37 +59,10 @@ impl<S: Send + Sync> FromRequest<S> for Buffered {
 }
 
 impl Buffered {
-    /// The token/revocation/introspection/device endpoint request, with its [`Source`] when
-    /// the router is served with connect info: wrong client secrets from one source then slow
-    /// only that source, not the client everywhere.
-    pub(crate) fn form(&self) -> FormRequest {
-        let source = self
-            .0
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|peer| source_of(peer.0.ip()).to_string());
-        FormRequest::from_http(&self.0).with_source(source.as_deref())
-    }
-
-    /// The resource request's token locations.
-    pub(crate) fn bearer(&self) -> BearerRequest<'_> {
-        BearerRequest::from_http(&self.0)
-    }
-
-    /// The `Authorization` header.
-    pub(crate) fn authorization(&self) -> Option<&str> {
-        header_str(self.0.headers(), header::AUTHORIZATION)
-    }
-
     /// The body.
     pub(crate) fn body(&self) -> &[u8] {
         self.0.body()
     }
-}
-
-/// Sends a tessera response through axum.
-pub(crate) fn send(response: tessera::Response) -> Response {
-    axum::http::Response::<Vec<u8>>::from(response).map(Body::from)
 }
 
 /// A plain-text response.

@@ -29,7 +29,7 @@ pub struct UntrustedRequest {
 }
 
 impl UntrustedRequest {
-    fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
@@ -53,6 +53,28 @@ pub enum AuthorizeError {
     /// The redirect URI is verified: once the user has signed in, send the client this error
     /// response.
     Redirect(ErrorRedirect),
+}
+
+impl AuthorizeError {
+    /// What to send once `user` has signed in: the redirect of an [`AuthorizeError::Redirect`]
+    /// ([`ErrorRedirect::after_login`]), or the error page of an [`AuthorizeError::Untrusted`],
+    /// which is never redirected.
+    ///
+    /// ```
+    /// # use tessera::{AuthorizeError, UserId};
+    /// fn after_login(refused: AuthorizeError, user: &UserId) -> String {
+    ///     match refused.after_login(user) {
+    ///         Ok(redirect) => format!("302 to {}", redirect.location()),
+    ///         Err(untrusted) => format!("{} page: {untrusted}", untrusted.status()),
+    ///     }
+    /// }
+    /// ```
+    pub fn after_login(self, user: &UserId) -> Result<Redirect, UntrustedRequest> {
+        match self {
+            Self::Untrusted(error) => Err(error),
+            Self::Redirect(redirect) => Ok(redirect.after_login(user)),
+        }
+    }
 }
 
 /// An authorization error bound for a verified redirect URI, held until the user has signed

@@ -98,7 +98,7 @@ pub struct BearerError {
 }
 
 impl BearerError {
-    fn new(code: ErrorCode, description: &'static str) -> Self {
+    pub(crate) fn new(code: ErrorCode, description: &'static str) -> Self {
         Self {
             code: Some(code),
             description: Some(description),

@@ -5,12 +5,54 @@ use crate::config::RegistrationPolicy;
 use crate::provider::Provider;
 use crate::response::Response;
 
+/// The endpoints a provider serves, as paths below its issuer: what the metadata advertises,
+/// and so what a router mounts (`None`: neither advertised nor served).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Advertised<'a> {
+    pub(crate) authorization: &'a str,
+    pub(crate) token: &'a str,
+    pub(crate) revocation: Option<&'a str>,
+    pub(crate) introspection: Option<&'a str>,
+    /// Only when someone may register: open, or with an initial access token.
+    pub(crate) registration: Option<&'a str>,
+    /// Only with the device grant enabled.
+    pub(crate) device_authorization: Option<&'a str>,
+    /// The page of the device flow's `verification_uri`, with the device authorization endpoint
+    /// only. (Read by the `axum` feature's router, which mounts the host's page there.)
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) device_verification: Option<&'a str>,
+}
+
 impl Provider {
+    /// The endpoints this provider, as configured, serves.
+    pub(crate) fn advertised(&self) -> Advertised<'_> {
+        let config = self.config();
+        let endpoints = &config.endpoints;
+        let registration_reachable =
+            config.registration_open() || config.registration != RegistrationPolicy::Closed;
+        let device = config.grant_enabled(GrantType::DeviceCode);
+        let device_authorization = endpoints.device_authorization.as_deref().filter(|_| device);
+        Advertised {
+            authorization: &endpoints.authorization,
+            token: &endpoints.token,
+            revocation: endpoints.revocation.as_deref(),
+            introspection: endpoints.introspection.as_deref(),
+            registration: endpoints
+                .registration
+                .as_deref()
+                .filter(|_| registration_reachable),
+            device_authorization,
+            // Handed out only by the device authorization endpoint.
+            device_verification: device_authorization
+                .map(|_| endpoints.device_verification.as_str()),
+        }
+    }
+
     /// The metadata document: every endpoint, grant type, authentication method, PKCE method and
     /// scope listed is one that this provider, as configured, actually serves.
     pub(crate) fn metadata(&self) -> serde_json::Value {
         let config = self.config();
-        let endpoints = &config.endpoints;
+        let endpoints = self.advertised();
         let enabled = |g: GrantType| config.grant_enabled(g);
         let mut doc = serde_json::Map::new();
         let mut put = |name: &str, value: serde_json::Value| {
@@ -19,32 +61,27 @@ impl Provider {
         put("issuer", config.issuer().into());
         put(
             "authorization_endpoint",
-            config.endpoint_url(&endpoints.authorization).into(),
+            config.endpoint_url(endpoints.authorization).into(),
         );
         put(
             "token_endpoint",
-            config.endpoint_url(&endpoints.token).into(),
+            config.endpoint_url(endpoints.token).into(),
         );
-        if let Some(path) = &endpoints.revocation {
+        if let Some(path) = endpoints.revocation {
             put("revocation_endpoint", config.endpoint_url(path).into());
             put("revocation_endpoint_auth_methods_supported", auth_methods());
         }
-        if let Some(path) = &endpoints.introspection {
+        if let Some(path) = endpoints.introspection {
             put("introspection_endpoint", config.endpoint_url(path).into());
             put(
                 "introspection_endpoint_auth_methods_supported",
                 auth_methods(),
             );
         }
-        let registration_reachable =
-            config.registration_open() || config.registration != RegistrationPolicy::Closed;
-        if let (Some(path), true) = (&endpoints.registration, registration_reachable) {
+        if let Some(path) = endpoints.registration {
             put("registration_endpoint", config.endpoint_url(path).into());
         }
-        if let (Some(path), true) = (
-            &endpoints.device_authorization,
-            enabled(GrantType::DeviceCode),
-        ) {
+        if let Some(path) = endpoints.device_authorization {
             put(
                 "device_authorization_endpoint",
                 config.endpoint_url(path).into(),
