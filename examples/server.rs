@@ -649,7 +649,6 @@ impl App {
         query: &str,
     ) -> Response {
         let client = pending.client();
-        let redirect = pending.redirect_uri().url();
         self.pages.render(
             StatusCode::OK,
             "consent.html",
@@ -658,10 +657,7 @@ impl App {
                 user => user.as_str(),
                 client_name => client.name,
                 homepage => client.homepage,
-                redirect_host => redirect.host_str().map(|h| match redirect.port() {
-                    Some(port) => format!("{h}:{port}"),
-                    None => h.to_owned(),
-                }),
+                redirect_host => pending.redirect_uri().authority(),
                 scopes => scope_list(pending.scopes()),
                 action => "/consent",
                 hidden => vec![("request", query)],

@@ -206,9 +206,9 @@ pub struct Client {
     /// When the client was registered.
     #[serde(with = "time::serde::timestamp")]
     pub created_at: OffsetDateTime,
-    /// Further registration metadata (RFC 7591 §2 fields such as `contacts`, `logo_uri`).
+    /// Further registration metadata (RFC 7591 §2: `logo_uri`, `contacts`, ...).
     #[serde(default)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub metadata: ClientMetadata,
 }
 
 impl Client {
@@ -235,7 +235,7 @@ impl Client {
             secret: None,
             registration_token: None,
             created_at,
-            metadata: serde_json::Map::new(),
+            metadata: ClientMetadata::default(),
         }
     }
 
@@ -297,6 +297,67 @@ impl Client {
                 format!("the client is not allowed the {} grant", grant.as_str()),
             ))
         }
+    }
+}
+
+/// Registration metadata kept with a client as given (RFC 7591 §2), checked at registration:
+/// the URLs are `https` URLs, the strings display safely.
+///
+/// Stored as a JSON object with these members, so a record written with fewer of them reads
+/// back with the rest empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ClientMetadata {
+    /// `logo_uri`: the client's logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// `tos_uri`: the client's terms of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// `policy_uri`: the client's privacy policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// `contacts`: people responsible for the client (usually e-mail addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// `software_id`: the client software's identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// `software_version`: the client software's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+}
+
+impl ClientMetadata {
+    /// Sets `logo_uri`.
+    pub fn with_logo_uri(mut self, uri: impl Into<String>) -> Self {
+        self.logo_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `tos_uri`.
+    pub fn with_tos_uri(mut self, uri: impl Into<String>) -> Self {
+        self.tos_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `policy_uri`.
+    pub fn with_policy_uri(mut self, uri: impl Into<String>) -> Self {
+        self.policy_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `contacts`.
+    pub fn with_contacts(mut self, contacts: Vec<String>) -> Self {
+        self.contacts = contacts;
+        self
+    }
+
+    /// Sets `software_id` and `software_version`.
+    pub fn with_software(mut self, id: impl Into<String>, version: Option<&str>) -> Self {
+        self.software_id = Some(id.into());
+        self.software_version = version.map(str::to_owned);
+        self
     }
 }
 

@@ -213,7 +213,7 @@ impl OAuthError {
     }
 
     /// The JSON body of RFC 6749 §5.2.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::Map::new();
         body.insert("error".into(), self.code.as_str().into());
         if let Some(description) = &self.description {

@@ -90,8 +90,18 @@ impl RedirectUri {
         &self.text
     }
 
+    /// Where the URI points, as a consent page shows it: the host with a non-default port
+    /// (`client.example`, `127.0.0.1:8080`); `None` for a URI without a host (`com.example:/cb`).
+    pub fn authority(&self) -> Option<String> {
+        let host = self.url.host_str()?;
+        Some(match self.url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        })
+    }
+
     /// The parsed URI.
-    pub fn url(&self) -> &Url {
+    pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 

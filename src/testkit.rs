@@ -324,9 +324,7 @@ pub async fn clients(store: Arc<dyn Storage>) {
     let mut changed = client.clone();
     changed.name = "Renamed".into();
     changed.scopes = Some(scopes("a b"));
-    changed
-        .metadata
-        .insert("contacts".into(), serde_json::json!(["a@example.com"]));
+    changed.metadata.contacts = vec!["a@example.com".into()];
     check(
         ok(store.update_client(&changed).await, "update_client"),
         "update_client",

@@ -50,12 +50,21 @@ async fn typed_registration_generates_an_id_and_a_secret_shown_once() {
             .unwrap()
             .contains(secret.secret())
     );
-    assert!(
-        !h.provider
-            .client_document(&stored)
-            .to_string()
-            .contains(secret.secret())
-    );
+    let body = serde_json::json!({"redirect_uris": [REDIRECT]}).to_string();
+    let dynamic = h.provider.register(body.as_bytes(), None).await;
+    let doc = dynamic.json_body().unwrap();
+    let token = doc["registration_access_token"].as_str().unwrap();
+    let read = h
+        .provider
+        .client_configuration(
+            "GET",
+            doc["client_id"].as_str().unwrap(),
+            Some(&format!("Bearer {token}")),
+            b"",
+        )
+        .await;
+    assert_eq!(read.status, 200);
+    assert!(read.json_body().unwrap().get("client_secret").is_none());
 }
 
 #[tokio::test]

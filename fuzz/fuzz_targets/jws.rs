@@ -23,7 +23,7 @@ fuzz_target!(|text: &str| {
     if let Ok(token) = UnverifiedJws::parse(text) {
         let header = token.header();
         for refused in ["crit", "jku", "x5u", "b64", "zip", "enc"] {
-            assert!(header.get(refused).is_none(), "{refused} passed");
+            assert!(!header.contains(refused), "{refused} passed");
         }
         let verified = token.verify(key(), &Typ::JWT.or_absent());
         if verified.is_ok() {

@@ -14,7 +14,7 @@ fuzz_target!(|text: &str| {
         assert!(text.len() <= RedirectUri::MAX_LEN);
         assert!(!text.contains('#'));
         assert!(!matches!(
-            uri.url().scheme(),
+            url::Url::parse(uri.as_str()).expect("accepted").scheme(),
             "javascript" | "data" | "vbscript" | "file"
         ));
         let json = serde_json::to_string(&uri).expect("serialize");
@@ -26,7 +26,7 @@ fuzz_target!(|text: &str| {
             // Only a registered URI, or the loopback one with another port (RFC 8252 §7.3).
             if chosen.as_str() != registered.as_str() {
                 assert!(chosen.is_loopback_http(), "{text:?} matched {chosen:?}");
-                let url = chosen.url();
+                let url = url::Url::parse(chosen.as_str()).expect("accepted");
                 assert_eq!(url.path(), "/cb");
                 assert_eq!(url.query(), None);
                 assert!(url.username().is_empty() && url.password().is_none());

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use crate::audit::AuditEvent;
-use crate::client::{AuthMethod, Client, ClientId, ClientType, GrantType};
+use crate::client::{AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType};
 use crate::config::RegistrationPolicy;
 use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError, StoreError};
@@ -32,8 +32,8 @@ pub struct ClientRegistration {
     pub scopes: Option<ScopeSet>,
     /// Token endpoint authentication; [`AuthMethod::None`] makes a public client.
     pub auth_method: AuthMethod,
-    /// Other metadata kept as given (contacts, logo_uri, ...).
-    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Other metadata kept as given (contacts, logo_uri, ...), checked at registration.
+    pub metadata: ClientMetadata,
 }
 
 impl ClientRegistration {
@@ -51,7 +51,7 @@ impl ClientRegistration {
             grant_types: vec![GrantType::AuthorizationCode],
             scopes: None,
             auth_method: AuthMethod::ClientSecretBasic,
-            metadata: serde_json::Map::new(),
+            metadata: ClientMetadata::default(),
         }
     }
 
@@ -208,49 +208,73 @@ fn metadata_url(field: &str, value: &str, allow_http: bool) -> Result<String, OA
     Ok(value.to_owned())
 }
 
-/// Checks the kept RFC 7591 §2 fields: URLs are URLs, strings are strings, lists are bounded.
+/// Checks the kept RFC 7591 §2 fields: URLs are URLs, display strings display safely, lists
+/// are bounded.
 fn checked_metadata(
-    metadata: &serde_json::Map<String, serde_json::Value>,
+    metadata: &ClientMetadata,
     allow_http: bool,
-) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
-    let mut kept = serde_json::Map::new();
-    for (name, value) in metadata {
-        let checked: serde_json::Value = match name.as_str() {
-            "logo_uri" | "tos_uri" | "policy_uri" => {
-                let text = value
-                    .as_str()
-                    .ok_or_else(|| metadata_error(format!("{name} must be a string")))?;
-                metadata_url(name, text, allow_http)?.into()
-            }
-            "contacts" => {
-                let list = value
-                    .as_array()
-                    .ok_or_else(|| metadata_error("contacts must be an array of strings"))?;
-                if list.len() > 10 {
-                    return Err(metadata_error("contacts has more than 10 entries"));
-                }
-                list.iter()
-                    .map(|c| {
-                        c.as_str()
-                            .ok_or_else(|| metadata_error("contacts must be an array of strings"))
-                            .and_then(|c| display_text("a contact", c, 320))
-                            .map(serde_json::Value::from)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-                    .into()
-            }
-            "software_id" | "software_version" => {
-                let text = value
-                    .as_str()
-                    .ok_or_else(|| metadata_error(format!("{name} must be a string")))?;
-                display_text(name, text, ClientRegistration::MAX_NAME_LEN)?.into()
-            }
-            // Nothing else is kept: whatever is not checked is not stored or echoed.
-            _ => continue,
-        };
-        kept.insert(name.clone(), checked);
+) -> Result<ClientMetadata, OAuthError> {
+    let url = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|text| metadata_url(name, text, allow_http))
+            .transpose()
+    };
+    let text = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|text| display_text(name, text, ClientRegistration::MAX_NAME_LEN))
+            .transpose()
+    };
+    if metadata.contacts.len() > 10 {
+        return Err(metadata_error("contacts has more than 10 entries"));
     }
-    Ok(kept)
+    Ok(ClientMetadata {
+        logo_uri: url("logo_uri", &metadata.logo_uri)?,
+        tos_uri: url("tos_uri", &metadata.tos_uri)?,
+        policy_uri: url("policy_uri", &metadata.policy_uri)?,
+        contacts: metadata
+            .contacts
+            .iter()
+            .map(|c| display_text("a contact", c, 320))
+            .collect::<Result<_, _>>()?,
+        software_id: text("software_id", &metadata.software_id)?,
+        software_version: text("software_version", &metadata.software_version)?,
+    })
+}
+
+/// The kept fields of a registration request, read with their types checked: a field of the
+/// wrong type is `invalid_client_metadata`, never silently dropped.
+fn metadata_of(
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Result<ClientMetadata, OAuthError> {
+    let string = |name: &str| -> Result<Option<String>, OAuthError> {
+        match extra.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(metadata_error(format!("{name} must be a string"))),
+        }
+    };
+    let contacts = match extra.get("contacts") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| metadata_error("contacts must be an array of strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(metadata_error("contacts must be an array of strings")),
+    };
+    Ok(ClientMetadata {
+        logo_uri: string("logo_uri")?,
+        tos_uri: string("tos_uri")?,
+        policy_uri: string("policy_uri")?,
+        contacts,
+        software_id: string("software_id")?,
+        software_version: string("software_version")?,
+    })
 }
 
 fn random_id(provider: &Provider) -> String {
@@ -576,16 +600,12 @@ impl Provider {
             grant_types,
             scopes,
             auth_method,
-            metadata: raw
-                .extra
-                .into_iter()
-                .filter(|(k, _)| KEPT_FIELDS.contains(&k.as_str()))
-                .collect(),
+            metadata: metadata_of(&raw.extra)?,
         })
     }
 
     /// The registered metadata of a client, as RFC 7591 §3.2.1 returns it (without secrets).
-    pub fn client_document(&self, client: &Client) -> serde_json::Value {
+    pub(crate) fn client_document(&self, client: &Client) -> serde_json::Value {
         let mut doc = serde_json::Map::new();
         doc.insert("client_id".into(), client.id.as_str().into());
         doc.insert(
@@ -626,8 +646,12 @@ impl Provider {
                 format!("{}/{}", self.config().endpoint_url(path), client.id).into(),
             );
         }
-        for (name, value) in &client.metadata {
-            doc.entry(name.clone()).or_insert_with(|| value.clone());
+        if let serde_json::Value::Object(kept) =
+            serde_json::to_value(&client.metadata).unwrap_or_default()
+        {
+            for (name, value) in kept {
+                doc.entry(name).or_insert(value);
+            }
         }
         serde_json::Value::Object(doc)
     }
@@ -740,16 +764,6 @@ impl Provider {
         Ok(self.client_document(&client))
     }
 }
-
-/// Extra RFC 7591 §2 fields kept as given.
-const KEPT_FIELDS: &[&str] = &[
-    "contacts",
-    "logo_uri",
-    "tos_uri",
-    "policy_uri",
-    "software_id",
-    "software_version",
-];
 
 #[derive(Deserialize)]
 struct RawMetadata {

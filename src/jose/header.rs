@@ -114,9 +114,15 @@ impl Header {
         self.jwk.as_ref()
     }
 
-    /// Any member, by name (for extension members such as a profile's own).
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.members.get(name)
+    /// A string member, by name (for extension members such as a profile's own); `None` if
+    /// absent or not a string.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.members.get(name).and_then(Value::as_str)
+    }
+
+    /// Whether the header has a member by this name, whatever its value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.members.contains_key(name)
     }
 }
 

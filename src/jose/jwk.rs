@@ -172,7 +172,7 @@ impl Jwk {
 
     /// Validates a public JWK already parsed into a JSON value (a client's registered
     /// `jwks`, a DPoP proof's `jwk` header).
-    pub fn from_value(value: &Value) -> Result<Self, JwkError> {
+    pub(crate) fn from_value(value: &Value) -> Result<Self, JwkError> {
         match value {
             Value::Object(members) => Self::from_members(members),
             _ => Err(JwkError::Json("expected a JSON object".to_owned())),

@@ -50,7 +50,7 @@ impl JwkSet {
     }
 
     /// Validates a JWK Set already parsed into a JSON value.
-    pub fn from_value(value: &Value) -> Result<Self, JwkError> {
+    pub(crate) fn from_value(value: &Value) -> Result<Self, JwkError> {
         let keys = value
             .get("keys")
             .and_then(Value::as_array)

@@ -219,7 +219,7 @@ pub async fn sign(signer: &dyn Signer, typ: &Typ, payload: &[u8]) -> Result<Stri
         typ: typ.as_str(),
         kid: signer.key_id(),
     })
-    .map_err(SignError::Claims)?;
+    .map_err(|error| SignError::Claims(error.to_string()))?;
     let mut token = base64url::encode(header);
     token.push('.');
     base64url::encode_into(payload, &mut token);
@@ -238,7 +238,8 @@ pub async fn sign_claims<T: Serialize + Sync + ?Sized>(
     typ: &Typ,
     claims: &T,
 ) -> Result<String, SignError> {
-    let payload = serde_json::to_vec(claims).map_err(SignError::Claims)?;
+    let payload =
+        serde_json::to_vec(claims).map_err(|error| SignError::Claims(error.to_string()))?;
     sign(signer, typ, &payload).await
 }
 

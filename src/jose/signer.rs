@@ -30,7 +30,7 @@ pub enum SignError {
     NoActiveKey(Algorithm),
     /// The claims could not be serialised to JSON.
     #[error("the claims could not be serialised: {0}")]
-    Claims(#[source] serde_json::Error),
+    Claims(String),
 }
 
 /// A key that signs JWS signing inputs: a local [`SigningKey`], or a key held in a KMS or
