@@ -34,9 +34,9 @@ use crate::redirect::RedirectUri;
 use crate::scope::{Scope, ScopeSet};
 use crate::secret::{SecretHash, TokenHash};
 use crate::store::{
-    CodeRecord, CodeRedemption, Consent, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus,
-    Family, Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup,
-    Rotation, Storage, TokenRecord, TokenType,
+    Authentication, CodeRecord, CodeRedemption, Confirmation, Consent, DevicePoll, DeviceRecord,
+    DeviceRedemption, DeviceStatus, Family, Grant, GrantId, Insertion, IssueOutcome, PkceChallenge,
+    PkceMethod, RefreshLookup, Rotation, Storage, TokenRecord, TokenType,
 };
 
 /// The time the checks treat as "now": fixed, in whole seconds, after any sweep check's records.
@@ -180,6 +180,7 @@ fn client_record() -> Client {
         ])
 }
 
+/// A grant with every optional field set, so that each check's "stored as given" covers them.
 fn new_grant(client: &Client, user: Option<&UserId>) -> Grant {
     Grant::new(
         GrantId::new(unique("grant")),
@@ -188,6 +189,15 @@ fn new_grant(client: &Client, user: Option<&UserId>) -> Grant {
         scopes("read write"),
         GrantType::AuthorizationCode,
         base_time(),
+    )
+    .with_audience(vec![
+        "https://api.example/".into(),
+        "https://mcp.example/mcp".into(),
+    ])
+    .with_authentication(
+        Authentication::new(base_time() - Duration::seconds(30))
+            .with_acr("urn:example:loa:2")
+            .with_amr(vec!["pwd".into(), "otp".into()]),
     )
 }
 
@@ -203,11 +213,15 @@ fn token(grant: &Grant, token_type: TokenType, expires_at: Option<OffsetDateTime
     )
 }
 
-/// An access and a refresh token of `grant`, never expiring.
+/// An access and a refresh token of `grant`, never expiring, both bound to a key (so that
+/// the kit's round trips cover `confirmation`), the access token for one resource only.
 fn pair(grant: &Grant) -> Vec<TokenRecord> {
+    let jkt = Confirmation::Jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
     vec![
-        token(grant, TokenType::Access, None),
-        token(grant, TokenType::Refresh, None),
+        token(grant, TokenType::Access, None)
+            .with_audience(vec!["https://api.example/".into()])
+            .with_confirmation(jkt.clone()),
+        token(grant, TokenType::Refresh, None).with_confirmation(jkt),
     ]
 }
 
@@ -222,6 +236,9 @@ fn code_for(grant: &Grant, expires_at: OffsetDateTime) -> CodeRecord {
         )),
         expires_at,
     )
+    .with_nonce("n-0S6_WzA2Mj")
+    .with_dpop_jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+    .with_claims(r#"{"id_token":{"acr":{"essential":true}}}"#)
 }
 
 /// A stored code of a fresh grant of `client` for `user`, expiring a minute after
@@ -277,6 +294,7 @@ fn device_grant(client: &Client, user: &UserId) -> Grant {
         GrantType::DeviceCode,
         base_time(),
     )
+    .with_audience(vec!["https://api.example/".into()])
 }
 
 /// Approves `device` with a fresh grant for `user`; returns the grant.

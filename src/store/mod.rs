@@ -91,6 +91,14 @@ pub struct Grant {
     /// When it was created.
     #[serde(with = "time::serde::timestamp")]
     pub created_at: OffsetDateTime,
+    /// The resource servers (RFC 8707 resource indicators, absolute URIs) the grant's tokens
+    /// may be used at; empty for tokens not restricted to named resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// How and when the user authenticated for this grant (OpenID Connect `auth_time`, `acr`,
+    /// `amr`), if the host said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
 }
 
 impl Grant {
@@ -110,8 +118,73 @@ impl Grant {
             scopes,
             grant_type,
             created_at,
+            audience: Vec::new(),
+            authentication: None,
         }
     }
+
+    /// The same grant restricted to these resource servers (RFC 8707).
+    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// The same grant with the user's authentication recorded.
+    pub fn with_authentication(mut self, authentication: Authentication) -> Self {
+        self.authentication = Some(authentication);
+        self
+    }
+}
+
+/// How and when the user authenticated (OpenID Connect Core §2: `auth_time`, `acr`, `amr`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Authentication {
+    /// When the user last authenticated actively (not when a session was merely reused).
+    #[serde(with = "time::serde::timestamp")]
+    pub auth_time: OffsetDateTime,
+    /// The authentication context class reference satisfied, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The authentication methods used (RFC 8176 values such as `pwd`, `otp`, `hwk`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+impl Authentication {
+    /// An authentication at `auth_time`, with no `acr` or `amr`.
+    pub fn new(auth_time: OffsetDateTime) -> Self {
+        Self {
+            auth_time,
+            acr: None,
+            amr: Vec::new(),
+        }
+    }
+
+    /// The same authentication with an `acr`.
+    pub fn with_acr(mut self, acr: impl Into<String>) -> Self {
+        self.acr = Some(acr.into());
+        self
+    }
+
+    /// The same authentication with these `amr` values.
+    pub fn with_amr(mut self, amr: Vec<String>) -> Self {
+        self.amr = amr;
+        self
+    }
+}
+
+/// A proof-of-possession key a token is bound to (the RFC 7800 `cnf` claim): only a client
+/// proving possession of that key may use the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Confirmation {
+    /// `jkt`: the RFC 7638 thumbprint (base64url SHA-256) of a DPoP key (RFC 9449 §6).
+    #[serde(rename = "jkt")]
+    Jkt(String),
+    /// `x5t#S256`: the base64url SHA-256 of a client certificate's DER (RFC 8705 §3.1).
+    #[serde(rename = "x5t#S256")]
+    X5tS256(String),
 }
 
 /// A PKCE code challenge (RFC 7636 §4.2).
@@ -171,6 +244,17 @@ pub struct CodeRecord {
     /// When the code stops being redeemable.
     #[serde(with = "time::serde::timestamp")]
     pub expires_at: OffsetDateTime,
+    /// The OpenID Connect `nonce` of the authorization request, for the ID token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the code is redeemable only
+    /// with a DPoP proof by this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
+    /// The OpenID Connect `claims` request parameter (Core §5.5), as the JSON text validated at
+    /// the authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
 }
 
 impl CodeRecord {
@@ -188,7 +272,28 @@ impl CodeRecord {
             redirect_uri,
             pkce,
             expires_at,
+            nonce: None,
+            dpop_jkt: None,
+            claims: None,
         }
+    }
+
+    /// The same code with an OpenID Connect `nonce`.
+    pub fn with_nonce(mut self, nonce: impl Into<String>) -> Self {
+        self.nonce = Some(nonce.into());
+        self
+    }
+
+    /// The same code bound to a DPoP key thumbprint.
+    pub fn with_dpop_jkt(mut self, jkt: impl Into<String>) -> Self {
+        self.dpop_jkt = Some(jkt.into());
+        self
+    }
+
+    /// The same code with an OpenID Connect `claims` request (JSON text).
+    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
     }
 }
 
@@ -287,10 +392,17 @@ pub struct TokenRecord {
     /// For refresh tokens: the family's absolute deadline, which rotation never extends.
     #[serde(with = "time::serde::timestamp::option", default)]
     pub family_expires_at: Option<OffsetDateTime>,
+    /// The resource servers the token may be used at (RFC 8707; `aud`); empty for a token
+    /// not restricted to named resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// The key the token is bound to, if it is sender-constrained (RFC 9449, RFC 8705).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
 }
 
 impl TokenRecord {
-    /// A token record.
+    /// A token record, with its grant's audience and no confirmation.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         hash: TokenHash,
@@ -311,7 +423,21 @@ impl TokenRecord {
             issued_at,
             expires_at,
             family_expires_at,
+            audience: grant.audience.clone(),
+            confirmation: None,
         }
+    }
+
+    /// The same token restricted to these resource servers (by default, its grant's).
+    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
+        self.audience = audience;
+        self
+    }
+
+    /// The same token bound to a proof-of-possession key.
+    pub fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
+        self.confirmation = Some(confirmation);
+        self
     }
 
     /// Whether the token has expired at `now`.

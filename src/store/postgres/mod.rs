@@ -12,10 +12,10 @@ use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{
-    ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
-    DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, Grant, GrantId, Insertion,
-    IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, RetiredRefresh, Rotation, TokenRecord,
-    TokenStore, TokenType,
+    Authentication, ClientStore, CodeRecord, CodeRedemption, CodeStore, Confirmation, Consent,
+    ConsentStore, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family,
+    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup,
+    RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "tombstones",
         include_str!("migrations/0003_tombstones.sql"),
+    ),
+    (
+        4,
+        "extensions",
+        include_str!("migrations/0004_extensions.sql"),
     ),
 ];
 
@@ -425,10 +430,76 @@ fn bytes(hash: &TokenHash) -> &[u8] {
 // ---------------------------------------------------------------------------------------------
 // Row mappings
 
-const GRANT_COLUMNS: &str = "id, client_id, user_id, scopes, grant_type, created_at";
+const GRANT_COLUMNS: &str = "id, client_id, user_id, scopes, grant_type, created_at, ext";
 
 const CODE_COLUMNS: &str = "hash, grant_id, client_id, user_id, scopes, grant_type, \
-    grant_created_at, redirect_uri, pkce_challenge, pkce_method, expires_at";
+    grant_created_at, redirect_uri, pkce_challenge, pkce_method, expires_at, ext";
+
+/// The `ext` column of a grant: its fields that no query reads.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct GrantExt {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    audience: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authentication: Option<Authentication>,
+}
+
+impl GrantExt {
+    fn of(grant: &Grant) -> Self {
+        Self {
+            audience: grant.audience.clone(),
+            authentication: grant.authentication.clone(),
+        }
+    }
+
+    fn apply(self, mut grant: Grant) -> Grant {
+        grant.audience = self.audience;
+        grant.authentication = self.authentication;
+        grant
+    }
+}
+
+/// The `ext` column of a code: its own fields that no query reads, and its grant's.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct CodeExt {
+    #[serde(default)]
+    grant: GrantExt,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claims: Option<String>,
+}
+
+impl CodeExt {
+    fn of(code: &CodeRecord) -> Self {
+        Self {
+            grant: GrantExt::of(&code.grant),
+            nonce: code.nonce.clone(),
+            dpop_jkt: code.dpop_jkt.clone(),
+            claims: code.claims.clone(),
+        }
+    }
+}
+
+/// The `ext` column of a token: its fields that no query reads.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct TokenExt {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    audience: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    confirmation: Option<Confirmation>,
+}
+
+impl TokenExt {
+    fn of(token: &TokenRecord) -> Self {
+        Self {
+            audience: token.audience.clone(),
+            confirmation: token.confirmation.clone(),
+        }
+    }
+}
 
 fn code_from(row: &PgRow) -> Result<CodeRecord, StoreError> {
     let grant = Grant::new(
@@ -454,17 +525,22 @@ fn code_from(row: &PgRow) -> Result<CodeRecord, StoreError> {
         (None, None) => None,
         _ => return Err(corrupt("pkce_method", "challenge without method")),
     };
-    Ok(CodeRecord::new(
+    let Json(ext) = get::<Json<CodeExt>>(row, "ext")?;
+    let mut code = CodeRecord::new(
         hash_from(row, "hash")?,
-        grant,
+        ext.grant.apply(grant),
         get(row, "redirect_uri")?,
         pkce,
         get(row, "expires_at")?,
-    ))
+    );
+    code.nonce = ext.nonce;
+    code.dpop_jkt = ext.dpop_jkt;
+    code.claims = ext.claims;
+    Ok(code)
 }
 
 const TOKEN_COLUMNS: &str = "hash, token_type, grant_id, client_id, user_id, scopes, issued_at, \
-    expires_at, family_expires_at, retired_at, sealed_successor";
+    expires_at, family_expires_at, retired_at, sealed_successor, ext";
 
 fn token_from(row: &PgRow) -> Result<TokenRecord, StoreError> {
     let token_type = match get::<String>(row, "token_type")?.as_str() {
@@ -472,6 +548,7 @@ fn token_from(row: &PgRow) -> Result<TokenRecord, StoreError> {
         "refresh" => TokenType::Refresh,
         other => return Err(corrupt("token_type", format!("unknown {other:?}"))),
     };
+    let Json(ext) = get::<Json<TokenExt>>(row, "ext")?;
     Ok(TokenRecord {
         hash: hash_from(row, "hash")?,
         token_type,
@@ -482,6 +559,8 @@ fn token_from(row: &PgRow) -> Result<TokenRecord, StoreError> {
         issued_at: get(row, "issued_at")?,
         expires_at: get(row, "expires_at")?,
         family_expires_at: get(row, "family_expires_at")?,
+        audience: ext.audience,
+        confirmation: ext.confirmation,
     })
 }
 
@@ -550,7 +629,8 @@ fn device_status_columns(status: &DeviceStatus) -> (&'static str, Option<Json<&G
 
 /// [`TOKEN_COLUMNS`] of the token table under the alias `t`.
 const T_TOKEN_COLUMNS: &str = "t.hash, t.token_type, t.grant_id, t.client_id, t.user_id, \
-    t.scopes, t.issued_at, t.expires_at, t.family_expires_at, t.retired_at, t.sealed_successor";
+    t.scopes, t.issued_at, t.expires_at, t.family_expires_at, t.retired_at, t.sealed_successor, \
+    t.ext";
 
 /// A token row joined to its grant and client, kept only if the grant is active and the
 /// client not deleted: the condition every lookup applies.
@@ -581,11 +661,12 @@ async fn insert_tokens(
     let issued: Vec<OffsetDateTime> = tokens.iter().map(|t| t.issued_at).collect();
     let expires: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.expires_at).collect();
     let family: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.family_expires_at).collect();
+    let ext: Vec<Json<TokenExt>> = tokens.iter().map(|t| Json(TokenExt::of(t))).collect();
     sqlx::query(
         "INSERT INTO tessera_tokens (hash, token_type, grant_id, client_id, user_id, scopes, \
-         issued_at, expires_at, family_expires_at) \
+         issued_at, expires_at, family_expires_at, ext) \
          SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])",
+         $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::jsonb[])",
     )
     .bind(hashes)
     .bind(types)
@@ -596,6 +677,7 @@ async fn insert_tokens(
     .bind(issued)
     .bind(expires)
     .bind(family)
+    .bind(ext)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -608,7 +690,7 @@ async fn insert_grant(
     grant: &Grant,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
-        "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
     .bind(grant.id.as_str())
     .bind(grant.client_id.as_str())
@@ -616,6 +698,7 @@ async fn insert_grant(
     .bind(grant.scopes.to_string())
     .bind(grant.grant_type.as_str())
     .bind(grant.created_at)
+    .bind(Json(GrantExt::of(grant)))
     .execute(&mut **tx)
     .await
     .map(drop)
@@ -987,7 +1070,7 @@ impl CodeStore for PgStore {
             sqlx::query(
                 "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
                  grant_type, grant_created_at, redirect_uri, pkce_challenge, pkce_method, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 expires_at, ext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(bytes(&code.hash))
             .bind(grant.id.as_str())
@@ -1000,6 +1083,7 @@ impl CodeStore for PgStore {
             .bind(code.pkce.as_ref().map(|p| p.challenge.as_str()))
             .bind(code.pkce.as_ref().map(|p| p.method.as_str()))
             .bind(code.expires_at)
+            .bind(Json(CodeExt::of(code)))
             .execute(&mut *tx)
             .await
         }
