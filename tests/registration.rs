@@ -437,7 +437,25 @@ async fn client_configuration_endpoint_read_update_delete() {
         "{}",
         String::from_utf8_lossy(&updated.body)
     );
-    assert_eq!(updated.json_body().unwrap()["client_name"], "After");
+    let updated = updated.json_body().unwrap();
+    assert_eq!(updated["client_name"], "After");
+    // RFC 7592 §2.2: the update rotated the registration access token.
+    let rotated = format!(
+        "Bearer {}",
+        updated["registration_access_token"]
+            .as_str()
+            .expect("a new registration access token")
+    );
+    assert_ne!(rotated, token);
+    assert_eq!(
+        h.provider
+            .client_configuration("GET", &id, Some(&token), b"")
+            .await
+            .status,
+        401,
+        "the presented token stops working"
+    );
+    let token = rotated;
     let mismatch = serde_json::json!({"client_id": "other", "redirect_uris": [REDIRECT]});
     assert_eq!(
         h.provider
@@ -469,6 +487,50 @@ async fn client_configuration_endpoint_read_update_delete() {
             .status,
         401
     );
+}
+
+/// Of two updates racing with one registration access token, one wins and rotates it; the
+/// other is refused and writes nothing.
+#[tokio::test]
+async fn racing_updates_with_one_registration_token_write_once() {
+    let h = harness();
+    let (_, body) = dcr(
+        &h,
+        serde_json::json!({"client_name": "Before", "redirect_uris": [REDIRECT]}),
+    )
+    .await;
+    let id = body["client_id"].as_str().unwrap().to_owned();
+    let token = format!(
+        "Bearer {}",
+        body["registration_access_token"].as_str().unwrap()
+    );
+    let update = |name: &str| {
+        serde_json::json!({"client_id": id, "client_name": name, "redirect_uris": [REDIRECT]})
+            .to_string()
+    };
+    let (first, second) = (update("First"), update("Second"));
+    let (a, b) = tokio::join!(
+        h.provider
+            .client_configuration("PUT", &id, Some(&token), first.as_bytes()),
+        h.provider
+            .client_configuration("PUT", &id, Some(&token), second.as_bytes()),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401]);
+    let winner = if a.status == 200 { a } else { b };
+    let winner = winner.json_body().unwrap();
+    let current = format!(
+        "Bearer {}",
+        winner["registration_access_token"].as_str().unwrap()
+    );
+    let read = h
+        .provider
+        .client_configuration("GET", &id, Some(&current), b"")
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(read["client_name"], winner["client_name"]);
 }
 
 #[tokio::test]

@@ -710,8 +710,10 @@ impl Provider {
                 },
                 Err(error) => OAuthError::from(error).to_response(),
             },
-            "PUT" => match self.update_registration(client, body).await {
-                Ok(doc) => Response::json(200, &doc),
+            "PUT" => match self.update_registration(client, &presented, body).await {
+                Ok(Some(doc)) => Response::json(200, &doc),
+                // Another update with the same token won the swap: this token is spent.
+                Ok(None) => unauthorized(),
                 Err(error) => error.to_response(),
             },
             _ => Response::json(
@@ -721,11 +723,16 @@ impl Provider {
         }
     }
 
+    /// RFC 7592 §2.2 update. A successful update rotates the registration access token (the
+    /// response carries the new one; the presented one stops working), so that a token seen
+    /// once — in a log, a proxy — does not manage the client forever. `None`: a concurrent
+    /// update with the same token rotated it first.
     async fn update_registration(
         &self,
         stored: Client,
+        presented: &TokenHash,
         body: &[u8],
-    ) -> Result<serde_json::Value, OAuthError> {
+    ) -> Result<Option<serde_json::Value>, OAuthError> {
         // Bounded before any parsing, like a new registration.
         if body.len() > self.config().limits.max_bytes {
             return Err(metadata_error("the registration request is too large"));
@@ -750,9 +757,30 @@ impl Provider {
         }
         let mut client = self.build_client(stored.id.clone(), &registration)?;
         client.secret = stored.secret;
-        client.registration_token = stored.registration_token;
         client.created_at = stored.created_at;
-        if !self.cx().store().update_client(&client).await? {
+        // The swap comes first: of updates racing with one token, only its winner writes.
+        let (token, token_hash) = RegistrationAccessToken::generate_hashed(self.cx().entropy());
+        let store = self.cx().store();
+        if !store
+            .swap_registration_token(&client.id, presented, &token_hash)
+            .await?
+        {
+            return Ok(None);
+        }
+        client.registration_token = Some(token_hash);
+        let updated = match store.update_client(&client).await {
+            Ok(updated) => updated,
+            Err(error) => {
+                // Nothing was written and the caller never sees the new token: put the
+                // presented one back so that it can retry (best effort; a failure here leaves
+                // the client managed by the host alone).
+                let _ = store
+                    .swap_registration_token(&client.id, &token_hash, presented)
+                    .await;
+                return Err(error.into());
+            }
+        };
+        if !updated {
             return Err(OAuthError::new(
                 ErrorCode::InvalidToken,
                 "the client no longer exists",
@@ -761,7 +789,11 @@ impl Provider {
         self.cx().audit(AuditEvent::ClientUpdated {
             client_id: client.id.clone(),
         });
-        Ok(self.client_document(&client))
+        let mut doc = self.client_document(&client);
+        if let serde_json::Value::Object(map) = &mut doc {
+            map.insert("registration_access_token".into(), token.secret().into());
+        }
+        Ok(Some(doc))
     }
 }
 
