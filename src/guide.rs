@@ -1,4 +1,5 @@
-//! Guides: documentation only, no code. Start with [`integrating`].
+//! Guides: documentation only, no code. Start with [`integrating`], then [`flows`] and
+//! [`issuers_and_metadata`].
 
 pub mod integrating {
     //! # Embedding tessera in a web application
@@ -42,6 +43,90 @@ pub mod integrating {
     //! Serve everything over TLS; authenticate users; protect your login and consent forms with
     //! CSRF tokens and `X-Frame-Options: DENY` / `frame-ancestors 'none'`; rate-limit at the edge;
     //! call [`Provider::sweep`](crate::Provider::sweep) on a schedule.
+}
+
+pub mod flows {
+    //! # The grants, one by one
+    //!
+    //! A provider offers only the grant types its [`Config`](crate::Config) names
+    //! ([`ConfigBuilder::grant_types`](crate::ConfigBuilder::grant_types); default
+    //! `authorization_code` and `refresh_token`), and a client only those it registered.
+    //! Every token of every grant goes through one issuance step, so the same rules hold
+    //! whatever made it: it belongs to a grant family, never outlives it, and dies with it.
+    //!
+    //! ## Authorization code (RFC 6749 §4.1, RFC 7636)
+    //! The flow of the [`integrating`](super::integrating) guide. PKCE S256 is required of every client; the code
+    //! lives 60 seconds and is redeemed once (a second redemption revokes everything the code
+    //! gave). **`authorization_code` implies `refresh_token`**: a client registered for the
+    //! first may always use the second, and every code redemption returns a refresh token.
+    //!
+    //! ## Refresh tokens and `offline_access` (RFC 6749 §6, RFC 9700 §4.14)
+    //! A refresh rotates the refresh token (always for public clients; confidential clients
+    //! too unless configured otherwise): the old one is retired, and presenting it again is
+    //! treated as theft, revoking the whole family. A refresh may narrow the scopes, never
+    //! widen them. Each family has an absolute lifetime from the user's approval
+    //! ([`Lifetimes::with_refresh_family`](crate::Lifetimes::with_refresh_family), 90 days by
+    //! default) that rotation never extends. `offline_access` is an ordinary scope to tessera:
+    //! ask for it if your consent page should say "keeps access while you are away". Tokens
+    //! that never expire exist only through
+    //! [`Danger::never_expire_with_scope`](crate::danger::Danger::never_expire_with_scope), and
+    //! only for grants a user gave (and can revoke at their authorized-apps page).
+    //!
+    //! ## Client credentials (RFC 6749 §4.4)
+    //! A confidential client acting for itself. No refresh token; the access token always has
+    //! a finite lifetime; the default scope (none requested) is the client's registered scope
+    //! without `offline_access`. Issuance is rate-limited per client
+    //! ([`ProviderBuilder::machine_issuance`](crate::ProviderBuilder::machine_issuance): 600 per
+    //! minute by default, then 429 with `Retry-After`), so a leaked secret cannot fill the
+    //! store.
+    //!
+    //! ## Device authorization (RFC 8628)
+    //! The device calls [`Provider::device_authorization`](crate::Provider::device_authorization)
+    //! and shows the user code and your verification page. That page is yours: a signed-in user
+    //! types the code, you call [`Provider::device_verification`](crate::Provider::device_verification)
+    //! with a [`DeviceAttempt`](crate::DeviceAttempt) naming the user and the request's source
+    //! (wrong codes are limited per user, per source and globally), and render a consent page
+    //! from the [`PendingDeviceAuthorization`](crate::PendingDeviceAuthorization) that repeats the
+    //! code and warns against remote phishing (RFC 8628 §5.4: "only continue if you started
+    //! this on a device you have in hand"). A link carrying `?user_code=` may fill the form in,
+    //! but never skip it. The device polls the token endpoint and gets `authorization_pending`,
+    //! `slow_down` (its interval raised by 5 s), `access_denied`, `expired_token` or its tokens.
+    //!
+    //! ## Token exchange (RFC 8693)
+    //! Off by default, and never self-registrable. A client may exchange only an access token
+    //! issued to itself, or one a configured trust
+    //! ([`ConfigBuilder::trust_exchange`](crate::ConfigBuilder::trust_exchange)) lets it act on;
+    //! the new token joins the subject token's family (revoking either revokes both) and never
+    //! outlives it. Subject tokens from elsewhere go through your
+    //! [`SubjectTokenValidator`](crate::SubjectTokenValidator), rate-limited like secrets.
+}
+
+pub mod issuers_and_metadata {
+    //! # Issuers, routes and the metadata document
+    //!
+    //! The issuer is the provider's name: an `https` URL with no query or fragment (RFC 8414
+    //! §2), checked by [`ConfigBuilder::build`](crate::ConfigBuilder::build). It may have a path
+    //! (`https://example.com/tenant`), which hosts use to run several providers on one host.
+    //!
+    //! Endpoint paths ([`Endpoints`](crate::Endpoints)) are relative to the issuer: with issuer
+    //! `https://example.com/tenant` and the default token path `/token`, the token endpoint is
+    //! `https://example.com/tenant/token`. The metadata document lives where RFC 8414 §3.1 puts
+    //! it: `/.well-known/oauth-authorization-server` *followed by* the issuer's path
+    //! (`https://example.com/.well-known/oauth-authorization-server/tenant`), not below it.
+    //! Clients find everything else there.
+    //!
+    //! The document advertises only what the provider serves: an optional endpoint
+    //! (revocation, introspection, device authorization, registration) appears only if its
+    //! path is configured and, for registration, only if registration is open or initial access
+    //! tokens are configured; device authorization only if the device grant is enabled. Each
+    //! advertised path must be routed; the `axum` feature's router mounts every one at the
+    //! advertised path (including the issuer-path rule above), so the two cannot disagree. On
+    //! another framework, build your routes from [`Config::endpoints`](crate::Config::endpoints)
+    //! and [`Config::endpoint_url`](crate::Config::endpoint_url) rather than repeating paths.
+    //!
+    //! `iss` is added to every authorization response (RFC 9207) and
+    //! `authorization_response_iss_parameter_supported` advertised, so that a client talking to
+    //! several providers can tell which one answered.
 }
 
 pub mod writing_a_store {
