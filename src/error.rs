@@ -271,6 +271,59 @@ impl StoreError {
     }
 }
 
+/// Why the host's own client administration ([`crate::Provider::register_client`],
+/// [`crate::Provider::import_client`], [`crate::Provider::rotate_client_secret`]) refused: a
+/// refusal for the host, not a wire error for a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The registration's metadata is not acceptable (the reason says which field and why).
+    #[error("invalid client metadata: {0}")]
+    InvalidMetadata(String),
+    /// A redirect URI is not acceptable (the reason says which and why).
+    #[error("invalid redirect URI: {0}")]
+    InvalidRedirectUri(String),
+    /// No client has this ID (or it is being deleted).
+    #[error("no such client")]
+    UnknownClient,
+    /// A client with this ID already exists.
+    #[error("a client with this ID already exists")]
+    ClientExists,
+    /// The operation needs a confidential client (a public client has no secret).
+    #[error("a public client has no secret")]
+    PublicClient,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// A metadata refusal from the checks shared with the registration endpoint.
+    pub(crate) fn from_registration(error: OAuthError) -> Self {
+        let reason = error.description.map(String::from).unwrap_or_default();
+        match error.code {
+            ErrorCode::InvalidRedirectUri => Self::InvalidRedirectUri(reason),
+            _ => Self::InvalidMetadata(reason),
+        }
+    }
+}
+
+impl From<AdminError> for OAuthError {
+    /// The registration endpoint's answer (RFC 7591 §3.2.2) for the same refusal.
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::InvalidRedirectUri(description) => {
+                Self::new(ErrorCode::InvalidRedirectUri, description)
+            }
+            AdminError::Store(error) => error.into(),
+            AdminError::InvalidMetadata(description) => {
+                Self::new(ErrorCode::InvalidClientMetadata, description)
+            }
+            other => Self::new(ErrorCode::InvalidClientMetadata, other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,7 +59,7 @@ pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{ClientRegistration, RegisteredClient};
 pub use entropy::{Entropy, OsEntropy};
-pub use error::{ErrorCode, OAuthError, StoreError};
+pub use error::{AdminError, ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
 pub use grant::issue::{ACCESS_TOKEN_TYPE, TokenResponse};
 pub use grant::pkce::pkce_s256_challenge;

@@ -9,7 +9,7 @@ use crate::audit::AuditEvent;
 use crate::client::{AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType};
 use crate::config::RegistrationPolicy;
 use crate::endpoint::authorization_header::AuthorizationHeader;
-use crate::error::{ErrorCode, OAuthError, StoreError};
+use crate::error::{AdminError, ErrorCode, OAuthError, StoreError};
 use crate::provider::Provider;
 use crate::redirect::RedirectUri;
 use crate::response::Response;
@@ -371,7 +371,7 @@ impl Provider {
     pub async fn register_client(
         &self,
         registration: ClientRegistration,
-    ) -> Result<RegisteredClient, OAuthError> {
+    ) -> Result<RegisteredClient, AdminError> {
         self.register_inner(registration, false).await
     }
 
@@ -379,9 +379,11 @@ impl Provider {
         &self,
         registration: ClientRegistration,
         with_token: bool,
-    ) -> Result<RegisteredClient, OAuthError> {
-        let id = ClientId::new(random_id(self))?;
-        let mut client = self.build_client(id, &registration)?;
+    ) -> Result<RegisteredClient, AdminError> {
+        let id = ClientId::new(random_id(self)).map_err(AdminError::from_registration)?;
+        let mut client = self
+            .build_client(id, &registration)
+            .map_err(AdminError::from_registration)?;
         let (secret, secret_hash) = (!client.is_public())
             .then(|| ClientSecret::generate_hashed(self.cx().entropy()))
             .unzip();
@@ -408,14 +410,17 @@ impl Provider {
         id: ClientId,
         secret: Option<ClientSecret>,
         registration: ClientRegistration,
-    ) -> Result<Client, OAuthError> {
-        let mut client = self.build_client(id, &registration)?;
+    ) -> Result<Client, AdminError> {
+        let mut client = self
+            .build_client(id, &registration)
+            .map_err(AdminError::from_registration)?;
         client.secret = match (&secret, client.is_public()) {
             (Some(secret), false) => Some(SecretHash::slow(secret, self.cx().entropy())),
             (None, true) => None,
             _ => {
-                return Err(metadata_error(
-                    "a confidential client needs a secret and a public one must not have one",
+                return Err(AdminError::InvalidMetadata(
+                    "a confidential client needs a secret and a public one must not have one"
+                        .into(),
                 ));
             }
         };
@@ -424,7 +429,7 @@ impl Provider {
             .insert_client(&client)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict => metadata_error("a client with this client_id exists"),
+                StoreError::Conflict => AdminError::ClientExists,
                 other => other.into(),
             })?;
         self.cx().audit(AuditEvent::ClientRegistered {
@@ -435,13 +440,10 @@ impl Provider {
 
     /// Replaces a confidential client's secret with a new generated one, returned once. The old
     /// secret stops working at once.
-    pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, OAuthError> {
-        let client = self
-            .client(id)
-            .await?
-            .ok_or_else(|| metadata_error("unknown client"))?;
+    pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, AdminError> {
+        let client = self.client(id).await?.ok_or(AdminError::UnknownClient)?;
         if client.is_public() {
-            return Err(metadata_error("a public client has no secret"));
+            return Err(AdminError::PublicClient);
         }
         let (secret, hash) = ClientSecret::generate_hashed(self.cx().entropy());
         if !self
@@ -450,7 +452,7 @@ impl Provider {
             .set_client_secret(id, &SecretHash::Sha256(hash))
             .await?
         {
-            return Err(metadata_error("unknown client"));
+            return Err(AdminError::UnknownClient);
         }
         self.cx().audit(AuditEvent::ClientSecretRotated {
             client_id: id.clone(),
