@@ -555,3 +555,306 @@ mod faulty {
         }
     }
 }
+
+// ---- Through a fault proxy, against the real servers ----------------------------------------
+
+/// The `host:port` of a `scheme://[user@]host[:port]/...` URL, as a socket address.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn upstream_of(url: &str, default_port: u16) -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs as _;
+    let parsed = url::Url::parse(url).expect("a database URL");
+    let host = parsed.host_str().expect("a host");
+    let port = parsed.port().unwrap_or(default_port);
+    (host, port)
+        .to_socket_addrs()
+        .expect("resolve the database host")
+        .next()
+        .expect("an address")
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn random_hex() -> String {
+    use tessera::Entropy as _;
+    let mut bytes = [0u8; 8];
+    tessera::OsEntropy.fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn client_credentials(h: &Harness, client: &TestClient) -> Response {
+    h.token(client, "grant_type=client_credentials&scope=read")
+        .await
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn bearer(h: &Harness, access: &str) -> Result<tessera::Principal, tessera::BearerError> {
+    let header = format!("Bearer {access}");
+    h.provider
+        .validate_bearer(&BearerRequest::header(&header), &ScopeSet::new())
+        .await
+}
+
+/// The scenario on any store behind `proxy`: tokens and a code from before the fault; while
+/// the proxy is `fault`, token requests, bearer checks and the readiness check are refused as
+/// unavailable (never a 500); within 5 s of the proxy passing traffic again everything works,
+/// and what was issued before still does.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn survives(h: &Harness, proxy: &fault_proxy::FaultProxy, fault: fault_proxy::Mode) {
+    use std::time::{Duration, Instant};
+
+    let client = h.confidential().await;
+    let before = client_credentials(h, &client).await;
+    assert_eq!(before.status, 200, "{}", body_of(&before));
+    let access = before.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = h.code(&client, "read").await;
+
+    proxy.set(fault);
+    for round in 0..2 {
+        let what = format!("{fault:?} round {round}");
+        assert_unavailable(
+            &client_credentials(h, &client).await,
+            &format!("token, {what}"),
+        );
+        let refused = bearer(h, &access)
+            .await
+            .expect_err("no store, no validation");
+        assert_eq!(refused.status(), 503, "bearer, {what}");
+        assert_unavailable(
+            &refused.to_response(&h.provider),
+            &format!("bearer, {what}"),
+        );
+        assert_unavailable(
+            &h.exchange_code(&client, &code).await,
+            &format!("code exchange, {what}"),
+        );
+        assert!(
+            matches!(h.provider.ready().await, Err(StoreError::Unavailable(_))),
+            "ready, {what}"
+        );
+    }
+
+    proxy.set(fault_proxy::Mode::Pass);
+    let back = Instant::now();
+    loop {
+        let response = client_credentials(h, &client).await;
+        if response.status == 200 {
+            break;
+        }
+        assert_unavailable(&response, "token, recovering");
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "still refused 5 s after the store came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(h.provider.ready().await.is_ok());
+    assert!(
+        bearer(h, &access).await.is_ok(),
+        "a token from before the fault"
+    );
+    let redeemed = h.exchange_code(&client, &code).await;
+    assert_eq!(redeemed.status, 200, "{}", body_of(&redeemed));
+}
+
+/// [`Provider::sweep`] with batches of 16 drains 40 expired codes in one call.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn sweep_drains_a_backlog(h: &Harness) {
+    let client = h.confidential().await;
+    for _ in 0..40 {
+        h.code(&client, "read").await;
+    }
+    h.clock.advance(time::Duration::hours(1));
+    let swept = h.provider.sweep(16).await.unwrap();
+    assert!(swept >= 40, "one sweep removed {swept} of 40 expired codes");
+    assert_eq!(
+        h.provider.sweep(16).await.unwrap(),
+        0,
+        "nothing left behind"
+    );
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::str::FromStr as _;
+    use std::time::Duration;
+
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use tessera::store::PgStore;
+
+    use super::*;
+    use crate::fault_proxy::{FaultProxy, Mode};
+
+    const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
+
+    /// A harness over PostgreSQL through a fresh proxy, in a schema of its own, and a closure
+    /// dropping the schema; `None` (skip, loudly) without the URL.
+    async fn setup() -> Option<(Harness, FaultProxy, PgStore, String)> {
+        let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+            eprintln!("skipped: {URL_VAR} is not set");
+            return None;
+        };
+        let schema = format!("tessera_faults_{}", super::random_hex());
+        let direct = PgStore::connect_in_schema(&url, &schema)
+            .await
+            .expect("connect");
+        direct.migrate().await.expect("migrate");
+        let proxy = FaultProxy::start(upstream_of(&url, 5432)).await;
+        let options = PgConnectOptions::from_str(&url)
+            .expect("the URL")
+            .host("127.0.0.1")
+            .port(proxy.addr().port())
+            .options([("search_path", schema.as_str())]);
+        // A short wait for a connection, so that each refused request answers within 2 s.
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_with(options)
+            .await
+            .expect("connect through the proxy");
+        let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+        let provider = Provider::builder(config(), Arc::new(PgStore::from_pool(pool)))
+            .clock(Arc::new(clock.clone()))
+            .build();
+        // The harness's memory store is not used: the provider's store is PostgreSQL.
+        let h = Harness {
+            provider,
+            clock,
+            store: Arc::new(MemoryStore::new()),
+        };
+        Some((h, proxy, direct, schema))
+    }
+
+    async fn teardown(direct: PgStore, schema: String) {
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(direct.pool())
+            .await
+            .expect("drop the test schema");
+        direct.pool().close().await;
+    }
+
+    /// Runs `scenario` on a fresh harness, drops the schema whatever happened, then fails if the
+    /// scenario did (or took over 30 s).
+    async fn run<F, Fut>(scenario: F)
+    where
+        F: FnOnce(Harness, FaultProxy) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Some((h, proxy, direct, schema)) = setup().await else {
+            return;
+        };
+        let task = tokio::spawn(tokio::time::timeout(
+            Duration::from_secs(30),
+            scenario(h, proxy),
+        ));
+        let outcome = task.await;
+        teardown(direct, schema).await;
+        match outcome {
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+            Ok(timed) => timed.expect("the scenario ends within 30 s"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_dropped_and_refused_are_503_and_heal() {
+        run(|h, proxy| async move { survives(&h, &proxy, Mode::Down).await }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sweep_drains_a_backlog_larger_than_a_batch() {
+        run(|h, proxy| async move {
+            let _kept = proxy; // the store's way to the server
+            sweep_drains_a_backlog(&h).await;
+        })
+        .await;
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis {
+    use std::time::Duration;
+
+    use tessera::store::RedisStore;
+
+    use super::*;
+    use crate::fault_proxy::{FaultProxy, Mode};
+
+    const URL_VAR: &str = "TESSERA_TEST_REDIS_URL";
+
+    /// A harness over Redis through a fresh proxy, under a random prefix, with a direct store
+    /// on the same prefix for the clean-up; `None` (skip, loudly) without the URL.
+    async fn setup() -> Option<(Harness, FaultProxy, RedisStore)> {
+        let Some(url) = std::env::var(URL_VAR).ok().filter(|u| !u.is_empty()) else {
+            eprintln!("skipped: {URL_VAR} is not set");
+            return None;
+        };
+        let prefix = format!("tessera-faults:{}:", super::random_hex());
+        let direct = RedisStore::connect(&url)
+            .await
+            .expect("connect")
+            .with_prefix(prefix.clone());
+        let proxy = FaultProxy::start(upstream_of(&url, 6379)).await;
+        let mut through = url::Url::parse(&url).expect("the URL");
+        through.set_host(Some("127.0.0.1")).expect("a host");
+        through.set_port(Some(proxy.addr().port())).expect("a port");
+        // No Redis expiry: the provider's clock is not the wall clock.
+        let store = RedisStore::connect(through.as_str())
+            .await
+            .expect("connect through the proxy")
+            .with_prefix(prefix)
+            .with_expiry_grace(None);
+        let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+        let provider = Provider::builder(config(), Arc::new(store))
+            .clock(Arc::new(clock.clone()))
+            .build();
+        // The harness's memory store is not used: the provider's store is Redis.
+        let h = Harness {
+            provider,
+            clock,
+            store: Arc::new(MemoryStore::new()),
+        };
+        Some((h, proxy, direct))
+    }
+
+    /// Runs `scenario` on a fresh harness, purges the prefix whatever happened, then fails if
+    /// the scenario did (or took over 30 s).
+    async fn run<F, Fut>(scenario: F)
+    where
+        F: FnOnce(Harness, FaultProxy) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Some((h, proxy, direct)) = setup().await else {
+            return;
+        };
+        let task = tokio::spawn(tokio::time::timeout(
+            Duration::from_secs(30),
+            scenario(h, proxy),
+        ));
+        let outcome = task.await;
+        direct.purge().await.expect("purge the test prefix");
+        match outcome {
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+            Ok(timed) => timed.expect("the scenario ends within 30 s"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_dropped_and_refused_are_503_and_heal() {
+        run(|h, proxy| async move { survives(&h, &proxy, Mode::Down).await }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_server_is_503_after_the_response_timeout_and_heals() {
+        run(|h, proxy| async move { survives(&h, &proxy, Mode::Pause).await }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sweep_drains_a_backlog_larger_than_a_batch() {
+        run(|h, proxy| async move {
+            let _kept = proxy; // the store's way to the server
+            sweep_drains_a_backlog(&h).await;
+        })
+        .await;
+    }
+}

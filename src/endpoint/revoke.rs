@@ -62,17 +62,14 @@ impl Provider {
         match outcome {
             Ok(()) => done,
             // RFC 7009 §2.2.1: a server that cannot revoke now answers 503, whatever the
-            // fault (logged once, by the conversion).
-            Err(error) => {
-                let _logged = OAuthError::from(error);
-                self.token_error(&OAuthError {
-                    retry_after: Some(OAuthError::UNAVAILABLE_RETRY_AFTER),
-                    ..OAuthError::new(
-                        crate::ErrorCode::TemporarilyUnavailable,
-                        "the token could not be revoked now; try again",
-                    )
-                })
-            }
+            // fault (logged once, by the conversion of `?` above).
+            Err(_) => self.token_error(&OAuthError {
+                retry_after: Some(OAuthError::UNAVAILABLE_RETRY_AFTER),
+                ..OAuthError::new(
+                    crate::ErrorCode::TemporarilyUnavailable,
+                    "the token could not be revoked now; try again",
+                )
+            }),
         }
     }
 }
