@@ -72,8 +72,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `postgresql` is refused before any connection, and one connection is tried first, within
 /// 5 seconds, so that a refused port or a wrong password is reported as such instead of the
 /// pool's "timed out" 30 seconds later. Requests then wait at most 10 seconds for a pooled
-/// connection. Connection failures, pool timeouts and a server shutting down or out of
-/// connections are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+/// connection. Connection failures, pool timeouts, a server shutting down, starting or out of
+/// connections, and a serialization failure or deadlock the server rolled back are
+/// [`StoreError::Unavailable`] (the provider answers them 503 `temporarily_unavailable`);
+/// anything else is [`StoreError::Backend`].
 ///
 /// # Schema
 ///
