@@ -17,7 +17,10 @@
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
 //! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
 //! have none).
-//! `GET /healthz` answers 200 `ok` (liveness probes; the HTTP floor of `benches/http_load.rs`).
+//! `GET /healthz` is a readiness check: 200 `ok` while the store answers (`Provider::ready`),
+//! 503 with `Retry-After` while it does not (the HTTP floor of `benches/http_load.rs`, on the
+//! memory store). While the store is down the protocol endpoints answer 503
+//! `temporarily_unavailable` with `Retry-After` too.
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged. SIGTERM or SIGINT
 //! stops it: no new connections, the requests in flight get up to 10 seconds, then exit 0.
 //!
@@ -220,7 +223,7 @@ fn router(app: App) -> Router {
         .route_layer(BearerLayer::new(&app.provider).require(whoami()));
     oauth
         .route("/", get(index))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/login", post(login))
         .route("/consent", post(consent))
         .route("/device/consent", post(device_consent))
@@ -392,6 +395,23 @@ async fn logout(State(app): State<App>, request: Buffered) -> Response {
         )) => with_cookie(see_other("/"), app.sessions.destroy(&session)),
         Ok(_) => see_other("/"),
         Err(refused) => refused,
+    }
+}
+
+/// Readiness: 200 `ok` while the store answers, 503 with `Retry-After` while it does not.
+async fn healthz(State(app): State<App>) -> Response {
+    match app.provider.ready().await {
+        Ok(()) => "ok".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: the store does not answer");
+            let wait = tessera::OAuthError::UNAVAILABLE_RETRY_AFTER.to_string();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, wait)],
+                "store unavailable",
+            )
+                .into_response()
+        }
     }
 }
 

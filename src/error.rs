@@ -1,6 +1,7 @@
 //! The error model: the wire vocabulary ([`ErrorCode`]), the error a client sees
 //! ([`OAuthError`]) and storage faults ([`StoreError`]), which clients only ever see as
-//! `server_error`.
+//! `temporarily_unavailable` (HTTP 503 with `Retry-After`, for [`StoreError::Unavailable`]) or
+//! `server_error` (HTTP 500, anything else), never with the fault's cause.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -212,6 +213,22 @@ impl OAuthError {
         )
     }
 
+    /// The seconds a client is told to wait (`Retry-After`) when the store is unavailable.
+    pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
+    /// `temporarily_unavailable` with HTTP 503 and `Retry-After`
+    /// ([`OAuthError::UNAVAILABLE_RETRY_AFTER`] seconds): what a [`StoreError::Unavailable`]
+    /// becomes. The fault itself is not described to the client.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after: Some(Self::UNAVAILABLE_RETRY_AFTER),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the authorization server is temporarily unavailable; try again shortly",
+            )
+        }
+    }
+
     /// The JSON body of RFC 6749 §5.2.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::Map::new();
@@ -241,12 +258,26 @@ impl OAuthError {
 }
 
 impl From<StoreError> for OAuthError {
-    fn from(_: StoreError) -> Self {
-        Self::server_error()
+    /// What the client is told of a storage fault: [`OAuthError::unavailable`] for
+    /// [`StoreError::Unavailable`], [`OAuthError::server_error`] for anything else. This is
+    /// where a fault the provider answers becomes the client's error, so it is logged here,
+    /// once: a `tracing` warning (`Unavailable`) or error (anything else), target
+    /// `tessera::store`, with the fault's cause (which never holds a token, code or secret:
+    /// stores see only hashes, and the adapters' messages name none).
+    fn from(error: StoreError) -> Self {
+        error.log();
+        if error.is_unavailable() {
+            Self::unavailable()
+        } else {
+            Self::server_error()
+        }
     }
 }
 
-/// A storage fault. Clients only ever see it as `server_error`; hosts log it.
+/// A storage fault. Clients see it as `temporarily_unavailable` (503, for
+/// [`StoreError::Unavailable`]) or `server_error` (500), never its cause; the provider logs it
+/// where it answers it (see [`OAuthError`]'s `From<StoreError>`). What a provider method returns
+/// to the host as a `StoreError` is the host's to log.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -268,6 +299,29 @@ impl StoreError {
     /// Wraps any backend error.
     pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Backend(Box::new(error))
+    }
+
+    /// Whether the fault is transient: the backend cannot be reached or is busy now
+    /// ([`StoreError::Unavailable`]), so the same request may succeed if retried.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
+    /// Logs the fault as the provider answers it: a warning for `Unavailable`, an error for
+    /// anything else, with the cause (and its sources).
+    pub(crate) fn log(&self) {
+        let mut cause = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(next) = source {
+            cause.push_str(": ");
+            cause.push_str(&next.to_string());
+            source = next.source();
+        }
+        if self.is_unavailable() {
+            tracing::warn!(target: "tessera::store", %cause, "store unavailable; answered 503 temporarily_unavailable");
+        } else {
+            tracing::error!(target: "tessera::store", %cause, "store fault; answered 500 server_error");
+        }
     }
 }
 
@@ -416,9 +470,82 @@ mod tests {
     }
 
     #[test]
-    fn store_errors_reach_clients_only_as_server_error() {
+    fn an_unavailable_store_is_a_503_with_retry_after_and_no_cause() {
         let error: OAuthError = StoreError::Unavailable("db password is hunter2".into()).into();
-        assert_eq!(error.code, ErrorCode::ServerError);
+        assert_eq!(error.code, ErrorCode::TemporarilyUnavailable);
+        assert_eq!(error.status(), 503);
         assert!(!error.to_json().to_string().contains("hunter2"));
+        let response = error.to_response();
+        assert_eq!(response.status, 503);
+        assert_eq!(
+            response.header("retry-after"),
+            Some(OAuthError::UNAVAILABLE_RETRY_AFTER.to_string().as_str())
+        );
+        assert!(!String::from_utf8_lossy(&response.body).contains("hunter2"));
+    }
+
+    /// Everything `tracing` writes while `f` runs, formatted.
+    fn logged(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .extend(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink(Arc::default());
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = sink.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn each_answered_store_fault_is_logged_once_with_its_cause() {
+        let log = logged(|| {
+            let _ = OAuthError::from(StoreError::Unavailable("connection refused".into()));
+        });
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(
+            log.contains("WARN") && log.contains("tessera::store"),
+            "{log}"
+        );
+        assert!(log.contains("connection refused"), "{log}");
+
+        let log = logged(|| {
+            let _ = OAuthError::from(StoreError::backend(std::io::Error::other("disk full")));
+        });
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("ERROR") && log.contains("disk full"), "{log}");
+    }
+
+    #[test]
+    fn other_store_faults_are_a_500_without_retry_after() {
+        let faults = [
+            StoreError::Corrupt("client hunter2".into()),
+            StoreError::backend(std::io::Error::other("hunter2")),
+            StoreError::Conflict,
+        ];
+        for fault in faults {
+            let error = OAuthError::from(fault);
+            assert_eq!(error.code, ErrorCode::ServerError);
+            assert_eq!(error.status(), 500);
+            assert_eq!(error.retry_after, None);
+            assert!(!error.to_json().to_string().contains("hunter2"));
+            assert_eq!(error.to_response().header("retry-after"), None);
+        }
     }
 }

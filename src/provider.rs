@@ -264,6 +264,16 @@ impl Provider {
         self.cx.store.find_client(id).await
     }
 
+    /// Whether the provider can serve now: its store answers ([`TokenStore::ping`]). For a
+    /// readiness probe: `Err` ([`StoreError::Unavailable`] while the store cannot be reached)
+    /// means requests that need the store are being answered 503 `temporarily_unavailable`.
+    /// Not logged here: the error is the caller's.
+    ///
+    /// [`TokenStore::ping`]: crate::store::TokenStore::ping
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.cx.store.ping().await
+    }
+
     /// Renders a token-endpoint error in the configured dialect.
     pub(crate) fn token_error(&self, error: &OAuthError) -> Response {
         crate::endpoint::render::token_error(&self.cx.config.dialect, error)

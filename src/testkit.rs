@@ -2251,6 +2251,23 @@ pub async fn device_redemption_race(store: Arc<dyn Storage>, tasks: usize) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Readiness
+
+/// A store that serves answers [`TokenStore::ping`](crate::store::TokenStore::ping) with
+/// `Ok(())`, again and again, and the ping changes nothing a lookup sees.
+pub async fn ping(store: Arc<dyn Storage>) {
+    let client = new_client(&*store).await;
+    for _ in 0..3 {
+        ok(store.ping().await, "ping");
+    }
+    check(
+        ok(store.find_client(&client.id).await, "find_client").is_some(),
+        "ping",
+        "a ping reads and writes nothing",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sweeping
 
 /// Sweeping removes expired codes, tokens (live and retired) and device authorizations in
@@ -2634,6 +2651,7 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
 
 /// Every check, one after another, with the sizes the macro uses.
 pub async fn run_all(store: Arc<dyn Storage>) {
+    ping(Arc::clone(&store)).await;
     clients(Arc::clone(&store)).await;
     update_keeps_secret(Arc::clone(&store)).await;
     registration_token_swap(Arc::clone(&store)).await;
@@ -2668,7 +2686,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $make;
             clients, update_keeps_secret, registration_token_swap, client_checked_on_issue,
             codes, code_replay, tokens, rotation, grants, revocation_tombstone, consents,
-            large_consent, devices, sweep, retired_refresh_survives_sweep);
+            large_consent, devices, sweep, retired_refresh_survives_sweep, ping);
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn bounded_delete() {
             $crate::testkit::bounded_delete($make.await, 20_000).await;

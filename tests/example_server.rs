@@ -16,6 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use url::Url;
 
+#[cfg(feature = "redis")]
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "support/hostile_next.rs"]
 mod hostile_next;
 #[path = "support/listening_server.rs"]
@@ -487,11 +490,89 @@ async fn the_contract_holds_on_redis() {
     store.purge().await.expect("purge");
 }
 
+/// `/healthz` is a readiness check: 503 with `Retry-After` while the store cannot be reached
+/// (Redis behind a proxy of the test's, its connections dropped and refused), and the protocol
+/// endpoints answer 503 `temporarily_unavailable` meanwhile; 200 again within 5 s of the store
+/// coming back.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_follows_the_store() {
+    use std::net::ToSocketAddrs as _;
+
+    let Ok(url) = std::env::var("TESSERA_TEST_REDIS_URL") else {
+        eprintln!("TESSERA_TEST_REDIS_URL is not set: skipped");
+        return;
+    };
+    let parsed = Url::parse(&url).expect("a Redis URL");
+    let upstream = (
+        parsed.host_str().expect("a host"),
+        parsed.port().unwrap_or(6379),
+    )
+        .to_socket_addrs()
+        .expect("resolve")
+        .next()
+        .expect("an address");
+    let proxy = fault_proxy::FaultProxy::start(upstream).await;
+    let mut through = parsed.clone();
+    through.set_port(Some(proxy.addr().port())).expect("a port");
+    through.set_host(Some("127.0.0.1")).expect("a host");
+    let mut run = [0u8; 8];
+    rand::Rng::fill(&mut rand::rng(), &mut run);
+    let prefix = format!("tessera:example-health:{}:", u64::from_be_bytes(run));
+    let server = start(&[
+        "--database-url",
+        through.as_str(),
+        "--redis-prefix",
+        &prefix,
+    ])
+    .await;
+    let http = client(false);
+    let health = || async {
+        http.get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .expect("healthz")
+    };
+    assert_eq!(health().await.status(), StatusCode::OK);
+
+    proxy.set(fault_proxy::Mode::Down);
+    let down = health().await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers().contains_key("retry-after"));
+    let token = http
+        .post(format!("{}/token", server.base))
+        .header("authorization", basic("some-client", "some-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(token.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(token.headers().contains_key("retry-after"));
+    let body: Value = token.json().await.expect("a JSON error");
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    proxy.set(fault_proxy::Mode::Pass);
+    let back = std::time::Instant::now();
+    while health().await.status() != StatusCode::OK {
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "not ready 5 s after"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(server);
+    let store = tessera::store::RedisStore::connect(&url)
+        .await
+        .expect("redis")
+        .with_prefix(prefix);
+    store.purge().await.expect("purge");
+}
+
 async fn walk_the_contract(flags: &[&str]) {
     let server = start(flags).await;
     let walk = discover(&server).await;
 
-    // The liveness route (the HTTP floor of benches/http_load.rs).
+    // The readiness route (the HTTP floor of benches/http_load.rs), up with the store.
     let health = walk
         .api
         .get(format!("{}/healthz", walk.base))

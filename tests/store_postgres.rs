@@ -109,6 +109,7 @@ conformance! {
     devices: store => testkit::devices(store);
     device_redemption_race: store => testkit::device_redemption_race(store, 20);
     sweep: store => testkit::sweep(store);
+    ping: store => testkit::ping(store);
     retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     model: store => async move {
         for seed in 0..4 {

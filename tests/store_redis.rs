@@ -112,6 +112,7 @@ conformance! {
     kit_large_consent => testkit::large_consent;
     kit_devices => testkit::devices;
     kit_sweep => testkit::sweep;
+    kit_ping => testkit::ping;
     kit_retired_refresh_survives_sweep => testkit::retired_refresh_survives_sweep;
     kit_code_replay => testkit::code_replay;
     kit_code_race => |store| testkit::code_race(store, 100);

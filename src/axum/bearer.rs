@@ -24,7 +24,8 @@ use crate::scope::ScopeSet;
 /// A refused resource request: the RFC 6750 §3 challenge of its [`BearerError`], rendered by
 /// [`BearerError::to_response`] (401 with `WWW-Authenticate: Bearer ...` for a missing,
 /// invalid, expired or revoked token, 403 `insufficient_scope` for a token without the
-/// required scopes).
+/// required scopes, 503 `temporarily_unavailable` with `Retry-After` while the store cannot be
+/// reached).
 #[derive(Debug, Clone)]
 pub struct BearerRejection {
     error: BearerError,
@@ -206,7 +207,8 @@ where
 /// A [`tower` layer](tower_layer::Layer) for protected routes: a request passes only with a
 /// valid access token carrying the required scopes, and its [`Principal`] then waits in the
 /// request's extensions (for the [`Principal`] extractor, or `Extension<Principal>`). Any
-/// other request is answered with the RFC 6750 challenge (401, or 403 `insufficient_scope`).
+/// other request is answered with the RFC 6750 challenge (401, or 403 `insufficient_scope`;
+/// 503 with `Retry-After` while the store cannot be reached).
 ///
 /// The token may be in the `Authorization` header, in an
 /// `application/x-www-form-urlencoded` body (RFC 6750 §2.2), or in the query where the

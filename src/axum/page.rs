@@ -27,11 +27,16 @@ impl IntoResponse for Redirect {
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl IntoResponse for UntrustedRequest {
     /// A minimal HTML page naming the error, with its status ([`UntrustedRequest::status`]:
-    /// 400, or 500 for a storage fault): the code and description escaped, and headers that
-    /// forbid framing (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`), caching and
-    /// sniffing.
+    /// 400, 503 with `Retry-After` while the store is unavailable, or 500 for another storage
+    /// fault): the code and description escaped, and headers that forbid framing
+    /// (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`), caching and sniffing.
     fn into_response(self) -> AxumResponse {
-        error_page(self.status(), self.code.as_str(), &self.description)
+        let mut page = error_page(self.status(), self.code.as_str(), &self.description);
+        if let Some(seconds) = self.retry_after {
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        page
     }
 }
 
@@ -115,6 +120,20 @@ mod tests {
     #[tokio::test]
     async fn a_storage_fault_is_a_500_page() {
         let fault = UntrustedRequest::new(ErrorCode::ServerError, "try again");
-        assert_eq!(fault.into_response().status(), 500);
+        let response = fault.into_response();
+        assert_eq!(response.status(), 500);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_a_503_page_with_retry_after() {
+        let fault =
+            UntrustedRequest::store(crate::StoreError::Unavailable("connection refused".into()));
+        let response = fault.into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        let page = text(response).await;
+        assert!(page.contains("temporarily_unavailable"), "{page}");
+        assert!(!page.contains("connection refused"), "{page}");
     }
 }

@@ -22,10 +22,13 @@ use crate::scope::ScopeSet;
 #[error("{code}: {description}")]
 #[non_exhaustive]
 pub struct UntrustedRequest {
-    /// The error code (`invalid_request`, `unauthorized_client` or `server_error`).
+    /// The error code (`invalid_request`, `unauthorized_client`, `temporarily_unavailable`
+    /// or `server_error`).
     pub code: ErrorCode,
     /// What is wrong, for the user (and the client's developer) to read.
     pub description: String,
+    /// Seconds to wait before retrying (`Retry-After`): set when the store is unavailable.
+    pub retry_after: Option<u64>,
 }
 
 impl UntrustedRequest {
@@ -33,11 +36,25 @@ impl UntrustedRequest {
         Self {
             code,
             description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A storage fault met before the client was trusted (logged once, by the conversion to
+    /// [`OAuthError`]).
+    pub(crate) fn store(error: StoreError) -> Self {
+        let error = OAuthError::from(error);
+        Self {
+            retry_after: error.retry_after,
+            ..Self::new(
+                error.code,
+                error.description.unwrap_or_default().into_owned(),
+            )
         }
     }
 
     /// The HTTP status to show it with: the code's ([`ErrorCode::status`]; 400 for a bad
-    /// request, 500 for a storage fault).
+    /// request, 503 while the store is unavailable, 500 for another storage fault).
     pub fn status(&self) -> u16 {
         self.code.status()
     }
@@ -178,8 +195,9 @@ impl PendingAuthorization {
 
     /// The user allowed the request, granting `scopes` (the requested ones or fewer; anything
     /// not requested is dropped). Stores the code and the consent and returns the redirect
-    /// carrying the code. A storage fault is logged and becomes a `server_error` redirect
-    /// (RFC 6749 §4.1.2.1).
+    /// carrying the code. A storage fault is logged and becomes a `temporarily_unavailable`
+    /// redirect while the store is unavailable, else a `server_error` one (RFC 6749 §4.1.2.1;
+    /// the redirect URI is verified by then).
     pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Redirect {
         let cx = provider.cx();
         let Self {
@@ -206,15 +224,12 @@ impl PendingAuthorization {
                 state.as_deref(),
                 &OAuthError::server_error(),
             ),
-            Err(error) => {
-                tracing::error!(target: "tessera::store", %error, "storing an authorization code failed");
-                error_redirect(
-                    cx,
-                    redirect_uri.into_url(),
-                    state.as_deref(),
-                    &OAuthError::server_error(),
-                )
-            }
+            Err(error) => error_redirect(
+                cx,
+                redirect_uri.into_url(),
+                state.as_deref(),
+                &OAuthError::from(error),
+            ),
         }
     }
 
@@ -290,12 +305,7 @@ impl Provider {
         let client = self
             .client(&client_id)
             .await
-            .map_err(|_| {
-                untrusted(
-                    ErrorCode::ServerError,
-                    "the authorization server met an internal error",
-                )
-            })?
+            .map_err(|error| AuthorizeError::Untrusted(UntrustedRequest::store(error)))?
             .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "unknown client_id"))?;
         let requested = params.get("redirect_uri");
         let redirect_uri = cx.redirects().resolve(&client.redirect_uris, requested).map_err(|e| {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::client::{ClientId, UserId};
 use crate::endpoint::authorization_header::AuthorizationHeader;
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::provider::Provider;
 use crate::response::Response;
 use crate::scope::ScopeSet;
@@ -95,6 +95,9 @@ pub struct BearerError {
     pub description: Option<&'static str>,
     /// The scope the resource needs (for `insufficient_scope`).
     pub scope: Option<String>,
+    /// Seconds to wait before retrying, sent as `Retry-After`: set when the store is
+    /// unavailable (`temporarily_unavailable`, 503).
+    pub retry_after: Option<u64>,
 }
 
 impl BearerError {
@@ -103,6 +106,23 @@ impl BearerError {
             code: Some(code),
             description: Some(description),
             scope: None,
+            retry_after: None,
+        }
+    }
+
+    /// A storage fault met while validating: `temporarily_unavailable` (503, with
+    /// `Retry-After`) for [`StoreError::Unavailable`], else `server_error` (500). Logged once,
+    /// here, as `From<StoreError> for OAuthError` logs.
+    pub(crate) fn store(error: StoreError) -> Self {
+        let error = OAuthError::from(error);
+        let description = if error.retry_after.is_some() {
+            "the authorization server is temporarily unavailable; try again shortly"
+        } else {
+            "the authorization server met an internal error"
+        };
+        Self {
+            retry_after: error.retry_after,
+            ..Self::new(error.code, description)
         }
     }
 
@@ -122,12 +142,14 @@ impl BearerError {
             code: Some(ErrorCode::InsufficientScope),
             description: Some("the access token lacks a required scope"),
             scope: Some(required.to_string()),
+            retry_after: None,
         }
     }
 
     /// 401 for a request without a token, else the code's status ([`ErrorCode::status`]):
-    /// 400 (`invalid_request`), 401 (`invalid_token`), 403 (`insufficient_scope`) or 500
-    /// (`server_error`, a storage fault).
+    /// 400 (`invalid_request`), 401 (`invalid_token`), 403 (`insufficient_scope`), 503
+    /// (`temporarily_unavailable`: the store is unavailable for now) or 500 (`server_error`,
+    /// another storage fault).
     pub fn status(&self) -> u16 {
         self.code.as_ref().map_or(401, ErrorCode::status)
     }
@@ -147,7 +169,8 @@ impl BearerError {
         value
     }
 
-    /// The complete response: status, challenge, and a JSON body repeating the error.
+    /// The complete response: status, challenge, a JSON body repeating the error, and
+    /// `Retry-After` when there is one.
     pub fn to_response(&self, provider: &Provider) -> Response {
         let mut body = serde_json::Map::new();
         if let Some(code) = &self.code {
@@ -159,8 +182,12 @@ impl BearerError {
         if let Some(description) = self.description {
             body.insert("error_description".into(), description.into());
         }
-        Response::json(self.status(), &serde_json::Value::Object(body))
-            .with_header("www-authenticate", self.challenge(&provider.config().realm))
+        let response = Response::json(self.status(), &serde_json::Value::Object(body))
+            .with_header("www-authenticate", self.challenge(&provider.config().realm));
+        match self.retry_after {
+            Some(seconds) => response.with_header("retry-after", seconds.to_string()),
+            None => response,
+        }
     }
 }
 
@@ -242,6 +269,7 @@ impl Provider {
                 code: None,
                 description: None,
                 scope: None,
+                retry_after: None,
             });
         };
         let invalid = || {
@@ -258,12 +286,7 @@ impl Provider {
             .store()
             .find_token(&TokenHash::of_well_formed(&token))
             .await
-            .map_err(|_| {
-                BearerError::new(
-                    ErrorCode::ServerError,
-                    "the authorization server met an internal error",
-                )
-            })?
+            .map_err(BearerError::store)?
             .ok_or_else(invalid)?;
         if record.token_type != TokenType::Access || record.is_expired_at_unix(self.cx().unix_now())
         {

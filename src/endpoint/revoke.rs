@@ -61,11 +61,15 @@ impl Provider {
         .await;
         match outcome {
             Ok(()) => done,
-            // RFC 7009 §2.2.1: a server that cannot revoke now answers 503.
-            Err(_) => self.token_error(&OAuthError::new(
-                crate::ErrorCode::TemporarilyUnavailable,
-                "the token could not be revoked now; try again",
-            )),
+            // RFC 7009 §2.2.1: a server that cannot revoke now answers 503, whatever the
+            // fault (logged once, by the conversion of `?` above).
+            Err(_) => self.token_error(&OAuthError {
+                retry_after: Some(OAuthError::UNAVAILABLE_RETRY_AFTER),
+                ..OAuthError::new(
+                    crate::ErrorCode::TemporarilyUnavailable,
+                    "the token could not be revoked now; try again",
+                )
+            }),
         }
     }
 }

@@ -769,6 +769,17 @@ pub trait CodeStore: Send + Sync {
 /// as revoked, so forgetting is safe.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
+    /// Whether the backend answers now: one cheap round trip (PostgreSQL `SELECT 1`, Redis
+    /// `PING`), for a readiness check ([`crate::Provider::ready`]).
+    ///
+    /// # Contract
+    /// `Ok(())` when a request would reach the backend now; [`StoreError::Unavailable`] when
+    /// it cannot be reached or is busy. Reads and writes nothing. The default answers `Ok(())`
+    /// (right for a store in the provider's memory).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Stores tokens into a grant family.
     ///
     /// # Contract

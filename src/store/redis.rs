@@ -695,6 +695,11 @@ impl CodeStore for RedisStore {
 
 #[async_trait]
 impl TokenStore for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _pong: String = self.query(&::redis::cmd("PING")).await?;
+        Ok(())
+    }
+
     async fn issue_tokens(
         &self,
         family: Family<'_>,

@@ -77,8 +77,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `postgresql` is refused before any connection, and one connection is tried first, within
 /// 5 seconds, so that a refused port or a wrong password is reported as such instead of the
 /// pool's "timed out" 30 seconds later. Requests then wait at most 10 seconds for a pooled
-/// connection. Connection failures, pool timeouts and a server shutting down or out of
-/// connections are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+/// connection. Connection failures, pool timeouts, a server shutting down, starting or out of
+/// connections, and a serialization failure or deadlock the server rolled back are
+/// [`StoreError::Unavailable`] (the provider answers them 503 `temporarily_unavailable`);
+/// anything else is [`StoreError::Backend`].
 ///
 /// # Schema
 ///
@@ -351,21 +353,28 @@ fn invalid_input(message: impl Into<String>) -> StoreError {
 fn db(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict,
-        sqlx::Error::Database(e)
-            if e.code().is_some_and(|code| {
-                // Connection exceptions, too many connections, the server shutting down or
-                // starting up.
-                code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
-            }) =>
-        {
+        sqlx::Error::Database(e) if e.code().is_some_and(|code| is_transient_sqlstate(&code)) => {
             StoreError::Unavailable(error.to_string())
         }
         sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         _ => StoreError::backend(error),
     }
+}
+
+/// SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class
+/// `08`), too many connections (`53300`), an administrator's or a crash's shutdown, or a
+/// server still starting (`57P01` to `57P03`), and a serialization failure or deadlock the
+/// server rolled back (`40001`, `40P01`: nothing was committed).
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "53300" | "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+        )
 }
 
 /// A foreign key violation: the client (or grant) a row names was deleted meanwhile.
@@ -1165,6 +1174,14 @@ impl CodeStore for PgStore {
 
 #[async_trait]
 impl TokenStore for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db)
+    }
+
     async fn issue_tokens(
         &self,
         family: Family<'_>,
@@ -1643,5 +1660,47 @@ impl DeviceStore for PgStore {
             limit,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_that_cannot_serve_now_is_unavailable() {
+        for code in [
+            "08000", "08001", "08003", "08004", "08006", "08P01", "53300", "57P01", "57P02",
+            "57P03", "40001", "40P01",
+        ] {
+            assert!(is_transient_sqlstate(code), "{code}");
+        }
+        for code in [
+            "23505", "23503", "42P01", "42703", "22P02", "XX000", "57014",
+        ] {
+            assert!(!is_transient_sqlstate(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn dropped_connections_and_pool_timeouts_are_unavailable() {
+        let dropped = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        for error in [
+            sqlx::Error::Io(dropped),
+            sqlx::Error::Io(refused),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+        ] {
+            assert!(db(error).is_unavailable());
+        }
+        for error in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("unexpected message".into()),
+            sqlx::Error::ColumnNotFound("hash".into()),
+        ] {
+            assert!(matches!(db(error), StoreError::Backend(_)));
+        }
     }
 }
