@@ -209,6 +209,21 @@ pub struct Client {
     /// Further registration metadata (RFC 7591 §2: `logo_uri`, `contacts`, ...).
     #[serde(default)]
     pub metadata: ClientMetadata,
+    /// Whether the client is described by its client ID metadata document (its ID is the
+    /// document's URL): the provider refreshes it from the document and refuses it when the
+    /// document is gone (see [`crate::cimd`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metadata_document: bool,
+    /// When the client last started an authorization or authenticated at the token endpoint,
+    /// recorded at most once per [`Client::LAST_USED_PRECISION`] (`None`: never, or not since
+    /// this was tracked). Unused self-registered clients expire by it
+    /// ([`crate::ConfigBuilder::unused_client_expiry`]).
+    #[serde(
+        default,
+        with = "time::serde::timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl Client {
@@ -236,7 +251,24 @@ impl Client {
             registration_token: None,
             created_at,
             metadata: ClientMetadata::default(),
+            metadata_document: false,
+            last_used_at: None,
         }
+    }
+
+    /// How stale [`Client::last_used_at`] may be: it is written again only when it is older
+    /// than this (one store write per client per hour at most, not one per request).
+    pub const LAST_USED_PRECISION: time::Duration = time::Duration::hours(1);
+
+    /// The host of the client's metadata document, for a consent page to show who is asking
+    /// (`None` unless [`Client::metadata_document`]).
+    pub fn metadata_document_host(&self) -> Option<String> {
+        if !self.metadata_document {
+            return None;
+        }
+        url::Url::parse(self.id.as_str())
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
     }
 
     /// Sets the redirect URIs.

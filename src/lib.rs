@@ -7,6 +7,7 @@ mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+pub mod cimd;
 mod client;
 mod clock;
 mod config;

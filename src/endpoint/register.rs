@@ -284,7 +284,7 @@ fn random_id(provider: &Provider) -> String {
 }
 
 impl Provider {
-    fn build_client(
+    pub(crate) fn build_client(
         &self,
         id: ClientId,
         registration: &ClientRegistration,
@@ -534,7 +534,7 @@ impl Provider {
         Ok(Response::json(201, &doc))
     }
 
-    fn parse_registration(&self, body: &[u8]) -> Result<ClientRegistration, OAuthError> {
+    pub(crate) fn parse_registration(&self, body: &[u8]) -> Result<ClientRegistration, OAuthError> {
         if body.len() > self.config().limits.max_bytes {
             return Err(metadata_error("the registration request is too large"));
         }
