@@ -73,6 +73,22 @@ pub struct FetchPolicy {
 }
 
 impl FetchPolicy {
+    /// A policy: at most `max_bytes`, within `timeout`, public addresses only.
+    pub fn new(max_bytes: usize, timeout: Duration) -> Self {
+        Self {
+            max_bytes,
+            timeout,
+            allow_loopback: false,
+        }
+    }
+
+    /// Also allows loopback addresses and plain `http` (what
+    /// [`crate::danger::Danger::allow_loopback_client_metadata`] sets).
+    pub fn with_loopback(mut self) -> Self {
+        self.allow_loopback = true;
+        self
+    }
+
     /// The largest document accepted, in bytes (the body, after any decoding).
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
