@@ -214,16 +214,6 @@ pub struct Client {
     /// document is gone (see [`crate::cimd`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub metadata_document: bool,
-    /// When the client last started an authorization or authenticated at the token endpoint,
-    /// recorded at most once per [`Client::LAST_USED_PRECISION`] (`None`: never, or not since
-    /// this was tracked). Unused self-registered clients expire by it
-    /// ([`crate::ConfigBuilder::unused_client_expiry`]).
-    #[serde(
-        default,
-        with = "time::serde::timestamp::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl Client {
@@ -252,13 +242,8 @@ impl Client {
             created_at,
             metadata: ClientMetadata::default(),
             metadata_document: false,
-            last_used_at: None,
         }
     }
-
-    /// How stale [`Client::last_used_at`] may be: it is written again only when it is older
-    /// than this (one store write per client per hour at most, not one per request).
-    pub const LAST_USED_PRECISION: time::Duration = time::Duration::hours(1);
 
     /// The host of the client's metadata document, for a consent page to show who is asking
     /// (`None` unless [`Client::metadata_document`]).
@@ -358,6 +343,40 @@ pub struct ClientMetadata {
     /// `software_version`: the client software's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
+    /// `application_type` (OpenID Connect Dynamic Client Registration §2), if the client gave
+    /// one: it decides which redirect URIs it may register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<ApplicationType>,
+}
+
+/// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
+/// RFC 8252), which bounds its redirect URIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApplicationType {
+    /// A web application: `https` redirect URIs on a host other than a loopback one only.
+    Web,
+    /// A native application (RFC 8252): private-use schemes, `http` on a loopback address, or
+    /// claimed `https` URLs.
+    Native,
+}
+
+impl ApplicationType {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Web, Self::Native]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
 }
 
 impl ClientMetadata {
@@ -382,6 +401,12 @@ impl ClientMetadata {
     /// Sets `contacts`.
     pub fn with_contacts(mut self, contacts: Vec<String>) -> Self {
         self.contacts = contacts;
+        self
+    }
+
+    /// Sets `application_type`.
+    pub fn with_application_type(mut self, application_type: ApplicationType) -> Self {
+        self.application_type = Some(application_type);
         self
     }
 

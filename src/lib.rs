@@ -45,7 +45,9 @@ pub mod testkit;
 pub use async_trait::async_trait;
 
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
-pub use client::{AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType, UserId};
+pub use client::{
+    ApplicationType, AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType, UserId,
+};
 pub use clock::{Clock, SystemClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,

@@ -474,7 +474,6 @@ impl Provider {
             Some(stored) => {
                 let mut current = document;
                 current.created_at = stored.created_at;
-                current.last_used_at = stored.last_used_at;
                 if current != stored {
                     store.update_client(&current).await?;
                 }
