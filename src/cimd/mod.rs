@@ -148,10 +148,10 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     if s[0] & 0xe000 != 0x2000 {
         return false;
     }
-    !(s[0] == 0x2001 && s[1] < 0x0200 // IETF protocol assignments, Teredo 2001::/32 included
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || s[0] == 0x2002 // 6to4: embeds an IPv4 address
-        || (s[0] & 0xfff0) == 0x3ff0) // documentation 3fff::/20
+    let ietf = s[0] == 0x2001 && s[1] < 0x0200; // IETF protocol assignments, Teredo included
+    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] & 0xfff0) == 0x3ff0;
+    let six_to_four = s[0] == 0x2002; // embeds an IPv4 address
+    !(ietf || documentation || six_to_four)
 }
 
 /// A fetched document: its body and how long the fetcher was told it may be cached.
