@@ -16,7 +16,9 @@
 //! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
 //! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
-//! have none).
+//! have none), `--client-metadata-documents` (accept client ID metadata documents: a
+//! `client_id` that is an https URL), `--danger-allow-loopback-client-metadata` (the same, and
+//! documents may come from `http://127.0.0.1:PORT`, for tests).
 //! `GET /healthz` is a readiness check: 200 `ok` while the store answers (`Provider::ready`),
 //! 503 with `Retry-After` while it does not (the HTTP floor of `benches/http_load.rs`, on the
 //! memory store). While the store is down the protocol endpoints answer 503
@@ -84,6 +86,8 @@ struct Args {
     code_ttl: i64,
     rate_limit: u32,
     max_sessions: usize,
+    client_metadata: bool,
+    loopback_client_metadata: bool,
 }
 
 impl Args {
@@ -97,6 +101,8 @@ impl Args {
             code_ttl: 60,
             rate_limit: 2_000,
             max_sessions: 100_000,
+            client_metadata: false,
+            loopback_client_metadata: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -133,11 +139,17 @@ impl Args {
                         .filter(|n| *n > 0)
                         .ok_or("--max-sessions takes a positive number")?;
                 }
+                "--client-metadata-documents" => parsed.client_metadata = true,
+                "--danger-allow-loopback-client-metadata" => {
+                    parsed.client_metadata = true;
+                    parsed.loopback_client_metadata = true;
+                }
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
-                        [--rate-limit PER_MINUTE] [--max-sessions N]"
+                        [--rate-limit PER_MINUTE] [--max-sessions N] \
+                        [--client-metadata-documents] [--danger-allow-loopback-client-metadata]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -678,6 +690,7 @@ impl App {
                 client_name => client.name,
                 homepage => client.homepage,
                 redirect_host => pending.redirect_uri().authority(),
+                document_host => pending.metadata_document_host(),
                 scopes => scope_list(pending.scopes()),
                 action => "/consent",
                 hidden => vec![("request", query)],
@@ -767,6 +780,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
 
     let scopes = ScopeSet::from_tokens(SCOPES.iter().map(|(name, _)| *name))?;
+    let mut danger = Danger::new()
+        // The contract: anyone may register a client (rate-limited per address here).
+        .open_registration()
+        // The contract: `/api/me?access_token=` works.
+        .bearer_in_query()
+        // `offline_access` tokens never expire: users revoke them on the /apps page.
+        .never_expire_with_scope(Scope::new("offline_access")?);
+    if args.loopback_client_metadata {
+        // Tests serve client ID metadata documents from 127.0.0.1.
+        danger = danger.allow_loopback_client_metadata();
+    }
     let config = Config::builder(issuer.as_str())
         .scopes(scopes)
         .grant_types(GrantType::ALL)
@@ -777,19 +801,19 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
                 .with_code(time::Duration::seconds(args.code_ttl))
                 .with_access_token(time::Duration::seconds(args.access_token_ttl)),
         )
-        .danger(
-            Danger::new()
-                // The contract: anyone may register a client (rate-limited per address here).
-                .open_registration()
-                // The contract: `/api/me?access_token=` works.
-                .bearer_in_query()
-                // `offline_access` tokens never expire: users revoke them on the /apps page.
-                .never_expire_with_scope(Scope::new("offline_access")?),
-        )
+        .danger(danger)
         .build()?;
-    let provider = Provider::builder(config, store)
-        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
-        .build();
+    let mut provider = Provider::builder(config, store)
+        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()));
+    if args.client_metadata {
+        // Client ID metadata documents, fetched with the SSRF-guarded default fetcher (at
+        // most 64 KiB, within 5 s, no redirects).
+        let fetcher = tessera::cimd::HttpMetadataFetcher::new()?;
+        provider = provider.client_metadata_documents(tessera::cimd::ClientMetadataDocuments::new(
+            Arc::new(fetcher),
+        ));
+    }
+    let provider = provider.build();
     let registration_path = provider
         .config()
         .endpoints()

@@ -209,6 +209,11 @@ pub struct Client {
     /// Further registration metadata (RFC 7591 §2: `logo_uri`, `contacts`, ...).
     #[serde(default)]
     pub metadata: ClientMetadata,
+    /// Whether the client is described by its client ID metadata document (its ID is the
+    /// document's URL): the provider refreshes it from the document and refuses it when the
+    /// document is gone (see [`crate::cimd`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metadata_document: bool,
 }
 
 impl Client {
@@ -236,7 +241,19 @@ impl Client {
             registration_token: None,
             created_at,
             metadata: ClientMetadata::default(),
+            metadata_document: false,
         }
+    }
+
+    /// The host of the client's metadata document, for a consent page to show who is asking
+    /// (`None` unless [`Client::metadata_document`]).
+    pub fn metadata_document_host(&self) -> Option<String> {
+        if !self.metadata_document {
+            return None;
+        }
+        url::Url::parse(self.id.as_str())
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
     }
 
     /// Sets the redirect URIs.
@@ -326,6 +343,40 @@ pub struct ClientMetadata {
     /// `software_version`: the client software's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
+    /// `application_type` (OpenID Connect Dynamic Client Registration §2), if the client gave
+    /// one: it decides which redirect URIs it may register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<ApplicationType>,
+}
+
+/// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
+/// RFC 8252), which bounds its redirect URIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApplicationType {
+    /// A web application: `https` redirect URIs on a host other than a loopback one only.
+    Web,
+    /// A native application (RFC 8252): private-use schemes, `http` on a loopback address, or
+    /// claimed `https` URLs.
+    Native,
+}
+
+impl ApplicationType {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Web, Self::Native]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
 }
 
 impl ClientMetadata {
@@ -350,6 +401,12 @@ impl ClientMetadata {
     /// Sets `contacts`.
     pub fn with_contacts(mut self, contacts: Vec<String>) -> Self {
         self.contacts = contacts;
+        self
+    }
+
+    /// Sets `application_type`.
+    pub fn with_application_type(mut self, application_type: ApplicationType) -> Self {
+        self.application_type = Some(application_type);
         self
     }
 

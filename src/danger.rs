@@ -29,6 +29,7 @@ pub struct Danger {
     pub(crate) omit_iss: bool,
     pub(crate) never_expire: bool,
     pub(crate) never_expiring_scope: Option<Scope>,
+    pub(crate) loopback_client_metadata: bool,
 }
 
 impl Danger {
@@ -118,6 +119,24 @@ impl Danger {
     pub fn never_expire_with_scope(mut self, scope: Scope) -> Self {
         self.never_expiring_scope = Some(scope);
         self
+    }
+
+    /// Let client ID metadata documents ([`crate::cimd`]) be fetched from loopback addresses,
+    /// over `http` or `https` (`http://127.0.0.1:PORT/client.json`), for tests that serve
+    /// documents themselves. Private, link-local and other non-public addresses stay refused.
+    ///
+    /// # Risk
+    /// Anyone who can start an authorization makes the provider send requests to services on
+    /// its own host (server-side request forgery): admin interfaces, metadata services,
+    /// databases speaking HTTP. Never in production.
+    pub fn allow_loopback_client_metadata(mut self) -> Self {
+        self.loopback_client_metadata = true;
+        self
+    }
+
+    /// Whether client ID metadata documents may come from loopback addresses.
+    pub fn allows_loopback_client_metadata(&self) -> bool {
+        self.loopback_client_metadata
     }
 
     /// Whether plain PKCE is accepted.

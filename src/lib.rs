@@ -7,6 +7,7 @@ mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+pub mod cimd;
 mod client;
 mod clock;
 mod config;
@@ -44,7 +45,9 @@ pub mod testkit;
 pub use async_trait::async_trait;
 
 pub use audit::{AuditEvent, AuditSink, RateLimit, TracingAudit};
-pub use client::{AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType, UserId};
+pub use client::{
+    ApplicationType, AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType, UserId,
+};
 pub use clock::{Clock, SystemClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,

@@ -49,6 +49,7 @@ pub(crate) struct Context {
     client_attempts: Arc<dyn crate::AttemptLimiter>,
     offload: Arc<dyn crate::Offload>,
     machine_issuance: Arc<dyn crate::AttemptLimiter>,
+    client_metadata_documents: Option<Arc<crate::cimd::ClientMetadataDocuments>>,
 }
 
 impl Context {
@@ -105,6 +106,13 @@ impl Context {
 
     pub(crate) fn offload(&self) -> &dyn crate::Offload {
         &*self.offload
+    }
+
+    /// Client ID metadata document support, if installed.
+    pub(crate) fn client_metadata_documents(
+        &self,
+    ) -> Option<&crate::cimd::ClientMetadataDocuments> {
+        self.client_metadata_documents.as_deref()
     }
 
     /// What a client makes the provider store without a user, per client.
@@ -201,6 +209,17 @@ impl ProviderBuilder {
         self
     }
 
+    /// Enables client ID metadata documents ([`crate::cimd`]): a `client_id` that is an
+    /// `https` URL not in the store is fetched with `documents`' fetcher, checked, and stored.
+    /// The metadata then advertises `client_id_metadata_document_supported: true`.
+    pub fn client_metadata_documents(
+        mut self,
+        documents: crate::cimd::ClientMetadataDocuments,
+    ) -> Self {
+        self.inner.client_metadata_documents = Some(Arc::new(documents));
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
         Provider {
@@ -240,6 +259,7 @@ impl Provider {
                     600,
                     time::Duration::minutes(1),
                 )),
+                client_metadata_documents: None,
             },
         }
     }

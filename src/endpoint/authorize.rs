@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::cimd::ResolveError;
 use crate::client::{Client, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::authorization_code::{self, Asked, AuthorizationRequest};
@@ -163,6 +164,13 @@ impl PendingAuthorization {
         &self.client
     }
 
+    /// For a client described by its client ID metadata document ([`crate::cimd`]), the host
+    /// serving the document: show it on the consent screen, since the name is the client's
+    /// own claim and the host is the one thing about it that is verified.
+    pub fn metadata_document_host(&self) -> Option<String> {
+        self.client.metadata_document_host()
+    }
+
     /// The scopes asked for.
     pub fn scopes(&self) -> &ScopeSet {
         &self.asked.scopes
@@ -302,11 +310,16 @@ impl Provider {
             .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "the request has no client_id"))?;
         let client_id = crate::ClientId::new(client_id)
             .map_err(|_| untrusted(ErrorCode::InvalidRequest, "malformed client_id"))?;
-        let client = self
-            .client(&client_id)
-            .await
-            .map_err(|error| AuthorizeError::Untrusted(UntrustedRequest::store(error)))?
-            .ok_or_else(|| untrusted(ErrorCode::InvalidRequest, "unknown client_id"))?;
+        let client = match self.resolve_client(&client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Err(untrusted(ErrorCode::InvalidRequest, "unknown client_id")),
+            Err(ResolveError::Document(why)) => {
+                return Err(untrusted(ErrorCode::InvalidRequest, &why));
+            }
+            Err(ResolveError::Store(error)) => {
+                return Err(AuthorizeError::Untrusted(UntrustedRequest::store(error)));
+            }
+        };
         let requested = params.get("redirect_uri");
         let redirect_uri = cx.redirects().resolve(&client.redirect_uris, requested).map_err(|e| {
             let description = match e {

@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::audit::{AuditEvent, RateLimit};
+use crate::cimd::ResolveError;
 use crate::client::{AuthMethod, Client, ClientId};
 use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{ErrorCode, OAuthError};
@@ -161,11 +162,20 @@ impl Provider {
                 basic,
             }
         };
-        let client = self
-            .client(&id)
-            .await
-            .map_err(|e| AuthFailure::from(OAuthError::from(e)))?
-            .ok_or_else(|| failed(self, &id))?;
+        let client = match self.resolve_client(&id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Err(failed(self, &id)),
+            Err(ResolveError::Store(e)) => return Err(AuthFailure::from(OAuthError::from(e))),
+            Err(ResolveError::Document(why)) => {
+                self.cx().audit(AuditEvent::ClientAuthFailed {
+                    client_id: Some(id.clone()),
+                });
+                return Err(AuthFailure {
+                    error: OAuthError::new(ErrorCode::InvalidClient, why),
+                    basic,
+                });
+            }
+        };
         if client.auth_method != method {
             return Err(failed(self, &id));
         }

@@ -114,6 +114,9 @@ impl Provider {
             "authorization_response_iss_parameter_supported",
             config.iss_parameter().into(),
         );
+        if self.cx().client_metadata_documents().is_some() {
+            put("client_id_metadata_document_supported", true.into());
+        }
         serde_json::Value::Object(doc)
     }
 

@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use crate::audit::AuditEvent;
-use crate::client::{AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType};
+use crate::client::{
+    ApplicationType, AuthMethod, Client, ClientId, ClientMetadata, ClientType, GrantType,
+};
 use crate::config::RegistrationPolicy;
 use crate::endpoint::authorization_header::AuthorizationHeader;
 use crate::error::{AdminError, ErrorCode, OAuthError, StoreError};
@@ -240,7 +242,39 @@ fn checked_metadata(
             .collect::<Result<_, _>>()?,
         software_id: text("software_id", &metadata.software_id)?,
         software_version: text("software_version", &metadata.software_version)?,
+        application_type: metadata.application_type,
     })
+}
+
+/// The redirect rules of an `application_type` (OpenID Connect Dynamic Client Registration
+/// §2, RFC 8252 §7): a web client uses `https` on a host other than a loopback one; a native
+/// one a private-use scheme, `http` on a loopback address, or a claimed `https` URL.
+fn application_redirect(kind: ApplicationType, uri: &RedirectUri) -> Result<(), OAuthError> {
+    let url = uri.url();
+    let loopback_host = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let refused = |why: &str| {
+        Err(OAuthError::new(
+            ErrorCode::InvalidRedirectUri,
+            format!("redirect URI refused: {why}"),
+        ))
+    };
+    match kind {
+        ApplicationType::Web if url.scheme() != "https" => {
+            refused("a web application's redirect URIs must be https")
+        }
+        ApplicationType::Web if loopback_host => {
+            refused("a web application's redirect URIs must not be on a loopback host")
+        }
+        ApplicationType::Native if url.scheme() == "http" && !uri.is_loopback_http() => {
+            refused("a native application may use http only on a loopback address")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The kept fields of a registration request, read with their types checked: a field of the
@@ -267,6 +301,12 @@ fn metadata_of(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(metadata_error("contacts must be an array of strings")),
     };
+    let application_type = string("application_type")?
+        .map(|name| {
+            ApplicationType::parse(&name)
+                .ok_or_else(|| metadata_error("application_type must be web or native"))
+        })
+        .transpose()?;
     Ok(ClientMetadata {
         logo_uri: string("logo_uri")?,
         tos_uri: string("tos_uri")?,
@@ -274,6 +314,7 @@ fn metadata_of(
         contacts,
         software_id: string("software_id")?,
         software_version: string("software_version")?,
+        application_type,
     })
 }
 
@@ -284,7 +325,7 @@ fn random_id(provider: &Provider) -> String {
 }
 
 impl Provider {
-    fn build_client(
+    pub(crate) fn build_client(
         &self,
         id: ClientId,
         registration: &ClientRegistration,
@@ -316,6 +357,11 @@ impl Provider {
             .iter()
             .map(|u| registrable_redirect(u, config.danger.http_redirects))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(kind) = metadata.application_type {
+            for uri in &redirect_uris {
+                application_redirect(kind, uri)?;
+            }
+        }
         let mut grants = registration.grant_types.clone();
         grants.sort();
         grants.dedup();
@@ -536,7 +582,7 @@ impl Provider {
         Ok(Response::json(201, &doc))
     }
 
-    fn parse_registration(&self, body: &[u8]) -> Result<ClientRegistration, OAuthError> {
+    pub(crate) fn parse_registration(&self, body: &[u8]) -> Result<ClientRegistration, OAuthError> {
         if body.len() > self.config().limits.max_bytes {
             return Err(metadata_error("the registration request is too large"));
         }
@@ -848,5 +894,77 @@ mod tests {
         for bad in ["https://a.example/cb#x", "http://u:p@a.example/cb", "/cb"] {
             assert!(registrable_redirect(bad, true).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn application_type_bounds_redirect_uris() {
+        let uri = |text: &str| registrable_redirect(text, false).unwrap_or_else(|e| panic!("{e}"));
+        let web = ApplicationType::Web;
+        let native = ApplicationType::Native;
+        assert!(application_redirect(web, &uri("https://app.example/cb")).is_ok());
+        for bad in [
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "https://localhost/cb",
+            "https://127.0.0.1/cb",
+            "com.example.app:/oauth",
+        ] {
+            let error = application_redirect(web, &uri(bad)).expect_err(bad);
+            assert_eq!(error.code, ErrorCode::InvalidRedirectUri, "{bad}");
+        }
+        for good in [
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "com.example.app:/oauth",
+            "https://app.example/cb",
+        ] {
+            assert!(application_redirect(native, &uri(good)).is_ok(), "{good}");
+        }
+        assert!(application_redirect(native, &uri("http://localhost:3000/cb")).is_err());
+        let extra = |value: serde_json::Value| {
+            let mut map = serde_json::Map::new();
+            map.insert("application_type".into(), value);
+            metadata_of(&map)
+        };
+        assert_eq!(
+            extra("native".into())
+                .map(|m| m.application_type)
+                .ok()
+                .flatten(),
+            Some(native)
+        );
+        for bad in [serde_json::json!("desktop"), serde_json::json!(1)] {
+            let error = extra(bad).expect_err("refused");
+            assert_eq!(error.code, ErrorCode::InvalidClientMetadata);
+        }
+    }
+
+    #[tokio::test]
+    async fn registration_honours_application_type() {
+        let config = crate::Config::builder("https://auth.example.com")
+            .danger(crate::danger::Danger::new().open_registration())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let provider = Provider::builder(
+            config,
+            std::sync::Arc::new(crate::store::MemoryStore::new()),
+        )
+        .build();
+        let body = |kind: &str| {
+            serde_json::json!({
+                "application_type": kind,
+                "redirect_uris": ["http://127.0.0.1:4000/cb"],
+                "token_endpoint_auth_method": "none",
+            })
+            .to_string()
+        };
+        let web = provider.register(body("web").as_bytes(), None).await;
+        assert_eq!(web.status, 400);
+        let error: serde_json::Value = serde_json::from_slice(&web.body).unwrap_or_default();
+        assert_eq!(error["error"], "invalid_redirect_uri");
+        let native = provider.register(body("native").as_bytes(), None).await;
+        assert_eq!(native.status, 201);
+        let doc: serde_json::Value = serde_json::from_slice(&native.body).unwrap_or_default();
+        assert_eq!(doc["application_type"], "native");
     }
 }
