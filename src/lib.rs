@@ -29,6 +29,7 @@ mod offload;
 mod params;
 mod provider;
 mod redirect;
+mod resource;
 mod response;
 mod scope;
 mod secret;
@@ -72,6 +73,9 @@ pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{ExactRedirect, RedirectError, RedirectPolicy, RedirectUri};
+pub use resource::{
+    PROTECTED_RESOURCE_WELL_KNOWN, Resource, ResourceMetadata, protected_resource_metadata_path,
+};
 pub use response::{BodyFormat, Redirect, Response};
 pub use scope::{Scope, ScopeSet};
 pub use secret::{
