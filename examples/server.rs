@@ -16,7 +16,11 @@
 //! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
 //! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
-//! have none).
+//! have none), `--resource-server URL` (repeatable: registers another resource, printing its
+//! introspection client's `resource_server=URL client_id=... client_secret=...` before the
+//! listening line). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
+//! resource are refused there), its metadata at `/.well-known/oauth-protected-resource/api/me`
+//! (RFC 9728).
 //! `GET /healthz` answers 200 `ok` (liveness probes; the HTTP floor of `benches/http_load.rs`).
 //! `RUST_LOG` sets the log filter (default `info`); no secret is ever logged. SIGTERM or SIGINT
 //! stops it: no new connections, the requests in flight get up to 10 seconds, then exit 0.
@@ -50,8 +54,9 @@ use tessera::store::{MemoryStore, Storage};
 use tessera::{
     AuthorizeError, BearerError, ClientId, Config, DeviceAttempt, ExactRedirect, GrantType,
     Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Principal,
-    Provider, Scope, ScopeSet, UserId, danger::Danger,
+    Provider, Resource, Scope, ScopeSet, UserId, danger::Danger,
 };
+use tessera::{ClientSecret, OsEntropy, SecretHash};
 
 use support::{
     Buffered, Pages, RateLimiter, Receipt, Session, SessionLimits, Sessions, Source, Visitor,
@@ -81,6 +86,7 @@ struct Args {
     code_ttl: i64,
     rate_limit: u32,
     max_sessions: usize,
+    resource_servers: Vec<String>,
 }
 
 impl Args {
@@ -94,6 +100,7 @@ impl Args {
             code_ttl: 60,
             rate_limit: 2_000,
             max_sessions: 100_000,
+            resource_servers: Vec::new(),
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -130,11 +137,12 @@ impl Args {
                         .filter(|n| *n > 0)
                         .ok_or("--max-sessions takes a positive number")?;
                 }
+                "--resource-server" => parsed.resource_servers.push(value()?),
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
-                        [--rate-limit PER_MINUTE] [--max-sessions N]"
+                        [--rate-limit PER_MINUTE] [--max-sessions N] [--resource-server URL]..."
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -199,6 +207,13 @@ impl FromRef<App> for Provider {
     }
 }
 
+/// A random identifier: 16 bytes, hex.
+fn hex_id() -> String {
+    let mut bytes = [0u8; 16];
+    tessera::Entropy::fill(&OsEntropy, &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The scope `/api/me` requires.
 fn whoami() -> ScopeSet {
     ScopeSet::from_tokens(["whoami"]).unwrap_or_default()
@@ -215,9 +230,13 @@ fn router(app: App) -> Router {
             app.clone(),
             limit_registrations,
         ));
-    let me = get(me)
-        .post(me)
-        .route_layer(BearerLayer::new(&app.provider).require(whoami()));
+    // Tokens for another resource are refused here; the 401 names this resource's metadata
+    // (served by `Routes` at /.well-known/oauth-protected-resource/api/me).
+    let me = get(me).post(me).route_layer(
+        BearerLayer::new(&app.provider)
+            .require(whoami())
+            .for_resource(app.provider.config().endpoint_url("/api/me")),
+    );
     oauth
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
@@ -747,7 +766,33 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
 
     let scopes = ScopeSet::from_tokens(SCOPES.iter().map(|(name, _)| *name))?;
-    let config = Config::builder(issuer.as_str())
+    // The provider's own resource, in the audience of tokens requested without `resource`,
+    // and each `--resource-server` with a client that may introspect its tokens.
+    let mut resources = vec![Resource::new(format!("{issuer}/api/me")).included_by_default()];
+    let mut announced = Vec::new();
+    for url in &args.resource_servers {
+        let id = ClientId::new(format!("rs_{}", hex_id()))?;
+        let secret = ClientSecret::generate(&OsEntropy);
+        let client = tessera::Client::new(
+            id.clone(),
+            format!("resource server {url}"),
+            tessera::ClientType::Confidential,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with_grant_types(Vec::new())
+        .with_secret(SecretHash::slow(&secret, &OsEntropy));
+        store.insert_client(&client).await?;
+        resources.push(Resource::new(url.as_str()).introspected_by(id.clone()));
+        announced.push(format!(
+            "resource_server={url} client_id={id} client_secret={}",
+            secret.secret()
+        ));
+    }
+    let mut config = Config::builder(issuer.as_str());
+    for resource in resources {
+        config = config.resource(resource);
+    }
+    let config = config
         .scopes(scopes)
         .grant_types(GrantType::ALL)
         // PKCE is required of public clients and enforced for anyone who sends a challenge.
@@ -808,6 +853,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     // server gracefully, never at once.
     let signal = support::shutdown_signal()?;
     tracing::info!(%issuer, "starting");
+    for line in announced {
+        println!("{line}");
+    }
     println!("listening on {issuer}");
     support::serve(listener, router(app), signal).await?;
     tracing::info!("stopped");
