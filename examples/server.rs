@@ -18,7 +18,12 @@
 //! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
 //! have none), `--client-metadata-documents` (accept client ID metadata documents: a
 //! `client_id` that is an https URL), `--danger-allow-loopback-client-metadata` (the same, and
-//! documents may come from `http://127.0.0.1:PORT`, for tests).
+//! documents may come from `http://127.0.0.1:PORT`, for tests),
+//! `--resource-server URL` (repeatable: registers another resource, printing its
+//! introspection client's `resource_server=URL client_id=... client_secret=...` before the
+//! listening line). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
+//! resource are refused there), its metadata at `/.well-known/oauth-protected-resource/api/me`
+//! (RFC 9728).
 //! `GET /healthz` is a readiness check: 200 `ok` while the store answers (`Provider::ready`),
 //! 503 with `Retry-After` while it does not (the HTTP floor of `benches/http_load.rs`, on the
 //! memory store). While the store is down the protocol endpoints answer 503
@@ -55,8 +60,9 @@ use tessera::store::{MemoryStore, Storage};
 use tessera::{
     AuthorizeError, BearerError, ClientId, Config, DeviceAttempt, ExactRedirect, GrantType,
     Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Principal,
-    Provider, Scope, ScopeSet, UserId, danger::Danger,
+    Provider, Resource, Scope, ScopeSet, UserId, danger::Danger,
 };
+use tessera::{ClientSecret, OsEntropy, SecretHash};
 
 use support::{
     Buffered, Pages, RateLimiter, Receipt, Session, SessionLimits, Sessions, Source, Visitor,
@@ -88,6 +94,7 @@ struct Args {
     max_sessions: usize,
     client_metadata: bool,
     loopback_client_metadata: bool,
+    resource_servers: Vec<String>,
 }
 
 impl Args {
@@ -103,6 +110,7 @@ impl Args {
             max_sessions: 100_000,
             client_metadata: false,
             loopback_client_metadata: false,
+            resource_servers: Vec::new(),
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -144,12 +152,14 @@ impl Args {
                     parsed.client_metadata = true;
                     parsed.loopback_client_metadata = true;
                 }
+                "--resource-server" => parsed.resource_servers.push(value()?),
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
-                        [--client-metadata-documents] [--danger-allow-loopback-client-metadata]"
+                        [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
+                        [--resource-server URL]..."
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -214,6 +224,13 @@ impl FromRef<App> for Provider {
     }
 }
 
+/// A random identifier: 16 bytes, hex.
+fn hex_id() -> String {
+    let mut bytes = [0u8; 16];
+    tessera::Entropy::fill(&OsEntropy, &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The scope `/api/me` requires.
 fn whoami() -> ScopeSet {
     ScopeSet::from_tokens(["whoami"]).unwrap_or_default()
@@ -230,9 +247,13 @@ fn router(app: App) -> Router {
             app.clone(),
             limit_registrations,
         ));
-    let me = get(me)
-        .post(me)
-        .route_layer(BearerLayer::new(&app.provider).require(whoami()));
+    // Tokens for another resource are refused here; the 401 names this resource's metadata
+    // (served by `Routes` at /.well-known/oauth-protected-resource/api/me).
+    let me = get(me).post(me).route_layer(
+        BearerLayer::new(&app.provider)
+            .require(whoami())
+            .for_resource(app.provider.config().endpoint_url("/api/me")),
+    );
     oauth
         .route("/", get(index))
         .route("/healthz", get(healthz))
@@ -791,7 +812,33 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         // Tests serve client ID metadata documents from 127.0.0.1.
         danger = danger.allow_loopback_client_metadata();
     }
-    let config = Config::builder(issuer.as_str())
+    // The provider's own resource, in the audience of tokens requested without `resource`,
+    // and each `--resource-server` with a client that may introspect its tokens.
+    let mut resources = vec![Resource::new(format!("{issuer}/api/me")).included_by_default()];
+    let mut announced = Vec::new();
+    for url in &args.resource_servers {
+        let id = ClientId::new(format!("rs_{}", hex_id()))?;
+        let secret = ClientSecret::generate(&OsEntropy);
+        let client = tessera::Client::new(
+            id.clone(),
+            format!("resource server {url}"),
+            tessera::ClientType::Confidential,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with_grant_types(Vec::new())
+        .with_secret(SecretHash::slow(&secret, &OsEntropy));
+        store.insert_client(&client).await?;
+        resources.push(Resource::new(url.as_str()).introspected_by(id.clone()));
+        announced.push(format!(
+            "resource_server={url} client_id={id} client_secret={}",
+            secret.secret()
+        ));
+    }
+    let mut config = Config::builder(issuer.as_str());
+    for resource in resources {
+        config = config.resource(resource);
+    }
+    let config = config
         .scopes(scopes)
         .grant_types(GrantType::ALL)
         // PKCE is required of public clients and enforced for anyone who sends a challenge.
@@ -852,6 +899,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     // server gracefully, never at once.
     let signal = support::shutdown_signal()?;
     tracing::info!(%issuer, "starting");
+    for line in announced {
+        println!("{line}");
+    }
     println!("listening on {issuer}");
     support::serve(listener, router(app), signal).await?;
     tracing::info!("stopped");

@@ -11,6 +11,7 @@ use crate::danger::Danger;
 use crate::error::ErrorCode;
 use crate::expiry::ExpiryPolicy;
 use crate::params::Limits;
+use crate::resource::{self, Resource};
 use crate::response::BodyFormat;
 use crate::scope::{Scope, ScopeSet};
 
@@ -425,6 +426,9 @@ pub enum ConfigError {
     /// A setting is out of range or contradicts another.
     #[error("the configuration is refused: {0}")]
     Setting(&'static str),
+    /// A resource server's identifier or settings are refused (RFC 8707 §2).
+    #[error("a resource is refused: {0}")]
+    Resource(&'static str),
 }
 
 /// Provider configuration, validated. Build it with [`Config::builder`].
@@ -459,6 +463,7 @@ pub struct Config {
     pub(crate) dialect: Dialect,
     pub(crate) device: DeviceConfig,
     pub(crate) exchange_trust: Vec<(ClientId, ClientId)>,
+    pub(crate) resources: Vec<Resource>,
     pub(crate) danger: Danger,
 }
 
@@ -493,6 +498,7 @@ impl Config {
                 dialect: Dialect::default(),
                 device: DeviceConfig::default(),
                 exchange_trust: Vec::new(),
+                resources: Vec::new(),
                 danger: Danger::default(),
             },
         }
@@ -587,6 +593,26 @@ impl Config {
                 .exchange_trust
                 .iter()
                 .any(|(s, a)| s == subject && a == actor)
+    }
+
+    /// The registered resource servers (RFC 8707), in registration order.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// The registered resource with identifier `id` (compared exactly), if any.
+    pub fn resource(&self, id: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+
+    /// The audience of a token requested without `resource`: every resource registered
+    /// [`Resource::included_by_default`] (empty if none is).
+    pub fn default_audience(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|r| r.by_default)
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     /// Whether authorization responses carry `iss` (RFC 9207; always, unless
@@ -715,6 +741,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Registers a resource server tokens may be issued for (RFC 8707); see [`Resource`].
+    /// Registering an identifier again replaces the earlier registration.
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.config.resources.retain(|r| r.id != resource.id);
+        self.config.resources.push(resource);
+        self
+    }
+
     /// Opts into weakened defaults; see [`crate::danger`].
     pub fn danger(mut self, danger: Danger) -> Self {
         self.config.lifetimes.never_expire = danger.never_expire;
@@ -823,6 +857,18 @@ impl ConfigBuilder {
                 || config.grant_enabled(GrantType::DeviceCode),
             "the refresh_token grant needs the authorization_code or device grant to issue refresh tokens",
         )?;
+        for registered in &config.resources {
+            resource::check_id(&registered.id)?;
+            if registered
+                .scopes
+                .as_ref()
+                .is_some_and(|s| !s.is_subset(&config.scopes))
+            {
+                return Err(ConfigError::Resource(
+                    "a resource's scopes must be offered scopes",
+                ));
+            }
+        }
         Ok(config)
     }
 }

@@ -30,6 +30,7 @@ mod offload;
 mod params;
 mod provider;
 mod redirect;
+mod resource;
 mod response;
 mod scope;
 mod secret;
@@ -75,6 +76,9 @@ pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{ExactRedirect, RedirectError, RedirectPolicy, RedirectUri};
+pub use resource::{
+    PROTECTED_RESOURCE_WELL_KNOWN, Resource, ResourceMetadata, protected_resource_metadata_path,
+};
 pub use response::{BodyFormat, Redirect, Response};
 pub use scope::{Scope, ScopeSet};
 pub use secret::{

@@ -25,9 +25,13 @@ impl Default for Limits {
     }
 }
 
+/// The parameters that may be given more than once.
+const REPEATABLE: [&str; 2] = ["resource", "audience"];
+
 /// The parameters of one request, from its query string, its form body, or both.
 ///
-/// A parameter given twice is `invalid_request` (RFC 6749 §3.1, §3.2); a parameter with an empty
+/// A parameter given twice is `invalid_request` (RFC 6749 §3.1, §3.2), except `resource` and
+/// `audience` ([`Params::get_all`]); a parameter with an empty
 /// value is treated as absent (RFC 6749 §3.1).
 ///
 /// ```
@@ -135,7 +139,7 @@ impl Params {
                 limits.max_value_len
             )));
         }
-        if self.all().any(|(n, _)| n == name) {
+        if !REPEATABLE.contains(&name) && self.all().any(|(n, _)| n == name) {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{}` is repeated",
                 printable(name)
@@ -159,7 +163,15 @@ impl Params {
         Ok(())
     }
 
-    /// The value of `name`, if present and not empty.
+    /// Every non-empty value of `name`, in order: several only for the parameters that may be
+    /// repeated (`resource`, RFC 8707 §2; `audience`, RFC 8693 §2.1), at most one otherwise.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.all()
+            .filter(move |(n, v)| *n == name && !v.is_empty())
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `name`, if present and not empty (the first, for a repeatable parameter).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.all()
             .find(|(n, _)| *n == name)

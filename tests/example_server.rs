@@ -1667,3 +1667,155 @@ async fn wrong_client_secrets_slow_only_their_source() {
     );
     assert_eq!(token(&walk.api, service.auth()).await, StatusCode::OK);
 }
+
+/// The contract's "Resource servers" section: `/api/me` is the resource `ISSUER/api/me` with
+/// its RFC 9728 document, `--resource-server` registers another resource and prints its
+/// introspection client, and audiences are kept apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_servers_and_protected_resource_metadata() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    const RS: &str = "http://files.test:9000/api";
+    let mut child = Command::new(example_binary())
+        .args(["--addr", "127.0.0.1:0", "--resource-server", RS])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut announced = None;
+    let base = loop {
+        let line = lines.next_line().await.expect("stdout").expect("a line");
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            break rest.trim().to_owned();
+        }
+        if line.starts_with("resource_server=") {
+            announced = Some(line);
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let announced = announced.expect("the resource server line comes before listening");
+    let field = |name: &str| {
+        announced
+            .split(' ')
+            .find_map(|part| part.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} in {announced}"))
+            .to_owned()
+    };
+    assert_eq!(field("resource_server"), RS);
+    let rs_auth = basic(&field("client_id"), &field("client_secret"));
+    let server = Server {
+        _child: child,
+        base: base.clone(),
+    };
+    let walk = discover(&server).await;
+    let own = format!("{base}/api/me");
+
+    // The RFC 9728 document, and the 401 that points at it.
+    let document: Value = walk
+        .api
+        .get(format!(
+            "{base}/.well-known/oauth-protected-resource/api/me"
+        ))
+        .send()
+        .await
+        .expect("prm")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(document["resource"], own.as_str());
+    assert_eq!(document["authorization_servers"], json!([base.as_str()]));
+    assert!(
+        document["scopes_supported"]
+            .as_array()
+            .expect("scopes")
+            .contains(&json!("whoami"))
+    );
+    assert!(
+        document["bearer_methods_supported"]
+            .as_array()
+            .expect("methods")
+            .contains(&json!("header"))
+    );
+    let response = walk.api.get(&own).send().await.expect("api");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        challenge.contains(&format!(
+            r#"resource_metadata="{base}/.well-known/oauth-protected-resource/api/me""#
+        )),
+        "{challenge}"
+    );
+
+    // A token for the other resource is refused at /api/me; one without resource is not.
+    let client = walk
+        .confidential(json!({"grant_types": ["client_credentials"]}))
+        .await;
+    let auth = client.auth();
+    let (status, body) = walk
+        .token(
+            Some(&auth),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "whoami"),
+                ("resource", "https://unknown.test/"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+    let (status, body) = walk
+        .token(
+            Some(&auth),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "whoami"),
+                ("resource", RS),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let for_rs = body["access_token"].as_str().expect("token").to_owned();
+    let (status, headers, _) = walk.me(&for_rs).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains(r#"error="invalid_token""#)
+    );
+    let (status, body) = walk
+        .token(
+            Some(&auth),
+            &[("grant_type", "client_credentials"), ("scope", "whoami")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let default = body["access_token"].as_str().expect("token").to_owned();
+    // Valid here (a client-credentials token then meets the user-only rule: 403).
+    assert_eq!(walk.me(&default).await.0, StatusCode::FORBIDDEN);
+
+    // The resource server's client introspects its tokens, and only those.
+    let seen = walk
+        .endpoint(
+            "introspection_endpoint",
+            Some(&rs_auth),
+            &[("token", &for_rs)],
+        )
+        .await;
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], RS);
+    let unseen = walk
+        .endpoint(
+            "introspection_endpoint",
+            Some(&rs_auth),
+            &[("token", &default)],
+        )
+        .await;
+    assert_eq!(unseen["active"], false, "{unseen}");
+}

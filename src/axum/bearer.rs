@@ -6,6 +6,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use ::axum::body::Body;
@@ -241,6 +242,7 @@ where
 pub struct BearerLayer {
     provider: Provider,
     required: ScopeSet,
+    resource: Option<Arc<str>>,
 }
 
 impl BearerLayer {
@@ -249,7 +251,18 @@ impl BearerLayer {
         Self {
             provider: provider.clone(),
             required: ScopeSet::new(),
+            resource: None,
         }
+    }
+
+    /// The routes are the resource `id` (its registered identifier, RFC 8707): a token whose
+    /// audience does not name it is refused ([`BearerRequest::for_resource`]), and every
+    /// challenge carries the resource's metadata URL (`resource_metadata`, RFC 9728 §5.1) if
+    /// it is registered. [`Bearer`] and [`Principal`] extractors behind the layer get the
+    /// principal it checked.
+    pub fn for_resource(mut self, id: impl Into<String>) -> Self {
+        self.resource = Some(Arc::from(id.into()));
+        self
     }
 
     /// Requires every scope of `scopes` as well (added to any required already).
@@ -307,7 +320,11 @@ where
         // The clone that was made ready goes with this request (tower's usual swap).
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let BearerLayer { provider, required } = self.layer.clone();
+        let BearerLayer {
+            provider,
+            required,
+            resource,
+        } = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let form_token = provider.config().bearer_in_form
@@ -323,16 +340,27 @@ where
                 (Some(body), None)
             };
             let validated = {
-                let request = BearerRequest::new(
+                let mut request = BearerRequest::new(
                     authorization(&parts.headers),
                     parts.uri.query(),
                     form.as_deref(),
                 );
+                if let Some(id) = resource.as_deref() {
+                    request = request.for_resource(id);
+                }
                 provider.validate_bearer(&request, &required).await
             };
             let principal = match validated {
                 Ok(principal) => principal,
-                Err(error) => return Ok(BearerRejection::new(&provider, error).into_response()),
+                Err(mut error) => {
+                    if let Some(url) = resource
+                        .as_deref()
+                        .and_then(|id| provider.resource_metadata_url(id))
+                    {
+                        error = error.with_resource_metadata(url);
+                    }
+                    return Ok(BearerRejection::new(&provider, error).into_response());
+                }
             };
             parts.extensions.insert(principal);
             let body = body.unwrap_or_else(|| Body::from(form.unwrap_or_default()));

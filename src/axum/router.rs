@@ -41,6 +41,7 @@ where
 /// | endpoint | method | path |
 /// |---|---|---|
 /// | metadata (RFC 8414) | GET | `/.well-known/oauth-authorization-server`, with the issuer's path appended for an issuer that has one (RFC 8414 §3.1) |
+/// | protected resource metadata (RFC 9728) | GET | `/.well-known/oauth-protected-resource` followed by the resource's path, for each [registered resource](crate::Resource) at the issuer's origin ([`Provider::resource_metadata`](crate::Provider::resource_metadata)) |
 /// | token | POST | [`Endpoints::token`](crate::Endpoints::token) |
 /// | revocation (RFC 7009) | POST | [`Endpoints::revocation`](crate::Endpoints::revocation) |
 /// | introspection (RFC 7662) | POST | [`Endpoints::introspection`](crate::Endpoints::introspection) |
@@ -128,6 +129,15 @@ where
             _ => router,
         };
         standard = add(standard, Some(metadata_path(config)), get(metadata));
+        for path in resource_metadata_paths(config) {
+            let served = path.clone();
+            let handler = move |State(provider): State<Provider>| async move {
+                provider
+                    .protected_resource_metadata(&served)
+                    .unwrap_or_else(|| Response::json(404, &serde_json::json!({})))
+            };
+            standard = add(standard, Some(path), get(handler));
+        }
         standard = add(standard, route_path(config, served.token), post(token));
         for (path, handler) in [
             (served.revocation, post(revoke)),
@@ -188,6 +198,21 @@ fn route_path(config: &Config, path: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// The metadata paths (RFC 9728 §3.1) of the registered resources at the issuer's origin whose
+/// identifiers have no query.
+fn resource_metadata_paths(config: &Config) -> Vec<String> {
+    let Ok(issuer) = url::Url::parse(config.issuer()) else {
+        return Vec::new();
+    };
+    config
+        .resources()
+        .iter()
+        .filter_map(|r| url::Url::parse(r.id()).ok())
+        .filter(|url| url.origin() == issuer.origin() && url.query().is_none())
+        .filter_map(|url| crate::protected_resource_metadata_path(url.as_str()))
+        .collect()
 }
 
 /// `/.well-known/oauth-authorization-server`, followed by the issuer's path if it has one

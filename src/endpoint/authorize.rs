@@ -176,6 +176,12 @@ impl PendingAuthorization {
         &self.asked.scopes
     }
 
+    /// The resources the tokens will be valid at (RFC 8707): those the request names, or the
+    /// default audience ([`crate::Config::default_audience`]).
+    pub fn audience(&self) -> &[String] {
+        &self.asked.audience
+    }
+
     /// Where the response will go.
     pub fn redirect_uri(&self) -> &RedirectUri {
         &self.redirect_uri
@@ -338,6 +344,7 @@ impl Provider {
             ));
         }
         let dialect = &cx.config().dialect;
+        let resources: Vec<&str> = params.get_all("resource").collect();
         let request = AuthorizationRequest {
             response_type: params
                 .get("response_type")
@@ -345,6 +352,7 @@ impl Provider {
             scope: params.get("scope"),
             code_challenge: params.get("code_challenge"),
             code_challenge_method: params.get("code_challenge_method"),
+            resources: &resources,
         };
         let state = params.get("state");
         match authorization_code::check(cx, &client, &request) {

@@ -26,6 +26,9 @@ pub struct BearerRequest<'a> {
     pub query: Option<&'a str>,
     /// An `application/x-www-form-urlencoded` body (RFC 6750 §2.2).
     pub form: Option<&'a [u8]>,
+    /// The identifier of the resource validating the token ([`BearerRequest::for_resource`]);
+    /// `None`: no audience check.
+    pub resource: Option<&'a str>,
 }
 
 impl<'a> BearerRequest<'a> {
@@ -39,7 +42,22 @@ impl<'a> BearerRequest<'a> {
             authorization,
             query,
             form,
+            resource: None,
         }
+    }
+
+    /// The request is made to the resource `resource` (its registered identifier, RFC 8707):
+    /// a token whose audience does not name it is refused as `invalid_token`. A token without
+    /// an audience (issued before resources were registered) passes only at a resource in the
+    /// default audience ([`crate::Resource::included_by_default`]).
+    ///
+    /// ```
+    /// let request = tessera::BearerRequest::header("Bearer tsr_at_x").for_resource("https://api.example/");
+    /// assert_eq!(request.resource, Some("https://api.example/"));
+    /// ```
+    pub fn for_resource(mut self, resource: &'a str) -> Self {
+        self.resource = Some(resource);
+        self
     }
 
     /// A request with only an `Authorization` header.
@@ -48,6 +66,7 @@ impl<'a> BearerRequest<'a> {
             authorization: Some(authorization),
             query: None,
             form: None,
+            resource: None,
         }
     }
 }
@@ -83,6 +102,12 @@ impl Principal {
     pub fn grant_id(&self) -> &GrantId {
         &self.record.grant_id
     }
+
+    /// The resources the token is meant for (RFC 8707; empty: not restricted to named
+    /// resources).
+    pub fn audience(&self) -> &[String] {
+        &self.record.audience
+    }
 }
 
 /// Why a resource request was refused; renders the RFC 6750 §3 challenge.
@@ -98,6 +123,9 @@ pub struct BearerError {
     /// Seconds to wait before retrying, sent as `Retry-After`: set when the store is
     /// unavailable (`temporarily_unavailable`, 503).
     pub retry_after: Option<u64>,
+    /// The URL of the resource's protected resource metadata (RFC 9728 §5.1), sent as the
+    /// challenge's `resource_metadata`.
+    pub resource_metadata: Option<String>,
 }
 
 impl BearerError {
@@ -107,6 +135,7 @@ impl BearerError {
             description: Some(description),
             scope: None,
             retry_after: None,
+            resource_metadata: None,
         }
     }
 
@@ -126,6 +155,24 @@ impl BearerError {
         }
     }
 
+    /// The challenge names the resource's metadata (RFC 9728 §5.1), so that a client can find
+    /// the authorization server: `url` is [`crate::Resource::metadata_url`] or
+    /// [`crate::Provider::resource_metadata_url`].
+    ///
+    /// ```
+    /// let needed = tessera::ScopeSet::parse("whoami")?;
+    /// let refusal = tessera::BearerError::insufficient_scope(&needed)
+    ///     .with_resource_metadata("https://api.example/.well-known/oauth-protected-resource");
+    /// assert!(refusal.challenge("x").ends_with(
+    ///     r#", resource_metadata="https://api.example/.well-known/oauth-protected-resource""#
+    /// ));
+    /// # Ok::<(), tessera::OAuthError>(())
+    /// ```
+    pub fn with_resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
     /// `insufficient_scope` naming `required` (403), for a host that refuses a valid token on
     /// grounds of its own, such as a user-only resource reached with a client-credentials token.
     ///
@@ -143,6 +190,7 @@ impl BearerError {
             description: Some("the access token lacks a required scope"),
             scope: Some(required.to_string()),
             retry_after: None,
+            resource_metadata: None,
         }
     }
 
@@ -165,6 +213,11 @@ impl BearerError {
         }
         if let Some(scope) = &self.scope {
             value.push_str(&format!(", scope=\"{scope}\""));
+        }
+        if let Some(url) = &self.resource_metadata {
+            // A URL has no quote or backslash unescaped; refuse to break the header if it does.
+            let url: String = url.chars().filter(|c| !matches!(c, '"' | '\\')).collect();
+            value.push_str(&format!(", resource_metadata=\"{url}\""));
         }
         value
     }
@@ -257,8 +310,20 @@ impl Provider {
         Ok(token)
     }
 
+    /// Whether a token with `audience` is valid at `resource`.
+    fn audience_admits(&self, audience: &[String], resource: &str) -> bool {
+        if audience.is_empty() {
+            return self
+                .config()
+                .resource(resource)
+                .is_some_and(|r| r.by_default);
+        }
+        audience.iter().any(|a| a == resource)
+    }
+
     /// Validates the access token of a resource request and checks that it carries every scope
-    /// in `required` (RFC 6750). A malformed token is refused without a storage lookup.
+    /// in `required` (RFC 6750), and, for a request made [`BearerRequest::for_resource`], that
+    /// its audience names the resource. A malformed token is refused without a storage lookup.
     pub async fn validate_bearer(
         &self,
         request: &BearerRequest<'_>,
@@ -270,6 +335,7 @@ impl Provider {
                 description: None,
                 scope: None,
                 retry_after: None,
+                resource_metadata: None,
             });
         };
         let invalid = || {
@@ -291,6 +357,14 @@ impl Provider {
         if record.token_type != TokenType::Access || record.is_expired_at_unix(self.cx().unix_now())
         {
             return Err(invalid());
+        }
+        if let Some(resource) = request.resource
+            && !self.audience_admits(&record.audience, resource)
+        {
+            return Err(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is not meant for this resource",
+            ));
         }
         if !required.is_subset(&record.scopes) {
             return Err(BearerError::insufficient_scope(required));

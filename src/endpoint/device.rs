@@ -104,6 +104,14 @@ impl Provider {
             Err(response) => return response,
         };
         let cx = self.cx();
+        if params.contains("resource") {
+            // The device authorization is stored without an audience: a `resource` here would
+            // be dropped, so it is refused instead (the token request may name resources).
+            return self.token_error(&crate::OAuthError::new(
+                crate::ErrorCode::InvalidTarget,
+                "send `resource` with the token request, not the device authorization request",
+            ));
+        }
         match device_code::start(cx, &client, params.get("scope")).await {
             Ok(started) => {
                 let config = cx.config();

@@ -7,8 +7,10 @@ use crate::store::TokenType;
 
 impl Provider {
     /// The introspection endpoint. The caller must authenticate as a client; it learns about its
-    /// own tokens only. Anything else (unknown, expired, revoked, foreign) is
-    /// `{"active": false}` and nothing more.
+    /// own tokens, and, as a resource server's client ([`crate::Resource::introspected_by`]),
+    /// about the tokens whose audience names that resource (RFC 7662 §2.1). Anything else
+    /// (unknown, expired, revoked, foreign) is `{"active": false}` and nothing more. The
+    /// answer carries `aud`: one resource as a string, several as an array (RFC 7662 §2.2).
     pub async fn introspect(&self, request: &FormRequest) -> Response {
         let (params, client) = match self.authenticated_form(request).await {
             Ok(opened) => opened,
@@ -27,7 +29,16 @@ impl Provider {
             Ok(None) => return inactive,
             Err(error) => return self.token_error(&error.into()),
         };
-        if record.client_id != client.id || record.is_expired(self.now()) {
+        let config = self.config();
+        let for_its_resource = || {
+            record.audience.iter().any(|a| {
+                config
+                    .resource(a)
+                    .and_then(|r| r.introspector.as_ref())
+                    .is_some_and(|c| *c == client.id)
+            })
+        };
+        if (record.client_id != client.id && !for_its_resource()) || record.is_expired(self.now()) {
             return inactive;
         }
         let mut body = serde_json::Map::new();
@@ -46,6 +57,15 @@ impl Provider {
             }
             .into(),
         );
+        match record.audience.as_slice() {
+            [] => {}
+            [one] => {
+                body.insert("aud".into(), one.as_str().into());
+            }
+            many => {
+                body.insert("aud".into(), many.to_vec().into());
+            }
+        }
         body.insert("iat".into(), record.issued_at.unix_timestamp().into());
         if let Some(exp) = record.expires_at {
             body.insert("exp".into(), exp.unix_timestamp().into());

@@ -13,5 +13,6 @@ pub(crate) mod introspect;
 pub(crate) mod metadata;
 pub(crate) mod register;
 pub(crate) mod render;
+pub(crate) mod resource_metadata;
 pub(crate) mod revoke;
 pub(crate) mod token;

@@ -68,6 +68,8 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let cx = self.cx();
         let dialect = &cx.config().dialect;
+        let resources: Vec<&str> = params.get_all("resource").collect();
+        let resources = resources.as_slice();
         match grant {
             GrantType::AuthorizationCode => {
                 let request = CodeRequest {
@@ -75,6 +77,7 @@ impl Provider {
                     redirect_uri: params.get("redirect_uri"),
                     redirect_uri_may_be_omitted: dialect.token_redirect_uri_optional,
                     code_verifier: params.get("code_verifier"),
+                    resources,
                 };
                 authorization_code::redeem(cx, client, request).await
             }
@@ -82,16 +85,24 @@ impl Provider {
                 let request = RefreshRequest {
                     refresh_token: params.require("refresh_token")?,
                     scope: params.get("scope"),
+                    resources,
                 };
                 refresh_token::refresh(cx, client, request).await
             }
             GrantType::ClientCredentials => {
-                client_credentials::issue(cx, client, params.get("scope")).await
+                client_credentials::issue(cx, client, params.get("scope"), resources).await
             }
             GrantType::DeviceCode => {
-                device_code::poll(cx, client, params.require("device_code")?).await
+                device_code::poll(cx, client, params.require("device_code")?, resources).await
             }
             GrantType::TokenExchange => {
+                // RFC 8693 §2.1: `audience` names resources by logical name; here the names
+                // are the registered resource identifiers, under the same rules as `resource`.
+                let targets: Vec<&str> = resources
+                    .iter()
+                    .copied()
+                    .chain(params.get_all("audience"))
+                    .collect();
                 let subject_token_type = match (
                     params.get("subject_token_type"),
                     &dialect.default_subject_token_type,
@@ -104,7 +115,7 @@ impl Provider {
                     subject_token: params.require("subject_token")?,
                     subject_token_type,
                     requested_token_type: params.get("requested_token_type"),
-                    targeted: params.contains("resource") || params.contains("audience"),
+                    targets: &targets,
                     delegated: params.contains("actor_token"),
                     scope: params.get("scope"),
                     source: request.source.as_deref(),

@@ -7,7 +7,7 @@ use crate::client::{Client, GrantType, UserId};
 use crate::config::PkceRequirement;
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
-use crate::grant::{pkce, requested_scopes};
+use crate::grant::{narrowed_audience, pkce, requested_audience, requested_scopes};
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AuthorizationCode, TokenKind};
@@ -21,6 +21,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) scope: Option<&'a str>,
     pub(crate) code_challenge: Option<&'a str>,
     pub(crate) code_challenge_method: Option<&'a str>,
+    /// The `resource` parameters (RFC 8707 §2).
+    pub(crate) resources: &'a [&'a str],
 }
 
 /// What a valid request asks for.
@@ -28,6 +30,8 @@ pub(crate) struct AuthorizationRequest<'a> {
 pub(crate) struct Asked {
     pub(crate) scopes: ScopeSet,
     pub(crate) pkce: Option<PkceChallenge>,
+    /// The grant's audience: the named resources, or the default audience.
+    pub(crate) audience: Vec<String>,
 }
 
 /// The checks after the redirect URI is trusted (their failures may be redirected).
@@ -59,6 +63,7 @@ pub(crate) fn check(
     }
     client.check_grant(GrantType::AuthorizationCode)?;
     let scopes = requested_scopes(cx, client, request.scope)?;
+    let audience = requested_audience(cx, request.resources, &scopes)?;
     let pkce = pkce::parse_challenge(
         request.code_challenge,
         request.code_challenge_method,
@@ -70,7 +75,11 @@ pub(crate) fn check(
             "code_challenge is required (PKCE, RFC 7636)",
         ));
     }
-    Ok(Asked { scopes, pkce })
+    Ok(Asked {
+        scopes,
+        pkce,
+        audience,
+    })
 }
 
 /// The user allowed `asked` with `granted` (the asked scopes or fewer): stores the code (bound
@@ -100,7 +109,8 @@ pub(crate) async fn approve(
         scopes.clone(),
         GrantType::AuthorizationCode,
         now,
-    );
+    )
+    .with_audience(asked.audience);
     let record = CodeRecord::new(
         code_hash,
         grant,
@@ -149,6 +159,8 @@ pub(crate) struct CodeRequest<'a> {
     /// (a dialect's choice; RFC 6749 §4.1.3 requires it).
     pub(crate) redirect_uri_may_be_omitted: bool,
     pub(crate) code_verifier: Option<&'a str>,
+    /// The `resource` parameters (RFC 8707 §2.2): the grant's audience, or fewer.
+    pub(crate) resources: &'a [&'a str],
 }
 
 fn spent() -> OAuthError {
@@ -177,6 +189,21 @@ pub(crate) async fn redeem(
         }
         return Err(refusal);
     }
+    let audience = match narrowed_audience(
+        cx,
+        &record.grant.audience,
+        request.resources,
+        &record.grant.scopes,
+    ) {
+        Ok(audience) => audience,
+        Err(refusal) => {
+            // Refused like any other failed presentation: the code is spent.
+            if let CodeRedemption::Replayed(grant_id) = store.redeem_code(&hash, &[]).await? {
+                cx.audit(AuditEvent::CodeReplayed { grant_id });
+            }
+            return Err(refusal);
+        }
+    };
     let refresh = if client.allows_grant(GrantType::RefreshToken)
         && cx.config().grant_enabled(GrantType::RefreshToken)
     {
@@ -188,6 +215,7 @@ pub(crate) async fn redeem(
         client,
         grant: &record.grant,
         scopes: record.grant.scopes.clone(),
+        audience,
         refresh,
         not_after: None,
         issued_token_type: None,
@@ -291,6 +319,7 @@ mod tests {
             redirect_uri,
             redirect_uri_may_be_omitted: omittable,
             code_verifier: None,
+            resources: &[],
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
 use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
-use crate::grant::requested_scopes;
+use crate::grant::{requested_audience, requested_scopes};
 use crate::limiter::Attempt;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
@@ -14,6 +14,7 @@ pub(crate) async fn issue(
     cx: &Context,
     client: &Client,
     scope: Option<&str>,
+    resources: &[&str],
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -36,6 +37,7 @@ pub(crate) async fn issue(
         Some(scope) => requested_scopes(cx, client, Some(scope))?,
         None => without_offline_access(requested_scopes(cx, client, None)?)?,
     };
+    let audience = requested_audience(cx, resources, &scopes)?;
     let grant = Grant::new(
         GrantId::generate(cx.entropy()),
         client.id.clone(),
@@ -43,11 +45,13 @@ pub(crate) async fn issue(
         scopes.clone(),
         GrantType::ClientCredentials,
         cx.now(),
-    );
+    )
+    .with_audience(audience.clone());
     let plan = Issue {
         client,
         grant: &grant,
         scopes,
+        audience,
         refresh: Refresh::No,
         not_after: None,
         issued_token_type: None,

@@ -7,7 +7,7 @@ use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::authorization_code::remember_consent;
 use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
-use crate::grant::requested_scopes;
+use crate::grant::{narrowed_audience, requested_scopes};
 use crate::limiter::{Attempt, AttemptLimiter};
 use crate::provider::Context;
 use crate::scope::ScopeSet;
@@ -191,7 +191,10 @@ pub(crate) async fn approve(
         granted.clone(),
         GrantType::DeviceCode,
         cx.now(),
-    );
+    )
+    // The device authorization request cannot name resources: the default audience, which the
+    // token request may narrow.
+    .with_audience(cx.config().default_audience());
     let decided = cx
         .store()
         .decide_device(&record.user_code_hash, DeviceStatus::Approved { grant })
@@ -214,6 +217,7 @@ pub(crate) async fn poll(
     cx: &Context,
     client: &Client,
     device_code: &str,
+    resources: &[&str],
 ) -> Result<TokenResponse, OAuthError> {
     client.check_grant(GrantType::DeviceCode)?;
     let invalid = || OAuthError::invalid_grant("the device code is invalid or was already used");
@@ -261,10 +265,12 @@ pub(crate) async fn poll(
             } else {
                 Refresh::No
             };
+            let audience = narrowed_audience(cx, &grant.audience, resources, &grant.scopes)?;
             let plan = Issue {
                 client,
                 grant: &grant,
                 scopes: grant.scopes.clone(),
+                audience,
                 refresh,
                 not_after: None,
                 issued_token_type: None,

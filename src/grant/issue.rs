@@ -8,7 +8,9 @@
 //! - it belongs to a grant family (the [`Grant`] it is issued in), and dies with it;
 //! - it never outlives its family's deadline, nor the deadline the grant sets (a token
 //!   exchanged from another never outlives it);
-//! - only a grant a user gave may hold tokens that never expire.
+//! - only a grant a user gave may hold tokens that never expire;
+//! - an access token carries the audience the grant decided (RFC 8707), a refresh token its
+//!   grant's.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -141,6 +143,9 @@ pub(crate) struct Issue<'a> {
     pub(crate) grant: &'a Grant,
     /// The access token's scopes: the grant's, or fewer.
     pub(crate) scopes: ScopeSet,
+    /// The access token's audience: the grant's, or fewer resources (RFC 8707). Refresh
+    /// tokens keep the grant's.
+    pub(crate) audience: Vec<String>,
     /// Whether a refresh token comes too.
     pub(crate) refresh: Refresh,
     /// A deadline no token of this issue may pass (a subject token's expiry).
@@ -289,7 +294,8 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
             now,
             access_expires,
             None,
-        ),
+        )
+        .with_audience(issue.audience.clone()),
     );
     let expires_in = access_expires.map(|at| (at - now).whole_seconds().max(0));
     (

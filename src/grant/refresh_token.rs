@@ -14,6 +14,7 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::narrowed_audience;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{RefreshToken, TokenHash, TokenKind};
@@ -24,6 +25,8 @@ use crate::store::{Grant, RefreshLookup, RetiredRefresh, TokenRecord};
 pub(crate) struct RefreshRequest<'a> {
     pub(crate) refresh_token: &'a str,
     pub(crate) scope: Option<&'a str>,
+    /// The `resource` parameters (RFC 8707): the grant's audience, or fewer.
+    pub(crate) resources: &'a [&'a str],
 }
 
 fn invalid() -> OAuthError {
@@ -116,6 +119,7 @@ pub(crate) async fn refresh(
     // The record is not needed any more: its fields move into the grant, not cloned.
     let grant = grant_of(record);
     let scopes = scopes.unwrap_or_else(|| grant.scopes.clone());
+    let audience = narrowed_audience(cx, &grant.audience, request.resources, &scopes)?;
     // Public clients' refresh tokens always rotate (RFC 9700 §4.14.2).
     let rotate = cx.config().rotate_refresh_tokens || client.is_public();
     let tokens = if rotate {
@@ -123,7 +127,8 @@ pub(crate) async fn refresh(
         let plan = Issue {
             client,
             grant: &grant,
-            scopes,
+            scopes: scopes.clone(),
+            audience: audience.clone(),
             refresh: Refresh::Successor(family_expires_at),
             not_after: None,
             issued_token_type: None,
@@ -143,7 +148,8 @@ pub(crate) async fn refresh(
         let plan = Issue {
             client,
             grant: &grant,
-            scopes,
+            scopes: scopes.clone(),
+            audience: audience.clone(),
             refresh: Refresh::No,
             not_after: None,
             issued_token_type: None,
@@ -183,6 +189,7 @@ fn grant_of(record: TokenRecord) -> Grant {
         GrantType::RefreshToken,
         record.issued_at,
     )
+    .with_audience(record.audience)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::issue::{self, ACCESS_TOKEN_TYPE, Commit, Issue, Issued, Refresh, TokenResponse};
-use crate::grant::requested_scopes;
+use crate::grant::{narrowed_audience, requested_audience, requested_scopes};
 use crate::limiter::Attempt;
 use crate::provider::Context;
 use crate::secret::{AccessToken, TokenKind};
@@ -72,8 +72,8 @@ pub(crate) struct ExchangeRequest<'a> {
     pub(crate) subject_token: &'a str,
     pub(crate) subject_token_type: &'a str,
     pub(crate) requested_token_type: Option<&'a str>,
-    /// Whether `resource` or `audience` was given.
-    pub(crate) targeted: bool,
+    /// The `resource` and `audience` values (RFC 8693 §2.1), each a registered resource.
+    pub(crate) targets: &'a [&'a str],
     /// Whether `actor_token` was given.
     pub(crate) delegated: bool,
     pub(crate) scope: Option<&'a str>,
@@ -106,12 +106,6 @@ pub(crate) async fn exchange(
             "only access tokens can be requested",
         ));
     }
-    if request.targeted {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidTarget,
-            "this server issues tokens for itself only",
-        ));
-    }
     if request.delegated {
         return Err(OAuthError::invalid_request(
             "delegation (actor_token) is not supported",
@@ -142,6 +136,8 @@ pub(crate) async fn exchange(
                 "the requested scope exceeds the subject token's",
             ));
         }
+        // Never a resource the subject token was not valid at.
+        let audience = narrowed_audience(cx, &record.audience, request.targets, &scopes)?;
         // The issued token joins the subject token's family, under the acting client.
         let grant = Grant::new(
             record.grant_id.clone(),
@@ -150,12 +146,21 @@ pub(crate) async fn exchange(
             record.scopes.clone(),
             GrantType::TokenExchange,
             now,
-        );
+        )
+        .with_audience(record.audience.clone());
         let not_after = record
             .expires_at
             .unwrap_or(now + lifetimes.access_token)
             .min(now + lifetimes.access_token);
-        return issue_exchanged(cx, client, &grant, scopes, not_after, Commit::Join).await;
+        return issue_exchanged(
+            cx,
+            client,
+            &grant,
+            (scopes, audience),
+            not_after,
+            Commit::Join,
+        )
+        .await;
     }
     let validator = cx
         .subject_tokens()
@@ -178,6 +183,7 @@ pub(crate) async fn exchange(
         .ok_or_else(invalid)?;
     cx.client_attempts().succeeded(&key, now).await;
     let scopes = requested_scopes(cx, client, request.scope)?;
+    let audience = requested_audience(cx, request.targets, &scopes)?;
     let grant = Grant::new(
         GrantId::generate(cx.entropy()),
         client.id.clone(),
@@ -185,19 +191,28 @@ pub(crate) async fn exchange(
         scopes.clone(),
         GrantType::TokenExchange,
         now,
-    );
+    )
+    .with_audience(audience.clone());
     let not_after = subject
         .expires_at
         .unwrap_or(now + lifetimes.access_token)
         .min(now + lifetimes.access_token);
-    issue_exchanged(cx, client, &grant, scopes, not_after, Commit::NewGrant).await
+    issue_exchanged(
+        cx,
+        client,
+        &grant,
+        (scopes, audience),
+        not_after,
+        Commit::NewGrant,
+    )
+    .await
 }
 
 async fn issue_exchanged(
     cx: &Context,
     client: &Client,
     grant: &Grant,
-    scopes: crate::ScopeSet,
+    (scopes, audience): (crate::ScopeSet, Vec<String>),
     not_after: OffsetDateTime,
     commit: Commit<'_>,
 ) -> Result<TokenResponse, OAuthError> {
@@ -205,6 +220,7 @@ async fn issue_exchanged(
         client,
         grant,
         scopes,
+        audience,
         refresh: Refresh::No,
         // Never past the subject token, and never without an end.
         not_after: Some(not_after),
