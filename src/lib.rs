@@ -11,6 +11,9 @@ mod client;
 mod clock;
 mod config;
 pub mod danger;
+#[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
+pub mod dpop;
 mod endpoint;
 mod entropy;
 mod error;

@@ -49,6 +49,8 @@ pub(crate) struct Context {
     client_attempts: Arc<dyn crate::AttemptLimiter>,
     offload: Arc<dyn crate::Offload>,
     machine_issuance: Arc<dyn crate::AttemptLimiter>,
+    #[cfg(feature = "jose")]
+    dpop: Option<crate::dpop::DpopPolicy>,
 }
 
 impl Context {
@@ -110,6 +112,12 @@ impl Context {
     /// What a client makes the provider store without a user, per client.
     pub(crate) fn machine_issuance(&self) -> &dyn crate::AttemptLimiter {
         &*self.machine_issuance
+    }
+
+    /// How DPoP proofs are checked; `None`: DPoP is off.
+    #[cfg(feature = "jose")]
+    pub(crate) fn dpop(&self) -> Option<&crate::dpop::DpopPolicy> {
+        self.dpop.as_ref()
     }
 }
 
@@ -201,6 +209,23 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets how DPoP proofs (RFC 9449) are checked (default: [`DpopPolicy::new`], every
+    /// algorithm, no nonces).
+    ///
+    /// [`DpopPolicy::new`]: crate::dpop::DpopPolicy::new
+    #[cfg(feature = "jose")]
+    pub fn dpop(mut self, policy: crate::dpop::DpopPolicy) -> Self {
+        self.inner.dpop = Some(policy);
+        self
+    }
+
+    /// Turns DPoP off: `DPoP` headers are ignored and every token is a bearer token.
+    #[cfg(feature = "jose")]
+    pub fn without_dpop(mut self) -> Self {
+        self.inner.dpop = None;
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
         Provider {
@@ -240,6 +265,8 @@ impl Provider {
                     600,
                     time::Duration::minutes(1),
                 )),
+                #[cfg(feature = "jose")]
+                dpop: Some(crate::dpop::DpopPolicy::new()),
             },
         }
     }

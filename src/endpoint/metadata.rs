@@ -114,6 +114,14 @@ impl Provider {
             "authorization_response_iss_parameter_supported",
             config.iss_parameter().into(),
         );
+        // RFC 9449 §5.1.
+        #[cfg(feature = "jose")]
+        if let Some(policy) = self.cx().dpop() {
+            put(
+                "dpop_signing_alg_values_supported",
+                policy.algorithm_names().into(),
+            );
+        }
         serde_json::Value::Object(doc)
     }
 

@@ -149,6 +149,8 @@ pub(crate) struct CodeRequest<'a> {
     /// (a dialect's choice; RFC 6749 §4.1.3 requires it).
     pub(crate) redirect_uri_may_be_omitted: bool,
     pub(crate) code_verifier: Option<&'a str>,
+    /// The thumbprint of the key of the request's DPoP proof, if it had one.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 fn spent() -> OAuthError {
@@ -191,6 +193,7 @@ pub(crate) async fn redeem(
         refresh,
         not_after: None,
         issued_token_type: None,
+        dpop_jkt: request.dpop_jkt,
     };
     let tokens = match issue::issue(cx, plan, Commit::RedeemCode(&hash)).await? {
         Issued::Tokens(tokens) => tokens,
@@ -219,7 +222,16 @@ fn check_token_request(
         return Err(spent());
     }
     check_redirect_uri(client, record, request)?;
-    pkce::verify(record.pkce.as_ref(), request.code_verifier)
+    pkce::verify(record.pkce.as_ref(), request.code_verifier)?;
+    // RFC 9449 §10: a code the authorization request bound with dpop_jkt is redeemed only
+    // with a proof by that key.
+    match &record.dpop_jkt {
+        Some(bound) if Some(bound.as_str()) != request.dpop_jkt => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the code is bound to a DPoP key (dpop_jkt): send a DPoP proof signed by that key",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// RFC 6749 §4.1.3: the token request repeats the authorization request's `redirect_uri`.
@@ -291,6 +303,7 @@ mod tests {
             redirect_uri,
             redirect_uri_may_be_omitted: omittable,
             code_verifier: None,
+            dpop_jkt: None,
         }
     }
 

@@ -90,6 +90,7 @@ pub(crate) async fn exchange(
     cx: &Context,
     client: &Client,
     request: ExchangeRequest<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -155,7 +156,16 @@ pub(crate) async fn exchange(
             .expires_at
             .unwrap_or(now + lifetimes.access_token)
             .min(now + lifetimes.access_token);
-        return issue_exchanged(cx, client, &grant, scopes, not_after, Commit::Join).await;
+        return issue_exchanged(
+            cx,
+            client,
+            &grant,
+            scopes,
+            not_after,
+            Commit::Join,
+            dpop_jkt,
+        )
+        .await;
     }
     let validator = cx
         .subject_tokens()
@@ -190,7 +200,16 @@ pub(crate) async fn exchange(
         .expires_at
         .unwrap_or(now + lifetimes.access_token)
         .min(now + lifetimes.access_token);
-    issue_exchanged(cx, client, &grant, scopes, not_after, Commit::NewGrant).await
+    issue_exchanged(
+        cx,
+        client,
+        &grant,
+        scopes,
+        not_after,
+        Commit::NewGrant,
+        dpop_jkt,
+    )
+    .await
 }
 
 async fn issue_exchanged(
@@ -200,6 +219,7 @@ async fn issue_exchanged(
     scopes: crate::ScopeSet,
     not_after: OffsetDateTime,
     commit: Commit<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let plan = Issue {
         client,
@@ -209,6 +229,7 @@ async fn issue_exchanged(
         // Never past the subject token, and never without an end.
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        dpop_jkt,
     };
     match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),

@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use super::{
     Authentication, ClientStore, CodeRecord, CodeRedemption, CodeStore, Confirmation, Consent,
     ConsentStore, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family,
-    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup,
-    RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, ReplayKey,
+    ReplayStore, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "extensions",
         include_str!("migrations/0004_extensions.sql"),
+    ),
+    (
+        5,
+        "replay_keys",
+        include_str!("migrations/0005_replay_keys.sql"),
     ),
 ];
 
@@ -1643,5 +1648,52 @@ impl DeviceStore for PgStore {
             limit,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl ReplayStore for PgStore {
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
+        let row = sqlx::query(
+            "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+        )
+        .bind(key.as_bytes().as_slice())
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            let batch = sqlx::query(
+                "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
+                 tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(now)
+            .bind(limit_of(budget))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            removed += batch;
+            if (batch as usize) < budget {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
