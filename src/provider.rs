@@ -299,7 +299,7 @@ impl Provider {
     /// The most batches [`Provider::sweep`] runs per kind of record in one call.
     pub const MAX_SWEEP_BATCHES: usize = 1000;
 
-    /// Removes expired codes, tokens and device authorizations in batches of `batch` records
+    /// Removes expired codes, tokens, device authorizations and one-time values in batches of `batch` records
     /// (each one short store step, so other requests go on meanwhile), kind by kind, until a
     /// batch comes back short (the backlog is gone) or [`Provider::MAX_SWEEP_BATCHES`] batches
     /// ran. Returns how many records went. Call it on a schedule often enough that one call
@@ -310,13 +310,14 @@ impl Provider {
         let batch = batch.max(1);
         let store = self.cx.store();
         let mut total = 0;
-        for kind in 0..3 {
+        for kind in 0..4 {
             for _ in 0..Self::MAX_SWEEP_BATCHES {
                 let now = self.now();
                 let removed = match kind {
                     0 => store.sweep_codes(now, batch).await?,
                     1 => store.sweep_tokens(now, batch).await?,
-                    _ => store.sweep_devices(now, batch).await?,
+                    2 => store.sweep_devices(now, batch).await?,
+                    _ => store.sweep_replays(now, batch).await?,
                 };
                 total += removed;
                 if removed < batch as u64 {

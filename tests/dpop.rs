@@ -358,3 +358,56 @@ async fn with_nonces_the_token_endpoint_answers_use_dpop_nonce_with_a_nonce() {
             .contains(&json!("ES256"))
     );
 }
+
+#[tokio::test]
+async fn dpop_jkt_binds_the_code_to_the_key() {
+    let h = harness();
+    let client = h.public().await;
+    let key = DpopKey::generate(Algorithm::Es256);
+    let query = |jkt: &str| {
+        format!(
+            "response_type=code&client_id={}&redirect_uri={}&scope=read&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256&dpop_jkt={jkt}",
+            client.id,
+            urlencode(REDIRECT)
+        )
+    };
+    let redeem = |code: String| {
+        format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}&client_id={}",
+            urlencode(REDIRECT),
+            client.id
+        )
+    };
+    // Without a proof, and with another key's: refused (and the code is spent).
+    let code = h.approve_code(&query(&key.jkt())).await;
+    assert_eq!(
+        error_of(&h.token(&client, &redeem(code)).await),
+        "invalid_dpop_proof"
+    );
+    let code = h.approve_code(&query(&key.jkt())).await;
+    let other = DpopKey::generate(Algorithm::Es256);
+    let proof = other.proof("POST", TOKEN_URL, NOW, None, None).await;
+    let response = dpop_token(&h, &client, &redeem(code), &proof).await;
+    assert_eq!(error_of(&response), "invalid_dpop_proof");
+    // With the key: tokens bound to it.
+    let code = h.approve_code(&query(&key.jkt())).await;
+    let proof = key.proof("POST", TOKEN_URL, NOW, None, None).await;
+    let response = dpop_token(&h, &client, &redeem(code), &proof).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.json_body().unwrap()["token_type"], "DPoP");
+    // A malformed dpop_jkt is refused at the authorization endpoint.
+    match h.provider.authorize(&params(&query("short"))).await {
+        Err(tessera::AuthorizeError::Redirect(redirect)) => {
+            assert_eq!(redirect.error().code.as_str(), "invalid_request");
+        }
+        other => panic!(
+            "expected an invalid_request redirect, got {:?}",
+            other.is_ok()
+        ),
+    }
+}

@@ -322,6 +322,7 @@ impl Provider {
             scope: params.get("scope"),
             code_challenge: params.get("code_challenge"),
             code_challenge_method: params.get("code_challenge_method"),
+            dpop_jkt: params.get("dpop_jkt"),
         };
         let state = params.get("state");
         match authorization_code::check(cx, &client, &request) {

@@ -21,6 +21,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) scope: Option<&'a str>,
     pub(crate) code_challenge: Option<&'a str>,
     pub(crate) code_challenge_method: Option<&'a str>,
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the key the code is to be bound to.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// What a valid request asks for.
@@ -28,6 +30,15 @@ pub(crate) struct AuthorizationRequest<'a> {
 pub(crate) struct Asked {
     pub(crate) scopes: ScopeSet,
     pub(crate) pkce: Option<PkceChallenge>,
+    pub(crate) dpop_jkt: Option<String>,
+}
+
+/// A JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters.
+fn is_thumbprint(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The checks after the redirect URI is trusted (their failures may be redirected).
@@ -70,7 +81,16 @@ pub(crate) fn check(
             "code_challenge is required (PKCE, RFC 7636)",
         ));
     }
-    Ok(Asked { scopes, pkce })
+    if request.dpop_jkt.is_some_and(|jkt| !is_thumbprint(jkt)) {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt is not a JWK SHA-256 thumbprint (RFC 7638, 43 base64url characters)",
+        ));
+    }
+    Ok(Asked {
+        scopes,
+        pkce,
+        dpop_jkt: request.dpop_jkt.map(str::to_owned),
+    })
 }
 
 /// The user allowed `asked` with `granted` (the asked scopes or fewer): stores the code (bound
@@ -101,13 +121,16 @@ pub(crate) async fn approve(
         GrantType::AuthorizationCode,
         now,
     );
-    let record = CodeRecord::new(
+    let mut record = CodeRecord::new(
         code_hash,
         grant,
         redirect_uri_given,
         asked.pkce,
         now + cx.config().lifetimes.code,
     );
+    if let Some(jkt) = asked.dpop_jkt {
+        record = record.with_dpop_jkt(jkt);
+    }
     let store = cx.store();
     // The code and its grant, stored together; a client deleted meanwhile gets no code.
     if store.insert_code(&record).await? == Insertion::ClientUnknown {
