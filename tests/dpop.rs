@@ -411,3 +411,136 @@ async fn dpop_jkt_binds_the_code_to_the_key() {
         ),
     }
 }
+
+const API: &str = "https://auth.example.com/api/me";
+
+async fn bound_token(h: &Harness, key: &DpopKey, nonce: Option<&str>) -> String {
+    let client = h.confidential().await;
+    let proof = key.proof("POST", TOKEN_URL, NOW, None, nonce).await;
+    let response = dpop_token(
+        h,
+        &client,
+        "grant_type=client_credentials&scope=read",
+        &proof,
+    )
+    .await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    response.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn at_resource(
+    h: &Harness,
+    authorization: &str,
+    proof: Option<&str>,
+) -> Result<tessera::Principal, tessera::BearerError> {
+    let request = tessera::BearerRequest::header(authorization).with_dpop(proof, "GET", API);
+    h.provider
+        .validate_bearer(&request, &tessera::ScopeSet::parse("read").unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn a_resource_accepts_a_bound_token_only_with_a_fresh_proof_by_its_key() {
+    let h = harness();
+    let key = DpopKey::generate(Algorithm::Es256);
+    let at = bound_token(&h, &key, None).await;
+    let dpop = format!("DPoP {at}");
+    let proof = key.proof("GET", API, NOW, Some(&at), None).await;
+    assert!(at_resource(&h, &dpop, Some(&proof)).await.is_ok());
+    // The same proof again: a replay.
+    let error = at_resource(&h, &dpop, Some(&proof)).await.unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::InvalidDpopProof));
+    assert_eq!(error.status(), 401);
+    let challenge = error.challenge("api");
+    assert!(
+        challenge.starts_with("DPoP realm=\"api\", algs=\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("ES256") && challenge.contains("error=\"invalid_dpop_proof\""));
+    // As a Bearer token: refused with a DPoP challenge.
+    let error = at_resource(&h, &format!("Bearer {at}"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::InvalidToken));
+    assert_eq!(error.status(), 401);
+    assert!(error.challenge("api").starts_with("DPoP "));
+    // Without a proof, with another key's, without ath, for another URL or method.
+    let error = at_resource(&h, &dpop, None).await.unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::InvalidDpopProof));
+    let other = DpopKey::generate(Algorithm::Es256);
+    let foreign = other.proof("GET", API, NOW, Some(&at), None).await;
+    let error = at_resource(&h, &dpop, Some(&foreign)).await.unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::InvalidDpopProof));
+    for proof in [
+        key.proof("GET", API, NOW, None, None).await,
+        key.proof(
+            "GET",
+            "https://auth.example.com/other",
+            NOW,
+            Some(&at),
+            None,
+        )
+        .await,
+        key.proof("POST", API, NOW, Some(&at), None).await,
+    ] {
+        let error = at_resource(&h, &dpop, Some(&proof)).await.unwrap_err();
+        assert_eq!(error.code, Some(tessera::ErrorCode::InvalidDpopProof));
+    }
+    // A bearer token sent with the DPoP scheme is refused; as Bearer it works.
+    let client = h.confidential().await;
+    let plain = h
+        .token(&client, "grant_type=client_credentials&scope=read")
+        .await;
+    let plain = plain.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proof = key.proof("GET", API, NOW, Some(&plain), None).await;
+    let error = at_resource(&h, &format!("DPoP {plain}"), Some(&proof))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::InvalidToken));
+    assert!(
+        at_resource(&h, &format!("Bearer {plain}"), None)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn with_nonces_a_resource_answers_use_dpop_nonce_with_a_nonce() {
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(MemoryStore::new());
+    let policy = DpopPolicy::new().with_nonces(&[5u8; 32]).unwrap();
+    let nonce = policy.nonce(NOW).unwrap();
+    let provider = tessera::Provider::builder(config(), store.clone())
+        .clock(Arc::new(clock.clone()))
+        .entropy(Arc::new(SeededEntropy::new(42)))
+        .dpop(policy)
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    let key = DpopKey::generate(Algorithm::Es256);
+    let at = bound_token(&h, &key, Some(&nonce)).await;
+    let dpop = format!("DPoP {at}");
+    let proof = key.proof("GET", API, NOW, Some(&at), None).await;
+    let error = at_resource(&h, &dpop, Some(&proof)).await.unwrap_err();
+    assert_eq!(error.code, Some(tessera::ErrorCode::UseDpopNonce));
+    assert_eq!(error.status(), 401);
+    assert!(error.challenge("api").contains("error=\"use_dpop_nonce\""));
+    let response = error.to_response(&h.provider);
+    assert_eq!(response.header("dpop-nonce"), Some(nonce.as_str()));
+    let proof = key.proof("GET", API, NOW, Some(&at), Some(&nonce)).await;
+    assert!(at_resource(&h, &dpop, Some(&proof)).await.is_ok());
+}
