@@ -81,6 +81,7 @@ struct Args {
     code_ttl: i64,
     rate_limit: u32,
     max_sessions: usize,
+    dpop_nonce: bool,
 }
 
 impl Args {
@@ -94,6 +95,7 @@ impl Args {
             code_ttl: 60,
             rate_limit: 2_000,
             max_sessions: 100_000,
+            dpop_nonce: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -130,11 +132,12 @@ impl Args {
                         .filter(|n| *n > 0)
                         .ok_or("--max-sessions takes a positive number")?;
                 }
+                "--dpop-nonce" => parsed.dpop_nonce = true,
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
-                        [--rate-limit PER_MINUTE] [--max-sessions N]"
+                        [--rate-limit PER_MINUTE] [--max-sessions N] [--dpop-nonce]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -767,8 +770,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
                 .never_expire_with_scope(Scope::new("offline_access")?),
         )
         .build()?;
+    let mut dpop = tessera::dpop::DpopPolicy::new();
+    if args.dpop_nonce {
+        // `--dpop-nonce`: proofs must carry a server nonce (RFC 9449 §8, §9). Several
+        // instances would share this secret; one process makes its own.
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        dpop = dpop.with_nonces(&secret)?;
+    }
     let provider = Provider::builder(config, store)
         .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
+        .dpop(dpop)
         .build();
     let registration_path = provider
         .config()
