@@ -154,7 +154,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1, 2, 3, 4]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5]);
     })
     .await;
 }

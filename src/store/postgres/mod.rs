@@ -102,6 +102,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
 /// | `tessera_consents` | `(user_id, client_id)` | consents; `client_id` → clients |
 /// | `tessera_devices` | `device_hash` | device authorizations, the approved grant as JSON (`approved_grant`, while approved) and its ID (`grant_id`, kept after redemption); `grant_id` → grants, `client_id` → clients |
+/// | `tessera_replay_keys` | `key` | one-time values seen ([`ReplayStore`]: DPoP proof `jti`s), a [`ReplayKey`] and its `expires_at`; `remember` is one `INSERT .. ON CONFLICT DO UPDATE .. WHERE expired` |
 ///
 /// Every foreign key is `ON DELETE CASCADE`, but nothing relies on a cascade to do work that
 /// grows with the data: rows are reaped in batches first (see *Atomicity*), and the cascades
@@ -123,6 +124,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | `tessera_tokens_expires_idx` | `(expires_at)` where set | `sweep_tokens` |
 /// | `tessera_consents_client_idx` | `(client_id)` | reaping a deleted client (`list_consents` uses the primary key's leading `user_id`) |
 /// | `tessera_devices_user_code_idx` | `(user_code_hash)`, unique | `find_device_by_user_code`, `decide_device`, user-code uniqueness |
+/// | `tessera_replay_keys_expires_idx` | `(expires_at)` | `sweep_replays` |
 /// | `tessera_devices_expires_idx` | `(expires_at)` | `sweep_devices` |
 /// | `tessera_devices_client_idx` | `(client_id)` | reaping a deleted client |
 /// | `tessera_devices_grant_idx` | `(grant_id)` where set | whether a grant is left with nothing |

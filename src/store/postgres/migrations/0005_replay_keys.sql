@@ -5,4 +5,4 @@ CREATE TABLE tessera_replay_keys (
     key bytea PRIMARY KEY,
     expires_at timestamptz NOT NULL
 );
-CREATE INDEX tessera_replay_keys_expires_at ON tessera_replay_keys (expires_at);
+CREATE INDEX tessera_replay_keys_expires_idx ON tessera_replay_keys (expires_at);
