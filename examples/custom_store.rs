@@ -1,6 +1,6 @@
 //! A skeleton for your own storage backend, checked by the conformance kit.
 //!
-//! `MyStore` implements the five storage traits that make a [`Storage`]. Each method here
+//! `MyStore` implements the six storage traits that make a [`Storage`]. Each method here
 //! hands its work to a [`MemoryStore`] so that the skeleton runs and passes the kit as it
 //! stands; replace each body with your database's statements, keeping the contract written
 //! above it (the full text is on each trait method's rustdoc, under `# Contract`). Then run
@@ -25,7 +25,8 @@ use tessera::async_trait;
 use tessera::store::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
     DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
-    IssueOutcome, MemoryStore, RefreshLookup, Rotation, Storage, TokenRecord, TokenStore,
+    IssueOutcome, MemoryStore, RefreshLookup, ReplayKey, ReplayStore, Rotation, Storage,
+    TokenRecord, TokenStore,
 };
 use tessera::{Client, ClientId, SecretHash, StoreError, TokenHash, UserId};
 use time::OffsetDateTime;
@@ -252,6 +253,26 @@ impl DeviceStore for MyStore {
 
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
         self.inner.sweep_devices(now, limit).await
+    }
+}
+
+#[async_trait]
+impl ReplayStore for MyStore {
+    // Atomic insert-if-absent (`INSERT ... ON CONFLICT DO NOTHING`, `SET NX`): `true` only for
+    // the first caller of a key not yet expired at `now`, across every process; so a DPoP
+    // proof is used once. An expired entry may be taken over.
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner.remember(key, now, expires_at).await
+    }
+
+    // Removes at most `limit` entries whose `expires_at` has passed.
+    async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.inner.sweep_replays(now, limit).await
     }
 }
 

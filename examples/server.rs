@@ -95,6 +95,7 @@ struct Args {
     client_metadata: bool,
     loopback_client_metadata: bool,
     resource_servers: Vec<String>,
+    dpop_nonce: bool,
 }
 
 impl Args {
@@ -111,6 +112,7 @@ impl Args {
             client_metadata: false,
             loopback_client_metadata: false,
             resource_servers: Vec::new(),
+            dpop_nonce: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -153,13 +155,14 @@ impl Args {
                     parsed.loopback_client_metadata = true;
                 }
                 "--resource-server" => parsed.resource_servers.push(value()?),
+                "--dpop-nonce" => parsed.dpop_nonce = true,
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
-                        [--resource-server URL]..."
+                        [--resource-server URL]... [--dpop-nonce]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -850,8 +853,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         )
         .danger(danger)
         .build()?;
+    let mut dpop = tessera::dpop::DpopPolicy::new();
+    if args.dpop_nonce {
+        // `--dpop-nonce`: proofs must carry a server nonce (RFC 9449 §8, §9). Several
+        // instances would share this secret; one process makes its own.
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        dpop = dpop.with_nonces(&secret)?;
+    }
     let mut provider = Provider::builder(config, store)
-        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()));
+        .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
+        .dpop(dpop);
     if args.client_metadata {
         // Client ID metadata documents, fetched with the SSRF-guarded default fetcher (at
         // most 64 KiB, within 5 s, no redirects).

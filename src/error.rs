@@ -59,6 +59,10 @@ pub enum ErrorCode {
     ExpiredToken,
     /// `invalid_target`: the token-exchange target is unacceptable (RFC 8693 §2.2.2).
     InvalidTarget,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): a DPoP proof is missing or invalid.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §9): the DPoP proof must carry the server's nonce.
+    UseDpopNonce,
     /// A code outside the registered vocabulary, spelled as given.
     Custom(Cow<'static, str>),
 }
@@ -88,6 +92,8 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::Custom(code) => code,
         }
     }

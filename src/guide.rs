@@ -132,7 +132,7 @@ pub mod issuers_and_metadata {
 pub mod writing_a_store {
     //! # Writing a storage backend
     //!
-    //! Implement the five traits of [`crate::store`] for one type; it is then a
+    //! Implement the six traits of [`crate::store`] for one type; it is then a
     //! [`Storage`](crate::store::Storage). Read each method's `# Contract`: the ones that
     //! matter for security are atomicity under concurrency —
     //! [`redeem_code`](crate::store::CodeStore::redeem_code),

@@ -39,13 +39,25 @@ fn authorization(headers: &http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The `DPoP` header: `None` if absent; two or more headers, or one that is not text, give an
+/// empty value, which no proof is (RFC 9449 §4.3 step 1: exactly one header).
+pub(crate) fn dpop_header(headers: &http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("dpop").iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return Some(String::new());
+    }
+    Some(first.to_str().unwrap_or_default().to_owned())
+}
+
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl FormRequest {
-    /// The body, query string and `Authorization` header of an `http` request.
+    /// The body, query string, `Authorization` and `DPoP` headers of an `http` request.
     pub fn from_http<B: AsRef<[u8]>>(request: &http::Request<B>) -> Self {
         FormRequest::new(request.body().as_ref().to_vec())
             .with_query(request.uri().query())
             .with_authorization(authorization(request.headers()))
+            .with_dpop(dpop_header(request.headers()).as_deref())
     }
 }
 

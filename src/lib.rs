@@ -12,6 +12,9 @@ mod client;
 mod clock;
 mod config;
 pub mod danger;
+#[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
+pub mod dpop;
 mod endpoint;
 mod entropy;
 mod error;
@@ -58,7 +61,7 @@ pub use endpoint::authorize::{
     AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
 };
 pub use endpoint::authorized_apps::AuthorizedApp;
-pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
+pub use endpoint::bearer::{BearerError, BearerRequest, DpopParts, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{ClientRegistration, RegisteredClient};

@@ -50,6 +50,8 @@ pub(crate) struct Context {
     offload: Arc<dyn crate::Offload>,
     machine_issuance: Arc<dyn crate::AttemptLimiter>,
     client_metadata_documents: Option<Arc<crate::cimd::ClientMetadataDocuments>>,
+    #[cfg(feature = "jose")]
+    dpop: Option<crate::dpop::DpopPolicy>,
 }
 
 impl Context {
@@ -118,6 +120,12 @@ impl Context {
     /// What a client makes the provider store without a user, per client.
     pub(crate) fn machine_issuance(&self) -> &dyn crate::AttemptLimiter {
         &*self.machine_issuance
+    }
+
+    /// How DPoP proofs are checked; `None`: DPoP is off.
+    #[cfg(feature = "jose")]
+    pub(crate) fn dpop(&self) -> Option<&crate::dpop::DpopPolicy> {
+        self.dpop.as_ref()
     }
 }
 
@@ -220,6 +228,23 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets how DPoP proofs (RFC 9449) are checked (default: [`DpopPolicy::new`], every
+    /// algorithm, no nonces).
+    ///
+    /// [`DpopPolicy::new`]: crate::dpop::DpopPolicy::new
+    #[cfg(feature = "jose")]
+    pub fn dpop(mut self, policy: crate::dpop::DpopPolicy) -> Self {
+        self.inner.dpop = Some(policy);
+        self
+    }
+
+    /// Turns DPoP off: `DPoP` headers are ignored and every token is a bearer token.
+    #[cfg(feature = "jose")]
+    pub fn without_dpop(mut self) -> Self {
+        self.inner.dpop = None;
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
         Provider {
@@ -260,6 +285,8 @@ impl Provider {
                     time::Duration::minutes(1),
                 )),
                 client_metadata_documents: None,
+                #[cfg(feature = "jose")]
+                dpop: Some(crate::dpop::DpopPolicy::new()),
             },
         }
     }
@@ -302,7 +329,7 @@ impl Provider {
     /// The most batches [`Provider::sweep`] runs per kind of record in one call.
     pub const MAX_SWEEP_BATCHES: usize = 1000;
 
-    /// Removes expired codes, tokens and device authorizations in batches of `batch` records
+    /// Removes expired codes, tokens, device authorizations and one-time values in batches of `batch` records
     /// (each one short store step, so other requests go on meanwhile), kind by kind, until a
     /// batch comes back short (the backlog is gone) or [`Provider::MAX_SWEEP_BATCHES`] batches
     /// ran. Returns how many records went. Call it on a schedule often enough that one call
@@ -313,13 +340,14 @@ impl Provider {
         let batch = batch.max(1);
         let store = self.cx.store();
         let mut total = 0;
-        for kind in 0..3 {
+        for kind in 0..4 {
             for _ in 0..Self::MAX_SWEEP_BATCHES {
                 let now = self.now();
                 let removed = match kind {
                     0 => store.sweep_codes(now, batch).await?,
                     1 => store.sweep_tokens(now, batch).await?,
-                    _ => store.sweep_devices(now, batch).await?,
+                    2 => store.sweep_devices(now, batch).await?,
+                    _ => store.sweep_replays(now, batch).await?,
                 };
                 total += removed;
                 if removed < batch as u64 {

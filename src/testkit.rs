@@ -36,7 +36,7 @@ use crate::secret::{SecretHash, TokenHash};
 use crate::store::{
     Authentication, CodeRecord, CodeRedemption, Confirmation, Consent, DevicePoll, DeviceRecord,
     DeviceRedemption, DeviceStatus, Family, Grant, GrantId, Insertion, IssueOutcome, PkceChallenge,
-    PkceMethod, RefreshLookup, Rotation, Storage, TokenRecord, TokenType,
+    PkceMethod, RefreshLookup, ReplayKey, Rotation, Storage, TokenRecord, TokenType,
 };
 
 /// The time the checks treat as "now": fixed, in whole seconds, after any sweep check's records.
@@ -2649,6 +2649,120 @@ pub async fn model(store: Arc<dyn Storage>, seed: u64, steps: usize) {
     }
 }
 
+/// [`ReplayStore`](crate::store::ReplayStore): a value is new once, refused while its entry
+/// lives, new again once it expired; a sweep removes no live entry.
+pub async fn replays(store: Arc<dyn Storage>) {
+    let now = base_time();
+    let key = ReplayKey::new("testkit", &[&unique("jti")]);
+    let until = now + Duration::seconds(60);
+    check(
+        ok(store.remember(&key, now, until).await, "remember"),
+        "remember",
+        "a value never seen is new",
+    );
+    check(
+        !ok(store.remember(&key, now, until).await, "remember"),
+        "remember",
+        "a value seen before is refused",
+    );
+    check(
+        !ok(
+            store
+                .remember(
+                    &key,
+                    now + Duration::seconds(59),
+                    until + Duration::seconds(60),
+                )
+                .await,
+            "remember",
+        ),
+        "remember",
+        "a value is refused until its entry expires, whatever expiry the replay asks for",
+    );
+    let other = ReplayKey::new("testkit", &[&unique("jti")]);
+    check(
+        ok(store.remember(&other, now, until).await, "remember"),
+        "remember",
+        "another value is new",
+    );
+    // Expired by the caller's clock: new again, and then held until its new expiry.
+    let later = until + Duration::seconds(1);
+    check(
+        ok(
+            store
+                .remember(&key, later, later + Duration::seconds(60))
+                .await,
+            "remember",
+        ),
+        "remember",
+        "a value whose entry expired is new again",
+    );
+    check(
+        !ok(
+            store
+                .remember(&key, later, later + Duration::seconds(60))
+                .await,
+            "remember",
+        ),
+        "remember",
+        "a value taken over after expiry is held again",
+    );
+    // A sweep at `later` may remove `other` (expired) but not `key` (held until later + 60).
+    ok(store.sweep_replays(later, 10_000).await, "sweep_replays");
+    check(
+        !ok(
+            store
+                .remember(&key, later, later + Duration::seconds(60))
+                .await,
+            "remember",
+        ),
+        "sweep_replays",
+        "a sweep removes no entry that has not expired",
+    );
+    check(
+        ok(
+            store
+                .remember(&other, later, later + Duration::seconds(60))
+                .await,
+            "remember",
+        ),
+        "remember",
+        "an expired value is new after a sweep",
+    );
+}
+
+/// Of `tasks` concurrent [`remember`](crate::store::ReplayStore::remember) calls with one
+/// key, exactly one finds it new.
+pub async fn replay_race(store: Arc<dyn Storage>, tasks: usize) {
+    let now = base_time();
+    let key = ReplayKey::new("testkit", &[&unique("race")]);
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                ok(
+                    store
+                        .remember(&key, now, now + Duration::seconds(600))
+                        .await,
+                    "remember",
+                )
+            })
+        })
+        .collect();
+    let mut first = 0;
+    for handle in handles {
+        if joined(handle).await {
+            first += 1;
+        }
+    }
+    check_eq(
+        first,
+        1,
+        "remember",
+        "of concurrent calls with one key exactly one finds it new",
+    );
+}
+
 /// Every check, one after another, with the sizes the macro uses.
 pub async fn run_all(store: Arc<dyn Storage>) {
     ping(Arc::clone(&store)).await;
@@ -2673,6 +2787,8 @@ pub async fn run_all(store: Arc<dyn Storage>) {
     device_redemption_race(Arc::clone(&store), 16).await;
     sweep(Arc::clone(&store)).await;
     retired_refresh_survives_sweep(Arc::clone(&store)).await;
+    replays(Arc::clone(&store)).await;
+    replay_race(Arc::clone(&store), 32).await;
     model(store, 7, 60).await;
 }
 
@@ -2686,7 +2802,11 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $make;
             clients, update_keeps_secret, registration_token_swap, client_checked_on_issue,
             codes, code_replay, tokens, rotation, grants, revocation_tombstone, consents,
-            large_consent, devices, sweep, retired_refresh_survives_sweep, ping);
+            large_consent, devices, sweep, retired_refresh_survives_sweep, ping, replays);
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn replay_race() {
+            $crate::testkit::replay_race($make.await, 64).await;
+        }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn bounded_delete() {
             $crate::testkit::bounded_delete($make.await, 20_000).await;
@@ -2726,4 +2846,86 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
+}
+
+/// A DPoP client's key, making proofs (RFC 9449 §4.2) for tests, well-formed or not.
+#[cfg(feature = "jose")]
+#[derive(Debug)]
+pub struct DpopKey {
+    key: crate::jose::SigningKey,
+}
+
+#[cfg(feature = "jose")]
+impl DpopKey {
+    /// A fresh key of `alg`.
+    pub fn generate(alg: crate::jose::Algorithm) -> Self {
+        Self {
+            key: crate::jose::SigningKey::generate(alg).expect("key generation"),
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the key: the `jkt` tokens are bound to.
+    pub fn jkt(&self) -> String {
+        self.key.public_jwk().thumbprint()
+    }
+
+    /// The public JWK as JSON.
+    pub fn public_jwk(&self) -> serde_json::Value {
+        serde_json::to_value(self.key.public_jwk()).expect("a JWK serialises")
+    }
+
+    /// A valid proof for `htm` `htu` at `iat`, with a random `jti`, the `ath` of
+    /// `access_token` and `nonce` when given.
+    pub async fn proof(
+        &self,
+        htm: &str,
+        htu: &str,
+        iat: i64,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
+        let mut claims = serde_json::json!({
+            "jti": unique("jti"), "htm": htm, "htu": htu, "iat": iat,
+        });
+        if let Some(token) = access_token {
+            claims["ath"] = ath(token).into();
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
+        }
+        self.sign(&self.header(), &claims).await
+    }
+
+    /// The header a valid proof has: `typ`, `alg` and `jwk`.
+    pub fn header(&self) -> serde_json::Value {
+        serde_json::json!({
+            "typ": "dpop+jwt",
+            "alg": self.key.algorithm().as_str(),
+            "jwk": self.public_jwk(),
+        })
+    }
+
+    /// Signs any header and claims with the key (for proofs that must fail a check).
+    pub async fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
+        input.push('.');
+        input.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature = crate::jose::Signer::sign(&self.key, input.as_bytes())
+            .await
+            .expect("signing");
+        input.push('.');
+        input.push_str(&URL_SAFE_NO_PAD.encode(signature));
+        input
+    }
+}
+
+/// `ath` (RFC 9449 §4.2): base64url SHA-256 of an access token.
+#[cfg(feature = "jose")]
+pub fn ath(access_token: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(access_token.as_bytes()))
 }

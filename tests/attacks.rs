@@ -766,7 +766,7 @@ mod pausing {
     use tessera::store::{
         ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
         DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
-        IssueOutcome, RefreshLookup, Rotation, TokenRecord, TokenStore,
+        IssueOutcome, RefreshLookup, ReplayKey, ReplayStore, Rotation, TokenRecord, TokenStore,
     };
     use tessera::{Client, ClientId, SecretHash, StoreError, TokenHash, UserId};
     use time::OffsetDateTime;
@@ -911,6 +911,25 @@ mod pausing {
             client: &ClientId,
         ) -> Result<bool, StoreError> {
             self.inner.revoke_consent(user, client).await
+        }
+    }
+
+    #[async_trait]
+    impl ReplayStore for PausingStore {
+        async fn remember(
+            &self,
+            key: &ReplayKey,
+            now: OffsetDateTime,
+            expires_at: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            self.inner.remember(key, now, expires_at).await
+        }
+        async fn sweep_replays(
+            &self,
+            now: OffsetDateTime,
+            limit: usize,
+        ) -> Result<u64, StoreError> {
+            self.inner.sweep_replays(now, limit).await
         }
     }
 

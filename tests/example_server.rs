@@ -1819,3 +1819,112 @@ async fn resource_servers_and_protected_resource_metadata() {
         .await;
     assert_eq!(unseen["active"], false, "{unseen}");
 }
+
+/// CONTRACT.md, "Sender-constrained tokens": DPoP with `--dpop-nonce`, at the token endpoint
+/// and at `/api/me`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
+    let server = start(&["--dpop-nonce"]).await;
+    let walk = discover(&server).await;
+    assert!(
+        walk.meta["dpop_signing_alg_values_supported"]
+            .as_array()
+            .expect("dpop algs")
+            .contains(&json!("ES256"))
+    );
+    let app = walk
+        .register(json!({
+            "client_name": "DPoP app", "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "none",
+        }))
+        .await;
+    let key = tessera::testkit::DpopKey::generate(tessera::jose::Algorithm::Es256);
+    let token_url = walk.url("token_endpoint");
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    let browser = client(true);
+    let authorize = walk.authorize_url(&app, "whoami offline_access", true);
+    let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
+    let code = query_param(&back, "code").expect("code");
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", app.id.as_str()),
+    ];
+    let send = |proof: String| {
+        walk.api
+            .post(&token_url)
+            .header("dpop", proof)
+            .form(&form)
+            .send()
+    };
+    // Without a nonce: 400 use_dpop_nonce and a nonce.
+    let response = send(key.proof("POST", &token_url, now(), None, None).await)
+        .await
+        .expect("token");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let nonce = response.headers()["dpop-nonce"]
+        .to_str()
+        .expect("nonce")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "use_dpop_nonce");
+    // With it: a DPoP token.
+    let proof = key
+        .proof("POST", &token_url, now(), None, Some(&nonce))
+        .await;
+    let response = send(proof.clone()).await.expect("token");
+    assert_eq!(response.status(), StatusCode::OK);
+    let tokens: Value = response.json().await.expect("json");
+    assert_eq!(tokens["token_type"], "DPoP");
+    let at = tokens["access_token"].as_str().expect("at").to_owned();
+    // The proof again: a replay (the code is spent too, but the proof is refused first).
+    let replay: Value = send(proof)
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(replay["error"], "invalid_dpop_proof");
+    // As a Bearer token: 401 invalid_token.
+    let (status, _, body) = walk.me(&at).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("invalid_token"), "{body}");
+    // As DPoP with a fresh proof: 200.
+    let me_url = format!("{}/api/me", walk.base);
+    let me = |proof: String| {
+        walk.api
+            .get(&me_url)
+            .header("authorization", format!("DPoP {at}"))
+            .header("dpop", proof)
+            .send()
+    };
+    let proof = key
+        .proof("GET", &me_url, now(), Some(&at), Some(&nonce))
+        .await;
+    let response = me(proof.clone()).await.expect("api");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["username"], "demo");
+    // Replayed: 401 with a DPoP challenge.
+    let response = me(proof).await.expect("api");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("text");
+    assert!(challenge.starts_with("DPoP "), "{challenge}");
+    assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
+    // Without the nonce: 401 use_dpop_nonce with a nonce.
+    let proof = key.proof("GET", &me_url, now(), Some(&at), None).await;
+    let response = me(proof).await.expect("api");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("dpop-nonce"));
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("text");
+    assert!(
+        challenge.contains("error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+}

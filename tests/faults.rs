@@ -342,7 +342,7 @@ mod faulty {
     use tessera::store::{
         ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
         DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
-        IssueOutcome, RefreshLookup, Rotation, TokenRecord, TokenStore,
+        IssueOutcome, RefreshLookup, ReplayKey, ReplayStore, Rotation, TokenRecord, TokenStore,
     };
     use tessera::{Client, ClientId, SecretHash, StoreError, TokenHash, UserId};
     use time::OffsetDateTime;
@@ -505,6 +505,27 @@ mod faulty {
         ) -> Result<bool, StoreError> {
             self.fault()?;
             self.inner.revoke_consent(user, client).await
+        }
+    }
+
+    #[async_trait]
+    impl ReplayStore for FaultyStore {
+        async fn remember(
+            &self,
+            key: &ReplayKey,
+            now: OffsetDateTime,
+            expires_at: OffsetDateTime,
+        ) -> Result<bool, StoreError> {
+            self.fault()?;
+            self.inner.remember(key, now, expires_at).await
+        }
+        async fn sweep_replays(
+            &self,
+            now: OffsetDateTime,
+            limit: usize,
+        ) -> Result<u64, StoreError> {
+            self.fault()?;
+            self.inner.sweep_replays(now, limit).await
         }
     }
 

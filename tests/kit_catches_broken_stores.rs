@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use tessera::store::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
     DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
-    IssueOutcome, MemoryStore, RefreshLookup, Rotation, Storage, TokenRecord, TokenStore,
+    IssueOutcome, MemoryStore, RefreshLookup, ReplayKey, ReplayStore, Rotation, Storage,
+    TokenRecord, TokenStore,
 };
 use tessera::testkit;
 use tessera::{Client, ClientId, ScopeSet, SecretHash, StoreError, TokenHash, UserId};
@@ -43,6 +44,8 @@ enum Flaw {
     UpdateWritesSecret,
     /// Stored consents are read back through the request parser and its scope limit.
     RequestLimitOnRead,
+    /// `remember` finds every value new (a replay cache that keeps nothing).
+    ReplayForgets,
 }
 
 #[derive(Debug)]
@@ -334,6 +337,22 @@ impl ConsentStore for Broken {
 }
 
 #[async_trait]
+impl ReplayStore for Broken {
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let first = self.inner.remember(key, now, expires_at).await?;
+        Ok(first || self.flaw == Flaw::ReplayForgets)
+    }
+    async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.inner.sweep_replays(now, limit).await
+    }
+}
+
+#[async_trait]
 impl DeviceStore for Broken {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
         self.inner.insert_device(record).await
@@ -501,4 +520,9 @@ async fn reading_stored_scopes_with_the_request_limit_is_caught() {
         "find_consent",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_cache_that_forgets_is_caught() {
+    caught(Flaw::ReplayForgets, testkit::replays, "remember").await;
 }

@@ -97,6 +97,8 @@ conformance! {
     codes: store => testkit::codes(store);
     code_race: store => testkit::code_race(store, 100);
     code_replay: store => testkit::code_replay(store);
+    replays: store => testkit::replays(store);
+    replay_race: store => testkit::replay_race(store, 64);
     code_replay_race: store => testkit::code_replay_race(store, 50);
     code_redemption_atomic: store => testkit::code_redemption_atomic(store, 20);
     tokens: store => testkit::tokens(store);
@@ -153,7 +155,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1, 2, 3, 4]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5]);
     })
     .await;
 }
@@ -918,6 +920,40 @@ async fn an_interrupted_deletion_is_finished_by_the_sweep() {
             .insert_client(&client)
             .await
             .expect("the ID is free once reaped");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dpop_proof_used_at_one_provider_is_refused_at_another() {
+    with_schema(2, |stores| async move {
+        let (a, b) = providers(&stores);
+        let client = register(&a).await;
+        let key = testkit::DpopKey::generate(tessera::jose::Algorithm::Es256);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let proof = key
+            .proof("POST", "https://auth.example.com/token", now, None, None)
+            .await;
+        let body = |code: &str| {
+            format!(
+                "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={VERIFIER}",
+                urlencode(code),
+                urlencode(REDIRECT)
+            )
+        };
+        let first = new_code(&a, &client).await;
+        let response = a
+            .token(&form(&client, body(&first)).with_dpop(Some(&proof)))
+            .await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.json_body().unwrap()["token_type"], "DPoP");
+        let second = new_code(&b, &client).await;
+        let replay = b
+            .token(&form(&client, body(&second)).with_dpop(Some(&proof)))
+            .await;
+        assert_eq!(replay.status, 400);
+        let error = replay.json_body().unwrap()["error"].clone();
+        assert_eq!(error, "invalid_dpop_proof");
     })
     .await;
 }

@@ -115,6 +115,8 @@ conformance! {
     kit_ping => testkit::ping;
     kit_retired_refresh_survives_sweep => testkit::retired_refresh_survives_sweep;
     kit_code_replay => testkit::code_replay;
+    kit_replays => testkit::replays;
+    kit_replay_race => |store| testkit::replay_race(store, 64);
     kit_code_race => |store| testkit::code_race(store, 100);
     kit_code_replay_race => |store| testkit::code_replay_race(store, 50);
     kit_code_redemption_atomic => |store| testkit::code_redemption_atomic(store, 20);
@@ -835,6 +837,38 @@ async fn a_device_flow_spans_providers_and_polls_are_counted_across_them() {
         );
         let apps = a.authorized_apps(&user()).await.unwrap();
         assert!(apps.iter().any(|app| app.client_id == registered.client.id));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_dpop_proof_used_at_one_provider_is_refused_at_another() {
+    with_store(|store| async move {
+        let (a, b) = two_providers(&store).await;
+        let client = public_client(&a).await;
+        let key = testkit::DpopKey::generate(tessera::jose::Algorithm::Es256);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let proof = key
+            .proof("POST", "https://auth.example.com/token", now, None, None)
+            .await;
+        let body = |code: &str| {
+            format!(
+                "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}&client_id={client}",
+                urlencode(REDIRECT)
+            )
+        };
+        let first = new_code(&a, &client).await;
+        let response = a
+            .token(&FormRequest::new(body(&first)).with_dpop(Some(&proof)))
+            .await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.json_body().unwrap()["token_type"], "DPoP");
+        let second = new_code(&b, &client).await;
+        let replay = b
+            .token(&FormRequest::new(body(&second)).with_dpop(Some(&proof)))
+            .await;
+        assert_eq!(replay.status, 400);
+        assert_eq!(error_of(&replay), "invalid_dpop_proof");
     })
     .await;
 }

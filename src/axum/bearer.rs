@@ -67,11 +67,26 @@ async fn guard(
         let refusal = BearerError::insufficient_scope(required);
         return Err(BearerRejection::new(provider, refusal));
     }
-    let request = BearerRequest::new(authorization(&parts.headers), parts.uri.query(), None);
+    let dpop = crate::http::dpop_header(&parts.headers);
+    let url = resource_url(provider, parts);
+    let request = BearerRequest::new(authorization(&parts.headers), parts.uri.query(), None)
+        .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
     provider
         .validate_bearer(&request, required)
         .await
         .map_err(|error| BearerRejection::new(provider, error))
+}
+
+/// The URL a DPoP proof must name (`htu`) for this request: the issuer's origin and the
+/// request's path. The resource is served at the provider's origin (where the router puts
+/// it); a host serving resources elsewhere calls
+/// [`BearerRequest::with_dpop`] with its own URL.
+fn resource_url(provider: &Provider, parts: &Parts) -> String {
+    let issuer = provider.config().issuer();
+    let origin = url::Url::parse(issuer)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_else(|_| issuer.to_owned());
+    format!("{origin}{}", parts.uri.path())
 }
 
 /// The holder of a valid access token, with any scopes.
@@ -340,11 +355,14 @@ where
                 (Some(body), None)
             };
             let validated = {
+                let dpop = crate::http::dpop_header(&parts.headers);
+                let url = resource_url(&provider, &parts);
                 let mut request = BearerRequest::new(
                     authorization(&parts.headers),
                     parts.uri.query(),
                     form.as_deref(),
-                );
+                )
+                .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
                 if let Some(id) = resource.as_deref() {
                     request = request.for_resource(id);
                 }

@@ -109,7 +109,7 @@ pub(crate) fn source(extensions: &Extensions) -> Option<String> {
 
 /// A POST to the token, revocation, introspection or device authorization endpoint: the body,
 /// read whole up to the provider's [`Limits::max_bytes`](crate::Limits::max_bytes) (past it,
-/// `413`), the `Authorization` header, the query string, and the peer address as the
+/// `413`), the `Authorization` and `DPoP` headers, the query string, and the peer address as the
 /// [source](FormRequest::source) when the router is served with `ConnectInfo<SocketAddr>`.
 ///
 /// ```
@@ -137,6 +137,7 @@ where
         let body = read_bounded(&parts.headers, body, limit).await?;
         Ok(FormRequest::new(body)
             .with_authorization(authorization(&parts.headers))
+            .with_dpop(crate::http::dpop_header(&parts.headers).as_deref())
             .with_query(parts.uri.query())
             .with_source(source(&parts.extensions).as_deref()))
     }

@@ -353,6 +353,7 @@ impl Provider {
             code_challenge: params.get("code_challenge"),
             code_challenge_method: params.get("code_challenge_method"),
             resources: &resources,
+            dpop_jkt: params.get("dpop_jkt"),
         };
         let state = params.get("state");
         match authorization_code::check(cx, &client, &request) {

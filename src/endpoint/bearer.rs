@@ -14,7 +14,7 @@ use crate::provider::Provider;
 use crate::response::Response;
 use crate::scope::ScopeSet;
 use crate::secret::{TokenHash, TokenKind};
-use crate::store::{GrantId, TokenRecord, TokenType};
+use crate::store::{Confirmation, GrantId, TokenRecord, TokenType};
 
 /// Where a resource request may carry its token, as the host received it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,6 +29,21 @@ pub struct BearerRequest<'a> {
     /// The identifier of the resource validating the token ([`BearerRequest::for_resource`]);
     /// `None`: no audience check.
     pub resource: Option<&'a str>,
+    /// The `DPoP` header (RFC 9449 §7), with the request's method and absolute URL, which
+    /// the proof must name: see [`BearerRequest::with_dpop`].
+    pub dpop: Option<DpopParts<'a>>,
+}
+
+/// What a resource request's DPoP proof is checked against.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct DpopParts<'a> {
+    /// The `DPoP` header's value (the host gives an empty value for two or more headers).
+    pub proof: &'a str,
+    /// The request's HTTP method.
+    pub method: &'a str,
+    /// The absolute URL the client sent the request to (query and fragment are ignored).
+    pub url: &'a str,
 }
 
 impl<'a> BearerRequest<'a> {
@@ -43,7 +58,15 @@ impl<'a> BearerRequest<'a> {
             query,
             form,
             resource: None,
+            dpop: None,
         }
+    }
+
+    /// Adds the request's `DPoP` header, method and absolute URL, for tokens sent as
+    /// `Authorization: DPoP <token>` (RFC 9449 §7.1).
+    pub fn with_dpop(mut self, proof: Option<&'a str>, method: &'a str, url: &'a str) -> Self {
+        self.dpop = proof.map(|proof| DpopParts { proof, method, url });
+        self
     }
 
     /// The request is made to the resource `resource` (its registered identifier, RFC 8707):
@@ -67,6 +90,7 @@ impl<'a> BearerRequest<'a> {
             query: None,
             form: None,
             resource: None,
+            dpop: None,
         }
     }
 }
@@ -126,6 +150,11 @@ pub struct BearerError {
     /// The URL of the resource's protected resource metadata (RFC 9728 §5.1), sent as the
     /// challenge's `resource_metadata`.
     pub resource_metadata: Option<String>,
+    /// For a DPoP request or a DPoP-bound token: the `algs` of the `WWW-Authenticate: DPoP`
+    /// challenge (RFC 9449 §7.1) that replaces the Bearer one.
+    pub dpop_algs: Option<String>,
+    /// The `DPoP-Nonce` header to send (RFC 9449 §9).
+    pub dpop_nonce: Option<String>,
 }
 
 impl BearerError {
@@ -136,6 +165,8 @@ impl BearerError {
             scope: None,
             retry_after: None,
             resource_metadata: None,
+            dpop_algs: None,
+            dpop_nonce: None,
         }
     }
 
@@ -191,6 +222,8 @@ impl BearerError {
             scope: Some(required.to_string()),
             retry_after: None,
             resource_metadata: None,
+            dpop_algs: None,
+            dpop_nonce: None,
         }
     }
 
@@ -199,12 +232,20 @@ impl BearerError {
     /// (`temporarily_unavailable`: the store is unavailable for now) or 500 (`server_error`,
     /// another storage fault).
     pub fn status(&self) -> u16 {
-        self.code.as_ref().map_or(401, ErrorCode::status)
+        match &self.code {
+            // RFC 9449 §7.1, §9: at a resource, both DPoP refusals are 401.
+            Some(ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce) => 401,
+            code => code.as_ref().map_or(401, ErrorCode::status),
+        }
     }
 
-    /// The `WWW-Authenticate` header value.
+    /// The `WWW-Authenticate` header value: a `Bearer` challenge (RFC 6750 §3), or a `DPoP`
+    /// one with its `algs` (RFC 9449 §7.1) for DPoP requests and DPoP-bound tokens.
     pub fn challenge(&self, realm: &str) -> String {
-        let mut value = format!("Bearer realm=\"{realm}\"");
+        let mut value = match &self.dpop_algs {
+            Some(algs) => format!("DPoP realm=\"{realm}\", algs=\"{algs}\""),
+            None => format!("Bearer realm=\"{realm}\""),
+        };
         if let Some(code) = &self.code {
             value.push_str(&format!(", error=\"{code}\""));
         }
@@ -237,8 +278,12 @@ impl BearerError {
         }
         let response = Response::json(self.status(), &serde_json::Value::Object(body))
             .with_header("www-authenticate", self.challenge(&provider.config().realm));
-        match self.retry_after {
+        let response = match self.retry_after {
             Some(seconds) => response.with_header("retry-after", seconds.to_string()),
+            None => response,
+        };
+        match &self.dpop_nonce {
+            Some(nonce) => response.with_header("dpop-nonce", nonce.clone()),
             None => response,
         }
     }
@@ -274,9 +319,10 @@ impl Provider {
     ) -> Result<Option<Cow<'r, str>>, BearerError> {
         let config = self.config();
         let mut token = None;
-        if let Some(header) = request.authorization
-            && let Some(value) = AuthorizationHeader::bearer(header)
-        {
+        let header_token = request.authorization.and_then(|header| {
+            AuthorizationHeader::bearer(header).or_else(|| self.dpop_scheme_token(header))
+        });
+        if let Some(value) = header_token {
             if value.is_empty() {
                 return Err(BearerError::new(
                     ErrorCode::InvalidRequest,
@@ -336,6 +382,8 @@ impl Provider {
                 scope: None,
                 retry_after: None,
                 resource_metadata: None,
+                dpop_algs: None,
+                dpop_nonce: None,
             });
         };
         let invalid = || {
@@ -366,9 +414,124 @@ impl Provider {
                 "the access token is not meant for this resource",
             ));
         }
+        self.check_sender(request, &token, &record).await?;
         if !required.is_subset(&record.scopes) {
             return Err(BearerError::insufficient_scope(required));
         }
         Ok(Principal { record })
+    }
+}
+
+impl Provider {
+    /// The token of an `Authorization: DPoP <token>` header, when DPoP is on (RFC 9449 §7.1).
+    fn dpop_scheme_token<'h>(&self, header: &'h str) -> Option<&'h str> {
+        #[cfg(feature = "jose")]
+        if self.cx().dpop().is_some() {
+            let parsed = AuthorizationHeader::parse(header);
+            return parsed.is("dpop").then_some(parsed.credentials());
+        }
+        let _ = header;
+        None
+    }
+
+    /// RFC 9449 §7: a token bound to a DPoP key is accepted only as `Authorization: DPoP`
+    /// with a fresh proof by that key naming this request and the token (`ath`); a bearer
+    /// token only as a bearer token.
+    async fn check_sender(
+        &self,
+        request: &BearerRequest<'_>,
+        token: &str,
+        record: &TokenRecord,
+    ) -> Result<(), BearerError> {
+        let dpop_scheme = request
+            .authorization
+            .is_some_and(|header| AuthorizationHeader::parse(header).is("dpop"));
+        let bound = match &record.confirmation {
+            Some(Confirmation::Jkt(jkt)) => Some(jkt.as_str()),
+            Some(_) => {
+                return Err(BearerError::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is bound to a client certificate, which is not supported here",
+                ));
+            }
+            None => None,
+        };
+        match (bound, dpop_scheme) {
+            (None, false) => Ok(()),
+            (None, true) => Err(self.dpop_refusal(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is not bound to a DPoP key: send it as a Bearer token",
+            ))),
+            (Some(_), false) => Err(self.dpop_refusal(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof",
+            ))),
+            (Some(jkt), true) => self.check_proof(request, token, jkt).await,
+        }
+    }
+
+    #[cfg(feature = "jose")]
+    async fn check_proof(
+        &self,
+        request: &BearerRequest<'_>,
+        token: &str,
+        jkt: &str,
+    ) -> Result<(), BearerError> {
+        let Some(parts) = request.dpop else {
+            return Err(self.dpop_refusal(BearerError::new(
+                ErrorCode::InvalidDpopProof,
+                "the request has no DPoP proof",
+            )));
+        };
+        let check = crate::dpop::ProofRequest::new(parts.proof, parts.method, parts.url)
+            .with_access_token(token);
+        match self.verify_dpop(&check).await {
+            Ok(proof) if proof.jkt() == jkt => Ok(()),
+            Ok(_) => Err(self.dpop_refusal(BearerError::new(
+                ErrorCode::InvalidDpopProof,
+                "the DPoP proof is not signed by the key the access token is bound to",
+            ))),
+            Err(error) => {
+                let description = match &error {
+                    crate::dpop::DpopError::Invalid(Cow::Borrowed(why)) => why,
+                    crate::dpop::DpopError::Replayed => "the DPoP proof was used before",
+                    crate::dpop::DpopError::UseNonce => {
+                        "the DPoP proof must carry the server's current nonce"
+                    }
+                    _ => "the DPoP proof cannot be checked now",
+                };
+                let mut refusal = BearerError::new(error.code(), description);
+                if error.code() == ErrorCode::TemporarilyUnavailable {
+                    refusal.code = Some(ErrorCode::ServerError);
+                }
+                Err(self.dpop_refusal(refusal))
+            }
+        }
+    }
+
+    #[cfg(not(feature = "jose"))]
+    async fn check_proof(
+        &self,
+        _request: &BearerRequest<'_>,
+        _token: &str,
+        _jkt: &str,
+    ) -> Result<(), BearerError> {
+        Err(BearerError::new(
+            ErrorCode::InvalidToken,
+            "the access token is bound to a DPoP key, and DPoP is not supported here",
+        ))
+    }
+
+    /// A refusal with the DPoP challenge and, when nonces are on, a fresh nonce.
+    fn dpop_refusal(&self, refusal: BearerError) -> BearerError {
+        #[cfg(feature = "jose")]
+        if let Some(policy) = self.cx().dpop() {
+            return BearerError {
+                dpop_algs: Some(policy.algorithm_names().join(" ")),
+                dpop_nonce: self.dpop_nonce(),
+                ..refusal
+            };
+        }
+        refusal
     }
 }

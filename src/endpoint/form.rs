@@ -26,6 +26,10 @@ pub struct FormRequest {
     /// the client-authentication limiter: wrong secrets from one source then slow only that
     /// source. Without it, the limiter counts per client, and anyone can slow a client down.
     pub source: Option<String>,
+    /// The `DPoP` header (RFC 9449 §4.1): a proof binding the issued tokens to a key. A
+    /// request with more than one `DPoP` header must be refused by the host (or given
+    /// `Some` of an invalid value, such as the values joined with `,`).
+    pub dpop: Option<String>,
 }
 
 impl std::fmt::Debug for FormRequest {
@@ -36,6 +40,7 @@ impl std::fmt::Debug for FormRequest {
             .field("has_query", &self.query.is_some())
             .field("has_authorization", &self.authorization.is_some())
             .field("source", &self.source)
+            .field("has_dpop", &self.dpop.is_some())
             .finish()
     }
 }
@@ -48,7 +53,14 @@ impl FormRequest {
             query: None,
             authorization: None,
             source: None,
+            dpop: None,
         }
+    }
+
+    /// Adds the `DPoP` header (see [`FormRequest::dpop`]).
+    pub fn with_dpop(mut self, proof: Option<&str>) -> Self {
+        self.dpop = proof.map(str::to_owned);
+        self
     }
 
     /// Adds where the request came from (see [`FormRequest::source`]).

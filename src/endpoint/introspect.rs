@@ -3,7 +3,7 @@
 use crate::endpoint::form::FormRequest;
 use crate::provider::Provider;
 use crate::response::Response;
-use crate::store::TokenType;
+use crate::store::{Confirmation, TokenType};
 
 impl Provider {
     /// The introspection endpoint. The caller must authenticate as a client; it learns about its
@@ -51,8 +51,9 @@ impl Provider {
         }
         body.insert(
             "token_type".into(),
-            match record.token_type {
-                TokenType::Access => "Bearer",
+            match (record.token_type, &record.confirmation) {
+                (TokenType::Access, Some(Confirmation::Jkt(_))) => "DPoP",
+                (TokenType::Access, _) => "Bearer",
                 _ => "refresh_token",
             }
             .into(),
@@ -65,6 +66,16 @@ impl Provider {
             many => {
                 body.insert("aud".into(), many.to_vec().into());
             }
+        }
+        // RFC 7800 §3.1, RFC 9449 §6.2: the key the token is bound to.
+        match &record.confirmation {
+            Some(Confirmation::Jkt(jkt)) => {
+                body.insert("cnf".into(), serde_json::json!({ "jkt": jkt }));
+            }
+            Some(Confirmation::X5tS256(thumbprint)) => {
+                body.insert("cnf".into(), serde_json::json!({ "x5t#S256": thumbprint }));
+            }
+            _ => {}
         }
         body.insert("iat".into(), record.issued_at.unix_timestamp().into());
         if let Some(exp) = record.expires_at {

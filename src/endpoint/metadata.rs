@@ -117,6 +117,14 @@ impl Provider {
         if self.cx().client_metadata_documents().is_some() {
             put("client_id_metadata_document_supported", true.into());
         }
+        // RFC 9449 §5.1.
+        #[cfg(feature = "jose")]
+        if let Some(policy) = self.cx().dpop() {
+            put(
+                "dpop_signing_alg_values_supported",
+                policy.algorithm_names().into(),
+            );
+        }
         serde_json::Value::Object(doc)
     }
 

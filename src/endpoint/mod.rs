@@ -8,6 +8,7 @@ pub(crate) mod authorized_apps;
 pub(crate) mod bearer;
 pub(crate) mod client_auth;
 pub(crate) mod device;
+pub(crate) mod dpop;
 pub(crate) mod form;
 pub(crate) mod introspect;
 pub(crate) mod metadata;

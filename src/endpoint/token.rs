@@ -51,11 +51,19 @@ impl Provider {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
-        let outcome = self.run_grant(grant, &client, &params, request).await;
-        match outcome {
+        // RFC 9449 §5: a DPoP proof binds the tokens to its key.
+        let jkt = match self.token_request_proof(request).await {
+            Ok(jkt) => jkt,
+            Err(response) => return response,
+        };
+        let outcome = self
+            .run_grant(grant, &client, &params, request, jkt.as_deref())
+            .await;
+        let response = match outcome {
             Ok(tokens) => render::tokens(&config.dialect, &tokens),
             Err(error) => self.token_error(&error),
-        }
+        };
+        self.with_dpop_nonce(response)
     }
 
     /// Reads the grant's typed request from the parameters (the dialect applied) and runs it.
@@ -65,6 +73,7 @@ impl Provider {
         client: &Client,
         params: &Params,
         request: &FormRequest,
+        dpop_jkt: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
         let cx = self.cx();
         let dialect = &cx.config().dialect;
@@ -78,6 +87,7 @@ impl Provider {
                     redirect_uri_may_be_omitted: dialect.token_redirect_uri_optional,
                     code_verifier: params.get("code_verifier"),
                     resources,
+                    dpop_jkt,
                 };
                 authorization_code::redeem(cx, client, request).await
             }
@@ -86,14 +96,23 @@ impl Provider {
                     refresh_token: params.require("refresh_token")?,
                     scope: params.get("scope"),
                     resources,
+                    dpop_jkt,
                 };
                 refresh_token::refresh(cx, client, request).await
             }
             GrantType::ClientCredentials => {
-                client_credentials::issue(cx, client, params.get("scope"), resources).await
+                client_credentials::issue(cx, client, params.get("scope"), resources, dpop_jkt)
+                    .await
             }
             GrantType::DeviceCode => {
-                device_code::poll(cx, client, params.require("device_code")?, resources).await
+                device_code::poll(
+                    cx,
+                    client,
+                    params.require("device_code")?,
+                    resources,
+                    dpop_jkt,
+                )
+                .await
             }
             GrantType::TokenExchange => {
                 // RFC 8693 §2.1: `audience` names resources by logical name; here the names
@@ -120,7 +139,7 @@ impl Provider {
                     scope: params.get("scope"),
                     source: request.source.as_deref(),
                 };
-                token_exchange::exchange(cx, client, request).await
+                token_exchange::exchange(cx, client, request, dpop_jkt).await
             }
         }
     }

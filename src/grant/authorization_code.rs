@@ -23,6 +23,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) code_challenge_method: Option<&'a str>,
     /// The `resource` parameters (RFC 8707 §2).
     pub(crate) resources: &'a [&'a str],
+    /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the key the code is to be bound to.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// What a valid request asks for.
@@ -32,6 +34,15 @@ pub(crate) struct Asked {
     pub(crate) pkce: Option<PkceChallenge>,
     /// The grant's audience: the named resources, or the default audience.
     pub(crate) audience: Vec<String>,
+    pub(crate) dpop_jkt: Option<String>,
+}
+
+/// A JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters.
+fn is_thumbprint(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The checks after the redirect URI is trusted (their failures may be redirected).
@@ -75,10 +86,16 @@ pub(crate) fn check(
             "code_challenge is required (PKCE, RFC 7636)",
         ));
     }
+    if request.dpop_jkt.is_some_and(|jkt| !is_thumbprint(jkt)) {
+        return Err(OAuthError::invalid_request(
+            "dpop_jkt is not a JWK SHA-256 thumbprint (RFC 7638, 43 base64url characters)",
+        ));
+    }
     Ok(Asked {
         scopes,
         pkce,
         audience,
+        dpop_jkt: request.dpop_jkt.map(str::to_owned),
     })
 }
 
@@ -111,13 +128,16 @@ pub(crate) async fn approve(
         now,
     )
     .with_audience(asked.audience);
-    let record = CodeRecord::new(
+    let mut record = CodeRecord::new(
         code_hash,
         grant,
         redirect_uri_given,
         asked.pkce,
         now + cx.config().lifetimes.code,
     );
+    if let Some(jkt) = asked.dpop_jkt {
+        record = record.with_dpop_jkt(jkt);
+    }
     let store = cx.store();
     // The code and its grant, stored together; a client deleted meanwhile gets no code.
     if store.insert_code(&record).await? == Insertion::ClientUnknown {
@@ -161,6 +181,8 @@ pub(crate) struct CodeRequest<'a> {
     pub(crate) code_verifier: Option<&'a str>,
     /// The `resource` parameters (RFC 8707 §2.2): the grant's audience, or fewer.
     pub(crate) resources: &'a [&'a str],
+    /// The thumbprint of the key of the request's DPoP proof, if it had one.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 fn spent() -> OAuthError {
@@ -219,6 +241,7 @@ pub(crate) async fn redeem(
         refresh,
         not_after: None,
         issued_token_type: None,
+        dpop_jkt: request.dpop_jkt,
     };
     let tokens = match issue::issue(cx, plan, Commit::RedeemCode(&hash)).await? {
         Issued::Tokens(tokens) => tokens,
@@ -247,7 +270,16 @@ fn check_token_request(
         return Err(spent());
     }
     check_redirect_uri(client, record, request)?;
-    pkce::verify(record.pkce.as_ref(), request.code_verifier)
+    pkce::verify(record.pkce.as_ref(), request.code_verifier)?;
+    // RFC 9449 §10: a code the authorization request bound with dpop_jkt is redeemed only
+    // with a proof by that key.
+    match &record.dpop_jkt {
+        Some(bound) if Some(bound.as_str()) != request.dpop_jkt => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the code is bound to a DPoP key (dpop_jkt): send a DPoP proof signed by that key",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// RFC 6749 §4.1.3: the token request repeats the authorization request's `redirect_uri`.
@@ -320,6 +352,7 @@ mod tests {
             redirect_uri_may_be_omitted: omittable,
             code_verifier: None,
             resources: &[],
+            dpop_jkt: None,
         }
     }
 

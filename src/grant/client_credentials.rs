@@ -15,6 +15,7 @@ pub(crate) async fn issue(
     client: &Client,
     scope: Option<&str>,
     resources: &[&str],
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -55,6 +56,7 @@ pub(crate) async fn issue(
         refresh: Refresh::No,
         not_after: None,
         issued_token_type: None,
+        dpop_jkt,
     };
     match issue::issue(cx, plan, Commit::NewGrant).await? {
         Issued::Tokens(tokens) => Ok(tokens),

@@ -218,6 +218,7 @@ pub(crate) async fn poll(
     client: &Client,
     device_code: &str,
     resources: &[&str],
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     client.check_grant(GrantType::DeviceCode)?;
     let invalid = || OAuthError::invalid_grant("the device code is invalid or was already used");
@@ -274,6 +275,7 @@ pub(crate) async fn poll(
                 refresh,
                 not_after: None,
                 issued_token_type: None,
+                dpop_jkt,
             };
             // One atomic step: of concurrent polls that saw the approval, one gets tokens.
             match issue::issue(cx, plan, Commit::RedeemDevice(&hash)).await? {

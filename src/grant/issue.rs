@@ -21,8 +21,8 @@ use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken, TokenHash};
 use crate::store::{
-    CodeRedemption, DeviceRedemption, Family, Grant, GrantId, IssueOutcome, RetiredRefresh,
-    Rotation, TokenRecord, TokenType,
+    CodeRedemption, Confirmation, DeviceRedemption, Family, Grant, GrantId, IssueOutcome,
+    RetiredRefresh, Rotation, TokenRecord, TokenType,
 };
 
 /// The token type URI of an OAuth access token (RFC 8693 §3).
@@ -43,7 +43,14 @@ pub struct TokenResponse {
     pub scope: ScopeSet,
     /// For token exchange (RFC 8693 §2.2.1): the type of the issued token.
     pub issued_token_type: Option<&'static str>,
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP key (RFC 9449 §5).
+    pub token_type: &'static str,
 }
+
+/// The `token_type` of a bearer token (RFC 6750 §6.1.1).
+pub(crate) const BEARER: &str = "Bearer";
+/// The `token_type` of a DPoP-bound token (RFC 9449 §5).
+pub(crate) const DPOP: &str = "DPoP";
 
 /// The RFC 6749 §5.1 body, members in the order they are sent.
 #[derive(Serialize, Deserialize)]
@@ -66,7 +73,7 @@ impl TokenResponse {
         let scope = (!self.scope.is_empty()).then(|| self.scope.to_string());
         let body = Body {
             access_token: self.access_token.secret(),
-            token_type: "Bearer",
+            token_type: self.token_type,
             expires_in: self.expires_in,
             refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
             scope: scope.as_deref(),
@@ -85,7 +92,7 @@ impl TokenResponse {
     pub(crate) fn fields(&self) -> Vec<(&'static str, String)> {
         let mut fields = vec![
             ("access_token", self.access_token.secret().to_owned()),
-            ("token_type", "Bearer".to_owned()),
+            ("token_type", self.token_type.to_owned()),
         ];
         if let Some(expires_in) = self.expires_in {
             fields.push(("expires_in", expires_in.to_string()));
@@ -118,6 +125,11 @@ impl TokenResponse {
                 Some(ACCESS_TOKEN_TYPE) => Some(ACCESS_TOKEN_TYPE),
                 Some(_) => return None,
                 None => None,
+            },
+            token_type: if body.token_type == DPOP {
+                DPOP
+            } else {
+                BEARER
             },
         })
     }
@@ -152,6 +164,9 @@ pub(crate) struct Issue<'a> {
     pub(crate) not_after: Option<OffsetDateTime>,
     /// For token exchange: the type of the issued token, echoed in the response.
     pub(crate) issued_token_type: Option<&'static str>,
+    /// The thumbprint of the DPoP key the request proved possession of (RFC 9449 §5): the
+    /// access token is bound to it, and so is a public client's refresh token (§5, §8).
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 /// Makes the refresh grace window's sealed copy of a successor response.
@@ -271,7 +286,7 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
             };
             let expires_at = earliest(own, family_expires_at);
             let (token, hash) = RefreshToken::generate_hashed(cx.entropy());
-            records.push(TokenRecord::new(
+            let mut record = TokenRecord::new(
                 hash,
                 TokenType::Refresh,
                 grant,
@@ -279,24 +294,30 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
                 now,
                 expires_at,
                 family_expires_at,
-            ));
+            );
+            // A confidential client's refresh token is bound by its authentication already.
+            if let (Some(jkt), true) = (issue.dpop_jkt, client.is_public()) {
+                record = record.with_confirmation(Confirmation::Jkt(jkt.to_owned()));
+            }
+            records.push(record);
             Some(token)
         }
     };
     // Access token first: stores that keep the first record for lookups see it at once.
-    records.insert(
-        0,
-        TokenRecord::new(
-            access_hash,
-            TokenType::Access,
-            grant,
-            issue.scopes.clone(),
-            now,
-            access_expires,
-            None,
-        )
-        .with_audience(issue.audience.clone()),
-    );
+    let mut access_record = TokenRecord::new(
+        access_hash,
+        TokenType::Access,
+        grant,
+        issue.scopes.clone(),
+        now,
+        access_expires,
+        None,
+    )
+    .with_audience(issue.audience.clone());
+    if let Some(jkt) = issue.dpop_jkt {
+        access_record = access_record.with_confirmation(Confirmation::Jkt(jkt.to_owned()));
+    }
+    records.insert(0, access_record);
     let expires_in = access_expires.map(|at| (at - now).whole_seconds().max(0));
     (
         TokenResponse {
@@ -305,6 +326,11 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
             refresh_token: refresh,
             scope: issue.scopes.clone(),
             issued_token_type: issue.issued_token_type,
+            token_type: if issue.dpop_jkt.is_some() {
+                DPOP
+            } else {
+                BEARER
+            },
         },
         records,
     )
@@ -326,11 +352,11 @@ mod tests {
     #[test]
     fn the_body_round_trips_and_keeps_its_member_order() {
         let entropy = SeededEntropy::new(3);
-        for (expires_in, refresh, scope, kind) in [
-            (Some(3600), true, "read write", None),
-            (None, false, "", None),
-            (Some(0), false, "read", Some(ACCESS_TOKEN_TYPE)),
-            (None, true, "", None),
+        for (expires_in, refresh, scope, kind, token_type) in [
+            (Some(3600), true, "read write", None, BEARER),
+            (None, false, "", None, DPOP),
+            (Some(0), false, "read", Some(ACCESS_TOKEN_TYPE), BEARER),
+            (None, true, "", None, DPOP),
         ] {
             let response = TokenResponse {
                 access_token: AccessToken::generate(&entropy),
@@ -338,6 +364,7 @@ mod tests {
                 refresh_token: refresh.then(|| RefreshToken::generate(&entropy)),
                 scope: ScopeSet::parse(scope).unwrap_or_default(),
                 issued_token_type: kind,
+                token_type,
             };
             let bytes = response.to_json_bytes();
             let text = String::from_utf8_lossy(&bytes).into_owned();

@@ -12,13 +12,13 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
 use crate::grant::narrowed_audience;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{RefreshToken, TokenHash, TokenKind};
-use crate::store::{Grant, RefreshLookup, RetiredRefresh, TokenRecord};
+use crate::store::{Confirmation, Grant, RefreshLookup, RetiredRefresh, TokenRecord};
 
 /// A refresh request, as the endpoint read it.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +27,19 @@ pub(crate) struct RefreshRequest<'a> {
     pub(crate) scope: Option<&'a str>,
     /// The `resource` parameters (RFC 8707): the grant's audience, or fewer.
     pub(crate) resources: &'a [&'a str],
+    /// The thumbprint of the key of the request's DPoP proof, if it had one.
+    pub(crate) dpop_jkt: Option<&'a str>,
+}
+
+/// RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by that key.
+fn check_binding(record: &TokenRecord, dpop_jkt: Option<&str>) -> Result<(), OAuthError> {
+    match &record.confirmation {
+        Some(Confirmation::Jkt(bound)) if Some(bound.as_str()) != dpop_jkt => Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "the refresh token is bound to a DPoP key: send a DPoP proof signed by that key",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn invalid() -> OAuthError {
@@ -70,9 +83,11 @@ async fn reused(
     client: &Client,
     token: &RefreshToken,
     retired: RetiredRefresh,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = cx.now();
     if retired.record.client_id == client.id
+        && check_binding(&retired.record, dpop_jkt).is_ok()
         && let (Some(window), Some(sealed)) = (cx.config().refresh_grace, &retired.sealed_successor)
         && now - retired.retired_at <= window
         && let Some(response) = unseal(token, sealed)
@@ -105,7 +120,9 @@ pub(crate) async fn refresh(
     let store = cx.store();
     let record = match store.find_refresh(&hash).await? {
         RefreshLookup::Active(record) => record,
-        RefreshLookup::Retired(retired) => return reused(cx, client, &token, retired).await,
+        RefreshLookup::Retired(retired) => {
+            return reused(cx, client, &token, retired, request.dpop_jkt).await;
+        }
         _ => return Err(invalid()),
     };
     let now = cx.now();
@@ -114,6 +131,8 @@ pub(crate) async fn refresh(
     if record.client_id != client.id || record.is_expired(now) {
         return Err(invalid());
     }
+    check_binding(&record, request.dpop_jkt)?;
+    let dpop_jkt = request.dpop_jkt;
     let scopes = narrowed(&record.scopes, request.scope)?;
     let family_expires_at = record.family_expires_at;
     // The record is not needed any more: its fields move into the grant, not cloned.
@@ -132,6 +151,7 @@ pub(crate) async fn refresh(
             refresh: Refresh::Successor(family_expires_at),
             not_after: None,
             issued_token_type: None,
+            dpop_jkt,
         };
         let commit = Commit::Rotate {
             old: &hash,
@@ -140,7 +160,7 @@ pub(crate) async fn refresh(
         match issue::issue(cx, plan, commit).await? {
             Issued::Tokens(tokens) => tokens,
             Issued::AlreadyRotated(retired) => {
-                return reused(cx, client, &token, *retired).await;
+                return reused(cx, client, &token, *retired, dpop_jkt).await;
             }
             _ => return Err(invalid()),
         }
@@ -153,6 +173,7 @@ pub(crate) async fn refresh(
             refresh: Refresh::No,
             not_after: None,
             issued_token_type: None,
+            dpop_jkt,
         };
         match issue::issue(cx, plan, Commit::Join).await? {
             Issued::Tokens(tokens) => tokens,
@@ -219,6 +240,7 @@ mod tests {
             refresh_token: Some(RefreshToken::generate(&entropy)),
             scope: ScopeSet::parse("read").unwrap_or_default(),
             issued_token_type: None,
+            token_type: "DPoP",
         };
         let key = sealing_key(&retired);
         let nonce = [7u8; 12];

@@ -90,6 +90,7 @@ pub(crate) async fn exchange(
     cx: &Context,
     client: &Client,
     request: ExchangeRequest<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -159,6 +160,7 @@ pub(crate) async fn exchange(
             (scopes, audience),
             not_after,
             Commit::Join,
+            dpop_jkt,
         )
         .await;
     }
@@ -204,6 +206,7 @@ pub(crate) async fn exchange(
         (scopes, audience),
         not_after,
         Commit::NewGrant,
+        dpop_jkt,
     )
     .await
 }
@@ -215,6 +218,7 @@ async fn issue_exchanged(
     (scopes, audience): (crate::ScopeSet, Vec<String>),
     not_after: OffsetDateTime,
     commit: Commit<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let plan = Issue {
         client,
@@ -225,6 +229,7 @@ async fn issue_exchanged(
         // Never past the subject token, and never without an end.
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        dpop_jkt,
     };
     match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use super::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
     DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, Grant, GrantId, Insertion,
-    IssueOutcome, RefreshLookup, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    IssueOutcome, RefreshLookup, ReplayKey, ReplayStore, RetiredRefresh, Rotation, TokenRecord,
+    TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
@@ -45,6 +46,7 @@ pub struct MemoryStore {
     state: Mutex<State>,
     shards: TokenShards,
     consents: RwLock<Consents>,
+    replays: Mutex<HashMap<ReplayKey, i64>>,
 }
 
 /// A client, or the mark of one being deleted (`client` is `None`) until its records are
@@ -310,6 +312,12 @@ impl Shards<'_> {
 }
 
 impl MemoryStore {
+    /// The most one-time values ([`ReplayStore`]) kept at once: when the cache is full of
+    /// unexpired entries, [`ReplayStore::remember`] refuses with
+    /// [`StoreError::Unavailable`] rather than grow or forget one (which would let it be
+    /// replayed).
+    pub const MAX_REPLAY_KEYS: usize = 100_000;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -1282,6 +1290,52 @@ impl DeviceStore for MemoryStore {
             }
         }
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl ReplayStore for MemoryStore {
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now = now.unix_timestamp();
+        let mut replays = lock(&self.replays);
+        if let Some(until) = replays.get_mut(key) {
+            if *until > now {
+                return Ok(false);
+            }
+            *until = expires_at.unix_timestamp();
+            return Ok(true);
+        }
+        if replays.len() >= Self::MAX_REPLAY_KEYS {
+            // Full: drop what expired (amortised: this runs only when the cache is full).
+            replays.retain(|_, until| *until > now);
+            if replays.len() >= Self::MAX_REPLAY_KEYS {
+                return Err(StoreError::Unavailable(
+                    "the one-time value cache is full".into(),
+                ));
+            }
+        }
+        replays.insert(*key, expires_at.unix_timestamp());
+        Ok(true)
+    }
+
+    async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let now = now.unix_timestamp();
+        let mut replays = lock(&self.replays);
+        let expired: Vec<ReplayKey> = replays
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(key, _)| *key)
+            .take(limit)
+            .collect();
+        for key in &expired {
+            replays.remove(key);
+        }
+        Ok(expired.len() as u64)
     }
 }
 

@@ -21,7 +21,7 @@
 //! Revocation is a tombstone those steps respect, so a redemption, a device poll or a refresh
 //! racing a revocation can never bring a revoked grant back.
 //!
-//! A backend implements all five traits; [`Storage`] names the bundle a
+//! A backend implements all six traits; [`Storage`] names the bundle a
 //! [`crate::Provider`] holds as `Arc<dyn Storage>`.
 
 use std::sync::Arc;
@@ -44,6 +44,8 @@ pub use memory::MemoryStore;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+mod replay;
+pub use replay::{ReplayKey, ReplayStore};
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
@@ -975,14 +977,20 @@ pub trait DeviceStore: Send + Sync {
 }
 
 /// Everything a [`crate::Provider`] needs from a backend. Implemented for every type that
-/// implements the five store traits.
+/// implements the six store traits.
 pub trait Storage:
-    ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug
+    ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + ReplayStore + std::fmt::Debug
 {
 }
 
 impl<T> Storage for T where
-    T: ClientStore + CodeStore + TokenStore + ConsentStore + DeviceStore + std::fmt::Debug
+    T: ClientStore
+        + CodeStore
+        + TokenStore
+        + ConsentStore
+        + DeviceStore
+        + ReplayStore
+        + std::fmt::Debug
 {
 }
 

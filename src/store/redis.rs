@@ -38,6 +38,7 @@
 //! | `P reap.grants` | set | revoked grants with tokens left to remove (an interrupted revocation) |
 //! | `P reap.clients` | set | deleted clients with records left to remove (an interrupted deletion) |
 //! | `P grants.orphan` | set | grants created with no token, for the sweep |
+//! | `P once:{hex}` | string | a one-time value seen ([`ReplayStore`], `{hex}` a [`ReplayKey`]), value its `expires_at` (unix seconds), with a Redis expiry then (no sweep needed) |
 //!
 //! A lookup checks, in the same script, that the token's grant is not revoked and its client
 //! still exists: revoking a grant or deleting a client takes effect in the first step, before
@@ -84,7 +85,8 @@ use time::{Duration, OffsetDateTime};
 use super::{
     ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
     DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, GrantId, Insertion,
-    IssueOutcome, RefreshLookup, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    IssueOutcome, RefreshLookup, ReplayKey, ReplayStore, RetiredRefresh, Rotation, TokenRecord,
+    TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
@@ -130,6 +132,7 @@ macro_rules! scripts {
 }
 
 scripts!(
+    remember_once,
     insert_client,
     update_client,
     set_client_secret,
@@ -1052,6 +1055,34 @@ impl DeviceStore for RedisStore {
     }
 }
 
+#[async_trait]
+impl ReplayStore for RedisStore {
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // A relative expiry: the provider's clock decides, whatever the Redis server's says.
+        // (At least 1 ms: an entry expiring already still answers for a live one.)
+        let ttl = (expires_at - now).whole_milliseconds().max(1);
+        let ttl = u64::try_from(ttl).unwrap_or(u64::MAX);
+        let mut invocation = self.invoke(&SCRIPTS.remember_once);
+        invocation
+            .arg(key.to_hex())
+            .arg(now.unix_timestamp())
+            .arg(expires_at.unix_timestamp())
+            .arg(ttl);
+        let first: i64 = self.run(&invocation).await?;
+        Ok(first == 1)
+    }
+
+    async fn sweep_replays(&self, _now: OffsetDateTime, _limit: usize) -> Result<u64, StoreError> {
+        // Every entry carries its own Redis expiry.
+        Ok(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1069,7 +1100,7 @@ mod tests {
         let hashes: Vec<&str> = every_script().iter().map(|s| s.get_hash()).collect();
         let distinct: std::collections::HashSet<&str> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());
-        assert_eq!(hashes.len(), 25);
+        assert_eq!(hashes.len(), 26);
     }
 
     #[test]

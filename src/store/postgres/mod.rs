@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use super::{
     Authentication, ClientStore, CodeRecord, CodeRedemption, CodeStore, Confirmation, Consent,
     ConsentStore, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family,
-    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup,
-    RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, ReplayKey,
+    ReplayStore, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         4,
         "extensions",
         include_str!("migrations/0004_extensions.sql"),
+    ),
+    (
+        5,
+        "replay_keys",
+        include_str!("migrations/0005_replay_keys.sql"),
     ),
 ];
 
@@ -99,6 +104,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
 /// | `tessera_consents` | `(user_id, client_id)` | consents; `client_id` → clients |
 /// | `tessera_devices` | `device_hash` | device authorizations, the approved grant as JSON (`approved_grant`, while approved) and its ID (`grant_id`, kept after redemption); `grant_id` → grants, `client_id` → clients |
+/// | `tessera_replay_keys` | `key` | one-time values seen ([`ReplayStore`]: DPoP proof `jti`s), a [`ReplayKey`] and its `expires_at`; `remember` is one `INSERT .. ON CONFLICT DO UPDATE .. WHERE expired` |
 ///
 /// Every foreign key is `ON DELETE CASCADE`, but nothing relies on a cascade to do work that
 /// grows with the data: rows are reaped in batches first (see *Atomicity*), and the cascades
@@ -120,6 +126,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// | `tessera_tokens_expires_idx` | `(expires_at)` where set | `sweep_tokens` |
 /// | `tessera_consents_client_idx` | `(client_id)` | reaping a deleted client (`list_consents` uses the primary key's leading `user_id`) |
 /// | `tessera_devices_user_code_idx` | `(user_code_hash)`, unique | `find_device_by_user_code`, `decide_device`, user-code uniqueness |
+/// | `tessera_replay_keys_expires_idx` | `(expires_at)` | `sweep_replays` |
 /// | `tessera_devices_expires_idx` | `(expires_at)` | `sweep_devices` |
 /// | `tessera_devices_client_idx` | `(client_id)` | reaping a deleted client |
 /// | `tessera_devices_grant_idx` | `(grant_id)` where set | whether a grant is left with nothing |
@@ -1660,6 +1667,53 @@ impl DeviceStore for PgStore {
             limit,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl ReplayStore for PgStore {
+    async fn remember(
+        &self,
+        key: &ReplayKey,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
+        let row = sqlx::query(
+            "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+        )
+        .bind(key.as_bytes().as_slice())
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            let batch = sqlx::query(
+                "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
+                 tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(now)
+            .bind(limit_of(budget))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            removed += batch;
+            if (batch as usize) < budget {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
 
