@@ -190,7 +190,9 @@ async fn migrate_is_idempotent_and_concurrent() {
     remove_database(&path);
 }
 
-/// Every lookup and batch is served by an index: no query plan scans a table.
+/// Every lookup and batch is served by an index: no query plan scans a table. (The two plans
+/// that scan an index scan a partial one, which holds only the revocations and deletions left to
+/// finish.)
 #[tokio::test]
 async fn lookups_use_indexes() {
     let store = store_on("sqlite::memory:").await;
@@ -382,6 +384,291 @@ async fn only_hashes_are_stored() {
             assert!(!dump.contains(&hex), "a secret is stored in a blob");
         }
         assert!(dump.contains("sha256:"), "the client secret hash is stored");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants left empty, races through two pools, interrupted deletions
+
+async fn count(store: &SqliteStore, sql: &str, grant: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(grant)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+}
+
+/// Grants left with no token go: when `revoke_token` removes the last one, and when a sweep
+/// batch does; a grant that still has a token stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_grants_are_removed() {
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::{Duration, OffsetDateTime};
+
+    with_database(1, |stores| async move {
+        let store = &stores[0];
+        let grants = "SELECT count(*) FROM tessera_grants WHERE id = ?1";
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let grant_with = |id: &str| {
+            Grant::new(
+                GrantId::new(id),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            )
+        };
+        let token = |grant: &Grant, secret: &str, expires_at| {
+            TokenRecord::new(
+                TokenHash::of(secret),
+                TokenType::Access,
+                grant,
+                grant.scopes.clone(),
+                now,
+                expires_at,
+                None,
+            )
+        };
+
+        let revoked = grant_with(&format!("{}-revoked", client.id));
+        let first = token(&revoked, &format!("{}-a1", client.id), None);
+        let second = token(&revoked, &format!("{}-a2", client.id), None);
+        store
+            .issue_tokens(Family::New(&revoked), &[first.clone(), second.clone()])
+            .await
+            .unwrap();
+        assert!(store.revoke_token(&first.hash).await.unwrap());
+        assert_eq!(
+            count(store, grants, revoked.id.as_str()).await,
+            1,
+            "a token is left"
+        );
+        assert!(store.revoke_token(&second.hash).await.unwrap());
+        assert_eq!(count(store, grants, revoked.id.as_str()).await, 0);
+
+        let swept = grant_with(&format!("{}-swept", client.id));
+        let kept = grant_with(&format!("{}-kept", client.id));
+        let old = Some(now - Duration::days(1));
+        store
+            .issue_tokens(
+                Family::New(&swept),
+                &[token(&swept, &format!("{}-s", client.id), old)],
+            )
+            .await
+            .unwrap();
+        store
+            .issue_tokens(
+                Family::New(&kept),
+                &[
+                    token(&kept, &format!("{}-k1", client.id), old),
+                    token(&kept, &format!("{}-k2", client.id), None),
+                ],
+            )
+            .await
+            .unwrap();
+        let mut removed = 0;
+        loop {
+            let batch = store.sweep_tokens(now, 1).await.unwrap();
+            assert!(batch <= 1);
+            if batch == 0 {
+                break;
+            }
+            removed += batch;
+        }
+        assert_eq!(removed, 2);
+        assert_eq!(count(store, grants, swept.id.as_str()).await, 0);
+        assert_eq!(count(store, grants, kept.id.as_str()).await, 1);
+        let tokens = "SELECT count(*) FROM tessera_tokens WHERE grant_id = ?1";
+        assert_eq!(count(store, tokens, kept.id.as_str()).await, 1);
+    })
+    .await;
+}
+
+/// Rotations, single revocations and family revocations of one family at once, through two
+/// pools: no step fails (no deadlock), and once they are all done nothing of the family is
+/// left, whatever order they ran in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotations_and_revocations_race_without_errors() {
+    use tessera::store::{Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, TokenHash};
+    use time::OffsetDateTime;
+
+    with_database(2, |stores| async move {
+        let client = testkit::new_client(&*stores[0]).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        for round in 0..5 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{round}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = |secret: String, token_type| {
+                TokenRecord::new(
+                    TokenHash::of(&secret),
+                    token_type,
+                    &grant,
+                    grant.scopes.clone(),
+                    now,
+                    None,
+                    None,
+                )
+            };
+            let refresh = token(format!("{}-{round}-r", client.id), TokenType::Refresh);
+            let access = token(format!("{}-{round}-a", client.id), TokenType::Access);
+            stores[0]
+                .issue_tokens(Family::New(&grant), &[refresh.clone(), access.clone()])
+                .await
+                .unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..24 {
+                let store = Arc::clone(&stores[i % 2]);
+                let (old, grant_id, access) = (refresh.hash, grant.id.clone(), access.hash);
+                let successor = token(format!("{}-{round}-s{i}", client.id), TokenType::Refresh);
+                tasks.push(tokio::spawn(async move {
+                    match i % 6 {
+                        0 => store.revoke_grant(&grant_id).await.map(drop),
+                        1 => store.revoke_token(&access).await.map(drop),
+                        _ => store
+                            .rotate_refresh(&old, &[successor], None, now)
+                            .await
+                            .map(drop),
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.expect("task").expect("no store error");
+            }
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM tessera_tokens WHERE grant_id = ?1")
+                    .bind(grant.id.as_str())
+                    .fetch_one(stores[0].pool())
+                    .await
+                    .unwrap();
+            assert_eq!(
+                left, 0,
+                "a token of the revoked family is left (round {round})"
+            );
+        }
+    })
+    .await;
+}
+
+/// A deletion interrupted after its first step (the mark) leaves no token of the client valid,
+/// keeps its ID taken, and is finished by the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_deletion_is_finished_by_the_sweep() {
+    use tessera::store::{ClientStore, Family, Grant, GrantId, TokenRecord, TokenStore, TokenType};
+    use tessera::{ClientId, StoreError, TokenHash};
+    use time::OffsetDateTime;
+
+    with_database(1, |stores| async move {
+        let store = &stores[0];
+        let client = testkit::new_client(&**store).await;
+        let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let mut tokens = Vec::new();
+        for i in 0..3 {
+            let grant = Grant::new(
+                GrantId::new(format!("{}-{i}", client.id)),
+                ClientId::new(client.id.as_str()).unwrap(),
+                Some(UserId::new("u")),
+                ScopeSet::parse("read").unwrap(),
+                GrantType::AuthorizationCode,
+                now,
+            );
+            let token = TokenRecord::new(
+                TokenHash::of(&format!("{}-{i}", client.id)),
+                TokenType::Access,
+                &grant,
+                grant.scopes.clone(),
+                now,
+                None,
+                None,
+            );
+            store
+                .issue_tokens(Family::New(&grant), std::slice::from_ref(&token))
+                .await
+                .unwrap();
+            tokens.push(token.hash);
+        }
+        // The first step of revoke_grant on one grant of another client, and then a crash.
+        let other = testkit::new_client(&**store).await;
+        let revoked = Grant::new(
+            GrantId::new(format!("{}-revoked", other.id)),
+            ClientId::new(other.id.as_str()).unwrap(),
+            None,
+            ScopeSet::parse("read").unwrap(),
+            GrantType::ClientCredentials,
+            now,
+        );
+        let orphan = TokenRecord::new(
+            TokenHash::of(&format!("{}-revoked", other.id)),
+            TokenType::Access,
+            &revoked,
+            revoked.scopes.clone(),
+            now,
+            None,
+            None,
+        );
+        store
+            .issue_tokens(Family::New(&revoked), std::slice::from_ref(&orphan))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE tessera_grants SET revoked_at = 1 WHERE id = ?1")
+            .bind(revoked.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(store.find_token(&orphan.hash).await.unwrap(), None);
+        // The first step of delete_client, and then a crash.
+        sqlx::query("UPDATE tessera_clients SET deleted_at = 1 WHERE id = ?1")
+            .bind(client.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        for hash in &tokens {
+            assert_eq!(store.find_token(hash).await.unwrap(), None);
+        }
+        assert!(store.find_client(&client.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.insert_client(&client).await,
+            Err(StoreError::Conflict)
+        ));
+        while store.sweep_tokens(now, 2).await.unwrap() >= 2 {}
+        for table in ["tessera_tokens", "tessera_grants", "tessera_clients"] {
+            let column = if table == "tessera_clients" {
+                "id"
+            } else {
+                "client_id"
+            };
+            let left: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {column} = ?1"))
+                    .bind(client.id.as_str())
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(left, 0, "{table} keeps rows of the deleted client");
+        }
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tessera_grants WHERE client_id = ?1")
+                .bind(other.id.as_str())
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(
+            left, 0,
+            "the interrupted revocation's tokens and grant are gone"
+        );
+        store
+            .insert_client(&client)
+            .await
+            .expect("the ID is free once reaped");
     })
     .await;
 }
