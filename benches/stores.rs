@@ -190,9 +190,8 @@ fn stores(c: &mut Criterion) {
         store.migrate().await.unwrap();
         store
     });
-    let pool = store.pool().clone();
-    token_paths(c, &rt, "sqlite", Arc::new(store));
-    rt.block_on(pool.close());
+    token_paths(c, &rt, "sqlite", Arc::new(store.clone()));
+    rt.block_on(store.close());
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);

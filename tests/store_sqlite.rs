@@ -61,10 +61,10 @@ where
     for _ in 0..instances {
         stores.push(Arc::new(store_on(&url).await));
     }
-    let pools: Vec<_> = stores.iter().map(|s| s.pool().clone()).collect();
+    let handles: Vec<SqliteStore> = stores.iter().map(|s| SqliteStore::clone(s)).collect();
     let outcome = tokio::spawn(check(stores)).await;
-    for pool in pools {
-        pool.close().await;
+    for store in handles {
+        store.close().await;
     }
     remove_database(&path);
     if let Err(error) = outcome {
@@ -178,15 +178,20 @@ async fn migrate_is_idempotent_and_concurrent() {
         .await
         .expect("foreign keys");
     assert_eq!(foreign_keys, 1);
-    a.pool().close().await;
-    b.pool().close().await;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(a.pool())
+        .await
+        .expect("synchronous");
+    assert_eq!(synchronous, 2, "FULL");
+    a.close().await;
+    b.close().await;
     // The data outlives the pool: a new store on the file finds the schema and its records.
     let store = store_on(&url).await;
     let client = testkit::new_client(&store).await;
-    store.pool().close().await;
+    store.close().await;
     let store = store_on(&url).await;
     assert!(store.find_client(&client.id).await.unwrap().is_some());
-    store.pool().close().await;
+    store.close().await;
     remove_database(&path);
 }
 

@@ -64,11 +64,14 @@ const MAX_CONNECTIONS: u32 = 8;
 /// `tessera_schema_migrations`.
 ///
 /// Every connection runs with foreign keys on, the WAL journal (readers never wait for the
-/// writer) with `synchronous = NORMAL`, and a busy timeout of 10 seconds. A database file has
-/// a pool of up to 8 connections; an in-memory database exactly one, kept open for the store's
-/// lifetime (each SQLite connection to `:memory:` would otherwise see a database of its own,
-/// and a shared cache reports lock conflicts that no busy timeout waits for). Requests wait
-/// at most 10 seconds for a pooled connection. A busy or locked database (the timeout passed),
+/// writer) with `synchronous = FULL` (a committed redemption or rotation survives a power
+/// loss, so a spent code never comes back to life), and a busy timeout of 10 seconds. A
+/// database file is opened with two pools: up to 8 connections for reads, and one for writes,
+/// so that this process's writers queue in order instead of polling SQLite's lock (writers in
+/// other processes still wait through the busy timeout). An in-memory database has exactly
+/// one connection, kept open for the store's lifetime (each SQLite connection to `:memory:`
+/// would otherwise see a database of its own, and a shared cache reports lock conflicts that
+/// no busy timeout waits for). Requests wait at most 10 seconds for a pooled connection. A busy or locked database (the timeout passed),
 /// an I/O failure and a pool timeout are [`StoreError::Unavailable`]; a unique violation is
 /// [`StoreError::Conflict`]; anything else [`StoreError::Backend`].
 ///
@@ -142,7 +145,12 @@ const MAX_CONNECTIONS: u32 = 8;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Writes: one connection for a database file, so that this process's writers queue here
+    /// (in order, woken at once) instead of polling SQLite's lock; the same pool as `pool` for
+    /// an in-memory database or one given to [`SqliteStore::from_pool`].
+    writer: SqlitePool,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -150,6 +158,7 @@ impl fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("connections", &self.pool.size())
             .field("idle", &self.pool.num_idle())
+            .field("writer_connections", &self.writer.size())
             .finish_non_exhaustive()
     }
 }
@@ -167,41 +176,64 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = if in_memory {
-            // One connection, never closed while the pool lives: the database lives with it.
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
-        }
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .map_err(|error| match db(error) {
+        let opened = |error| match db(error) {
             StoreError::Backend(cause) => {
                 StoreError::Backend(format!("cannot open the SQLite database: {cause}").into())
             }
             other => other,
-        })?;
-        Ok(Self::from_pool(pool))
+        };
+        if in_memory {
+            // One connection, never closed while the pool lives: the database lives with it.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(opened)?;
+            return Ok(Self::from_pool(pool));
+        }
+        // The writer first: it creates the file and switches it to WAL.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(opened)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(opened)?;
+        Ok(Self { pool, writer })
     }
 
-    /// Uses an existing pool. Does not migrate: call [`SqliteStore::migrate`]. Its connections
-    /// must have foreign keys on (sqlx's default) and should have a busy timeout (sqlx's
-    /// default is 5 s) and the WAL journal; a pool on `:memory:` must keep exactly one
-    /// connection open.
+    /// Uses an existing pool, for reads and writes alike. Does not migrate: call
+    /// [`SqliteStore::migrate`]. Its connections must have foreign keys on (sqlx's default)
+    /// and should have a busy timeout (sqlx's default is 5 s), the WAL journal and
+    /// `synchronous = FULL`; a pool on `:memory:` must keep exactly one connection open.
     pub fn from_pool(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            writer: pool.clone(),
+            pool,
+        }
     }
 
-    /// The pool, for the host's own queries.
+    /// The pool of readers, for the host's own queries (writes through it work too: they
+    /// wait for the write lock like any other connection's).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes both pools, waiting for the connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Creates or upgrades the schema to the version this build knows. Idempotent and safe to
@@ -245,7 +277,7 @@ impl SqliteStore {
 
     /// A transaction holding the write lock from its start.
     async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 }
 
@@ -757,7 +789,7 @@ impl SqliteStore {
         )
         .bind(grant)
         .bind(limit_of(limit))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?
         .rows_affected())
@@ -784,7 +816,7 @@ impl SqliteStore {
         )
         .bind(grant)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         let removed = self.reap_grant(grant).await?;
@@ -797,7 +829,7 @@ impl SqliteStore {
     /// deleted too).
     async fn reap_client(&self, id: &ClientId) -> Result<(u64, bool), StoreError> {
         let run = |sql: &'static str| {
-            let pool = self.pool.clone();
+            let pool = self.writer.clone();
             let id = id.as_str().to_owned();
             async move {
                 sqlx::query(sql)
@@ -841,7 +873,7 @@ impl SqliteStore {
         // Nothing is left but what a step racing the mark may have added: the cascade takes it.
         sqlx::query("DELETE FROM tessera_clients WHERE id = ?1 AND deleted_at IS NOT NULL")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         Ok((removed, true))
@@ -941,7 +973,7 @@ impl ClientStore for SqliteStore {
             .bind(client.id.as_str())
             .bind(json(client)?)
             .bind(micros(client.created_at))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db)?;
         Ok(())
@@ -997,7 +1029,7 @@ impl ClientStore for SqliteStore {
         )
         .bind(id.as_str())
         .bind(secret.encode())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() > 0)
@@ -1019,7 +1051,7 @@ impl ClientStore for SqliteStore {
         .bind(id.as_str())
         .bind(old.to_hex())
         .bind(new.to_hex())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() > 0)
@@ -1032,7 +1064,7 @@ impl ClientStore for SqliteStore {
         )
         .bind(id.as_str())
         .bind(now())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?
         .rows_affected()
@@ -1324,7 +1356,7 @@ impl TokenStore for SqliteStore {
             .bind(client.as_str())
             .bind(limit_of(BATCH))
             .bind(now())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await
             .map_err(db)?;
             let done = batch.len() < BATCH;
@@ -1439,7 +1471,7 @@ impl ConsentStore for SqliteStore {
         .bind(user.as_str())
         .bind(client.as_str())
         .bind(micros(at))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
@@ -1461,7 +1493,7 @@ impl ConsentStore for SqliteStore {
             sqlx::query("DELETE FROM tessera_consents WHERE user_id = ?1 AND client_id = ?2")
                 .bind(user.as_str())
                 .bind(client.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(db)?;
         Ok(done.rows_affected() > 0)
@@ -1485,7 +1517,7 @@ impl DeviceStore for SqliteStore {
         .bind(record.last_poll_at.map(micros))
         .bind(status)
         .bind(grant)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db)?;
         Ok(())
