@@ -1,6 +1,7 @@
 //! The token-path benchmarks on the PostgreSQL and Redis stores, when their test URLs are set
-//! (`TESSERA_TEST_POSTGRES_URL`, `TESSERA_TEST_REDIS_URL`; without one, its half is skipped).
-//! Needs `--features postgres,redis`: `cargo bench --all-features --bench stores`.
+//! (`TESSERA_TEST_POSTGRES_URL`, `TESSERA_TEST_REDIS_URL`; without one, its part is skipped),
+//! and on the SQLite store (always: a fresh file in the temporary directory, removed after).
+//! Needs `--features postgres,redis,sqlite`: `cargo bench --all-features --bench stores`.
 //!
 //! Each request is a round trip or more to the database, so these report absolute times; the
 //! ratio to the in-process floor would only measure the network. PostgreSQL uses the schema
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera::store::{PgStore, RedisStore, Storage};
+use tessera::store::{PgStore, RedisStore, SqliteStore, Storage};
 use tessera::testkit::RedirectExt as _;
 use tessera::{
     BearerRequest, ClientRegistration, Config, FormRequest, GrantType, Params, Provider, ScopeSet,
@@ -180,6 +181,21 @@ fn stores(c: &mut Criterion) {
         let store = Arc::new(store);
         token_paths(c, &rt, "redis", store.clone());
         rt.block_on(store.purge()).unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("tessera-bench-{}.db", std::process::id()));
+    let store = rt.block_on(async {
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    });
+    token_paths(c, &rt, "sqlite", Arc::new(store.clone()));
+    rt.block_on(store.close());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
     }
 }
 

@@ -10,8 +10,8 @@
 //!
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
-//! `http://` and the bound address), `--database-url postgres://...|redis://...` (default: in
-//! memory), `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
+//! `http://` and the bound address), `--database-url postgres://...|redis://...|sqlite://PATH`
+//! (default: in memory), `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
 //! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
 //! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
@@ -158,7 +158,8 @@ impl Args {
                 "--dpop-nonce" => parsed.dpop_nonce = true,
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
-                        [--database-url postgres://...|redis://...] [--redis-prefix PREFIX] \
+                        [--database-url postgres://...|redis://...|sqlite://PATH] \
+                        [--redis-prefix PREFIX] \
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
@@ -175,9 +176,11 @@ impl Args {
 /// The storage named by `--database-url` (memory when there is none). The URL itself is never
 /// echoed in an error: it may carry a password.
 ///
-/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; Redis keys
-/// start with `redis_prefix` (`--redis-prefix`, default `tessera:example:`). (The examples always have the `postgres` and `redis`
-/// features: Cargo.toml's dev-dependency on tessera turns them on.)
+/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; a SQLite
+/// file (`sqlite://PATH`, or `sqlite::memory:`) is created if missing and migrated; Redis keys
+/// start with `redis_prefix` (`--redis-prefix`, default `tessera:example:`). (The examples
+/// always have the `postgres`, `sqlite` and `redis` features: Cargo.toml's dev-dependency on
+/// tessera turns them on.)
 async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
     let url = url.unwrap_or_default();
@@ -187,6 +190,14 @@ async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Sto
         #[cfg(feature = "postgres")]
         Some("postgres" | "postgresql") => {
             let store = tessera::store::PgStore::connect_in_schema(url, "tessera")
+                .await
+                .map_err(failed)?;
+            store.migrate().await.map_err(failed)?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "sqlite")]
+        Some(scheme) if scheme == "sqlite" || scheme.starts_with("sqlite:") => {
+            let store = tessera::store::SqliteStore::connect(url)
                 .await
                 .map_err(failed)?;
             store.migrate().await.map_err(failed)?;
@@ -202,10 +213,12 @@ async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Sto
         }
         // Reached only in a build without the adapters' features.
         #[allow(unreachable_patterns)]
-        Some(scheme @ ("postgres" | "postgresql" | "redis" | "rediss")) => Err(format!(
-            "--database-url: the {scheme} adapter not compiled in (build with --features postgres,redis)"
+        Some(scheme @ ("postgres" | "postgresql" | "redis" | "rediss" | "sqlite")) => Err(format!(
+            "--database-url: the {scheme} adapter not compiled in (build with --features postgres,redis,sqlite)"
         )),
-        Some(_) => Err("--database-url: unsupported scheme (use postgres:// or redis://)".into()),
+        Some(_) => Err(
+            "--database-url: unsupported scheme (use postgres://, redis:// or sqlite://)".into(),
+        ),
     }
 }
 

@@ -469,6 +469,33 @@ async fn the_contract_holds_on_postgres() {
     walk_the_contract(&["--database-url", &url]).await;
 }
 
+/// The same walk with the SQLite store (`--features sqlite`; needs nothing running), on a
+/// fresh database file removed afterwards.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_holds_on_sqlite() {
+    let mut run = [0u8; 8];
+    rand::Rng::fill(&mut rand::rng(), &mut run);
+    let path = std::env::temp_dir().join(format!(
+        "tessera-example-test-{:016x}.db",
+        u64::from_be_bytes(run)
+    ));
+    let url = format!("sqlite://{}", path.display());
+    // Removes the database and its WAL files, whether or not the walk passed.
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = self.0.as_os_str().to_owned();
+                file.push(suffix);
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+    let _remove = Remove(path);
+    walk_the_contract(&["--database-url", &url]).await;
+}
+
 /// The same walk with the Redis store (`--features redis` and `TESSERA_TEST_REDIS_URL`), under
 /// a key prefix of its own (a Redis shared with other runs, or other versions, may hold
 /// anything under the default one), purged afterwards.
@@ -1259,10 +1286,17 @@ async fn database_urls_fail_clearly_without_printing_secrets() {
     } else {
         "adapter not compiled in"
     };
+    let sqlite = if cfg!(feature = "sqlite") {
+        "--database-url: "
+    } else {
+        "adapter not compiled in"
+    };
     for (url, expected) in [
         ("postgres://user:hunter2@127.0.0.1:1/db", postgres),
         ("redis://:hunter2@127.0.0.1:1", redis),
         ("mysql://user:hunter2@127.0.0.1/db", "unsupported scheme"),
+        // A directory that does not exist cannot hold the database file.
+        ("sqlite:///tessera-no-such-directory/x/tessera.db", sqlite),
     ] {
         let output = Command::new(example_binary())
             .args(["--addr", "127.0.0.1:0", "--database-url", url])

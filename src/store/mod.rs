@@ -1,4 +1,5 @@
-//! Storage: the traits a backend implements, the records it keeps, and the in-memory backend.
+//! Storage: the traits a backend implements, the records it keeps, and the backends (memory,
+//! PostgreSQL, SQLite, Redis).
 //!
 //! A backend is correct when the `# Contract` of each method holds with many provider instances
 //! sharing it concurrently; [`crate::testkit`] checks that. Stores never see a secret, only its
@@ -46,6 +47,11 @@ mod postgres;
 pub use postgres::PgStore;
 mod replay;
 pub use replay::{ReplayKey, ReplayStore};
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
