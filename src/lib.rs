@@ -61,7 +61,7 @@ pub use endpoint::authorize::{
     AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
 };
 pub use endpoint::authorized_apps::AuthorizedApp;
-pub use endpoint::bearer::{BearerError, BearerRequest, DpopParts, Principal};
+pub use endpoint::bearer::{BearerError, BearerRequest, DpopChallenge, DpopParts, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{ClientRegistration, RegisteredClient};

@@ -150,11 +150,20 @@ pub struct BearerError {
     /// The URL of the resource's protected resource metadata (RFC 9728 §5.1), sent as the
     /// challenge's `resource_metadata`.
     pub resource_metadata: Option<String>,
-    /// For a DPoP request or a DPoP-bound token: the `algs` of the `WWW-Authenticate: DPoP`
-    /// challenge (RFC 9449 §7.1) that replaces the Bearer one.
-    pub dpop_algs: Option<String>,
-    /// The `DPoP-Nonce` header to send (RFC 9449 §9).
-    pub dpop_nonce: Option<String>,
+    /// For a DPoP request or a DPoP-bound token: the `WWW-Authenticate: DPoP` challenge
+    /// (RFC 9449 §7.1) that replaces the Bearer one (boxed: it is rare, and keeps the refusal
+    /// small on the validation path).
+    pub dpop: Option<Box<DpopChallenge>>,
+}
+
+/// The parts of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DpopChallenge {
+    /// `algs`: the proof algorithms accepted, space-separated.
+    pub algs: String,
+    /// The `DPoP-Nonce` header to send (RFC 9449 §9), when nonces are on.
+    pub nonce: Option<String>,
 }
 
 impl BearerError {
@@ -165,8 +174,7 @@ impl BearerError {
             scope: None,
             retry_after: None,
             resource_metadata: None,
-            dpop_algs: None,
-            dpop_nonce: None,
+            dpop: None,
         }
     }
 
@@ -222,8 +230,7 @@ impl BearerError {
             scope: Some(required.to_string()),
             retry_after: None,
             resource_metadata: None,
-            dpop_algs: None,
-            dpop_nonce: None,
+            dpop: None,
         }
     }
 
@@ -242,8 +249,8 @@ impl BearerError {
     /// The `WWW-Authenticate` header value: a `Bearer` challenge (RFC 6750 §3), or a `DPoP`
     /// one with its `algs` (RFC 9449 §7.1) for DPoP requests and DPoP-bound tokens.
     pub fn challenge(&self, realm: &str) -> String {
-        let mut value = match &self.dpop_algs {
-            Some(algs) => format!("DPoP realm=\"{realm}\", algs=\"{algs}\""),
+        let mut value = match &self.dpop {
+            Some(dpop) => format!("DPoP realm=\"{realm}\", algs=\"{}\"", dpop.algs),
             None => format!("Bearer realm=\"{realm}\""),
         };
         if let Some(code) = &self.code {
@@ -282,7 +289,7 @@ impl BearerError {
             Some(seconds) => response.with_header("retry-after", seconds.to_string()),
             None => response,
         };
-        match &self.dpop_nonce {
+        match self.dpop.as_ref().and_then(|dpop| dpop.nonce.as_ref()) {
             Some(nonce) => response.with_header("dpop-nonce", nonce.clone()),
             None => response,
         }
@@ -382,8 +389,7 @@ impl Provider {
                 scope: None,
                 retry_after: None,
                 resource_metadata: None,
-                dpop_algs: None,
-                dpop_nonce: None,
+                dpop: None,
             });
         };
         let invalid = || {
@@ -527,8 +533,10 @@ impl Provider {
         #[cfg(feature = "jose")]
         if let Some(policy) = self.cx().dpop() {
             return BearerError {
-                dpop_algs: Some(policy.algorithm_names().join(" ")),
-                dpop_nonce: self.dpop_nonce(),
+                dpop: Some(Box::new(DpopChallenge {
+                    algs: policy.algorithm_names().join(" "),
+                    nonce: self.dpop_nonce(),
+                })),
                 ..refusal
             };
         }
