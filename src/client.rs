@@ -326,9 +326,19 @@ pub struct ClientMetadata {
     /// `software_version`: the client software's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
+    /// `id_token_signed_response_alg` (OpenID Connect Dynamic Registration §2): the algorithm
+    /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 impl ClientMetadata {
+    /// Sets `id_token_signed_response_alg`.
+    pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.id_token_signed_response_alg = Some(alg.into());
+        self
+    }
+
     /// Sets `logo_uri`.
     pub fn with_logo_uri(mut self, uri: impl Into<String>) -> Self {
         self.logo_uri = Some(uri.into());

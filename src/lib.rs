@@ -26,6 +26,8 @@ mod inspect;
 pub mod jose;
 mod limiter;
 mod offload;
+#[cfg(feature = "jose")]
+pub mod oidc;
 mod params;
 mod provider;
 mod redirect;
@@ -61,7 +63,8 @@ pub use endpoint::register::{ClientRegistration, RegisteredClient};
 pub use entropy::{Entropy, OsEntropy};
 pub use error::{ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
-pub use grant::issue::{ACCESS_TOKEN_TYPE, TokenResponse};
+pub use grant::issue::{ACCESS_TOKEN_TYPE, IdToken, TokenResponse};
+pub use grant::openid::{Interaction, Prompt};
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{SubjectToken, SubjectTokenValidator};
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};

@@ -49,6 +49,10 @@ pub(crate) struct Context {
     client_attempts: Arc<dyn crate::AttemptLimiter>,
     offload: Arc<dyn crate::Offload>,
     machine_issuance: Arc<dyn crate::AttemptLimiter>,
+    #[cfg(feature = "jose")]
+    keys: Option<crate::jose::KeySet>,
+    #[cfg(feature = "jose")]
+    claims: Option<Arc<dyn crate::oidc::ClaimsSource>>,
 }
 
 impl Context {
@@ -110,6 +114,27 @@ impl Context {
     /// What a client makes the provider store without a user, per client.
     pub(crate) fn machine_issuance(&self) -> &dyn crate::AttemptLimiter {
         &*self.machine_issuance
+    }
+
+    /// The keys that sign ID tokens, if any.
+    #[cfg(feature = "jose")]
+    pub(crate) fn keys(&self) -> Option<&crate::jose::KeySet> {
+        self.keys.as_ref()
+    }
+
+    /// The host's users' claims, if it supplies them.
+    #[cfg(feature = "jose")]
+    pub(crate) fn claims_source(&self) -> Option<&dyn crate::oidc::ClaimsSource> {
+        self.claims.as_deref()
+    }
+
+    /// Whether the provider speaks OpenID Connect: it has signing keys and offers `openid`.
+    pub(crate) fn openid(&self) -> bool {
+        #[cfg(feature = "jose")]
+        let keys = self.keys.is_some();
+        #[cfg(not(feature = "jose"))]
+        let keys = false;
+        keys && self.config.scopes.contains(crate::grant::openid::OPENID)
     }
 }
 
@@ -201,8 +226,37 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the keys that sign ID tokens and are published at the JWKS endpoint. With them,
+    /// and the `openid` scope offered ([`crate::ConfigBuilder::scopes`]), the provider speaks
+    /// OpenID Connect (see [`crate::oidc`]). Every instance of one provider must be given the
+    /// same key set (built from the same keys and schedules: see
+    /// [`KeySet`](crate::jose::KeySet)), whose `max_token_lifetime` covers
+    /// [`ID_TOKEN_LIFETIME`](crate::oidc::ID_TOKEN_LIFETIME). ID tokens are signed with RS256
+    /// unless a client registered `id_token_signed_response_alg`, so include an RS256 key.
+    #[cfg(feature = "jose")]
+    pub fn signing_keys(mut self, keys: crate::jose::KeySet) -> Self {
+        self.inner.keys = Some(keys);
+        self
+    }
+
+    /// Sets where users' claims come from (ID tokens and the userinfo endpoint). Without a
+    /// source, both carry `sub` only.
+    #[cfg(feature = "jose")]
+    pub fn claims_source(mut self, source: Arc<dyn crate::oidc::ClaimsSource>) -> Self {
+        self.inner.claims = Some(source);
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
+        let offers_openid = self
+            .inner
+            .config
+            .scopes
+            .contains(crate::grant::openid::OPENID);
+        if offers_openid && !self.inner.openid() {
+            tracing::warn!(target: "tessera::oidc", "the openid scope is offered but there are no signing keys: token requests for it fail");
+        }
         Provider {
             cx: Arc::new(self.inner),
         }
@@ -240,6 +294,10 @@ impl Provider {
                     600,
                     time::Duration::minutes(1),
                 )),
+                #[cfg(feature = "jose")]
+                keys: None,
+                #[cfg(feature = "jose")]
+                claims: None,
             },
         }
     }

@@ -41,6 +41,9 @@ where
 /// | endpoint | method | path |
 /// |---|---|---|
 /// | metadata (RFC 8414) | GET | `/.well-known/oauth-authorization-server`, with the issuer's path appended for an issuer that has one (RFC 8414 §3.1) |
+/// | OpenID Connect Discovery 1.0 | GET | the issuer's path, then `/.well-known/openid-configuration`, once the provider speaks OpenID Connect (see [`crate::oidc`]) |
+/// | JWK Set | GET | [`Endpoints::jwks`](crate::Endpoints::jwks), with signing keys |
+/// | userinfo (OIDC Core §5.3) | GET, POST | [`Endpoints::userinfo`](crate::Endpoints::userinfo), once the provider speaks OpenID Connect |
 /// | token | POST | [`Endpoints::token`](crate::Endpoints::token) |
 /// | revocation (RFC 7009) | POST | [`Endpoints::revocation`](crate::Endpoints::revocation) |
 /// | introspection (RFC 7662) | POST | [`Endpoints::introspection`](crate::Endpoints::introspection) |
@@ -128,6 +131,24 @@ where
             _ => router,
         };
         standard = add(standard, Some(metadata_path(config)), get(metadata));
+        if provider.cx().openid() {
+            standard = add(
+                standard,
+                Some(openid_configuration_path(config)),
+                get(openid_configuration),
+            );
+        }
+        if let Some(path) = served.jwks {
+            standard = add(standard, route_path(config, path), get(jwks));
+        }
+        #[cfg(feature = "jose")]
+        if let Some(path) = served.userinfo {
+            standard = add(
+                standard,
+                route_path(config, path),
+                get(userinfo).post(userinfo),
+            );
+        }
         standard = add(standard, route_path(config, served.token), post(token));
         for (path, handler) in [
             (served.revocation, post(revoke)),
@@ -199,8 +220,54 @@ fn metadata_path(config: &Config) -> String {
     format!("/.well-known/oauth-authorization-server{issuer_path}")
 }
 
+/// The issuer, then `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4: the
+/// issuer's path comes first, unlike RFC 8414's).
+fn openid_configuration_path(config: &Config) -> String {
+    let issuer_path = url::Url::parse(config.issuer())
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    format!("{issuer_path}/.well-known/openid-configuration")
+}
+
 async fn metadata(State(provider): State<Provider>) -> Response {
     provider.metadata_response()
+}
+
+async fn openid_configuration(State(provider): State<Provider>) -> Response {
+    provider.openid_configuration_response()
+}
+
+async fn jwks(State(provider): State<Provider>) -> Response {
+    provider.jwks_response()
+}
+
+/// GET or POST: the token in the `Authorization` header, the query (if the configuration
+/// allows it there) or a form body (RFC 6750 §2.2: only with the form content type).
+#[cfg(feature = "jose")]
+async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumResponse {
+    let (parts, body) = request.into_parts();
+    let limit = provider.config().limits().max_bytes;
+    let form = parts
+        .headers
+        .get(::axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.split(';').next().is_some_and(|media| {
+                media
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    let body = match read_bounded(&parts.headers, body, limit).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let request = crate::BearerRequest::new(
+        authorization(&parts.headers),
+        parts.uri.query(),
+        (form && parts.method == ::axum::http::Method::POST).then_some(body.as_slice()),
+    );
+    provider.userinfo(&request).await.into_response()
 }
 
 async fn token(State(provider): State<Provider>, request: FormRequest) -> Response {

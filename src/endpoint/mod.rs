@@ -15,3 +15,5 @@ pub(crate) mod register;
 pub(crate) mod render;
 pub(crate) mod revoke;
 pub(crate) mod token;
+#[cfg(feature = "jose")]
+pub(crate) mod userinfo;

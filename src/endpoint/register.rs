@@ -61,6 +61,12 @@ impl ClientRegistration {
         self
     }
 
+    /// Sets the other metadata kept with the client (checked at registration).
+    pub fn with_metadata(mut self, metadata: ClientMetadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
     /// Sets the grant types.
     pub fn with_grant_types(mut self, grants: Vec<GrantType>) -> Self {
         self.grant_types = grants;
@@ -240,6 +246,15 @@ fn checked_metadata(
             .collect::<Result<_, _>>()?,
         software_id: text("software_id", &metadata.software_id)?,
         software_version: text("software_version", &metadata.software_version)?,
+        id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
+            None => None,
+            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(_) => {
+                return Err(metadata_error(
+                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+                ));
+            }
+        },
     })
 }
 
@@ -274,6 +289,7 @@ fn metadata_of(
         contacts,
         software_id: string("software_id")?,
         software_version: string("software_version")?,
+        id_token_signed_response_alg: string("id_token_signed_response_alg")?,
     })
 }
 

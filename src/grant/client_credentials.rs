@@ -51,6 +51,7 @@ pub(crate) async fn issue(
         refresh: Refresh::No,
         not_after: None,
         issued_token_type: None,
+        id_token: None,
     };
     match issue::issue(cx, plan, Commit::NewGrant).await? {
         Issued::Tokens(tokens) => Ok(tokens),

@@ -268,6 +268,7 @@ pub(crate) async fn poll(
                 refresh,
                 not_after: None,
                 issued_token_type: None,
+                id_token: None,
             };
             // One atomic step: of concurrent polls that saw the approval, one gets tokens.
             match issue::issue(cx, plan, Commit::RedeemDevice(&hash)).await? {

@@ -209,6 +209,7 @@ async fn issue_exchanged(
         // Never past the subject token, and never without an end.
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
+        id_token: None,
     };
     match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),
