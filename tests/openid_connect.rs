@@ -332,7 +332,7 @@ async fn prompt_none_and_max_age() {
             matches!(refused, Err(AuthorizeError::Redirect(r)) if r.error().code.as_str() == "invalid_request")
         );
     }
-    // max_age: a login older than that must be repeated; approving anyway gets login_required.
+    // max_age: a login older than that must be repeated.
     let q = query(
         &client,
         "openid",
@@ -345,9 +345,18 @@ async fn prompt_none_and_max_age() {
     let old = h.provider.now() - time::Duration::seconds(61);
     assert!(pending.needs_login(Some(old), &h.provider));
     assert!(!pending.needs_login(Some(h.provider.now()), &h.provider));
-    let redirect = approve(&h, &q, old).await;
-    assert_eq!(redirect.param("error").as_deref(), Some("login_required"));
-    assert!(redirect.param("code").is_none());
+    // max_age=0 always asks for a login (OIDC Core §3.1.2.1: it is prompt=login).
+    let zero = h
+        .provider
+        .authorize(&params(&query(
+            &client,
+            "openid",
+            &format!("&max_age=0{PKCE}"),
+        )))
+        .await
+        .unwrap();
+    assert!(zero.needs_login(Some(h.provider.now()), &h.provider));
+    assert!(pending.needs_login(None, &h.provider));
     let fresh = h.provider.now() - time::Duration::seconds(5);
     let code = approve(&h, &q, fresh).await.param("code").unwrap();
     let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();

@@ -199,9 +199,10 @@ impl PendingAuthorization {
     }
 
     /// Whether the user must sign in (again) before approving: no one is signed in
-    /// (`auth_time` is `None`), or the `max_age` asked for has passed since `auth_time`.
-    /// (`prompt=login` is for the host to honour once per request: see
-    /// [`PendingAuthorization::prompt`].)
+    /// (`auth_time` is `None`), or more than `max_age` whole seconds have passed since
+    /// `auth_time` (`max_age=0`: always, as OIDC Core §3.1.2.1 makes it `prompt=login`).
+    /// `prompt=login` and `max_age` are satisfied by the login they cause: once the user has
+    /// signed in, continue with the request without them (else the page asks again).
     pub fn needs_login(
         &self,
         auth_time: Option<time::OffsetDateTime>,
@@ -210,8 +211,11 @@ impl PendingAuthorization {
         let Some(auth_time) = auth_time else {
             return true;
         };
-        let now = provider.now();
-        self.max_age().is_some_and(|age| now - auth_time > age)
+        let elapsed = provider.now().unix_timestamp() - auth_time.unix_timestamp();
+        self.asked
+            .openid
+            .max_age
+            .is_some_and(|age| age == 0 || elapsed > age)
     }
 
     /// `login_hint`: the user the client thinks will sign in (an e-mail address, a name).
@@ -264,9 +268,9 @@ impl PendingAuthorization {
     }
 
     /// [`PendingAuthorization::approve`], saying how and when the user authenticated: the ID
-    /// token's `auth_time`, `acr` and `amr` (OIDC Core §2). With `max_age` requested and
-    /// passed since `auth_time`, the client gets `login_required` instead (sign the user in
-    /// again first: [`PendingAuthorization::needs_login`]).
+    /// token's `auth_time`, `acr` and `amr` (OIDC Core §2). Honouring `max_age` is the
+    /// host's, before this ([`PendingAuthorization::needs_login`]); the relying party checks
+    /// `auth_time` against it too.
     pub async fn approve_authenticated(
         self,
         provider: &Provider,
@@ -274,9 +278,6 @@ impl PendingAuthorization {
         scopes: &ScopeSet,
         authentication: Authentication,
     ) -> Redirect {
-        if self.needs_login(Some(authentication.auth_time), provider) {
-            return self.interaction_required(provider, Interaction::Login);
-        }
         self.approve_as(provider, user, scopes, Some(authentication))
             .await
     }
