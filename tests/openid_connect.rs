@@ -440,6 +440,21 @@ async fn a_client_may_register_its_id_token_algorithm() {
         )
         .await;
     assert!(registered.is_err());
+    // EdDSA is a valid name, but no key of this provider signs with it: refused now rather
+    // than a server_error at every token request.
+    let registered =
+        h.provider
+            .register_client(ClientRegistration::new("Ed", REDIRECT).with_metadata(
+                ClientMetadata::default().with_id_token_signed_response_alg("EdDSA"),
+            ))
+            .await;
+    assert_eq!(
+        registered
+            .err()
+            .map(|e| e.code.as_str().to_owned())
+            .as_deref(),
+        Some("invalid_client_metadata")
+    );
 }
 
 #[tokio::test]

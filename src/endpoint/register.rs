@@ -324,6 +324,20 @@ impl Provider {
             .map(|home| metadata_url("client_uri", home, allow_http))
             .transpose()?;
         let metadata = checked_metadata(&registration.metadata, allow_http)?;
+        // An algorithm no key signs with would make every ID token of the client a 500.
+        #[cfg(feature = "jose")]
+        if let (Some(alg), Some(keys)) = (
+            metadata.id_token_signed_response_alg.as_deref(),
+            self.cx().keys(),
+        ) && !keys
+            .algorithms(self.cx().unix_now())
+            .iter()
+            .any(|signing| signing.as_str() == alg)
+        {
+            return Err(metadata_error(
+                "id_token_signed_response_alg names an algorithm this server does not sign with",
+            ));
+        }
         if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }

@@ -226,7 +226,7 @@ pub(crate) async fn redeem(
             .grant
             .scopes
             .contains(openid::OPENID)
-            .then(|| IdTokenPlan {
+            .then_some(IdTokenPlan {
                 nonce: record.nonce.as_deref(),
                 claims: record.claims.as_deref(),
                 authentication: record.grant.authentication.as_ref(),
