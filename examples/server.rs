@@ -215,6 +215,7 @@ fn router(app: App) -> Router {
     let oauth = Routes::new(&app.provider)
         .authorization(get(authorize))
         .device_verification(get(device_page).post(device_code_entered))
+        .end_session(get(end_session))
         .into_router()
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -359,6 +360,37 @@ async fn authorize(
         (None, _) => unreachable_login(),
     };
     with_cookie(page, visitor.cookie)
+}
+
+/// GET /end_session: RP-initiated logout. A checked request ends the session (if it is the
+/// hinted user's) and redirects at once to the registered `post_logout_redirect_uri`.
+async fn end_session(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let limits = app.provider.config().limits();
+    let params = match tessera::Params::from_query(query.as_deref().unwrap_or(""), limits) {
+        Ok(params) => params,
+        Err(_) => return app.bad_form("the logout request could not be read"),
+    };
+    let ended = match app.provider.end_session(&params).await {
+        Ok(ended) => ended,
+        Err(untrusted) => return untrusted.into_response(),
+    };
+    let visitor = app.sessions.visitor(&headers);
+    let cookie = match &visitor.session {
+        Some(session) if ended.user.as_ref().is_none_or(|user| *user == session.user) => {
+            tracing::info!(user = session.user.as_str(), "logged out by the client");
+            app.sessions.destroy(session)
+        }
+        _ => None,
+    };
+    let page = match ended.redirect {
+        Some(redirect) => redirect.into_response(),
+        None => plain(StatusCode::OK, "You are signed out."),
+    };
+    with_cookie(page, cookie)
 }
 
 /// How the session's user signed in: the ID token's `auth_time` and `amr`.

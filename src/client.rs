@@ -330,12 +330,23 @@ pub struct ClientMetadata {
     /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
+    /// `post_logout_redirect_uris` (OpenID Connect RP-Initiated Logout 1.0 §3.1): where
+    /// [`Provider::end_session`](crate::Provider::end_session) may send the browser, matched
+    /// exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl ClientMetadata {
     /// Sets `id_token_signed_response_alg`.
     pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
         self.id_token_signed_response_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `post_logout_redirect_uris`.
+    pub fn with_post_logout_redirect_uris(mut self, uris: Vec<String>) -> Self {
+        self.post_logout_redirect_uris = uris;
         self
     }
 

@@ -57,6 +57,10 @@ pub struct Endpoints {
     /// The OpenID Connect userinfo endpoint (default `/userinfo`; advertised only when the
     /// provider speaks OpenID Connect).
     pub userinfo: Option<String>,
+    /// The host's RP-initiated logout page (default `/end_session`; advertised as
+    /// `end_session_endpoint` when the provider speaks OpenID Connect: serve it with
+    /// [`Provider::end_session`](crate::Provider::end_session)).
+    pub end_session: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -71,6 +75,7 @@ impl Default for Endpoints {
             device_verification: "/device".into(),
             jwks: Some("/jwks".into()),
             userinfo: Some("/userinfo".into()),
+            end_session: Some("/end_session".into()),
         }
     }
 }
@@ -130,6 +135,12 @@ impl Endpoints {
         self
     }
 
+    /// Sets (or removes) the RP-initiated logout page's path.
+    pub fn with_end_session(mut self, path: Option<&str>) -> Self {
+        self.end_session = path.map(str::to_owned);
+        self
+    }
+
     fn paths(&self) -> impl Iterator<Item = &str> {
         [Some(&self.authorization), Some(&self.token)]
             .into_iter()
@@ -141,6 +152,7 @@ impl Endpoints {
                 Some(&self.device_verification),
                 self.jwks.as_ref(),
                 self.userinfo.as_ref(),
+                self.end_session.as_ref(),
             ])
             .flatten()
             .map(String::as_str)

@@ -58,6 +58,8 @@ pub use endpoint::authorize::{
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
+#[cfg(feature = "jose")]
+pub use endpoint::end_session::EndSession;
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{ClientRegistration, RegisteredClient};
 pub use entropy::{Entropy, OsEntropy};

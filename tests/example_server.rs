@@ -1631,6 +1631,7 @@ async fn the_example_server_speaks_openid_connect() {
         assert_eq!(oidc[field], walk.meta[field], "{field}");
     }
     assert!(oidc["userinfo_endpoint"].is_string() && oidc["jwks_uri"].is_string());
+    assert!(oidc["end_session_endpoint"].is_string());
     assert_eq!(oidc["subject_types_supported"], json!(["public"]));
     let algs = oidc["id_token_signing_alg_values_supported"]
         .as_array()
@@ -1789,4 +1790,45 @@ async fn the_example_server_speaks_openid_connect() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let claims = verified_id_token(&walk, body["id_token"].as_str().expect("id_token")).await;
     assert_eq!(claims["nonce"], "n-43");
+
+    // RP-initiated logout: an unregistered post_logout_redirect_uri is a page, not a
+    // redirect; a registered one ends the session and redirects at once with state.
+    let bye = "http://127.0.0.1:9/bye";
+    let leaver = walk
+        .confidential(json!({"post_logout_redirect_uris": [bye]}))
+        .await;
+    let tokens = walk
+        .allowed_tokens(
+            &browser,
+            &leaver,
+            &walk.authorize_url(&leaver, "openid", true),
+        )
+        .await;
+    let hint = tokens["id_token"].as_str().expect("id_token");
+    let mut logout = Url::parse(&walk.url("end_session_endpoint")).expect("end_session_endpoint");
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9/elsewhere")
+        .append_pair("state", "s9");
+    let response = browser.get(logout.as_str()).send().await.expect("logout");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    logout
+        .query_pairs_mut()
+        .clear()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", bye)
+        .append_pair("state", "s9");
+    let response = browser.get(logout.as_str()).send().await.expect("logout");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = location(response.headers());
+    assert!(back.as_str().starts_with(bye), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s9"));
+    // The session is gone: a silent request now needs a login.
+    let response = browser.get(&silent).send().await.expect("silent");
+    let back = location(response.headers());
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("login_required")
+    );
 }

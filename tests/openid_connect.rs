@@ -537,3 +537,104 @@ async fn the_openid_scope_without_keys_is_a_server_error_not_a_panic() {
     assert_eq!(error_of(&response), "server_error");
     let _ = UserId::new("x");
 }
+
+#[tokio::test]
+async fn rp_initiated_logout_checks_the_hint_and_the_registered_uri() {
+    let h = oidc_harness();
+    let bye = "https://client.example/bye";
+    let client = h
+        .register(ClientRegistration::new("L", REDIRECT).with_metadata(
+            ClientMetadata::default().with_post_logout_redirect_uris(vec![bye.into()]),
+        ))
+        .await;
+    let code = approve(&h, &query(&client, "openid", PKCE), h.provider.now())
+        .await
+        .param("code")
+        .unwrap();
+    let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
+    let hint = body["id_token"].as_str().unwrap();
+    let logout = |extra: &str| params(&format!("id_token_hint={hint}{extra}"));
+    let ended = h
+        .provider
+        .end_session(&logout(&format!(
+            "&post_logout_redirect_uri={}&state=s",
+            urlencode(bye)
+        )))
+        .await
+        .unwrap();
+    assert_eq!(ended.user, Some(user()));
+    assert_eq!(
+        ended.client_id.as_ref().map(|c| c.as_str()),
+        Some(client.id.as_str())
+    );
+    let redirect = ended.redirect.expect("a redirect");
+    assert!(redirect.location().starts_with(bye));
+    assert_eq!(redirect.param("state").as_deref(), Some("s"));
+    // Without a URI: no redirect (the host shows its own page).
+    assert!(
+        h.provider
+            .end_session(&logout(""))
+            .await
+            .unwrap()
+            .redirect
+            .is_none()
+    );
+    // Refused, never redirected: an unregistered URI, another client_id, a forged or
+    // foreign hint, a URI with no client named.
+    let other = h.confidential().await;
+    for refused in [
+        logout(&format!(
+            "&post_logout_redirect_uri={}",
+            urlencode("https://client.example/bye2")
+        )),
+        logout(&format!("&client_id={}", other.id)),
+        params(&format!("id_token_hint={}x", &hint[..hint.len() - 1])),
+        params(&format!("post_logout_redirect_uri={}", urlencode(bye))),
+    ] {
+        assert!(
+            h.provider.end_session(&refused).await.is_err(),
+            "{refused:?}"
+        );
+    }
+    let foreign = oidc_harness_with_other_keys();
+    assert!(foreign.provider.end_session(&logout("")).await.is_err());
+    // Registration checks the URIs.
+    let bad = h
+        .provider
+        .register_client(
+            ClientRegistration::new("B", REDIRECT).with_metadata(
+                ClientMetadata::default()
+                    .with_post_logout_redirect_uris(vec!["javascript:alert(1)".into()]),
+            ),
+        )
+        .await;
+    assert!(bad.is_err());
+}
+
+fn oidc_harness_with_other_keys() -> Harness {
+    let config = builder()
+        .scopes(ScopeSet::parse("openid").unwrap())
+        .build()
+        .unwrap();
+    let keys = KeySet::builder(time::Duration::hours(1))
+        .key(
+            SigningKey::generate(Algorithm::Es256)
+                .unwrap()
+                .with_kid("rs-1")
+                .unwrap(),
+            KeySchedule::always(),
+        )
+        .build()
+        .unwrap();
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(MemoryStore::new());
+    let provider = Provider::builder(config, store.clone())
+        .clock(Arc::new(clock.clone()))
+        .signing_keys(keys)
+        .build();
+    Harness {
+        provider,
+        clock,
+        store,
+    }
+}

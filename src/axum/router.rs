@@ -52,6 +52,7 @@ where
 /// | device authorization (RFC 8628) | POST | [`Endpoints::device_authorization`](crate::Endpoints::device_authorization), with the device grant enabled |
 /// | authorization (the host's page) | the host's | [`Endpoints::authorization`](crate::Endpoints::authorization), see [`Routes::authorization`] |
 /// | device verification (the host's page) | the host's | [`Endpoints::device_verification`](crate::Endpoints::device_verification), see [`Routes::device_verification`] |
+/// | RP-initiated logout (the host's page) | the host's | [`Endpoints::end_session`](crate::Endpoints::end_session), see [`Routes::end_session`] |
 ///
 /// Form bodies are read up to the provider's [`Limits::max_bytes`](crate::Limits::max_bytes),
 /// registration bodies too; a larger one gets `413`. Serve the router with
@@ -86,6 +87,7 @@ pub struct Routes<S = ()> {
     provider: Provider,
     authorization: Option<MethodRouter<S>>,
     device_verification: Option<MethodRouter<S>>,
+    end_session: Option<MethodRouter<S>>,
 }
 
 impl<S> Routes<S>
@@ -99,6 +101,7 @@ where
             provider: provider.clone(),
             authorization: None,
             device_verification: None,
+            end_session: None,
         }
     }
 
@@ -115,6 +118,15 @@ where
     /// hands out; not mounted when the provider serves no device authorization.
     pub fn device_verification(mut self, route: MethodRouter<S>) -> Self {
         self.device_verification = Some(route);
+        self
+    }
+
+    /// Mounts the host's RP-initiated logout page (which ends the host's session for the user
+    /// [`Provider::end_session`](crate::Provider::end_session) names, then sends its redirect)
+    /// at the advertised `end_session_endpoint`; not mounted unless the provider speaks
+    /// OpenID Connect.
+    pub fn end_session(mut self, route: MethodRouter<S>) -> Self {
+        self.end_session = Some(route);
         self
     }
 
@@ -171,6 +183,7 @@ where
         for (path, route) in [
             (Some(served.authorization), self.authorization),
             (served.device_verification, self.device_verification),
+            (served.end_session, self.end_session),
         ] {
             let path = path.and_then(|p| route_path(config, p));
             if let (Some(path), Some(route)) = (path, route)

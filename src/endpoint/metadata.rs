@@ -26,6 +26,9 @@ pub(crate) struct Advertised<'a> {
     /// Only when the provider speaks OpenID Connect.
     #[cfg_attr(not(feature = "jose"), allow(dead_code))]
     pub(crate) userinfo: Option<&'a str>,
+    /// The host's logout page, when the provider speaks OpenID Connect.
+    #[cfg_attr(not(any(feature = "jose", feature = "axum")), allow(dead_code))]
+    pub(crate) end_session: Option<&'a str>,
 }
 
 impl Provider {
@@ -52,6 +55,10 @@ impl Provider {
                 .map(|_| endpoints.device_verification.as_str()),
             jwks: endpoints.jwks.as_deref().filter(|_| self.has_keys()),
             userinfo: endpoints.userinfo.as_deref().filter(|_| self.cx().openid()),
+            end_session: endpoints
+                .end_session
+                .as_deref()
+                .filter(|_| self.cx().openid()),
         }
     }
 
@@ -153,6 +160,9 @@ impl Provider {
         };
         if let Some(path) = endpoints.userinfo {
             put("userinfo_endpoint", config.endpoint_url(path).into());
+        }
+        if let Some(path) = endpoints.end_session {
+            put("end_session_endpoint", config.endpoint_url(path).into());
         }
         put("subject_types_supported", serde_json::json!(["public"]));
         let now = self.cx().unix_now();

@@ -8,6 +8,8 @@ pub(crate) mod authorized_apps;
 pub(crate) mod bearer;
 pub(crate) mod client_auth;
 pub(crate) mod device;
+#[cfg(feature = "jose")]
+pub(crate) mod end_session;
 pub(crate) mod form;
 pub(crate) mod introspect;
 pub(crate) mod metadata;

@@ -235,7 +235,25 @@ fn checked_metadata(
     if metadata.contacts.len() > 10 {
         return Err(metadata_error("contacts has more than 10 entries"));
     }
+    if metadata.post_logout_redirect_uris.len() > 10 {
+        return Err(metadata_error(
+            "post_logout_redirect_uris has more than 10 entries",
+        ));
+    }
+    let post_logout_redirect_uris = metadata
+        .post_logout_redirect_uris
+        .iter()
+        .map(|uri| {
+            if uri.contains('#') {
+                return Err(metadata_error(
+                    "a post_logout_redirect_uri must not have a fragment",
+                ));
+            }
+            metadata_url("a post_logout_redirect_uri", uri, allow_http)
+        })
+        .collect::<Result<_, _>>()?;
     Ok(ClientMetadata {
+        post_logout_redirect_uris,
         logo_uri: url("logo_uri", &metadata.logo_uri)?,
         tos_uri: url("tos_uri", &metadata.tos_uri)?,
         policy_uri: url("policy_uri", &metadata.policy_uri)?,
@@ -282,7 +300,24 @@ fn metadata_of(
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(metadata_error("contacts must be an array of strings")),
     };
+    let post_logout_redirect_uris = match extra.get("post_logout_redirect_uris") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|uri| {
+                uri.as_str().map(str::to_owned).ok_or_else(|| {
+                    metadata_error("post_logout_redirect_uris must be an array of strings")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(metadata_error(
+                "post_logout_redirect_uris must be an array of strings",
+            ));
+        }
+    };
     Ok(ClientMetadata {
+        post_logout_redirect_uris,
         logo_uri: string("logo_uri")?,
         tos_uri: string("tos_uri")?,
         policy_uri: string("policy_uri")?,
