@@ -447,7 +447,6 @@ impl Provider {
                 ui_locales: params.get("ui_locales"),
                 acr_values: params.get("acr_values"),
                 request: params.contains("request"),
-                request_uri: params.contains("request_uri"),
             },
         };
         let state = params.get("state");

@@ -131,25 +131,26 @@ pub(crate) struct OpenIdParams<'a> {
     pub(crate) ui_locales: Option<&'a str>,
     pub(crate) acr_values: Option<&'a str>,
     pub(crate) request: bool,
-    pub(crate) request_uri: bool,
 }
 
 /// Checks the OpenID Connect parameters of a request whose scope `openid` says whether it is
 /// an OpenID Connect one. `prompt` is checked either way (OAuth clients send it too).
 pub(crate) fn check(openid: bool, params: &OpenIdParams<'_>) -> Result<OpenIdAsk, OAuthError> {
-    if params.request {
+    // OIDC Core §6: an OP without request objects says so. (`request_uri` is left to PAR,
+    // RFC 9126, which resolves it before this.)
+    if openid && params.request {
         return Err(OAuthError::new(
             ErrorCode::Custom(Cow::Borrowed("request_not_supported")),
             "request objects are not supported",
         ));
     }
-    if params.request_uri {
-        return Err(OAuthError::new(
-            ErrorCode::Custom(Cow::Borrowed("request_uri_not_supported")),
-            "request_uri is not supported",
-        ));
-    }
-    let prompt = Prompt::parse(params.prompt)?;
+    // A plain OAuth request's `prompt` is read where it means something, and ignored where
+    // it does not: only OpenID Connect defines its values.
+    let prompt = match Prompt::parse(params.prompt) {
+        Ok(prompt) => prompt,
+        Err(_) if !openid => Prompt::default(),
+        Err(error) => return Err(error),
+    };
     let max_age = params
         .max_age
         .map(|text| {
