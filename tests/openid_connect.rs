@@ -638,3 +638,37 @@ fn oidc_harness_with_other_keys() -> Harness {
         store,
     }
 }
+
+#[tokio::test]
+async fn the_device_flow_returns_an_id_token_with_openid() {
+    let h = oidc_harness();
+    let client = h.confidential().await;
+    let request = tessera::FormRequest::new(b"scope=openid%20email".to_vec())
+        .with_authorization(Some(&client.basic()));
+    let start: serde_json::Value = h
+        .provider
+        .device_authorization(&request)
+        .await
+        .json_body()
+        .unwrap();
+    let pending = h
+        .provider
+        .device_verification(
+            start["user_code"].as_str().unwrap(),
+            &tessera::DeviceAttempt::new(&user()),
+        )
+        .await
+        .unwrap();
+    let scopes = pending.scopes().clone();
+    assert!(pending.approve(&h.provider, user(), &scopes).await.unwrap());
+    h.clock.advance(time::Duration::seconds(5));
+    let body = format!(
+        "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code={}",
+        start["device_code"].as_str().unwrap()
+    );
+    let tokens: serde_json::Value = h.token(&client, &body).await.json_body().unwrap();
+    let claims = verify(&h, tokens["id_token"].as_str().expect("an id_token"));
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert!(claims.get("nonce").is_none());
+}
