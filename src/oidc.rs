@@ -247,6 +247,17 @@ pub(crate) async fn add_claims(
     Ok(true)
 }
 
+/// The registered claims of an ID token this provider signed (with a published key; `iss`
+/// ours), expired or not: an `id_token_hint` (OIDC Core §3.1.2.1). `None` for anything else.
+pub(crate) fn verify_hint(cx: &Context, hint: &str) -> Option<crate::jose::RegisteredClaims> {
+    let claims: crate::jose::RegisteredClaims = cx
+        .keys()?
+        .verify(hint, &Typ::JWT, cx.unix_now())
+        .and_then(|verified| verified.claims())
+        .ok()?;
+    (claims.iss.as_deref() == Some(cx.config().issuer())).then_some(claims)
+}
+
 /// `at_hash` (OIDC Core §3.1.3.6): the left half of the access token's hash with the ID
 /// token's algorithm's hash (SHA-256 for RS256 and ES256, SHA-512 for Ed25519), base64url.
 pub(crate) fn at_hash(alg: Algorithm, access_token: &str) -> String {

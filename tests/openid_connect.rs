@@ -588,7 +588,7 @@ async fn rp_initiated_logout_checks_the_hint_and_the_registered_uri() {
             urlencode("https://client.example/bye2")
         )),
         logout(&format!("&client_id={}", other.id)),
-        params(&format!("id_token_hint={}x", &hint[..hint.len() - 1])),
+        params(&format!("id_token_hint={}", tamper(hint))),
         params(&format!("post_logout_redirect_uri={}", urlencode(bye))),
     ] {
         assert!(
@@ -671,4 +671,53 @@ async fn the_device_flow_returns_an_id_token_with_openid() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["email"], "alice@example.com");
     assert!(claims.get("nonce").is_none());
+}
+
+#[tokio::test]
+async fn an_id_token_hint_names_its_user_only_if_it_is_ours_and_for_the_client() {
+    let h = oidc_harness();
+    let client = h.confidential().await;
+    let code = approve(&h, &query(&client, "openid", PKCE), h.provider.now())
+        .await
+        .param("code")
+        .unwrap();
+    let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
+    let hint = body["id_token"].as_str().unwrap();
+    // Expired hints still name their user.
+    h.clock.advance(time::Duration::hours(1));
+    let asked = |client: &TestClient, hint: &str| {
+        query(
+            client,
+            "openid",
+            &format!("&prompt=none&id_token_hint={hint}{PKCE}"),
+        )
+    };
+    let pending = h
+        .provider
+        .authorize(&params(&asked(&client, hint)))
+        .await
+        .unwrap();
+    assert_eq!(pending.id_token_hint(), Some(hint));
+    assert_eq!(pending.id_token_hint_user(&h.provider), Some(user()));
+    // Another client's request, or a tampered token: no user.
+    let other = h.confidential().await;
+    let pending = h
+        .provider
+        .authorize(&params(&asked(&other, hint)))
+        .await
+        .unwrap();
+    assert_eq!(pending.id_token_hint_user(&h.provider), None);
+    let tampered = tamper(hint);
+    let pending = h
+        .provider
+        .authorize(&params(&asked(&client, &tampered)))
+        .await
+        .unwrap();
+    assert_eq!(pending.id_token_hint_user(&h.provider), None);
+}
+
+/// `token` with its last character changed (so never the same token).
+fn tamper(token: &str) -> String {
+    let last = if token.ends_with('A') { 'B' } else { 'A' };
+    format!("{}{last}", &token[..token.len() - 1])
 }

@@ -229,6 +229,19 @@ impl PendingAuthorization {
         self.asked.openid.id_token_hint.as_deref()
     }
 
+    /// The user an `id_token_hint` names, if it is an ID token this provider issued to this
+    /// client (signature, `iss` and `aud` checked; expired ones accepted, OIDC Core
+    /// §3.1.2.1). With `prompt=none`, a signed-in user other than this one should get
+    /// [`Interaction::Login`].
+    #[cfg(feature = "jose")]
+    pub fn id_token_hint_user(&self, provider: &Provider) -> Option<UserId> {
+        let claims = crate::oidc::verify_hint(provider.cx(), self.id_token_hint()?)?;
+        if !claims.aud?.contains(self.client.id.as_str()) {
+            return None;
+        }
+        claims.sub.map(UserId::new)
+    }
+
     /// `ui_locales`: the user's preferred languages for the pages, space-separated BCP 47 tags.
     pub fn ui_locales(&self) -> Option<&str> {
         self.asked.openid.ui_locales.as_deref()

@@ -5,7 +5,6 @@
 use crate::client::{ClientId, UserId};
 use crate::endpoint::authorize::UntrustedRequest;
 use crate::error::ErrorCode;
-use crate::jose::{RegisteredClaims, Typ};
 use crate::params::Params;
 use crate::provider::Provider;
 use crate::response::Redirect;
@@ -43,16 +42,9 @@ impl Provider {
         let mut user = None;
         let mut audience = None;
         if let Some(hint) = params.get("id_token_hint") {
-            let keys = cx
-                .keys()
-                .ok_or_else(|| refused("this server issues no ID tokens"))?;
-            let claims: RegisteredClaims = keys
-                .verify(hint, &Typ::JWT, cx.unix_now())
-                .and_then(|verified| verified.claims())
-                .map_err(|_| refused("the id_token_hint is not an ID token this server issued"))?;
-            if claims.iss.as_deref() != Some(cx.config().issuer()) {
-                return Err(refused("the id_token_hint was issued by another server"));
-            }
+            let claims = crate::oidc::verify_hint(cx, hint).ok_or_else(|| {
+                refused("the id_token_hint is not an ID token this server issued")
+            })?;
             user = claims.sub.map(UserId::new);
             audience = claims.aud;
         }
