@@ -333,7 +333,12 @@ async fn authorize(
                         tracing::warn!(%error, "consent lookup failed; asking again");
                         false
                     });
-            if pending.prompt().none && pending.needs_login(Some(session.auth_time), &app.provider)
+            // An id_token_hint for someone else: not this session's user to answer for.
+            let other_user = pending
+                .id_token_hint_user(&app.provider)
+                .is_some_and(|hinted| hinted != *user);
+            if pending.prompt().none
+                && (other_user || pending.needs_login(Some(session.auth_time), &app.provider))
             {
                 pending
                     .interaction_required(&app.provider, Interaction::Login)
