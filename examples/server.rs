@@ -56,11 +56,13 @@ use axum::routing::{get, post};
 use minijinja::context;
 use subtle::ConstantTimeEq as _;
 use tessera::axum::{BearerLayer, Routes};
-use tessera::store::{MemoryStore, Storage};
+use tessera::jose::{Algorithm, KeySchedule, KeySet, SigningKey};
+use tessera::oidc::{ClaimsRequest, ClaimsSource, UserClaims};
+use tessera::store::{Authentication, MemoryStore, Storage};
 use tessera::{
     AuthorizeError, BearerError, ClientId, Config, DeviceAttempt, ExactRedirect, GrantType,
-    Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement, Principal,
-    Provider, Resource, Scope, ScopeSet, UserId, danger::Danger,
+    Interaction, Lifetimes, PendingAuthorization, PendingDeviceAuthorization, PkceRequirement,
+    Principal, Provider, Resource, Scope, ScopeSet, StoreError, UserId, danger::Danger,
 };
 use tessera::{ClientSecret, OsEntropy, SecretHash};
 
@@ -75,6 +77,9 @@ const DEMO_PASSWORD: &str = "demo";
 
 /// The scopes offered, with what the consent page says about each.
 const SCOPES: &[(&str, &str)] = &[
+    ("openid", "sign you in to it"),
+    ("profile", "see your name and username"),
+    ("email", "see your e-mail address"),
     ("whoami", "see your username"),
     (
         "offline_access",
@@ -258,6 +263,7 @@ fn router(app: App) -> Router {
     let oauth = Routes::new(&app.provider)
         .authorization(get(authorize))
         .device_verification(get(device_page).post(device_code_entered))
+        .end_session(get(end_session))
         .into_router()
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -343,10 +349,23 @@ async fn authorize(
         ))
         .finish();
     let visitor = app.sessions.visitor(&headers);
-    let page = match (visitor.user(), request) {
+    let page = match (visitor.session.as_ref(), request) {
+        // prompt=none: no page at all (OIDC Core §3.1.2.6), to the verified redirect URI.
+        (None, Ok(pending)) if pending.prompt().none => pending
+            .interaction_required(&app.provider, Interaction::Login)
+            .into_response(),
         // Signed in first, even for an error: only then may it be redirected (RFC 9700
-        // §4.11.2), so a client's redirect URI is never an open redirector.
-        (None, request) => {
+        // §4.11.2), so a client's redirect URI is never an open redirector. `prompt=login`
+        // and a passed `max_age` sign the user in again (the login page then drops them from
+        // the request it returns to: the new login satisfies both).
+        (session, request)
+            if session.is_none()
+                || request.as_ref().is_ok_and(|pending| {
+                    !pending.prompt().none
+                        && (pending.prompt().login
+                            || pending.needs_login(session.map(|s| s.auth_time), &app.provider))
+                }) =>
+        {
             let client = request.as_ref().ok().map(|p| p.client().name.clone());
             app.login_page(
                 &visitor.csrf,
@@ -355,31 +374,123 @@ async fn authorize(
                 false,
             )
         }
-        (Some(user), Err(refused)) => refused.after_login(user).into_response(),
-        (Some(user), Ok(pending)) => {
-            let covered = pending
-                .consent_covers(&app.provider, user)
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::warn!(%error, "consent lookup failed; asking again");
-                    false
-                });
-            if covered {
+        (Some(session), Err(refused)) => refused.after_login(&session.user).into_response(),
+        (Some(session), Ok(pending)) => {
+            let user = &session.user;
+            let covered = !pending.prompt().consent
+                && pending
+                    .consent_covers(&app.provider, user)
+                    .await
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, "consent lookup failed; asking again");
+                        false
+                    });
+            // An id_token_hint for someone else: not this session's user to answer for.
+            let other_user = pending
+                .id_token_hint_user(&app.provider)
+                .is_some_and(|hinted| hinted != *user);
+            if pending.prompt().none
+                && (other_user || pending.needs_login(Some(session.auth_time), &app.provider))
+            {
+                pending
+                    .interaction_required(&app.provider, Interaction::Login)
+                    .into_response()
+            } else if covered {
                 let scopes = pending.scopes().clone();
-                let redirect = pending.approve(&app.provider, user.clone(), &scopes).await;
-                redirect.into_response()
+                pending
+                    .approve_authenticated(
+                        &app.provider,
+                        user.clone(),
+                        &scopes,
+                        authentication(session),
+                    )
+                    .await
+                    .into_response()
+            } else if pending.prompt().none {
+                pending
+                    .interaction_required(&app.provider, Interaction::Consent)
+                    .into_response()
             } else {
                 app.consent_page(&visitor.csrf, user, &pending, &query)
             }
         }
+        (None, _) => unreachable_login(),
     };
     with_cookie(page, visitor.cookie)
+}
+
+/// GET /end_session: RP-initiated logout. A checked request ends the session (if it is the
+/// hinted user's) and redirects at once to the registered `post_logout_redirect_uri`.
+async fn end_session(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let limits = app.provider.config().limits();
+    let params = match tessera::Params::from_query(query.as_deref().unwrap_or(""), limits) {
+        Ok(params) => params,
+        Err(_) => return app.bad_form("the logout request could not be read"),
+    };
+    let ended = match app.provider.end_session(&params).await {
+        Ok(ended) => ended,
+        Err(untrusted) => return untrusted.into_response(),
+    };
+    let visitor = app.sessions.visitor(&headers);
+    let cookie = match &visitor.session {
+        Some(session) if ended.user.as_ref().is_none_or(|user| *user == session.user) => {
+            tracing::info!(user = session.user.as_str(), "logged out by the client");
+            app.sessions.destroy(session)
+        }
+        _ => None,
+    };
+    let page = match ended.redirect {
+        Some(redirect) => redirect.into_response(),
+        None => plain(StatusCode::OK, "You are signed out."),
+    };
+    with_cookie(page, cookie)
+}
+
+/// How the session's user signed in: the ID token's `auth_time` and `amr`.
+fn authentication(session: &Session) -> Authentication {
+    Authentication::new(session.auth_time).with_amr(vec!["pwd".into()])
+}
+
+/// The guard above sends every anonymous request to the login page; this is never reached.
+fn unreachable_login() -> Response {
+    plain(StatusCode::INTERNAL_SERVER_ERROR, "not signed in")
+}
+
+/// The `next` of a login that returns to `/authorize`: a fresh login satisfies `prompt=login`
+/// and `max_age`, so both are dropped (else the page would ask again, forever).
+fn after_fresh_login(next: &str) -> String {
+    let Some(query) = next.strip_prefix("/authorize?") else {
+        return next.to_owned();
+    };
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*name {
+            "max_age" => {}
+            "prompt" => {
+                let rest: Vec<&str> = value
+                    .split(' ')
+                    .filter(|v| *v != "login" && !v.is_empty())
+                    .collect();
+                if !rest.is_empty() {
+                    kept.append_pair("prompt", &rest.join(" "));
+                }
+            }
+            _ => {
+                kept.append_pair(&name, &value);
+            }
+        }
+    }
+    format!("/authorize?{}", kept.finish())
 }
 
 /// POST /consent: the user's decision on a request shown by [`authorize`], whose query comes
 /// back in the form's `request` and is validated again.
 async fn consent(State(app): State<App>, request: Buffered) -> Response {
-    let (form, _session, user) = match app.logged_in_form(&request) {
+    let (form, session, user) = match app.logged_in_form(&request) {
         Ok(found) => found,
         Err(refused) => return refused,
     };
@@ -395,7 +506,9 @@ async fn consent(State(app): State<App>, request: Buffered) -> Response {
     let redirect = match form.get("decision") {
         Some("allow") => {
             let scopes = pending.scopes().clone();
-            pending.approve(&app.provider, user, &scopes).await
+            pending
+                .approve_authenticated(&app.provider, user, &scopes, authentication(&session))
+                .await
         }
         Some("deny") => pending.deny(&app.provider),
         _ => return app.bad_form("decision must be allow or deny"),
@@ -429,7 +542,7 @@ async fn login(State(app): State<App>, Source(source): Source, request: Buffered
         Err(refused) => return refused,
     };
     tracing::info!(user = DEMO_USER, "logged in");
-    with_cookie(see_other(next), Some(cookie))
+    with_cookie(see_other(&after_fresh_login(next)), Some(cookie))
 }
 
 /// POST /logout.
@@ -807,6 +920,23 @@ fn query_of(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
+/// The demo user's claims (OpenID Connect): its `sub` is the username, stable across logins.
+#[derive(Debug)]
+struct DemoClaims;
+
+#[tessera::async_trait]
+impl ClaimsSource for DemoClaims {
+    async fn claims(&self, request: &ClaimsRequest<'_>) -> Result<Option<UserClaims>, StoreError> {
+        Ok((request.user.as_str() == DEMO_USER).then(|| {
+            UserClaims::new()
+                .with_string("preferred_username", DEMO_USER)
+                .with_string("name", "Demo User")
+                .with_string("email", "demo@example.com")
+                .with_bool("email_verified", true)
+        }))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Start-up.
 
@@ -866,6 +996,18 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         )
         .danger(danger)
         .build()?;
+    // OpenID Connect: keys generated at start (so ID tokens do not survive a restart; a real
+    // provider loads the same keys into every instance), an RS256 and an ES256 one.
+    let keys = KeySet::builder(time::Duration::hours(1))
+        .key(
+            SigningKey::generate(Algorithm::Rs256)?,
+            KeySchedule::always(),
+        )
+        .key(
+            SigningKey::generate(Algorithm::Es256)?,
+            KeySchedule::always(),
+        )
+        .build()?;
     let mut dpop = tessera::dpop::DpopPolicy::new();
     if args.dpop_nonce {
         // `--dpop-nonce`: proofs must carry a server nonce (RFC 9449 §8, §9). Several
@@ -876,7 +1018,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     }
     let mut provider = Provider::builder(config, store)
         .redirect_policy(Arc::new(ExactRedirect::requiring_redirect_uri()))
-        .dpop(dpop);
+        .dpop(dpop)
+        .signing_keys(keys)
+        .claims_source(Arc::new(DemoClaims));
     if args.client_metadata {
         // Client ID metadata documents, fetched with the SSRF-guarded default fetcher (at
         // most 64 KiB, within 5 s, no redirects).

@@ -347,6 +347,15 @@ pub struct ClientMetadata {
     /// one: it decides which redirect URIs it may register.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<ApplicationType>,
+    /// `id_token_signed_response_alg` (OpenID Connect Dynamic Registration §2): the algorithm
+    /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// `post_logout_redirect_uris` (OpenID Connect RP-Initiated Logout 1.0 §3.1): where
+    /// [`Provider::end_session`](crate::Provider::end_session) may send the browser, matched
+    /// exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -380,6 +389,18 @@ impl ApplicationType {
 }
 
 impl ClientMetadata {
+    /// Sets `id_token_signed_response_alg`.
+    pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.id_token_signed_response_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `post_logout_redirect_uris`.
+    pub fn with_post_logout_redirect_uris(mut self, uris: Vec<String>) -> Self {
+        self.post_logout_redirect_uris = uris;
+        self
+    }
+
     /// Sets `logo_uri`.
     pub fn with_logo_uri(mut self, uri: impl Into<String>) -> Self {
         self.logo_uri = Some(uri.into());

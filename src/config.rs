@@ -52,6 +52,16 @@ pub struct Endpoints {
     pub device_authorization: Option<String>,
     /// The page where users enter a device's user code (default `/device`).
     pub device_verification: String,
+    /// The JWK Set of the provider's public keys (default `/jwks`; advertised as `jwks_uri`
+    /// only when the provider has signing keys).
+    pub jwks: Option<String>,
+    /// The OpenID Connect userinfo endpoint (default `/userinfo`; advertised only when the
+    /// provider speaks OpenID Connect).
+    pub userinfo: Option<String>,
+    /// The host's RP-initiated logout page (default `/end_session`; advertised as
+    /// `end_session_endpoint` when the provider speaks OpenID Connect: serve it with
+    /// [`Provider::end_session`](crate::Provider::end_session)).
+    pub end_session: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -64,6 +74,9 @@ impl Default for Endpoints {
             registration: Some("/register".into()),
             device_authorization: Some("/device_authorization".into()),
             device_verification: "/device".into(),
+            jwks: Some("/jwks".into()),
+            userinfo: Some("/userinfo".into()),
+            end_session: Some("/end_session".into()),
         }
     }
 }
@@ -111,6 +124,24 @@ impl Endpoints {
         self
     }
 
+    /// Sets (or removes) the JWK Set's path.
+    pub fn with_jwks(mut self, path: Option<&str>) -> Self {
+        self.jwks = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets (or removes) the userinfo endpoint's path.
+    pub fn with_userinfo(mut self, path: Option<&str>) -> Self {
+        self.userinfo = path.map(str::to_owned);
+        self
+    }
+
+    /// Sets (or removes) the RP-initiated logout page's path.
+    pub fn with_end_session(mut self, path: Option<&str>) -> Self {
+        self.end_session = path.map(str::to_owned);
+        self
+    }
+
     fn paths(&self) -> impl Iterator<Item = &str> {
         [Some(&self.authorization), Some(&self.token)]
             .into_iter()
@@ -120,6 +151,9 @@ impl Endpoints {
                 self.registration.as_ref(),
                 self.device_authorization.as_ref(),
                 Some(&self.device_verification),
+                self.jwks.as_ref(),
+                self.userinfo.as_ref(),
+                self.end_session.as_ref(),
             ])
             .flatten()
             .map(String::as_str)

@@ -30,6 +30,8 @@ mod inspect;
 pub mod jose;
 mod limiter;
 mod offload;
+#[cfg(feature = "jose")]
+pub mod oidc;
 mod params;
 mod provider;
 mod redirect;
@@ -63,12 +65,15 @@ pub use endpoint::authorize::{
 pub use endpoint::authorized_apps::AuthorizedApp;
 pub use endpoint::bearer::{BearerError, BearerRequest, DpopChallenge, DpopParts, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
+#[cfg(feature = "jose")]
+pub use endpoint::end_session::EndSession;
 pub use endpoint::form::FormRequest;
 pub use endpoint::register::{ClientRegistration, RegisteredClient};
 pub use entropy::{Entropy, OsEntropy};
 pub use error::{AdminError, ErrorCode, OAuthError, StoreError};
 pub use expiry::ExpiryPolicy;
-pub use grant::issue::{ACCESS_TOKEN_TYPE, TokenResponse};
+pub use grant::issue::{ACCESS_TOKEN_TYPE, IdToken, TokenResponse};
+pub use grant::openid::{Interaction, Prompt};
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{SubjectToken, SubjectTokenValidator};
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};

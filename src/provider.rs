@@ -52,6 +52,10 @@ pub(crate) struct Context {
     client_metadata_documents: Option<Arc<crate::cimd::ClientMetadataDocuments>>,
     #[cfg(feature = "jose")]
     dpop: Option<crate::dpop::DpopPolicy>,
+    #[cfg(feature = "jose")]
+    keys: Option<crate::jose::KeySet>,
+    #[cfg(feature = "jose")]
+    claims: Option<Arc<dyn crate::oidc::ClaimsSource>>,
 }
 
 impl Context {
@@ -126,6 +130,27 @@ impl Context {
     #[cfg(feature = "jose")]
     pub(crate) fn dpop(&self) -> Option<&crate::dpop::DpopPolicy> {
         self.dpop.as_ref()
+    }
+
+    /// The keys that sign ID tokens, if any.
+    #[cfg(feature = "jose")]
+    pub(crate) fn keys(&self) -> Option<&crate::jose::KeySet> {
+        self.keys.as_ref()
+    }
+
+    /// The host's users' claims, if it supplies them.
+    #[cfg(feature = "jose")]
+    pub(crate) fn claims_source(&self) -> Option<&dyn crate::oidc::ClaimsSource> {
+        self.claims.as_deref()
+    }
+
+    /// Whether the provider speaks OpenID Connect: it has signing keys and offers `openid`.
+    pub(crate) fn openid(&self) -> bool {
+        #[cfg(feature = "jose")]
+        let keys = self.keys.is_some();
+        #[cfg(not(feature = "jose"))]
+        let keys = false;
+        keys && self.config.scopes.contains(crate::grant::openid::OPENID)
     }
 }
 
@@ -245,8 +270,37 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the keys that sign ID tokens and are published at the JWKS endpoint. With them,
+    /// and the `openid` scope offered ([`crate::ConfigBuilder::scopes`]), the provider speaks
+    /// OpenID Connect (see [`crate::oidc`]). Every instance of one provider must be given the
+    /// same key set (built from the same keys and schedules: see
+    /// [`KeySet`](crate::jose::KeySet)), whose `max_token_lifetime` covers
+    /// [`ID_TOKEN_LIFETIME`](crate::oidc::ID_TOKEN_LIFETIME). ID tokens are signed with RS256
+    /// unless a client registered `id_token_signed_response_alg`, so include an RS256 key.
+    #[cfg(feature = "jose")]
+    pub fn signing_keys(mut self, keys: crate::jose::KeySet) -> Self {
+        self.inner.keys = Some(keys);
+        self
+    }
+
+    /// Sets where users' claims come from (ID tokens and the userinfo endpoint). Without a
+    /// source, both carry `sub` only.
+    #[cfg(feature = "jose")]
+    pub fn claims_source(mut self, source: Arc<dyn crate::oidc::ClaimsSource>) -> Self {
+        self.inner.claims = Some(source);
+        self
+    }
+
     /// The provider.
     pub fn build(self) -> Provider {
+        let offers_openid = self
+            .inner
+            .config
+            .scopes
+            .contains(crate::grant::openid::OPENID);
+        if offers_openid && !self.inner.openid() {
+            tracing::warn!(target: "tessera::oidc", "the openid scope is offered but there are no signing keys: token requests for it fail");
+        }
         Provider {
             cx: Arc::new(self.inner),
         }
@@ -287,6 +341,10 @@ impl Provider {
                 client_metadata_documents: None,
                 #[cfg(feature = "jose")]
                 dpop: Some(crate::dpop::DpopPolicy::new()),
+                #[cfg(feature = "jose")]
+                keys: None,
+                #[cfg(feature = "jose")]
+                claims: None,
             },
         }
     }

@@ -1962,3 +1962,249 @@ async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
         "{challenge}"
     );
 }
+
+/// The ID token's claims, verified with the keys at `jwks_uri` only.
+async fn verified_id_token(walk: &Walk, id_token: &str) -> Value {
+    let jwks = walk
+        .api
+        .get(walk.url("jwks_uri"))
+        .send()
+        .await
+        .expect("jwks")
+        .text()
+        .await
+        .expect("text");
+    let jwks = tessera::jose::JwkSet::parse(&jwks).expect("a JWK Set");
+    tessera::jose::UnverifiedJws::parse(id_token)
+        .expect("a JWS")
+        .verify_with_set(&jwks, &tessera::jose::Typ::JWT)
+        .expect("signed by a published key")
+        .claims()
+        .expect("claims")
+}
+
+/// The OpenID Connect section of the contract: discovery, the JWK Set, ID tokens and
+/// userinfo for the demo user, `prompt`, `max_age`, and the nonce in place of PKCE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_server_speaks_openid_connect() {
+    let server = start(&[]).await;
+    let mut walk = discover(&server).await;
+    let oidc: Value = walk
+        .api
+        .get(format!("{}/.well-known/openid-configuration", server.base))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    for field in [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "registration_endpoint",
+    ] {
+        assert_eq!(oidc[field], walk.meta[field], "{field}");
+    }
+    assert!(oidc["userinfo_endpoint"].is_string() && oidc["jwks_uri"].is_string());
+    assert!(oidc["end_session_endpoint"].is_string());
+    assert_eq!(oidc["subject_types_supported"], json!(["public"]));
+    let algs = oidc["id_token_signing_alg_values_supported"]
+        .as_array()
+        .expect("algs");
+    assert!(algs.contains(&json!("RS256")) && algs.contains(&json!("ES256")));
+    for scope in ["openid", "profile", "email"] {
+        assert!(
+            oidc["scopes_supported"]
+                .as_array()
+                .expect("scopes")
+                .contains(&json!(scope))
+        );
+    }
+    for claim in [
+        "sub",
+        "preferred_username",
+        "name",
+        "email",
+        "email_verified",
+    ] {
+        assert!(
+            oidc["claims_supported"]
+                .as_array()
+                .expect("claims")
+                .contains(&json!(claim))
+        );
+    }
+    walk.meta = oidc;
+    let jwks: Value = walk
+        .api
+        .get(walk.url("jwks_uri"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let keys = jwks["keys"].as_array().expect("keys");
+    let kty: Vec<&str> = keys.iter().filter_map(|k| k["kty"].as_str()).collect();
+    assert!(kty.contains(&"RSA") && kty.contains(&"EC"));
+    let mut kids: Vec<&str> = keys.iter().filter_map(|k| k["kid"].as_str()).collect();
+    kids.dedup();
+    assert_eq!(kids.len(), keys.len());
+    assert!(keys.iter().all(|k| k.get("d").is_none()));
+
+    // The code flow with openid, profile, email and a nonce.
+    let browser = client(true);
+    let stranger = client(true);
+    let app = walk.confidential(json!({})).await;
+    let signed_in_before = time::OffsetDateTime::now_utc().unix_timestamp();
+    let authorize = format!(
+        "{}&nonce=n-42",
+        walk.authorize_url(&app, "openid profile email", true)
+    );
+    let tokens = walk.allowed_tokens(&browser, &app, &authorize).await;
+    let claims = verified_id_token(&walk, tokens["id_token"].as_str().expect("id_token")).await;
+    assert_eq!(claims["iss"], server.base.as_str());
+    assert_eq!(claims["sub"], "demo");
+    assert_eq!(claims["aud"], app.id.as_str());
+    assert_eq!(claims["nonce"], "n-42");
+    let auth_time = claims["auth_time"].as_i64().expect("auth_time");
+    assert!(auth_time >= signed_in_before - 1);
+    assert!(claims["exp"].as_i64() > claims["iat"].as_i64());
+    assert_eq!(claims["preferred_username"], "demo");
+    assert_eq!(claims["name"], "Demo User");
+    assert_eq!(claims["email"], "demo@example.com");
+    assert_eq!(claims["email_verified"], true);
+
+    // Userinfo, GET and POST: the same claims.
+    let access = tokens["access_token"].as_str().expect("access token");
+    let get: Value = walk
+        .api
+        .get(walk.url("userinfo_endpoint"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let post: Value = walk
+        .api
+        .post(walk.url("userinfo_endpoint"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(get, post);
+    assert_eq!(get["sub"], "demo");
+    assert_eq!(get["name"], "Demo User");
+    assert_eq!(get["email_verified"], true);
+
+    // prompt=none: silent with a session and consent; login_required without a session.
+    let silent = format!("{authorize}&prompt=none");
+    let response = browser.get(&silent).send().await.expect("silent");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = location(response.headers());
+    assert!(back.as_str().starts_with(REDIRECT));
+    assert!(query_param(&back, "code").is_some(), "{back}");
+    let response = stranger.get(&silent).send().await.expect("silent");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = location(response.headers());
+    assert!(back.as_str().starts_with(REDIRECT));
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("login_required")
+    );
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st-123"));
+    assert_eq!(
+        query_param(&back, "iss").as_deref(),
+        Some(server.base.as_str())
+    );
+
+    // prompt=login and max_age=0 show the login form despite the session, and the new
+    // login is the ID token's auth_time.
+    for extra in ["&prompt=login", "&max_age=0"] {
+        let page = browser
+            .get(format!("{authorize}{extra}"))
+            .send()
+            .await
+            .expect("authorize")
+            .text()
+            .await
+            .expect("html");
+        assert!(page.contains("name=\"password\""), "{extra}: no login form");
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let tokens = walk
+        .allowed_tokens(&browser, &app, &format!("{authorize}&max_age=0"))
+        .await;
+    let claims = verified_id_token(&walk, tokens["id_token"].as_str().expect("id_token")).await;
+    assert!(claims["auth_time"].as_i64().expect("auth_time") > auth_time);
+
+    // A confidential client sending a nonce with openid may omit PKCE.
+    let (back, _) = walk
+        .browser_flow(
+            &browser,
+            &format!("{}&nonce=n-43", walk.authorize_url(&app, "openid", false)),
+            "allow",
+        )
+        .await;
+    let code = query_param(&back, "code").expect("a code without PKCE");
+    let (status, body) = walk
+        .token(
+            Some(&app.auth()),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let claims = verified_id_token(&walk, body["id_token"].as_str().expect("id_token")).await;
+    assert_eq!(claims["nonce"], "n-43");
+
+    // RP-initiated logout: an unregistered post_logout_redirect_uri is a page, not a
+    // redirect; a registered one ends the session and redirects at once with state.
+    let bye = "http://127.0.0.1:9/bye";
+    let leaver = walk
+        .confidential(json!({"post_logout_redirect_uris": [bye]}))
+        .await;
+    let tokens = walk
+        .allowed_tokens(
+            &browser,
+            &leaver,
+            &walk.authorize_url(&leaver, "openid", true),
+        )
+        .await;
+    let hint = tokens["id_token"].as_str().expect("id_token");
+    let mut logout = Url::parse(&walk.url("end_session_endpoint")).expect("end_session_endpoint");
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", "http://127.0.0.1:9/elsewhere")
+        .append_pair("state", "s9");
+    let response = browser.get(logout.as_str()).send().await.expect("logout");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    logout
+        .query_pairs_mut()
+        .clear()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", bye)
+        .append_pair("state", "s9");
+    let response = browser.get(logout.as_str()).send().await.expect("logout");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = location(response.headers());
+    assert!(back.as_str().starts_with(bye), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s9"));
+    // The session is gone: a silent request now needs a login.
+    let response = browser.get(&silent).send().await.expect("silent");
+    let back = location(response.headers());
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("login_required")
+    );
+}

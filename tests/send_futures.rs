@@ -51,6 +51,14 @@ async fn every_endpoint(
     is_send(&device.approve(&provider, user, &scopes));
 }
 
+/// OpenID Connect's futures: the approval with an authentication, userinfo.
+async fn openid_connect(provider: Provider, pending: PendingAuthorization) {
+    let scopes = ScopeSet::new();
+    is_send(&provider.userinfo(&BearerRequest::default()));
+    let signed_in = tessera::store::Authentication::new(provider.now());
+    is_send(&pending.approve_authenticated(&provider, UserId::new("u"), &scopes, signed_in));
+}
+
 async fn device_deny(provider: Provider, device: tessera::PendingDeviceAuthorization) {
     is_send(&device.deny(&provider));
 }

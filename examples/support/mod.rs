@@ -208,6 +208,8 @@ pub(crate) struct Session {
     pub(crate) csrf: String,
     /// The signed-in user.
     pub(crate) user: UserId,
+    /// When the user signed in (OpenID Connect's `auth_time`).
+    pub(crate) auth_time: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for Session {
@@ -284,6 +286,7 @@ impl SessionLimits {
 struct Stored {
     csrf: String,
     user: UserId,
+    auth_time: time::OffsetDateTime,
     expires: Instant,
     source: IpAddr,
     /// The order of creation.
@@ -458,6 +461,7 @@ impl Sessions {
                         id,
                         csrf: stored.csrf.clone(),
                         user: stored.user.clone(),
+                        auth_time: stored.auth_time,
                     });
                 }
                 Some(_) => table.remove(&key),
@@ -539,6 +543,7 @@ impl Sessions {
             id: random_token(),
             csrf: random_token(),
             user,
+            auth_time: time::OffsetDateTime::now_utc(),
         };
         let cookie = self.cookie(COOKIE, session.id.clone(), "/");
         let header = HeaderValue::from_str(&cookie.to_string())
@@ -558,6 +563,7 @@ impl Sessions {
             Stored {
                 csrf: session.csrf.clone(),
                 user: session.user.clone(),
+                auth_time: session.auth_time,
                 expires: now + self.limits.ttl,
                 source,
                 seq,

@@ -42,6 +42,9 @@ where
 /// |---|---|---|
 /// | metadata (RFC 8414) | GET | `/.well-known/oauth-authorization-server`, with the issuer's path appended for an issuer that has one (RFC 8414 §3.1) |
 /// | protected resource metadata (RFC 9728) | GET | `/.well-known/oauth-protected-resource` followed by the resource's path, for each [registered resource](crate::Resource) at the issuer's origin ([`Provider::resource_metadata`](crate::Provider::resource_metadata)) |
+/// | OpenID Connect Discovery 1.0 | GET | the issuer's path, then `/.well-known/openid-configuration`, once the provider speaks OpenID Connect (see [`crate::oidc`]) |
+/// | JWK Set | GET | [`Endpoints::jwks`](crate::Endpoints::jwks), with signing keys |
+/// | userinfo (OIDC Core §5.3) | GET, POST | [`Endpoints::userinfo`](crate::Endpoints::userinfo), once the provider speaks OpenID Connect |
 /// | token | POST | [`Endpoints::token`](crate::Endpoints::token) |
 /// | revocation (RFC 7009) | POST | [`Endpoints::revocation`](crate::Endpoints::revocation) |
 /// | introspection (RFC 7662) | POST | [`Endpoints::introspection`](crate::Endpoints::introspection) |
@@ -50,6 +53,7 @@ where
 /// | device authorization (RFC 8628) | POST | [`Endpoints::device_authorization`](crate::Endpoints::device_authorization), with the device grant enabled |
 /// | authorization (the host's page) | the host's | [`Endpoints::authorization`](crate::Endpoints::authorization), see [`Routes::authorization`] |
 /// | device verification (the host's page) | the host's | [`Endpoints::device_verification`](crate::Endpoints::device_verification), see [`Routes::device_verification`] |
+/// | RP-initiated logout (the host's page) | the host's | [`Endpoints::end_session`](crate::Endpoints::end_session), see [`Routes::end_session`] |
 ///
 /// Form bodies are read up to the provider's [`Limits::max_bytes`](crate::Limits::max_bytes),
 /// registration bodies too; a larger one gets `413`. Serve the router with
@@ -84,6 +88,7 @@ pub struct Routes<S = ()> {
     provider: Provider,
     authorization: Option<MethodRouter<S>>,
     device_verification: Option<MethodRouter<S>>,
+    end_session: Option<MethodRouter<S>>,
 }
 
 impl<S> Routes<S>
@@ -97,6 +102,7 @@ where
             provider: provider.clone(),
             authorization: None,
             device_verification: None,
+            end_session: None,
         }
     }
 
@@ -113,6 +119,15 @@ where
     /// hands out; not mounted when the provider serves no device authorization.
     pub fn device_verification(mut self, route: MethodRouter<S>) -> Self {
         self.device_verification = Some(route);
+        self
+    }
+
+    /// Mounts the host's RP-initiated logout page (which ends the host's session for the user
+    /// [`Provider::end_session`](crate::Provider::end_session) names, then sends its redirect)
+    /// at the advertised `end_session_endpoint`; not mounted unless the provider speaks
+    /// OpenID Connect.
+    pub fn end_session(mut self, route: MethodRouter<S>) -> Self {
+        self.end_session = Some(route);
         self
     }
 
@@ -138,6 +153,24 @@ where
             };
             standard = add(standard, Some(path), get(handler));
         }
+        if provider.cx().openid() {
+            standard = add(
+                standard,
+                Some(openid_configuration_path(config)),
+                get(openid_configuration),
+            );
+        }
+        if let Some(path) = served.jwks {
+            standard = add(standard, route_path(config, path), get(jwks));
+        }
+        #[cfg(feature = "jose")]
+        if let Some(path) = served.userinfo {
+            standard = add(
+                standard,
+                route_path(config, path),
+                get(userinfo).post(userinfo),
+            );
+        }
         standard = add(standard, route_path(config, served.token), post(token));
         for (path, handler) in [
             (served.revocation, post(revoke)),
@@ -160,6 +193,7 @@ where
         for (path, route) in [
             (Some(served.authorization), self.authorization),
             (served.device_verification, self.device_verification),
+            (served.end_session, self.end_session),
         ] {
             let path = path.and_then(|p| route_path(config, p));
             if let (Some(path), Some(route)) = (path, route)
@@ -224,8 +258,54 @@ fn metadata_path(config: &Config) -> String {
     format!("/.well-known/oauth-authorization-server{issuer_path}")
 }
 
+/// The issuer, then `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4: the
+/// issuer's path comes first, unlike RFC 8414's).
+fn openid_configuration_path(config: &Config) -> String {
+    let issuer_path = url::Url::parse(config.issuer())
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    format!("{issuer_path}/.well-known/openid-configuration")
+}
+
 async fn metadata(State(provider): State<Provider>) -> Response {
     provider.metadata_response()
+}
+
+async fn openid_configuration(State(provider): State<Provider>) -> Response {
+    provider.openid_configuration_response()
+}
+
+async fn jwks(State(provider): State<Provider>) -> Response {
+    provider.jwks_response()
+}
+
+/// GET or POST: the token in the `Authorization` header, the query (if the configuration
+/// allows it there) or a form body (RFC 6750 §2.2: only with the form content type).
+#[cfg(feature = "jose")]
+async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumResponse {
+    let (parts, body) = request.into_parts();
+    let limit = provider.config().limits().max_bytes;
+    let form = parts
+        .headers
+        .get(::axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.split(';').next().is_some_and(|media| {
+                media
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    let body = match read_bounded(&parts.headers, body, limit).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let request = crate::BearerRequest::new(
+        authorization(&parts.headers),
+        parts.uri.query(),
+        (form && parts.method == ::axum::http::Method::POST).then_some(body.as_slice()),
+    );
+    provider.userinfo(&request).await.into_response()
 }
 
 async fn token(State(provider): State<Provider>, request: FormRequest) -> Response {

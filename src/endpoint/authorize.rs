@@ -10,11 +10,13 @@ use crate::cimd::ResolveError;
 use crate::client::{Client, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::authorization_code::{self, Asked, AuthorizationRequest};
+use crate::grant::openid::{Interaction, OpenIdParams, Prompt};
 use crate::params::Params;
 use crate::provider::{Context, Provider};
 use crate::redirect::{RedirectError, RedirectUri};
 use crate::response::Redirect;
 use crate::scope::ScopeSet;
+use crate::store::Authentication;
 
 /// An authorization request error that must be shown to the user and never redirected: the
 /// client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1). It has no URI to send
@@ -207,12 +209,132 @@ impl PendingAuthorization {
         Ok(consent.is_some_and(|c| self.asked.scopes.is_subset(&c.scopes)))
     }
 
+    /// Whether this is an OpenID Connect request (its scope has `openid`).
+    pub fn is_openid(&self) -> bool {
+        self.asked.openid.openid
+    }
+
+    /// The `prompt` parameter (OIDC Core §3.1.2.1): with [`Prompt::none`] show no page
+    /// (approve at once, or answer with [`PendingAuthorization::interaction_required`]); with
+    /// [`Prompt::login`] sign the user in again; with [`Prompt::consent`] ask again.
+    pub fn prompt(&self) -> Prompt {
+        self.asked.openid.prompt
+    }
+
+    /// `max_age` (OIDC Core §3.1.2.1): the longest time since the user last actively
+    /// authenticated that the client accepts; sign them in again if it has passed (see
+    /// [`PendingAuthorization::needs_login`]), and approve with
+    /// [`PendingAuthorization::approve_authenticated`] so the ID token has `auth_time`.
+    pub fn max_age(&self) -> Option<time::Duration> {
+        self.asked.openid.max_age.map(time::Duration::seconds)
+    }
+
+    /// Whether the user must sign in (again) before approving: no one is signed in
+    /// (`auth_time` is `None`), or more than `max_age` whole seconds have passed since
+    /// `auth_time` (`max_age=0`: always, as OIDC Core §3.1.2.1 makes it `prompt=login`).
+    /// `prompt=login` and `max_age` are satisfied by the login they cause: once the user has
+    /// signed in, continue with the request without them (else the page asks again).
+    pub fn needs_login(
+        &self,
+        auth_time: Option<time::OffsetDateTime>,
+        provider: &Provider,
+    ) -> bool {
+        let Some(auth_time) = auth_time else {
+            return true;
+        };
+        let elapsed = provider.now().unix_timestamp() - auth_time.unix_timestamp();
+        self.asked
+            .openid
+            .max_age
+            .is_some_and(|age| age == 0 || elapsed > age)
+    }
+
+    /// `login_hint`: the user the client thinks will sign in (an e-mail address, a name).
+    pub fn login_hint(&self) -> Option<&str> {
+        self.asked.openid.login_hint.as_deref()
+    }
+
+    /// `id_token_hint`: an ID token this provider issued earlier, as the client sent it (not
+    /// verified here), hinting at the signed-in user.
+    pub fn id_token_hint(&self) -> Option<&str> {
+        self.asked.openid.id_token_hint.as_deref()
+    }
+
+    /// The user an `id_token_hint` names, if it is an ID token this provider issued to this
+    /// client (signature, `iss` and `aud` checked; expired ones accepted, OIDC Core
+    /// §3.1.2.1). With `prompt=none`, a signed-in user other than this one should get
+    /// [`Interaction::Login`].
+    #[cfg(feature = "jose")]
+    pub fn id_token_hint_user(&self, provider: &Provider) -> Option<UserId> {
+        let claims = crate::oidc::verify_hint(provider.cx(), self.id_token_hint()?)?;
+        if !claims.aud?.contains(self.client.id.as_str()) {
+            return None;
+        }
+        claims.sub.map(UserId::new)
+    }
+
+    /// `ui_locales`: the user's preferred languages for the pages, space-separated BCP 47 tags.
+    pub fn ui_locales(&self) -> Option<&str> {
+        self.asked.openid.ui_locales.as_deref()
+    }
+
+    /// `acr_values`: the authentication context classes requested, space-separated.
+    pub fn acr_values(&self) -> Option<&str> {
+        self.asked.openid.acr_values.as_deref()
+    }
+
+    /// The `nonce` the ID token will carry.
+    pub fn nonce(&self) -> Option<&str> {
+        self.asked.openid.nonce.as_deref()
+    }
+
+    /// The request cannot be answered without a page the client forbade with `prompt=none`
+    /// (OIDC Core §3.1.2.6): the error redirect (`login_required`, `consent_required`, ...).
+    /// The redirect URI is a registered one, verified; this is the one error redirected
+    /// without the user signing in, as OpenID Connect requires.
+    pub fn interaction_required(self, provider: &Provider, needed: Interaction) -> Redirect {
+        error_redirect(
+            provider.cx(),
+            self.redirect_uri.into_url(),
+            self.state.as_deref(),
+            &needed.error(),
+        )
+    }
+
     /// The user allowed the request, granting `scopes` (the requested ones or fewer; anything
     /// not requested is dropped). Stores the code and the consent and returns the redirect
     /// carrying the code. A storage fault is logged and becomes a `temporarily_unavailable`
     /// redirect while the store is unavailable, else a `server_error` one (RFC 6749 §4.1.2.1;
     /// the redirect URI is verified by then).
+    /// For an OpenID Connect request, prefer
+    /// [`PendingAuthorization::approve_authenticated`]: without it the ID token has no
+    /// `auth_time`.
     pub async fn approve(self, provider: &Provider, user: UserId, scopes: &ScopeSet) -> Redirect {
+        self.approve_as(provider, user, scopes, None).await
+    }
+
+    /// [`PendingAuthorization::approve`], saying how and when the user authenticated: the ID
+    /// token's `auth_time`, `acr` and `amr` (OIDC Core §2). Honouring `max_age` is the
+    /// host's, before this ([`PendingAuthorization::needs_login`]); the relying party checks
+    /// `auth_time` against it too.
+    pub async fn approve_authenticated(
+        self,
+        provider: &Provider,
+        user: UserId,
+        scopes: &ScopeSet,
+        authentication: Authentication,
+    ) -> Redirect {
+        self.approve_as(provider, user, scopes, Some(authentication))
+            .await
+    }
+
+    async fn approve_as(
+        self,
+        provider: &Provider,
+        user: UserId,
+        scopes: &ScopeSet,
+        authentication: Option<Authentication>,
+    ) -> Redirect {
         let cx = provider.cx();
         let Self {
             client,
@@ -221,9 +343,16 @@ impl PendingAuthorization {
             state,
             asked,
         } = self;
-        match authorization_code::approve(cx, &client, user, asked, scopes, redirect_uri_given)
-            .await
-        {
+        let approved = authorization_code::approve(
+            cx,
+            &client,
+            user,
+            asked,
+            scopes,
+            redirect_uri_given,
+            authentication,
+        );
+        match approved.await {
             // The pending request ends here: its parsed URI is moved, not cloned.
             Ok(Some(code)) => redirect_to(
                 cx,
@@ -354,6 +483,17 @@ impl Provider {
             code_challenge_method: params.get("code_challenge_method"),
             resources: &resources,
             dpop_jkt: params.get("dpop_jkt"),
+            openid: OpenIdParams {
+                nonce: params.get("nonce"),
+                claims: params.get("claims"),
+                prompt: params.get("prompt"),
+                max_age: params.get("max_age"),
+                login_hint: params.get("login_hint"),
+                id_token_hint: params.get("id_token_hint"),
+                ui_locales: params.get("ui_locales"),
+                acr_values: params.get("acr_values"),
+                request: params.contains("request"),
+            },
         };
         let state = params.get("state");
         match authorization_code::check(cx, &client, &request) {

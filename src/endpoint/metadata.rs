@@ -21,6 +21,14 @@ pub(crate) struct Advertised<'a> {
     /// only. (Read by the `axum` feature's router, which mounts the host's page there.)
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) device_verification: Option<&'a str>,
+    /// Only with signing keys.
+    pub(crate) jwks: Option<&'a str>,
+    /// Only when the provider speaks OpenID Connect.
+    #[cfg_attr(not(feature = "jose"), allow(dead_code))]
+    pub(crate) userinfo: Option<&'a str>,
+    /// The host's logout page, when the provider speaks OpenID Connect.
+    #[cfg_attr(not(any(feature = "jose", feature = "axum")), allow(dead_code))]
+    pub(crate) end_session: Option<&'a str>,
 }
 
 impl Provider {
@@ -45,7 +53,21 @@ impl Provider {
             // Handed out only by the device authorization endpoint.
             device_verification: device_authorization
                 .map(|_| endpoints.device_verification.as_str()),
+            jwks: endpoints.jwks.as_deref().filter(|_| self.has_keys()),
+            userinfo: endpoints.userinfo.as_deref().filter(|_| self.cx().openid()),
+            end_session: endpoints
+                .end_session
+                .as_deref()
+                .filter(|_| self.cx().openid()),
         }
+    }
+
+    /// Whether the provider has signing keys.
+    fn has_keys(&self) -> bool {
+        #[cfg(feature = "jose")]
+        return self.cx().keys().is_some();
+        #[cfg(not(feature = "jose"))]
+        false
     }
 
     /// The metadata document: every endpoint, grant type, authentication method, PKCE method and
@@ -125,7 +147,102 @@ impl Provider {
                 policy.algorithm_names().into(),
             );
         }
+        if let Some(path) = endpoints.jwks {
+            put("jwks_uri", config.endpoint_url(path).into());
+        }
+        #[cfg(feature = "jose")]
+        if self.cx().openid() {
+            self.openid_metadata(&mut doc, endpoints);
+        }
         serde_json::Value::Object(doc)
+    }
+
+    /// The OpenID Connect Discovery 1.0 §3 members, added to the RFC 8414 document: the one
+    /// document is served at both well-known URLs, so the two cannot disagree.
+    #[cfg(feature = "jose")]
+    fn openid_metadata(
+        &self,
+        doc: &mut serde_json::Map<String, serde_json::Value>,
+        endpoints: Advertised<'_>,
+    ) {
+        let config = self.config();
+        let mut put = |name: &str, value: serde_json::Value| {
+            doc.insert(name.to_owned(), value);
+        };
+        if let Some(path) = endpoints.userinfo {
+            put("userinfo_endpoint", config.endpoint_url(path).into());
+        }
+        if let Some(path) = endpoints.end_session {
+            put("end_session_endpoint", config.endpoint_url(path).into());
+        }
+        put("subject_types_supported", serde_json::json!(["public"]));
+        let now = self.cx().unix_now();
+        let algs: Vec<&str> = self
+            .cx()
+            .keys()
+            .map(|keys| keys.algorithms(now))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|alg| alg.as_str())
+            .collect();
+        put("id_token_signing_alg_values_supported", algs.into());
+        let mut claims = vec![
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+        ];
+        for (scope, released) in crate::oidc::SCOPE_CLAIMS {
+            if config.scopes.contains(scope) {
+                claims.extend_from_slice(released);
+            }
+        }
+        put("claims_supported", claims.into());
+        put("claims_parameter_supported", true.into());
+        put("request_parameter_supported", false.into());
+        put("request_uri_parameter_supported", false.into());
+        put(
+            "prompt_values_supported",
+            serde_json::json!(["none", "login", "consent", "select_account"]),
+        );
+        put("claim_types_supported", serde_json::json!(["normal"]));
+    }
+
+    /// The OpenID Connect Discovery document, for `/.well-known/openid-configuration`: the
+    /// same document as [`Provider::metadata_response`] (with the OpenID members once the
+    /// provider speaks OpenID Connect).
+    pub fn openid_configuration_response(&self) -> Response {
+        self.metadata_response()
+    }
+
+    /// The JWK Set (RFC 7517 §5) to serve at `jwks_uri`: the public keys of every next,
+    /// active and retired signing key, each with `kid`, `use: sig` and `alg`; cacheable until
+    /// the key set next changes (at most five minutes). Empty without signing keys.
+    pub fn jwks_response(&self) -> Response {
+        #[cfg(feature = "jose")]
+        let (body, max_age) = match self.cx().keys() {
+            Some(keys) => {
+                let now = self.cx().unix_now();
+                let until = keys
+                    .next_change(now)
+                    .map_or(300, |at| (at - now).clamp(0, 300));
+                (
+                    serde_json::to_value(keys.jwks(now)).unwrap_or_default(),
+                    until,
+                )
+            }
+            None => (serde_json::json!({ "keys": [] }), 300),
+        };
+        #[cfg(not(feature = "jose"))]
+        let (body, max_age) = (serde_json::json!({ "keys": [] }), 300);
+        let mut response = Response::json(200, &body);
+        response.headers.retain(|(name, _)| *name == "content-type");
+        response.with_header("cache-control", format!("public, max-age={max_age}"))
     }
 
     /// The metadata document as a response, for `/.well-known/oauth-authorization-server`.

@@ -9,6 +9,8 @@ pub(crate) mod bearer;
 pub(crate) mod client_auth;
 pub(crate) mod device;
 pub(crate) mod dpop;
+#[cfg(feature = "jose")]
+pub(crate) mod end_session;
 pub(crate) mod form;
 pub(crate) mod introspect;
 pub(crate) mod metadata;
@@ -17,3 +19,5 @@ pub(crate) mod render;
 pub(crate) mod resource_metadata;
 pub(crate) mod revoke;
 pub(crate) mod token;
+#[cfg(feature = "jose")]
+pub(crate) mod userinfo;

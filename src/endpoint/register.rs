@@ -63,6 +63,12 @@ impl ClientRegistration {
         self
     }
 
+    /// Sets the other metadata kept with the client (checked at registration).
+    pub fn with_metadata(mut self, metadata: ClientMetadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
     /// Sets the grant types.
     pub fn with_grant_types(mut self, grants: Vec<GrantType>) -> Self {
         self.grant_types = grants;
@@ -231,7 +237,25 @@ fn checked_metadata(
     if metadata.contacts.len() > 10 {
         return Err(metadata_error("contacts has more than 10 entries"));
     }
+    if metadata.post_logout_redirect_uris.len() > 10 {
+        return Err(metadata_error(
+            "post_logout_redirect_uris has more than 10 entries",
+        ));
+    }
+    let post_logout_redirect_uris = metadata
+        .post_logout_redirect_uris
+        .iter()
+        .map(|uri| {
+            if uri.contains('#') {
+                return Err(metadata_error(
+                    "a post_logout_redirect_uri must not have a fragment",
+                ));
+            }
+            metadata_url("a post_logout_redirect_uri", uri, allow_http)
+        })
+        .collect::<Result<_, _>>()?;
     Ok(ClientMetadata {
+        post_logout_redirect_uris,
         logo_uri: url("logo_uri", &metadata.logo_uri)?,
         tos_uri: url("tos_uri", &metadata.tos_uri)?,
         policy_uri: url("policy_uri", &metadata.policy_uri)?,
@@ -243,6 +267,15 @@ fn checked_metadata(
         software_id: text("software_id", &metadata.software_id)?,
         software_version: text("software_version", &metadata.software_version)?,
         application_type: metadata.application_type,
+        id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
+            None => None,
+            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(_) => {
+                return Err(metadata_error(
+                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+                ));
+            }
+        },
     })
 }
 
@@ -307,7 +340,24 @@ fn metadata_of(
                 .ok_or_else(|| metadata_error("application_type must be web or native"))
         })
         .transpose()?;
+    let post_logout_redirect_uris = match extra.get("post_logout_redirect_uris") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|uri| {
+                uri.as_str().map(str::to_owned).ok_or_else(|| {
+                    metadata_error("post_logout_redirect_uris must be an array of strings")
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(metadata_error(
+                "post_logout_redirect_uris must be an array of strings",
+            ));
+        }
+    };
     Ok(ClientMetadata {
+        post_logout_redirect_uris,
         logo_uri: string("logo_uri")?,
         tos_uri: string("tos_uri")?,
         policy_uri: string("policy_uri")?,
@@ -315,6 +365,7 @@ fn metadata_of(
         software_id: string("software_id")?,
         software_version: string("software_version")?,
         application_type,
+        id_token_signed_response_alg: string("id_token_signed_response_alg")?,
     })
 }
 
@@ -349,6 +400,20 @@ impl Provider {
             .map(|home| metadata_url("client_uri", home, allow_http))
             .transpose()?;
         let metadata = checked_metadata(&registration.metadata, allow_http)?;
+        // An algorithm no key signs with would make every ID token of the client a 500.
+        #[cfg(feature = "jose")]
+        if let (Some(alg), Some(keys)) = (
+            metadata.id_token_signed_response_alg.as_deref(),
+            self.cx().keys(),
+        ) && !keys
+            .algorithms(self.cx().unix_now())
+            .iter()
+            .any(|signing| signing.as_str() == alg)
+        {
+            return Err(metadata_error(
+                "id_token_signed_response_alg names an algorithm this server does not sign with",
+            ));
+        }
         if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }

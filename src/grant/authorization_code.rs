@@ -6,12 +6,15 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::config::PkceRequirement;
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::openid::{self, OpenIdAsk, OpenIdParams};
 use crate::grant::{narrowed_audience, pkce, requested_audience, requested_scopes};
 use crate::provider::Context;
 use crate::scope::ScopeSet;
 use crate::secret::{AuthorizationCode, TokenKind};
-use crate::store::{CodeRecord, CodeRedemption, Consent, Grant, GrantId, Insertion, PkceChallenge};
+use crate::store::{
+    Authentication, CodeRecord, CodeRedemption, Consent, Grant, GrantId, Insertion, PkceChallenge,
+};
 
 /// The parameters of an authorization request the grant decides on, as the endpoint read them
 /// (the dialect applied: a `response_type` it makes optional arrives as `code`).
@@ -25,6 +28,8 @@ pub(crate) struct AuthorizationRequest<'a> {
     pub(crate) resources: &'a [&'a str],
     /// `dpop_jkt` (RFC 9449 §10): the thumbprint of the key the code is to be bound to.
     pub(crate) dpop_jkt: Option<&'a str>,
+    /// The OpenID Connect parameters (`nonce`, `prompt`, `claims`, ...).
+    pub(crate) openid: OpenIdParams<'a>,
 }
 
 /// What a valid request asks for.
@@ -35,6 +40,8 @@ pub(crate) struct Asked {
     /// The grant's audience: the named resources, or the default audience.
     pub(crate) audience: Vec<String>,
     pub(crate) dpop_jkt: Option<String>,
+    /// The OpenID Connect part of the request.
+    pub(crate) openid: OpenIdAsk,
 }
 
 /// A JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters.
@@ -80,10 +87,20 @@ pub(crate) fn check(
         request.code_challenge_method,
         config.danger.plain_pkce,
     )?;
-    let required = client.is_public() || config.pkce == PkceRequirement::AllClients;
+    let openid = openid::check(scopes.contains(openid::OPENID), &request.openid)?;
+    // "PKCE, or nonce for confidential OpenID Connect clients" (the OpenID Basic OP profile):
+    // a confidential client's ID token is bound to its request by the nonce; a public client
+    // always needs PKCE.
+    let nonce_binds = openid.openid && openid.nonce.is_some() && !client.is_public();
+    let required =
+        client.is_public() || (config.pkce == PkceRequirement::AllClients && !nonce_binds);
     if pkce.is_none() && required {
         return Err(OAuthError::invalid_request(
-            "code_challenge is required (PKCE, RFC 7636)",
+            if openid.openid && !client.is_public() {
+                "code_challenge is required (PKCE, RFC 7636), or a nonce with scope openid"
+            } else {
+                "code_challenge is required (PKCE, RFC 7636)"
+            },
         ));
     }
     if request.dpop_jkt.is_some_and(|jkt| !is_thumbprint(jkt)) {
@@ -96,13 +113,14 @@ pub(crate) fn check(
         pkce,
         audience,
         dpop_jkt: request.dpop_jkt.map(str::to_owned),
+        openid,
     })
 }
 
 /// The user allowed `asked` with `granted` (the asked scopes or fewer): stores the code (bound
-/// to the client, the redirect URI as the request gave it, and the PKCE challenge) with its
-/// grant, and the consent, and returns the code to send (`None`: the client was deleted
-/// meanwhile).
+/// to the client, the redirect URI as the request gave it, the PKCE challenge, the nonce and
+/// claims request) with its grant (and how the user authenticated), and the consent, and
+/// returns the code to send (`None`: the client was deleted meanwhile).
 pub(crate) async fn approve(
     cx: &Context,
     client: &Client,
@@ -110,6 +128,7 @@ pub(crate) async fn approve(
     asked: Asked,
     granted: &ScopeSet,
     redirect_uri_given: Option<String>,
+    authentication: Option<Authentication>,
 ) -> Result<Option<AuthorizationCode>, StoreError> {
     // Everything asked for was granted (the usual case): take the asked set itself.
     let scopes = if asked.scopes.is_subset(granted) {
@@ -119,7 +138,7 @@ pub(crate) async fn approve(
     };
     let now = cx.now();
     let (code, code_hash) = AuthorizationCode::generate_hashed(cx.entropy());
-    let grant = Grant::new(
+    let mut grant = Grant::new(
         GrantId::generate(cx.entropy()),
         client.id.clone(),
         Some(user.clone()),
@@ -128,6 +147,9 @@ pub(crate) async fn approve(
         now,
     )
     .with_audience(asked.audience);
+    if let Some(authentication) = authentication {
+        grant = grant.with_authentication(authentication);
+    }
     let mut record = CodeRecord::new(
         code_hash,
         grant,
@@ -137,6 +159,12 @@ pub(crate) async fn approve(
     );
     if let Some(jkt) = asked.dpop_jkt {
         record = record.with_dpop_jkt(jkt);
+    }
+    if let Some(nonce) = asked.openid.nonce {
+        record = record.with_nonce(nonce);
+    }
+    if let Some(claims) = asked.openid.claims {
+        record = record.with_claims(claims);
     }
     let store = cx.store();
     // The code and its grant, stored together; a client deleted meanwhile gets no code.
@@ -242,6 +270,15 @@ pub(crate) async fn redeem(
         not_after: None,
         issued_token_type: None,
         dpop_jkt: request.dpop_jkt,
+        id_token: record
+            .grant
+            .scopes
+            .contains(openid::OPENID)
+            .then_some(IdTokenPlan {
+                nonce: record.nonce.as_deref(),
+                claims: record.claims.as_deref(),
+                authentication: record.grant.authentication.as_ref(),
+            }),
     };
     let tokens = match issue::issue(cx, plan, Commit::RedeemCode(&hash)).await? {
         Issued::Tokens(tokens) => tokens,

@@ -57,6 +57,7 @@ pub(crate) async fn issue(
         not_after: None,
         issued_token_type: None,
         dpop_jkt,
+        id_token: None,
     };
     match issue::issue(cx, plan, Commit::NewGrant).await? {
         Issued::Tokens(tokens) => Ok(tokens),

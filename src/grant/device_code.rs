@@ -6,7 +6,7 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::authorization_code::remember_consent;
-use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
 use crate::grant::{narrowed_audience, requested_scopes};
 use crate::limiter::{Attempt, AttemptLimiter};
 use crate::provider::Context;
@@ -276,6 +276,12 @@ pub(crate) async fn poll(
                 not_after: None,
                 issued_token_type: None,
                 dpop_jkt,
+                // A device grant with `openid` gets an ID token too (no nonce: the device
+                // authorization request has none).
+                id_token: grant
+                    .scopes
+                    .contains(crate::grant::openid::OPENID)
+                    .then(IdTokenPlan::default),
             };
             // One atomic step: of concurrent polls that saw the approval, one gets tokens.
             match issue::issue(cx, plan, Commit::RedeemDevice(&hash)).await? {

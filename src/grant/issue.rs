@@ -45,6 +45,32 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
     /// `Bearer`, or `DPoP` for a token bound to a DPoP key (RFC 9449 §5).
     pub token_type: &'static str,
+    /// The OpenID Connect ID token (OIDC Core §3.1.3.3), for a grant with scope `openid` on
+    /// a provider with signing keys.
+    pub id_token: Option<IdToken>,
+}
+
+/// A signed OpenID Connect ID token (a compact JWS). Its `Debug` is redacted: it carries the
+/// user's claims.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdToken(String);
+
+impl IdToken {
+    /// Wraps a compact JWS.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token, to send.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for IdToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdToken(..)")
+    }
 }
 
 /// The `token_type` of a bearer token (RFC 6750 §6.1.1).
@@ -65,6 +91,8 @@ struct Body<'a> {
     scope: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     issued_token_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }
 
 impl TokenResponse {
@@ -78,6 +106,7 @@ impl TokenResponse {
             refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
             scope: scope.as_deref(),
             issued_token_type: self.issued_token_type,
+            id_token: self.id_token.as_ref().map(IdToken::as_str),
         };
         // Room for three tokens and a few scopes: the body is written without growing.
         let mut json = Vec::with_capacity(256);
@@ -106,6 +135,9 @@ impl TokenResponse {
         if let Some(kind) = self.issued_token_type {
             fields.push(("issued_token_type", kind.to_owned()));
         }
+        if let Some(id_token) = &self.id_token {
+            fields.push(("id_token", id_token.as_str().to_owned()));
+        }
         fields
     }
 
@@ -131,6 +163,7 @@ impl TokenResponse {
             } else {
                 BEARER
             },
+            id_token: body.id_token.map(IdToken::new),
         })
     }
 }
@@ -167,6 +200,18 @@ pub(crate) struct Issue<'a> {
     /// The thumbprint of the DPoP key the request proved possession of (RFC 9449 §5): the
     /// access token is bound to it, and so is a public client's refresh token (§5, §8).
     pub(crate) dpop_jkt: Option<&'a str>,
+    /// An ID token comes too (a user's grant with scope `openid`).
+    pub(crate) id_token: Option<IdTokenPlan<'a>>,
+}
+
+/// What the ID token of an issue says beyond the grant: the authorization request's `nonce`
+/// and `claims` request (none on refresh, OIDC Core §12.2) and how the user authenticated.
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(not(feature = "jose"), allow(dead_code))]
+pub(crate) struct IdTokenPlan<'a> {
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) claims: Option<&'a str>,
+    pub(crate) authentication: Option<&'a crate::store::Authentication>,
 }
 
 /// Makes the refresh grace window's sealed copy of a successor response.
@@ -214,7 +259,11 @@ pub(crate) async fn issue(
     issue: Issue<'_>,
     commit: Commit<'_>,
 ) -> Result<Issued, OAuthError> {
-    let (response, records) = mint(cx, &issue);
+    let (mut response, records) = mint(cx, &issue);
+    // Signed before anything is stored: a token that cannot be signed stores nothing.
+    if let Some(plan) = &issue.id_token {
+        response.id_token = id_token(cx, &issue, plan, &response).await?;
+    }
     let store = cx.store();
     Ok(match commit {
         Commit::NewGrant | Commit::Join => {
@@ -248,6 +297,38 @@ pub(crate) async fn issue(
             }
         }
     })
+}
+
+/// The ID token of `issue` (`None` for a grant without a user).
+#[cfg(feature = "jose")]
+async fn id_token(
+    cx: &Context,
+    issue: &Issue<'_>,
+    plan: &IdTokenPlan<'_>,
+    response: &TokenResponse,
+) -> Result<Option<IdToken>, OAuthError> {
+    crate::oidc::id_token(
+        cx,
+        issue.client,
+        issue.grant,
+        &issue.scopes,
+        plan,
+        &response.access_token,
+    )
+    .await
+}
+
+/// Without the `jose` feature nothing can sign: a provider offering `openid` answers
+/// `server_error`.
+#[cfg(not(feature = "jose"))]
+async fn id_token(
+    _: &Context,
+    _: &Issue<'_>,
+    _: &IdTokenPlan<'_>,
+    _: &TokenResponse,
+) -> Result<Option<IdToken>, OAuthError> {
+    tracing::error!(target: "tessera::oidc", "an ID token was asked for, but the jose feature is off");
+    Err(OAuthError::server_error())
 }
 
 /// The tokens of an issue and the records stores keep of them, with every cap applied.
@@ -331,6 +412,7 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
             } else {
                 BEARER
             },
+            id_token: None,
         },
         records,
     )
@@ -365,6 +447,7 @@ mod tests {
                 scope: ScopeSet::parse(scope).unwrap_or_default(),
                 issued_token_type: kind,
                 token_type,
+                id_token: refresh.then(|| IdToken::new("a.b.c")),
             };
             let bytes = response.to_json_bytes();
             let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -379,6 +462,7 @@ mod tests {
                 "refresh_token",
                 "scope",
                 "issued_token_type",
+                "id_token",
             ]
             .into_iter()
             .filter(|n| names.contains(n))

@@ -6,6 +6,7 @@ pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
 pub(crate) mod device_code;
 pub(crate) mod issue;
+pub(crate) mod openid;
 pub(crate) mod pkce;
 pub(crate) mod refresh_token;
 pub(crate) mod token_exchange;

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
-use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
 use crate::grant::narrowed_audience;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
@@ -139,6 +139,10 @@ pub(crate) async fn refresh(
     let grant = grant_of(record);
     let scopes = scopes.unwrap_or_else(|| grant.scopes.clone());
     let audience = narrowed_audience(cx, &grant.audience, request.resources, &scopes)?;
+    // OIDC Core §12.2: a refresh of an `openid` grant may return a new ID token, without a
+    // nonce. (The original authentication time is not kept with refresh tokens, so it has no
+    // `auth_time`.)
+    let scopes_for_id = scopes.clone();
     // Public clients' refresh tokens always rotate (RFC 9700 §4.14.2).
     let rotate = cx.config().rotate_refresh_tokens || client.is_public();
     let tokens = if rotate {
@@ -152,6 +156,7 @@ pub(crate) async fn refresh(
             not_after: None,
             issued_token_type: None,
             dpop_jkt,
+            id_token: openid_plan(&scopes_for_id),
         };
         let commit = Commit::Rotate {
             old: &hash,
@@ -174,6 +179,7 @@ pub(crate) async fn refresh(
             not_after: None,
             issued_token_type: None,
             dpop_jkt,
+            id_token: openid_plan(&scopes_for_id),
         };
         match issue::issue(cx, plan, Commit::Join).await? {
             Issued::Tokens(tokens) => tokens,
@@ -184,6 +190,13 @@ pub(crate) async fn refresh(
         store.touch_consent(user, &grant.client_id, now).await?;
     }
     Ok(tokens)
+}
+
+/// The ID token of a refresh whose access token has `scopes`: only with `openid`.
+fn openid_plan(scopes: &ScopeSet) -> Option<IdTokenPlan<'static>> {
+    scopes
+        .contains(crate::grant::openid::OPENID)
+        .then(IdTokenPlan::default)
 }
 
 /// The scopes a refresh asks for: never more than the grant's (RFC 6749 §6). `None`: the
@@ -241,6 +254,7 @@ mod tests {
             scope: ScopeSet::parse("read").unwrap_or_default(),
             issued_token_type: None,
             token_type: "DPoP",
+            id_token: None,
         };
         let key = sealing_key(&retired);
         let nonce = [7u8; 12];

@@ -230,6 +230,7 @@ async fn issue_exchanged(
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
         dpop_jkt,
+        id_token: None,
     };
     match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),
