@@ -43,6 +43,23 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
 }
 
+/// Whether `serde_json` writes `text` as it is: no control character, quote or backslash.
+fn needs_no_escape(text: &str) -> bool {
+    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// `text` as a JSON string, exactly as `serde_json` writes it.
+fn json_string(json: &mut Vec<u8>, text: &str) {
+    if needs_no_escape(text) {
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    } else {
+        // Writing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *json, text);
+    }
+}
+
 /// The RFC 6749 §5.1 body, members in the order they are sent.
 #[derive(Serialize, Deserialize)]
 struct Body<'a> {
@@ -61,22 +78,42 @@ struct Body<'a> {
 impl TokenResponse {
     /// The JSON body, serialised straight from the fields (no intermediate map).
     pub(crate) fn to_json_bytes(&self) -> Vec<u8> {
-        let scope = (!self.scope.is_empty()).then(|| self.scope.to_string());
-        let body = Body {
-            access_token: self.access_token.secret(),
-            token_type: "Bearer",
-            expires_in: self.expires_in,
-            refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
-            scope: scope.as_deref(),
-            issued_token_type: self.issued_token_type,
-        };
+        // The bytes `serde_json` writes for `Body` (the tests compare them), written directly:
+        // a string with nothing to escape, which every token and scope is, is copied as it is.
         // Room for three tokens and a few scopes: the body is written without growing.
         let mut json = Vec::with_capacity(256);
-        // Strings and integers only: serialising cannot fail.
-        match serde_json::to_writer(&mut json, &body) {
-            Ok(()) => json,
-            Err(_) => Vec::new(),
+        json.extend_from_slice(br#"{"access_token":"#);
+        json_string(&mut json, self.access_token.secret());
+        json.extend_from_slice(br#","token_type":"Bearer""#);
+        if let Some(expires_in) = self.expires_in {
+            json.extend_from_slice(br#","expires_in":"#);
+            json.extend_from_slice(expires_in.to_string().as_bytes());
         }
+        if let Some(refresh) = &self.refresh_token {
+            json.extend_from_slice(br#","refresh_token":"#);
+            json_string(&mut json, refresh.secret());
+        }
+        if !self.scope.is_empty() {
+            json.extend_from_slice(br#","scope":"#);
+            if self.scope.iter().all(|s| needs_no_escape(s.as_str())) {
+                json.push(b'"');
+                for (i, scope) in self.scope.iter().enumerate() {
+                    if i > 0 {
+                        json.push(b' ');
+                    }
+                    json.extend_from_slice(scope.as_str().as_bytes());
+                }
+                json.push(b'"');
+            } else {
+                json_string(&mut json, &self.scope.to_string());
+            }
+        }
+        if let Some(kind) = self.issued_token_type {
+            json.extend_from_slice(br#","issued_token_type":"#);
+            json_string(&mut json, kind);
+        }
+        json.push(b'}');
+        json
     }
 
     /// The body's members as strings, in order, for dialects that filter or re-encode them.
@@ -334,6 +371,17 @@ mod tests {
                 issued_token_type: kind,
             };
             let bytes = response.to_json_bytes();
+            // The direct writer writes what `serde_json` writes for the body.
+            let scope = (!response.scope.is_empty()).then(|| response.scope.to_string());
+            let body = Body {
+                access_token: response.access_token.secret(),
+                token_type: "Bearer",
+                expires_in: response.expires_in,
+                refresh_token: response.refresh_token.as_ref().map(RefreshToken::secret),
+                scope: scope.as_deref(),
+                issued_token_type: response.issued_token_type,
+            };
+            assert_eq!(serde_json::to_vec(&body).ok(), Some(bytes.clone()));
             let text = String::from_utf8_lossy(&bytes).into_owned();
             assert!(text.starts_with(r#"{"access_token":"tsr_at_"#), "{text}");
             let back = TokenResponse::from_json_bytes(&bytes).unwrap_or_else(|| panic!("{text}"));
