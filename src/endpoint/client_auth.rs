@@ -57,7 +57,10 @@ fn invalid_client(description: &'static str) -> OAuthError {
 
 /// Decodes one form-encoded half of a Basic credential (RFC 6749 §2.3.1).
 fn form_decode(text: &str) -> Option<String> {
-    // Generated IDs and secrets have no `+`: copy only when there is one to replace.
+    // Generated IDs and secrets have neither `+` nor `%`: then there is nothing to decode.
+    if !text.contains(['+', '%']) {
+        return Some(text.to_owned());
+    }
     let plus_as_space: std::borrow::Cow<'_, str> = if text.contains('+') {
         text.replace('+', " ").into()
     } else {
@@ -130,10 +133,15 @@ pub(crate) fn credentials(
 /// The limiter key of client authentication: the client and where the request came from, so
 /// that wrong secrets from one source slow only that source (RFC 6819 §5.1.4.2.3).
 fn attempt_key(id: &ClientId, source: Option<&str>) -> String {
-    match source {
-        Some(source) => format!("client:{id} source:{source}"),
-        None => format!("client:{id}"),
+    // `client:{id}` and ` source:{source}`, concatenated without the formatting machinery.
+    let mut key = String::with_capacity(7 + id.as_str().len() + source.map_or(0, |s| 8 + s.len()));
+    key.push_str("client:");
+    key.push_str(id.as_str());
+    if let Some(source) = source {
+        key.push_str(" source:");
+        key.push_str(source);
     }
+    key
 }
 
 impl Provider {
