@@ -105,7 +105,9 @@ fn query_value<'a>(url: &'a str, name: &str) -> &'a str {
     let query = &url[url.find('?').unwrap() + 1..];
     let start = query
         .split('&')
-        .find(|pair| pair.len() > name.len() && pair.starts_with(name) && pair[name.len()..].starts_with('='))
+        .find(|pair| {
+            pair.len() > name.len() && pair.starts_with(name) && pair[name.len()..].starts_with('=')
+        })
         .unwrap();
     &start[name.len() + 1..]
 }
@@ -254,7 +256,9 @@ fn sanity(fx: &Fixed) {
     assert_eq!(status, 200);
     assert_ne!(common::field(&r1, "refresh_token"), refresh);
     assert_ne!(refresh_once(&bench, &refresh).0, 200);
-    eprintln!("# sanity: ok (flow, PKCE reject, wrong-secret reject, bearer accept/reject, introspection, refresh rotation)");
+    eprintln!(
+        "# sanity: ok (flow, PKCE reject, wrong-secret reject, bearer accept/reject, introspection, refresh rotation)"
+    );
 }
 
 fn floor(reps: usize, floor_iters: usize) {
@@ -299,7 +303,11 @@ fn main() {
     let mut last = None;
     for rep in 0..=reps {
         let bench = common::bench();
-        let n = if rep == 0 { flow_iters / 10 } else { flow_iters };
+        let n = if rep == 0 {
+            flow_iters / 10
+        } else {
+            flow_iters
+        };
         let t = Instant::now();
         for _ in 0..n {
             black_box(one_flow(&bench, &fx));
@@ -310,7 +318,11 @@ fn main() {
         }
         last = Some(bench);
     }
-    report("authcode_pkce_flow_sha256secret", samples.clone(), "flows/s");
+    report(
+        "authcode_pkce_flow_sha256secret",
+        samples.clone(),
+        "flows/s",
+    );
     report(
         "authcode_pkce_flow_sha256secret_latency",
         samples.iter().map(|x| 1e9 / x).collect(),
@@ -362,7 +374,11 @@ fn main() {
         let bench = common::bench();
         let body = one_flow(&bench, &fx);
         let mut rt = common::field(&body, "refresh_token").to_owned();
-        let n = if rep == 0 { flow_iters / 10 } else { flow_iters };
+        let n = if rep == 0 {
+            flow_iters / 10
+        } else {
+            flow_iters
+        };
         let t = Instant::now();
         for _ in 0..n {
             let (status, body) = refresh_once(&bench, &rt);
