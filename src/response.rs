@@ -12,6 +12,40 @@ pub enum BodyFormat {
     Form,
 }
 
+/// Whether `serde_json` writes `text` as it is: no control character, quote or backslash.
+fn needs_no_escape(text: &str) -> bool {
+    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Appends `text` as a JSON string, exactly as `serde_json` writes it: copied as it is when
+/// there is nothing to escape (every token, identifier and URL the provider writes).
+pub(crate) fn json_string(json: &mut Vec<u8>, text: &str) {
+    if needs_no_escape(text) {
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    } else {
+        // Writing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *json, text);
+    }
+}
+
+/// Appends `scopes` as one space-separated JSON string, as `serde_json` writes its `Display`.
+pub(crate) fn json_scope(json: &mut Vec<u8>, scopes: &crate::scope::ScopeSet) {
+    if scopes.iter().all(|s| needs_no_escape(s.as_str())) {
+        json.push(b'"');
+        for (i, scope) in scopes.iter().enumerate() {
+            if i > 0 {
+                json.push(b' ');
+            }
+            json.extend_from_slice(scope.as_str().as_bytes());
+        }
+        json.push(b'"');
+    } else {
+        json_string(json, &scopes.to_string());
+    }
+}
+
 /// An HTTP response: status, headers and body. Turn it into a framework's own response in a few
 /// lines, or with the `http` feature's `From` conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]

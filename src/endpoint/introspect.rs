@@ -2,12 +2,13 @@
 
 use crate::endpoint::form::FormRequest;
 use crate::provider::Provider;
-use crate::response::Response;
+use crate::response::{Response, json_scope, json_string};
 use crate::scope::ScopeSet;
 use crate::store::TokenType;
 
 /// The answer for an active token, its members in the order they have always been written.
-/// A typed value borrowed from the record: no map, no owned keys or values.
+/// A typed value borrowed from the record: no map, no owned keys or values. Written by
+/// [`Active::to_json_bytes`], byte for byte what `serde_json` writes for it (tested).
 #[derive(serde::Serialize)]
 struct Active<'a> {
     active: bool,
@@ -22,6 +23,38 @@ struct Active<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
     iss: &'a str,
+}
+
+impl Active<'_> {
+    fn to_json_bytes(&self) -> Vec<u8> {
+        let mut json = Vec::with_capacity(256);
+        json.extend_from_slice(br#"{"active":"#);
+        json.extend_from_slice(if self.active { b"true" } else { b"false" });
+        json.extend_from_slice(br#","scope":"#);
+        json_scope(&mut json, self.scope);
+        json.extend_from_slice(br#","client_id":"#);
+        json_string(&mut json, self.client_id);
+        if let Some(username) = self.username {
+            json.extend_from_slice(br#","username":"#);
+            json_string(&mut json, username);
+        }
+        if let Some(sub) = self.sub {
+            json.extend_from_slice(br#","sub":"#);
+            json_string(&mut json, sub);
+        }
+        json.extend_from_slice(br#","token_type":"#);
+        json_string(&mut json, self.token_type);
+        json.extend_from_slice(br#","iat":"#);
+        json.extend_from_slice(self.iat.to_string().as_bytes());
+        if let Some(exp) = self.exp {
+            json.extend_from_slice(br#","exp":"#);
+            json.extend_from_slice(exp.to_string().as_bytes());
+        }
+        json.extend_from_slice(br#","iss":"#);
+        json_string(&mut json, self.iss);
+        json.push(b'}');
+        json
+    }
 }
 
 impl Provider {
@@ -64,7 +97,40 @@ impl Provider {
             exp: record.expires_at.map(|exp| exp.unix_timestamp()),
             iss: self.config().issuer(),
         };
-        // Serialising borrowed strings and integers cannot fail.
-        Response::json_bytes(200, serde_json::to_vec(&body).unwrap_or_default())
+        Response::json_bytes(200, body.to_json_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_direct_writer_writes_what_serde_json_writes() {
+        let scopes = ScopeSet::parse("read write").unwrap_or_default();
+        let empty = ScopeSet::new();
+        for (scope, user, exp, iss) in [
+            (
+                &scopes,
+                Some("alice"),
+                Some(1_700_003_600),
+                "https://auth.example.com",
+            ),
+            (&empty, None, None, "https://a.example/t\"q\\"),
+            (&scopes, Some("b\u{1}ob é"), Some(-5), "https://a.example"),
+        ] {
+            let body = Active {
+                active: true,
+                scope,
+                client_id: "client-1",
+                username: user,
+                sub: user,
+                token_type: "Bearer",
+                iat: 1_700_000_000,
+                exp,
+                iss,
+            };
+            assert_eq!(serde_json::to_vec(&body).ok(), Some(body.to_json_bytes()));
+        }
     }
 }

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::OAuthError;
 use crate::provider::Context;
+use crate::response::{json_scope, json_string};
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken, TokenHash};
 use crate::store::{
@@ -41,23 +42,6 @@ pub struct TokenResponse {
     pub scope: ScopeSet,
     /// For token exchange (RFC 8693 §2.2.1): the type of the issued token.
     pub issued_token_type: Option<&'static str>,
-}
-
-/// Whether `serde_json` writes `text` as it is: no control character, quote or backslash.
-fn needs_no_escape(text: &str) -> bool {
-    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
-}
-
-/// `text` as a JSON string, exactly as `serde_json` writes it.
-fn json_string(json: &mut Vec<u8>, text: &str) {
-    if needs_no_escape(text) {
-        json.push(b'"');
-        json.extend_from_slice(text.as_bytes());
-        json.push(b'"');
-    } else {
-        // Writing a string into a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut *json, text);
-    }
 }
 
 /// The RFC 6749 §5.1 body, members in the order they are sent.
@@ -95,18 +79,7 @@ impl TokenResponse {
         }
         if !self.scope.is_empty() {
             json.extend_from_slice(br#","scope":"#);
-            if self.scope.iter().all(|s| needs_no_escape(s.as_str())) {
-                json.push(b'"');
-                for (i, scope) in self.scope.iter().enumerate() {
-                    if i > 0 {
-                        json.push(b' ');
-                    }
-                    json.extend_from_slice(scope.as_str().as_bytes());
-                }
-                json.push(b'"');
-            } else {
-                json_string(&mut json, &self.scope.to_string());
-            }
+            json_scope(&mut json, &self.scope);
         }
         if let Some(kind) = self.issued_token_type {
             json.extend_from_slice(br#","issued_token_type":"#);
