@@ -151,7 +151,11 @@ impl Params {
                 limits.max_value_len
             )));
         }
-        if self.all().any(|(n, _)| n == name) {
+        if self
+            .pairs
+            .iter()
+            .any(|pair| pair.name.1 - pair.name.0 == name.len() && self.slice(pair.name) == name)
+        {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{}` is repeated",
                 printable(name)

@@ -2,7 +2,7 @@
 
 use crate::endpoint::form::FormRequest;
 use crate::provider::Provider;
-use crate::response::{Response, json_scope, json_string};
+use crate::response::{Response, json_i64, json_scope, json_string};
 use crate::scope::ScopeSet;
 use crate::store::TokenType;
 
@@ -45,10 +45,10 @@ impl Active<'_> {
         json.extend_from_slice(br#","token_type":"#);
         json_string(&mut json, self.token_type);
         json.extend_from_slice(br#","iat":"#);
-        json.extend_from_slice(self.iat.to_string().as_bytes());
+        json_i64(&mut json, self.iat);
         if let Some(exp) = self.exp {
             json.extend_from_slice(br#","exp":"#);
-            json.extend_from_slice(exp.to_string().as_bytes());
+            json_i64(&mut json, exp);
         }
         json.extend_from_slice(br#","iss":"#);
         json_string(&mut json, self.iss);

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::OAuthError;
 use crate::provider::Context;
-use crate::response::{json_scope, json_string};
+use crate::response::{json_i64, json_scope, json_string};
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken, TokenHash};
 use crate::store::{
@@ -71,7 +71,7 @@ impl TokenResponse {
         json.extend_from_slice(br#","token_type":"Bearer""#);
         if let Some(expires_in) = self.expires_in {
             json.extend_from_slice(br#","expires_in":"#);
-            json.extend_from_slice(expires_in.to_string().as_bytes());
+            json_i64(&mut json, expires_in);
         }
         if let Some(refresh) = &self.refresh_token {
             json.extend_from_slice(br#","refresh_token":"#);
