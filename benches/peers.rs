@@ -11,7 +11,8 @@
 //! at rest), the client secret as the SHA-256 of a generated secret.
 //!
 //! Knobs (environment, all optional, as in the peers): `FLOW_ITERS` (50,000), `VALIDATE_ITERS`
-//! (200,000), `FLOOR_ITERS` (200,000), `REPS` (5).
+//! (200,000), `FLOOR_ITERS` (200,000), `REPS` (5). `STORE_SIZES=1` times only bearer
+//! validation on stores of 1,000, 50,000 and 1,000,000 live tokens.
 //!
 //! `cargo bench --bench peers`; `../shared/bench-peers/run.sh` runs it interleaved with the peers.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -297,6 +298,22 @@ fn main() {
     let floor_iters = env_usize("FLOOR_ITERS", 200_000);
     let fx = Fixed::new();
     sanity(&fx);
+
+    // `STORE_SIZES=1`: only bearer validation at 1k, 50k and 1M live tokens (issue 22's flat
+    // cost in store size), the same method; the store is filled outside the timing.
+    if std::env::var_os("STORE_SIZES").is_some() {
+        for size in [1_000, 50_000, 1_000_000] {
+            let bench = common::bench();
+            let tokens = bench.fill(size);
+            let header = format!("Bearer {}", tokens[0]);
+            assert!(bearer_check(&bench, &fx, &header));
+            let s = ns_per_op(reps, val_iters, || {
+                black_box(bearer_check(&bench, &fx, black_box(&header)));
+            });
+            report(&format!("bearer_validate_store_{size}"), s, "ns/op");
+        }
+        return;
+    }
 
     // (a) the whole code + PKCE flow, fresh provider and store per pass.
     let mut samples = Vec::new();
