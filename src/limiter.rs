@@ -94,13 +94,24 @@ impl AttemptLimiter for MemoryAttemptLimiter {
     async fn attempt(&self, key: &str, now: OffsetDateTime) -> Attempt {
         let window = self.window;
         let mut counts = self.lock();
-        if !counts.contains_key(key) && counts.len() >= Self::MAX_KEYS {
-            counts.retain(|_, (_, since)| now - *since <= window);
+        // One lookup for a tracked key; a new one (the usual case: a success gives its attempt
+        // back and drops the key) is inserted with its first attempt counted.
+        let Some(entry) = counts.get_mut(key) else {
             if counts.len() >= Self::MAX_KEYS {
-                return Attempt::Allowed;
+                counts.retain(|_, (_, since)| now - *since <= window);
+                if counts.len() >= Self::MAX_KEYS {
+                    return Attempt::Allowed;
+                }
             }
-        }
-        let entry = counts.entry(key.to_owned()).or_insert((0, now));
+            if self.max_failures == 0 {
+                counts.insert(key.to_owned(), (0, now));
+                return Attempt::Refused {
+                    retry_after: window.max(Duration::seconds(1)),
+                };
+            }
+            counts.insert(key.to_owned(), (1, now));
+            return Attempt::Allowed;
+        };
         if now - entry.1 > window {
             *entry = (0, now);
         }
@@ -114,11 +125,11 @@ impl AttemptLimiter for MemoryAttemptLimiter {
 
     async fn succeeded(&self, key: &str, _now: OffsetDateTime) {
         let mut counts = self.lock();
-        if let Some(entry) = counts.get_mut(key) {
-            entry.0 = entry.0.saturating_sub(1);
-            if entry.0 == 0 {
-                counts.remove(key);
-            }
+        // One lookup when the key goes (its last counted attempt succeeded), two otherwise.
+        if let Some((key, (count, since))) = counts.remove_entry(key)
+            && count > 1
+        {
+            counts.insert(key, (count - 1, since));
         }
     }
 }

@@ -82,23 +82,31 @@ impl Params {
             text: String::with_capacity(body.len()),
             pairs: Vec::with_capacity(8),
         };
+        // `form_urlencoded` borrows a name or value with nothing to decode (nearly all).
         for (name, value) in url::form_urlencoded::parse(body) {
             params.push(&name, &value, limits)?;
         }
         Ok(params)
     }
 
-    /// Builds parameters from pairs a framework already decoded.
+    /// Builds parameters from pairs a framework already decoded (`&str`, `String`, `Cow<str>`
+    /// or anything else that reads as a `str`: the pairs are copied into one buffer, never
+    /// converted one by one).
     pub fn from_pairs<I, K, V>(pairs: I, limits: &Limits) -> Result<Self, OAuthError>
     where
         I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
+        K: AsRef<str>,
+        V: AsRef<str>,
     {
-        let mut params = Self::new();
+        let pairs = pairs.into_iter();
+        let mut params = Self {
+            // Room for a typical authorization request, so the buffer grows once at most.
+            text: String::with_capacity(256),
+            pairs: Vec::with_capacity(pairs.size_hint().0.min(limits.max_params)),
+        };
         let mut bytes = 0usize;
         for (name, value) in pairs {
-            let (name, value) = (name.into(), value.into());
+            let (name, value) = (name.as_ref(), value.as_ref());
             bytes = bytes.saturating_add(name.len() + value.len() + 2);
             if bytes > limits.max_bytes {
                 return Err(OAuthError::invalid_request(format!(
@@ -106,7 +114,7 @@ impl Params {
                     limits.max_bytes
                 )));
             }
-            params.push(&name, &value, limits)?;
+            params.push(name, value, limits)?;
         }
         Ok(params)
     }
@@ -139,7 +147,11 @@ impl Params {
                 limits.max_value_len
             )));
         }
-        if !REPEATABLE.contains(&name) && self.all().any(|(n, _)| n == name) {
+        if !REPEATABLE.contains(&name)
+            && self.pairs.iter().any(|pair| {
+                pair.name.1 - pair.name.0 == name.len() && self.slice(pair.name) == name
+            })
+        {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{}` is repeated",
                 printable(name)
@@ -173,9 +185,11 @@ impl Params {
 
     /// The value of `name`, if present and not empty (the first, for a repeatable parameter).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.all()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
+        self.pairs
+            .iter()
+            // Lengths first: most names differ in length, and then no bytes are compared.
+            .find(|pair| pair.name.1 - pair.name.0 == name.len() && self.slice(pair.name) == name)
+            .map(|pair| self.slice(pair.value))
             .filter(|v| !v.is_empty())
     }
 
@@ -223,6 +237,51 @@ pub(crate) fn printable(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// A form body and the same pairs decoded by a framework read alike, errors included.
+        #[test]
+        fn form_parsing_agrees_with_form_urlencoded(
+            bytes in proptest::collection::vec(proptest::sample::select(
+                b"ab=&+%%2F4e0gG\xff\xc3\xa9 ".to_vec()), 0..40)
+        ) {
+            let limits = Limits::default();
+            let ours = Params::from_form(&bytes, &limits);
+            let reference = Params::from_pairs(url::form_urlencoded::parse(&bytes), &limits);
+            proptest::prop_assert_eq!(ours.as_ref().ok(), reference.as_ref().ok());
+            proptest::prop_assert_eq!(
+                ours.err().map(|e| e.description),
+                reference.err().map(|e| e.description)
+            );
+        }
+    }
+
+    #[test]
+    fn form_decoding_edge_cases() {
+        let limits = Limits::default();
+        for body in [
+            "a=%",
+            "a=%4",
+            "a=%4g",
+            "a=%41%42",
+            "a=b=c",
+            "=x",
+            "a",
+            "&&a=1&&",
+            "a=+%2B+",
+            "a=%ff",
+            "a=%C3%A9",
+            "a=%c3",
+            "%61=1",
+            "a=1&%61=2",
+        ] {
+            let ours = Params::from_form(body.as_bytes(), &limits);
+            let reference =
+                Params::from_pairs(url::form_urlencoded::parse(body.as_bytes()), &limits);
+            assert_eq!(ours.as_ref().ok(), reference.as_ref().ok(), "{body}");
+            assert_eq!(ours.is_err(), reference.is_err(), "{body}");
+        }
+    }
 
     #[test]
     fn duplicates_are_invalid_request_even_when_one_is_empty() {

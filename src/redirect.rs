@@ -263,6 +263,11 @@ impl RedirectPolicy for ExactRedirect {
                 _ => Err(RedirectError::Missing),
             };
         };
+        // The usual case, a registered URI byte for byte: it was parsed when it was registered
+        // (by the same `RedirectUri::parse`), so it is not parsed again.
+        if let Some(same) = registered.iter().find(|r| r.text == requested) {
+            return Ok(same.clone());
+        }
         let requested = RedirectUri::parse(requested)?;
         let found = registered.iter().any(|r| {
             r.text == requested.text || (self.loopback_any_port && requested.matches_loopback(r))

@@ -12,6 +12,51 @@ pub enum BodyFormat {
     Form,
 }
 
+/// Appends `text` `application/x-www-form-urlencoded` (the `form_urlencoded` crate's
+/// `byte_serialize`, the encoding `Url::query_pairs_mut` uses).
+fn form_encode(out: &mut String, text: &str) {
+    out.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+}
+
+/// Whether `serde_json` writes `text` as it is: no control character, quote or backslash.
+fn needs_no_escape(text: &str) -> bool {
+    text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Appends `text` as a JSON string, exactly as `serde_json` writes it: copied as it is when
+/// there is nothing to escape (every token, identifier and URL the provider writes).
+pub(crate) fn json_string(json: &mut Vec<u8>, text: &str) {
+    if needs_no_escape(text) {
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    } else {
+        // Writing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *json, text);
+    }
+}
+
+/// Appends `n` as a JSON number (its decimal digits, as `serde_json` writes an integer).
+pub(crate) fn json_i64(json: &mut Vec<u8>, n: i64) {
+    json.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends `scopes` as one space-separated JSON string, as `serde_json` writes its `Display`.
+pub(crate) fn json_scope(json: &mut Vec<u8>, scopes: &crate::scope::ScopeSet) {
+    if scopes.iter().all(|s| needs_no_escape(s.as_str())) {
+        json.push(b'"');
+        for (i, scope) in scopes.iter().enumerate() {
+            if i > 0 {
+                json.push(b' ');
+            }
+            json.extend_from_slice(scope.as_str().as_bytes());
+        }
+        json.push(b'"');
+    } else {
+        json_string(json, &scopes.to_string());
+    }
+}
+
 /// An HTTP response: status, headers and body. Turn it into a framework's own response in a few
 /// lines, or with the `http` feature's `From` conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,11 +154,44 @@ impl Response {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a redirect does nothing until it is sent"]
 pub struct Redirect {
-    location: Url,
+    // The serialised URL: built once, sent as it is.
+    location: String,
 }
 
 impl Redirect {
+    /// `base` with `params` appended to its query: the text `Url::query_pairs_mut` and
+    /// `append_pair` write (a test compares them), written straight onto the serialisation
+    /// instead of through the `url` crate's serialiser.
     pub(crate) fn new(base: Url, params: &[(&str, &str)]) -> Self {
+        if base.fragment().is_some() {
+            // Never from a registered redirect URI (they refuse fragments): the general path.
+            return Self {
+                location: Self::through_url(base, params),
+            };
+        }
+        let needs_separator = base.query().is_some_and(|query| !query.is_empty());
+        let has_query = base.query().is_some();
+        let mut location = String::from(base);
+        if params.is_empty() {
+            return Self { location };
+        }
+        let room: usize = params.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+        location.reserve(room + room / 2);
+        if !has_query {
+            location.push('?');
+        }
+        for (i, (name, value)) in params.iter().enumerate() {
+            if i > 0 || needs_separator {
+                location.push('&');
+            }
+            form_encode(&mut location, name);
+            location.push('=');
+            form_encode(&mut location, value);
+        }
+        Self { location }
+    }
+
+    fn through_url(base: Url, params: &[(&str, &str)]) -> String {
         let mut location = base;
         if !params.is_empty() {
             let mut query = location.query_pairs_mut();
@@ -121,18 +199,19 @@ impl Redirect {
                 query.append_pair(name, value);
             }
         }
-        Self { location }
+        location.into()
     }
 
     /// The `Location` to send.
     pub fn location(&self) -> &str {
-        self.location.as_str()
+        &self.location
     }
 
     /// The value of one parameter of the location.
     #[cfg(any(test, feature = "testkit"))]
     pub(crate) fn param(&self, name: &str) -> Option<String> {
-        self.location
+        Url::parse(&self.location)
+            .ok()?
             .query_pairs()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.into_owned())
@@ -143,7 +222,7 @@ impl Redirect {
         Response {
             status: 302,
             headers: vec![
-                ("location", self.location.to_string()),
+                ("location", self.location.clone()),
                 ("cache-control", "no-store".into()),
                 // RFC 9700 §4.2.4: don't let the code leak through Referer from the next page.
                 ("referrer-policy", "no-referrer".into()),
@@ -156,6 +235,45 @@ impl Redirect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_are_written_as_serde_json_writes_them() {
+        for n in [0, 1, -1, 9, 10, 3600, -5, 1_700_000_000, i64::MAX, i64::MIN] {
+            let mut json = Vec::new();
+            json_i64(&mut json, n);
+            assert_eq!(serde_json::to_vec(&n).ok(), Some(json), "{n}");
+        }
+    }
+
+    #[test]
+    fn the_direct_redirect_writes_what_the_url_crate_writes() {
+        for base in [
+            "https://client.example/cb",
+            "https://client.example/cb?",
+            "https://client.example/cb?keep=1",
+            "https://client.example:8443/p/a%20th?x=%41&y",
+            "http://127.0.0.1:5000/",
+            "com.example.app:/oauth",
+            "urn:ietf:wg:oauth:2.0:oob",
+            "https://client.example/cb#frag",
+        ] {
+            let base = Url::parse(base).unwrap_or_else(|_| unreachable!());
+            for params in [
+                &[][..],
+                &[
+                    ("code", "tsr_ac_AZaz09-_"),
+                    ("state", "a b&c=d+e%f/g?é☃*.~!"),
+                ][..],
+                &[("iss", "https://auth.example.com/t?x=1")][..],
+            ] {
+                assert_eq!(
+                    Redirect::new(base.clone(), params).location,
+                    Redirect::through_url(base.clone(), params),
+                    "{base} {params:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn redirect_appends_parameters_to_an_existing_query() {

@@ -58,7 +58,10 @@ fn invalid_client(description: &'static str) -> OAuthError {
 
 /// Decodes one form-encoded half of a Basic credential (RFC 6749 §2.3.1).
 fn form_decode(text: &str) -> Option<String> {
-    // Generated IDs and secrets have no `+`: copy only when there is one to replace.
+    // Generated IDs and secrets have neither `+` nor `%`: then there is nothing to decode.
+    if !text.as_bytes().contains(&b'+') && !text.as_bytes().contains(&b'%') {
+        return Some(text.to_owned());
+    }
     let plus_as_space: std::borrow::Cow<'_, str> = if text.contains('+') {
         text.replace('+', " ").into()
     } else {
@@ -88,11 +91,23 @@ pub(crate) fn credentials(
             )
             .into());
         }
-        let decoded = STANDARD
-            .decode(header.credentials())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
+        // Decoded on the stack; only credentials longer than the buffer take the heap.
+        let mut buffer = [0u8; 384];
+        let on_heap;
+        let bytes: &[u8] = match STANDARD.decode_slice(header.credentials(), &mut buffer) {
+            Ok(len) => buffer.get(..len).unwrap_or_default(),
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                on_heap = STANDARD
+                    .decode(header.credentials())
+                    .map_err(|_| basic("malformed HTTP Basic credentials"))?;
+                &on_heap
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => {
+                return Err(basic("malformed HTTP Basic credentials"));
+            }
+        };
+        let decoded =
+            std::str::from_utf8(bytes).map_err(|_| basic("malformed HTTP Basic credentials"))?;
         let (id, secret) = decoded
             .split_once(':')
             .ok_or_else(|| basic("malformed HTTP Basic credentials"))?;
@@ -131,10 +146,15 @@ pub(crate) fn credentials(
 /// The limiter key of client authentication: the client and where the request came from, so
 /// that wrong secrets from one source slow only that source (RFC 6819 §5.1.4.2.3).
 fn attempt_key(id: &ClientId, source: Option<&str>) -> String {
-    match source {
-        Some(source) => format!("client:{id} source:{source}"),
-        None => format!("client:{id}"),
+    // `client:{id}` and ` source:{source}`, concatenated without the formatting machinery.
+    let mut key = String::with_capacity(7 + id.as_str().len() + source.map_or(0, |s| 8 + s.len()));
+    key.push_str("client:");
+    key.push_str(id.as_str());
+    if let Some(source) = source {
+        key.push_str(" source:");
+        key.push_str(source);
     }
+    key
 }
 
 impl Provider {
@@ -264,6 +284,18 @@ mod tests {
             Ok(Credentials::Basic { id, secret }) => {
                 assert_eq!(id.as_str(), "my+client");
                 assert_eq!(secret.secret(), "p:w d");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_basic_credentials_are_decoded_too() {
+        let long = "s".repeat(1000);
+        match credentials(&Params::new(), Some(&basic("client", &long))) {
+            Ok(Credentials::Basic { id, secret }) => {
+                assert_eq!(id.as_str(), "client");
+                assert_eq!(secret.secret(), long);
             }
             other => panic!("{other:?}"),
         }

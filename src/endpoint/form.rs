@@ -102,8 +102,8 @@ impl Provider {
                 .iter()
                 .find(|(alias, _)| alias == name)
                 .map_or(name, |(_, rfc)| rfc.as_str());
-            (renamed.to_owned(), value.to_owned())
+            (renamed, value)
         });
-        Params::from_pairs(pairs.collect::<Vec<_>>(), limits)
+        Params::from_pairs(pairs, limits)
     }
 }

@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::OAuthError;
 use crate::provider::Context;
+use crate::response::{json_i64, json_scope, json_string};
 use crate::scope::ScopeSet;
 use crate::secret::{AccessToken, RefreshToken, TokenHash};
 use crate::store::{
@@ -98,23 +99,36 @@ struct Body<'a> {
 impl TokenResponse {
     /// The JSON body, serialised straight from the fields (no intermediate map).
     pub(crate) fn to_json_bytes(&self) -> Vec<u8> {
-        let scope = (!self.scope.is_empty()).then(|| self.scope.to_string());
-        let body = Body {
-            access_token: self.access_token.secret(),
-            token_type: self.token_type,
-            expires_in: self.expires_in,
-            refresh_token: self.refresh_token.as_ref().map(RefreshToken::secret),
-            scope: scope.as_deref(),
-            issued_token_type: self.issued_token_type,
-            id_token: self.id_token.as_ref().map(IdToken::as_str),
-        };
+        // The bytes `serde_json` writes for `Body` (the tests compare them), written directly:
+        // a string with nothing to escape, which every token and scope is, is copied as it is.
         // Room for three tokens and a few scopes: the body is written without growing.
         let mut json = Vec::with_capacity(256);
-        // Strings and integers only: serialising cannot fail.
-        match serde_json::to_writer(&mut json, &body) {
-            Ok(()) => json,
-            Err(_) => Vec::new(),
+        json.extend_from_slice(br#"{"access_token":"#);
+        json_string(&mut json, self.access_token.secret());
+        json.extend_from_slice(br#","token_type":"#);
+        json_string(&mut json, self.token_type);
+        if let Some(expires_in) = self.expires_in {
+            json.extend_from_slice(br#","expires_in":"#);
+            json_i64(&mut json, expires_in);
         }
+        if let Some(refresh) = &self.refresh_token {
+            json.extend_from_slice(br#","refresh_token":"#);
+            json_string(&mut json, refresh.secret());
+        }
+        if !self.scope.is_empty() {
+            json.extend_from_slice(br#","scope":"#);
+            json_scope(&mut json, &self.scope);
+        }
+        if let Some(kind) = self.issued_token_type {
+            json.extend_from_slice(br#","issued_token_type":"#);
+            json_string(&mut json, kind);
+        }
+        if let Some(id_token) = &self.id_token {
+            json.extend_from_slice(br#","id_token":"#);
+            json_string(&mut json, id_token.as_str());
+        }
+        json.push(b'}');
+        json
     }
 
     /// The body's members as strings, in order, for dialects that filter or re-encode them.
@@ -450,6 +464,18 @@ mod tests {
                 id_token: refresh.then(|| IdToken::new("a.b.c")),
             };
             let bytes = response.to_json_bytes();
+            // The direct writer writes what `serde_json` writes for the body.
+            let scope = (!response.scope.is_empty()).then(|| response.scope.to_string());
+            let body = Body {
+                access_token: response.access_token.secret(),
+                token_type: response.token_type,
+                expires_in: response.expires_in,
+                refresh_token: response.refresh_token.as_ref().map(RefreshToken::secret),
+                scope: scope.as_deref(),
+                issued_token_type: response.issued_token_type,
+                id_token: response.id_token.as_ref().map(IdToken::as_str),
+            };
+            assert_eq!(serde_json::to_vec(&body).ok(), Some(bytes.clone()));
             let text = String::from_utf8_lossy(&bytes).into_owned();
             assert!(text.starts_with(r#"{"access_token":"tsr_at_"#), "{text}");
             let back = TokenResponse::from_json_bytes(&bytes).unwrap_or_else(|| panic!("{text}"));
