@@ -5,6 +5,7 @@
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
 pub(crate) mod device_code;
+pub(crate) mod family;
 pub(crate) mod issue;
 pub(crate) mod openid;
 pub(crate) mod pkce;

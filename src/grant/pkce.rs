@@ -6,7 +6,48 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::OAuthError;
-use crate::store::{PkceChallenge, PkceMethod};
+use serde::{Deserialize, Serialize};
+
+/// A PKCE code challenge (RFC 7636 §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PkceChallenge {
+    /// The challenge text as sent by the client.
+    pub challenge: String,
+    /// The transformation.
+    pub method: PkceMethod,
+}
+
+impl PkceChallenge {
+    /// A challenge record.
+    pub fn new(challenge: impl Into<String>, method: PkceMethod) -> Self {
+        Self {
+            challenge: challenge.into(),
+            method,
+        }
+    }
+}
+
+/// A PKCE transformation (RFC 7636 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PkceMethod {
+    /// `S256`: BASE64URL(SHA256(verifier)).
+    S256,
+    /// `plain`: the verifier itself. Refused unless enabled through [`crate::danger`].
+    #[serde(rename = "plain")]
+    Plain,
+}
+
+impl PkceMethod {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::S256 => "S256",
+            Self::Plain => "plain",
+        }
+    }
+}
 
 /// Whether `text` is 43 to 128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1, §4.2).
 fn well_formed(text: &str) -> bool {

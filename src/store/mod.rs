@@ -31,11 +31,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::client::{Client, ClientId, GrantType, UserId};
+use crate::client::{Client, ClientId, UserId};
 use crate::error::StoreError;
 use crate::scope::ScopeSet;
 use crate::secret::{SecretHash, TokenHash};
-use crate::shared_str::SharedStr;
 
 #[cfg(feature = "memory")]
 mod memory;
@@ -57,130 +56,11 @@ mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 
-/// The identifier of a grant: one authorization of a client (by a user, or by itself), from
-/// which a family of tokens descends. Revoking it revokes every token of the family.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GrantId(SharedStr);
-
-impl GrantId {
-    /// Wraps a stored identifier.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into().into())
-    }
-
-    /// A fresh random identifier (128 bits, hex).
-    pub fn generate(entropy: &dyn crate::Entropy) -> Self {
-        let mut bytes = [0u8; 16];
-        entropy.fill(&mut bytes);
-        Self(crate::secret::hex(&bytes).into())
-    }
-
-    /// The identifier's text.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-/// A grant: the family record every token of one authorization belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Grant {
-    /// The family identifier.
-    pub id: GrantId,
-    /// The client the grant was given to.
-    pub client_id: ClientId,
-    /// The user who gave it; `None` for a client acting for itself (client credentials).
-    pub user: Option<UserId>,
-    /// The scopes granted.
-    pub scopes: ScopeSet,
-    /// The grant type that created it.
-    pub grant_type: GrantType,
-    /// When it was created.
-    #[serde(with = "time::serde::timestamp")]
-    pub created_at: OffsetDateTime,
-    /// The resource servers (RFC 8707 resource indicators, absolute URIs) the grant's tokens
-    /// may be used at; empty for tokens not restricted to named resources.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub audience: Vec<String>,
-    /// How and when the user authenticated for this grant (OpenID Connect `auth_time`, `acr`,
-    /// `amr`), if the host said.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication: Option<Authentication>,
-}
-
-impl Grant {
-    /// A new grant record.
-    pub fn new(
-        id: GrantId,
-        client_id: ClientId,
-        user: Option<UserId>,
-        scopes: ScopeSet,
-        grant_type: GrantType,
-        created_at: OffsetDateTime,
-    ) -> Self {
-        Self {
-            id,
-            client_id,
-            user,
-            scopes,
-            grant_type,
-            created_at,
-            audience: Vec::new(),
-            authentication: None,
-        }
-    }
-
-    /// The same grant restricted to these resource servers (RFC 8707).
-    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
-        self.audience = audience;
-        self
-    }
-
-    /// The same grant with the user's authentication recorded.
-    pub fn with_authentication(mut self, authentication: Authentication) -> Self {
-        self.authentication = Some(authentication);
-        self
-    }
-}
-
-/// How and when the user authenticated (OpenID Connect Core §2: `auth_time`, `acr`, `amr`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Authentication {
-    /// When the user last authenticated actively (not when a session was merely reused).
-    #[serde(with = "time::serde::timestamp")]
-    pub auth_time: OffsetDateTime,
-    /// The authentication context class reference satisfied, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
-    /// The authentication methods used (RFC 8176 values such as `pwd`, `otp`, `hwk`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub amr: Vec<String>,
-}
-
-impl Authentication {
-    /// An authentication at `auth_time`, with no `acr` or `amr`.
-    pub fn new(auth_time: OffsetDateTime) -> Self {
-        Self {
-            auth_time,
-            acr: None,
-            amr: Vec::new(),
-        }
-    }
-
-    /// The same authentication with an `acr`.
-    pub fn with_acr(mut self, acr: impl Into<String>) -> Self {
-        self.acr = Some(acr.into());
-        self
-    }
-
-    /// The same authentication with these `amr` values.
-    pub fn with_amr(mut self, amr: Vec<String>) -> Self {
-        self.amr = amr;
-        self
-    }
-}
+/// The family record, its identifier and the user's authentication live with the grants;
+/// stores keep them.
+pub use crate::grant::family::{Authentication, Grant, GrantId};
+/// PKCE challenges live with PKCE; codes keep them.
+pub use crate::grant::pkce::{PkceChallenge, PkceMethod};
 
 /// A proof-of-possession key a token is bound to (the RFC 7800 `cnf` claim): only a client
 /// proving possession of that key may use the token.
@@ -193,47 +73,6 @@ pub enum Confirmation {
     /// `x5t#S256`: the base64url SHA-256 of a client certificate's DER (RFC 8705 §3.1).
     #[serde(rename = "x5t#S256")]
     X5tS256(String),
-}
-
-/// A PKCE code challenge (RFC 7636 §4.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PkceChallenge {
-    /// The challenge text as sent by the client.
-    pub challenge: String,
-    /// The transformation.
-    pub method: PkceMethod,
-}
-
-impl PkceChallenge {
-    /// A challenge record.
-    pub fn new(challenge: impl Into<String>, method: PkceMethod) -> Self {
-        Self {
-            challenge: challenge.into(),
-            method,
-        }
-    }
-}
-
-/// A PKCE transformation (RFC 7636 §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum PkceMethod {
-    /// `S256`: BASE64URL(SHA256(verifier)).
-    S256,
-    /// `plain`: the verifier itself. Refused unless enabled through [`crate::danger`].
-    #[serde(rename = "plain")]
-    Plain,
-}
-
-impl PkceMethod {
-    /// The wire name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::S256 => "S256",
-            Self::Plain => "plain",
-        }
-    }
 }
 
 /// An authorization code, as stored.
