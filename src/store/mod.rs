@@ -44,6 +44,8 @@ pub use memory::MemoryStore;
 mod postgres;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod ext;
 mod replay;
 pub use replay::{ReplayKey, ReplayStore};
 #[cfg(feature = "sqlite")]

@@ -13,11 +13,12 @@ use sqlx::sqlite::{
 use sqlx::{Executor, Row, Sqlite, Transaction};
 use time::OffsetDateTime;
 
+use super::ext::{CodeExt, GrantExt, StoredCodeExt, StoredTokenExt, TokenExt};
 use super::{
-    Authentication, ClientStore, CodeRecord, CodeRedemption, CodeStore, Confirmation, Consent,
-    ConsentStore, DevicePoll, DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family,
-    Grant, GrantId, Insertion, IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, ReplayKey,
-    ReplayStore, RetiredRefresh, Rotation, TokenRecord, TokenStore, TokenType,
+    ClientStore, CodeRecord, CodeRedemption, CodeStore, Consent, ConsentStore, DevicePoll,
+    DeviceRecord, DeviceRedemption, DeviceStatus, DeviceStore, Family, Grant, GrantId, Insertion,
+    IssueOutcome, PkceChallenge, PkceMethod, RefreshLookup, ReplayKey, ReplayStore, RetiredRefresh,
+    Rotation, TokenRecord, TokenStore, TokenType,
 };
 use crate::client::{Client, ClientId, GrantType, UserId};
 use crate::error::StoreError;
@@ -464,72 +465,6 @@ fn now() -> i64 {
 const CODE_COLUMNS: &str = "hash, grant_id, client_id, user_id, scopes, grant_type, \
     grant_created_at, redirect_uri, pkce_challenge, pkce_method, expires_at, ext";
 
-/// The `ext` column of a grant: its fields that no query reads.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct GrantExt {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    audience: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    authentication: Option<Authentication>,
-}
-
-impl GrantExt {
-    fn of(grant: &Grant) -> Self {
-        Self {
-            audience: grant.audience.clone(),
-            authentication: grant.authentication.clone(),
-        }
-    }
-
-    fn apply(self, mut grant: Grant) -> Grant {
-        grant.audience = self.audience;
-        grant.authentication = self.authentication;
-        grant
-    }
-}
-
-/// The `ext` column of a code: its own fields that no query reads, and its grant's.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct CodeExt {
-    #[serde(default)]
-    grant: GrantExt,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    nonce: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    dpop_jkt: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    claims: Option<String>,
-}
-
-impl CodeExt {
-    fn of(code: &CodeRecord) -> Self {
-        Self {
-            grant: GrantExt::of(&code.grant),
-            nonce: code.nonce.clone(),
-            dpop_jkt: code.dpop_jkt.clone(),
-            claims: code.claims.clone(),
-        }
-    }
-}
-
-/// The `ext` column of a token: its fields that no query reads.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct TokenExt {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    audience: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    confirmation: Option<Confirmation>,
-}
-
-impl TokenExt {
-    fn of(token: &TokenRecord) -> Self {
-        Self {
-            audience: token.audience.clone(),
-            confirmation: token.confirmation.clone(),
-        }
-    }
-}
-
 fn code_from(row: &SqliteRow) -> Result<CodeRecord, StoreError> {
     let grant = Grant::new(
         GrantId::new(get::<String>(row, "grant_id")?),
@@ -554,18 +489,16 @@ fn code_from(row: &SqliteRow) -> Result<CodeRecord, StoreError> {
         (None, None) => None,
         _ => return Err(corrupt("pkce_method", "challenge without method")),
     };
-    let ext: CodeExt = json_from(row, "ext")?;
-    let mut code = CodeRecord::new(
+    let mut ext: StoredCodeExt = json_from(row, "ext")?;
+    let grant = ext.apply_grant(grant);
+    let code = CodeRecord::new(
         hash_from(row, "hash")?,
-        ext.grant.apply(grant),
+        grant,
         get(row, "redirect_uri")?,
         pkce,
         time_from(row, "expires_at")?,
     );
-    code.nonce = ext.nonce;
-    code.dpop_jkt = ext.dpop_jkt;
-    code.claims = ext.claims;
-    Ok(code)
+    Ok(ext.apply(code))
 }
 
 const TOKEN_COLUMNS: &str = "hash, token_type, grant_id, client_id, user_id, scopes, issued_at, \
@@ -588,7 +521,7 @@ fn token_from(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
         "refresh" => TokenType::Refresh,
         other => return Err(corrupt("token_type", format!("unknown {other:?}"))),
     };
-    let ext: TokenExt = json_from(row, "ext")?;
+    let ext: StoredTokenExt = json_from(row, "ext")?;
     Ok(TokenRecord {
         hash: hash_from(row, "hash")?,
         token_type,
