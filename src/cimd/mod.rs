@@ -59,9 +59,8 @@ use time::OffsetDateTime;
 #[cfg_attr(docsrs, doc(cfg(feature = "cimd-fetch")))]
 pub use fetch::HttpMetadataFetcher;
 
-use crate::client::{AuthMethod, Client, ClientId, GrantType};
-use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::provider::Provider;
+use crate::client::Client;
+use crate::error::StoreError;
 
 /// What a fetcher must honour for one fetch; the provider sets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,11 +221,11 @@ pub trait ClientMetadataFetcher: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 #[must_use]
 pub struct ClientMetadataDocuments {
-    fetcher: Arc<dyn ClientMetadataFetcher>,
+    pub(crate) fetcher: Arc<dyn ClientMetadataFetcher>,
     capacity: usize,
     min_ttl: Duration,
     max_ttl: Duration,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
     cache: Mutex<Cache>,
 }
 
@@ -291,7 +290,7 @@ impl ClientMetadataDocuments {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn cached_client(&self, url: &str, now: OffsetDateTime) -> Option<Client> {
+    pub(crate) fn cached_client(&self, url: &str, now: OffsetDateTime) -> Option<Client> {
         let mut cache = self.lock();
         cache.tick += 1;
         let tick = cache.tick;
@@ -308,7 +307,13 @@ impl ClientMetadataDocuments {
         }
     }
 
-    fn remember(&self, url: &str, client: Client, expires_at: OffsetDateTime, now: OffsetDateTime) {
+    pub(crate) fn remember(
+        &self,
+        url: &str,
+        client: Client,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) {
         let mut cache = self.lock();
         cache.tick += 1;
         let tick = cache.tick;
@@ -336,7 +341,7 @@ impl ClientMetadataDocuments {
         );
     }
 
-    fn ttl(&self, max_age: Option<Duration>) -> Duration {
+    pub(crate) fn ttl(&self, max_age: Option<Duration>) -> Duration {
         max_age
             .unwrap_or(Duration::ZERO)
             .clamp(self.min_ttl, self.max_ttl)
@@ -399,7 +404,7 @@ pub(crate) fn document_url(id: &str, allow_loopback: bool) -> Result<url::Url, &
 }
 
 /// Whether a client ID is meant as a document URL (then it is resolved as one, or refused).
-fn names_a_document(id: &str) -> bool {
+pub(crate) fn names_a_document(id: &str) -> bool {
     let lower = |prefix: &str| {
         id.get(..prefix.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
@@ -407,150 +412,8 @@ fn names_a_document(id: &str) -> bool {
     lower("https://") || lower("http://")
 }
 
-fn refused(why: impl std::fmt::Display) -> ResolveError {
+pub(crate) fn refused(why: impl std::fmt::Display) -> ResolveError {
     ResolveError::Document(format!("the client ID metadata document is refused: {why}"))
-}
-
-impl Provider {
-    /// The client a request names: a stored client, or (with client ID metadata documents
-    /// enabled) the client a document URL names, fetched, checked and stored.
-    pub(crate) async fn resolve_client(
-        &self,
-        id: &ClientId,
-    ) -> Result<Option<Client>, ResolveError> {
-        let stored = self.client(id).await?;
-        if let Some(client) = &stored
-            && !client.metadata_document
-        {
-            return Ok(stored);
-        }
-        let Some(documents) = self.cx().client_metadata_documents() else {
-            // A document's client with documents switched off: nothing vouches for it now.
-            return Ok(None);
-        };
-        if !names_a_document(id.as_str()) {
-            return Ok(stored);
-        }
-        let allow_loopback = self.config().danger.loopback_client_metadata;
-        let url = document_url(id.as_str(), allow_loopback).map_err(refused)?;
-        let now = self.now();
-        let document = match documents.cached_client(url.as_str(), now) {
-            Some(client) => client,
-            None => {
-                let policy = FetchPolicy {
-                    max_bytes: ClientMetadataDocuments::MAX_BYTES,
-                    timeout: documents.timeout,
-                    allow_loopback,
-                };
-                let fetched = documents
-                    .fetcher
-                    .fetch(url.as_str(), &policy)
-                    .await
-                    .map_err(refused)?;
-                let client = self
-                    .client_from_document(id, &fetched.body)
-                    .map_err(|e| refused(e.description.as_deref().unwrap_or("invalid metadata")))?;
-                let ttl = documents.ttl(fetched.max_age);
-                let expires_at = now + time::Duration::try_from(ttl).unwrap_or(time::Duration::DAY);
-                documents.remember(url.as_str(), client.clone(), expires_at, now);
-                client
-            }
-        };
-        let store = self.cx().store();
-        match stored {
-            None => match store.insert_client(&document).await {
-                Ok(()) => {
-                    self.cx().audit(crate::AuditEvent::ClientRegistered {
-                        client_id: document.id.clone(),
-                    });
-                    Ok(Some(document))
-                }
-                // Another request stored it first (or an old deletion is being reaped).
-                Err(StoreError::Conflict) => {
-                    Ok(self.client(id).await?.filter(|c| c.metadata_document))
-                }
-                Err(other) => Err(other.into()),
-            },
-            Some(stored) => {
-                let mut current = document;
-                current.created_at = stored.created_at;
-                if current != stored {
-                    store.update_client(&current).await?;
-                }
-                Ok(Some(current))
-            }
-        }
-    }
-
-    /// The client a document describes, checked like a registration (names, URLs, redirect
-    /// URIs) and then by the draft's rules: `client_id` equal to the URL, no shared secret,
-    /// only the authorization code and refresh token grants.
-    pub(crate) fn client_from_document(
-        &self,
-        id: &ClientId,
-        body: &[u8],
-    ) -> Result<Client, OAuthError> {
-        let invalid = |why: String| OAuthError::new(ErrorCode::InvalidClientMetadata, why);
-        if body.len() > ClientMetadataDocuments::MAX_BYTES {
-            return Err(invalid("the document is larger than 64 KiB".into()));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|_| invalid("the document is not JSON".into()))?;
-        let Some(object) = value.as_object() else {
-            return Err(invalid("the document is not a JSON object".into()));
-        };
-        match object.get("client_id") {
-            Some(serde_json::Value::String(doc_id)) if doc_id == id.as_str() => {}
-            Some(serde_json::Value::String(_)) => {
-                return Err(invalid(
-                    "the document's client_id differs from its URL".into(),
-                ));
-            }
-            _ => return Err(invalid("the document has no client_id".into())),
-        }
-        for secret in ["client_secret", "client_secret_expires_at"] {
-            if object.contains_key(secret) {
-                return Err(invalid(format!("the document must not have {secret}")));
-            }
-        }
-        match object.get("token_endpoint_auth_method") {
-            None => {}
-            Some(serde_json::Value::String(method)) if method == "none" => {}
-            Some(serde_json::Value::String(method)) if method == "private_key_jwt" => {
-                return Err(invalid(
-                    "token_endpoint_auth_method private_key_jwt is not supported by this server; use none".into(),
-                ));
-            }
-            Some(serde_json::Value::String(method)) if method.starts_with("client_secret") => {
-                return Err(invalid(format!(
-                    "token_endpoint_auth_method {} needs a shared secret, which a metadata document cannot have",
-                    crate::params::printable(method)
-                )));
-            }
-            Some(_) => return Err(invalid("unsupported token_endpoint_auth_method".into())),
-        }
-        // The rest is a registration's metadata, checked the same way. The authentication
-        // method is read above; a document's client is public.
-        let mut stripped = object.clone();
-        stripped.remove("token_endpoint_auth_method");
-        stripped.remove("client_id");
-        let body = serde_json::to_vec(&stripped).unwrap_or_default();
-        let mut registration = self.parse_registration(&body)?;
-        registration.auth_method = AuthMethod::None;
-        if let Some(other) = registration
-            .grant_types
-            .iter()
-            .find(|g| !matches!(g, GrantType::AuthorizationCode | GrantType::RefreshToken))
-        {
-            return Err(invalid(format!(
-                "the {} grant is not available to a metadata document's client",
-                other.as_str()
-            )));
-        }
-        let mut client = self.build_client(id.clone(), &registration)?;
-        client.metadata_document = true;
-        Ok(client)
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::client::ClientId;
 use crate::config::Config;
+use crate::provider::Provider;
 use crate::store::MemoryStore;
 
 fn policy(allow_loopback: bool) -> FetchPolicy {

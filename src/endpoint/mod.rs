@@ -7,6 +7,7 @@ pub(crate) mod authorize;
 pub(crate) mod authorized_apps;
 pub(crate) mod bearer;
 pub(crate) mod client_auth;
+pub(crate) mod client_document;
 pub(crate) mod device;
 pub(crate) mod dpop;
 #[cfg(feature = "jose")]
