@@ -213,6 +213,26 @@ async fn a_document_becomes_a_stored_public_client() {
     assert_eq!(metadata["client_id_metadata_document_supported"], true);
 }
 
+/// A document is bounded by its own 64 KiB limit, not by the registration request's (16 KiB by
+/// default): the document's metadata is checked without being written out and read again.
+#[tokio::test]
+async fn a_document_over_the_request_limit_but_within_its_own_is_accepted() {
+    let mut doc = good_doc();
+    let uris: Vec<String> = (0..12)
+        .map(|i| format!("https://agent.example/cb/{i}/{}", "p".repeat(1800)))
+        .collect();
+    doc["redirect_uris"] = serde_json::json!(uris);
+    assert!(doc.to_string().len() > crate::Limits::default().max_bytes);
+    let provider = provider(serve(doc), |d| d);
+    let url = "https://agent.example/client.json";
+    let client = provider
+        .resolve_client(&id(url))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap_or_else(|| panic!("resolved"));
+    assert_eq!(client.redirect_uris.len(), 12);
+}
+
 #[tokio::test]
 async fn documents_that_break_the_rules_are_refused() {
     let url = "https://agent.example/client.json";

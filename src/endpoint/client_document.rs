@@ -97,7 +97,7 @@ impl Provider {
         }
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|_| invalid("the document is not JSON".into()))?;
-        let Some(object) = value.as_object() else {
+        let serde_json::Value::Object(mut object) = value else {
             return Err(invalid("the document is not a JSON object".into()));
         };
         match object.get("client_id") {
@@ -132,11 +132,9 @@ impl Provider {
         }
         // The rest is a registration's metadata, checked the same way. The authentication
         // method is read above; a document's client is public.
-        let mut stripped = object.clone();
-        stripped.remove("token_endpoint_auth_method");
-        stripped.remove("client_id");
-        let body = serde_json::to_vec(&stripped).unwrap_or_default();
-        let mut registration = self.parse_registration(&body)?;
+        object.remove("token_endpoint_auth_method");
+        object.remove("client_id");
+        let mut registration = self.registration_from_value(serde_json::Value::Object(object))?;
         registration.auth_method = AuthMethod::None;
         if let Some(other) = registration
             .grant_types

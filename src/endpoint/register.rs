@@ -661,6 +661,21 @@ impl Provider {
                     e.column()
                 ))
             })?;
+        self.registration_from(raw)
+    }
+
+    /// The checks of [`Self::parse_registration`] for metadata already parsed (a client ID
+    /// metadata document, bounded by its own limit).
+    pub(crate) fn registration_from_value(
+        &self,
+        value: serde_json::Value,
+    ) -> Result<ClientRegistration, OAuthError> {
+        let raw: RawMetadata = serde_json::from_value(value)
+            .map_err(|_| metadata_error("the document is not valid client metadata"))?;
+        self.registration_from(raw)
+    }
+
+    fn registration_from(&self, raw: RawMetadata) -> Result<ClientRegistration, OAuthError> {
         let auth_method = match raw.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
             Some(name) => AuthMethod::parse(name)
