@@ -407,8 +407,10 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
         now,
         access_expires,
         None,
-    )
-    .with_audience(issue.audience.clone());
+    );
+    // `new` copied the grant's audience; the access token's may be narrower (reusing the
+    // copy's allocation, the common case being the same list).
+    access_record.audience.clone_from(&issue.audience);
     if let Some(jkt) = issue.dpop_jkt {
         access_record = access_record.with_confirmation(Confirmation::Jkt(jkt.to_owned()));
     }
