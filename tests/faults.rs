@@ -697,6 +697,29 @@ async fn sweep_drains_a_backlog(h: &Harness) {
     );
 }
 
+/// What a scenario on its own task, bounded to 30 s, came to: the caller cleans up first,
+/// then [`settle`]s.
+#[cfg(any(feature = "postgres", feature = "redis"))]
+type Outcome = Result<Result<(), tokio::time::error::Elapsed>, tokio::task::JoinError>;
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn bounded(scenario: impl std::future::Future<Output = ()> + Send + 'static) -> Outcome {
+    tokio::spawn(tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        scenario,
+    ))
+    .await
+}
+
+/// Fails as the scenario did (its panic, or running past 30 s).
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn settle(outcome: Outcome) {
+    match outcome {
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+        Ok(timed) => timed.expect("the scenario ends within 30 s"),
+    }
+}
+
 #[cfg(feature = "postgres")]
 mod postgres {
     use std::str::FromStr as _;
@@ -765,16 +788,9 @@ mod postgres {
         let Some((h, proxy, direct, schema)) = setup().await else {
             return;
         };
-        let task = tokio::spawn(tokio::time::timeout(
-            Duration::from_secs(30),
-            scenario(h, proxy),
-        ));
-        let outcome = task.await;
+        let outcome = super::bounded(scenario(h, proxy)).await;
         teardown(direct, schema).await;
-        match outcome {
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-            Ok(timed) => timed.expect("the scenario ends within 30 s"),
-        }
+        super::settle(outcome);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -794,7 +810,6 @@ mod postgres {
 
 #[cfg(feature = "redis")]
 mod redis {
-    use std::time::Duration;
 
     use tessera::store::RedisStore;
 
@@ -848,16 +863,9 @@ mod redis {
         let Some((h, proxy, direct)) = setup().await else {
             return;
         };
-        let task = tokio::spawn(tokio::time::timeout(
-            Duration::from_secs(30),
-            scenario(h, proxy),
-        ));
-        let outcome = task.await;
+        let outcome = super::bounded(scenario(h, proxy)).await;
         direct.purge().await.expect("purge the test prefix");
-        match outcome {
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-            Ok(timed) => timed.expect("the scenario ends within 30 s"),
-        }
+        super::settle(outcome);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
