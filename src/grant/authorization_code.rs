@@ -44,12 +44,13 @@ pub(crate) struct Asked {
     pub(crate) openid: OpenIdAsk,
 }
 
-/// A JWK SHA-256 thumbprint (RFC 7638): 43 base64url characters.
+/// A JWK SHA-256 thumbprint (RFC 7638): a 32-byte digest, base64url without padding.
 fn is_thumbprint(text: &str) -> bool {
+    use base64::Engine as _;
     text.len() == 43
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .is_ok_and(|digest| digest.len() == 32)
 }
 
 /// The checks after the redirect URI is trusted (their failures may be redirected).
@@ -347,6 +348,20 @@ mod tests {
     use crate::redirect::RedirectUri;
     use crate::secret::TokenHash;
     use time::OffsetDateTime;
+
+    #[test]
+    fn a_thumbprint_is_exactly_a_base64url_sha256_digest() {
+        // RFC 7638 §3.1's example thumbprint.
+        assert!(is_thumbprint("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"));
+        for bad in [
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X", // 42 characters
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs=", // padded
+            "NzbLsXh8uDCcd+6MNwXF4W/7noWXFZAfHkxZsRGC9Xs", // standard alphabet
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xt", // trailing bits set
+        ] {
+            assert!(!is_thumbprint(bad), "{bad}");
+        }
+    }
 
     fn client() -> Client {
         let id = ClientId::new("c").unwrap_or_else(|_| unreachable!());
