@@ -758,7 +758,9 @@ mod postgres {
             .await
             .expect("connect through the proxy");
         let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
-        let provider = Provider::builder(config(), Arc::new(PgStore::from_pool(pool)))
+        // A paused server never answers: each operation gives up after 500 ms.
+        let store = PgStore::from_pool(pool).with_operation_timeout(Duration::from_millis(500));
+        let provider = Provider::builder(config(), Arc::new(store))
             .clock(Arc::new(clock.clone()))
             .build();
         // The harness's memory store is not used: the provider's store is PostgreSQL.
@@ -796,6 +798,11 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connections_dropped_and_refused_are_503_and_heal() {
         run(|h, proxy| async move { survives(&h, &proxy, Mode::Down).await }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_server_is_503_after_the_operation_timeout_and_heals() {
+        run(|h, proxy| async move { survives(&h, &proxy, Mode::Pause).await }).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

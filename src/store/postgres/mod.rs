@@ -60,6 +60,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection (sqlx's default is 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one store operation may take by default before it is given up as
+/// [`StoreError::Unavailable`]: a paused or partitioned server never answers, and sqlx has no
+/// read timeout of its own.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Every store trait on PostgreSQL, through a [`sqlx`] connection pool, shared safely by any
 /// number of provider processes. Cloning is cheap and shares the pool.
 ///
@@ -174,6 +179,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    operation_timeout: Duration,
 }
 
 impl fmt::Debug for PgStore {
@@ -182,6 +188,7 @@ impl fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("connections", &self.pool.size())
             .field("idle", &self.pool.num_idle())
+            .field("operation_timeout", &self.operation_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -247,7 +254,37 @@ impl PgStore {
 
     /// Uses an existing pool. Does not migrate: call [`PgStore::migrate`].
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            operation_timeout: OPERATION_TIMEOUT,
+        }
+    }
+
+    /// Bounds every store operation (a connection from the pool and all its statements) to
+    /// `timeout`, 5 seconds unless set. An operation still waiting then is dropped, its
+    /// transaction rolled back by the server, and answered [`StoreError::Unavailable`] (503
+    /// `temporarily_unavailable` at the endpoints): a paused or partitioned server would
+    /// otherwise hold requests for as long as TCP keeps the connection.
+    ///
+    /// A timeout cannot tell whether a `COMMIT` already sent was applied: keep it well above
+    /// the slowest healthy operation (sweeps delete at most 1000 rows per statement).
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Runs one store operation within the operation timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.operation_timeout, operation).await {
+            Ok(done) => done,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "PostgreSQL did not answer within {} ms",
+                self.operation_timeout.as_millis()
+            ))),
+        }
     }
 
     /// The pool, for the host's own queries.
@@ -900,43 +937,53 @@ impl PgStore {
 #[async_trait]
 impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        // A deleted client keeps its row until reaped: its ID is a Conflict until then.
-        sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
+        self.bounded(async move {
+            // A deleted client keeps its row until reaped: its ID is a Conflict until then.
+            sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
+                .bind(client.id.as_str())
+                .bind(Json(client))
+                .bind(client.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.bounded(async move {
+            let row = sqlx::query(
+                "SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
+        self.bounded(async move {
+            // One statement: the stored secret and registration token are copied over the new
+            // record's under the row lock.
+            let done = sqlx::query(
+                "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
+                 'secret', record->'secret', 'registration_token', record->'registration_token'), \
+                 created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+            )
             .bind(client.id.as_str())
             .bind(Json(client))
             .bind(client.created_at)
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        Ok(())
-    }
-
-    async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let row =
-            sqlx::query("SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-        row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
-            .transpose()
-    }
-
-    async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-        // One statement: the stored secret and registration token are copied over the new
-        // record's under the row lock.
-        let done = sqlx::query(
-            "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
-             'secret', record->'secret', 'registration_token', record->'registration_token'), \
-             created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(client.id.as_str())
-        .bind(Json(client))
-        .bind(client.created_at)
-        .execute(&self.pool)
+            Ok(done.rows_affected() > 0)
+        })
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn set_client_secret(
@@ -944,16 +991,19 @@ impl ClientStore for PgStore {
         id: &ClientId,
         secret: &SecretHash,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
-             WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(id.as_str())
-        .bind(secret.encode())
-        .execute(&self.pool)
+        self.bounded(async move {
+            let done = sqlx::query(
+                "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(secret.encode())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(done.rows_affected() > 0)
+        })
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn swap_registration_token(
@@ -962,99 +1012,111 @@ impl ClientStore for PgStore {
         old: &TokenHash,
         new: &TokenHash,
     ) -> Result<bool, StoreError> {
-        // The comparison is re-checked on the row's latest version under its lock.
-        let done = sqlx::query(
-            "UPDATE tessera_clients \
-             SET record = jsonb_set(record, '{registration_token}', to_jsonb($3::text)) \
-             WHERE id = $1 AND deleted_at IS NULL AND record->>'registration_token' = $2",
-        )
-        .bind(id.as_str())
-        .bind(old.to_hex())
-        .bind(new.to_hex())
-        .execute(&self.pool)
+        self.bounded(async move {
+            // The comparison is re-checked on the row's latest version under its lock.
+            let done = sqlx::query(
+                "UPDATE tessera_clients \
+                 SET record = jsonb_set(record, '{registration_token}', to_jsonb($3::text)) \
+                 WHERE id = $1 AND deleted_at IS NULL AND record->>'registration_token' = $2",
+            )
+            .bind(id.as_str())
+            .bind(old.to_hex())
+            .bind(new.to_hex())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(done.rows_affected() > 0)
+        })
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected() > 0)
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        // The mark: from its commit, lookups and issuance refuse the client.
-        let marked = sqlx::query(
-            "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
-        )
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?
-        .rows_affected()
-            > 0;
-        if !marked {
-            // Nothing to delete, or a deletion to finish.
-            let pending: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL",
+        self.bounded(async move {
+            // The mark: from its commit, lookups and issuance refuse the client.
+            let marked = sqlx::query(
+                "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .execute(&self.pool)
             .await
-            .map_err(db)?;
-            if pending.is_none() {
-                return Ok(false);
+            .map_err(db)?
+            .rows_affected()
+                > 0;
+            if !marked {
+                // Nothing to delete, or a deletion to finish.
+                let pending: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                if pending.is_none() {
+                    return Ok(false);
+                }
             }
-        }
-        while !self.reap_client(id).await?.1 {}
-        Ok(marked)
+            while !self.reap_client(id).await?.1 {}
+            Ok(marked)
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl CodeStore for PgStore {
     async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
-        let grant = &code.grant;
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        if !client_present(&mut tx, &grant.client_id).await? {
-            return Ok(Insertion::ClientUnknown);
-        }
-        let inserted = async {
-            insert_grant(&mut tx, grant).await?;
-            sqlx::query(
-                "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
-                 grant_type, grant_created_at, redirect_uri, pkce_challenge, pkce_method, \
-                 expires_at, ext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(bytes(&code.hash))
-            .bind(grant.id.as_str())
-            .bind(grant.client_id.as_str())
-            .bind(grant.user.as_ref().map(UserId::as_str))
-            .bind(grant.scopes.to_string())
-            .bind(grant.grant_type.as_str())
-            .bind(grant.created_at)
-            .bind(code.redirect_uri.as_deref())
-            .bind(code.pkce.as_ref().map(|p| p.challenge.as_str()))
-            .bind(code.pkce.as_ref().map(|p| p.method.as_str()))
-            .bind(code.expires_at)
-            .bind(Json(CodeExt::of(code)))
-            .execute(&mut *tx)
-            .await
-        }
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if is_foreign_key_violation(&e) => return Ok(Insertion::ClientUnknown),
-            Err(e) => return Err(db(e)),
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Insertion::Stored)
+        self.bounded(async move {
+            let grant = &code.grant;
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            if !client_present(&mut tx, &grant.client_id).await? {
+                return Ok(Insertion::ClientUnknown);
+            }
+            let inserted = async {
+                insert_grant(&mut tx, grant).await?;
+                sqlx::query(
+                    "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
+                     grant_type, grant_created_at, redirect_uri, pkce_challenge, pkce_method, \
+                     expires_at, ext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(bytes(&code.hash))
+                .bind(grant.id.as_str())
+                .bind(grant.client_id.as_str())
+                .bind(grant.user.as_ref().map(UserId::as_str))
+                .bind(grant.scopes.to_string())
+                .bind(grant.grant_type.as_str())
+                .bind(grant.created_at)
+                .bind(code.redirect_uri.as_deref())
+                .bind(code.pkce.as_ref().map(|p| p.challenge.as_str()))
+                .bind(code.pkce.as_ref().map(|p| p.method.as_str()))
+                .bind(code.expires_at)
+                .bind(Json(CodeExt::of(code)))
+                .execute(&mut *tx)
+                .await
+            }
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_foreign_key_violation(&e) => return Ok(Insertion::ClientUnknown),
+                Err(e) => return Err(db(e)),
+            }
+            tx.commit().await.map_err(db)?;
+            Ok(Insertion::Stored)
+        })
+        .await
     }
 
     async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
-        ))
-        .bind(bytes(hash))
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
+            ))
+            .bind(bytes(hash))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            row.as_ref().map(code_from).transpose()
+        })
         .await
-        .map_err(db)?;
-        row.as_ref().map(code_from).transpose()
     }
 
     async fn redeem_code(
@@ -1062,52 +1124,59 @@ impl CodeStore for PgStore {
         hash: &TokenHash,
         tokens: &[TokenRecord],
     ) -> Result<CodeRedemption, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Concurrent redemptions of one code queue here; each sees the one before committed.
-        let code: Option<(String, bool)> =
-            sqlx::query_as("SELECT grant_id, spent FROM tessera_codes WHERE hash = $1 FOR UPDATE")
-                .bind(bytes(hash))
-                .fetch_optional(&mut *tx)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            // Concurrent redemptions of one code queue here; each sees the one before committed.
+            let code: Option<(String, bool)> = sqlx::query_as(
+                "SELECT grant_id, spent FROM tessera_codes WHERE hash = $1 FOR UPDATE",
+            )
+            .bind(bytes(hash))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some((grant, spent)) = code else {
+                return Ok(CodeRedemption::Unknown);
+            };
+            if spent {
+                // A replay: the tombstone commits with this step; the tokens are reaped after.
+                sqlx::query(
+                    "UPDATE tessera_grants SET revoked_at = now() \
+                     WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&grant)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-        let Some((grant, spent)) = code else {
-            return Ok(CodeRedemption::Unknown);
-        };
-        if spent {
-            // A replay: the tombstone commits with this step; the tokens are reaped after.
-            sqlx::query(
-                "UPDATE tessera_grants SET revoked_at = now() \
-                 WHERE id = $1 AND revoked_at IS NULL",
-            )
-            .bind(&grant)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                self.reap_grant(&grant).await?;
+                return Ok(CodeRedemption::Replayed(GrantId::new(grant)));
+            }
+            if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
+                return Ok(CodeRedemption::GrantRevoked);
+            }
+            sqlx::query("UPDATE tessera_codes SET spent = true WHERE hash = $1")
+                .bind(bytes(hash))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            insert_tokens(&mut tx, tokens).await?;
             tx.commit().await.map_err(db)?;
-            self.reap_grant(&grant).await?;
-            return Ok(CodeRedemption::Replayed(GrantId::new(grant)));
-        }
-        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
-            return Ok(CodeRedemption::GrantRevoked);
-        }
-        sqlx::query("UPDATE tessera_codes SET spent = true WHERE hash = $1")
-            .bind(bytes(hash))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(CodeRedemption::Redeemed)
+            Ok(CodeRedemption::Redeemed)
+        })
+        .await
     }
 
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.sweep_rows(
-            "DELETE FROM tessera_codes WHERE hash IN (SELECT hash FROM tessera_codes \
-             WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING grant_id",
-            now,
-            limit,
-        )
+        self.bounded(async move {
+            self.sweep_rows(
+                "DELETE FROM tessera_codes WHERE hash IN (SELECT hash FROM tessera_codes \
+                 WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 RETURNING grant_id",
+                now,
+                limit,
+            )
+            .await
+        })
         .await
     }
 }
@@ -1115,11 +1184,14 @@ impl CodeStore for PgStore {
 #[async_trait]
 impl TokenStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db)
+        self.bounded(async move {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+                .map_err(db)
+        })
+        .await
     }
 
     async fn issue_tokens(
@@ -1127,55 +1199,64 @@ impl TokenStore for PgStore {
         family: Family<'_>,
         tokens: &[TokenRecord],
     ) -> Result<IssueOutcome, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        match family {
-            Family::New(grant) => {
-                if !client_present(&mut tx, &grant.client_id).await? {
-                    return Ok(IssueOutcome::ClientUnknown);
-                }
-                match insert_grant(&mut tx, grant).await {
-                    Ok(()) => {}
-                    Err(e) if is_foreign_key_violation(&e) => {
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            match family {
+                Family::New(grant) => {
+                    if !client_present(&mut tx, &grant.client_id).await? {
                         return Ok(IssueOutcome::ClientUnknown);
                     }
-                    Err(e) => return Err(db(e)),
+                    match insert_grant(&mut tx, grant).await {
+                        Ok(()) => {}
+                        Err(e) if is_foreign_key_violation(&e) => {
+                            return Ok(IssueOutcome::ClientUnknown);
+                        }
+                        Err(e) => return Err(db(e)),
+                    }
                 }
+                Family::Existing(id) => match lock_grant_shared(&mut tx, id.as_str()).await? {
+                    Some((true, true)) => {}
+                    Some((true, false)) => return Ok(IssueOutcome::ClientUnknown),
+                    _ => return Ok(IssueOutcome::GrantRevoked),
+                },
             }
-            Family::Existing(id) => match lock_grant_shared(&mut tx, id.as_str()).await? {
-                Some((true, true)) => {}
-                Some((true, false)) => return Ok(IssueOutcome::ClientUnknown),
-                _ => return Ok(IssueOutcome::GrantRevoked),
-            },
-        }
-        insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(IssueOutcome::Stored)
+            insert_tokens(&mut tx, tokens).await?;
+            tx.commit().await.map_err(db)?;
+            Ok(IssueOutcome::Stored)
+        })
+        .await
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
-        ))
-        .bind(bytes(hash))
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
+            ))
+            .bind(bytes(hash))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            row.map(|row| token_from(&row).map(Arc::new)).transpose()
+        })
         .await
-        .map_err(db)?;
-        row.map(|row| token_from(&row).map(Arc::new)).transpose()
     }
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
-             AND t.token_type = 'refresh'"
-        ))
-        .bind(bytes(hash))
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+                 AND t.token_type = 'refresh'"
+            ))
+            .bind(bytes(hash))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            match row {
+                Some(row) => refresh_from(&row),
+                None => Ok(RefreshLookup::Unknown),
+            }
+        })
         .await
-        .map_err(db)?;
-        match row {
-            Some(row) => refresh_from(&row),
-            None => Ok(RefreshLookup::Unknown),
-        }
     }
 
     async fn rotate_refresh(
@@ -1185,99 +1266,106 @@ impl TokenStore for PgStore {
         sealed_successor: Option<Vec<u8>>,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let grant: Option<String> =
-            sqlx::query_scalar("SELECT grant_id FROM tessera_tokens WHERE hash = $1")
-                .bind(bytes(old))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        let Some(grant) = grant else {
-            return Ok(Rotation::Unknown);
-        };
-        // Grant before token, as every step locks: a concurrent revocation of the family
-        // either finishes its mark first (and this finds it revoked) or waits for this one.
-        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
-            return Ok(Rotation::Unknown);
-        }
-        let retired = sqlx::query(
-            "UPDATE tessera_tokens SET retired_at = $2, sealed_successor = $3 \
-             WHERE hash = $1 AND retired_at IS NULL AND token_type = 'refresh'",
-        )
-        .bind(bytes(old))
-        .bind(now)
-        .bind(sealed_successor)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if retired.rows_affected() == 1 {
-            insert_tokens(&mut tx, new).await?;
-            tx.commit().await.map_err(db)?;
-            return Ok(Rotation::Rotated);
-        }
-        // Lost the race, or not a live refresh token. This statement sees every commit made
-        // before it, so the winner's retired record.
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM tessera_tokens WHERE hash = $1 AND token_type = 'refresh'"
-        ))
-        .bind(bytes(old))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.rollback().await.map_err(db)?;
-        Ok(match row.as_ref().map(refresh_from).transpose()? {
-            Some(RefreshLookup::Retired(retired)) => Rotation::AlreadyRetired(retired),
-            _ => Rotation::Unknown,
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let grant: Option<String> =
+                sqlx::query_scalar("SELECT grant_id FROM tessera_tokens WHERE hash = $1")
+                    .bind(bytes(old))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            let Some(grant) = grant else {
+                return Ok(Rotation::Unknown);
+            };
+            // Grant before token, as every step locks: a concurrent revocation of the family
+            // either finishes its mark first (and this finds it revoked) or waits for this one.
+            if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
+                return Ok(Rotation::Unknown);
+            }
+            let retired = sqlx::query(
+                "UPDATE tessera_tokens SET retired_at = $2, sealed_successor = $3 \
+                 WHERE hash = $1 AND retired_at IS NULL AND token_type = 'refresh'",
+            )
+            .bind(bytes(old))
+            .bind(now)
+            .bind(sealed_successor)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            if retired.rows_affected() == 1 {
+                insert_tokens(&mut tx, new).await?;
+                tx.commit().await.map_err(db)?;
+                return Ok(Rotation::Rotated);
+            }
+            // Lost the race, or not a live refresh token. This statement sees every commit made
+            // before it, so the winner's retired record.
+            let row = sqlx::query(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tessera_tokens WHERE hash = $1 AND token_type = 'refresh'"
+            ))
+            .bind(bytes(old))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.rollback().await.map_err(db)?;
+            Ok(match row.as_ref().map(refresh_from).transpose()? {
+                Some(RefreshLookup::Retired(retired)) => Rotation::AlreadyRetired(retired),
+                _ => Rotation::Unknown,
+            })
         })
+        .await
     }
 
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let grant: Option<String> = sqlx::query_scalar(
-            "SELECT grant_id FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL",
-        )
-        .bind(bytes(hash))
-        .fetch_optional(&mut *tx)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let grant: Option<String> = sqlx::query_scalar(
+                "SELECT grant_id FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL",
+            )
+            .bind(bytes(hash))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(grant) = grant else {
+                return Ok(false);
+            };
+            let active: Option<bool> = sqlx::query_scalar(
+                "SELECT revoked_at IS NULL FROM tessera_grants WHERE id = $1 FOR UPDATE",
+            )
+            .bind(&grant)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(active) = active else {
+                // Forgotten since the read above: the token went with its grant.
+                return Ok(false);
+            };
+            let removed =
+                sqlx::query("DELETE FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL")
+                    .bind(bytes(hash))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+            // The grant is locked: nothing can join it before this transaction ends.
+            sqlx::query(
+                "DELETE FROM tessera_grants g WHERE g.id = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
+                 AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
+                 AND NOT EXISTS (SELECT 1 FROM tessera_devices d WHERE d.grant_id = g.id)",
+            )
+            .bind(&grant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(removed > 0 && active)
+        })
         .await
-        .map_err(db)?;
-        let Some(grant) = grant else {
-            return Ok(false);
-        };
-        let active: Option<bool> = sqlx::query_scalar(
-            "SELECT revoked_at IS NULL FROM tessera_grants WHERE id = $1 FOR UPDATE",
-        )
-        .bind(&grant)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(active) = active else {
-            // Forgotten since the read above: the token went with its grant.
-            return Ok(false);
-        };
-        let removed =
-            sqlx::query("DELETE FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL")
-                .bind(bytes(hash))
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-        // The grant is locked: nothing can join it before this transaction ends.
-        sqlx::query(
-            "DELETE FROM tessera_grants g WHERE g.id = $1 \
-             AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
-             AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
-             AND NOT EXISTS (SELECT 1 FROM tessera_devices d WHERE d.grant_id = g.id)",
-        )
-        .bind(&grant)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(removed > 0 && active)
     }
 
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
-        self.revoke_and_reap(grant.as_str()).await
+        self.bounded(async move { self.revoke_and_reap(grant.as_str()).await })
+            .await
     }
 
     async fn revoke_user_grants(
@@ -1285,57 +1373,63 @@ impl TokenStore for PgStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<u64, StoreError> {
-        let mut revoked: Vec<String> = Vec::new();
-        loop {
-            let batch: Vec<String> = sqlx::query_scalar(
-                "UPDATE tessera_grants SET revoked_at = now() WHERE id IN (SELECT id \
-                 FROM tessera_grants WHERE client_id = $2 AND user_id = $1 \
-                 AND revoked_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE) RETURNING id",
-            )
-            .bind(user.as_str())
-            .bind(client.as_str())
-            .bind(limit_of(BATCH))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-            let done = batch.len() < BATCH;
-            revoked.extend(batch);
-            if done {
-                break;
+        self.bounded(async move {
+            let mut revoked: Vec<String> = Vec::new();
+            loop {
+                let batch: Vec<String> = sqlx::query_scalar(
+                    "UPDATE tessera_grants SET revoked_at = now() WHERE id IN (SELECT id \
+                     FROM tessera_grants WHERE client_id = $2 AND user_id = $1 \
+                     AND revoked_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE) RETURNING id",
+                )
+                .bind(user.as_str())
+                .bind(client.as_str())
+                .bind(limit_of(BATCH))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let done = batch.len() < BATCH;
+                revoked.extend(batch);
+                if done {
+                    break;
+                }
             }
-        }
-        for grant in &revoked {
-            self.reap_grant(grant).await?;
-        }
-        for chunk in revoked.chunks(BATCH) {
-            self.forget_grants(chunk.to_vec()).await?;
-        }
-        Ok(revoked.len() as u64)
+            for grant in &revoked {
+                self.reap_grant(grant).await?;
+            }
+            for chunk in revoked.chunks(BATCH) {
+                self.forget_grants(chunk.to_vec()).await?;
+            }
+            Ok(revoked.len() as u64)
+        })
+        .await
     }
 
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        while (removed as usize) < limit {
-            let budget = BATCH.min(limit - removed as usize);
-            // Live and retired tokens alike, by their own expires_at.
-            let mut batch = self
-                .sweep_batch(
-                    "DELETE FROM tessera_tokens WHERE hash IN (SELECT hash FROM tessera_tokens \
-                     WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                     RETURNING grant_id",
-                    now,
-                    budget,
-                )
-                .await?;
-            if (batch as usize) < budget {
-                batch += self.finish_reaping(budget - batch as usize).await?;
+        self.bounded(async move {
+            let mut removed = 0u64;
+            while (removed as usize) < limit {
+                let budget = BATCH.min(limit - removed as usize);
+                // Live and retired tokens alike, by their own expires_at.
+                let mut batch = self
+                    .sweep_batch(
+                        "DELETE FROM tessera_tokens WHERE hash IN (SELECT hash FROM tessera_tokens \
+                         WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                         RETURNING grant_id",
+                        now,
+                        budget,
+                    )
+                    .await?;
+                if (batch as usize) < budget {
+                    batch += self.finish_reaping(budget - batch as usize).await?;
+                }
+                removed += batch;
+                if (batch as usize) < budget {
+                    break;
+                }
             }
-            removed += batch;
-            if (batch as usize) < budget {
-                break;
-            }
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 }
 
@@ -1346,38 +1440,44 @@ impl ConsentStore for PgStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<Option<Consent>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
-        ))
-        .bind(user.as_str())
-        .bind(client.as_str())
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
+            ))
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            row.as_ref().map(consent_from).transpose()
+        })
         .await
-        .map_err(db)?;
-        row.as_ref().map(consent_from).transpose()
     }
 
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
-        // The union of the stored and the new scopes, computed under the row lock the upsert
-        // holds, kept sorted in byte order like a `ScopeSet`.
-        sqlx::query(&format!(
-            "INSERT INTO tessera_consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET \
-             scopes = array_to_string(ARRAY(\
-                SELECT s COLLATE \"C\" FROM unnest(string_to_array(\
-                    tessera_consents.scopes || ' ' || EXCLUDED.scopes, ' ')) AS s \
-                WHERE s <> '' GROUP BY 1 ORDER BY 1), ' '), \
-             last_used_at = EXCLUDED.last_used_at"
-        ))
-        .bind(consent.user.as_str())
-        .bind(consent.client_id.as_str())
-        .bind(consent.scopes.to_string())
-        .bind(consent.granted_at)
-        .bind(consent.last_used_at)
-        .execute(&self.pool)
+        self.bounded(async move {
+            // The union of the stored and the new scopes, computed under the row lock the upsert
+            // holds, kept sorted in byte order like a `ScopeSet`.
+            sqlx::query(&format!(
+                "INSERT INTO tessera_consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (user_id, client_id) DO UPDATE SET \
+                 scopes = array_to_string(ARRAY(\
+                    SELECT s COLLATE \"C\" FROM unnest(string_to_array(\
+                        tessera_consents.scopes || ' ' || EXCLUDED.scopes, ' ')) AS s \
+                    WHERE s <> '' GROUP BY 1 ORDER BY 1), ' '), \
+                 last_used_at = EXCLUDED.last_used_at"
+            ))
+            .bind(consent.user.as_str())
+            .bind(consent.client_id.as_str())
+            .bind(consent.scopes.to_string())
+            .bind(consent.granted_at)
+            .bind(consent.last_used_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn touch_consent(
@@ -1386,76 +1486,91 @@ impl ConsentStore for PgStore {
         client: &ClientId,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE tessera_consents SET last_used_at = $3 WHERE user_id = $1 AND client_id = $2",
-        )
-        .bind(user.as_str())
-        .bind(client.as_str())
-        .bind(at)
-        .execute(&self.pool)
+        self.bounded(async move {
+            sqlx::query(
+                "UPDATE tessera_consents SET last_used_at = $3 WHERE user_id = $1 AND client_id = $2",
+            )
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1"
-        ))
-        .bind(user.as_str())
-        .fetch_all(&self.pool)
+        self.bounded(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1"
+            ))
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            rows.iter().map(consent_from).collect()
+        })
         .await
-        .map_err(db)?;
-        rows.iter().map(consent_from).collect()
     }
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
-                .bind(user.as_str())
-                .bind(client.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-        Ok(done.rows_affected() > 0)
+        self.bounded(async move {
+            let done =
+                sqlx::query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
+                    .bind(user.as_str())
+                    .bind(client.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl DeviceStore for PgStore {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
-        let (status, grant) = device_status_columns(&record.status);
-        sqlx::query(&format!(
-            "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(bytes(&record.device_hash))
-        .bind(bytes(&record.user_code_hash))
-        .bind(record.client_id.as_str())
-        .bind(record.scopes.to_string())
-        .bind(record.expires_at)
-        .bind(i64::from(record.interval))
-        .bind(record.last_poll_at)
-        .bind(status)
-        .bind(grant)
-        .execute(&self.pool)
+        self.bounded(async move {
+            let (status, grant) = device_status_columns(&record.status);
+            sqlx::query(&format!(
+                "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(bytes(&record.device_hash))
+            .bind(bytes(&record.user_code_hash))
+            .bind(record.client_id.as_str())
+            .bind(record.scopes.to_string())
+            .bind(record.expires_at)
+            .bind(i64::from(record.interval))
+            .bind(record.last_poll_at)
+            .bind(status)
+            .bind(grant)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(())
+        })
         .await
-        .map_err(db)?;
-        Ok(())
     }
 
     async fn find_device_by_user_code(
         &self,
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
-        ))
-        .bind(bytes(user_code))
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            let row = sqlx::query(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
+            ))
+            .bind(bytes(user_code))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            row.as_ref().map(device_from).transpose()
+        })
         .await
-        .map_err(db)?;
-        row.as_ref().map(device_from).transpose()
     }
 
     async fn decide_device(
@@ -1463,49 +1578,52 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
         status: DeviceStatus,
     ) -> Result<bool, StoreError> {
-        let approved = match &status {
-            DeviceStatus::Approved { grant } => Some(grant),
-            DeviceStatus::Denied => None,
-            _ => return Ok(false),
-        };
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
-            "SELECT device_hash, client_id FROM tessera_devices \
-             WHERE user_code_hash = $1 AND status = 'pending' FOR UPDATE",
-        )
-        .bind(bytes(user_code))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some((device, client)) = pending else {
-            return Ok(false);
-        };
-        if let Some(grant) = approved {
-            if grant.client_id.as_str() != client
-                || !client_present(&mut tx, &grant.client_id).await?
-            {
+        self.bounded(async move {
+            let approved = match &status {
+                DeviceStatus::Approved { grant } => Some(grant),
+                DeviceStatus::Denied => None,
+                _ => return Ok(false),
+            };
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
+                "SELECT device_hash, client_id FROM tessera_devices \
+                 WHERE user_code_hash = $1 AND status = 'pending' FOR UPDATE",
+            )
+            .bind(bytes(user_code))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some((device, client)) = pending else {
                 return Ok(false);
+            };
+            if let Some(grant) = approved {
+                if grant.client_id.as_str() != client
+                    || !client_present(&mut tx, &grant.client_id).await?
+                {
+                    return Ok(false);
+                }
+                match insert_grant(&mut tx, grant).await {
+                    Ok(()) => {}
+                    Err(e) if is_foreign_key_violation(&e) => return Ok(false),
+                    Err(e) => return Err(db(e)),
+                }
             }
-            match insert_grant(&mut tx, grant).await {
-                Ok(()) => {}
-                Err(e) if is_foreign_key_violation(&e) => return Ok(false),
-                Err(e) => return Err(db(e)),
-            }
-        }
-        let (status, grant) = device_status_columns(&status);
-        sqlx::query(
-            "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
-             WHERE device_hash = $1",
-        )
-        .bind(&device)
-        .bind(status)
-        .bind(grant)
-        .bind(approved.map(|g| g.id.as_str()))
-        .execute(&mut *tx)
+            let (status, grant) = device_status_columns(&status);
+            sqlx::query(
+                "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
+                 WHERE device_hash = $1",
+            )
+            .bind(&device)
+            .bind(status)
+            .bind(grant)
+            .bind(approved.map(|g| g.id.as_str()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(true)
+        })
         .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(true)
     }
 
     async fn poll_device(
@@ -1513,42 +1631,45 @@ impl DeviceStore for PgStore {
         device: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<DevicePoll, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let row = sqlx::query(&format!(
-            "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE device_hash = $1 FOR UPDATE"
-        ))
-        .bind(bytes(device))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else {
-            return Ok(DevicePoll::Unknown);
-        };
-        let before = device_from(&row)?;
-        let too_fast = before
-            .last_poll_at
-            .is_some_and(|last| now < last + time::Duration::seconds(i64::from(before.interval)));
-        let mut after = before.clone();
-        after.last_poll_at = Some(now);
-        if too_fast {
-            after.interval = after.interval.saturating_add(5);
-        }
-        sqlx::query(
-            "UPDATE tessera_devices SET last_poll_at = $2, poll_interval = $3 \
-             WHERE device_hash = $1",
-        )
-        .bind(bytes(device))
-        .bind(now)
-        .bind(i64::from(after.interval))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        Ok(if too_fast {
-            DevicePoll::SlowDown(after)
-        } else {
-            DevicePoll::Polled(before)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let row = sqlx::query(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE device_hash = $1 FOR UPDATE"
+            ))
+            .bind(bytes(device))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(row) = row else {
+                return Ok(DevicePoll::Unknown);
+            };
+            let before = device_from(&row)?;
+            let too_fast = before.last_poll_at.is_some_and(|last| {
+                now < last + time::Duration::seconds(i64::from(before.interval))
+            });
+            let mut after = before.clone();
+            after.last_poll_at = Some(now);
+            if too_fast {
+                after.interval = after.interval.saturating_add(5);
+            }
+            sqlx::query(
+                "UPDATE tessera_devices SET last_poll_at = $2, poll_interval = $3 \
+                 WHERE device_hash = $1",
+            )
+            .bind(bytes(device))
+            .bind(now)
+            .bind(i64::from(after.interval))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(if too_fast {
+                DevicePoll::SlowDown(after)
+            } else {
+                DevicePoll::Polled(before)
+            })
         })
+        .await
     }
 
     async fn redeem_device(
@@ -1556,49 +1677,55 @@ impl DeviceStore for PgStore {
         device: &TokenHash,
         tokens: &[TokenRecord],
     ) -> Result<DeviceRedemption, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Concurrent redemptions queue on the row; each sees the one before committed.
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT status, coalesce(grant_id, approved_grant->>'id') FROM tessera_devices \
-             WHERE device_hash = $1 FOR UPDATE",
-        )
-        .bind(bytes(device))
-        .fetch_optional(&mut *tx)
+        self.bounded(async move {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            // Concurrent redemptions queue on the row; each sees the one before committed.
+            let row: Option<(String, Option<String>)> = sqlx::query_as(
+                "SELECT status, coalesce(grant_id, approved_grant->>'id') FROM tessera_devices \
+                 WHERE device_hash = $1 FOR UPDATE",
+            )
+            .bind(bytes(device))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some((status, grant)) = row else {
+                return Ok(DeviceRedemption::Unknown);
+            };
+            let grant = match (status.as_str(), grant) {
+                ("approved", Some(grant)) => grant,
+                ("redeemed", _) => return Ok(DeviceRedemption::AlreadyRedeemed),
+                _ => return Ok(DeviceRedemption::NotApproved),
+            };
+            if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
+                return Ok(DeviceRedemption::GrantRevoked);
+            }
+            sqlx::query(
+                "UPDATE tessera_devices SET status = 'redeemed', approved_grant = NULL, \
+                 grant_id = $2 WHERE device_hash = $1",
+            )
+            .bind(bytes(device))
+            .bind(&grant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            insert_tokens(&mut tx, tokens).await?;
+            tx.commit().await.map_err(db)?;
+            Ok(DeviceRedemption::Redeemed)
+        })
         .await
-        .map_err(db)?;
-        let Some((status, grant)) = row else {
-            return Ok(DeviceRedemption::Unknown);
-        };
-        let grant = match (status.as_str(), grant) {
-            ("approved", Some(grant)) => grant,
-            ("redeemed", _) => return Ok(DeviceRedemption::AlreadyRedeemed),
-            _ => return Ok(DeviceRedemption::NotApproved),
-        };
-        if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
-            return Ok(DeviceRedemption::GrantRevoked);
-        }
-        sqlx::query(
-            "UPDATE tessera_devices SET status = 'redeemed', approved_grant = NULL, \
-             grant_id = $2 WHERE device_hash = $1",
-        )
-        .bind(bytes(device))
-        .bind(&grant)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        insert_tokens(&mut tx, tokens).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(DeviceRedemption::Redeemed)
     }
 
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.sweep_rows(
-            "DELETE FROM tessera_devices WHERE device_hash IN (SELECT device_hash \
-             FROM tessera_devices WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
-             FOR UPDATE SKIP LOCKED) RETURNING grant_id",
-            now,
-            limit,
-        )
+        self.bounded(async move {
+            self.sweep_rows(
+                "DELETE FROM tessera_devices WHERE device_hash IN (SELECT device_hash \
+                 FROM tessera_devices WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) RETURNING grant_id",
+                now,
+                limit,
+            )
+            .await
+        })
         .await
     }
 }
@@ -1611,42 +1738,48 @@ impl ReplayStore for PgStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
-        let row = sqlx::query(
-            "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
-        )
-        .bind(key.as_bytes().as_slice())
-        .bind(expires_at)
-        .bind(now)
-        .fetch_optional(&self.pool)
+        self.bounded(async move {
+            // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
+            let row = sqlx::query(
+                "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                 WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+            )
+            .bind(key.as_bytes().as_slice())
+            .bind(expires_at)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(row.is_some())
+        })
         .await
-        .map_err(db)?;
-        Ok(row.is_some())
     }
 
     async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut removed = 0u64;
-        while (removed as usize) < limit {
-            let budget = BATCH.min(limit - removed as usize);
-            let batch = sqlx::query(
-                "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
-                 tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
-                 FOR UPDATE SKIP LOCKED)",
-            )
-            .bind(now)
-            .bind(limit_of(budget))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            removed += batch;
-            if (batch as usize) < budget {
-                break;
+        self.bounded(async move {
+            let mut removed = 0u64;
+            while (removed as usize) < limit {
+                let budget = BATCH.min(limit - removed as usize);
+                let batch = sqlx::query(
+                    "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
+                     tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED)",
+                )
+                .bind(now)
+                .bind(limit_of(budget))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                removed += batch;
+                if (batch as usize) < budget {
+                    break;
+                }
             }
-        }
-        Ok(removed)
+            Ok(removed)
+        })
+        .await
     }
 }
 
