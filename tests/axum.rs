@@ -854,3 +854,141 @@ async fn endpoints_the_config_leaves_out_are_not_mounted() {
     let page = call(&router, get_request("/authorize")).await;
     assert_eq!(page.text(), "the host's authorization page");
 }
+
+fn preflight(path: &str, origin: &str, method: &str) -> Request<Body> {
+    Request::builder()
+        .method(Method::OPTIONS)
+        .uri(path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type,dpop",
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn from_origin(mut request: Request<Body>, origin: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, origin.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn browser_clients_may_call_the_token_and_metadata_endpoints_from_any_origin_by_default() {
+    let provider = provider(full("https://auth.example.com"));
+    let router: Router = tessera::axum::router(&provider);
+    let origin = "https://spa.example.net";
+
+    let answer = call(&router, preflight("/token", origin, "POST")).await;
+    assert!(answer.status.is_success(), "preflight: {}", answer.status);
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let allowed = answer
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS)
+        .to_ascii_lowercase();
+    for name in ["authorization", "content-type", "dpop"] {
+        assert!(allowed.contains(name), "{name} not in {allowed}");
+    }
+    assert!(
+        answer
+            .header(header::ACCESS_CONTROL_ALLOW_METHODS)
+            .contains("POST")
+    );
+    // Credentials are never allowed: no cookie rides along with a script's request.
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), "");
+
+    // The actual requests: a token error and the metadata document, both readable.
+    let refused = call(
+        &router,
+        from_origin(form_post("/token", "grant_type=client_credentials"), origin),
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(refused.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let exposed = refused
+        .header(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+        .to_ascii_lowercase();
+    for name in ["www-authenticate", "dpop-nonce", "retry-after"] {
+        assert!(exposed.contains(name), "{name} not in {exposed}");
+    }
+    let metadata = call(
+        &router,
+        from_origin(
+            get_request("/.well-known/oauth-authorization-server"),
+            origin,
+        ),
+    )
+    .await;
+    assert_eq!(metadata.status, StatusCode::OK);
+    assert_eq!(metadata.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    for path in ["/revoke", "/register"] {
+        let answer = call(&router, preflight(path, origin, "POST")).await;
+        assert_eq!(
+            answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            "*",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_introspection_endpoint_never_answers_scripts_of_other_origins() {
+    let provider = provider(full("https://auth.example.com"));
+    let router: Router = tessera::axum::router(&provider);
+    let path = provider.config().endpoints().introspection.clone().unwrap();
+    let answer = call(&router, preflight(&path, "https://spa.example.net", "POST")).await;
+    assert_eq!(
+        answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "",
+        "{path}"
+    );
+    let answer = call(
+        &router,
+        from_origin(form_post(&path, "token=x"), "https://spa.example.net"),
+    )
+    .await;
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "");
+}
+
+#[tokio::test]
+async fn a_listed_origin_policy_answers_only_those_origins_and_disabled_answers_none() {
+    use tessera::axum::Cors;
+
+    let provider = provider(full("https://auth.example.com"));
+    let cors = Cors::origins(["https://spa.example.net"]).unwrap();
+    let router: Router = Routes::new(&provider).cors(cors).into_router();
+    let listed = call(
+        &router,
+        preflight("/token", "https://spa.example.net", "POST"),
+    )
+    .await;
+    assert_eq!(
+        listed.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "https://spa.example.net"
+    );
+    assert!(
+        listed
+            .header(header::VARY)
+            .to_ascii_lowercase()
+            .contains("origin")
+    );
+    let other = call(&router, preflight("/token", "https://evil.example", "POST")).await;
+    assert_eq!(other.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "");
+
+    let router: Router = Routes::new(&provider).cors(Cors::disabled()).into_router();
+    let answer = call(
+        &router,
+        preflight("/token", "https://spa.example.net", "POST"),
+    )
+    .await;
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "");
+    // Without CORS an OPTIONS request is just a method the endpoint does not serve.
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -54,9 +54,11 @@
 mod authorize;
 mod bearer;
 mod body;
+mod cors;
 mod page;
 mod router;
 
 pub use bearer::{AnyScope, Bearer, BearerLayer, BearerRejection, BearerService, RequiredScopes};
 pub use body::BodyRejection;
+pub use cors::{Cors, InvalidOrigin};
 pub use router::{Routes, router};

@@ -8,6 +8,7 @@ use ::axum::response::{IntoResponse, Response as AxumResponse};
 use ::axum::routing::{MethodRouter, get, post};
 
 use super::body::{authorization, read_bounded};
+use super::cors::Cors;
 use crate::config::Config;
 use crate::endpoint::form::FormRequest;
 use crate::provider::Provider;
@@ -89,6 +90,7 @@ pub struct Routes<S = ()> {
     authorization: Option<MethodRouter<S>>,
     device_verification: Option<MethodRouter<S>>,
     end_session: Option<MethodRouter<S>>,
+    cors: Cors,
 }
 
 impl<S> Routes<S>
@@ -103,7 +105,16 @@ where
             authorization: None,
             device_verification: None,
             end_session: None,
+            cors: Cors::default(),
         }
+    }
+
+    /// Which web origins' scripts may call the endpoints browser-based clients use (the
+    /// metadata documents, the JWK Set, token, revocation, userinfo, registration and device
+    /// authorization): any origin unless set, never the introspection endpoint. See [`Cors`].
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
     }
 
     /// Mounts the host's authorization endpoint (its login and consent pages, typically a
@@ -139,11 +150,17 @@ where
         let mut mounted = Mounted::default();
 
         let mut standard = Router::<Provider>::new();
+        let cors = self.cors.layer();
+        // Every endpoint below but introspection is one a browser-based client may call.
+        let open = |route: MethodRouter<Provider>| match &cors {
+            Some(layer) => route.layer(layer.clone()),
+            None => route,
+        };
         let mut add = |router: Router<Provider>, path: Option<String>, route| match path {
             Some(path) if mounted.claim(&path) => router.route(&path, route),
             _ => router,
         };
-        standard = add(standard, Some(metadata_path(config)), get(metadata));
+        standard = add(standard, Some(metadata_path(config)), open(get(metadata)));
         for path in resource_metadata_paths(config) {
             let served = path.clone();
             let handler = move |State(provider): State<Provider>| async move {
@@ -151,31 +168,39 @@ where
                     .protected_resource_metadata(&served)
                     .unwrap_or_else(|| Response::json(404, &serde_json::json!({})))
             };
-            standard = add(standard, Some(path), get(handler));
+            standard = add(standard, Some(path), open(get(handler)));
         }
         if provider.cx().openid() {
             standard = add(
                 standard,
                 Some(openid_configuration_path(config)),
-                get(openid_configuration),
+                open(get(openid_configuration)),
             );
         }
         if let Some(path) = served.jwks {
-            standard = add(standard, route_path(config, path), get(jwks));
+            standard = add(standard, route_path(config, path), open(get(jwks)));
         }
         #[cfg(feature = "jose")]
         if let Some(path) = served.userinfo {
             standard = add(
                 standard,
                 route_path(config, path),
-                get(userinfo).post(userinfo),
+                open(get(userinfo).post(userinfo)),
             );
         }
-        standard = add(standard, route_path(config, served.token), post(token));
+        standard = add(
+            standard,
+            route_path(config, served.token),
+            open(post(token)),
+        );
         for (path, handler) in [
-            (served.revocation, post(revoke)),
+            (served.revocation, open(post(revoke))),
+            // For resource servers only: no CORS.
             (served.introspection, post(introspect)),
-            (served.device_authorization, post(device_authorization)),
+            (
+                served.device_authorization,
+                open(post(device_authorization)),
+            ),
         ] {
             if let Some(path) = path {
                 standard = add(standard, route_path(config, path), handler);
@@ -183,11 +208,11 @@ where
         }
         if let Some(path) = served.registration.and_then(|p| route_path(config, p)) {
             let configuration = format!("{path}/{{client_id}}");
-            standard = add(standard, Some(path), post(register));
+            standard = add(standard, Some(path), open(post(register)));
             let methods = get(client_configuration)
                 .put(client_configuration)
                 .delete(client_configuration);
-            standard = add(standard, Some(configuration), methods);
+            standard = add(standard, Some(configuration), open(methods));
         }
         let mut router: Router<S> = standard.with_state(provider.clone());
         for (path, route) in [
