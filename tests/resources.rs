@@ -526,3 +526,54 @@ async fn protected_resource_metadata_and_the_challenge() {
         )
     );
 }
+
+/// The axum extractors check the audience with no layer: at a registered resource's URL the
+/// token must name it; at another handler of the provider's it must be valid at the provider's
+/// own resources (the default audience), so a token narrowed to another service is refused.
+#[tokio::test]
+async fn the_axum_extractors_refuse_a_token_meant_for_another_resource() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tessera::axum::{AnyScope, Bearer};
+    use tower::ServiceExt as _;
+
+    async fn me(principal: tessera::Principal) -> String {
+        principal.client_id().to_string()
+    }
+    async fn other(principal: Bearer<AnyScope>) -> String {
+        principal.client_id().to_string()
+    }
+
+    let h = resources_harness(None);
+    let client = h.confidential().await;
+    let own = tokens_for(&h, &client, "read", &[]).await;
+    let files = tokens_for(&h, &client, "read", &[FILES]).await;
+    let router: axum::Router = axum::Router::new()
+        .route("/api/me", get(me))
+        .route("/api/other", get(other))
+        .with_state(h.provider.clone());
+    let status = |path: &'static str, token: &serde_json::Value| {
+        let router = router.clone();
+        let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+        async move {
+            let request = Request::get(path)
+                .header(header::AUTHORIZATION, bearer)
+                .body(Body::empty())
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            let challenge = response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (response.status(), challenge)
+        }
+    };
+    for path in ["/api/me", "/api/other"] {
+        assert_eq!(status(path, &own).await.0, StatusCode::OK, "{path}");
+        let (refused, challenge) = status(path, &files).await;
+        assert_eq!(refused, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(challenge.contains("invalid_token"), "{path}: {challenge}");
+    }
+}

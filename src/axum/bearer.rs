@@ -69,12 +69,37 @@ async fn guard(
     }
     let dpop = crate::http::dpop_header(&parts.headers);
     let url = resource_url(provider, parts);
-    let request = BearerRequest::new(authorization(&parts.headers), parts.uri.query(), None)
+    let mut request = BearerRequest::new(authorization(&parts.headers), parts.uri.query(), None)
         .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
-    provider
+    // A handler at a registered resource's URL is that resource (RFC 8707 §2).
+    let registered = provider.config().resource(&url).is_some();
+    if registered {
+        request = request.for_resource(&url);
+    }
+    let principal = provider
         .validate_bearer(&request, required)
         .await
-        .map_err(|error| BearerRejection::new(provider, error))
+        .map_err(|error| BearerRejection::new(provider, error))?;
+    if !registered && !serves_default_audience(provider, principal.audience()) {
+        let refusal = BearerError::new(
+            crate::ErrorCode::InvalidToken,
+            "the access token is not meant for this resource",
+        );
+        return Err(BearerRejection::new(provider, refusal));
+    }
+    Ok(principal)
+}
+
+/// Whether a token with `audience` is valid at one of the provider's own handlers that is no
+/// registered resource: a token requested without `resource` (the default audience, or none
+/// from before resources were registered) is; one narrowed to other resources only is not.
+fn serves_default_audience(provider: &Provider, audience: &[String]) -> bool {
+    audience.is_empty()
+        || provider
+            .config()
+            .resources()
+            .iter()
+            .any(|r| r.by_default && audience.iter().any(|a| *a == r.id))
 }
 
 /// The URL a DPoP proof must name (`htu`) for this request: the issuer's origin and the
@@ -95,6 +120,12 @@ fn resource_url(provider: &Provider, parts: &Parts) -> String {
 /// otherwise the token is read from the `Authorization` header (or, where the configuration
 /// allows it, the query) and validated. A token in a form body is seen only by the layer,
 /// which may read the body. To require scopes, use [`Bearer`] or the layer.
+///
+/// The audience is checked too (RFC 8707): at the URL of a [registered
+/// resource](crate::Resource) (the issuer's origin and the request's path) the token must name
+/// that resource; at any other handler it must be valid at the provider's own resources (the
+/// default audience, or none), so a token narrowed to another service is refused with
+/// `invalid_token`.
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 impl<S> FromRequestParts<S> for Principal
 where
