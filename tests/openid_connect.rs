@@ -718,3 +718,124 @@ fn tamper(token: &str) -> String {
     let last = if token.ends_with('A') { 'B' } else { 'A' };
     format!("{}{last}", &token[..token.len() - 1])
 }
+
+/// Two provider instances given the same keys (the same PEM, the same schedules) over one
+/// store agree on the JWK Set at every instant of a rotation: the next key is published before
+/// either signs with it, a token one instance signed verifies with the other's JWK Set, and the
+/// retired key stays published until every token it signed has expired (the key set's token
+/// lifetime), then leaves both sets at once.
+#[tokio::test]
+async fn a_key_rotation_is_the_same_on_two_instances_sharing_a_store() {
+    let start = time::macros::datetime!(2030-01-01 00:00 UTC);
+    let switch = start + time::Duration::days(2);
+    let old = SigningKey::generate(Algorithm::Rs256)
+        .unwrap()
+        .with_kid("old")
+        .unwrap()
+        .to_pkcs8_pem()
+        .unwrap();
+    let new = SigningKey::generate(Algorithm::Rs256)
+        .unwrap()
+        .with_kid("new")
+        .unwrap()
+        .to_pkcs8_pem()
+        .unwrap();
+    // What each instance's configuration does: read the PEM files, apply the one schedule.
+    let key_set = || {
+        KeySet::builder(time::Duration::hours(1))
+            .publish_lead(time::Duration::days(1))
+            .key(
+                SigningKey::from_pkcs8_pem(&old)
+                    .unwrap()
+                    .with_kid("old")
+                    .unwrap(),
+                KeySchedule::always(),
+            )
+            .key(
+                SigningKey::from_pkcs8_pem(&new)
+                    .unwrap()
+                    .with_kid("new")
+                    .unwrap(),
+                KeySchedule::active_from(switch.unix_timestamp()),
+            )
+            .build()
+            .unwrap()
+    };
+    let store = Arc::new(MemoryStore::new());
+    let instance = || {
+        let config = builder()
+            .scopes(ScopeSet::parse("openid profile").unwrap())
+            .build()
+            .unwrap();
+        let clock = ManualClock::new(start);
+        let provider = Provider::builder(config, store.clone())
+            .clock(Arc::new(clock.clone()))
+            .signing_keys(key_set())
+            .claims_source(Arc::new(Directory))
+            .build();
+        Harness {
+            provider,
+            clock,
+            store: store.clone(),
+        }
+    };
+    async fn id_token_from(h: &Harness, client: &TestClient) -> String {
+        let q = query(client, "openid", &format!("&nonce=n{PKCE}"));
+        let code = approve(h, &q, h.provider.now())
+            .await
+            .param("code")
+            .unwrap();
+        let body: serde_json::Value = h.exchange_code(client, &code).await.json_body().unwrap();
+        body["id_token"].as_str().unwrap().to_owned()
+    }
+    let (a, b) = (instance(), instance());
+    let client = a.confidential().await;
+    let advance = |by: time::Duration| {
+        a.clock.advance(by);
+        b.clock.advance(by);
+    };
+    let kids = |h: &Harness| -> Vec<String> {
+        let jwks: serde_json::Value =
+            serde_json::from_slice(&h.provider.jwks_response().body).unwrap();
+        let mut kids: Vec<String> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        kids.sort();
+        kids
+    };
+    let kid_of = |token: &str| {
+        UnverifiedJws::parse(token)
+            .unwrap()
+            .header()
+            .kid()
+            .unwrap()
+            .to_owned()
+    };
+
+    // Day 0: only the active key is published.
+    assert_eq!(kids(&a), ["old"]);
+    assert_eq!(kids(&a), kids(&b));
+    // Day 1 and a minute: the next key is published, not used.
+    advance(time::Duration::days(1) + time::Duration::minutes(1));
+    assert_eq!(kids(&a), ["new", "old"]);
+    assert_eq!(kids(&a), kids(&b));
+    let before = id_token_from(&a, &client).await;
+    assert_eq!(kid_of(&before), "old");
+    // Day 2: both sign with the new key; each verifies the other's tokens.
+    advance(time::Duration::days(1));
+    let after = id_token_from(&b, &client).await;
+    assert_eq!(kid_of(&after), "new");
+    assert_eq!(kid_of(&id_token_from(&a, &client).await), "new");
+    assert_eq!(kids(&a), kids(&b));
+    assert_eq!(verify(&a, &after)["aud"], client.id.as_str());
+    assert_eq!(verify(&b, &before)["aud"], client.id.as_str());
+    // An hour after the switch (the key set's token lifetime), the old key is gone from both.
+    advance(time::Duration::minutes(58));
+    assert_eq!(kids(&a), ["new", "old"]);
+    advance(time::Duration::minutes(2));
+    assert_eq!(kids(&a), ["new"]);
+    assert_eq!(kids(&a), kids(&b));
+}
