@@ -356,6 +356,10 @@ pub struct ClientMetadata {
     /// exactly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.2): where the host
+    /// POSTs the logout tokens of [`Provider::backchannel_logout`](crate::Provider::backchannel_logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -392,6 +396,12 @@ impl ClientMetadata {
     /// Sets `id_token_signed_response_alg`.
     pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
         self.id_token_signed_response_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `backchannel_logout_uri`.
+    pub fn with_backchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
+        self.backchannel_logout_uri = Some(uri.into());
         self
     }
 

@@ -63,6 +63,8 @@ pub use endpoint::authorize::{
     AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,
 };
 pub use endpoint::authorized_apps::AuthorizedApp;
+#[cfg(feature = "jose")]
+pub use endpoint::backchannel_logout::{LogoutError, LogoutNotice};
 pub use endpoint::bearer::{BearerError, BearerRequest, DpopChallenge, DpopParts, Principal};
 pub use endpoint::device::{DeviceAttempt, PendingDeviceAuthorization};
 #[cfg(feature = "jose")]

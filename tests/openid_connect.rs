@@ -839,3 +839,137 @@ async fn a_key_rotation_is_the_same_on_two_instances_sharing_a_store() {
     assert_eq!(kids(&a), ["new"]);
     assert_eq!(kids(&a), kids(&b));
 }
+
+/// Back-channel logout: one logout token per relying party the user signed in to (consent
+/// with `openid`) that registered a `backchannel_logout_uri`, verifiable with the JWK Set,
+/// typed `logout+jwt`, with the claims §2.4 requires and no `nonce`.
+#[tokio::test]
+async fn backchannel_logout_signs_one_logout_token_per_relying_party_that_asked() {
+    let h = oidc_harness();
+    let with_uri = |name: &str, uri: &str| {
+        ClientRegistration::new(name, REDIRECT)
+            .with_metadata(ClientMetadata::default().with_backchannel_logout_uri(uri))
+    };
+    let rp = h
+        .register(with_uri("RP", "https://rp.example/logout?x=1"))
+        .await;
+    let plain_oauth = h
+        .register(with_uri("API client", "https://api.example/logout"))
+        .await;
+    let silent = h.confidential().await;
+    for (client, scope) in [
+        (&rp, "openid profile"),
+        (&plain_oauth, "read"),
+        (&silent, "openid"),
+    ] {
+        let code = approve(
+            &h,
+            &query(client, scope, &format!("&nonce=n{PKCE}")),
+            h.provider.now(),
+        )
+        .await
+        .param("code")
+        .unwrap();
+        assert_eq!(h.exchange_code(client, &code).await.status, 200);
+    }
+
+    let notices = h.provider.backchannel_logout(&user()).await.unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let notice = &notices[0];
+    assert_eq!(notice.client_id.as_str(), rp.id);
+    assert_eq!(notice.uri, "https://rp.example/logout?x=1");
+    let body = notice.form_body();
+    let sent: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    assert_eq!(
+        sent,
+        [("logout_token".to_owned(), notice.logout_token.clone())]
+    );
+
+    let jwks =
+        JwkSet::parse(std::str::from_utf8(&h.provider.jwks_response().body).unwrap()).unwrap();
+    let parsed = UnverifiedJws::parse(&notice.logout_token).unwrap();
+    assert_eq!(parsed.header().algorithm(), Algorithm::Rs256);
+    assert!(
+        parsed.verify_with_set(&jwks, &Typ::JWT).is_err(),
+        "a logout token is not an ID token"
+    );
+    let claims: serde_json::Value = UnverifiedJws::parse(&notice.logout_token)
+        .unwrap()
+        .verify_with_set(&jwks, &Typ::LOGOUT_JWT)
+        .unwrap()
+        .claims()
+        .unwrap();
+    let now = h.provider.now().unix_timestamp();
+    assert_eq!(claims["iss"], "https://auth.example.com");
+    assert_eq!(claims["aud"], rp.id.as_str());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iat"], now);
+    assert_eq!(claims["exp"], now + 120);
+    assert_eq!(claims["jti"].as_str().unwrap().len(), 32);
+    assert!(
+        claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object(),
+        "{claims}"
+    );
+    assert!(claims.get("nonce").is_none(), "§2.4: no nonce");
+    let again = h.provider.backchannel_logout(&user()).await.unwrap();
+    assert_ne!(
+        again[0].logout_token, notice.logout_token,
+        "a fresh jti each time"
+    );
+    // Nobody else signed in: no notices.
+    let other = tessera::UserId::new("bob");
+    assert!(
+        h.provider
+            .backchannel_logout(&other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let doc: serde_json::Value = h.provider.metadata_response().json_body().unwrap();
+    assert_eq!(doc["backchannel_logout_supported"], true);
+    assert_eq!(doc["backchannel_logout_session_supported"], false);
+}
+
+#[tokio::test]
+async fn backchannel_logout_registration_metadata_is_checked() {
+    let h = oidc_harness();
+    let register = |extra: &str| {
+        format!(
+            r#"{{"client_name":"RP","redirect_uris":["{REDIRECT}"],"token_endpoint_auth_method":"none"{extra}}}"#
+        )
+    };
+    let accepted = h
+        .provider
+        .register(
+            register(r#","backchannel_logout_uri":"https://rp.example/bcl""#).as_bytes(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        accepted.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&accepted.body)
+    );
+    let body: serde_json::Value = accepted.json_body().unwrap();
+    assert_eq!(body["backchannel_logout_uri"], "https://rp.example/bcl");
+    for refused in [
+        r#","backchannel_logout_uri":"https://rp.example/bcl#frag""#,
+        r#","backchannel_logout_uri":"http://rp.example/bcl""#,
+        r#","backchannel_logout_uri":"not a url""#,
+        r#","backchannel_logout_uri":7"#,
+        r#","backchannel_logout_uri":"https://rp.example/bcl","backchannel_logout_session_required":true"#,
+        r#","backchannel_logout_session_required":"yes""#,
+    ] {
+        let answer = h
+            .provider
+            .register(register(refused).as_bytes(), None)
+            .await;
+        assert_eq!(answer.status, 400, "{refused}");
+        let error: serde_json::Value = answer.json_body().unwrap();
+        assert_eq!(error["error"], "invalid_client_metadata", "{refused}");
+    }
+}

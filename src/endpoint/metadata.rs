@@ -175,6 +175,9 @@ impl Provider {
         if let Some(path) = endpoints.end_session {
             put("end_session_endpoint", config.endpoint_url(path).into());
         }
+        // Back-channel logout 1.0 §2.1: logout tokens for `backchannel_logout_uri`, no `sid`.
+        put("backchannel_logout_supported", true.into());
+        put("backchannel_logout_session_supported", false.into());
         put("subject_types_supported", serde_json::json!(["public"]));
         let now = self.cx().unix_now();
         let algs: Vec<&str> = self

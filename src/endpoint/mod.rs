@@ -5,6 +5,8 @@
 pub(crate) mod authorization_header;
 pub(crate) mod authorize;
 pub(crate) mod authorized_apps;
+#[cfg(feature = "jose")]
+pub(crate) mod backchannel_logout;
 pub(crate) mod bearer;
 pub(crate) mod client_auth;
 pub(crate) mod client_document;

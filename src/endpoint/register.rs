@@ -254,8 +254,18 @@ fn checked_metadata(
             metadata_url("a post_logout_redirect_uri", uri, allow_http)
         })
         .collect::<Result<_, _>>()?;
+    let backchannel_logout_uri = match metadata.backchannel_logout_uri.as_deref() {
+        Some(uri) if uri.contains('#') => {
+            return Err(metadata_error(
+                "the backchannel_logout_uri must not have a fragment",
+            ));
+        }
+        Some(uri) => Some(metadata_url("the backchannel_logout_uri", uri, allow_http)?),
+        None => None,
+    };
     Ok(ClientMetadata {
         post_logout_redirect_uris,
+        backchannel_logout_uri,
         logo_uri: url("logo_uri", &metadata.logo_uri)?,
         tos_uri: url("tos_uri", &metadata.tos_uri)?,
         policy_uri: url("policy_uri", &metadata.policy_uri)?,
@@ -356,8 +366,23 @@ fn metadata_of(
             ));
         }
     };
+    // Sessions (`sid`) are not tracked: a client that needs them cannot be served.
+    match extra.get("backchannel_logout_session_required") {
+        None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => {}
+        Some(serde_json::Value::Bool(true)) => {
+            return Err(metadata_error(
+                "backchannel_logout_session_required is not supported: logout tokens carry no sid",
+            ));
+        }
+        Some(_) => {
+            return Err(metadata_error(
+                "backchannel_logout_session_required must be a boolean",
+            ));
+        }
+    }
     Ok(ClientMetadata {
         post_logout_redirect_uris,
+        backchannel_logout_uri: string("backchannel_logout_uri")?,
         logo_uri: string("logo_uri")?,
         tos_uri: string("tos_uri")?,
         policy_uri: string("policy_uri")?,
