@@ -499,6 +499,42 @@ async fn without_a_default_resource_the_audience_is_the_issuer() {
 }
 
 #[tokio::test]
+async fn a_jwt_never_outlives_the_key_sets_token_lifetime() {
+    // Access tokens of 3 hours, offline_access ones never expiring: the key set keeps a
+    // retired key published for 2 hours, so no JWT lives longer.
+    let config = builder()
+        .scopes(ScopeSet::parse("read offline_access").unwrap())
+        .resource(Resource::new(API).included_by_default())
+        .lifetimes(tessera::Lifetimes::default().with_access_token(time::Duration::hours(3)))
+        .danger(
+            Danger::new()
+                .open_registration()
+                .never_expire_with_scope(tessera::Scope::new("offline_access").unwrap()),
+        )
+        .access_token_format(AccessTokenFormat::Jwt)
+        .build()
+        .unwrap();
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(MemoryStore::new());
+    let h = Harness {
+        provider: Provider::builder(config, store.clone())
+            .clock(Arc::new(clock.clone()))
+            .signing_keys(keys())
+            .build(),
+        clock,
+        store,
+    };
+    let client = h.confidential().await;
+    for scope in ["read", "read offline_access"] {
+        let body = code_tokens(&h, &client, scope).await;
+        assert_eq!(body["expires_in"], 7200, "{scope}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(part(token, 1)["exp"], NOW + 7200, "{scope}");
+        assert_eq!(introspect(&h, &client, token).await["exp"], NOW + 7200);
+    }
+}
+
+#[tokio::test]
 async fn without_signing_keys_a_jwt_provider_issues_nothing() {
     let config = builder()
         .scopes(ScopeSet::parse("read").unwrap())
