@@ -217,6 +217,7 @@ pub(crate) async fn sign(
 /// Why a JWT access token was refused by [`JwtAccessVerifier::verify`]. Answer every one
 /// with `401 invalid_token` ([`JwtAccessError::to_bearer_error`]).
 #[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwtAccessError {
@@ -250,6 +251,7 @@ impl JwtAccessError {
 /// Verifies RFC 9068 JWT access tokens at a resource server, offline, against the issuer's
 /// JWK Set. See the [module documentation](self) for the checks and for fetching the set.
 #[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 #[derive(Debug, Clone)]
 pub struct JwtAccessVerifier {
     keys: JwkSet,
@@ -299,8 +301,9 @@ impl JwtAccessVerifier {
         self
     }
 
-    /// Verifies `token` at `now` (seconds since the Unix epoch) and returns who it is for.
-    /// Whether its scopes allow the request is the caller's decision
+    /// Verifies `token` at `now` (seconds since the Unix epoch) and returns who it is for; a
+    /// token over 8 KiB is refused unread. Whether its scopes allow the request is the
+    /// caller's decision
     /// ([`JwtPrincipal::scopes`]); so is the DPoP proof of a sender-constrained token
     /// ([`JwtPrincipal::dpop_jkt`], RFC 9449 §7).
     pub fn verify(&self, token: &str, now: i64) -> Result<JwtPrincipal, JwtAccessError> {
@@ -367,6 +370,7 @@ impl JwtAccessVerifier {
 
 /// The holder of a JWT access token that [`JwtAccessVerifier::verify`] accepted.
 #[cfg(feature = "jose")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwtPrincipal {
     issuer: String,
