@@ -101,6 +101,7 @@ struct Args {
     loopback_client_metadata: bool,
     resource_servers: Vec<String>,
     dpop_nonce: bool,
+    jwt_access_tokens: bool,
 }
 
 impl Args {
@@ -118,6 +119,7 @@ impl Args {
             loopback_client_metadata: false,
             resource_servers: Vec::new(),
             dpop_nonce: false,
+            jwt_access_tokens: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -161,6 +163,13 @@ impl Args {
                 }
                 "--resource-server" => parsed.resource_servers.push(value()?),
                 "--dpop-nonce" => parsed.dpop_nonce = true,
+                "--access-token-format" => {
+                    parsed.jwt_access_tokens = match value()?.as_str() {
+                        "jwt" => true,
+                        "opaque" => false,
+                        _ => return Err("--access-token-format takes opaque or jwt".into()),
+                    };
+                }
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...|sqlite://PATH] \
@@ -168,7 +177,8 @@ impl Args {
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
-                        [--resource-server URL]... [--dpop-nonce]"
+                        [--resource-server URL]... [--dpop-nonce] \
+                        [--access-token-format opaque|jwt]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -995,10 +1005,17 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
                 .with_access_token(time::Duration::seconds(args.access_token_ttl)),
         )
         .danger(danger)
+        // `--access-token-format jwt`: RFC 9068 access tokens, verifiable with jwks_uri.
+        .access_token_format(if args.jwt_access_tokens {
+            tessera::AccessTokenFormat::Jwt
+        } else {
+            tessera::AccessTokenFormat::Opaque
+        })
         .build()?;
     // OpenID Connect: keys generated at start (so ID tokens do not survive a restart; a real
     // provider loads the same keys into every instance), an RS256 and an ES256 one.
-    let keys = KeySet::builder(time::Duration::hours(1))
+    // A retired key stays published as long as the longest token it signs may live.
+    let keys = KeySet::builder(time::Duration::seconds(args.access_token_ttl.max(3600)))
         .key(
             SigningKey::generate(Algorithm::Rs256)?,
             KeySchedule::always(),

@@ -10,6 +10,7 @@ use crate::client::{Client, ClientId, GrantType};
 use crate::danger::Danger;
 use crate::error::ErrorCode;
 use crate::expiry::ExpiryPolicy;
+use crate::jwt_access::AccessTokenFormat;
 use crate::params::Limits;
 use crate::resource::{self, Resource};
 use crate::response::BodyFormat;
@@ -499,6 +500,7 @@ pub struct Config {
     pub(crate) exchange_trust: Vec<(ClientId, ClientId)>,
     pub(crate) resources: Vec<Resource>,
     pub(crate) danger: Danger,
+    pub(crate) access_token_format: AccessTokenFormat,
 }
 
 /// Assembles and validates a [`Config`]; see [`Config::builder`].
@@ -534,6 +536,7 @@ impl Config {
                 exchange_trust: Vec::new(),
                 resources: Vec::new(),
                 danger: Danger::default(),
+                access_token_format: AccessTokenFormat::Opaque,
             },
         }
     }
@@ -653,6 +656,28 @@ impl Config {
     /// [`crate::danger::Danger::omit_iss_parameter`]).
     pub fn iss_parameter(&self) -> bool {
         !self.danger.omit_iss
+    }
+
+    /// The provider-wide format of access tokens (opaque unless set); a resource registered
+    /// [`Resource::with_jwt_access_tokens`] gets JWTs either way.
+    pub fn access_token_format(&self) -> AccessTokenFormat {
+        self.access_token_format
+    }
+
+    /// Whether a token for `audience` is a JWT (RFC 9068): the provider's format is
+    /// [`AccessTokenFormat::Jwt`], or a resource of the audience asks for JWTs.
+    pub(crate) fn jwt_for(&self, audience: &[String]) -> bool {
+        self.access_token_format == AccessTokenFormat::Jwt
+            || audience
+                .iter()
+                .any(|id| self.resource(id).is_some_and(|r| r.jwt_access_tokens))
+    }
+
+    /// Whether any access token may be a JWT: then a presented JWT is looked up like an opaque
+    /// token (bearer validation, introspection, revocation), else refused unread.
+    pub(crate) fn any_jwt_access_tokens(&self) -> bool {
+        self.access_token_format == AccessTokenFormat::Jwt
+            || self.resources.iter().any(|r| r.jwt_access_tokens)
     }
 }
 
@@ -780,6 +805,15 @@ impl ConfigBuilder {
     pub fn resource(mut self, resource: Resource) -> Self {
         self.config.resources.retain(|r| r.id != resource.id);
         self.config.resources.push(resource);
+        self
+    }
+
+    /// Issues access tokens in `format`: [`AccessTokenFormat::Jwt`] makes every access token
+    /// an RFC 9068 JWT signed with the provider's keys
+    /// ([`ProviderBuilder::signing_keys`](crate::ProviderBuilder::signing_keys)), which
+    /// resource servers elsewhere can verify offline; see [`crate::jwt_access`].
+    pub fn access_token_format(mut self, format: AccessTokenFormat) -> Self {
+        self.config.access_token_format = format;
         self
     }
 

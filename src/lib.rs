@@ -28,6 +28,7 @@ mod inspect;
 #[cfg(feature = "jose")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 pub mod jose;
+pub mod jwt_access;
 mod limiter;
 mod offload;
 #[cfg(feature = "jose")]
@@ -78,6 +79,7 @@ pub use grant::issue::{ACCESS_TOKEN_TYPE, IdToken, TokenResponse};
 pub use grant::openid::{Interaction, Prompt};
 pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{SubjectToken, SubjectTokenValidator};
+pub use jwt_access::AccessTokenFormat;
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

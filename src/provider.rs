@@ -298,6 +298,13 @@ impl ProviderBuilder {
             .config
             .scopes
             .contains(crate::grant::openid::OPENID);
+        #[cfg(feature = "jose")]
+        let has_keys = self.inner.keys.is_some();
+        #[cfg(not(feature = "jose"))]
+        let has_keys = false;
+        if self.inner.config.any_jwt_access_tokens() && !has_keys {
+            tracing::warn!(target: "tessera::jwt_access", "JWT access tokens are configured but there are no signing keys: token requests for them fail");
+        }
         if offers_openid && !self.inner.openid() {
             tracing::warn!(target: "tessera::oidc", "the openid scope is offered but there are no signing keys: token requests for it fail");
         }

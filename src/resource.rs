@@ -44,6 +44,7 @@ pub struct Resource {
     pub(crate) scopes: Option<ScopeSet>,
     pub(crate) by_default: bool,
     pub(crate) introspector: Option<ClientId>,
+    pub(crate) jwt_access_tokens: bool,
 }
 
 impl Resource {
@@ -55,6 +56,7 @@ impl Resource {
             scopes: None,
             by_default: false,
             introspector: None,
+            jwt_access_tokens: false,
         }
     }
 
@@ -79,6 +81,19 @@ impl Resource {
     pub fn introspected_by(mut self, client: ClientId) -> Self {
         self.introspector = Some(client);
         self
+    }
+
+    /// Access tokens whose audience names this resource are RFC 9068 JWTs, whatever the
+    /// provider's [`crate::AccessTokenFormat`]: for a resource server that verifies tokens
+    /// offline ([`crate::jwt_access`]). The provider needs signing keys.
+    pub fn with_jwt_access_tokens(mut self) -> Self {
+        self.jwt_access_tokens = true;
+        self
+    }
+
+    /// Whether the resource's access tokens are JWTs ([`Resource::with_jwt_access_tokens`]).
+    pub fn has_jwt_access_tokens(&self) -> bool {
+        self.jwt_access_tokens
     }
 
     /// The identifier.

@@ -1963,6 +1963,84 @@ async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
     );
 }
 
+/// CONTRACT.md, OpenID Connect: `--access-token-format jwt` issues RFC 9068 access tokens,
+/// verifiable with `jwks_uri` (by tessera's resource-server verifier and by `jsonwebtoken`),
+/// accepted at `/api/me`, active at introspection until revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_access_tokens_with_the_flag() {
+    let server = start(&["--access-token-format", "jwt"]).await;
+    let walk = discover(&server).await;
+    let app = walk.confidential(json!({})).await;
+    let browser = client(true);
+    let authorize = walk.authorize_url(&app, "whoami", true);
+    let tokens = walk.allowed_tokens(&browser, &app, &authorize).await;
+    let at = tokens["access_token"].as_str().expect("at").to_owned();
+    let jwks_text = walk
+        .api
+        .get(walk.url("jwks_uri"))
+        .send()
+        .await
+        .expect("jwks")
+        .text()
+        .await
+        .expect("text");
+    let api = format!("{}/api/me", walk.base);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let jwks = tessera::jose::JwkSet::parse(&jwks_text).expect("a JWK Set");
+    let principal = tessera::jwt_access::JwtAccessVerifier::new(jwks, walk.base.as_str(), &api)
+        .verify(&at, now)
+        .expect("a valid RFC 9068 token for /api/me");
+    assert_eq!(principal.client_id(), app.id);
+    assert!(principal.scopes().contains("whoami"));
+    // The same with an independent implementation, claim by claim.
+    let header = jsonwebtoken::decode_header(&at).expect("a JWS header");
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    let their_jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks_text).expect("jwks");
+    let jwk = their_jwks
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("the kid is published");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
+    validation.set_issuer(&[walk.base.as_str()]);
+    validation.set_audience(&[api.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(
+        &at,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).expect("key"),
+        &validation,
+    )
+    .expect("verifies")
+    .claims;
+    assert_eq!(claims["iss"], walk.base.as_str());
+    assert_eq!(claims["aud"], api.as_str());
+    assert_eq!(claims["client_id"], app.id.as_str());
+    assert_eq!(claims["scope"], "whoami");
+    assert!(claims["sub"].is_string() && claims["jti"].is_string());
+    let (iat, exp) = (
+        claims["iat"].as_i64().expect("iat"),
+        claims["exp"].as_i64().expect("exp"),
+    );
+    assert!((iat - now).abs() < 60 && exp > iat);
+    // The provider's own resource accepts it; introspection knows it.
+    let (status, _, body) = walk.me(&at).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let auth = app.auth();
+    let active = walk
+        .endpoint("introspection_endpoint", Some(&auth), &[("token", &at)])
+        .await;
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["sub"], claims["sub"]);
+    // Revoked: inactive, and refused at /api/me.
+    let revoked = walk
+        .endpoint("revocation_endpoint", Some(&auth), &[("token", &at)])
+        .await;
+    assert_eq!(revoked["_status"], 200);
+    let inactive = walk
+        .endpoint("introspection_endpoint", Some(&auth), &[("token", &at)])
+        .await;
+    assert_eq!(inactive["active"], false);
+    let (status, _, _) = walk.me(&at).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 /// The ID token's claims, verified with the keys at `jwks_uri` only.
 async fn verified_id_token(walk: &Walk, id_token: &str) -> Value {
     let jwks = walk

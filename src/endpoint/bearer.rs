@@ -404,13 +404,20 @@ impl Provider {
                 "the access token is invalid, expired or revoked",
             )
         };
-        if !TokenKind::AccessToken.is_well_formed(&token) {
+        let hash = if TokenKind::AccessToken.is_well_formed(&token) {
+            TokenHash::of_well_formed(&token)
+        } else if self.config().any_jwt_access_tokens() && crate::jwt_access::is_jws_shaped(&token)
+        {
+            // A JWT access token (RFC 9068) has a record like an opaque one, under the hash
+            // of the whole JWT: the record decides, the signature is not checked here.
+            TokenHash::of(&token)
+        } else {
             return Err(invalid());
-        }
+        };
         let record = self
             .cx()
             .store()
-            .find_token(&TokenHash::of_well_formed(&token))
+            .find_token(&hash)
             .await
             .map_err(BearerError::store)?
             .ok_or_else(invalid)?;

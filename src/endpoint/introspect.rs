@@ -21,7 +21,7 @@ impl Provider {
             Err(error) => return self.token_error(&error),
         };
         let inactive = Response::json(200, &serde_json::json!({"active": false}));
-        let Some(hash) = super::revoke::issued_token_hash(token) else {
+        let Some(hash) = super::revoke::issued_token_hash(self.config(), token) else {
             return inactive;
         };
         let record = match self.cx().store().find_token(&hash).await {

@@ -1,6 +1,7 @@
 //! Token revocation (RFC 7009).
 
 use crate::audit::AuditEvent;
+use crate::config::Config;
 use crate::endpoint::form::FormRequest;
 use crate::error::OAuthError;
 use crate::provider::Provider;
@@ -10,10 +11,15 @@ use crate::store::RefreshLookup;
 
 /// The stored hash of a presented access or refresh token, or `None` for a value tessera never
 /// issues, which is then never looked up (revocation and introspection answer it as unknown
-/// without touching storage, as bearer validation does).
-pub(crate) fn issued_token_hash(token: &str) -> Option<TokenHash> {
-    (TokenKind::AccessToken.is_well_formed(token) || TokenKind::RefreshToken.is_well_formed(token))
-        .then(|| TokenHash::of_well_formed(token))
+/// without touching storage, as bearer validation does). A JWT access token (RFC 9068) is
+/// looked up by the hash of the whole JWT, when the provider issues them.
+pub(crate) fn issued_token_hash(config: &Config, token: &str) -> Option<TokenHash> {
+    if TokenKind::AccessToken.is_well_formed(token) || TokenKind::RefreshToken.is_well_formed(token)
+    {
+        return Some(TokenHash::of_well_formed(token));
+    }
+    (config.any_jwt_access_tokens() && crate::jwt_access::is_jws_shaped(token))
+        .then(|| TokenHash::of(token))
 }
 
 impl Provider {
@@ -32,7 +38,7 @@ impl Provider {
             Err(error) => return self.token_error(&error),
         };
         let done = Response::json(200, &serde_json::json!({}));
-        let Some(hash) = issued_token_hash(token) else {
+        let Some(hash) = issued_token_hash(self.config(), token) else {
             return done;
         };
         let store = self.cx().store();

@@ -273,8 +273,16 @@ pub(crate) async fn issue(
     issue: Issue<'_>,
     commit: Commit<'_>,
 ) -> Result<Issued, OAuthError> {
-    let (mut response, records) = mint(cx, &issue);
-    // Signed before anything is stored: a token that cannot be signed stores nothing.
+    let jwt = cx.config().jwt_for(&issue.audience);
+    let (mut response, mut records) = mint(cx, &issue, jwt);
+    // Signed before anything is stored: a token that cannot be signed stores nothing. The
+    // JWT replaces the opaque token, its record keyed by the JWT's hash (the ID token's
+    // `at_hash` is then the JWT's).
+    if jwt && let Some(record) = records.first_mut() {
+        let token = access_jwt(cx, &issue, record).await?;
+        record.hash = TokenHash::of(&token);
+        response.access_token = AccessToken::new(token);
+    }
     if let Some(plan) = &issue.id_token {
         response.id_token = id_token(cx, &issue, plan, &response).await?;
     }
@@ -345,8 +353,28 @@ async fn id_token(
     Err(OAuthError::server_error())
 }
 
-/// The tokens of an issue and the records stores keep of them, with every cap applied.
-fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
+/// The RFC 9068 JWT of the access token `record` (`crate::jwt_access`).
+#[cfg(feature = "jose")]
+async fn access_jwt(
+    cx: &Context,
+    issue: &Issue<'_>,
+    record: &TokenRecord,
+) -> Result<String, OAuthError> {
+    crate::jwt_access::sign(cx, issue, record).await
+}
+
+/// Without the `jose` feature nothing can sign: a provider configured for JWT access tokens
+/// answers `server_error`.
+#[cfg(not(feature = "jose"))]
+async fn access_jwt(_: &Context, _: &Issue<'_>, _: &TokenRecord) -> Result<String, OAuthError> {
+    tracing::error!(target: "tessera::jwt_access", "JWT access tokens are configured, but the jose feature is off");
+    Err(OAuthError::server_error())
+}
+
+/// The tokens of an issue and the records stores keep of them, with every cap applied. A JWT
+/// access token (`jwt`) always has an end, within the key set's token lifetime, so that the
+/// key that signed it stays published while it is valid.
+fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<TokenRecord>) {
     let now = cx.now();
     let expiry = cx.expiry();
     let client = issue.client;
@@ -360,6 +388,10 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
         ttl => ttl,
     };
     let mut access_expires = access_ttl.map(|ttl| now + ttl);
+    if jwt {
+        let cap = now + jwt_lifetime_cap(cx).unwrap_or(lifetimes.access_token);
+        access_expires = earliest(access_expires, Some(cap));
+    }
     access_expires = earliest(access_expires, issue.not_after);
     let (access, access_hash) = AccessToken::generate_hashed(cx.entropy());
     let mut records = Vec::with_capacity(2);
@@ -432,6 +464,17 @@ fn mint(cx: &Context, issue: &Issue<'_>) -> (TokenResponse, Vec<TokenRecord>) {
         },
         records,
     )
+}
+
+/// The longest a JWT access token may live: the key set's token lifetime.
+#[cfg(feature = "jose")]
+fn jwt_lifetime_cap(cx: &Context) -> Option<time::Duration> {
+    cx.keys().map(crate::jose::KeySet::max_token_lifetime)
+}
+
+#[cfg(not(feature = "jose"))]
+fn jwt_lifetime_cap(_: &Context) -> Option<time::Duration> {
+    None
 }
 
 /// The earlier of two optional deadlines (`None`: no deadline).

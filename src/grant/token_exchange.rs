@@ -114,14 +114,21 @@ pub(crate) async fn exchange(
     }
     let now = cx.now();
     let lifetimes = &cx.config().lifetimes;
-    if request.subject_token_type == ACCESS_TOKEN_TYPE
-        && TokenKind::AccessToken.is_well_formed(request.subject_token)
+    let access = request.subject_token_type == ACCESS_TOKEN_TYPE;
+    let local = if access && TokenKind::AccessToken.is_well_formed(request.subject_token) {
+        let hash = AccessToken::new(request.subject_token).hash();
+        Some(cx.store().find_token(&hash).await?.ok_or_else(invalid)?)
+    } else if access
+        && cx.config().any_jwt_access_tokens()
+        && crate::jwt_access::is_jws_shaped(request.subject_token)
     {
-        let record = cx
-            .store()
-            .find_token(&AccessToken::new(request.subject_token).hash())
-            .await?
-            .ok_or_else(invalid)?;
+        // One of our JWT access tokens, or another issuer's JWT for the host's validator.
+        let hash = AccessToken::new(request.subject_token).hash();
+        cx.store().find_token(&hash).await?
+    } else {
+        None
+    };
+    if let Some(record) = local {
         // Only the subject token's own client, or one it trusts, may exchange it; to anyone
         // else it reads as invalid, so a stolen token is not even confirmed.
         if record.token_type != TokenType::Access

@@ -188,7 +188,10 @@ impl KeySetBuilder {
                 }
             })
             .collect();
-        Ok(KeySet { entries })
+        Ok(KeySet {
+            entries,
+            lifetime: self.lifetime,
+        })
     }
 }
 
@@ -270,6 +273,7 @@ impl Entry {
 #[derive(Debug, Clone)]
 pub struct KeySet {
     entries: Vec<Entry>,
+    lifetime: i64,
 }
 
 impl KeySet {
@@ -281,6 +285,12 @@ impl KeySet {
             publish_lead: 86_400,
             keys: Vec::new(),
         }
+    }
+
+    /// The `max_token_lifetime` the set was built with: how long a retired key stays
+    /// published. Nothing it signs may live longer (the provider caps JWT access tokens by it).
+    pub fn max_token_lifetime(&self) -> Duration {
+        Duration::seconds(self.lifetime)
     }
 
     /// The state of the key `kid` at `now`; `None` for a key not in the set.
