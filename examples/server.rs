@@ -21,7 +21,8 @@
 //! documents may come from `http://127.0.0.1:PORT`, for tests),
 //! `--resource-server URL` (repeatable: registers another resource, printing its
 //! introspection client's `resource_server=URL client_id=... client_secret=...` before the
-//! listening line). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
+//! listening line), `--require-par` (authorization requests must be pushed to `/par` first,
+//! RFC 9126). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
 //! resource are refused there), its metadata at `/.well-known/oauth-protected-resource/api/me`
 //! (RFC 9728).
 //! `GET /healthz` is a readiness check: 200 `ok` while the store answers (`Provider::ready`),
@@ -101,6 +102,7 @@ struct Args {
     loopback_client_metadata: bool,
     resource_servers: Vec<String>,
     dpop_nonce: bool,
+    require_par: bool,
 }
 
 impl Args {
@@ -118,6 +120,7 @@ impl Args {
             loopback_client_metadata: false,
             resource_servers: Vec::new(),
             dpop_nonce: false,
+            require_par: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -161,6 +164,7 @@ impl Args {
                 }
                 "--resource-server" => parsed.resource_servers.push(value()?),
                 "--dpop-nonce" => parsed.dpop_nonce = true,
+                "--require-par" => parsed.require_par = true,
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...|sqlite://PATH] \
@@ -168,7 +172,7 @@ impl Args {
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
-                        [--resource-server URL]... [--dpop-nonce]"
+                        [--resource-server URL]... [--dpop-nonce] [--require-par]"
                         .into());
                 }
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
@@ -995,6 +999,8 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
                 .with_access_token(time::Duration::seconds(args.access_token_ttl)),
         )
         .danger(danger)
+        // `--require-par`: authorization requests must be pushed first (RFC 9126).
+        .require_pushed_authorization_requests(args.require_par)
         .build()?;
     // OpenID Connect: keys generated at start (so ID tokens do not survive a restart; a real
     // provider loads the same keys into every instance), an RS256 and an ES256 one.

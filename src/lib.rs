@@ -34,6 +34,7 @@ mod offload;
 pub mod oidc;
 mod params;
 mod provider;
+mod pushed;
 mod redirect;
 mod resource;
 mod response;

@@ -51,6 +51,7 @@ where
 /// | registration (RFC 7591) | POST | [`Endpoints::registration`](crate::Endpoints::registration), when the [registration policy](crate::RegistrationPolicy) lets anyone reach it |
 /// | client configuration (RFC 7592) | GET, PUT, DELETE | the registration path, `/`, the client ID |
 /// | device authorization (RFC 8628) | POST | [`Endpoints::device_authorization`](crate::Endpoints::device_authorization), with the device grant enabled |
+/// | pushed authorization requests (RFC 9126) | POST | [`Endpoints::pushed_authorization`](crate::Endpoints::pushed_authorization), with the authorization code grant enabled |
 /// | authorization (the host's page) | the host's | [`Endpoints::authorization`](crate::Endpoints::authorization), see [`Routes::authorization`] |
 /// | device verification (the host's page) | the host's | [`Endpoints::device_verification`](crate::Endpoints::device_verification), see [`Routes::device_verification`] |
 /// | RP-initiated logout (the host's page) | the host's | [`Endpoints::end_session`](crate::Endpoints::end_session), see [`Routes::end_session`] |
@@ -176,6 +177,7 @@ where
             (served.revocation, post(revoke)),
             (served.introspection, post(introspect)),
             (served.device_authorization, post(device_authorization)),
+            (served.pushed_authorization, post(pushed_authorization)),
         ] {
             if let Some(path) = path {
                 standard = add(standard, route_path(config, path), handler);
@@ -322,6 +324,10 @@ async fn introspect(State(provider): State<Provider>, request: FormRequest) -> R
 
 async fn device_authorization(State(provider): State<Provider>, request: FormRequest) -> Response {
     provider.device_authorization(&request).await
+}
+
+async fn pushed_authorization(State(provider): State<Provider>, request: FormRequest) -> Response {
+    provider.pushed_authorization(&request).await
 }
 
 async fn register(State(provider): State<Provider>, request: Request) -> AxumResponse {
