@@ -371,7 +371,7 @@ impl DeviceConfig {
 }
 
 /// Every lifetime in one place. The defaults: codes 60 s, access tokens 1 hour, refresh tokens
-/// 30 days, refresh families 90 days, device codes 10 minutes.
+/// 30 days, refresh families 90 days, device codes 10 minutes, pushed requests 60 s.
 ///
 /// It is also the default [`ExpiryPolicy`]; a host that needs lifetimes per client plugs its own
 /// into [`crate::ProviderBuilder::expiry`]. Whatever the policy says, a token never outlives its

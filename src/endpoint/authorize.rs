@@ -43,8 +43,8 @@ pub(crate) struct PushedUse {
 #[error("{code}: {description}")]
 #[non_exhaustive]
 pub struct UntrustedRequest {
-    /// The error code (`invalid_request`, `unauthorized_client`, `temporarily_unavailable`
-    /// or `server_error`).
+    /// The error code (`invalid_request`, `invalid_request_uri`, `unauthorized_client`,
+    /// `temporarily_unavailable` or `server_error`).
     pub code: ErrorCode,
     /// What is wrong, for the user (and the client's developer) to read.
     pub description: String,
@@ -329,7 +329,8 @@ impl PendingAuthorization {
     /// not requested is dropped). Stores the code and the consent and returns the redirect
     /// carrying the code. A pushed request (RFC 9126) is used up here, once on every instance
     /// sharing the store: approving it again, or after its lifetime, redirects
-    /// `invalid_request_uri` instead. A storage fault is logged and becomes a `temporarily_unavailable`
+    /// `invalid_request_uri` instead. A storage fault is logged and becomes a
+    /// `temporarily_unavailable`
     /// redirect while the store is unavailable, else a `server_error` one (RFC 6749 §4.1.2.1;
     /// the redirect URI is verified by then).
     /// For an OpenID Connect request, prefer
@@ -481,6 +482,13 @@ impl Provider {
     /// Order matters: first the client and redirect URI (failures are [`AuthorizeError::Untrusted`]
     /// and must be shown, never redirected), then everything else (failures are redirected to
     /// the now-verified URI with `error`, `state` and `iss`, once the user has signed in).
+    ///
+    /// With `request_uri` (RFC 9126 §4), the request is the one the client pushed to
+    /// [`Provider::pushed_authorization`], checked again, and the query's other parameters
+    /// (but `client_id`) are ignored: another client's, a tampered or a foreign `request_uri`
+    /// is an [`AuthorizeError::Untrusted`] `invalid_request_uri`, an expired one redirected so.
+    /// Without one, a provider or client requiring pushed requests refuses with
+    /// `invalid_request`.
     pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
         let cx = self.cx();
         let untrusted = |code, description: &str| {
