@@ -21,7 +21,8 @@
 //! documents may come from `http://127.0.0.1:PORT`, for tests),
 //! `--resource-server URL` (repeatable: registers another resource, printing its
 //! introspection client's `resource_server=URL client_id=... client_secret=...` before the
-//! listening line). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
+//! listening line), `--require-par` (authorization requests must be pushed to `/par` first,
+//! RFC 9126). `/api/me` is the resource `ISSUER/api/me` (RFC 8707; tokens for another
 //! resource are refused there), its metadata at `/.well-known/oauth-protected-resource/api/me`
 //! (RFC 9728).
 //! `GET /healthz` is a readiness check: 200 `ok` while the store answers (`Provider::ready`),
@@ -102,6 +103,7 @@ struct Args {
     resource_servers: Vec<String>,
     dpop_nonce: bool,
     jwt_access_tokens: bool,
+    require_par: bool,
 }
 
 impl Args {
@@ -120,6 +122,7 @@ impl Args {
             resource_servers: Vec::new(),
             dpop_nonce: false,
             jwt_access_tokens: false,
+            require_par: false,
         };
         let seconds = |flag: &str, value: String| -> Result<i64, String> {
             value
@@ -170,6 +173,7 @@ impl Args {
                         _ => return Err("--access-token-format takes opaque or jwt".into()),
                     };
                 }
+                "--require-par" => parsed.require_par = true,
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...|sqlite://PATH] \
@@ -177,7 +181,7 @@ impl Args {
                         [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
-                        [--resource-server URL]... [--dpop-nonce] \
+                        [--resource-server URL]... [--dpop-nonce] [--require-par] \
                         [--access-token-format opaque|jwt]"
                         .into());
                 }
@@ -1011,6 +1015,8 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         } else {
             tessera::AccessTokenFormat::Opaque
         })
+        // `--require-par`: authorization requests must be pushed first (RFC 9126).
+        .require_pushed_authorization_requests(args.require_par)
         .build()?;
     // OpenID Connect: keys generated at start (so ID tokens do not survive a restart; a real
     // provider loads the same keys into every instance), an RS256 and an ES256 one.

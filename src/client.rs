@@ -360,6 +360,10 @@ pub struct ClientMetadata {
     /// POSTs the logout tokens of [`Provider::backchannel_logout`](crate::Provider::backchannel_logout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): the client's authorization
+    /// requests are refused unless pushed first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -393,6 +397,12 @@ impl ApplicationType {
 }
 
 impl ClientMetadata {
+    /// Sets `require_pushed_authorization_requests`.
+    pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.require_pushed_authorization_requests = required;
+        self
+    }
+
     /// Sets `id_token_signed_response_alg`.
     pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
         self.id_token_signed_response_alg = Some(alg.into());

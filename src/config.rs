@@ -63,6 +63,9 @@ pub struct Endpoints {
     /// `end_session_endpoint` when the provider speaks OpenID Connect: serve it with
     /// [`Provider::end_session`](crate::Provider::end_session)).
     pub end_session: Option<String>,
+    /// The pushed authorization request endpoint (RFC 9126; default `/par`; advertised with
+    /// the authorization code grant enabled).
+    pub pushed_authorization: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -78,6 +81,7 @@ impl Default for Endpoints {
             jwks: Some("/jwks".into()),
             userinfo: Some("/userinfo".into()),
             end_session: Some("/end_session".into()),
+            pushed_authorization: Some("/par".into()),
         }
     }
 }
@@ -143,6 +147,12 @@ impl Endpoints {
         self
     }
 
+    /// Sets the pushed authorization request endpoint's path, or leaves it out.
+    pub fn with_pushed_authorization(mut self, path: Option<&str>) -> Self {
+        self.pushed_authorization = path.map(str::to_owned);
+        self
+    }
+
     fn paths(&self) -> impl Iterator<Item = &str> {
         [Some(&self.authorization), Some(&self.token)]
             .into_iter()
@@ -155,6 +165,7 @@ impl Endpoints {
                 self.jwks.as_ref(),
                 self.userinfo.as_ref(),
                 self.end_session.as_ref(),
+                self.pushed_authorization.as_ref(),
             ])
             .flatten()
             .map(String::as_str)
@@ -361,7 +372,7 @@ impl DeviceConfig {
 }
 
 /// Every lifetime in one place. The defaults: codes 60 s, access tokens 1 hour, refresh tokens
-/// 30 days, refresh families 90 days, device codes 10 minutes.
+/// 30 days, refresh families 90 days, device codes 10 minutes, pushed requests 60 s.
 ///
 /// It is also the default [`ExpiryPolicy`]; a host that needs lifetimes per client plugs its own
 /// into [`crate::ProviderBuilder::expiry`]. Whatever the policy says, a token never outlives its
@@ -379,6 +390,10 @@ pub struct Lifetimes {
     pub refresh_family: Duration,
     /// How long a device code and its user code live (RFC 8628).
     pub device_code: Duration,
+    /// How long a pushed authorization request's `request_uri` may be used (RFC 9126 §2.2;
+    /// default 60 s, at most 10 minutes): until the user approves, since the host's login and
+    /// consent pages validate the request again.
+    pub pushed_request: Duration,
     pub(crate) never_expiring_scope: Option<Scope>,
     pub(crate) never_expire: bool,
 }
@@ -391,6 +406,7 @@ impl Default for Lifetimes {
             refresh_token: Duration::days(30),
             refresh_family: Duration::days(90),
             device_code: Duration::minutes(10),
+            pushed_request: Duration::seconds(60),
             never_expiring_scope: None,
             never_expire: false,
         }
@@ -425,6 +441,12 @@ impl Lifetimes {
     /// Sets the device code lifetime.
     pub fn with_device_code(mut self, ttl: Duration) -> Self {
         self.device_code = ttl;
+        self
+    }
+
+    /// Sets the lifetime of pushed authorization requests.
+    pub fn with_pushed_request(mut self, ttl: Duration) -> Self {
+        self.pushed_request = ttl;
         self
     }
 
@@ -501,6 +523,7 @@ pub struct Config {
     pub(crate) resources: Vec<Resource>,
     pub(crate) danger: Danger,
     pub(crate) access_token_format: AccessTokenFormat,
+    pub(crate) require_pushed_requests: bool,
 }
 
 /// Assembles and validates a [`Config`]; see [`Config::builder`].
@@ -537,6 +560,7 @@ impl Config {
                 resources: Vec::new(),
                 danger: Danger::default(),
                 access_token_format: AccessTokenFormat::Opaque,
+                require_pushed_requests: false,
             },
         }
     }
@@ -652,6 +676,11 @@ impl Config {
             .collect()
     }
 
+    /// Whether every authorization request must be pushed first (RFC 9126 §5).
+    pub fn pushed_requests_required(&self) -> bool {
+        self.require_pushed_requests
+    }
+
     /// Whether authorization responses carry `iss` (RFC 9207; always, unless
     /// [`crate::danger::Danger::omit_iss_parameter`]).
     pub fn iss_parameter(&self) -> bool {
@@ -745,6 +774,14 @@ impl ConfigBuilder {
     /// Accept the access token in a form body (RFC 6750 §2.2; default true).
     pub fn bearer_in_form(mut self, accept: bool) -> Self {
         self.config.bearer_in_form = accept;
+        self
+    }
+
+    /// Requires every authorization request to be pushed first (RFC 9126 §5; default false):
+    /// one without a `request_uri` is refused with `invalid_request`. A client can require it
+    /// for itself with `require_pushed_authorization_requests` (RFC 9126 §6).
+    pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.config.require_pushed_requests = required;
         self
     }
 
@@ -855,6 +892,14 @@ impl ConfigBuilder {
                 && positive(l.refresh_family)
                 && positive(l.device_code),
             "every lifetime must be positive",
+        )?;
+        setting(
+            !config.require_pushed_requests || config.endpoints.pushed_authorization.is_some(),
+            "requiring pushed authorization requests needs the pushed authorization request endpoint",
+        )?;
+        setting(
+            positive(l.pushed_request) && l.pushed_request <= Duration::minutes(10),
+            "the pushed request lifetime must be positive and at most 10 minutes",
         )?;
         setting(
             config

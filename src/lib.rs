@@ -35,6 +35,7 @@ mod offload;
 pub mod oidc;
 mod params;
 mod provider;
+mod pushed;
 mod redirect;
 mod resource;
 mod response;

@@ -50,6 +50,8 @@ pub(crate) struct Context {
     offload: Arc<dyn crate::Offload>,
     machine_issuance: Arc<dyn crate::AttemptLimiter>,
     client_metadata_documents: Option<Arc<crate::cimd::ClientMetadataDocuments>>,
+    /// Set by [`ProviderBuilder::build`] at the latest.
+    pushed_key: Option<crate::pushed::PushedKey>,
     #[cfg(feature = "jose")]
     dpop: Option<crate::dpop::DpopPolicy>,
     #[cfg(feature = "jose")]
@@ -124,6 +126,11 @@ impl Context {
     /// What a client makes the provider store without a user, per client.
     pub(crate) fn machine_issuance(&self) -> &dyn crate::AttemptLimiter {
         &*self.machine_issuance
+    }
+
+    /// The key pushed authorization requests are sealed under.
+    pub(crate) fn pushed_key(&self) -> Option<&crate::pushed::PushedKey> {
+        self.pushed_key.as_ref()
     }
 
     /// How DPoP proofs are checked; `None`: DPoP is off.
@@ -253,6 +260,16 @@ impl ProviderBuilder {
         self
     }
 
+    /// Sets the secret that seals pushed authorization requests (RFC 9126) into their
+    /// `request_uri`. Give every instance of one provider the same secret (32 random bytes,
+    /// kept like a signing key), so that a request pushed to one is usable at all; by default
+    /// each provider draws its own at [`ProviderBuilder::build`], and a `request_uri` works
+    /// only at the instance that issued it.
+    pub fn pushed_requests_secret(mut self, secret: &[u8; 32]) -> Self {
+        self.inner.pushed_key = Some(crate::pushed::PushedKey::new(secret));
+        self
+    }
+
     /// Sets how DPoP proofs (RFC 9449) are checked (default: [`DpopPolicy::new`], every
     /// algorithm, no nonces).
     ///
@@ -292,7 +309,11 @@ impl ProviderBuilder {
     }
 
     /// The provider.
-    pub fn build(self) -> Provider {
+    pub fn build(mut self) -> Provider {
+        if self.inner.pushed_key.is_none() {
+            let key = crate::pushed::PushedKey::random(&*self.inner.entropy);
+            self.inner.pushed_key = Some(key);
+        }
         let offers_openid = self
             .inner
             .config
@@ -346,6 +367,7 @@ impl Provider {
                     time::Duration::minutes(1),
                 )),
                 client_metadata_documents: None,
+                pushed_key: None,
                 #[cfg(feature = "jose")]
                 dpop: Some(crate::dpop::DpopPolicy::new()),
                 #[cfg(feature = "jose")]

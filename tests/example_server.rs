@@ -2286,3 +2286,87 @@ async fn the_example_server_speaks_openid_connect() {
         Some("login_required")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_authorization_requests_and_the_require_par_flag() {
+    for flags in [&[][..], &["--require-par"][..]] {
+        let required = !flags.is_empty();
+        let server = start(flags).await;
+        let walk = discover(&server).await;
+        assert_eq!(walk.meta["require_pushed_authorization_requests"], required);
+        let par_url = walk.url("pushed_authorization_request_endpoint");
+        let app = walk.confidential(json!({})).await;
+        let browser = client(true);
+        let challenge = challenge();
+        let pushed = [
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", "whoami"),
+            ("state", "st-par"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        // Push (RFC 9126 §2), then send the browser with the request_uri only.
+        let response = walk
+            .api
+            .post(&par_url)
+            .header("authorization", app.auth())
+            .form(&pushed)
+            .send()
+            .await
+            .expect("par");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("par json");
+        let request_uri = body["request_uri"].as_str().expect("request_uri");
+        assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+        assert!(body["expires_in"].as_i64().expect("expires_in") > 0);
+        let mut by_reference = Url::parse(&walk.url("authorization_endpoint")).expect("url");
+        by_reference
+            .query_pairs_mut()
+            .append_pair("client_id", &app.id)
+            .append_pair("request_uri", request_uri);
+        let (back, _) = walk
+            .browser_flow(&browser, by_reference.as_str(), "allow")
+            .await;
+        assert_eq!(query_param(&back, "state").as_deref(), Some("st-par"));
+        let tokens = walk
+            .code_tokens(&app, &query_param(&back, "code").expect("code"))
+            .await;
+        assert!(tokens["access_token"].is_string());
+        // Used once: the second time, no code but invalid_request_uri.
+        let (again, _) = walk
+            .browser_flow(&browser, by_reference.as_str(), "allow")
+            .await;
+        assert_eq!(query_param(&again, "code"), None);
+        assert_eq!(
+            query_param(&again, "error").as_deref(),
+            Some("invalid_request_uri")
+        );
+        // A pushed request with its own request_uri is refused as JSON.
+        let mut nested = pushed.to_vec();
+        nested.push(("request_uri", request_uri));
+        let response = walk
+            .api
+            .post(&par_url)
+            .header("authorization", app.auth())
+            .form(&nested)
+            .send()
+            .await
+            .expect("par");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.expect("error json");
+        assert_eq!(body["error"], "invalid_request");
+        // A plain request: refused with --require-par (never a code), served without it.
+        let plain = walk.authorize_url(&app, "whoami", true);
+        let (back, _) = walk.browser_flow(&browser, &plain, "allow").await;
+        if required {
+            assert_eq!(query_param(&back, "code"), None);
+            assert_eq!(
+                query_param(&back, "error").as_deref(),
+                Some("invalid_request")
+            );
+        } else {
+            assert!(query_param(&back, "code").is_some());
+        }
+    }
+}

@@ -22,6 +22,7 @@ async fn every_endpoint(
     is_send(&provider.revoke(&form));
     is_send(&provider.introspect(&form));
     is_send(&provider.device_authorization(&form));
+    is_send(&provider.pushed_authorization(&form));
     is_send(&provider.device_verification(
         "BCDF-GHJK",
         &tessera::DeviceAttempt::new(&tessera::UserId::new("k")),

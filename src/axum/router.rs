@@ -52,6 +52,7 @@ where
 /// | registration (RFC 7591) | POST | [`Endpoints::registration`](crate::Endpoints::registration), when the [registration policy](crate::RegistrationPolicy) lets anyone reach it |
 /// | client configuration (RFC 7592) | GET, PUT, DELETE | the registration path, `/`, the client ID |
 /// | device authorization (RFC 8628) | POST | [`Endpoints::device_authorization`](crate::Endpoints::device_authorization), with the device grant enabled |
+/// | pushed authorization requests (RFC 9126) | POST | [`Endpoints::pushed_authorization`](crate::Endpoints::pushed_authorization), with the authorization code grant enabled |
 /// | authorization (the host's page) | the host's | [`Endpoints::authorization`](crate::Endpoints::authorization), see [`Routes::authorization`] |
 /// | device verification (the host's page) | the host's | [`Endpoints::device_verification`](crate::Endpoints::device_verification), see [`Routes::device_verification`] |
 /// | RP-initiated logout (the host's page) | the host's | [`Endpoints::end_session`](crate::Endpoints::end_session), see [`Routes::end_session`] |
@@ -201,6 +202,10 @@ where
                 served.device_authorization,
                 open(post(device_authorization)),
             ),
+            (
+                served.pushed_authorization,
+                open(post(pushed_authorization)),
+            ),
         ] {
             if let Some(path) = path {
                 standard = add(standard, route_path(config, path), handler);
@@ -347,6 +352,10 @@ async fn introspect(State(provider): State<Provider>, request: FormRequest) -> R
 
 async fn device_authorization(State(provider): State<Provider>, request: FormRequest) -> Response {
     provider.device_authorization(&request).await
+}
+
+async fn pushed_authorization(State(provider): State<Provider>, request: FormRequest) -> Response {
+    provider.pushed_authorization(&request).await
 }
 
 async fn register(State(provider): State<Provider>, request: Request) -> AxumResponse {

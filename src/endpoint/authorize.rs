@@ -4,7 +4,10 @@
 //! [`PendingAuthorization::approve`] or [`PendingAuthorization::deny`], each giving the
 //! [`Redirect`] to send. The grant's decisions are in `grant::authorization_code`.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use time::OffsetDateTime;
 
 use crate::cimd::ResolveError;
 use crate::client::{Client, UserId};
@@ -16,7 +19,22 @@ use crate::provider::{Context, Provider};
 use crate::redirect::{RedirectError, RedirectUri};
 use crate::response::Redirect;
 use crate::scope::ScopeSet;
-use crate::store::Authentication;
+use crate::store::{Authentication, ReplayKey};
+
+/// `invalid_request_uri` (RFC 9126 §4 names it; RFC 9101 §7 registers it).
+pub(crate) fn invalid_request_uri(description: &'static str) -> OAuthError {
+    OAuthError::new(
+        ErrorCode::Custom(Cow::Borrowed("invalid_request_uri")),
+        description,
+    )
+}
+
+/// A request that was pushed first (RFC 9126): approving it uses it up.
+#[derive(Debug)]
+pub(crate) struct PushedUse {
+    key: ReplayKey,
+    expires_at: OffsetDateTime,
+}
 
 /// An authorization request error that must be shown to the user and never redirected: the
 /// client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1). It has no URI to send
@@ -25,8 +43,8 @@ use crate::store::Authentication;
 #[error("{code}: {description}")]
 #[non_exhaustive]
 pub struct UntrustedRequest {
-    /// The error code (`invalid_request`, `unauthorized_client`, `temporarily_unavailable`
-    /// or `server_error`).
+    /// The error code (`invalid_request`, `invalid_request_uri`, `unauthorized_client`,
+    /// `temporarily_unavailable` or `server_error`).
     pub code: ErrorCode,
     /// What is wrong, for the user (and the client's developer) to read.
     pub description: String,
@@ -148,6 +166,7 @@ pub struct PendingAuthorization {
     redirect_uri_given: Option<String>,
     state: Option<String>,
     asked: Asked,
+    pushed: Option<PushedUse>,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -187,6 +206,11 @@ impl PendingAuthorization {
     /// Where the response will go.
     pub fn redirect_uri(&self) -> &RedirectUri {
         &self.redirect_uri
+    }
+
+    /// Whether the request was pushed first (RFC 9126) and named here by its `request_uri`.
+    pub fn is_pushed(&self) -> bool {
+        self.pushed.is_some()
     }
 
     /// The client's `state`, echoed in the response.
@@ -303,7 +327,10 @@ impl PendingAuthorization {
 
     /// The user allowed the request, granting `scopes` (the requested ones or fewer; anything
     /// not requested is dropped). Stores the code and the consent and returns the redirect
-    /// carrying the code. A storage fault is logged and becomes a `temporarily_unavailable`
+    /// carrying the code. A pushed request (RFC 9126) is used up here, once on every instance
+    /// sharing the store: approving it again, or after its lifetime, redirects
+    /// `invalid_request_uri` instead. A storage fault is logged and becomes a
+    /// `temporarily_unavailable`
     /// redirect while the store is unavailable, else a `server_error` one (RFC 6749 §4.1.2.1;
     /// the redirect URI is verified by then).
     /// For an OpenID Connect request, prefer
@@ -342,7 +369,27 @@ impl PendingAuthorization {
             redirect_uri_given,
             state,
             asked,
+            pushed,
         } = self;
+        if let Some(pushed) = pushed {
+            let now = cx.now();
+            let used_up = if now >= pushed.expires_at {
+                Some(invalid_request_uri("the request_uri has expired"))
+            } else {
+                match cx
+                    .store()
+                    .remember(&pushed.key, now, pushed.expires_at)
+                    .await
+                {
+                    Ok(true) => None,
+                    Ok(false) => Some(invalid_request_uri("the request_uri was already used")),
+                    Err(error) => Some(OAuthError::from(error)),
+                }
+            };
+            if let Some(error) = used_up {
+                return error_redirect(cx, redirect_uri.into_url(), state.as_deref(), &error);
+            }
+        }
         let approved = authorization_code::approve(
             cx,
             &client,
@@ -435,6 +482,13 @@ impl Provider {
     /// Order matters: first the client and redirect URI (failures are [`AuthorizeError::Untrusted`]
     /// and must be shown, never redirected), then everything else (failures are redirected to
     /// the now-verified URI with `error`, `state` and `iss`, once the user has signed in).
+    ///
+    /// With `request_uri` (RFC 9126 §4), the request is the one the client pushed to
+    /// [`Provider::pushed_authorization`], checked again, and the query's other parameters
+    /// (but `client_id`) are ignored: another client's, a tampered or a foreign `request_uri`
+    /// is an [`AuthorizeError::Untrusted`] `invalid_request_uri`, an expired one redirected so.
+    /// Without one, a provider or client requiring pushed requests refuses with
+    /// `invalid_request`.
     pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
         let cx = self.cx();
         let untrusted = |code, description: &str| {
@@ -454,6 +508,74 @@ impl Provider {
             Err(ResolveError::Store(error)) => {
                 return Err(AuthorizeError::Untrusted(UntrustedRequest::store(error)));
             }
+        };
+        if let Some(request_uri) = params.get("request_uri") {
+            return self.authorize_pushed(client, request_uri);
+        }
+        let required = cx.config().pushed_requests_required()
+            || client.metadata.require_pushed_authorization_requests;
+        let refusal = required.then(|| {
+            OAuthError::invalid_request(
+                "authorization requests must be pushed first (RFC 9126): send them to the pushed authorization request endpoint",
+            )
+        });
+        self.check_request(client, params, None, refusal)
+    }
+
+    /// The authorization request a `request_uri` names (RFC 9126 §4): the parameters the
+    /// client pushed, and only those (the query's others are ignored).
+    fn authorize_pushed(
+        &self,
+        client: Client,
+        request_uri: &str,
+    ) -> Result<PendingAuthorization, AuthorizeError> {
+        let cx = self.cx();
+        let untrusted = |description: &'static str| {
+            let error = invalid_request_uri(description);
+            AuthorizeError::Untrusted(UntrustedRequest::new(
+                error.code,
+                error.description.unwrap_or_default().into_owned(),
+            ))
+        };
+        // A request_uri from another client is not its to use (RFC 9126 §4), nor to redirect.
+        let Some(pushed) = cx
+            .pushed_key()
+            .and_then(|key| key.open(request_uri))
+            .filter(|pushed| pushed.client_id == client.id.as_str())
+        else {
+            return Err(untrusted(
+                "the request_uri is not one this server issued to this client",
+            ));
+        };
+        let params = Params::from_pairs(
+            pushed.params.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            &cx.config().limits,
+        )
+        .map_err(|_| untrusted("the pushed request cannot be read"))?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(pushed.expires_at)
+            .map_err(|_| untrusted("the pushed request cannot be read"))?;
+        // Expired: refused at the redirect URI the client pushed, once it is verified again.
+        let refusal =
+            (cx.now() >= expires_at).then(|| invalid_request_uri("the request_uri has expired"));
+        let pushed = PushedUse {
+            key: pushed.replay_key(),
+            expires_at,
+        };
+        self.check_request(client, &params, Some(pushed), refusal)
+    }
+
+    /// The checks of an authorization request from `client` (resolved): its redirect URI,
+    /// then the rest, or `refusal` (redirected to the verified URI) if there is one.
+    pub(crate) fn check_request(
+        &self,
+        client: Client,
+        params: &Params,
+        pushed: Option<PushedUse>,
+        refusal: Option<OAuthError>,
+    ) -> Result<PendingAuthorization, AuthorizeError> {
+        let cx = self.cx();
+        let untrusted = |code, description: &str| {
+            AuthorizeError::Untrusted(UntrustedRequest::new(code, description))
         };
         let requested = params.get("redirect_uri");
         let redirect_uri = cx.redirects().resolve(&client.redirect_uris, requested).map_err(|e| {
@@ -496,13 +618,18 @@ impl Provider {
             },
         };
         let state = params.get("state");
-        match authorization_code::check(cx, &client, &request) {
+        let checked = match refusal {
+            Some(error) => Err(error),
+            None => authorization_code::check(cx, &client, &request),
+        };
+        match checked {
             Ok(asked) => Ok(PendingAuthorization {
                 client,
                 redirect_uri,
                 redirect_uri_given: requested.map(str::to_owned),
                 state: state.map(str::to_owned),
                 asked,
+                pushed,
             }),
             Err(error) => Err(AuthorizeError::Redirect(ErrorRedirect {
                 redirect: error_redirect(cx, redirect_uri.into_url(), state, &error),

@@ -50,9 +50,20 @@ impl Provider {
         &self,
         request: &FormRequest,
     ) -> Result<Option<String>, Response> {
+        self.form_request_proof(request, &self.config().endpoints.token)
+            .await
+    }
+
+    /// [`Provider::token_request_proof`] for the form endpoint at `path` (the token endpoint,
+    /// or the pushed authorization request endpoint, RFC 9449 §10.1).
+    pub(crate) async fn form_request_proof(
+        &self,
+        request: &FormRequest,
+        path: &str,
+    ) -> Result<Option<String>, Response> {
         #[cfg(feature = "jose")]
         if let (Some(proof), Some(_)) = (&request.dpop, self.cx().dpop()) {
-            let url = self.config().endpoint_url(&self.config().endpoints.token);
+            let url = self.config().endpoint_url(path);
             let check = ProofRequest::new(proof, "POST", &url);
             return match self.verify_dpop(&check).await {
                 Ok(proof) => Ok(Some(proof.jkt().to_owned())),
@@ -63,7 +74,7 @@ impl Provider {
             };
         }
         #[cfg(not(feature = "jose"))]
-        let _ = request;
+        let _ = (request, path);
         Ok(None)
     }
 

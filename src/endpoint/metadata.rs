@@ -29,6 +29,8 @@ pub(crate) struct Advertised<'a> {
     /// The host's logout page, when the provider speaks OpenID Connect.
     #[cfg_attr(not(any(feature = "jose", feature = "axum")), allow(dead_code))]
     pub(crate) end_session: Option<&'a str>,
+    /// The pushed authorization request endpoint (RFC 9126), with the code grant enabled.
+    pub(crate) pushed_authorization: Option<&'a str>,
 }
 
 impl Provider {
@@ -59,6 +61,10 @@ impl Provider {
                 .end_session
                 .as_deref()
                 .filter(|_| self.cx().openid()),
+            pushed_authorization: endpoints
+                .pushed_authorization
+                .as_deref()
+                .filter(|_| config.grant_enabled(GrantType::AuthorizationCode)),
         }
     }
 
@@ -147,6 +153,17 @@ impl Provider {
                 policy.algorithm_names().into(),
             );
         }
+        // RFC 9126 §5.
+        if let Some(path) = endpoints.pushed_authorization {
+            put(
+                "pushed_authorization_request_endpoint",
+                config.endpoint_url(path).into(),
+            );
+        }
+        put(
+            "require_pushed_authorization_requests",
+            config.pushed_requests_required().into(),
+        );
         if let Some(path) = endpoints.jwks {
             put("jwks_uri", config.endpoint_url(path).into());
         }

@@ -17,6 +17,7 @@ pub(crate) mod end_session;
 pub(crate) mod form;
 pub(crate) mod introspect;
 pub(crate) mod metadata;
+pub(crate) mod par;
 pub(crate) mod register;
 pub(crate) mod render;
 pub(crate) mod resource_metadata;

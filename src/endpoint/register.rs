@@ -277,6 +277,7 @@ fn checked_metadata(
         software_id: text("software_id", &metadata.software_id)?,
         software_version: text("software_version", &metadata.software_version)?,
         application_type: metadata.application_type,
+        require_pushed_authorization_requests: metadata.require_pushed_authorization_requests,
         id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
             None => None,
             Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
@@ -391,6 +392,17 @@ fn metadata_of(
         software_version: string("software_version")?,
         application_type,
         id_token_signed_response_alg: string("id_token_signed_response_alg")?,
+        require_pushed_authorization_requests: match extra
+            .get("require_pushed_authorization_requests")
+        {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(required)) => *required,
+            Some(_) => {
+                return Err(metadata_error(
+                    "require_pushed_authorization_requests must be a boolean",
+                ));
+            }
+        },
     })
 }
 
