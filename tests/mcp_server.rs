@@ -102,11 +102,13 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        let (child, base) = listening_server::spawn_listening(
-            &example_binary(),
-            &["--resource-server", OTHER_RESOURCE],
-        )
-        .await;
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[&str]) -> Self {
+        let mut flags = vec!["--resource-server", OTHER_RESOURCE];
+        flags.extend_from_slice(extra);
+        let (child, base) = listening_server::spawn_listening(&example_binary(), &flags).await;
         Self {
             _child: child,
             base,
@@ -467,6 +469,93 @@ async fn an_mcp_client_signs_in_and_calls_whoami() {
         .await
         .expect("tools/call");
     assert_eq!(result.is_error, Some(false), "{result:?}");
+    let text: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.as_str()))
+        .collect();
+    assert_eq!(text, ["demo"]);
+    session.cancel().await.expect("closed");
+}
+
+/// Serves a client ID metadata document for a public client at `http://127.0.0.1:PORT/agent.json`
+/// and returns that URL, its `client_id`.
+async fn metadata_document() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/agent.json", listener.local_addr().expect("addr"));
+    let document = json!({
+        "client_id": url,
+        "client_name": "MCP agent",
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+    });
+    let app = axum::Router::new().route(
+        "/agent.json",
+        axum::routing::get(move || async move { axum::Json(document) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn an_mcp_client_named_by_its_metadata_document_calls_whoami() {
+    let server = Server::start_with(&["--danger-allow-loopback-client-metadata"]).await;
+    let client_id = metadata_document().await;
+    let mcp = server.mcp();
+    let verifier = "an-mcp-agent-pkce-verifier-0123456789-abcdefghijklmnop";
+    let authorize = Url::parse_with_params(
+        &format!("{}/authorize", server.base),
+        [
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "whoami"),
+            ("state", "agent-state"),
+            ("code_challenge", &tessera::pkce_s256_challenge(verifier)),
+            ("code_challenge_method", "S256"),
+            ("resource", mcp.as_str()),
+        ],
+    )
+    .expect("url");
+    let redirect = sign_in_and_allow(&server.base, authorize.as_str()).await;
+    let code = redirect
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.into_owned())
+        .expect("a code");
+    let response = server
+        .http
+        .post(format!("{}/token", server.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id.as_str()),
+            ("code_verifier", verifier),
+            ("resource", mcp.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    let token = body["access_token"].as_str().expect("a token");
+
+    // The MCP client with that token, negotiating the SDK's newest revision.
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(mcp.as_str()).auth_header(token),
+    );
+    let session = ClientConfig::default()
+        .serve(transport)
+        .await
+        .expect("an MCP session");
+    let result = session
+        .peer()
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .expect("tools/call");
     let text: Vec<&str> = result
         .content
         .iter()
