@@ -111,15 +111,19 @@ fn whoami_scope() -> ScopeSet {
 fn mcp_routes(provider: &Provider, server: Router) -> Router {
     let issuer = provider.config().issuer().to_owned();
     let resource = format!("{issuer}{MCP_PATH}");
-    // Host validation against DNS rebinding: the issuer's host, whatever the port.
-    let host = url::Url::parse(&issuer)
+    // Host validation against DNS rebinding: rmcp's loopback names and the issuer's host,
+    // whatever the port.
+    let mut hosts = StreamableHttpServerConfig::default().allowed_hosts;
+    if let Some(host) = url::Url::parse(&issuer)
         .ok()
         .and_then(|url| url.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "127.0.0.1".into());
+    {
+        hosts.push(host);
+    }
     let transport = StreamableHttpService::new(
         || Ok(Whoami::new()),
         LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default().with_allowed_hosts([host]),
+        StreamableHttpServerConfig::default().with_allowed_hosts(hosts),
     );
     // Only tokens whose audience names `/mcp` and that carry `whoami`; the 401 names the
     // metadata below (RFC 9728 §5.1).
