@@ -40,7 +40,7 @@
 // An early `Err(Response)` is how axum handlers refuse; boxing every one would only add noise.
 #![allow(clippy::result_large_err)]
 
-mod support;
+pub(crate) mod support;
 
 use std::error::Error;
 use std::net::IpAddr;
@@ -89,7 +89,7 @@ const SCOPES: &[(&str, &str)] = &[
 ];
 
 #[derive(Debug)]
-struct Args {
+pub(crate) struct Args {
     addr: String,
     issuer: Option<String>,
     database_url: Option<String>,
@@ -107,7 +107,7 @@ struct Args {
 }
 
 impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+    pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut parsed = Args {
             addr: "127.0.0.1:8080".into(),
             issuer: None,
@@ -954,7 +954,20 @@ impl ClaimsSource for DemoClaims {
 // ---------------------------------------------------------------------------------------------
 // Start-up.
 
+/// What an example built on this one adds (examples/mcp_server.rs): resources of its own at
+/// these paths of the issuer, in the default audience like `/api/me`, and a function of the
+/// provider and this server's router returning the router to serve.
+#[derive(Default)]
+pub(crate) struct Extension {
+    pub(crate) resource_paths: Vec<&'static str>,
+    pub(crate) wrap: Option<fn(&Provider, Router) -> Router>,
+}
+
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    run_with(args, Extension::default()).await
+}
+
+pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box<dyn Error>> {
     let store = open_store(args.database_url.as_deref(), &args.redis_prefix).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let local = listener.local_addr()?;
@@ -975,6 +988,9 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
     // The provider's own resource, in the audience of tokens requested without `resource`,
     // and each `--resource-server` with a client that may introspect its tokens.
     let mut resources = vec![Resource::new(format!("{issuer}/api/me")).included_by_default()];
+    for path in &extension.resource_paths {
+        resources.push(Resource::new(format!("{issuer}{path}")).included_by_default());
+    }
     let mut announced = Vec::new();
     for url in &args.resource_servers {
         let id = ClientId::new(format!("rs_{}", hex_id()))?;
@@ -1074,6 +1090,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         limits: RateLimiter::new(args.rate_limit, Duration::from_secs(60)),
     };
 
+    let served = router(app);
+    let served = match extension.wrap {
+        Some(wrap) => wrap(&provider, served),
+        None => served,
+    };
+
     // Expired codes, tokens and device authorizations are removed every ten seconds, in
     // batches of a thousand until none is left: creation is bounded per client, so each round
     // catches up.
@@ -1095,7 +1117,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         println!("{line}");
     }
     println!("listening on {issuer}");
-    support::serve(listener, router(app), signal).await?;
+    support::serve(listener, served, signal).await?;
     tracing::info!("stopped");
     Ok(())
 }
