@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use url::Url;
 
+#[path = "support/cargo_env.rs"]
+mod cargo_env;
 #[cfg(feature = "redis")]
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
@@ -73,6 +75,7 @@ fn build_example(name: &str) -> PathBuf {
         .arg("--target-dir")
         .arg(&target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cargo_env::strip_test_env(&mut build);
     if profile_dir
         .file_name()
         .is_some_and(|name| name == "release")

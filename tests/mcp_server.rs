@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use tokio::process::Child;
 use url::Url;
 
+#[path = "support/cargo_env.rs"]
+mod cargo_env;
 #[path = "support/listening_server.rs"]
 mod listening_server;
 
@@ -62,23 +64,7 @@ fn example_binary() -> PathBuf {
                 .arg("--target-dir")
                 .arg(target_dir)
                 .current_dir(env!("CARGO_MANIFEST_DIR"));
-            // What cargo set for this test process would reach build scripts that watch it
-            // (ring's watches CARGO_MANIFEST_DIR): each run would then rebuild half the tree.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                if name.starts_with("CARGO_PKG_")
-                    || [
-                        "CARGO_MANIFEST_DIR",
-                        "CARGO_MANIFEST_PATH",
-                        "CARGO_CRATE_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                        "CARGO_TARGET_TMPDIR",
-                    ]
-                    .contains(&&*name)
-                {
-                    build.env_remove(&*name);
-                }
-            }
+            cargo_env::strip_test_env(&mut build);
             if profile_dir.file_name().is_some_and(|n| n == "release") {
                 build.arg("--release");
             }
