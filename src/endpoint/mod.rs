@@ -6,6 +6,8 @@ pub(crate) mod authorization_header;
 pub(crate) mod authorize;
 pub(crate) mod authorized_apps;
 pub(crate) mod bearer;
+#[cfg(feature = "jose")]
+pub(crate) mod client_assertion;
 pub(crate) mod client_auth;
 pub(crate) mod client_document;
 pub(crate) mod device;
