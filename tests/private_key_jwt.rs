@@ -68,6 +68,9 @@ impl Key {
     }
 }
 
+/// A change to good claims.
+type Change = Box<dyn Fn(&mut Value)>;
+
 static JTI: AtomicU64 = AtomicU64::new(0);
 
 fn now(h: &Harness) -> i64 {
@@ -242,7 +245,7 @@ async fn each_claim_check_refuses_and_says_which_claim() {
     let key = Key::generate(Algorithm::Es256);
     let id = register(&h.provider, jwks(&[&key]), json!({})).await;
     let t = now(&h);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "wrong aud",
             Box::new(|c| c["aud"] = json!("https://other.example")),

@@ -31,7 +31,7 @@ pub(crate) enum Credentials {
         id: ClientId,
     },
     #[cfg(feature = "jose")]
-    Assertion(crate::endpoint::client_assertion::Assertion),
+    Assertion(Box<crate::endpoint::client_assertion::Assertion>),
 }
 
 /// Why client authentication failed: an OAuth error, plus whether the client tried Basic (then
@@ -184,7 +184,8 @@ fn assertion_credentials(
         let assertion = params
             .get("client_assertion")
             .ok_or_else(|| AuthFailure::from(invalid_client("client_assertion is missing")))?;
-        Assertion::parse(assertion, params.get("client_id")).map(Credentials::Assertion)
+        Assertion::parse(assertion, params.get("client_id"))
+            .map(|assertion| Credentials::Assertion(Box::new(assertion)))
     }
     #[cfg(not(feature = "jose"))]
     Err(invalid_client("client assertions are not supported by this server").into())
@@ -217,7 +218,7 @@ impl Provider {
         let (id, secret, method) = match credentials {
             #[cfg(feature = "jose")]
             Credentials::Assertion(assertion) => {
-                return self.authenticate_assertion(assertion).await;
+                return self.authenticate_assertion(*assertion).await;
             }
             Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
             Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
