@@ -152,13 +152,17 @@ impl Assertion {
                 "the client_assertion's iss and sub must both be the client_id",
             ));
         }
-        if !claims
-            .aud
-            .as_ref()
-            .is_some_and(|aud| audiences.iter().any(|expected| aud.contains(expected)))
-        {
+        // rfc7523bis §4: the issuer as the *sole* audience, compared as strings; so that an
+        // assertion made for several servers is good at none. The token endpoint URL is still
+        // accepted (RFC 7523 §3, and clients not yet updated).
+        let sole = match &claims.aud {
+            Some(Audience::One(aud)) => Some(aud.as_str()),
+            Some(Audience::Many(list)) if list.len() == 1 => list.first().map(String::as_str),
+            _ => None,
+        };
+        if !sole.is_some_and(|aud| audiences.contains(&aud)) {
             return Err(Refusal::Claims(
-                "the client_assertion's aud must be the issuer (or the token endpoint URL)",
+                "the client_assertion's aud must be the issuer (or the token endpoint URL) alone",
             ));
         }
         let Some(exp) = claims.exp else {
