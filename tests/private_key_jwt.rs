@@ -637,3 +637,60 @@ async fn a_host_registered_client_with_keys_authenticates_too() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_device_authorization_endpoint_takes_assertions_too() {
+    let h = harness();
+    let key = Key::generate(Algorithm::Es256);
+    let id = register(
+        &h.provider,
+        jwks(&[&key]),
+        json!({"grant_types": ["urn:ietf:params:oauth:grant-type:device_code"]}),
+    )
+    .await;
+    let assertion = key.sign(&claims(&id, now(&h)));
+    let start = h
+        .provider
+        .device_authorization(&with_assertion("scope=read", &assertion))
+        .await;
+    assert_eq!(
+        start.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&start.body)
+    );
+    assert!(start.json_body().unwrap()["device_code"].is_string());
+    refused(
+        &h.provider
+            .device_authorization(&with_assertion("scope=read", &assertion))
+            .await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_uses_of_one_assertion_exactly_one_is_accepted() {
+    let h = harness();
+    let key = Key::generate(Algorithm::Es256);
+    let id = register(&h.provider, jwks(&[&key]), json!({})).await;
+    let assertion = key.sign(&claims(&id, now(&h)));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (provider, assertion) = (h.provider.clone(), assertion.clone());
+            tokio::spawn(async move { client_credentials(&provider, &assertion).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        15,
+        "{statuses:?}"
+    );
+}
