@@ -158,6 +158,9 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// No authentication: a public client.
     None,
+    /// A JWT signed with a key of the client's registered `jwks` (RFC 7523 §2.2, OpenID
+    /// Connect Core §9). The client has no secret.
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -167,14 +170,25 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
     /// Parses a wire name.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
-            .into_iter()
-            .find(|m| m.as_str() == name)
+        [
+            Self::ClientSecretBasic,
+            Self::ClientSecretPost,
+            Self::None,
+            Self::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+    }
+
+    /// Whether a client of this method authenticates with a secret (then it has one).
+    pub const fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
     }
 }
 
@@ -364,6 +378,17 @@ pub struct ClientMetadata {
     /// requests are refused unless pushed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// `jwks` (RFC 7591 §2): the client's public keys, by value; a
+    /// [`AuthMethod::PrivateKeyJwt`] client signs its assertions with one of them. Checked at
+    /// registration: public keys only, each of an algorithm tessera verifies.
+    #[cfg(feature = "jose")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<crate::jose::JwkSet>,
+    /// `token_endpoint_auth_signing_alg` (RFC 7591 §2): the only algorithm the client's
+    /// assertions may use (`RS256`, `ES256` or `EdDSA`); without it, the algorithm of the key
+    /// the assertion names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -418,6 +443,19 @@ impl ClientMetadata {
     /// Sets `post_logout_redirect_uris`.
     pub fn with_post_logout_redirect_uris(mut self, uris: Vec<String>) -> Self {
         self.post_logout_redirect_uris = uris;
+        self
+    }
+
+    /// Sets `jwks`, the client's public keys.
+    #[cfg(feature = "jose")]
+    pub fn with_jwks(mut self, jwks: crate::jose::JwkSet) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Sets `token_endpoint_auth_signing_alg`.
+    pub fn with_token_endpoint_auth_signing_alg(mut self, alg: impl Into<String>) -> Self {
+        self.token_endpoint_auth_signing_alg = Some(alg.into());
         self
     }
 

@@ -2373,3 +2373,93 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
         }
     }
 }
+
+/// CONTRACT.md, "Sender-constrained tokens": `private_key_jwt` for a client registered with
+/// `jwks` through dynamic registration; the assertion's `aud` may be the token endpoint URL;
+/// a replayed `jti` is refused. Signed by jsonwebtoken, not by tessera.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_clients_register_jwks_and_assertions_are_single_use() {
+    let server = start(&[]).await;
+    let walk = discover(&server).await;
+    for doc in [
+        walk.meta.clone(),
+        walk.api
+            .get(format!("{}/.well-known/openid-configuration", server.base))
+            .send()
+            .await
+            .expect("discovery")
+            .json::<Value>()
+            .await
+            .expect("json"),
+    ] {
+        assert!(
+            doc["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .expect("methods")
+                .contains(&json!("private_key_jwt")),
+            "{doc}"
+        );
+        assert!(
+            doc["token_endpoint_auth_signing_alg_values_supported"]
+                .as_array()
+                .expect("algs")
+                .contains(&json!("ES256"))
+        );
+    }
+    let key = tessera::jose::SigningKey::generate(tessera::jose::Algorithm::Es256).expect("key");
+    let encoding =
+        jsonwebtoken::EncodingKey::from_ec_pem(key.to_pkcs8_pem().expect("pem").as_bytes())
+            .expect("their key");
+    let app = walk
+        .register(json!({
+            "client_name": "Signed service",
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.public_jwk()]},
+        }))
+        .await;
+    assert!(
+        app.secret.is_none(),
+        "a private_key_jwt client gets no secret"
+    );
+    let token_url = walk.url("token_endpoint");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sign = |aud: &str, jti: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some(key.kid().to_owned());
+        let claims = json!({
+            "iss": app.id, "sub": app.id, "aud": aud,
+            "iat": now, "exp": now + 60, "jti": jti,
+        });
+        jsonwebtoken::encode(&header, &claims, &encoding).expect("sign")
+    };
+    let with = |assertion: &str| {
+        [
+            ("grant_type", "client_credentials".to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            ("client_assertion", assertion.to_owned()),
+        ]
+    };
+    let assertion = sign(&token_url, "contract-1");
+    let form = with(&assertion);
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, body) = walk.token(None, &form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["access_token"].is_string());
+    // The same assertion again: its jti was used.
+    let (status, body) = walk.token(None, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{body}"
+    );
+    // The issuer as aud works as well, with a fresh jti.
+    let issuer = walk.meta["issuer"].as_str().expect("issuer").to_owned();
+    let fresh = with(&sign(&issuer, "contract-2"));
+    let fresh: Vec<(&str, &str)> = fresh.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (status, body) = walk.token(None, &fresh).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

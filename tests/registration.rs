@@ -588,7 +588,12 @@ async fn metadata_reflects_the_configuration() {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         doc["scopes_supported"],

@@ -402,3 +402,64 @@ async fn a_host_registered_client_with_a_url_id_is_never_fetched() {
     assert_eq!(resolved.map(|c| c.name).as_deref(), Some("Host's own"));
     assert_eq!(fetcher.fetches.load(Ordering::SeqCst), 0);
 }
+
+/// CONTRACT: a document's client may authenticate with `private_key_jwt` and its `jwks`.
+#[cfg(feature = "jose")]
+#[tokio::test]
+async fn a_document_with_jwks_makes_a_private_key_jwt_client() {
+    use crate::jose::{Algorithm, SigningKey, Typ, sign_claims};
+    let key = SigningKey::generate(Algorithm::Es256).unwrap_or_else(|e| panic!("{e}"));
+    let mut doc = good_doc();
+    doc["token_endpoint_auth_method"] = "private_key_jwt".into();
+    doc["jwks"] = serde_json::json!({ "keys": [key.public_jwk()] });
+    let provider = provider(serve(doc), |d| d);
+    let url = "https://agent.example/client.json";
+    let client = provider
+        .resolve_client(&id(url))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .unwrap_or_else(|| panic!("resolved"));
+    assert_eq!(client.auth_method, crate::AuthMethod::PrivateKeyJwt);
+    assert!(!client.is_public() && client.secret.is_none());
+    assert_eq!(client.metadata.jwks.map(|k| k.keys().len()), Some(1));
+
+    let now = provider.now().unix_timestamp();
+    let claims = serde_json::json!({
+        "iss": url, "sub": url, "aud": "https://auth.example.com",
+        "exp": now + 60, "jti": "doc-1",
+    });
+    let assertion = sign_claims(&key, &Typ::JWT, &claims)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = |assertion: &str| {
+        format!(
+            "token=unknown&client_assertion_type={}&client_assertion={assertion}",
+            "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+        )
+    };
+    let introspection = provider
+        .introspect(&crate::FormRequest::new(body(&assertion)))
+        .await;
+    assert_eq!(introspection.status, 200);
+    // Public client style (client_id alone) is refused for it.
+    let bare = provider
+        .introspect(&crate::FormRequest::new(format!(
+            "token=unknown&client_id={url}"
+        )))
+        .await;
+    assert_eq!(bare.status, 401);
+    let replay = provider
+        .introspect(&crate::FormRequest::new(body(&assertion)))
+        .await;
+    assert_eq!(replay.status, 401);
+}
+
+#[cfg(feature = "jose")]
+#[tokio::test]
+async fn a_private_key_jwt_document_without_keys_is_refused() {
+    let mut doc = good_doc();
+    doc["token_endpoint_auth_method"] = "private_key_jwt".into();
+    let provider = provider(serve(doc), |d| d);
+    let why = refusal(&provider, "https://agent.example/client.json").await;
+    assert!(why.contains("jwks"), "{why}");
+}

@@ -1,5 +1,6 @@
 //! Client authentication at the token, revocation and introspection endpoints
-//! (RFC 6749 §2.3): HTTP Basic, body parameters, or none for public clients.
+//! (RFC 6749 §2.3): HTTP Basic, body parameters, a JWT assertion (`private_key_jwt`, in
+//! `client_assertion.rs`), or none for public clients.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -18,9 +19,19 @@ use crate::secret::ClientSecret;
 /// The credentials a request presented, before they are checked.
 #[derive(Debug)]
 pub(crate) enum Credentials {
-    Basic { id: ClientId, secret: ClientSecret },
-    Post { id: ClientId, secret: ClientSecret },
-    None { id: ClientId },
+    Basic {
+        id: ClientId,
+        secret: ClientSecret,
+    },
+    Post {
+        id: ClientId,
+        secret: ClientSecret,
+    },
+    None {
+        id: ClientId,
+    },
+    #[cfg(feature = "jose")]
+    Assertion(Box<crate::endpoint::client_assertion::Assertion>),
 }
 
 /// Why client authentication failed: an OAuth error, plus whether the client tried Basic (then
@@ -78,6 +89,9 @@ pub(crate) fn credentials(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<Credentials, AuthFailure> {
+    if params.contains("client_assertion") || params.contains("client_assertion_type") {
+        return assertion_credentials(params, authorization);
+    }
     if let Some(header) = authorization.map(AuthorizationHeader::parse)
         && header.is("basic")
     {
@@ -143,6 +157,40 @@ pub(crate) fn credentials(
     })
 }
 
+/// The credentials of a request with `client_assertion` or `client_assertion_type` (RFC 7521
+/// §4.2, RFC 7523 §2.2): exactly the JWT bearer type, an assertion, and no other method.
+fn assertion_credentials(
+    params: &Params,
+    authorization: Option<&str>,
+) -> Result<Credentials, AuthFailure> {
+    let basic = authorization
+        .map(AuthorizationHeader::parse)
+        .is_some_and(|header| header.is("basic"));
+    if basic || params.contains("client_secret") {
+        return Err(invalid_client(
+            "the client authenticated with a client_assertion and another method; use one",
+        )
+        .into());
+    }
+    #[cfg(feature = "jose")]
+    {
+        use crate::endpoint::client_assertion::{ASSERTION_TYPE, Assertion};
+        if params.get("client_assertion_type") != Some(ASSERTION_TYPE) {
+            return Err(invalid_client(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .into());
+        }
+        let assertion = params
+            .get("client_assertion")
+            .ok_or_else(|| AuthFailure::from(invalid_client("client_assertion is missing")))?;
+        Assertion::parse(assertion, params.get("client_id"))
+            .map(|assertion| Credentials::Assertion(Box::new(assertion)))
+    }
+    #[cfg(not(feature = "jose"))]
+    Err(invalid_client("client assertions are not supported by this server").into())
+}
+
 /// The limiter key of client authentication: the client and where the request came from, so
 /// that wrong secrets from one source slow only that source (RFC 6819 §5.1.4.2.3).
 fn attempt_key(id: &ClientId, source: Option<&str>) -> String {
@@ -168,6 +216,10 @@ impl Provider {
         source: Option<&str>,
     ) -> Result<Client, AuthFailure> {
         let (id, secret, method) = match credentials {
+            #[cfg(feature = "jose")]
+            Credentials::Assertion(assertion) => {
+                return self.authenticate_assertion(*assertion).await;
+            }
             Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
             Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
             Credentials::None { id } => (id, None, AuthMethod::None),

@@ -114,9 +114,15 @@ impl Provider {
                 return Err(invalid(format!("the document must not have {secret}")));
             }
         }
-        match object.get("token_endpoint_auth_method") {
-            None => {}
-            Some(serde_json::Value::String(method)) if method == "none" => {}
+        let method = match object.get("token_endpoint_auth_method") {
+            None => AuthMethod::None,
+            Some(serde_json::Value::String(method)) if method == "none" => AuthMethod::None,
+            // The keys are in the document's `jwks`, checked as a registration's are.
+            #[cfg(feature = "jose")]
+            Some(serde_json::Value::String(method)) if method == "private_key_jwt" => {
+                AuthMethod::PrivateKeyJwt
+            }
+            #[cfg(not(feature = "jose"))]
             Some(serde_json::Value::String(method)) if method == "private_key_jwt" => {
                 return Err(invalid(
                     "token_endpoint_auth_method private_key_jwt is not supported by this server; use none".into(),
@@ -129,13 +135,14 @@ impl Provider {
                 )));
             }
             Some(_) => return Err(invalid("unsupported token_endpoint_auth_method".into())),
-        }
+        };
         // The rest is a registration's metadata, checked the same way. The authentication
-        // method is read above; a document's client is public.
+        // method is read above: a document's client is public, or proves itself with a key
+        // of its `jwks` (never a secret).
         object.remove("token_endpoint_auth_method");
         object.remove("client_id");
         let mut registration = self.registration_from_value(serde_json::Value::Object(object))?;
-        registration.auth_method = AuthMethod::None;
+        registration.auth_method = method;
         if let Some(other) = registration
             .grant_types
             .iter()

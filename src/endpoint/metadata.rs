@@ -98,6 +98,7 @@ impl Provider {
         if let Some(path) = endpoints.revocation {
             put("revocation_endpoint", config.endpoint_url(path).into());
             put("revocation_endpoint_auth_methods_supported", auth_methods());
+            put_assertion_algs(&mut put, "revocation_endpoint");
         }
         if let Some(path) = endpoints.introspection {
             put("introspection_endpoint", config.endpoint_url(path).into());
@@ -105,6 +106,7 @@ impl Provider {
                 "introspection_endpoint_auth_methods_supported",
                 auth_methods(),
             );
+            put_assertion_algs(&mut put, "introspection_endpoint");
         }
         if let Some(path) = endpoints.registration {
             put("registration_endpoint", config.endpoint_url(path).into());
@@ -134,6 +136,7 @@ impl Provider {
         };
         put("code_challenge_methods_supported", pkce.into());
         put("token_endpoint_auth_methods_supported", auth_methods());
+        put_assertion_algs(&mut put, "token_endpoint");
         if !config.scopes.is_empty() {
             let scopes: Vec<&str> = config.scopes.iter().map(|s| s.as_str()).collect();
             put("scopes_supported", scopes.into());
@@ -275,5 +278,31 @@ impl Provider {
 }
 
 fn auth_methods() -> serde_json::Value {
+    #[cfg(feature = "jose")]
+    return serde_json::json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "private_key_jwt"
+    ]);
+    #[cfg(not(feature = "jose"))]
     serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+}
+
+/// `{endpoint}_auth_signing_alg_values_supported` (RFC 8414 §2): what `private_key_jwt`
+/// assertions may be signed with.
+fn put_assertion_algs(put: &mut impl FnMut(&str, serde_json::Value), endpoint: &str) {
+    #[cfg(feature = "jose")]
+    {
+        let algs: Vec<&str> = crate::jose::Algorithm::ALL
+            .iter()
+            .map(|alg| alg.as_str())
+            .collect();
+        put(
+            &format!("{endpoint}_auth_signing_alg_values_supported"),
+            algs.into(),
+        );
+    }
+    #[cfg(not(feature = "jose"))]
+    let _ = (put, endpoint);
 }

@@ -8,6 +8,8 @@ pub(crate) mod authorized_apps;
 #[cfg(feature = "jose")]
 pub(crate) mod backchannel_logout;
 pub(crate) mod bearer;
+#[cfg(feature = "jose")]
+pub(crate) mod client_assertion;
 pub(crate) mod client_auth;
 pub(crate) mod client_document;
 pub(crate) mod device;

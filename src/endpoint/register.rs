@@ -263,7 +263,20 @@ fn checked_metadata(
         Some(uri) => Some(metadata_url("the backchannel_logout_uri", uri, allow_http)?),
         None => None,
     };
+    let token_endpoint_auth_signing_alg = match metadata.token_endpoint_auth_signing_alg.as_deref()
+    {
+        None => None,
+        Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+        Some(_) => {
+            return Err(metadata_error(
+                "token_endpoint_auth_signing_alg must be RS256, ES256 or EdDSA",
+            ));
+        }
+    };
     Ok(ClientMetadata {
+        #[cfg(feature = "jose")]
+        jwks: metadata.jwks.clone(),
+        token_endpoint_auth_signing_alg,
         post_logout_redirect_uris,
         backchannel_logout_uri,
         logo_uri: url("logo_uri", &metadata.logo_uri)?,
@@ -381,7 +394,24 @@ fn metadata_of(
             ));
         }
     }
+    if extra.get("jwks_uri").is_some_and(|v| !v.is_null()) {
+        return Err(metadata_error(
+            "jwks_uri is not supported by this server; register the public keys by value in jwks",
+        ));
+    }
+    #[cfg(feature = "jose")]
+    let jwks = match extra.get("jwks") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value) => Some(registered_jwks(value)?),
+    };
+    #[cfg(not(feature = "jose"))]
+    if extra.get("jwks").is_some_and(|v| !v.is_null()) {
+        return Err(metadata_error("jwks is not supported by this server"));
+    }
     Ok(ClientMetadata {
+        #[cfg(feature = "jose")]
+        jwks,
+        token_endpoint_auth_signing_alg: string("token_endpoint_auth_signing_alg")?,
         post_logout_redirect_uris,
         backchannel_logout_uri: string("backchannel_logout_uri")?,
         logo_uri: string("logo_uri")?,
@@ -406,6 +436,36 @@ fn metadata_of(
     })
 }
 
+/// A client's `jwks` (RFC 7591 §2): a JWK Set of 1 to 64 public signing keys, every one of
+/// them usable here (a key this server would skip is refused, so that the client learns now
+/// rather than at its first assertion), none with a private member.
+#[cfg(feature = "jose")]
+fn registered_jwks(value: &serde_json::Value) -> Result<crate::jose::JwkSet, OAuthError> {
+    use crate::jose::{JwkError, JwkSet};
+    let listed = value
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::len)
+        .ok_or_else(|| metadata_error("jwks must be a JWK Set: an object with a keys array"))?;
+    let set = JwkSet::from_value(value).map_err(|error| match error {
+        JwkError::PrivateMember(member) => metadata_error(format!(
+            "jwks has a key with the private member {member}; register public keys only"
+        )),
+        JwkError::DuplicateKid => metadata_error("jwks has two keys with the same kid"),
+        JwkError::TooManyKeys => metadata_error("jwks has more than 64 keys"),
+        _ => metadata_error("jwks has a malformed key"),
+    })?;
+    if set.keys().len() != listed {
+        return Err(metadata_error(
+            "jwks has a key this server cannot verify with: RS256 (RSA 2048 to 8192 bits), ES256 (P-256) and EdDSA (Ed25519) signature keys only",
+        ));
+    }
+    if set.is_empty() {
+        return Err(metadata_error("jwks has no keys"));
+    }
+    Ok(set)
+}
+
 fn random_id(provider: &Provider) -> String {
     let mut bytes = [0u8; 16];
     provider.cx().entropy().fill(&mut bytes);
@@ -413,6 +473,48 @@ fn random_id(provider: &Provider) -> String {
 }
 
 impl Provider {
+    /// A `private_key_jwt` client needs its keys (RFC 7523 §2.2), and a registered
+    /// `token_endpoint_auth_signing_alg` a key of that algorithm.
+    fn check_assertion_keys(
+        &self,
+        method: AuthMethod,
+        metadata: &ClientMetadata,
+    ) -> Result<(), OAuthError> {
+        #[cfg(feature = "jose")]
+        {
+            let algorithms: Vec<&str> = metadata
+                .jwks
+                .iter()
+                .flat_map(|set| set.keys())
+                .map(|key| key.algorithm().as_str())
+                .collect();
+            if method == AuthMethod::PrivateKeyJwt && algorithms.is_empty() {
+                return Err(metadata_error(
+                    "private_key_jwt needs the client's public keys in jwks",
+                ));
+            }
+            if let Some(alg) = metadata.token_endpoint_auth_signing_alg.as_deref()
+                && method == AuthMethod::PrivateKeyJwt
+                && !algorithms.contains(&alg)
+            {
+                return Err(metadata_error(
+                    "token_endpoint_auth_signing_alg names an algorithm no key of jwks has",
+                ));
+            }
+            Ok(())
+        }
+        #[cfg(not(feature = "jose"))]
+        {
+            let _ = metadata;
+            if method == AuthMethod::PrivateKeyJwt {
+                return Err(metadata_error(
+                    "private_key_jwt is not supported by this server",
+                ));
+            }
+            Ok(())
+        }
+    }
+
     pub(crate) fn build_client(
         &self,
         id: ClientId,
@@ -451,6 +553,7 @@ impl Provider {
                 "id_token_signed_response_alg names an algorithm this server does not sign with",
             ));
         }
+        self.check_assertion_keys(registration.auth_method, &metadata)?;
         if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }
@@ -532,7 +635,9 @@ impl Provider {
         let mut client = self
             .build_client(id, &registration)
             .map_err(AdminError::from_registration)?;
-        let (secret, secret_hash) = (!client.is_public())
+        let (secret, secret_hash) = client
+            .auth_method
+            .uses_secret()
             .then(|| ClientSecret::generate_hashed(self.cx().entropy()))
             .unzip();
         client.secret = secret_hash.map(SecretHash::Sha256);
@@ -562,12 +667,12 @@ impl Provider {
         let mut client = self
             .build_client(id, &registration)
             .map_err(AdminError::from_registration)?;
-        client.secret = match (&secret, client.is_public()) {
-            (Some(secret), false) => Some(SecretHash::slow(secret, self.cx().entropy())),
-            (None, true) => None,
+        client.secret = match (&secret, client.auth_method.uses_secret()) {
+            (Some(secret), true) => Some(SecretHash::slow(secret, self.cx().entropy())),
+            (None, false) => None,
             _ => {
                 return Err(AdminError::InvalidMetadata(
-                    "a confidential client needs a secret and a public one must not have one"
+                    "a client authenticating with a secret needs one, and a public or private_key_jwt client must not have one"
                         .into(),
                 ));
             }
@@ -592,6 +697,11 @@ impl Provider {
         let client = self.client(id).await?.ok_or(AdminError::UnknownClient)?;
         if client.is_public() {
             return Err(AdminError::PublicClient);
+        }
+        if !client.auth_method.uses_secret() {
+            return Err(AdminError::InvalidMetadata(
+                "the client authenticates with private_key_jwt: it has no secret".into(),
+            ));
         }
         let (secret, hash) = ClientSecret::generate_hashed(self.cx().entropy());
         if !self
@@ -715,6 +825,12 @@ impl Provider {
     fn registration_from(&self, raw: RawMetadata) -> Result<ClientRegistration, OAuthError> {
         let auth_method = match raw.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
+            // Client secrets are kept only as hashes: there is no key to check an HMAC with.
+            Some("client_secret_jwt") => {
+                return Err(metadata_error(
+                    "client_secret_jwt is not supported (client secrets are stored only as hashes); use private_key_jwt",
+                ));
+            }
             Some(name) => AuthMethod::parse(name)
                 .ok_or_else(|| metadata_error("unsupported token_endpoint_auth_method"))?,
         };
@@ -920,8 +1036,16 @@ impl Provider {
                 "a client cannot change between public and confidential",
             ));
         }
+        if registration.auth_method.uses_secret() && stored.secret.is_none() {
+            return Err(metadata_error(
+                "the client has no secret to authenticate with; keep private_key_jwt",
+            ));
+        }
         let mut client = self.build_client(stored.id.clone(), &registration)?;
-        client.secret = stored.secret;
+        // A client that moves to private_key_jwt drops its secret: it no longer proves anything.
+        client.secret = stored
+            .secret
+            .filter(|_| registration.auth_method.uses_secret());
         client.created_at = stored.created_at;
         // The swap comes first: of updates racing with one token, only its winner writes.
         let (token, token_hash) = RegistrationAccessToken::generate_hashed(self.cx().entropy());

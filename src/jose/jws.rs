@@ -121,6 +121,13 @@ impl UnverifiedJws {
         &self.header
     }
 
+    /// The payload parsed as a JSON object into `T`, **before the signature is checked**: only
+    /// to find the key to verify with (a client assertion's `sub` names the client whose keys
+    /// verify it, RFC 7523 §3). Nothing read here may be trusted until a verification passes.
+    pub(crate) fn unverified_claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
+        claims_of(&self.payload)
+    }
+
     /// Verifies the token with `key`, requiring `typ`: the token's `alg` must be the key's
     /// algorithm, its `typ` must match, and the signature must verify.
     pub fn verify(self, key: &Jwk, typ: &Typ) -> Result<VerifiedJws, JwsError> {
@@ -190,11 +197,16 @@ impl VerifiedJws {
     /// The payload parsed as a JSON object into `T` (duplicate claim names refused, as in
     /// the header).
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
-        let members = json::parse_object(&self.payload)
-            .map_err(|error| JwsError::Claims(error.to_string()))?;
-        serde_json::from_value(serde_json::Value::Object(members))
-            .map_err(|error| JwsError::Claims(error.to_string()))
+        claims_of(&self.payload)
     }
+}
+
+/// A payload read as one JSON object (duplicate member names refused) into `T`.
+fn claims_of<T: DeserializeOwned>(payload: &[u8]) -> Result<T, JwsError> {
+    let members =
+        json::parse_object(payload).map_err(|error| JwsError::Claims(error.to_string()))?;
+    serde_json::from_value(serde_json::Value::Object(members))
+        .map_err(|error| JwsError::Claims(error.to_string()))
 }
 
 /// The header this crate writes: `alg`, `typ`, `kid`, in that order.

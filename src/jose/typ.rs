@@ -38,6 +38,9 @@ impl Typ {
     pub const LOGOUT_JWT: Self = Self::from_static("logout+jwt");
     /// `oauth-authz-req+jwt` (RFC 9101 §4): request objects.
     pub const AUTHZ_REQ_JWT: Self = Self::from_static("oauth-authz-req+jwt");
+    /// `client-authentication+jwt` (draft-ietf-oauth-rfc7523bis §4): JWT client assertions
+    /// that say what they are.
+    pub const CLIENT_AUTH_JWT: Self = Self::from_static("client-authentication+jwt");
     /// `token-introspection+jwt` (RFC 9701 §5): signed introspection responses.
     pub const INTROSPECTION_JWT: Self = Self::from_static("token-introspection+jwt");
 

@@ -1,5 +1,5 @@
-//! The one-time-use cache: DPoP proof `jti`s (RFC 9449 §11.1) and, later, client assertion
-//! `jti`s (RFC 7523 §3), shared by every provider instance through the store.
+//! The one-time-use cache: DPoP proof `jti`s (RFC 9449 §11.1) and client assertion `jti`s
+//! (RFC 7523 §3), shared by every provider instance through the store.
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -59,8 +59,9 @@ impl std::fmt::Debug for ReplayKey {
 /// every provider instance sharing the store.
 ///
 /// Entries are bounded by expiry: the caller sets `expires_at` from the value's own age
-/// limit (a DPoP proof's `iat` plus the accepted window), never from anything later, and
-/// [`sweep_replays`](Self::sweep_replays) removes the expired ones.
+/// limit (a DPoP proof's `iat` plus the accepted window, a client assertion's `exp` plus the
+/// leeway), never from anything later, and [`sweep_replays`](Self::sweep_replays) removes the
+/// expired ones.
 #[async_trait]
 pub trait ReplayStore: Send + Sync {
     /// Records `key` until `expires_at` if it is not already recorded.

@@ -4,7 +4,7 @@
 /// Removes the variables cargo sets for a test process from `build`: build scripts that watch
 /// them (ring's watches `CARGO_MANIFEST_DIR`) would otherwise see a change and rebuild half the
 /// dependency tree on every run.
-pub fn strip_test_env(build: &mut std::process::Command) {
+pub(crate) fn strip_test_env(build: &mut std::process::Command) {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         if name.starts_with("CARGO_PKG_")
