@@ -98,6 +98,7 @@ conformance! {
     code_race: store => testkit::code_race(store, 100);
     code_replay: store => testkit::code_replay(store);
     replays: store => testkit::replays(store);
+    unused_clients: store => testkit::unused_clients(store);
     replay_race: store => testkit::replay_race(store, 64);
     code_replay_race: store => testkit::code_replay_race(store, 50);
     code_redemption_atomic: store => testkit::code_redemption_atomic(store, 20);

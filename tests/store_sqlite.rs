@@ -109,6 +109,7 @@ conformance! {
     sweep: store => testkit::sweep(store);
     retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     replays: store => testkit::replays(store);
+    unused_clients: store => testkit::unused_clients(store);
     replay_race: store => testkit::replay_race(store, 64);
     ping: store => testkit::ping(store);
     model: store => async move {
