@@ -49,8 +49,9 @@ impl ClientStore for MyStore {
         self.inner.find_client(id).await
     }
 
-    // Atomic; replaces every field but `secret` and `registration_token`, which stay as stored
-    // whatever `client` holds (so an update racing a secret rotation never writes it back).
+    // Atomic; replaces every field but `secret`, `registration_token` and `unused_until`, which
+    // stay as stored whatever `client` holds (so an update racing a secret rotation never
+    // writes it back).
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
         self.inner.update_client(client).await
     }
@@ -79,6 +80,19 @@ impl ClientStore for MyStore {
     // into), then remove its codes, grants, tokens, consents and devices in bounded batches.
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.inner.delete_client(id).await
+    }
+
+    // Clears `unused_until` in one step (`UPDATE ... SET unused_until = NULL`); keep the mark
+    // in an indexed column so that `sweep_clients` never scans every client.
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        self.inner.touch_client(id).await
+    }
+
+    // Deletes, as `delete_client` does, at most `limit` clients whose `unused_until` is before
+    // `now`, found through that index; the mark is re-checked in the step that marks each
+    // deleted, so a client touched meanwhile stays. Returns how many clients went.
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.inner.sweep_clients(now, limit).await
     }
 }
 

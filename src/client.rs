@@ -228,6 +228,18 @@ pub struct Client {
     /// document is gone (see [`crate::cimd`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub metadata_document: bool,
+    /// For a client registered by itself (RFC 7591, or a client ID metadata document) and not
+    /// yet used: when it expires unless it is used first ([`crate::ConfigBuilder::unused_client_expiry`]).
+    /// From then on it is treated as unknown, and [`crate::Provider::sweep`] removes it. The
+    /// provider clears the mark (once, [`crate::store::ClientStore::touch_client`]) at the
+    /// client's first authorization or token. `None`: the client never expires this way.
+    /// Unrelated to RFC 7591's `client_secret_expires_at`, which is about the secret.
+    #[serde(
+        default,
+        with = "time::serde::timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub unused_until: Option<OffsetDateTime>,
 }
 
 impl Client {
@@ -256,7 +268,20 @@ impl Client {
             created_at,
             metadata: ClientMetadata::default(),
             metadata_document: false,
+            unused_until: None,
         }
+    }
+
+    /// Whether the client has expired unused at `now` ([`Client::unused_until`] has come):
+    /// the provider then treats it as unknown.
+    pub fn is_expired_unused(&self, now: OffsetDateTime) -> bool {
+        self.unused_until.is_some_and(|at| now >= at)
+    }
+
+    /// The same client, expiring at `at` unless it is used first (see [`Client::unused_until`]).
+    pub fn with_unused_until(mut self, at: OffsetDateTime) -> Self {
+        self.unused_until = Some(at);
+        self
     }
 
     /// The host of the client's metadata document, for a consent page to show who is asking

@@ -524,6 +524,7 @@ pub struct Config {
     pub(crate) danger: Danger,
     pub(crate) access_token_format: AccessTokenFormat,
     pub(crate) require_pushed_requests: bool,
+    pub(crate) unused_client_expiry: Option<Duration>,
 }
 
 /// Assembles and validates a [`Config`]; see [`Config::builder`].
@@ -561,8 +562,18 @@ impl Config {
                 danger: Danger::default(),
                 access_token_format: AccessTokenFormat::Opaque,
                 require_pushed_requests: false,
+                unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
             },
         }
+    }
+
+    /// How long a self-registered client may go unused before it expires, by default
+    /// (see [`ConfigBuilder::unused_client_expiry`]).
+    pub const DEFAULT_UNUSED_CLIENT_EXPIRY: Duration = Duration::hours(24);
+
+    /// How long a self-registered client may go unused before it expires; `None`: never.
+    pub fn unused_client_expiry(&self) -> Option<Duration> {
+        self.unused_client_expiry
     }
 
     /// The issuer identifier, as written in metadata and `iss` (RFC 8414 §2, RFC 9207).
@@ -854,6 +865,20 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long a client that registered itself (the RFC 7591 endpoint, or a client ID
+    /// metadata document) may go unused before it expires (default 24 hours,
+    /// [`Config::DEFAULT_UNUSED_CLIENT_EXPIRY`]; `None`: never). Self-registered clients pile
+    /// up (an MCP client registers on every install); one that never obtained an
+    /// authorization or a token in this time is then treated as unknown (`invalid_client`)
+    /// and removed by [`crate::Provider::sweep`]. Its first authorization or token makes it
+    /// permanent. Clients the host registers ([`crate::Provider::register_client`]) expire
+    /// only if asked ([`crate::ClientRegistration::with_unused_expiry`]). This is not RFC
+    /// 7591's `client_secret_expires_at`, which is about the secret and stays 0.
+    pub fn unused_client_expiry(mut self, expiry: Option<Duration>) -> Self {
+        self.config.unused_client_expiry = expiry;
+        self
+    }
+
     /// Opts into weakened defaults; see [`crate::danger`].
     pub fn danger(mut self, danger: Danger) -> Self {
         self.config.lifetimes.never_expire = danger.never_expire;
@@ -906,6 +931,10 @@ impl ConfigBuilder {
                 .refresh_grace
                 .is_none_or(|g| positive(g) && g <= Duration::minutes(5)),
             "the refresh grace window must be positive and at most 5 minutes",
+        )?;
+        setting(
+            config.unused_client_expiry.is_none_or(positive),
+            "the unused client expiry must be positive",
         )?;
         setting(
             config.device.interval >= 1,

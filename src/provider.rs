@@ -77,6 +77,26 @@ impl Context {
         self.clock.unix_now()
     }
 
+    /// The client with `id`, unless it is unknown or expired unused ([`Client::unused_until`]):
+    /// every endpoint looks clients up through here.
+    pub(crate) async fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .find_client(id)
+            .await?
+            .filter(|client| !client.is_expired_unused(now)))
+    }
+
+    /// Records the client's first use (an authorization, a token): its expiry mark goes, in
+    /// one store write per client ever (a client without the mark costs nothing).
+    pub(crate) async fn mark_used(&self, client: &Client) -> Result<(), StoreError> {
+        if client.unused_until.is_some() {
+            self.store.touch_client(&client.id).await?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn entropy(&self) -> &dyn Entropy {
         &*self.entropy
     }
@@ -393,9 +413,10 @@ impl Provider {
         self.cx.now()
     }
 
-    /// The client with `id`, if registered.
+    /// The client with `id`, if registered and not expired unused (see
+    /// [`Client::unused_until`]).
     pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.cx.store.find_client(id).await
+        self.cx.client(id).await
     }
 
     /// Whether the provider can serve now: its store answers ([`TokenStore::ping`]). For a
@@ -416,7 +437,8 @@ impl Provider {
     /// The most batches [`Provider::sweep`] runs per kind of record in one call.
     pub const MAX_SWEEP_BATCHES: usize = 1000;
 
-    /// Removes expired codes, tokens, device authorizations and one-time values in batches of `batch` records
+    /// Removes expired codes, tokens, device authorizations, one-time values and clients that
+    /// expired unused ([`Client::unused_until`], with all they left) in batches of `batch` records
     /// (each one short store step, so other requests go on meanwhile), kind by kind, until a
     /// batch comes back short (the backlog is gone) or [`Provider::MAX_SWEEP_BATCHES`] batches
     /// ran. Returns how many records went. Call it on a schedule often enough that one call
@@ -427,14 +449,15 @@ impl Provider {
         let batch = batch.max(1);
         let store = self.cx.store();
         let mut total = 0;
-        for kind in 0..4 {
+        for kind in 0..5 {
             for _ in 0..Self::MAX_SWEEP_BATCHES {
                 let now = self.now();
                 let removed = match kind {
                     0 => store.sweep_codes(now, batch).await?,
                     1 => store.sweep_tokens(now, batch).await?,
                     2 => store.sweep_devices(now, batch).await?,
-                    _ => store.sweep_replays(now, batch).await?,
+                    3 => store.sweep_replays(now, batch).await?,
+                    _ => store.sweep_clients(now, batch).await?,
                 };
                 total += removed;
                 if removed < batch as u64 {

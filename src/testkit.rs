@@ -49,6 +49,11 @@ fn long_ago() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_000_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The era of [`unused_clients`]: the only check that marks clients, and sweeps them, in it.
+fn unused_era() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_200_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// The era of [`retired_refresh_survives_sweep`], after [`long_ago`]'s sweeps, before
 /// [`base_time`].
 fn retirement_era() -> OffsetDateTime {
@@ -2763,6 +2768,176 @@ pub async fn replay_race(store: Arc<dyn Storage>, tasks: usize) {
     );
 }
 
+/// Clients that expire unused: `touch_client` clears the mark (and `update_client` keeps it),
+/// and `sweep_clients` removes exactly the clients whose mark is before `now`, with what they
+/// left (tokens, grants, consents, device authorizations), at most `limit` per call.
+pub async fn unused_clients(store: Arc<dyn Storage>) {
+    let era = unused_era();
+    let marked = |offset: i64| client_record().with_unused_until(era + Duration::seconds(offset));
+    let expired: Vec<Client> = (0..5).map(marked).collect();
+    for client in &expired {
+        ok(store.insert_client(client).await, "insert_client");
+    }
+    check_eq(
+        ok(store.find_client(&expired[0].id).await, "find_client"),
+        Some(expired[0].clone()),
+        "insert_client",
+        "a client's unused_until is stored as given",
+    );
+    let touched = marked(1);
+    ok(store.insert_client(&touched).await, "insert_client");
+    check(
+        ok(store.touch_client(&touched.id).await, "touch_client"),
+        "touch_client",
+        "returns true for a stored client",
+    );
+    check_eq(
+        ok(store.find_client(&touched.id).await, "find_client").map(|c| c.unused_until),
+        Some(None),
+        "touch_client",
+        "the client's unused_until is cleared",
+    );
+    check(
+        ok(store.touch_client(&touched.id).await, "touch_client"),
+        "touch_client",
+        "touching a client whose mark is clear returns true and changes nothing",
+    );
+    check(
+        !ok(
+            store.touch_client(&client_record().id).await,
+            "touch_client",
+        ),
+        "touch_client",
+        "returns false for a client that does not exist",
+    );
+    let later = marked(10_000);
+    ok(store.insert_client(&later).await, "insert_client");
+    let permanent = new_client(&*store).await;
+    // update_client keeps the stored mark, whatever the record it is given holds.
+    let mut renamed = expired[1].clone();
+    renamed.name = "Renamed".into();
+    renamed.unused_until = None;
+    ok(store.update_client(&renamed).await, "update_client");
+    check_eq(
+        ok(store.find_client(&renamed.id).await, "find_client").and_then(|c| c.unused_until),
+        expired[1].unused_until,
+        "update_client",
+        "the stored unused_until is kept",
+    );
+    let mut unmarked = later.clone();
+    unmarked.unused_until = None;
+    ok(store.update_client(&unmarked).await, "update_client");
+    // What one expired client left, and the same for a client that stays.
+    let user = UserId::new(unique("user"));
+    let mut leftovers = Vec::new();
+    for client in [&expired[0], &touched] {
+        let grant = new_grant(client, Some(&user));
+        let issued = token(&grant, TokenType::Access, None);
+        issue_new(&*store, &grant, std::slice::from_ref(&issued)).await;
+        let consent = Consent::new(user.clone(), client.id.clone(), scopes("read"), base_time());
+        ok(store.save_consent(&consent).await, "save_consent");
+        let device = stored_device(&*store, client, 5).await;
+        leftovers.push((issued.hash, device.user_code_hash));
+    }
+
+    let now = era + Duration::seconds(100);
+    let first = ok(store.sweep_clients(now, 2).await, "sweep_clients");
+    check(
+        first <= 2,
+        "sweep_clients",
+        "it removes at most `limit` clients per call",
+    );
+    check(
+        first >= 1,
+        "sweep_clients",
+        "it removes clients whose unused_until is before now",
+    );
+    let mut rounds = 0;
+    while ok(store.sweep_clients(now, 2).await, "sweep_clients") == 2 {
+        rounds += 1;
+        check(
+            rounds < 10,
+            "sweep_clients",
+            "a call below `limit` ends the backlog",
+        );
+    }
+    for client in &expired {
+        check_eq(
+            ok(store.find_client(&client.id).await, "find_client"),
+            None,
+            "sweep_clients",
+            "a client whose unused_until is before now is removed",
+        );
+    }
+    for client in [&touched, &later, &permanent] {
+        check(
+            ok(store.find_client(&client.id).await, "find_client").is_some(),
+            "sweep_clients",
+            "a client touched, marked after now, or never marked stays",
+        );
+    }
+    let (doomed_token, doomed_device) = leftovers[0];
+    gone(
+        store.find_token(&doomed_token).await,
+        "sweep_clients",
+        "the removed client's tokens go with it",
+    );
+    check_eq(
+        ok(
+            store.find_consent(&user, &expired[0].id).await,
+            "find_consent",
+        ),
+        None,
+        "sweep_clients",
+        "the removed client's consents go with it",
+    );
+    check_eq(
+        ok(
+            store.find_device_by_user_code(&doomed_device).await,
+            "find_device_by_user_code",
+        ),
+        None,
+        "sweep_clients",
+        "the removed client's device authorizations go with it",
+    );
+    let (kept_token, kept_device) = leftovers[1];
+    found(
+        store.find_token(&kept_token).await,
+        "sweep_clients",
+        "another client's tokens are untouched",
+    );
+    check(
+        ok(
+            store.find_device_by_user_code(&kept_device).await,
+            "find_device_by_user_code",
+        )
+        .is_some(),
+        "sweep_clients",
+        "another client's device authorizations are untouched",
+    );
+    check(
+        store.insert_client(&expired[0]).await.is_ok(),
+        "sweep_clients",
+        "a removed client is completely reaped when it returns (its ID is free)",
+    );
+    // `later` kept its mark through update_client: it goes once its time has passed.
+    ok(
+        store
+            .sweep_clients(era + Duration::seconds(20_000), 100)
+            .await,
+        "sweep_clients",
+    );
+    check_eq(
+        ok(store.find_client(&later.id).await, "find_client"),
+        None,
+        "sweep_clients",
+        "a client whose mark update_client kept is removed once it is due",
+    );
+    for client in [&expired[0], &touched, &permanent] {
+        ok(store.delete_client(&client.id).await, "delete_client");
+    }
+}
+
 /// Every check, one after another, with the sizes the macro uses.
 pub async fn run_all(store: Arc<dyn Storage>) {
     ping(Arc::clone(&store)).await;
@@ -2789,6 +2964,7 @@ pub async fn run_all(store: Arc<dyn Storage>) {
     retired_refresh_survives_sweep(Arc::clone(&store)).await;
     replays(Arc::clone(&store)).await;
     replay_race(Arc::clone(&store), 32).await;
+    unused_clients(Arc::clone(&store)).await;
     model(store, 7, 60).await;
 }
 
@@ -2802,7 +2978,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $make;
             clients, update_keeps_secret, registration_token_swap, client_checked_on_issue,
             codes, code_replay, tokens, rotation, grants, revocation_tombstone, consents,
-            large_consent, devices, sweep, retired_refresh_survives_sweep, ping, replays);
+            large_consent, devices, sweep, retired_refresh_survives_sweep, ping, replays,
+            unused_clients);
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn replay_race() {
             $crate::testkit::replay_race($make.await, 64).await;

@@ -802,6 +802,16 @@ mod pausing {
         async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
             self.inner.delete_client(id).await
         }
+        async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+            self.inner.touch_client(id).await
+        }
+        async fn sweep_clients(
+            &self,
+            now: OffsetDateTime,
+            limit: usize,
+        ) -> Result<u64, StoreError> {
+            self.inner.sweep_clients(now, limit).await
+        }
     }
 
     #[async_trait]

@@ -384,6 +384,18 @@ mod faulty {
             self.fault()?;
             self.inner.delete_client(id).await
         }
+        async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+            self.fault()?;
+            self.inner.touch_client(id).await
+        }
+        async fn sweep_clients(
+            &self,
+            now: OffsetDateTime,
+            limit: usize,
+        ) -> Result<u64, StoreError> {
+            self.fault()?;
+            self.inner.sweep_clients(now, limit).await
+        }
     }
 
     #[async_trait]

@@ -46,6 +46,9 @@ enum Flaw {
     RequestLimitOnRead,
     /// `remember` finds every value new (a replay cache that keeps nothing).
     ReplayForgets,
+    /// `sweep_clients` also removes clients whose expiry mark was cleared (it ignores
+    /// `touch_client`).
+    SweepIgnoresTouch,
 }
 
 #[derive(Debug)]
@@ -159,6 +162,18 @@ impl ClientStore for Broken {
             return self.inner.delete_client(id).await;
         }
         self.inner.delete_client(id).await
+    }
+
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        if self.flaw == Flaw::SweepIgnoresTouch {
+            // Answers as if it cleared the mark, and keeps it for the sweep.
+            return Ok(self.inner.find_client(id).await?.is_some());
+        }
+        self.inner.touch_client(id).await
+    }
+
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.inner.sweep_clients(now, limit).await
     }
 }
 
@@ -525,4 +540,14 @@ async fn reading_stored_scopes_with_the_request_limit_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_cache_that_forgets_is_caught() {
     caught(Flaw::ReplayForgets, testkit::replays, "remember").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_that_removes_touched_clients_is_caught() {
+    caught(
+        Flaw::SweepIgnoresTouch,
+        testkit::unused_clients,
+        "touch_client",
+    )
+    .await;
 }

@@ -98,6 +98,7 @@ conformance! {
     code_race: store => testkit::code_race(store, 100);
     code_replay: store => testkit::code_replay(store);
     replays: store => testkit::replays(store);
+    unused_clients: store => testkit::unused_clients(store);
     replay_race: store => testkit::replay_race(store, 64);
     code_replay_race: store => testkit::code_replay_race(store, 50);
     code_redemption_atomic: store => testkit::code_redemption_atomic(store, 20);
@@ -155,7 +156,7 @@ async fn migrate_is_idempotent_and_concurrent() {
                 .fetch_all(store.pool())
                 .await
                 .expect("versions");
-        assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+        assert_eq!(versions, vec![1, 2, 3, 4, 5, 7]);
     })
     .await;
 }
@@ -694,7 +695,20 @@ async fn migration_3_carries_the_records_of_earlier_versions() {
     .await
     .unwrap();
     drop(conn);
-    let client = testkit::new_client(&store).await;
+    // A client as version 2 stored it.
+    let client = tessera::Client::new(
+        ClientId::new(format!("client-{schema}")).unwrap(),
+        "Test client",
+        tessera::ClientType::Confidential,
+        time::OffsetDateTime::now_utc(),
+    );
+    sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
+        .bind(client.id.as_str())
+        .bind(sqlx::types::Json(&client))
+        .bind(client.created_at)
+        .execute(&pool)
+        .await
+        .unwrap();
     let hash = |name: &str| TokenHash::of(&format!("{}-{name}", client.id));
     let code = |name: &str, grant: &str, spent: bool| {
         let (pool, client, hash) = (pool.clone(), client.id.clone(), hash(name));
@@ -804,6 +818,78 @@ async fn migration_3_carries_the_records_of_earlier_versions() {
         DeviceRedemption::Redeemed,
         "an approval of version 2 redeems"
     );
+    let dropped = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    dropped.expect("drop the test schema");
+}
+
+/// Migration 7 carries the clients of earlier versions: read back with no expiry mark, never
+/// swept as unused; a client stored after it with a mark is swept once due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_7_carries_the_records_of_earlier_versions() {
+    use tessera::ClientId;
+    use tessera::store::ClientStore;
+    use time::{Duration, OffsetDateTime};
+
+    let Some(url) = database_url() else { return };
+    let schema = random_schema();
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .expect("connect");
+    let pool = store.pool().clone();
+    // Versions 1 to 5 as an earlier build applied them.
+    let mut conn = pool.acquire().await.unwrap();
+    for sql in [
+        include_str!("../src/store/postgres/migrations/0001_initial.sql"),
+        include_str!("../src/store/postgres/migrations/0002_barred_grants.sql"),
+        include_str!("../src/store/postgres/migrations/0003_tombstones.sql"),
+        include_str!("../src/store/postgres/migrations/0004_extensions.sql"),
+        include_str!("../src/store/postgres/migrations/0005_replay_keys.sql"),
+    ] {
+        sqlx::raw_sql(sql).execute(&mut *conn).await.unwrap();
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE tessera_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now()); \
+         INSERT INTO tessera_schema_migrations (version, name) VALUES (1, 'initial'), \
+         (2, 'barred_grants'), (3, 'tombstones'), (4, 'extensions'), (5, 'replay_keys');",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+    let old = tessera::Client::new(
+        ClientId::new(format!("old-{schema}")).unwrap(),
+        "Old client",
+        tessera::ClientType::Public,
+        now,
+    );
+    sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
+        .bind(old.id.as_str())
+        .bind(sqlx::types::Json(&old))
+        .bind(old.created_at)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    store.migrate().await.expect("migrate to version 7");
+
+    assert_eq!(store.find_client(&old.id).await.unwrap(), Some(old.clone()));
+    let fresh = tessera::Client::new(
+        ClientId::new(format!("new-{schema}")).unwrap(),
+        "New client",
+        tessera::ClientType::Public,
+        now,
+    )
+    .with_unused_until(now + Duration::hours(24));
+    store.insert_client(&fresh).await.unwrap();
+    let far = now + Duration::days(10_000);
+    assert_eq!(store.sweep_clients(far, 100).await.unwrap(), 1);
+    assert!(store.find_client(&fresh.id).await.unwrap().is_none());
+    assert!(store.find_client(&old.id).await.unwrap().is_some());
     let dropped = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await;

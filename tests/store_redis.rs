@@ -116,6 +116,7 @@ conformance! {
     kit_retired_refresh_survives_sweep => testkit::retired_refresh_survives_sweep;
     kit_code_replay => testkit::code_replay;
     kit_replays => testkit::replays;
+    kit_unused_clients => testkit::unused_clients;
     kit_replay_race => |store| testkit::replay_race(store, 64);
     kit_code_race => |store| testkit::code_race(store, 100);
     kit_code_replay_race => |store| testkit::code_replay_race(store, 50);

@@ -109,6 +109,7 @@ conformance! {
     sweep: store => testkit::sweep(store);
     retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     replays: store => testkit::replays(store);
+    unused_clients: store => testkit::unused_clients(store);
     replay_race: store => testkit::replay_race(store, 64);
     ping: store => testkit::ping(store);
     model: store => async move {
@@ -170,7 +171,7 @@ async fn migrate_is_idempotent_and_concurrent() {
             .fetch_all(a.pool())
             .await
             .expect("versions");
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, vec![1, 2, 4]);
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(a.pool())
         .await
@@ -679,4 +680,60 @@ async fn an_interrupted_deletion_is_finished_by_the_sweep() {
             .expect("the ID is free once reaped");
     })
     .await;
+}
+
+/// Migration 4 carries the clients of earlier versions: read back with no expiry mark, never
+/// swept as unused; a client stored after it with a mark is swept once due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_4_carries_the_records_of_earlier_versions() {
+    use tessera::ClientId;
+    use tessera::store::ClientStore;
+    use time::{Duration, OffsetDateTime};
+
+    let path = random_path();
+    let url = url_of(&path);
+    let store = SqliteStore::connect(&url).await.expect("connect");
+    // Versions 1 and 2 as an earlier build applied them.
+    for sql in [
+        include_str!("../src/store/sqlite/migrations/0001_initial.sql"),
+        include_str!("../src/store/sqlite/migrations/0002_replay_keys.sql"),
+        "CREATE TABLE tessera_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at INTEGER NOT NULL DEFAULT 0); \
+         INSERT INTO tessera_schema_migrations (version, name) VALUES (1, 'initial'), \
+         (2, 'replay_keys');",
+    ] {
+        sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
+    }
+    let now = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+    let old = tessera::Client::new(
+        ClientId::new("old-client").unwrap(),
+        "Old client",
+        tessera::ClientType::Public,
+        now,
+    );
+    sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES (?1, ?2, ?3)")
+        .bind(old.id.as_str())
+        .bind(serde_json::to_string(&old).unwrap())
+        .bind(now.unix_timestamp() * 1_000_000)
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    store.migrate().await.expect("migrate to version 4");
+
+    assert_eq!(store.find_client(&old.id).await.unwrap(), Some(old.clone()));
+    let fresh = tessera::Client::new(
+        ClientId::new("new-client").unwrap(),
+        "New client",
+        tessera::ClientType::Public,
+        now,
+    )
+    .with_unused_until(now + Duration::hours(24));
+    store.insert_client(&fresh).await.unwrap();
+    let far = now + Duration::days(10_000);
+    assert_eq!(store.sweep_clients(far, 100).await.unwrap(), 1);
+    assert!(store.find_client(&fresh.id).await.unwrap().is_none());
+    assert!(store.find_client(&old.id).await.unwrap().is_some());
+    store.close().await;
+    remove_database(&path);
 }

@@ -463,3 +463,51 @@ async fn a_private_key_jwt_document_without_keys_is_refused() {
     let why = refusal(&provider, "https://agent.example/client.json").await;
     assert!(why.contains("jwks"), "{why}");
 }
+
+#[tokio::test]
+async fn a_document_client_never_used_expires_and_is_stored_anew() {
+    let fetcher = serve(good_doc());
+    let start =
+        time::OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap_or_else(|e| panic!("{e}"));
+    let clock = crate::clock::ManualClock::new(start);
+    let config = Config::builder("https://auth.example.com")
+        .unused_client_expiry(Some(time::Duration::hours(1)))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let provider = Provider::builder(config, Arc::new(MemoryStore::new()))
+        .clock(Arc::new(clock.clone()))
+        .client_metadata_documents(ClientMetadataDocuments::new(fetcher.clone()))
+        .build();
+    let url = "https://agent.example/client.json";
+    let unused_until = |client: Option<Client>| client.and_then(|c| c.unused_until);
+    let first = provider.resolve_client(&id(url)).await.ok().flatten();
+    assert_eq!(unused_until(first), Some(start + time::Duration::hours(1)));
+
+    clock.advance(time::Duration::hours(2));
+    assert!(
+        provider.client(&id(url)).await.ok().flatten().is_none(),
+        "expired unused: unknown to a lookup"
+    );
+    // Its document still vouches for it: it is stored again as new, its time counted from
+    // now (not from when the document was cached).
+    let again = provider.resolve_client(&id(url)).await.ok().flatten();
+    let renewed = Some(start + time::Duration::hours(3));
+    assert_eq!(unused_until(again.clone()), renewed);
+    let stored = provider
+        .cx()
+        .store()
+        .find_client(&id(url))
+        .await
+        .ok()
+        .flatten();
+    assert_eq!(unused_until(stored), renewed);
+
+    // Once used it stays, and a later refresh from the document does not mark it again.
+    if let Some(client) = &again {
+        assert!(provider.cx().mark_used(client).await.is_ok());
+    }
+    clock.advance(time::Duration::days(3));
+    let kept = provider.resolve_client(&id(url)).await.ok().flatten();
+    assert!(kept.is_some());
+    assert_eq!(unused_until(kept), None);
+}

@@ -17,22 +17,23 @@ impl Provider {
         &self,
         id: &ClientId,
     ) -> Result<Option<Client>, ResolveError> {
-        let stored = self.client(id).await?;
+        let now = self.now();
+        let mut stored = self.cx().store().find_client(id).await?;
+        let expired = stored.as_ref().is_some_and(|c| c.is_expired_unused(now));
         if let Some(client) = &stored
             && !client.metadata_document
         {
-            return Ok(stored);
+            return Ok(if expired { None } else { stored });
         }
         let Some(documents) = self.cx().client_metadata_documents() else {
             // A document's client with documents switched off: nothing vouches for it now.
             return Ok(None);
         };
         if !names_a_document(id.as_str()) {
-            return Ok(stored);
+            return Ok(stored.filter(|_| !expired));
         }
         let allow_loopback = self.config().danger.loopback_client_metadata;
         let url = document_url(id.as_str(), allow_loopback).map_err(refused)?;
-        let now = self.now();
         let document = match documents.cached_client(url.as_str(), now) {
             Some(client) => client,
             None => {
@@ -58,23 +59,40 @@ impl Provider {
             }
         };
         let store = self.cx().store();
+        if expired {
+            // Stored once and never used: it starts again as a new client (what it left, a
+            // pending device authorization at most, goes with the old record).
+            store.delete_client(id).await?;
+            stored = None;
+        }
         match stored {
-            None => match store.insert_client(&document).await {
-                Ok(()) => {
-                    self.cx().audit(crate::AuditEvent::ClientRegistered {
-                        client_id: document.id.clone(),
-                    });
-                    Ok(Some(document))
+            None => {
+                // Counted from now, not from when the document was cached.
+                let fresh = Client {
+                    unused_until: self
+                        .config()
+                        .unused_client_expiry()
+                        .map(|d| now.saturating_add(d)),
+                    ..document
+                };
+                match store.insert_client(&fresh).await {
+                    Ok(()) => {
+                        self.cx().audit(crate::AuditEvent::ClientRegistered {
+                            client_id: fresh.id.clone(),
+                        });
+                        Ok(Some(fresh))
+                    }
+                    // Another request stored it first (or an old deletion is being reaped).
+                    Err(StoreError::Conflict) => {
+                        Ok(self.client(id).await?.filter(|c| c.metadata_document))
+                    }
+                    Err(other) => Err(other.into()),
                 }
-                // Another request stored it first (or an old deletion is being reaped).
-                Err(StoreError::Conflict) => {
-                    Ok(self.client(id).await?.filter(|c| c.metadata_document))
-                }
-                Err(other) => Err(other.into()),
-            },
+            }
             Some(stored) => {
                 let mut current = document;
                 current.created_at = stored.created_at;
+                current.unused_until = stored.unused_until;
                 if current != stored {
                     store.update_client(&current).await?;
                 }

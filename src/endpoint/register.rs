@@ -36,6 +36,10 @@ pub struct ClientRegistration {
     pub auth_method: AuthMethod,
     /// Other metadata kept as given (contacts, logo_uri, ...), checked at registration.
     pub metadata: ClientMetadata,
+    /// How long the client may go unused before it expires ([`Client::unused_until`]):
+    /// `None` (the default for clients the host registers) never. Self-registration sets it
+    /// from [`crate::ConfigBuilder::unused_client_expiry`].
+    pub unused_expiry: Option<time::Duration>,
 }
 
 impl ClientRegistration {
@@ -54,7 +58,15 @@ impl ClientRegistration {
             scopes: None,
             auth_method: AuthMethod::ClientSecretBasic,
             metadata: ClientMetadata::default(),
+            unused_expiry: None,
         }
+    }
+
+    /// Makes the client expire if it is not used within `expiry` of its registration (see
+    /// [`Client::unused_until`]).
+    pub fn with_unused_expiry(mut self, expiry: time::Duration) -> Self {
+        self.unused_expiry = Some(expiry);
+        self
     }
 
     /// Sets the home page.
@@ -607,13 +619,15 @@ impl Provider {
         } else {
             ClientType::Confidential
         };
-        let mut client = Client::new(id, name, client_type, self.now())
+        let now = self.now();
+        let mut client = Client::new(id, name, client_type, now)
             .with_redirect_uris(redirect_uris)
             .with_grant_types(grants)
             .with_auth_method(registration.auth_method);
         client.homepage = homepage;
         client.scopes = registration.scopes.clone();
         client.metadata = metadata;
+        client.unused_until = registration.unused_expiry.map(|d| now.saturating_add(d));
         Ok(client)
     }
 
@@ -882,6 +896,8 @@ impl Provider {
             scopes,
             auth_method,
             metadata: metadata_of(&raw.extra)?,
+            // Metadata arrives here only from a client registering itself.
+            unused_expiry: self.config().unused_client_expiry(),
         })
     }
 

@@ -167,6 +167,7 @@ pub(crate) async fn approve(
     if let Some(claims) = asked.openid.claims {
         record = record.with_claims(claims);
     }
+    cx.mark_used(client).await?;
     let store = cx.store();
     // The code and its grant, stored together; a client deleted meanwhile gets no code.
     if store.insert_code(&record).await? == Insertion::ClientUnknown {

@@ -163,11 +163,7 @@ pub(crate) async fn resolve(
         Some(r) if r.status == DeviceStatus::Pending && now < r.expires_at => r,
         _ => return Err(wrong()),
     };
-    let client = cx
-        .store()
-        .find_client(&record.client_id)
-        .await?
-        .ok_or_else(wrong)?;
+    let client = cx.client(&record.client_id).await?.ok_or_else(wrong)?;
     for (limiter, key) in &counted {
         limiter.succeeded(key, now).await;
     }
@@ -195,6 +191,7 @@ pub(crate) async fn approve(
     // The device authorization request cannot name resources: the default audience, which the
     // token request may narrow.
     .with_audience(cx.config().default_audience());
+    cx.mark_used(client).await?;
     let decided = cx
         .store()
         .decide_device(&record.user_code_hash, DeviceStatus::Approved { grant })

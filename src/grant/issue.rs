@@ -286,6 +286,8 @@ pub(crate) async fn issue(
     if let Some(plan) = &issue.id_token {
         response.id_token = id_token(cx, &issue, plan, &response).await?;
     }
+    // Before the commit: a client is never left with tokens yet still expiring unused.
+    cx.mark_used(issue.client).await?;
     let store = cx.store();
     Ok(match commit {
         Commit::NewGrant | Commit::Join => {

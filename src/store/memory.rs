@@ -38,11 +38,15 @@ const BATCH: usize = 256;
 /// client, and by client; codes, devices and tokens are also indexed by expiry, so no request
 /// and no sweep ever scans the store. Work that grows with the data (deleting a client,
 /// revoking a large family, sweeping) marks first and then removes at most 256 records per
-/// lock hold. Locks are always taken in one order (clients, grants, token shards in index
-/// order, consents), so operations are atomic and cannot deadlock.
+/// lock hold. Locks are always taken in one order (clients, the index of clients by
+/// `unused_until`, grants, token shards in index order, consents), so operations are atomic
+/// and cannot deadlock.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     clients: RwLock<HashMap<ClientId, ClientSlot>>,
+    /// Clients with an `unused_until` mark, by it (what `sweep_clients` walks); changed only
+    /// under the clients' write lock.
+    unused: Mutex<BTreeSet<(OffsetDateTime, ClientId)>>,
     state: Mutex<State>,
     shards: TokenShards,
     consents: RwLock<Consents>,
@@ -668,6 +672,9 @@ impl ClientStore for MemoryStore {
                 life: Arc::default(),
             },
         );
+        if let Some(at) = client.unused_until {
+            lock(&self.unused).insert((at, client.id.clone()));
+        }
         Ok(())
     }
 
@@ -685,6 +692,7 @@ impl ClientStore for MemoryStore {
         let mut updated = client.clone();
         updated.secret = stored.secret.take();
         updated.registration_token = stored.registration_token;
+        updated.unused_until = stored.unused_until;
         *stored = updated;
         Ok(true)
     }
@@ -724,7 +732,11 @@ impl ClientStore for MemoryStore {
             let Some(slot) = clients.get_mut(id) else {
                 return Ok(false);
             };
-            let existed = slot.client.take().is_some();
+            let taken = slot.client.take();
+            if let Some(at) = taken.as_ref().and_then(|client| client.unused_until) {
+                lock(&self.unused).remove(&(at, id.clone()));
+            }
+            let existed = taken.is_some();
             // Under the state lock: an issuance checks the flag under it too, so it either
             // comes first (and its grant is reaped below) or sees the mark.
             let mut state = lock(&self.state);
@@ -734,6 +746,55 @@ impl ClientStore for MemoryStore {
         };
         while !self.reap_client_step(id, BATCH).1 {}
         Ok(existed)
+    }
+
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let mut clients = write(&self.clients);
+        let Some(stored) = clients.get_mut(id).and_then(|s| s.client.as_mut()) else {
+            return Ok(false);
+        };
+        if let Some(at) = stored.unused_until.take() {
+            lock(&self.unused).remove(&(at, id.clone()));
+        }
+        Ok(true)
+    }
+
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            // The mark, for a batch at once: as delete_client's, under the same locks.
+            let doomed: Vec<ClientId> = {
+                let mut clients = write(&self.clients);
+                let mut unused = lock(&self.unused);
+                let mut state = lock(&self.state);
+                let mut doomed = Vec::new();
+                while doomed.len() < budget
+                    && let Some((at, _)) = unused.first()
+                    && *at < now
+                {
+                    let Some((_, id)) = unused.pop_first() else {
+                        break;
+                    };
+                    if let Some(slot) = clients.get_mut(&id)
+                        && slot.client.take().is_some()
+                    {
+                        slot.life.deleted.store(true, Ordering::Release);
+                        state.reaping_clients.insert(id.clone());
+                        doomed.push(id);
+                    }
+                }
+                doomed
+            };
+            for id in &doomed {
+                while !self.reap_client_step(id, BATCH).1 {}
+            }
+            removed += doomed.len() as u64;
+            if doomed.len() < budget {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
 

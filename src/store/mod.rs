@@ -513,10 +513,11 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a stored client's metadata. Returns `false` if there is no such client.
     ///
     /// # Contract
-    /// Atomic. Every field is replaced except the stored `secret` and `registration_token`,
-    /// which are kept as they are whatever `client` holds: a metadata update racing a secret
-    /// rotation never writes the old secret back. Change those with
-    /// [`ClientStore::set_client_secret`] and [`ClientStore::swap_registration_token`].
+    /// Atomic. Every field is replaced except the stored `secret`, `registration_token` and
+    /// `unused_until`, which are kept as they are whatever `client` holds: a metadata update
+    /// racing a secret rotation never writes the old secret back, nor one racing a first use
+    /// the expiry mark. Change those with [`ClientStore::set_client_secret`],
+    /// [`ClientStore::swap_registration_token`] and [`ClientStore::touch_client`].
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError>;
 
     /// Replaces a client's secret hash. Returns `false` if there is no such client.
@@ -560,6 +561,28 @@ pub trait ClientStore: Send + Sync {
     /// `delete_client` of the same ID (which then returns `false`) or by
     /// [`TokenStore::sweep_tokens`].
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+
+    /// Records a client's first use: clears its [`Client::unused_until`], so that it never
+    /// expires unused. Returns `false` if there is no such client (or it is being deleted).
+    /// The provider calls it once per client, when it sees the mark set.
+    ///
+    /// # Contract
+    /// Atomic, and ordered with [`ClientStore::sweep_clients`]: a touch either comes first
+    /// (and the sweep leaves the client) or finds the client gone (`false`). Clearing a mark
+    /// already clear changes nothing.
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError>;
+
+    /// Removes up to `limit` clients whose [`Client::unused_until`] is before `now`, each as
+    /// [`ClientStore::delete_client`] removes one (with its codes, grants, tokens, consents
+    /// and device authorizations); returns how many clients went.
+    ///
+    /// # Contract
+    /// The clients are found through an index on the mark (ordered by it), so the work is
+    /// bounded by `limit` and what those clients left, never by how many clients are stored.
+    /// Each is marked deleted in an atomic step that checks, on its latest state, that its
+    /// mark is still set and before `now`: a client touched meanwhile, or one without the
+    /// mark, is never removed. A return below `limit` means no more was due at `now`.
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }
 
 /// Authorization codes.

@@ -17,7 +17,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `P client.v2:{id}` | hash | `rec` the [`Client`], `secret` its encoded secret hash and `regtok` its registration token hash (the stored ones: `rec`'s copies are ignored) |
+//! | `P client.v2:{id}` | hash | `rec` the [`Client`], `secret` its encoded secret hash, `regtok` its registration token hash and `unused` its [`Client::unused_until`] (unix seconds or empty) (the stored ones: `rec`'s copies are ignored) |
 //! | `P client.gone:{id}` | string | the mark of a deleted client still being reaped (its ID stays taken) |
 //! | `P code:{hex}` | hash | `rec` the [`CodeRecord`], `grant` its grant ID, `spent` `0`/`1` |
 //! | `P grant.v2:{id}` | hash | `rec` the [`Grant`](super::Grant), `client`, `user` (`+` and the user ID, or empty), `revoked` `1` (the tombstone), `code` the hash of the code it was stored with and `device` the `{device hex}:{user code hex}` of its approval, while those are kept |
@@ -35,6 +35,7 @@
 //! | `P exp.codes` | sorted set | `{hex}:{grant id}` by `expires_at` |
 //! | `P exp.tokens` | sorted set | `{hex}:{grant id}` by the token's own `expires_at` (tokens that expire, live or retired) |
 //! | `P exp.devices` | sorted set | `{device hex}:{user code hex}:{client id}` by `expires_at` |
+//! | `P exp.clients` | sorted set | IDs of clients with an `unused` mark, by it (`sweep_clients`) |
 //! | `P reap.grants` | set | revoked grants with tokens left to remove (an interrupted revocation) |
 //! | `P reap.clients` | set | deleted clients with records left to remove (an interrupted deletion) |
 //! | `P grants.orphan` | set | grants created with no token, for the sweep |
@@ -139,6 +140,8 @@ scripts!(
     swap_registration_token,
     delete_client,
     reap_client,
+    touch_client,
+    sweep_clients,
     insert_code,
     redeem_code,
     sweep_codes,
@@ -549,6 +552,12 @@ impl ClientStore for RedisStore {
                     .registration_token
                     .map(|hash| hash.to_hex())
                     .unwrap_or_default(),
+            )
+            .arg(
+                client
+                    .unused_until
+                    .map(|at| at.unix_timestamp().to_string())
+                    .unwrap_or_default(),
             );
         let stored: i64 = self.run(&invocation).await?;
         match stored {
@@ -559,13 +568,19 @@ impl ClientStore for RedisStore {
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         const WHAT: &str = "client";
-        let (record, secret, token): (Option<Vec<u8>>, Option<String>, Option<String>) = self
+        let (record, secret, token, unused): (
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = self
             .query(
                 ::redis::cmd("HMGET")
                     .arg(self.key("client.v2", id.as_str()))
                     .arg("rec")
                     .arg("secret")
-                    .arg("regtok"),
+                    .arg("regtok")
+                    .arg("unused"),
             )
             .await?;
         let Some(record) = record else {
@@ -579,6 +594,15 @@ impl ClientStore for RedisStore {
         client.registration_token = match token.as_deref() {
             None | Some("") => None,
             Some(hex) => Some(TokenHash::from_hex(hex).ok_or_else(|| corrupt(WHAT))?),
+        };
+        client.unused_until = match unused.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(
+                text.parse()
+                    .ok()
+                    .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok())
+                    .ok_or_else(|| corrupt(WHAT))?,
+            ),
         };
         Ok(Some(client))
     }
@@ -631,6 +655,38 @@ impl ClientStore for RedisStore {
                 return Ok(marked == 1);
             }
         }
+    }
+
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let mut invocation = self.invoke(&SCRIPTS.touch_client);
+        invocation.arg(id.as_str());
+        let touched: i64 = self.run(&invocation).await?;
+        Ok(touched == 1)
+    }
+
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            let mut invocation = self.invoke(&SCRIPTS.sweep_clients);
+            invocation.arg(now.unix_timestamp()).arg(budget);
+            let doomed: Vec<String> = self.run(&invocation).await?;
+            for id in &doomed {
+                loop {
+                    let mut invocation = self.invoke(&SCRIPTS.reap_client);
+                    invocation.arg(id.as_str()).arg(BATCH);
+                    let (_, done): (u64, i64) = self.run(&invocation).await?;
+                    if done == 1 {
+                        break;
+                    }
+                }
+            }
+            removed += doomed.len() as u64;
+            if doomed.len() < budget {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
 
@@ -1100,7 +1156,7 @@ mod tests {
         let hashes: Vec<&str> = every_script().iter().map(|s| s.get_hash()).collect();
         let distinct: std::collections::HashSet<&str> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());
-        assert_eq!(hashes.len(), 26);
+        assert_eq!(hashes.len(), 28);
     }
 
     #[test]

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "replay_keys",
         include_str!("migrations/0005_replay_keys.sql"),
     ),
+    (
+        7,
+        "unused_clients",
+        include_str!("migrations/0007_unused_clients.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock `migrate` holds; the second is the schema's hash.
@@ -104,7 +109,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// | table | key | holds |
 /// | --- | --- | --- |
-/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`); `deleted_at` marks a client being deleted |
+/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`); `deleted_at` marks a client being deleted; `unused_until` the record's [`Client::unused_until`], for the sweep |
 /// | `tessera_grants` | `id` | one grant per token family, stored when the authorization is given; `revoked_at` is the tombstone; `client_id` → clients |
 /// | `tessera_codes` | `hash` | authorization codes with a copy of their grant and a `spent` flag; `grant_id` → grants, `client_id` → clients |
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
@@ -123,6 +128,7 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// | index | columns | serves |
 /// | --- | --- | --- |
 /// | `tessera_clients_deleted_idx` | `(deleted_at)` where set | `sweep_tokens` (deletions left to finish) |
+/// | `tessera_clients_unused_idx` | `(unused_until)` where set | `sweep_clients` |
 /// | `tessera_grants_client_idx` | `(client_id, user_id)` | `revoke_user_grants`, reaping a deleted client |
 /// | `tessera_grants_revoked_idx` | `(revoked_at)` where set | `sweep_tokens` (revocations left to finish) |
 /// | `tessera_codes_expires_idx` | `(expires_at)` | `sweep_codes` |
@@ -939,13 +945,17 @@ impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         self.bounded(async move {
             // A deleted client keeps its row until reaped: its ID is a Conflict until then.
-            sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES ($1, $2, $3)")
-                .bind(client.id.as_str())
-                .bind(Json(client))
-                .bind(client.created_at)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+            sqlx::query(
+                "INSERT INTO tessera_clients (id, record, created_at, unused_until) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(client.id.as_str())
+            .bind(Json(client))
+            .bind(client.created_at)
+            .bind(client.unused_until)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
             Ok(())
         })
         .await
@@ -968,11 +978,12 @@ impl ClientStore for PgStore {
 
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
         self.bounded(async move {
-            // One statement: the stored secret and registration token are copied over the new
-            // record's under the row lock.
+            // One statement: the stored secret, registration token and expiry mark are copied
+            // over the new record's under the row lock.
             let done = sqlx::query(
                 "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
-                 'secret', record->'secret', 'registration_token', record->'registration_token'), \
+                 'secret', record->'secret', 'registration_token', record->'registration_token', \
+                 'unused_until', record->'unused_until'), \
                  created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(client.id.as_str())
@@ -1057,6 +1068,55 @@ impl ClientStore for PgStore {
             }
             while !self.reap_client(id).await?.1 {}
             Ok(marked)
+        })
+        .await
+    }
+
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        self.bounded(async move {
+            let done = sqlx::query(
+                "UPDATE tessera_clients SET unused_until = NULL, record = record - 'unused_until' \
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.bounded(async move {
+            let mut removed = 0u64;
+            while (removed as usize) < limit {
+                let budget = BATCH.min(limit - removed as usize);
+                // The mark, as delete_client's; the outer condition is re-checked on each
+                // row's latest version, so a client touched meanwhile stays.
+                let doomed: Vec<String> = sqlx::query_scalar(
+                    "UPDATE tessera_clients SET deleted_at = now() WHERE id IN \
+                     (SELECT id FROM tessera_clients WHERE unused_until < $1 \
+                     AND deleted_at IS NULL ORDER BY unused_until LIMIT $2 \
+                     FOR UPDATE SKIP LOCKED) \
+                     AND unused_until < $1 AND deleted_at IS NULL RETURNING id",
+                )
+                .bind(now)
+                .bind(limit_of(budget))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                for id in &doomed {
+                    let id =
+                        ClientId::new(id.as_str()).map_err(|e| corrupt("tessera_clients.id", e))?;
+                    while !self.reap_client(&id).await?.1 {}
+                }
+                removed += doomed.len() as u64;
+                if doomed.len() < budget {
+                    break;
+                }
+            }
+            Ok(removed)
         })
         .await
     }

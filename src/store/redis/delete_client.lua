@@ -6,6 +6,7 @@ local id = ARGV[2]
 local k = key('client.v2', id)
 if redis.call('EXISTS', k) == 1 then
   redis.call('DEL', k)
+  redis.call('ZREM', P .. 'exp.clients', id)
   redis.call('SET', key('client.gone', id), '1')
   redis.call('SADD', P .. 'reap.clients', id)
   return 1

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "replay_keys",
         include_str!("migrations/0002_replay_keys.sql"),
     ),
+    (
+        4,
+        "unused_clients",
+        include_str!("migrations/0004_unused_clients.sql"),
+    ),
 ];
 
 /// The most rows one statement removes when a deletion, revocation or sweep reaps.
@@ -92,7 +97,7 @@ const MAX_CONNECTIONS: u32 = 8;
 ///
 /// | table | key | holds |
 /// | --- | --- | --- |
-/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`); `deleted_at` marks a client being deleted |
+/// | `tessera_clients` | `id` | the [`Client`] record as JSON (`record`); `deleted_at` marks a client being deleted; `unused_until` the record's [`Client::unused_until`], for the sweep |
 /// | `tessera_grants` | `id` | one grant per token family, stored when the authorization is given; `revoked_at` is the tombstone; `client_id` → clients |
 /// | `tessera_codes` | `hash` | authorization codes with a copy of their grant and a `spent` flag; `grant_id` → grants, `client_id` → clients |
 /// | `tessera_tokens` | `hash` | access and refresh tokens; `retired_at` is `NULL` while live and set when rotation retires a refresh token (with its `sealed_successor`); `grant_id` → grants |
@@ -107,6 +112,7 @@ const MAX_CONNECTIONS: u32 = 8;
 /// | index | columns | serves |
 /// | --- | --- | --- |
 /// | `tessera_clients_deleted_idx` | `(deleted_at)` where set | `sweep_tokens` (deletions left to finish) |
+/// | `tessera_clients_unused_idx` | `(unused_until)` where set | `sweep_clients` |
 /// | `tessera_grants_client_idx` | `(client_id, user_id)` | `revoke_user_grants`, reaping a deleted client |
 /// | `tessera_grants_revoked_idx` | `(revoked_at)` where set | `sweep_tokens` (revocations left to finish) |
 /// | `tessera_codes_expires_idx` | `(expires_at)` | `sweep_codes` |
@@ -908,13 +914,17 @@ impl SqliteStore {
 impl ClientStore for SqliteStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         // A deleted client keeps its row until reaped: its ID is a Conflict until then.
-        sqlx::query("INSERT INTO tessera_clients (id, record, created_at) VALUES (?1, ?2, ?3)")
-            .bind(client.id.as_str())
-            .bind(json(client)?)
-            .bind(micros(client.created_at))
-            .execute(&self.writer)
-            .await
-            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO tessera_clients (id, record, created_at, unused_until) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(client.id.as_str())
+        .bind(json(client)?)
+        .bind(micros(client.created_at))
+        .bind(client.unused_until.map(micros))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
         Ok(())
     }
 
@@ -942,10 +952,11 @@ impl ClientStore for SqliteStore {
         };
         let stored: Client =
             serde_json::from_str(&stored).map_err(|e| corrupt("tessera_clients.record", e))?;
-        // The stored secret and registration token are kept, under the write lock.
+        // The stored secret, registration token and expiry mark are kept, under the write lock.
         let mut record = client.clone();
         record.secret = stored.secret;
         record.registration_token = stored.registration_token;
+        record.unused_until = stored.unused_until;
         sqlx::query("UPDATE tessera_clients SET record = ?2, created_at = ?3 WHERE id = ?1")
             .bind(client.id.as_str())
             .bind(json(&record)?)
@@ -1023,6 +1034,49 @@ impl ClientStore for SqliteStore {
         }
         while !self.reap_client(id).await?.1 {}
         Ok(marked)
+    }
+
+    async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tessera_clients SET unused_until = NULL, \
+             record = json_remove(record, '$.unused_until') \
+             WHERE id = ?1 AND deleted_at IS NULL",
+        )
+        .bind(id.as_str())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut removed = 0u64;
+        while (removed as usize) < limit {
+            let budget = BATCH.min(limit - removed as usize);
+            // The mark, as delete_client's, in one statement under the write lock: a client
+            // touched before it stays.
+            let doomed: Vec<String> = sqlx::query_scalar(
+                "UPDATE tessera_clients SET deleted_at = ?3 WHERE id IN \
+                 (SELECT id FROM tessera_clients WHERE unused_until < ?1 \
+                 AND deleted_at IS NULL ORDER BY unused_until LIMIT ?2) RETURNING id",
+            )
+            .bind(micros(now))
+            .bind(limit_of(budget))
+            .bind(self::now())
+            .fetch_all(&self.writer)
+            .await
+            .map_err(db)?;
+            for id in &doomed {
+                let id =
+                    ClientId::new(id.as_str()).map_err(|e| corrupt("tessera_clients.id", e))?;
+                while !self.reap_client(&id).await?.1 {}
+            }
+            removed += doomed.len() as u64;
+            if doomed.len() < budget {
+                break;
+            }
+        }
+        Ok(removed)
     }
 }
 
