@@ -89,7 +89,7 @@ impl Provider {
             if !consent.scopes.contains(OPENID) {
                 continue;
             }
-            let Some(client) = cx.store().find_client(&consent.client_id).await? else {
+            let Some(client) = cx.client(&consent.client_id).await? else {
                 continue;
             };
             let Some(uri) = client.metadata.backchannel_logout_uri.clone() else {
