@@ -99,7 +99,7 @@ fn serves_default_audience(provider: &Provider, audience: &[String]) -> bool {
             .config()
             .resources()
             .iter()
-            .any(|r| r.by_default && audience.iter().any(|a| *a == r.id))
+            .any(|r| r.by_default && audience.contains(&r.id))
 }
 
 /// The URL a DPoP proof must name (`htu`) for this request: the issuer's origin and the
