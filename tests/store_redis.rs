@@ -9,6 +9,9 @@
 
 mod common;
 
+#[path = "support/assertion_replay.rs"]
+mod assertion_replay;
+
 use std::future::Future;
 use std::sync::Arc;
 
@@ -878,48 +881,7 @@ async fn a_dpop_proof_used_at_one_provider_is_refused_at_another() {
 async fn a_client_assertion_used_at_one_provider_is_refused_at_another() {
     with_store(|store| async move {
         let (a, b) = two_providers(&store).await;
-        assertion_replay_across(&a, &b).await;
+        assertion_replay::assertion_replay_across(&a, &b).await;
     })
     .await;
-}
-
-/// A `private_key_jwt` client registered at `a` (its `jwks` stored and read back by `b`)
-/// introspects with an assertion at `a`; the same assertion at `b` is a replay.
-async fn assertion_replay_across(a: &Provider, b: &Provider) {
-    use tessera::jose::{Algorithm, JwkSet, SigningKey, Typ, sign_claims};
-    let key = SigningKey::generate(Algorithm::Es256).unwrap();
-    let registered = a
-        .register_client(
-            ClientRegistration::new("Signer", REDIRECT)
-                .with_auth_method(tessera::AuthMethod::PrivateKeyJwt)
-                .with_metadata(
-                    tessera::ClientMetadata::default()
-                        .with_jwks(JwkSet::new(vec![key.public_jwk().clone()]).unwrap()),
-                ),
-        )
-        .await
-        .unwrap();
-    let id = registered.client.id.as_str().to_owned();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = serde_json::json!({
-        "iss": id, "sub": id, "aud": "https://auth.example.com",
-        "iat": now, "exp": now + 60, "jti": "shared-1",
-    });
-    let assertion = sign_claims(&key, &Typ::JWT, &claims).await.unwrap();
-    let form = || {
-        FormRequest::new(format!(
-            "token=unknown&client_assertion_type={}&client_assertion={assertion}",
-            urlencode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        ))
-    };
-    let first = a.introspect(&form()).await;
-    assert_eq!(
-        first.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
-    let replay = b.introspect(&form()).await;
-    assert_eq!(replay.status, 401);
-    assert_eq!(replay.json_body().unwrap()["error"], "invalid_client");
 }
