@@ -375,9 +375,10 @@ async fn authorize(
         (session, request)
             if session.is_none()
                 || request.as_ref().is_ok_and(|pending| {
+                    let auth_time = session.map(|s| s.auth_time);
                     !pending.prompt().none
-                        && (pending.prompt().login
-                            || pending.needs_login(session.map(|s| s.auth_time), &app.provider))
+                        && ((pending.prompt().login && !pending.fresh_login(auth_time))
+                            || pending.needs_login(auth_time, &app.provider))
                 }) =>
         {
             let client = request.as_ref().ok().map(|p| p.client().name.clone());

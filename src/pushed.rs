@@ -51,6 +51,9 @@ pub(crate) struct Pushed {
     /// Its random ID: the key of its single use.
     #[serde(rename = "i")]
     pub(crate) id: String,
+    /// When (unix seconds) it was pushed: a login since then is a fresh one.
+    #[serde(rename = "t")]
+    pub(crate) pushed_at: i64,
     /// Until when (unix seconds) it may be used.
     #[serde(rename = "e")]
     pub(crate) expires_at: i64,
@@ -147,6 +150,7 @@ mod tests {
         Pushed {
             client_id: "client".into(),
             id: "id-1".into(),
+            pushed_at: 0,
             expires_at: 60,
             params: vec![("scope".into(), value.into())],
         }

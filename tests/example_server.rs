@@ -2371,6 +2371,29 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
         } else {
             assert!(query_param(&back, "code").is_some());
         }
+        // prompt=login in a pushed request: the new login satisfies it (no login loop), though
+        // the parameter stays sealed in the request_uri.
+        let mut fresh = pushed.to_vec();
+        fresh.push(("prompt", "login"));
+        let response = walk
+            .api
+            .post(&par_url)
+            .header("authorization", app.auth())
+            .form(&fresh)
+            .send()
+            .await
+            .expect("par");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("par json");
+        let mut by_reference = Url::parse(&walk.url("authorization_endpoint")).expect("url");
+        by_reference
+            .query_pairs_mut()
+            .append_pair("client_id", &app.id)
+            .append_pair("request_uri", body["request_uri"].as_str().expect("uri"));
+        let (back, _) = walk
+            .browser_flow(&browser, by_reference.as_str(), "allow")
+            .await;
+        assert!(query_param(&back, "code").is_some(), "{back}");
     }
 }
 

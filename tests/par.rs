@@ -561,3 +561,57 @@ async fn the_endpoint_is_advertised_and_can_be_left_out() {
             .is_err()
     );
 }
+
+/// `prompt=login` and `max_age=0` in a pushed request: a login since the push satisfies them
+/// (the host cannot drop them from a sealed request as it does from a query after the login),
+/// a session from before the push does not, and a plain request knows no push time.
+#[tokio::test]
+async fn a_login_after_the_push_satisfies_prompt_login_and_max_age_zero() {
+    let h = harness();
+    let client = h.confidential().await;
+    let before = h.provider.now() - time::Duration::minutes(5);
+    let response = push(&h, &client, &request_body("&prompt=login&max_age=0")).await;
+    assert_eq!(
+        response.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let request_uri = response.json_body().unwrap()["request_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.clock.advance(time::Duration::seconds(10));
+    let pending = authorize(&h.provider, &by_reference(&client, &request_uri))
+        .await
+        .unwrap();
+    assert!(pending.prompt().login);
+    assert_eq!(
+        pending.pushed_at(),
+        Some(h.provider.now() - time::Duration::seconds(10))
+    );
+    assert!(
+        !pending.fresh_login(Some(before)),
+        "a session from before the push"
+    );
+    assert!(pending.needs_login(Some(before), &h.provider));
+    assert!(!pending.fresh_login(None));
+    assert!(pending.needs_login(None, &h.provider));
+    let just_now = h.provider.now();
+    assert!(pending.fresh_login(Some(just_now)));
+    assert!(
+        !pending.needs_login(Some(just_now), &h.provider),
+        "max_age=0 met by the new login"
+    );
+    assert!(approve(&h, pending).await.param("code").is_some());
+
+    let plain = format!(
+        "client_id={}&{}",
+        client.id,
+        request_body("&prompt=login&max_age=0")
+    );
+    let pending = authorize(&h.provider, &plain).await.unwrap();
+    assert_eq!(pending.pushed_at(), None);
+    assert!(!pending.fresh_login(Some(just_now)));
+    assert!(pending.needs_login(Some(just_now), &h.provider));
+}

@@ -33,6 +33,7 @@ pub(crate) fn invalid_request_uri(description: &'static str) -> OAuthError {
 #[derive(Debug)]
 pub(crate) struct PushedUse {
     key: ReplayKey,
+    pushed_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 }
 
@@ -213,6 +214,22 @@ impl PendingAuthorization {
         self.pushed.is_some()
     }
 
+    /// When a pushed request was pushed (RFC 9126); `None` for a request sent in the query.
+    pub fn pushed_at(&self) -> Option<time::OffsetDateTime> {
+        self.pushed.as_ref().map(|pushed| pushed.pushed_at)
+    }
+
+    /// Whether a user who authenticated at `auth_time` signed in after this request was
+    /// made, which satisfies `prompt=login` and `max_age=0`. Known only for a pushed request
+    /// (its parameters cannot be dropped from the query after the login, as a host does for a
+    /// plain one, so without this its login page would ask forever); `false` otherwise.
+    pub fn fresh_login(&self, auth_time: Option<time::OffsetDateTime>) -> bool {
+        match (self.pushed_at(), auth_time) {
+            (Some(pushed_at), Some(auth_time)) => auth_time >= pushed_at,
+            _ => false,
+        }
+    }
+
     /// The client's `state`, echoed in the response.
     pub fn state(&self) -> Option<&str> {
         self.state.as_deref()
@@ -257,7 +274,9 @@ impl PendingAuthorization {
     /// (`auth_time` is `None`), or more than `max_age` whole seconds have passed since
     /// `auth_time` (`max_age=0`: always, as OIDC Core §3.1.2.1 makes it `prompt=login`).
     /// `prompt=login` and `max_age` are satisfied by the login they cause: once the user has
-    /// signed in, continue with the request without them (else the page asks again).
+    /// signed in, continue with the request without them (else the page asks again); a pushed
+    /// request, whose parameters cannot be dropped, counts a login since it was pushed
+    /// ([`PendingAuthorization::fresh_login`]).
     pub fn needs_login(
         &self,
         auth_time: Option<time::OffsetDateTime>,
@@ -267,10 +286,11 @@ impl PendingAuthorization {
             return true;
         };
         let elapsed = provider.now().unix_timestamp() - auth_time.unix_timestamp();
+        let fresh = self.fresh_login(Some(auth_time));
         self.asked
             .openid
             .max_age
-            .is_some_and(|age| age == 0 || elapsed > age)
+            .is_some_and(|age| (age == 0 && !fresh) || elapsed > age)
     }
 
     /// `login_hint`: the user the client thinks will sign in (an e-mail address, a name).
@@ -557,8 +577,11 @@ impl Provider {
         // Expired: refused at the redirect URI the client pushed, once it is verified again.
         let refusal =
             (cx.now() >= expires_at).then(|| invalid_request_uri("the request_uri has expired"));
+        let pushed_at = OffsetDateTime::from_unix_timestamp(pushed.pushed_at)
+            .map_err(|_| untrusted("the pushed request cannot be read"))?;
         let pushed = PushedUse {
             key: pushed.replay_key(),
+            pushed_at,
             expires_at,
         };
         self.check_request(client, &params, Some(pushed), refusal)

@@ -76,6 +76,7 @@ impl Provider {
         let pushed = Pushed {
             client_id: client_id.as_str().to_owned(),
             id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            pushed_at: cx.unix_now(),
             expires_at: cx.unix_now() + lifetime.whole_seconds(),
             // The credentials stay out of the URL: the client is known by `client_id`.
             params: params
