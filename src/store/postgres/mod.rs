@@ -65,6 +65,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection (sqlx's default is 30 s).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The start of an `Unavailable` cause for a transaction the server rolled back (a deadlock
+/// or serialization failure): it committed nothing, so the operation may run again.
+const ROLLED_BACK: &str = "PostgreSQL rolled the transaction back: ";
+
+/// How often an operation the server rolled back is run again before its error is returned.
+const ROLLBACK_RETRIES: usize = 3;
+
 /// How long one store operation may take by default before it is given up as
 /// [`StoreError::Unavailable`]: a paused or partitioned server never answers, and sqlx has no
 /// read timeout of its own.
@@ -279,12 +286,32 @@ impl PgStore {
         self
     }
 
-    /// Runs one store operation within the operation timeout.
-    async fn bounded<T>(
-        &self,
-        operation: impl Future<Output = Result<T, StoreError>> + Send,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.operation_timeout, operation).await {
+    /// Runs one store operation within the operation timeout, running it again (at most
+    /// [`ROLLBACK_RETRIES`] times, within the same timeout) when the server rolled a statement
+    /// back for a deadlock or a serialization failure: that transaction committed nothing, and
+    /// every operation here is safe to run again from its start (a one-transaction step, or
+    /// idempotent steps: a mark set once, deletions of what is left; such an operation may then
+    /// report that a concurrent attempt's first step already did the work). Concurrent
+    /// rotations and revocations of one family then all succeed instead of answering 503.
+    async fn bounded<T, F, Fut>(&self, mut operation: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
+    {
+        let attempts = async {
+            let mut retries = 0;
+            loop {
+                match operation().await {
+                    Err(StoreError::Unavailable(cause))
+                        if cause.starts_with(ROLLED_BACK) && retries < ROLLBACK_RETRIES =>
+                    {
+                        retries += 1;
+                    }
+                    done => return done,
+                }
+            }
+        };
+        match tokio::time::timeout(self.operation_timeout, attempts).await {
             Ok(done) => done,
             Err(_) => Err(StoreError::Unavailable(format!(
                 "PostgreSQL did not answer within {} ms",
@@ -404,6 +431,13 @@ fn invalid_input(message: impl Into<String>) -> StoreError {
 fn db(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict,
+        // Rolled back by the server, so nothing was committed: `bounded` tries it again.
+        sqlx::Error::Database(e)
+            if e.code()
+                .is_some_and(|code| matches!(&*code, "40001" | "40P01")) =>
+        {
+            StoreError::Unavailable(format!("{ROLLED_BACK}{error}"))
+        }
         sqlx::Error::Database(e) if e.code().is_some_and(|code| is_transient_sqlstate(&code)) => {
             StoreError::Unavailable(error.to_string())
         }
@@ -943,7 +977,7 @@ impl PgStore {
 #[async_trait]
 impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // A deleted client keeps its row until reaped: its ID is a Conflict until then.
             sqlx::query(
                 "INSERT INTO tessera_clients (id, record, created_at, unused_until) \
@@ -962,7 +996,7 @@ impl ClientStore for PgStore {
     }
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(
                 "SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL",
             )
@@ -977,7 +1011,7 @@ impl ClientStore for PgStore {
     }
 
     async fn update_client(&self, client: &Client) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // One statement: the stored secret, registration token and expiry mark are copied
             // over the new record's under the row lock.
             let done = sqlx::query(
@@ -1002,7 +1036,7 @@ impl ClientStore for PgStore {
         id: &ClientId,
         secret: &SecretHash,
     ) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let done = sqlx::query(
                 "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
                  WHERE id = $1 AND deleted_at IS NULL",
@@ -1023,7 +1057,7 @@ impl ClientStore for PgStore {
         old: &TokenHash,
         new: &TokenHash,
     ) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // The comparison is re-checked on the row's latest version under its lock.
             let done = sqlx::query(
                 "UPDATE tessera_clients \
@@ -1042,7 +1076,7 @@ impl ClientStore for PgStore {
     }
 
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // The mark: from its commit, lookups and issuance refuse the client.
             let marked = sqlx::query(
                 "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
@@ -1073,7 +1107,7 @@ impl ClientStore for PgStore {
     }
 
     async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let done = sqlx::query(
                 "UPDATE tessera_clients SET unused_until = NULL, record = record - 'unused_until' \
                  WHERE id = $1 AND deleted_at IS NULL",
@@ -1088,7 +1122,7 @@ impl ClientStore for PgStore {
     }
 
     async fn sweep_clients(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut removed = 0u64;
             while (removed as usize) < limit {
                 let budget = BATCH.min(limit - removed as usize);
@@ -1125,7 +1159,7 @@ impl ClientStore for PgStore {
 #[async_trait]
 impl CodeStore for PgStore {
     async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let grant = &code.grant;
             let mut tx = self.pool.begin().await.map_err(db)?;
             if !client_present(&mut tx, &grant.client_id).await? {
@@ -1166,7 +1200,7 @@ impl CodeStore for PgStore {
     }
 
     async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(&format!(
                 "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
             ))
@@ -1184,7 +1218,7 @@ impl CodeStore for PgStore {
         hash: &TokenHash,
         tokens: &[TokenRecord],
     ) -> Result<CodeRedemption, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             // Concurrent redemptions of one code queue here; each sees the one before committed.
             let code: Option<(String, bool)> = sqlx::query_as(
@@ -1227,7 +1261,7 @@ impl CodeStore for PgStore {
     }
 
     async fn sweep_codes(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             self.sweep_rows(
                 "DELETE FROM tessera_codes WHERE hash IN (SELECT hash FROM tessera_codes \
                  WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
@@ -1244,7 +1278,7 @@ impl CodeStore for PgStore {
 #[async_trait]
 impl TokenStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             sqlx::query("SELECT 1")
                 .execute(&self.pool)
                 .await
@@ -1259,7 +1293,7 @@ impl TokenStore for PgStore {
         family: Family<'_>,
         tokens: &[TokenRecord],
     ) -> Result<IssueOutcome, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             match family {
                 Family::New(grant) => {
@@ -1288,7 +1322,7 @@ impl TokenStore for PgStore {
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(&format!(
                 "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
             ))
@@ -1302,7 +1336,7 @@ impl TokenStore for PgStore {
     }
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(&format!(
                 "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
                  AND t.token_type = 'refresh'"
@@ -1326,7 +1360,9 @@ impl TokenStore for PgStore {
         sealed_successor: Option<Vec<u8>>,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || {
+            let sealed_successor = sealed_successor.clone();
+            async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             let grant: Option<String> =
                 sqlx::query_scalar("SELECT grant_id FROM tessera_tokens WHERE hash = $1")
@@ -1371,12 +1407,13 @@ impl TokenStore for PgStore {
                 Some(RefreshLookup::Retired(retired)) => Rotation::AlreadyRetired(retired),
                 _ => Rotation::Unknown,
             })
+            }
         })
         .await
     }
 
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             let grant: Option<String> = sqlx::query_scalar(
                 "SELECT grant_id FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL",
@@ -1424,7 +1461,7 @@ impl TokenStore for PgStore {
     }
 
     async fn revoke_grant(&self, grant: &GrantId) -> Result<u64, StoreError> {
-        self.bounded(async move { self.revoke_and_reap(grant.as_str()).await })
+        self.bounded(move || async move { self.revoke_and_reap(grant.as_str()).await })
             .await
     }
 
@@ -1433,7 +1470,7 @@ impl TokenStore for PgStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut revoked: Vec<String> = Vec::new();
             loop {
                 let batch: Vec<String> = sqlx::query_scalar(
@@ -1465,7 +1502,7 @@ impl TokenStore for PgStore {
     }
 
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut removed = 0u64;
             while (removed as usize) < limit {
                 let budget = BATCH.min(limit - removed as usize);
@@ -1500,7 +1537,7 @@ impl ConsentStore for PgStore {
         user: &UserId,
         client: &ClientId,
     ) -> Result<Option<Consent>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(&format!(
                 "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
             ))
@@ -1515,7 +1552,7 @@ impl ConsentStore for PgStore {
     }
 
     async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // The union of the stored and the new scopes, computed under the row lock the upsert
             // holds, kept sorted in byte order like a `ScopeSet`.
             sqlx::query(&format!(
@@ -1546,7 +1583,7 @@ impl ConsentStore for PgStore {
         client: &ClientId,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             sqlx::query(
                 "UPDATE tessera_consents SET last_used_at = $3 WHERE user_id = $1 AND client_id = $2",
             )
@@ -1562,7 +1599,7 @@ impl ConsentStore for PgStore {
     }
 
     async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let rows = sqlx::query(&format!(
                 "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1"
             ))
@@ -1576,7 +1613,7 @@ impl ConsentStore for PgStore {
     }
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let done =
                 sqlx::query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
                     .bind(user.as_str())
@@ -1593,7 +1630,7 @@ impl ConsentStore for PgStore {
 #[async_trait]
 impl DeviceStore for PgStore {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let (status, grant) = device_status_columns(&record.status);
             sqlx::query(&format!(
                 "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
@@ -1620,7 +1657,7 @@ impl DeviceStore for PgStore {
         &self,
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let row = sqlx::query(&format!(
                 "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
             ))
@@ -1638,50 +1675,53 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
         status: DeviceStatus,
     ) -> Result<bool, StoreError> {
-        self.bounded(async move {
-            let approved = match &status {
-                DeviceStatus::Approved { grant } => Some(grant),
-                DeviceStatus::Denied => None,
-                _ => return Ok(false),
-            };
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
-                "SELECT device_hash, client_id FROM tessera_devices \
+        self.bounded(move || {
+            let status = status.clone();
+            async move {
+                let approved = match &status {
+                    DeviceStatus::Approved { grant } => Some(grant),
+                    DeviceStatus::Denied => None,
+                    _ => return Ok(false),
+                };
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
+                    "SELECT device_hash, client_id FROM tessera_devices \
                  WHERE user_code_hash = $1 AND status = 'pending' FOR UPDATE",
-            )
-            .bind(bytes(user_code))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-            let Some((device, client)) = pending else {
-                return Ok(false);
-            };
-            if let Some(grant) = approved {
-                if grant.client_id.as_str() != client
-                    || !client_present(&mut tx, &grant.client_id).await?
-                {
+                )
+                .bind(bytes(user_code))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let Some((device, client)) = pending else {
                     return Ok(false);
+                };
+                if let Some(grant) = approved {
+                    if grant.client_id.as_str() != client
+                        || !client_present(&mut tx, &grant.client_id).await?
+                    {
+                        return Ok(false);
+                    }
+                    match insert_grant(&mut tx, grant).await {
+                        Ok(()) => {}
+                        Err(e) if is_foreign_key_violation(&e) => return Ok(false),
+                        Err(e) => return Err(db(e)),
+                    }
                 }
-                match insert_grant(&mut tx, grant).await {
-                    Ok(()) => {}
-                    Err(e) if is_foreign_key_violation(&e) => return Ok(false),
-                    Err(e) => return Err(db(e)),
-                }
-            }
-            let (status, grant) = device_status_columns(&status);
-            sqlx::query(
-                "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
+                let (status, grant) = device_status_columns(&status);
+                sqlx::query(
+                    "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
                  WHERE device_hash = $1",
-            )
-            .bind(&device)
-            .bind(status)
-            .bind(grant)
-            .bind(approved.map(|g| g.id.as_str()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            tx.commit().await.map_err(db)?;
-            Ok(true)
+                )
+                .bind(&device)
+                .bind(status)
+                .bind(grant)
+                .bind(approved.map(|g| g.id.as_str()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(true)
+            }
         })
         .await
     }
@@ -1691,7 +1731,7 @@ impl DeviceStore for PgStore {
         device: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<DevicePoll, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             let row = sqlx::query(&format!(
                 "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE device_hash = $1 FOR UPDATE"
@@ -1737,7 +1777,7 @@ impl DeviceStore for PgStore {
         device: &TokenHash,
         tokens: &[TokenRecord],
     ) -> Result<DeviceRedemption, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut tx = self.pool.begin().await.map_err(db)?;
             // Concurrent redemptions queue on the row; each sees the one before committed.
             let row: Option<(String, Option<String>)> = sqlx::query_as(
@@ -1776,7 +1816,7 @@ impl DeviceStore for PgStore {
     }
 
     async fn sweep_devices(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             self.sweep_rows(
                 "DELETE FROM tessera_devices WHERE device_hash IN (SELECT device_hash \
                  FROM tessera_devices WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 \
@@ -1798,7 +1838,7 @@ impl ReplayStore for PgStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
             let row = sqlx::query(
                 "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
@@ -1817,7 +1857,7 @@ impl ReplayStore for PgStore {
     }
 
     async fn sweep_replays(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.bounded(async move {
+        self.bounded(move || async move {
             let mut removed = 0u64;
             while (removed as usize) < limit {
                 let budget = BATCH.min(limit - removed as usize);
