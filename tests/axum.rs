@@ -928,7 +928,7 @@ async fn browser_clients_may_call_the_token_and_metadata_endpoints_from_any_orig
     .await;
     assert_eq!(metadata.status, StatusCode::OK);
     assert_eq!(metadata.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
-    for path in ["/revoke", "/register"] {
+    for path in ["/revoke", "/register", "/par", "/device_authorization"] {
         let answer = call(&router, preflight(path, origin, "POST")).await;
         assert_eq!(
             answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN),

@@ -2290,6 +2290,19 @@ async fn the_example_server_speaks_openid_connect() {
     );
 }
 
+impl Walk {
+    /// Pushes `form` for `app` to the pushed authorization request endpoint (RFC 9126 §2).
+    async fn push(&self, app: &Registered, form: &[(&str, &str)]) -> reqwest::Response {
+        self.api
+            .post(self.url("pushed_authorization_request_endpoint"))
+            .header("authorization", app.auth())
+            .form(form)
+            .send()
+            .await
+            .expect("par")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_authorization_requests_and_the_require_par_flag() {
     for flags in [&[][..], &["--require-par"][..]] {
@@ -2297,7 +2310,6 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
         let server = start(flags).await;
         let walk = discover(&server).await;
         assert_eq!(walk.meta["require_pushed_authorization_requests"], required);
-        let par_url = walk.url("pushed_authorization_request_endpoint");
         let app = walk.confidential(json!({})).await;
         let browser = client(true);
         let challenge = challenge();
@@ -2310,14 +2322,7 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
             ("code_challenge_method", "S256"),
         ];
         // Push (RFC 9126 §2), then send the browser with the request_uri only.
-        let response = walk
-            .api
-            .post(&par_url)
-            .header("authorization", app.auth())
-            .form(&pushed)
-            .send()
-            .await
-            .expect("par");
+        let response = walk.push(&app, &pushed).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("par json");
         let request_uri = body["request_uri"].as_str().expect("request_uri");
@@ -2348,14 +2353,7 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
         // A pushed request with its own request_uri is refused as JSON.
         let mut nested = pushed.to_vec();
         nested.push(("request_uri", request_uri));
-        let response = walk
-            .api
-            .post(&par_url)
-            .header("authorization", app.auth())
-            .form(&nested)
-            .send()
-            .await
-            .expect("par");
+        let response = walk.push(&app, &nested).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body: Value = response.json().await.expect("error json");
         assert_eq!(body["error"], "invalid_request");
@@ -2375,14 +2373,7 @@ async fn pushed_authorization_requests_and_the_require_par_flag() {
         // the parameter stays sealed in the request_uri.
         let mut fresh = pushed.to_vec();
         fresh.push(("prompt", "login"));
-        let response = walk
-            .api
-            .post(&par_url)
-            .header("authorization", app.auth())
-            .form(&fresh)
-            .send()
-            .await
-            .expect("par");
+        let response = walk.push(&app, &fresh).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.expect("par json");
         let mut by_reference = Url::parse(&walk.url("authorization_endpoint")).expect("url");
