@@ -973,3 +973,12 @@ async fn backchannel_logout_registration_metadata_is_checked() {
         assert_eq!(error["error"], "invalid_client_metadata", "{refused}");
     }
 }
+
+#[tokio::test]
+async fn backchannel_logout_without_signing_keys_is_an_error_for_the_host_not_silence() {
+    let h = harness();
+    assert!(matches!(
+        h.provider.backchannel_logout(&user()).await,
+        Err(tessera::LogoutError::NoSigningKey)
+    ));
+}
