@@ -403,6 +403,10 @@ pub struct ClientMetadata {
     /// requests are refused unless pushed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): the client's token requests are refused
+    /// without a DPoP proof, so that each of its tokens is bound to a key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// `jwks` (RFC 7591 §2): the client's public keys, by value; a
     /// [`AuthMethod::PrivateKeyJwt`] client signs its assertions with one of them. Checked at
     /// registration: public keys only, each of an algorithm tessera verifies.
@@ -450,6 +454,12 @@ impl ClientMetadata {
     /// Sets `require_pushed_authorization_requests`.
     pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.require_pushed_authorization_requests = required;
+        self
+    }
+
+    /// Sets `dpop_bound_access_tokens`.
+    pub fn with_dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.dpop_bound_access_tokens = required;
         self
     }
 

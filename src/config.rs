@@ -12,6 +12,7 @@ use crate::error::ErrorCode;
 use crate::expiry::ExpiryPolicy;
 use crate::jwt_access::AccessTokenFormat;
 use crate::params::Limits;
+use crate::profile::SecurityProfile;
 use crate::resource::{self, Resource};
 use crate::response::BodyFormat;
 use crate::scope::{Scope, ScopeSet};
@@ -486,6 +487,9 @@ pub enum ConfigError {
     /// A resource server's identifier or settings are refused (RFC 8707 §2).
     #[error("a resource is refused: {0}")]
     Resource(&'static str),
+    /// A setting contradicts the configuration's [`SecurityProfile`].
+    #[error("the security profile is contradicted: {0}")]
+    Profile(&'static str),
 }
 
 /// Provider configuration, validated. Build it with [`Config::builder`].
@@ -525,6 +529,7 @@ pub struct Config {
     pub(crate) access_token_format: AccessTokenFormat,
     pub(crate) require_pushed_requests: bool,
     pub(crate) unused_client_expiry: Option<Duration>,
+    pub(crate) profile: Option<SecurityProfile>,
 }
 
 /// Assembles and validates a [`Config`]; see [`Config::builder`].
@@ -563,6 +568,7 @@ impl Config {
                 access_token_format: AccessTokenFormat::Opaque,
                 require_pushed_requests: false,
                 unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
+                profile: None,
             },
         }
     }
@@ -696,6 +702,11 @@ impl Config {
     /// [`crate::danger::Danger::omit_iss_parameter`]).
     pub fn iss_parameter(&self) -> bool {
         !self.danger.omit_iss
+    }
+
+    /// The security profile the configuration follows, if any.
+    pub fn security_profile(&self) -> Option<SecurityProfile> {
+        self.profile
     }
 
     /// The provider-wide format of access tokens (opaque unless set); a resource registered
@@ -879,6 +890,31 @@ impl ConfigBuilder {
         self
     }
 
+    /// Follows a security profile: turns on what it requires now (so call it first, then
+    /// adjust what the profile leaves open), and makes [`ConfigBuilder::build`] refuse any later
+    /// setting that contradicts it. See [`SecurityProfile`].
+    ///
+    /// ```
+    /// use tessera::{Config, ConfigError, ScopeSet, SecurityProfile};
+    /// let fapi = Config::builder("https://bank.example.com")
+    ///     .security_profile(SecurityProfile::Fapi2)
+    ///     .scopes(ScopeSet::parse("accounts")?);
+    /// let config = fapi.clone().build()?;
+    /// assert!(config.pushed_requests_required());
+    /// assert!(config.lifetimes().code <= time::Duration::seconds(60));
+    /// // Turning pushed requests back off contradicts the profile.
+    /// assert!(matches!(
+    ///     fapi.require_pushed_authorization_requests(false).build(),
+    ///     Err(ConfigError::Profile(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn security_profile(mut self, profile: SecurityProfile) -> Self {
+        profile.apply(&mut self.config);
+        self.config.profile = Some(profile);
+        self
+    }
+
     /// Opts into weakened defaults; see [`crate::danger`].
     pub fn danger(mut self, danger: Danger) -> Self {
         self.config.lifetimes.never_expire = danger.never_expire;
@@ -999,6 +1035,9 @@ impl ConfigBuilder {
                 || config.grant_enabled(GrantType::DeviceCode),
             "the refresh_token grant needs the authorization_code or device grant to issue refresh tokens",
         )?;
+        if let Some(profile) = config.profile {
+            profile.check(&config)?;
+        }
         for registered in &config.resources {
             resource::check_id(&registered.id)?;
             if registered

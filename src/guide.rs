@@ -183,3 +183,41 @@ pub mod threat_model {
     //! answered with an RFC error, never a panic or a 5xx. See SECURITY.md in the repository for
     //! the full list and for what the host must provide.
 }
+
+pub mod fapi2 {
+    //! # The FAPI 2.0 Security Profile
+    //!
+    //! [`ConfigBuilder::security_profile`](crate::ConfigBuilder::security_profile) with
+    //! [`SecurityProfile::Fapi2`](crate::SecurityProfile::Fapi2) turns on what the FAPI 2.0
+    //! Security Profile (OpenID Foundation, final, February 2025) requires of an authorization
+    //! server, and [`ConfigBuilder::build`](crate::ConfigBuilder::build) refuses a later setting
+    //! that contradicts it with [`ConfigError::Profile`](crate::ConfigError::Profile). Give the
+    //! provider [`ProviderBuilder::signing_keys`](crate::ProviderBuilder::signing_keys) with an
+    //! ES256 or EdDSA key if it speaks OpenID Connect, and keep DPoP on (the default).
+    //!
+    //! | FAPI 2.0 requirement (Security Profile §5.3.2, §5.4) | tessera | test (`tests/fapi.rs` unless named) |
+    //! |---|---|---|
+    //! | distribute RFC 8414 metadata | always; the preset lists only what it accepts | `the_preset_turns_on_what_the_profile_requires_and_advertises_it` |
+    //! | reject the password grant | tessera has none | — |
+    //! | confidential clients only | public clients refused at PAR and token endpoints, and at registration | `clients_that_do_not_use_private_key_jwt_are_refused`, `dynamic_registration_refuses_what_the_profile_forbids` |
+    //! | sender-constrained access tokens only (DPoP or mTLS) | every token request needs a DPoP proof (`invalid_dpop_proof` without); refresh tokens are bound like access tokens | `a_token_request_without_a_dpop_proof_is_refused`, `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token` |
+    //! | client authentication by `private_key_jwt` or mTLS | `private_key_jwt` only (mTLS is not built yet) | `clients_that_do_not_use_private_key_jwt_are_refused` |
+    //! | accept only the issuer, as a string, as `aud` of client assertions | the token endpoint URL is refused | `assertions_must_name_the_issuer_alone_and_not_use_rs256` |
+    //! | no refresh rotation unless a retry with the previous token succeeds | the preset turns rotation off; rotation needs a grace window | `settings_that_contradict_the_profile_are_refused` |
+    //! | no open redirectors | exact redirect URI matching, errors about untrusted redirects never redirected (always) | `tests/attacks.rs` |
+    //! | authorization code grant only at the authorization endpoint (`response_type=code`) | the only response type tessera has | `tests/authorization_code.rs` |
+    //! | client-authenticated PAR, requests without PAR rejected | PAR required; authentication as at the token endpoint | `pushed_requests_must_name_the_redirect_uri_and_plain_requests_are_refused`, `tests/par.rs` |
+    //! | `redirect_uri` required in pushed requests | refused with `invalid_request` without | `pushed_requests_must_name_the_redirect_uri_and_plain_requests_are_refused` |
+    //! | PKCE with S256 | required for every client; `plain` would need `tessera::danger`, which the profile refuses | `settings_that_contradict_the_profile_are_refused` |
+    //! | `iss` in the authorization response (RFC 9207) | always (omitting it needs `tessera::danger`) | `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token` |
+    //! | `request_uri` lifetime under 600 s, single use | 60 s by default, at most 10 min (`Lifetimes::pushed_request`); once across instances | `tests/par.rs` |
+    //! | authorization codes live at most 60 s, single use | capped at 60 s; a replay revokes the grant | `codes_live_sixty_seconds`, `tests/authorization_code.rs` |
+    //! | with DPoP, support `dpop_jkt` | always | `tests/dpop.rs::dpop_jkt_binds_the_code_to_the_key` |
+    //! | no HTTP 307 after user credentials | the host's login page: answer its form with 303 | the host's job |
+    //! | CSRF protection of the host's pages, user authentication | the host's job | — |
+    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway (PS256 is not offered) | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused` |
+    //!
+    //! Outside the profile, a client can require sender-constrained tokens for itself with
+    //! `dpop_bound_access_tokens` (RFC 9449 §5.2, `ClientMetadata::dpop_bound_access_tokens`):
+    //! `outside_the_profile_a_client_can_require_dpop_for_itself`.
+}

@@ -34,6 +34,7 @@ mod offload;
 #[cfg(feature = "jose")]
 pub mod oidc;
 mod params;
+mod profile;
 mod provider;
 mod pushed;
 mod redirect;
@@ -87,6 +88,7 @@ pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
 pub use offload::TokioBlocking;
 pub use offload::{Inline, Job, Offload};
 pub use params::{Limits, Params};
+pub use profile::SecurityProfile;
 pub use provider::{Provider, ProviderBuilder};
 pub use redirect::{ExactRedirect, RedirectError, RedirectPolicy, RedirectUri};
 pub use resource::{

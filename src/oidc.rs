@@ -290,7 +290,12 @@ pub(crate) async fn id_token(
         .id_token_signed_response_alg
         .as_deref()
         .and_then(Algorithm::from_name)
-        .unwrap_or(Algorithm::Rs256);
+        // FAPI 2.0 §5.4 allows no RS256.
+        .unwrap_or(if cx.config().fapi2() {
+            Algorithm::Es256
+        } else {
+            Algorithm::Rs256
+        });
     let now = cx.unix_now();
     let Some(signer) = keys.signer(alg, now) else {
         tracing::error!(target: "tessera::oidc", %alg, "no active signing key for the ID token's algorithm");

@@ -346,6 +346,30 @@ impl ProviderBuilder {
         if self.inner.config.any_jwt_access_tokens() && !has_keys {
             tracing::warn!(target: "tessera::jwt_access", "JWT access tokens are configured but there are no signing keys: token requests for them fail");
         }
+        #[cfg(feature = "jose")]
+        if self.inner.config.fapi2() {
+            // FAPI 2.0 §5.4: no RS256 proofs either.
+            let config = &self.inner.config;
+            match self.inner.dpop.take() {
+                Some(policy) => {
+                    let allowed: Vec<_> = crate::jose::Algorithm::ALL
+                        .into_iter()
+                        .filter(|alg| {
+                            config.profile_allows(*alg)
+                                && policy.algorithm_names().contains(&alg.as_str())
+                        })
+                        .collect();
+                    self.inner.dpop = Some(policy.algorithms(&allowed));
+                }
+                None => {
+                    tracing::error!(target: "tessera::profile", "FAPI 2.0 requires sender-constrained tokens but DPoP is off: every token request is refused");
+                }
+            }
+        }
+        #[cfg(not(feature = "jose"))]
+        if self.inner.config.fapi2() {
+            tracing::error!(target: "tessera::profile", "FAPI 2.0 requires DPoP (feature `jose`): every token request is refused");
+        }
         if offers_openid && !self.inner.openid() {
             tracing::warn!(target: "tessera::oidc", "the openid scope is offered but there are no signing keys: token requests for it fail");
         }

@@ -4,6 +4,8 @@
 //! with 401 `invalid_client`, and a `jti` is accepted once across instances sharing a store.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/client_key.rs"]
+mod client_key;
 mod common;
 
 use std::sync::Arc;
@@ -11,62 +13,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use client_key::{Key, jwks};
 use common::{Harness, REDIRECT, error_of, harness, urlencode};
 use serde_json::{Value, json};
-use tessera::jose::{Algorithm, SigningKey};
+use tessera::jose::Algorithm;
 use tessera::testkit::{ResponseExt, SeededEntropy};
 use tessera::{FormRequest, Provider, Response};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const ISSUER: &str = "https://auth.example.com";
 const TOKEN_ENDPOINT: &str = "https://auth.example.com/token";
-
-/// A client's key pair: ours generates and publishes it, theirs signs.
-struct Key {
-    alg: Algorithm,
-    public: Value,
-    kid: String,
-    encoding: jsonwebtoken::EncodingKey,
-}
-
-impl Key {
-    fn generate(alg: Algorithm) -> Self {
-        let key = SigningKey::generate(alg).unwrap();
-        let pem = key.to_pkcs8_pem().unwrap();
-        let encoding = match alg {
-            Algorithm::Rs256 => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
-            Algorithm::Es256 => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
-            _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
-        }
-        .unwrap();
-        Self {
-            alg,
-            public: serde_json::to_value(key.public_jwk()).unwrap(),
-            kid: key.kid().to_owned(),
-            encoding,
-        }
-    }
-
-    fn their_alg(&self) -> jsonwebtoken::Algorithm {
-        match self.alg {
-            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
-            Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
-            _ => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-
-    /// The claims signed with header `{alg, typ, kid}`.
-    fn sign_typed(&self, claims: &Value, typ: Option<&str>) -> String {
-        let mut header = jsonwebtoken::Header::new(self.their_alg());
-        header.typ = typ.map(str::to_owned);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        self.sign_typed(claims, Some("JWT"))
-    }
-}
 
 /// A change to good claims.
 type Change = Box<dyn Fn(&mut Value)>;
@@ -115,10 +71,6 @@ async fn register(provider: &Provider, jwks: Value, extra: Value) -> String {
         "the keys are echoed as registered"
     );
     doc["client_id"].as_str().unwrap().to_owned()
-}
-
-fn jwks(keys: &[&Key]) -> Value {
-    json!({ "keys": keys.iter().map(|k| k.public.clone()).collect::<Vec<_>>() })
 }
 
 fn with_assertion(body: &str, assertion: &str) -> FormRequest {

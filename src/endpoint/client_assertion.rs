@@ -253,7 +253,19 @@ impl Provider {
         let config = self.config();
         let token_endpoint = config.endpoint_url(&config.endpoints.token);
         let now = self.cx().unix_now();
-        let checked = match assertion.verify(&client, [config.issuer(), &token_endpoint], now) {
+        // FAPI 2.0 §5.3.2.1: the issuer alone; FAPI 2.0 §5.4: no RS256.
+        let audiences = if config.fapi2() {
+            [config.issuer(), config.issuer()]
+        } else {
+            [config.issuer(), &token_endpoint]
+        };
+        if !config.profile_allows(assertion.jws.header().algorithm()) {
+            return Err(failed(
+                self,
+                "this server follows FAPI 2.0: the client_assertion must be signed with ES256 or EdDSA",
+            ));
+        }
+        let checked = match assertion.verify(&client, audiences, now) {
             Ok(checked) => checked,
             Err(Refusal::Unproven(why)) => {
                 tracing::debug!(client_id = %id, why, "client assertion refused");

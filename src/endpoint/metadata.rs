@@ -98,7 +98,7 @@ impl Provider {
         if let Some(path) = endpoints.revocation {
             put("revocation_endpoint", config.endpoint_url(path).into());
             put("revocation_endpoint_auth_methods_supported", auth_methods());
-            put_assertion_algs(&mut put, "revocation_endpoint");
+            put_assertion_algs(config, &mut put, "revocation_endpoint");
         }
         if let Some(path) = endpoints.introspection {
             put("introspection_endpoint", config.endpoint_url(path).into());
@@ -106,7 +106,7 @@ impl Provider {
                 "introspection_endpoint_auth_methods_supported",
                 auth_methods(),
             );
-            put_assertion_algs(&mut put, "introspection_endpoint");
+            put_assertion_algs(config, &mut put, "introspection_endpoint");
         }
         if let Some(path) = endpoints.registration {
             put("registration_endpoint", config.endpoint_url(path).into());
@@ -135,8 +135,14 @@ impl Provider {
             vec!["S256"]
         };
         put("code_challenge_methods_supported", pkce.into());
-        put("token_endpoint_auth_methods_supported", auth_methods());
-        put_assertion_algs(&mut put, "token_endpoint");
+        match config.allowed_auth_methods() {
+            Some(allowed) => {
+                let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+                put("token_endpoint_auth_methods_supported", names.into());
+            }
+            None => put("token_endpoint_auth_methods_supported", auth_methods()),
+        }
+        put_assertion_algs(config, &mut put, "token_endpoint");
         if !config.scopes.is_empty() {
             let scopes: Vec<&str> = config.scopes.iter().map(|s| s.as_str()).collect();
             put("scopes_supported", scopes.into());
@@ -206,6 +212,7 @@ impl Provider {
             .map(|keys| keys.algorithms(now))
             .unwrap_or_default()
             .into_iter()
+            .filter(|alg| config.profile_allows(*alg))
             .map(|alg| alg.as_str())
             .collect();
         put("id_token_signing_alg_values_supported", algs.into());
@@ -291,11 +298,16 @@ fn auth_methods() -> serde_json::Value {
 
 /// `{endpoint}_auth_signing_alg_values_supported` (RFC 8414 §2): what `private_key_jwt`
 /// assertions may be signed with.
-fn put_assertion_algs(put: &mut impl FnMut(&str, serde_json::Value), endpoint: &str) {
+fn put_assertion_algs(
+    config: &crate::Config,
+    put: &mut impl FnMut(&str, serde_json::Value),
+    endpoint: &str,
+) {
     #[cfg(feature = "jose")]
     {
         let algs: Vec<&str> = crate::jose::Algorithm::ALL
             .iter()
+            .filter(|alg| config.profile_allows(**alg))
             .map(|alg| alg.as_str())
             .collect();
         put(
@@ -304,5 +316,5 @@ fn put_assertion_algs(put: &mut impl FnMut(&str, serde_json::Value), endpoint: &
         );
     }
     #[cfg(not(feature = "jose"))]
-    let _ = (put, endpoint);
+    let _ = (config, put, endpoint);
 }

@@ -43,6 +43,15 @@ impl Provider {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
+        if let Err(error) = self.config().check_profile_client(&client) {
+            return self.token_error(&error);
+        }
+        // FAPI 2.0 §5.3.2.2: the redirect URI is named, never implied by the registration.
+        if self.config().fapi2() && !params.contains("redirect_uri") {
+            return self.token_error(&OAuthError::invalid_request(
+                "this server follows FAPI 2.0: a pushed request must carry redirect_uri",
+            ));
+        }
         let proof_jkt = match self.form_request_proof(request, path).await {
             Ok(jkt) => jkt,
             Err(response) => return response,

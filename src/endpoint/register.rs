@@ -303,6 +303,7 @@ fn checked_metadata(
         software_version: text("software_version", &metadata.software_version)?,
         application_type: metadata.application_type,
         require_pushed_authorization_requests: metadata.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: metadata.dpop_bound_access_tokens,
         id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
             None => None,
             Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
@@ -445,6 +446,13 @@ fn metadata_of(
                 ));
             }
         },
+        dpop_bound_access_tokens: match extra.get("dpop_bound_access_tokens") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(required)) => *required,
+            Some(_) => {
+                return Err(metadata_error("dpop_bound_access_tokens must be a boolean"));
+            }
+        },
     })
 }
 
@@ -551,6 +559,21 @@ impl Provider {
             .map(|home| metadata_url("client_uri", home, allow_http))
             .transpose()?;
         let metadata = checked_metadata(&registration.metadata, allow_http)?;
+        #[cfg(feature = "jose")]
+        for alg in [
+            metadata.id_token_signed_response_alg.as_deref(),
+            metadata.token_endpoint_auth_signing_alg.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(crate::jose::Algorithm::from_name)
+        {
+            if !self.config().profile_allows(alg) {
+                return Err(metadata_error(
+                    "this server follows FAPI 2.0: RS256 is not allowed; use ES256 or EdDSA",
+                ));
+            }
+        }
         // An algorithm no key signs with would make every ID token of the client a 500.
         #[cfg(feature = "jose")]
         if let (Some(alg), Some(keys)) = (
@@ -848,6 +871,14 @@ impl Provider {
             Some(name) => AuthMethod::parse(name)
                 .ok_or_else(|| metadata_error("unsupported token_endpoint_auth_method"))?,
         };
+        // A client the token endpoint would refuse is better refused now.
+        if let Some(allowed) = self.config().allowed_auth_methods()
+            && !allowed.contains(&auth_method)
+        {
+            return Err(metadata_error(
+                "this server follows FAPI 2.0: token_endpoint_auth_method must be private_key_jwt",
+            ));
+        }
         let grant_types = match raw.grant_types {
             None => vec![GrantType::AuthorizationCode],
             Some(names) => names

@@ -51,11 +51,20 @@ impl Provider {
             Ok(client) => client,
             Err(failure) => return failure.into_response(self),
         };
+        if let Err(error) = config.check_profile_client(&client) {
+            return self.token_error(&error);
+        }
         // RFC 9449 §5: a DPoP proof binds the tokens to its key.
         let jkt = match self.token_request_proof(request).await {
             Ok(jkt) => jkt,
             Err(response) => return response,
         };
+        if jkt.is_none() && config.sender_constraint_required(&client) {
+            return self.with_dpop_nonce(self.token_error(&OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's tokens are sender-constrained: the token request needs a DPoP proof",
+            )));
+        }
         let outcome = self
             .run_grant(grant, &client, &params, request, jkt.as_deref())
             .await;
