@@ -29,7 +29,8 @@
 //! every claim RFC 9068 §2.2 requires is there. It is sans-IO: fetching the issuer's JWK Set
 //! (`jwks_uri` from its metadata) and refreshing it is the host's job; fetch again when a
 //! token names an unknown `kid`, at most every few minutes, since a key is published before
-//! it signs anything.
+//! it signs anything. With the `jwks-fetch` feature, `tessera::jwks_cache::JwksCache` does
+//! exactly that ([`JwtAccessVerifier::verify_with_keys`] takes its keys).
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -307,13 +308,25 @@ impl JwtAccessVerifier {
     /// ([`JwtPrincipal::scopes`]); so is the DPoP proof of a sender-constrained token
     /// ([`JwtPrincipal::dpop_jkt`], RFC 9449 §7).
     pub fn verify(&self, token: &str, now: i64) -> Result<JwtPrincipal, JwtAccessError> {
+        self.verify_with_keys(&self.keys, token, now)
+    }
+
+    /// [`JwtAccessVerifier::verify`] with `keys` instead of the verifier's own: for a key set
+    /// that is kept elsewhere and refreshed, such as a
+    /// [`JwksCache`](crate::jwks_cache::JwksCache)'s.
+    pub fn verify_with_keys(
+        &self,
+        keys: &JwkSet,
+        token: &str,
+        now: i64,
+    ) -> Result<JwtPrincipal, JwtAccessError> {
         let parsed =
             UnverifiedJws::parse_with_limit(token, MAX_JWT_LEN).map_err(JwtAccessError::Jws)?;
         if !self.algorithms.contains(&parsed.header().algorithm()) {
             return Err(JwtAccessError::AlgorithmNotAllowed);
         }
         let verified = parsed
-            .verify_with_set(&self.keys, &Typ::AT_JWT)
+            .verify_with_set(keys, &Typ::AT_JWT)
             .map_err(JwtAccessError::Jws)?;
         let claims: AccessClaims = verified.claims().map_err(|error| match error {
             JwsError::Claims(why) => JwtAccessError::Malformed(why),

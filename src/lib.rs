@@ -28,6 +28,9 @@ mod inspect;
 #[cfg(feature = "jose")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 pub mod jose;
+#[cfg(feature = "jwks-fetch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks-fetch")))]
+pub mod jwks_cache;
 pub mod jwt_access;
 mod limiter;
 mod offload;
