@@ -209,7 +209,7 @@ async function discover(issuer, requirePar) {
 
 // PAR (private_key_jwt, PKCE S256, a DPoP proof binding the code), the browser, the
 // authorization response, the code exchange with DPoP. Returns the token response.
-async function pushAndExchange({ as, client, auth, dpop, browser, stats, scope, nonce }) {
+async function pushAndExchange({ as, client, auth, dpop, browser, stats, scope, nonce, otherKey }) {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const params = {
@@ -243,7 +243,47 @@ async function pushAndExchange({ as, client, auth, dpop, browser, stats, scope, 
     again.searchParams.get("error") === "invalid_request_uri",
     `a second use of the request_uri: ${again.searchParams.get("error")}, not invalid_request_uri`,
   );
-  // The code is bound to the PAR proof's key: redeemed with DPoP (a fresh proof, same key).
+  // The code is bound to the PAR proof's key (RFC 9449 §10.1): another key's proof is refused
+  // with invalid_dpop_proof. Every presentation spends a code in tessera (a stolen code gets one
+  // try), so the right key then gets invalid_grant, and the flow starts over.
+  if (otherKey) {
+    const refused = await nonced(stats, async () =>
+      oauth.processAuthorizationCodeResponse(
+        as,
+        client,
+        await oauth.authorizationCodeGrantRequest(as, client, auth, callback, REDIRECT, verifier, {
+          DPoP: otherKey,
+          ...HTTP,
+        }),
+      ),
+    ).then(
+      () => "tokens",
+      (error) => error,
+    );
+    check(
+      refused instanceof oauth.ResponseBodyError && refused.error === "invalid_dpop_proof",
+      `the code redeemed with another DPoP key: ${refused?.message ?? refused}`,
+    );
+    const spent = await nonced(stats, async () =>
+      oauth.processAuthorizationCodeResponse(
+        as,
+        client,
+        await oauth.authorizationCodeGrantRequest(as, client, auth, callback, REDIRECT, verifier, {
+          DPoP: dpop,
+          ...HTTP,
+        }),
+      ),
+    ).then(
+      () => "tokens",
+      (error) => error,
+    );
+    check(
+      spent instanceof oauth.ResponseBodyError && spent.error === "invalid_grant",
+      `the code after a refused presentation: ${spent?.message ?? spent}`,
+    );
+    return pushAndExchange({ as, client, auth, dpop, browser, stats, scope, nonce });
+  }
+  // Redeemed with DPoP (a fresh proof, the PAR proof's key).
   const tokens = await nonced(stats, async () =>
     oauth.processAuthorizationCodeResponse(
       as,
@@ -353,7 +393,17 @@ async function run(flags) {
   const browser = newBrowser(base);
   const stats = { nonceRetries: 0 };
 
-  const tokens = await pushAndExchange({ as, client, auth, dpop, browser, stats, scope: "whoami offline_access" });
+  const otherDpop = oauth.DPoP(client, await oauth.generateKeyPair("ES256"));
+  const tokens = await pushAndExchange({
+    as,
+    client,
+    auth,
+    dpop,
+    browser,
+    stats,
+    scope: "whoami offline_access",
+    otherKey: otherDpop,
+  });
   check(tokens.refresh_token, "no refresh token with offline_access");
   const me = await whoami(base, tokens.access_token, dpop, stats);
   check(me.username === "demo", `/api/me answered ${JSON.stringify(me)}`);
@@ -385,7 +435,6 @@ async function run(flags) {
   check((await whoami(base, refreshed.access_token, dpop, stats)).username === "demo", "/api/me after refresh");
   // A confidential client's refresh token is not bound to a key (RFC 9449 §5): refreshing with
   // another DPoP key succeeds, and the new access token is bound to that key alone.
-  const otherDpop = oauth.DPoP(client, await oauth.generateKeyPair("ES256"));
   const rekeyed = await nonced(stats, async () =>
     oauth.processRefreshTokenResponse(
       as,
