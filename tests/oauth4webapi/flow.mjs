@@ -315,7 +315,8 @@ async function whoami(base, token, dpop, stats) {
 
 // The same through openid-client (panva's higher-level client on oauth4webapi, which retries
 // `use_dpop_nonce` on its own): registration with `jwks` and `private_key_jwt`, PAR with DPoP,
-// the code flow with ID token checks, userinfo, `/api/me` and a refresh, all with DPoP.
+// the code flow with ID token checks (its signature too, against jwks_uri), userinfo, `/api/me`
+// and a refresh, all with DPoP.
 async function withOpenidClient(issuer, base, browser) {
   const { privateKey, publicKey } = await crypto.subtle.generateKey(
     { name: "ECDSA", namedCurve: "P-256" },
@@ -335,7 +336,8 @@ async function withOpenidClient(issuer, base, browser) {
       jwks: { keys: [{ kty, crv, x, y, kid, alg: "ES256", use: "sig" }] },
     },
     openid.PrivateKeyJwt({ key: privateKey, kid }),
-    { execute: [openid.allowInsecureRequests] },
+    // Non-repudiation: the ID token's signature is checked against jwks_uri too.
+    { execute: [openid.allowInsecureRequests, openid.enableNonRepudiationChecks] },
   );
   check(config.serverMetadata().issuer === issuer.href.replace(/\/$/, ""), "openid-client: issuer");
   const DPoP = openid.getDPoPHandle(config, await openid.randomDPoPKeyPair("ES256"));
