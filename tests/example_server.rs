@@ -1857,8 +1857,9 @@ async fn resource_servers_and_protected_resource_metadata() {
     assert_eq!(unseen["active"], false, "{unseen}");
 }
 
-/// CONTRACT.md, "Sender-constrained tokens": DPoP with `--dpop-nonce`, at the token endpoint
-/// and at `/api/me`.
+/// CONTRACT.md, "Sender-constrained tokens": DPoP with `--dpop-nonce`, at the token endpoint,
+/// at `/api/me` and at the userinfo endpoint (a DPoP-bound token is usable there with a proof,
+/// found by oauth4webapi in tests/oauth4webapi/flow.mjs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
     let server = start(&["--dpop-nonce"]).await;
@@ -1879,7 +1880,7 @@ async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
     let token_url = walk.url("token_endpoint");
     let now = || time::OffsetDateTime::now_utc().unix_timestamp();
     let browser = client(true);
-    let authorize = walk.authorize_url(&app, "whoami offline_access", true);
+    let authorize = walk.authorize_url(&app, "openid whoami offline_access", true);
     let (back, _) = walk.browser_flow(&browser, &authorize, "allow").await;
     let code = query_param(&back, "code").expect("code");
     let form = [
@@ -1964,6 +1965,52 @@ async fn dpop_binds_tokens_and_demands_nonces_with_the_flag() {
         challenge.contains("error=\"use_dpop_nonce\""),
         "{challenge}"
     );
+    // The userinfo endpoint is a resource too (RFC 9449 §7): GET and POST with a proof naming
+    // the advertised URL answer the user's claims; as a Bearer token, 401.
+    let userinfo_url = walk.url("userinfo_endpoint");
+    for method in ["GET", "POST"] {
+        let proof = key
+            .proof(method, &userinfo_url, now(), Some(&at), Some(&nonce))
+            .await;
+        let request = match method {
+            "GET" => walk.api.get(&userinfo_url),
+            _ => walk.api.post(&userinfo_url),
+        };
+        let response = request
+            .header("authorization", format!("DPoP {at}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .expect("userinfo");
+        assert_eq!(response.status(), StatusCode::OK, "{method}");
+        let claims: Value = response.json().await.expect("json");
+        assert!(claims["sub"].is_string(), "{claims}");
+    }
+    let response = walk
+        .api
+        .get(&userinfo_url)
+        .bearer_auth(&at)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A proof for another URL: refused.
+    let proof = key
+        .proof("GET", &me_url, now(), Some(&at), Some(&nonce))
+        .await;
+    let response = walk
+        .api
+        .get(&userinfo_url)
+        .header("authorization", format!("DPoP {at}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("text");
+    assert!(challenge.contains("invalid_dpop_proof"), "{challenge}");
 }
 
 /// CONTRACT.md, OpenID Connect: `--access-token-format jwt` issues RFC 9068 access tokens,

@@ -310,7 +310,8 @@ async fn jwks(State(provider): State<Provider>) -> Response {
 }
 
 /// GET or POST: the token in the `Authorization` header, the query (if the configuration
-/// allows it there) or a form body (RFC 6750 §2.2: only with the form content type).
+/// allows it there) or a form body (RFC 6750 §2.2: only with the form content type); a
+/// DPoP-bound token with its `DPoP` proof (RFC 9449 §7).
 #[cfg(feature = "jose")]
 async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumResponse {
     let (parts, body) = request.into_parts();
@@ -330,11 +331,21 @@ async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumRes
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
+    // A DPoP-bound token comes with a proof naming the advertised URL (RFC 9449 §7.1).
+    let dpop = crate::http::dpop_header(&parts.headers);
+    let url = provider
+        .config()
+        .endpoints()
+        .userinfo
+        .as_deref()
+        .map(|path| provider.config().endpoint_url(path))
+        .unwrap_or_default();
     let request = crate::BearerRequest::new(
         authorization(&parts.headers),
         parts.uri.query(),
         (form && parts.method == ::axum::http::Method::POST).then_some(body.as_slice()),
-    );
+    )
+    .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
     provider.userinfo(&request).await.into_response()
 }
 

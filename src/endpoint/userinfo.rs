@@ -14,8 +14,10 @@ impl Provider {
     /// The userinfo endpoint (OIDC Core §5.3), for GET and POST alike: the access token (in
     /// the `Authorization` header, or wherever [`Provider::validate_bearer`] accepts it) must
     /// be valid and carry `openid` (else 401 `invalid_token` or 403 `insufficient_scope`,
-    /// with the RFC 6750 challenge); the answer is `sub` and the claims its scopes release,
-    /// from the [`ClaimsSource`](crate::oidc::ClaimsSource), as JSON.
+    /// with the RFC 6750 challenge); a DPoP-bound token comes with its proof, naming the
+    /// advertised userinfo URL ([`BearerRequest::with_dpop`]; the `axum` router passes the
+    /// `DPoP` header on). The answer is `sub` and the claims its scopes release, from the
+    /// [`ClaimsSource`](crate::oidc::ClaimsSource), as JSON.
     pub async fn userinfo(&self, request: &BearerRequest<'_>) -> Response {
         let openid = ScopeSet::from_tokens([OPENID]).unwrap_or_default();
         let principal = match self.validate_bearer(request, &openid).await {
