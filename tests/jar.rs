@@ -218,7 +218,11 @@ async fn every_claim_check_refuses_with_invalid_request_object() {
     let t = now(&h);
     type Change = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, Change, &str)> = vec![
-        ("wrong iss", Box::new(|c| c["iss"] = "someone".into()), "iss"),
+        (
+            "wrong iss",
+            Box::new(|c| c["iss"] = "someone".into()),
+            "iss",
+        ),
         ("no iss", Box::new(|c| c["iss"] = Value::Null), "iss"),
         (
             "wrong aud",
@@ -307,11 +311,7 @@ async fn every_claim_check_refuses_with_invalid_request_object() {
             Box::new(|c| c["scope"] = json!(["read"])),
             "scope",
         ),
-        (
-            "an empty jti",
-            Box::new(|c| c["jti"] = "".into()),
-            "jti",
-        ),
+        ("an empty jti", Box::new(|c| c["jti"] = "".into()), "jti"),
     ];
     for (name, change, word) in cases {
         let mut object = claims(&client.id, t);
@@ -421,7 +421,11 @@ async fn keys_and_algorithms_the_client_did_not_register_are_refused() {
     // A client without jwks cannot send request objects at all.
     let public = h.public().await;
     let why = page(
-        authorize(&h, &by_value(&public, &ec.sign(&claims(&public.id, now(&h))))).await,
+        authorize(
+            &h,
+            &by_value(&public, &ec.sign(&claims(&public.id, now(&h)))),
+        )
+        .await,
         "invalid_request_object",
     );
     assert!(why.contains("jwks"), "{why}");
@@ -618,7 +622,10 @@ async fn a_provider_requiring_signed_request_objects_refuses_plain_requests() {
     let jwt = key.sign(&claims(&client.id, now(&h)));
     assert!(authorize(&h, &by_value(&client, &jwt)).await.is_ok());
     let jwt = key.sign(&claims(&client.id, now(&h)));
-    assert_eq!(push(&h, &client, &format!("request={jwt}")).await.status, 201);
+    assert_eq!(
+        push(&h, &client, &format!("request={jwt}")).await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -700,7 +707,10 @@ async fn registration_checks_and_echoes_the_request_object_metadata() {
             "jwks",
         ),
     ] {
-        let response = h.provider.register(body(extra.clone()).as_bytes(), None).await;
+        let response = h
+            .provider
+            .register(body(extra.clone()).as_bytes(), None)
+            .await;
         assert_eq!(response.status, 400, "{extra}");
         assert_eq!(error_of(&response), "invalid_client_metadata", "{extra}");
         let why = response.json_body().unwrap()["error_description"]
