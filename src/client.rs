@@ -418,6 +418,16 @@ pub struct ClientMetadata {
     /// the assertion names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
+    /// `request_object_signing_alg` (RFC 9101 §10.5, OpenID Connect Dynamic Registration §2):
+    /// the only algorithm the client's request objects may use (`RS256`, `ES256` or
+    /// `EdDSA`); without it, the algorithm of the key of its `jwks` the object names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
+    /// `require_signed_request_object` (RFC 9101 §10.5): the client's authorization requests
+    /// are refused unless they come in a request object (the `request` parameter, at the
+    /// authorization endpoint or pushed), signed with a key of its `jwks`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signed_request_object: bool,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -491,6 +501,18 @@ impl ClientMetadata {
     /// Sets `token_endpoint_auth_signing_alg`.
     pub fn with_token_endpoint_auth_signing_alg(mut self, alg: impl Into<String>) -> Self {
         self.token_endpoint_auth_signing_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `request_object_signing_alg`.
+    pub fn with_request_object_signing_alg(mut self, alg: impl Into<String>) -> Self {
+        self.request_object_signing_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `require_signed_request_object`.
+    pub fn with_require_signed_request_object(mut self, required: bool) -> Self {
+        self.require_signed_request_object = required;
         self
     }
 

@@ -528,6 +528,7 @@ pub struct Config {
     pub(crate) danger: Danger,
     pub(crate) access_token_format: AccessTokenFormat,
     pub(crate) require_pushed_requests: bool,
+    pub(crate) require_signed_request_objects: bool,
     pub(crate) unused_client_expiry: Option<Duration>,
     pub(crate) profile: Option<SecurityProfile>,
 }
@@ -567,6 +568,7 @@ impl Config {
                 danger: Danger::default(),
                 access_token_format: AccessTokenFormat::Opaque,
                 require_pushed_requests: false,
+                require_signed_request_objects: false,
                 unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
                 profile: None,
             },
@@ -698,6 +700,12 @@ impl Config {
         self.require_pushed_requests
     }
 
+    /// Whether every authorization request must come in a signed request object (RFC 9101
+    /// §10.5, `require_signed_request_object`).
+    pub fn signed_request_objects_required(&self) -> bool {
+        self.require_signed_request_objects
+    }
+
     /// Whether authorization responses carry `iss` (RFC 9207; always, unless
     /// [`crate::danger::Danger::omit_iss_parameter`]).
     pub fn iss_parameter(&self) -> bool {
@@ -804,6 +812,16 @@ impl ConfigBuilder {
     /// for itself with `require_pushed_authorization_requests` (RFC 9126 §6).
     pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.config.require_pushed_requests = required;
+        self
+    }
+
+    /// Requires every authorization request to come in a request object signed with a key of
+    /// the client's `jwks` (RFC 9101 §10.5; default false): the `request` parameter, at the
+    /// authorization endpoint or pushed. A plain request (or a plain push) is refused with
+    /// `invalid_request`; advertised as `require_signed_request_object`. A client can require
+    /// it for itself with `require_signed_request_object`. Needs feature `jose`.
+    pub fn require_signed_request_objects(mut self, required: bool) -> Self {
+        self.config.require_signed_request_objects = required;
         self
     }
 
@@ -957,6 +975,10 @@ impl ConfigBuilder {
         setting(
             !config.require_pushed_requests || config.endpoints.pushed_authorization.is_some(),
             "requiring pushed authorization requests needs the pushed authorization request endpoint",
+        )?;
+        setting(
+            !config.require_signed_request_objects || cfg!(feature = "jose"),
+            "requiring signed request objects needs feature jose",
         )?;
         setting(
             positive(l.pushed_request) && l.pushed_request <= Duration::minutes(10),

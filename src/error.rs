@@ -11,7 +11,7 @@ use crate::response::Response;
 /// An OAuth error code, as it appears in the `error` field on the wire.
 ///
 /// Covers every code registered by RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-/// RFC 7591 §3.2.2, RFC 8628 §3.5 and RFC 8693 §2.2.2. [`ErrorCode::Custom`] carries codes a
+/// RFC 7591 §3.2.2, RFC 8628 §3.5, RFC 8693 §2.2.2, RFC 9449 and RFC 9101 §6.2. [`ErrorCode::Custom`] carries codes a
 /// provider dialect invents (PhoneGap Build's `authorization_refused`, for example).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -63,6 +63,9 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// `use_dpop_nonce` (RFC 9449 §8, §9): the DPoP proof must carry the server's nonce.
     UseDpopNonce,
+    /// `invalid_request_object` (RFC 9101 §6.2, OpenID Connect Core §3.1.2.6): the `request`
+    /// parameter's request object is invalid (signature, key, algorithm or claims).
+    InvalidRequestObject,
     /// A code outside the registered vocabulary, spelled as given.
     Custom(Cow<'static, str>),
 }
@@ -94,6 +97,7 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidRequestObject => "invalid_request_object",
             Self::Custom(code) => code,
         }
     }

@@ -39,6 +39,15 @@ pub mod integrating {
     //!    page (with your CSRF token) and, on its POST, call `authorize` again with the carried
     //!    query and then `approve` or `deny`.
     //!
+    //! ## Signed requests (JAR, RFC 9101)
+    //! A query with `request` (feature `jose`) is a request object: `authorize` verifies it
+    //! with the client's registered `jwks` and uses its claims alone, so carry the whole query
+    //! (the JWT included) through the login page as for any request. An invalid object is an
+    //! `AuthorizeError::Untrusted` `invalid_request_object`, a page: its `redirect_uri` is not
+    //! trusted until the signature is. A `jti` is used once, when the request is approved, so
+    //! reading the carried query again is fine. Pushed (`request` sent to the PAR endpoint),
+    //! the object's parameters are sealed into the `request_uri` and its `jti` used up at once.
+    //!
     //! ## What the host must do
     //! Serve everything over TLS; authenticate users; protect your login and consent forms with
     //! CSRF tokens and `X-Frame-Options: DENY` / `frame-ancestors 'none'`; rate-limit at the edge;
@@ -169,6 +178,7 @@ pub mod defaults {
     //! | access tokens 1 h, refresh 30 d, families 90 d | short-lived bearer tokens bound the damage of a leak. |
     //! | `iss` in authorization responses | RFC 9207: defeats mix-up attacks for clients talking to several servers. |
     //! | secrets stored as hashes; generated ones SHA-256 (of the 50 characters before the checksum: one block), imported ones Argon2id | a 256-bit random secret needs no slow hash; a human-chosen one does. |
+    //! | request objects: compact JWS only, the client's `jwks`, `aud` the issuer, `exp` at most 60 min ahead, `nbf`/`iat` at most 60 min old, `jti` once | RFC 9101 §6 and §10, FAPI 2.0 Message Signing: `alg: none` and keys named by URL are refused, and a captured object is good for at most an hour, once if it has a `jti`. |
     //! | tokens accepted in the query string | off: RFC 6750 §2.3 discourages it and RFC 9700 §4.3.2 forbids it; every seed provider documents it, so their examples opt in with `Danger::bearer_in_query`. |
 }
 

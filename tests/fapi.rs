@@ -603,3 +603,70 @@ async fn outside_the_profile_a_client_can_require_dpop_for_itself() {
     let response = h.provider.register(body.to_string().as_bytes(), None).await;
     assert_eq!(error_of(&response), "invalid_client_metadata");
 }
+
+#[tokio::test]
+async fn a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused() {
+    let bank = bank();
+    let client = signer(&bank).await;
+    let object = |key: &Key, client_id: &str| {
+        let now = now(&bank);
+        key.sign_typed(
+            &json!({
+                "iss": client_id, "aud": ISSUER, "client_id": client_id,
+                "iat": now, "nbf": now, "exp": now + 300,
+                "response_type": "code", "redirect_uri": REDIRECT, "scope": "accounts",
+                "state": "s1", "code_challenge": CHALLENGE, "code_challenge_method": "S256",
+            }),
+            Some("oauth-authz-req+jwt"),
+        )
+    };
+    // redirect_uri only inside the signed object: enough for the profile.
+    let body = authenticated(
+        &bank,
+        &client,
+        &format!("request={}", object(&client.key, &client.id)),
+    );
+    let response = push(&bank, body, None).await;
+    assert_eq!(
+        response.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+
+    let rsa = client_of(
+        &bank,
+        AuthMethod::PrivateKeyJwt,
+        Key::generate(Algorithm::Rs256),
+    )
+    .await;
+    // Its assertion would be refused for RS256 too: authenticate with a second, ES256 key.
+    let both = Key::generate(Algorithm::Es256);
+    let two_keys = ClientMetadata::default()
+        .with_jwks(JwkSet::parse(&jwks(&[&rsa.key, &both]).to_string()).unwrap());
+    let registered = bank
+        .provider
+        .register_client(
+            ClientRegistration::new("Two keys", REDIRECT)
+                .with_auth_method(AuthMethod::PrivateKeyJwt)
+                .with_metadata(two_keys),
+        )
+        .await
+        .unwrap();
+    let id = registered.client.id.as_str().to_owned();
+    let signer_of_assertions = Client {
+        id: id.clone(),
+        key: both,
+    };
+    let body = authenticated(
+        &bank,
+        &signer_of_assertions,
+        &format!("request={}", object(&rsa.key, &id)),
+    );
+    let why = assert_error(
+        &push(&bank, body, None).await,
+        400,
+        "invalid_request_object",
+    );
+    assert!(why.contains("ES256"), "{why}");
+}

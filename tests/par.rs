@@ -317,13 +317,19 @@ async fn a_request_uri_belongs_to_its_client_and_this_server() {
     );
     tampered.remove(41);
     untrusted(authorize(&h.provider, &by_reference(&client, &tampered)).await);
-    untrusted(
-        authorize(
-            &h.provider,
-            &by_reference(&client, "https://evil.example/r"),
-        )
-        .await,
-    );
+    // A request_uri that is not a pushed request's URN is never fetched (RFC 9101 §6.2).
+    match authorize(
+        &h.provider,
+        &by_reference(&client, "https://evil.example/r"),
+    )
+    .await
+    {
+        Err(AuthorizeError::Untrusted(error)) => {
+            assert_eq!(error.code.as_str(), "request_uri_not_supported");
+            assert_eq!(error.status(), 400);
+        }
+        other => panic!("expected a 400 page, got {other:?}"),
+    }
     // Another provider with its own (default, random) secret cannot open it.
     let elsewhere = Provider::builder(config(), h.store.clone())
         .clock(Arc::new(h.clock.clone()))

@@ -29,6 +29,24 @@ pub(crate) fn invalid_request_uri(description: &'static str) -> OAuthError {
     )
 }
 
+/// `request_uri_not_supported` (OpenID Connect Core §3.1.2.6, RFC 9101 §6.2): a
+/// `request_uri` that is not one of this server's pushed requests; request objects are never
+/// fetched from a URL.
+pub(crate) fn request_uri_not_supported() -> UntrustedRequest {
+    UntrustedRequest::new(
+        ErrorCode::Custom(Cow::Borrowed("request_uri_not_supported")),
+        "request_uri must be one this server issued for a pushed request (RFC 9126); request objects are not fetched from URLs: send them by value in request",
+    )
+}
+
+/// The single use of a request object with a `jti` (RFC 9101): remembered in the replay store
+/// when the request is used, until the object expires.
+#[derive(Debug)]
+pub(crate) struct OnceUse {
+    pub(crate) key: ReplayKey,
+    pub(crate) until: OffsetDateTime,
+}
+
 /// A request that was pushed first (RFC 9126): approving it uses it up.
 #[derive(Debug)]
 pub(crate) struct PushedUse {
@@ -44,8 +62,9 @@ pub(crate) struct PushedUse {
 #[error("{code}: {description}")]
 #[non_exhaustive]
 pub struct UntrustedRequest {
-    /// The error code (`invalid_request`, `invalid_request_uri`, `unauthorized_client`,
-    /// `temporarily_unavailable` or `server_error`).
+    /// The error code (`invalid_request`, `invalid_request_uri`, `invalid_request_object`,
+    /// `request_uri_not_supported`, `unauthorized_client`, `temporarily_unavailable` or
+    /// `server_error`).
     pub code: ErrorCode,
     /// What is wrong, for the user (and the client's developer) to read.
     pub description: String,
@@ -168,6 +187,8 @@ pub struct PendingAuthorization {
     state: Option<String>,
     asked: Asked,
     pushed: Option<PushedUse>,
+    request_object: Option<OnceUse>,
+    from_request_object: bool,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -207,6 +228,12 @@ impl PendingAuthorization {
     /// Where the response will go.
     pub fn redirect_uri(&self) -> &RedirectUri {
         &self.redirect_uri
+    }
+
+    /// Whether the request came in a signed request object (RFC 9101) sent by value in
+    /// `request` (a pushed one, even from a request object, is [`is_pushed`](Self::is_pushed)).
+    pub fn is_request_object(&self) -> bool {
+        self.from_request_object
     }
 
     /// Whether the request was pushed first (RFC 9126) and named here by its `request_uri`.
@@ -390,7 +417,33 @@ impl PendingAuthorization {
             state,
             asked,
             pushed,
+            request_object,
+            from_request_object: _,
         } = self;
+        // A request object with a `jti` is used once (RFC 9101 §10.8 and the replay advice of
+        // RFC 9700): here, when approved, not when first read, so that a host may read the
+        // request again after its login page. Its redirect URI came from the verified object.
+        if let Some(once) = request_object {
+            let now = cx.now();
+            let used_up = if now >= once.until {
+                Some(OAuthError::new(
+                    ErrorCode::InvalidRequestObject,
+                    "the request object has expired (exp)",
+                ))
+            } else {
+                match cx.store().remember(&once.key, now, once.until).await {
+                    Ok(true) => None,
+                    Ok(false) => Some(OAuthError::new(
+                        ErrorCode::InvalidRequestObject,
+                        "the request object was used before (its jti)",
+                    )),
+                    Err(error) => Some(OAuthError::from(error)),
+                }
+            };
+            if let Some(error) = used_up {
+                return error_redirect(cx, redirect_uri.into_url(), state.as_deref(), &error);
+            }
+        }
         if let Some(pushed) = pushed {
             let now = cx.now();
             let used_up = if now >= pushed.expires_at {
@@ -495,6 +548,24 @@ fn error_redirect(
     }
 }
 
+/// Why a plain request is refused where signed request objects are required.
+pub(crate) const SIGNED_REQUIRED: &str = "authorization requests must come in a signed request object (RFC 9101): send the request parameter";
+
+/// Whether `client`'s authorization requests must come in signed request objects: the
+/// provider's [`crate::ConfigBuilder::require_signed_request_objects`] or the client's
+/// `require_signed_request_object` (RFC 9101 §10.5).
+pub(crate) fn signed_requests_required(cx: &Context, client: &Client) -> bool {
+    cx.config().signed_request_objects_required() || client.metadata.require_signed_request_object
+}
+
+/// A refusal shown as a page, never redirected.
+fn untrusted_of(error: OAuthError) -> UntrustedRequest {
+    UntrustedRequest::new(
+        error.code,
+        error.description.unwrap_or_default().into_owned(),
+    )
+}
+
 impl Provider {
     /// Validates an authorization request (RFC 6749 §4.1.1), from the query of a GET or the
     /// form of a POST.
@@ -507,8 +578,23 @@ impl Provider {
     /// [`Provider::pushed_authorization`], checked again, and the query's other parameters
     /// (but `client_id`) are ignored: another client's, a tampered or a foreign `request_uri`
     /// is an [`AuthorizeError::Untrusted`] `invalid_request_uri`, an expired one redirected so.
-    /// Without one, a provider or client requiring pushed requests refuses with
-    /// `invalid_request`.
+    /// A `request_uri` that is not one of this server's pushed requests is
+    /// `request_uri_not_supported` (request objects are never fetched from URLs).
+    ///
+    /// With `request` (RFC 9101, feature `jose`), the request is the request object's claims,
+    /// and only those (RFC 9101 §5; the query's `client_id` must be the object's): a compact
+    /// JWS signed with a key of the client's `jwks` (RS256, ES256 or EdDSA, and its
+    /// `request_object_signing_alg` if registered), `typ` absent or `oauth-authz-req+jwt`,
+    /// `iss` and `client_id` the client's ID, `aud` the issuer, `exp` at most 60 minutes
+    /// ahead, `nbf` and `iat` at most 60 minutes old. An invalid object is an
+    /// [`AuthorizeError::Untrusted`] `invalid_request_object`, never redirected (its
+    /// `redirect_uri` is not trusted until it is verified); `request` with `request_uri` is
+    /// `invalid_request`. A request object with a `jti` is used up when approved, on every
+    /// instance sharing the store.
+    ///
+    /// Without `request_uri`, a provider or client requiring pushed requests refuses with
+    /// `invalid_request`; without `request` or `request_uri`, so does one requiring signed
+    /// request objects ([`crate::ConfigBuilder::require_signed_request_objects`]).
     pub async fn authorize(&self, params: &Params) -> Result<PendingAuthorization, AuthorizeError> {
         let cx = self.cx();
         let untrusted = |code, description: &str| {
@@ -529,16 +615,49 @@ impl Provider {
                 return Err(AuthorizeError::Untrusted(UntrustedRequest::store(error)));
             }
         };
+        if params.contains("request") && params.contains("request_uri") {
+            return Err(untrusted(
+                ErrorCode::InvalidRequest,
+                "request and request_uri must not be sent together (RFC 9101 §5)",
+            ));
+        }
         if let Some(request_uri) = params.get("request_uri") {
+            if !request_uri.starts_with(crate::pushed::REQUEST_URI_PREFIX) {
+                return Err(AuthorizeError::Untrusted(request_uri_not_supported()));
+            }
             return self.authorize_pushed(client, request_uri);
         }
-        let required = cx.config().pushed_requests_required()
+        let pushed_required = cx.config().pushed_requests_required()
             || client.metadata.require_pushed_authorization_requests;
-        let refusal = required.then(|| {
+        let push_first = || {
             OAuthError::invalid_request(
                 "authorization requests must be pushed first (RFC 9126): send them to the pushed authorization request endpoint",
             )
-        });
+        };
+        #[cfg(feature = "jose")]
+        if let Some(jwt) = params.get("request") {
+            // Nothing in an unverified object is trusted, its redirect_uri least of all: every
+            // refusal here is a page, never a redirect.
+            let object = crate::endpoint::request_object::verify(cx, &client, jwt)
+                .map_err(|error| AuthorizeError::Untrusted(untrusted_of(error)))?;
+            // RFC 9101 §5: only the object's parameters are used.
+            let mut pending = self.check_request(
+                client,
+                &object.params,
+                None,
+                pushed_required.then(push_first),
+            )?;
+            pending.request_object = object.once;
+            pending.from_request_object = true;
+            return Ok(pending);
+        }
+        let refusal = if pushed_required {
+            Some(push_first())
+        } else if signed_requests_required(cx, &client) {
+            Some(OAuthError::invalid_request(SIGNED_REQUIRED))
+        } else {
+            None
+        };
         self.check_request(client, params, None, refusal)
     }
 
@@ -551,11 +670,7 @@ impl Provider {
     ) -> Result<PendingAuthorization, AuthorizeError> {
         let cx = self.cx();
         let untrusted = |description: &'static str| {
-            let error = invalid_request_uri(description);
-            AuthorizeError::Untrusted(UntrustedRequest::new(
-                error.code,
-                error.description.unwrap_or_default().into_owned(),
-            ))
+            AuthorizeError::Untrusted(untrusted_of(invalid_request_uri(description)))
         };
         // A request_uri from another client is not its to use (RFC 9126 §4), nor to redirect.
         let Some(pushed) = cx
@@ -653,6 +768,8 @@ impl Provider {
                 state: state.map(str::to_owned),
                 asked,
                 pushed,
+                request_object: None,
+                from_request_object: false,
             }),
             Err(error) => Err(AuthorizeError::Redirect(ErrorRedirect {
                 redirect: error_redirect(cx, redirect_uri.into_url(), state, &error),

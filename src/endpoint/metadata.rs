@@ -173,6 +173,25 @@ impl Provider {
             "require_pushed_authorization_requests",
             config.pushed_requests_required().into(),
         );
+        // RFC 9101 §10.5 and OpenID Connect Discovery §3: request objects by value (and
+        // pushed); `request_uri` only for this server's own pushed requests, which
+        // `pushed_authorization_request_endpoint` announces, never fetched from a URL, so
+        // `request_uri_parameter_supported` (whose absence means true) is false.
+        #[cfg(feature = "jose")]
+        {
+            put("request_parameter_supported", true.into());
+            let algs: Vec<&str> = crate::jose::Algorithm::ALL
+                .iter()
+                .map(|alg| alg.as_str())
+                .collect();
+            put("request_object_signing_alg_values_supported", algs.into());
+            if config.signed_request_objects_required() {
+                put("require_signed_request_object", true.into());
+            }
+        }
+        #[cfg(not(feature = "jose"))]
+        put("request_parameter_supported", false.into());
+        put("request_uri_parameter_supported", false.into());
         if let Some(path) = endpoints.jwks {
             put("jwks_uri", config.endpoint_url(path).into());
         }
@@ -234,8 +253,6 @@ impl Provider {
         }
         put("claims_supported", claims.into());
         put("claims_parameter_supported", true.into());
-        put("request_parameter_supported", false.into());
-        put("request_uri_parameter_supported", false.into());
         put(
             "prompt_values_supported",
             serde_json::json!(["none", "login", "consent", "select_account"]),

@@ -22,6 +22,8 @@ pub(crate) mod metadata;
 pub(crate) mod par;
 pub(crate) mod register;
 pub(crate) mod render;
+#[cfg(feature = "jose")]
+pub(crate) mod request_object;
 pub(crate) mod resource_metadata;
 pub(crate) mod revoke;
 pub(crate) mod token;

@@ -21,7 +21,10 @@ impl Provider {
     /// `request_uri` and `expires_in`, or an error as JSON (RFC 9126 §2.3), never a redirect.
     ///
     /// The client authenticates as at the token endpoint (public clients name themselves with
-    /// `client_id`); the request must not carry `request_uri`; a `DPoP` proof binds the code
+    /// `client_id`); the request must not carry `request_uri`; a request object in `request`
+    /// (RFC 9101, feature `jose`) is verified as at [`Provider::authorize`] (refusals are
+    /// `invalid_request_object`) and its parameters, only they, are sealed (its `jti` used up
+    /// at once); a `DPoP` proof binds the code
     /// to its key (RFC 9449 §10.1), as `dpop_jkt` does. The request must fit in about 1 KiB
     /// of parameters.
     pub async fn pushed_authorization(&self, request: &FormRequest) -> Response {
@@ -46,16 +49,22 @@ impl Provider {
         if let Err(error) = self.config().check_profile_client(&client) {
             return self.token_error(&error);
         }
-        // FAPI 2.0 §5.3.2.2: the redirect URI is named, never implied by the registration.
+        let proof_jkt = match self.form_request_proof(request, path).await {
+            Ok(jkt) => jkt,
+            Err(response) => return response,
+        };
+        // A request object (RFC 9101 §5, RFC 9126 §3): its claims are the request, and only
+        // they are sealed; its `jti` is used up now.
+        let params = match self.pushed_request_object(&client, params).await {
+            Ok(params) => params,
+            Err(error) => return self.with_dpop_nonce(self.token_error(&error)),
+        };
+        // FAPI 2.0 §5.3.2.2: the redirect URI is named (in the request object, if any), never implied by the registration.
         if self.config().fapi2() && !params.contains("redirect_uri") {
             return self.token_error(&OAuthError::invalid_request(
                 "this server follows FAPI 2.0: a pushed request must carry redirect_uri",
             ));
         }
-        let proof_jkt = match self.form_request_proof(request, path).await {
-            Ok(jkt) => jkt,
-            Err(response) => return response,
-        };
         let params = match bind_proof(params, proof_jkt, self) {
             Ok(params) => params,
             Err(error) => return self.token_error(&error),
@@ -74,6 +83,36 @@ impl Provider {
         }
         let response = self.seal_pushed(&client.id, &params);
         self.with_dpop_nonce(response)
+    }
+
+    /// The parameters a push asks for: the verified request object's, if it carries
+    /// `request`; else the form's, unless signed request objects are required.
+    async fn pushed_request_object(
+        &self,
+        client: &crate::Client,
+        params: Params,
+    ) -> Result<Params, OAuthError> {
+        #[cfg(feature = "jose")]
+        if let Some(jwt) = params.get("request") {
+            let cx = self.cx();
+            let object = crate::endpoint::request_object::verify(cx, client, jwt)?;
+            if let Some(once) = object.once {
+                let first = cx.store().remember(&once.key, cx.now(), once.until).await?;
+                if !first {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidRequestObject,
+                        "the request object was used before (its jti)",
+                    ));
+                }
+            }
+            return Ok(object.params);
+        }
+        if crate::endpoint::authorize::signed_requests_required(self.cx(), client) {
+            return Err(OAuthError::invalid_request(
+                crate::endpoint::authorize::SIGNED_REQUIRED,
+            ));
+        }
+        Ok(params)
     }
 
     /// The 201 answer carrying the sealed request.

@@ -285,10 +285,21 @@ fn checked_metadata(
             ));
         }
     };
+    let request_object_signing_alg = match metadata.request_object_signing_alg.as_deref() {
+        None => None,
+        Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+        Some(_) => {
+            return Err(metadata_error(
+                "request_object_signing_alg must be RS256, ES256 or EdDSA (unsigned request objects are refused)",
+            ));
+        }
+    };
     Ok(ClientMetadata {
         #[cfg(feature = "jose")]
         jwks: metadata.jwks.clone(),
         token_endpoint_auth_signing_alg,
+        request_object_signing_alg,
+        require_signed_request_object: metadata.require_signed_request_object,
         post_logout_redirect_uris,
         backchannel_logout_uri,
         logo_uri: url("logo_uri", &metadata.logo_uri)?,
@@ -425,6 +436,16 @@ fn metadata_of(
         #[cfg(feature = "jose")]
         jwks,
         token_endpoint_auth_signing_alg: string("token_endpoint_auth_signing_alg")?,
+        request_object_signing_alg: string("request_object_signing_alg")?,
+        require_signed_request_object: match extra.get("require_signed_request_object") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(required)) => *required,
+            Some(_) => {
+                return Err(metadata_error(
+                    "require_signed_request_object must be a boolean",
+                ));
+            }
+        },
         post_logout_redirect_uris,
         backchannel_logout_uri: string("backchannel_logout_uri")?,
         logo_uri: string("logo_uri")?,
@@ -494,7 +515,8 @@ fn random_id(provider: &Provider) -> String {
 
 impl Provider {
     /// A `private_key_jwt` client needs its keys (RFC 7523 §2.2), and a registered
-    /// `token_endpoint_auth_signing_alg` a key of that algorithm.
+    /// `token_endpoint_auth_signing_alg` a key of that algorithm; so do a client requiring
+    /// signed request objects and a registered `request_object_signing_alg` (RFC 9101 §10.5).
     fn check_assertion_keys(
         &self,
         method: AuthMethod,
@@ -521,14 +543,33 @@ impl Provider {
                     "token_endpoint_auth_signing_alg names an algorithm no key of jwks has",
                 ));
             }
+            // Request objects (RFC 9101) are verified with the same keys.
+            if metadata.require_signed_request_object && algorithms.is_empty() {
+                return Err(metadata_error(
+                    "require_signed_request_object needs the client's public keys in jwks",
+                ));
+            }
+            if let Some(alg) = metadata.request_object_signing_alg.as_deref()
+                && !algorithms.contains(&alg)
+            {
+                return Err(metadata_error(
+                    "request_object_signing_alg names an algorithm no key of jwks has",
+                ));
+            }
             Ok(())
         }
         #[cfg(not(feature = "jose"))]
         {
-            let _ = metadata;
             if method == AuthMethod::PrivateKeyJwt {
                 return Err(metadata_error(
                     "private_key_jwt is not supported by this server",
+                ));
+            }
+            if metadata.require_signed_request_object
+                || metadata.request_object_signing_alg.is_some()
+            {
+                return Err(metadata_error(
+                    "request objects are not supported by this server",
                 ));
             }
             Ok(())
@@ -563,6 +604,7 @@ impl Provider {
         for alg in [
             metadata.id_token_signed_response_alg.as_deref(),
             metadata.token_endpoint_auth_signing_alg.as_deref(),
+            metadata.request_object_signing_alg.as_deref(),
         ]
         .into_iter()
         .flatten()
