@@ -217,7 +217,7 @@ pub mod fapi2 {
     //! | no open redirectors | exact redirect URI matching, errors about untrusted redirects never redirected (always) | `tests/attacks.rs` |
     //! | authorization code grant only at the authorization endpoint (`response_type=code`) | the only response type tessera has | `tests/authorization_code.rs` |
     //! | client-authenticated PAR, requests without PAR rejected | PAR required; authentication as at the token endpoint | `pushed_requests_must_name_the_redirect_uri_and_plain_requests_are_refused`, `tests/par.rs` |
-    //! | `redirect_uri` required in pushed requests | refused with `invalid_request` without | `pushed_requests_must_name_the_redirect_uri_and_plain_requests_are_refused` |
+    //! | `redirect_uri` required in pushed requests | refused with `invalid_request` without (in the form, or in the request object) | `pushed_requests_must_name_the_redirect_uri_and_plain_requests_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused` |
     //! | PKCE with S256 | required for every client; `plain` would need `tessera::danger`, which the profile refuses | `settings_that_contradict_the_profile_are_refused` |
     //! | `iss` in the authorization response (RFC 9207) | always (omitting it needs `tessera::danger`) | `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token` |
     //! | `request_uri` lifetime under 600 s, single use | 60 s by default, at most 10 min (`Lifetimes::pushed_request`); once across instances | `tests/par.rs` |
@@ -225,7 +225,7 @@ pub mod fapi2 {
     //! | with DPoP, support `dpop_jkt` | always | `tests/dpop.rs::dpop_jkt_binds_the_code_to_the_key` |
     //! | no HTTP 307 after user credentials | the host's login page: answer its form with 303 | the host's job |
     //! | CSRF protection of the host's pages, user authentication | the host's job | — |
-    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway (PS256 is not offered) | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused` |
+    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, request objects (JAR), DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway (PS256 is not offered) | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused` |
     //!
     //! Outside the profile, a client can require sender-constrained tokens for itself with
     //! `dpop_bound_access_tokens` (RFC 9449 §5.2, `ClientMetadata::dpop_bound_access_tokens`):

@@ -668,5 +668,5 @@ async fn a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_re
         400,
         "invalid_request_object",
     );
-    assert!(why.contains("ES256"), "{why}");
+    assert!(why.contains("FAPI 2.0"), "{why}");
 }
