@@ -43,6 +43,7 @@ mod scope;
 mod secret;
 mod shared_str;
 pub mod store;
+mod subject;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
@@ -98,3 +99,4 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken,
     RegistrationAccessToken, SecretHash, TokenHash, TokenKind,
 };
+pub use subject::SubjectType;
