@@ -390,6 +390,16 @@ pub struct ClientMetadata {
     /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
+    /// `userinfo_signed_response_alg` (OpenID Connect Dynamic Registration §2, Core §5.3.2):
+    /// the userinfo endpoint answers this client with a JWT (`application/jwt`, with `iss`
+    /// and `aud`) signed with this algorithm (`RS256`, `ES256` or `EdDSA`); `None`: plain JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<String>,
+    /// `subject_type` (OpenID Connect Dynamic Registration §2, Core §8): `pairwise` gives the
+    /// client its own `sub` for each user (see [`SubjectType`](crate::SubjectType)); `None`
+    /// is `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<crate::SubjectType>,
     /// `post_logout_redirect_uris` (OpenID Connect RP-Initiated Logout 1.0 §3.1): where
     /// [`Provider::end_session`](crate::Provider::end_session) may send the browser, matched
     /// exactly.
@@ -476,6 +486,18 @@ impl ClientMetadata {
     /// Sets `id_token_signed_response_alg`.
     pub fn with_id_token_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
         self.id_token_signed_response_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `userinfo_signed_response_alg`.
+    pub fn with_userinfo_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.userinfo_signed_response_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets `subject_type`.
+    pub fn with_subject_type(mut self, subject_type: crate::SubjectType) -> Self {
+        self.subject_type = Some(subject_type);
         self
     }
 

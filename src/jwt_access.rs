@@ -5,9 +5,11 @@
 //! ([`ConfigBuilder::access_token_format`](crate::ConfigBuilder::access_token_format)), or for
 //! the tokens of a resource registered [`Resource::with_jwt_access_tokens`](crate::Resource::with_jwt_access_tokens),
 //! every access token, whatever the grant, is a JWS signed with the provider's keys: header
-//! `typ: at+jwt`, `alg` and `kid` of the signing key (RS256 when the key set has an active
-//! RS256 key); claims `iss`, `sub` (the user, or the client for client credentials, RFC 9068
-//! §2.2), `aud` (the token's resources; the issuer when it has none), `client_id`, `scope`,
+//! `typ: at+jwt`, `alg` and `kid` of the signing key (the algorithm of
+//! [`ProviderBuilder::jwt_access_token_algorithm`](crate::ProviderBuilder::jwt_access_token_algorithm),
+//! else RS256 when the key set has an active RS256 key); claims `iss`, `sub` (the user, as
+//! the client knows it: pairwise for a pairwise client, see [`SubjectType`](crate::SubjectType);
+//! or the client for client credentials, RFC 9068 §2.2), `aud` (the token's resources; the issuer when it has none), `client_id`, `scope`,
 //! `iat`, `exp`, `jti`, and `auth_time`, `acr`, `amr` when the host said how the user
 //! authenticated, `cnf` when the token is sender-constrained (DPoP's `jkt`).
 //!
@@ -144,7 +146,9 @@ pub(crate) async fn sign(
         return Err(OAuthError::server_error());
     };
     let now = cx.unix_now();
-    let alg = if keys.signer(Algorithm::Rs256, now).is_some() {
+    let alg = if let Some(chosen) = cx.jwt_access_alg() {
+        chosen
+    } else if keys.signer(Algorithm::Rs256, now).is_some() {
         Algorithm::Rs256
     } else {
         keys.algorithms(now)
@@ -153,7 +157,7 @@ pub(crate) async fn sign(
             .unwrap_or(Algorithm::Rs256)
     };
     let Some(signer) = keys.signer(alg, now) else {
-        tracing::error!(target: "tessera::jwt_access", "no active signing key for JWT access tokens");
+        tracing::error!(target: "tessera::jwt_access", %alg, "no active signing key for JWT access tokens' algorithm");
         return Err(OAuthError::server_error());
     };
     let config = cx.config();
@@ -191,10 +195,11 @@ pub(crate) async fn sign(
     let claims = AccessClaims {
         iss: config.issuer().to_owned(),
         // RFC 9068 §2.2: a client acting for itself is its own subject.
-        sub: grant.user.as_ref().map_or_else(
-            || grant.client_id.as_str().to_owned(),
-            |user| user.as_str().to_owned(),
-        ),
+        // A pairwise client's own `sub` (OIDC Core §8.1): the client can read its tokens.
+        sub: match &grant.user {
+            None => grant.client_id.as_str().to_owned(),
+            Some(user) => crate::subject::subject_for(cx, issue.client, user)?,
+        },
         aud,
         client_id: grant.client_id.as_str().to_owned(),
         scope: (!record.scopes.is_empty()).then(|| record.scopes.to_string()),

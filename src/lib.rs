@@ -47,6 +47,7 @@ mod scope;
 mod secret;
 mod shared_str;
 pub mod store;
+mod subject;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
@@ -103,3 +104,4 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientSecret, DeviceCode, RefreshToken,
     RegistrationAccessToken, SecretHash, TokenHash, TokenKind,
 };
+pub use subject::SubjectType;

@@ -76,7 +76,8 @@ pub const PROTECTED_CLAIMS: [&str; 15] = [
 ];
 
 /// The claims a host has about a user (OIDC Core §5.1): names and JSON values. `sub` is
-/// always the [`UserId`] and never taken from here; nor is any of [`PROTECTED_CLAIMS`].
+/// always the [`UserId`] (or, for a pairwise client, derived from it: see
+/// [`SubjectType`](crate::SubjectType)) and never taken from here; nor is any of [`PROTECTED_CLAIMS`].
 ///
 /// ```
 /// use tessera::oidc::UserClaims;
@@ -304,7 +305,8 @@ pub(crate) async fn id_token(
     let mut claims = serde_json::Map::new();
     let config = cx.config();
     claims.insert("iss".into(), config.issuer().into());
-    claims.insert("sub".into(), user.as_str().into());
+    let sub = crate::subject::subject_for(cx, client, user)?;
+    claims.insert("sub".into(), sub.into());
     claims.insert("aud".into(), client.id.as_str().into());
     claims.insert(
         "exp".into(),

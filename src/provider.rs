@@ -58,6 +58,10 @@ pub(crate) struct Context {
     keys: Option<crate::jose::KeySet>,
     #[cfg(feature = "jose")]
     claims: Option<Arc<dyn crate::oidc::ClaimsSource>>,
+    #[cfg(feature = "jose")]
+    pairwise: Option<crate::subject::PairwiseKey>,
+    #[cfg(feature = "jose")]
+    jwt_access_alg: Option<crate::jose::Algorithm>,
 }
 
 impl Context {
@@ -169,6 +173,18 @@ impl Context {
     #[cfg(feature = "jose")]
     pub(crate) fn claims_source(&self) -> Option<&dyn crate::oidc::ClaimsSource> {
         self.claims.as_deref()
+    }
+
+    /// The key pairwise subjects are derived with, if the host enabled them.
+    #[cfg(feature = "jose")]
+    pub(crate) fn pairwise_key(&self) -> Option<&crate::subject::PairwiseKey> {
+        self.pairwise.as_ref()
+    }
+
+    /// The algorithm JWT access tokens must be signed with, if the host chose one.
+    #[cfg(feature = "jose")]
+    pub(crate) fn jwt_access_alg(&self) -> Option<crate::jose::Algorithm> {
+        self.jwt_access_alg
     }
 
     /// Whether the provider speaks OpenID Connect: it has signing keys and offers `openid`.
@@ -328,6 +344,31 @@ impl ProviderBuilder {
         self
     }
 
+    /// Enables pairwise subject identifiers (OpenID Connect Core §8.1): clients registered
+    /// with `subject_type` `pairwise` are told, as `sub`, a keyed hash of their sector (the
+    /// host of their redirect URIs) and the user ID, instead of the user ID (see
+    /// [`SubjectType`](crate::SubjectType)). Give every instance of one provider the same
+    /// secret (32 random bytes, kept like a signing key, never rotated: a new one changes
+    /// every pairwise `sub`). Without it, registering a pairwise client is refused and
+    /// discovery lists `subject_types_supported` `["public"]` only.
+    #[cfg(feature = "jose")]
+    pub fn pairwise_subjects(mut self, secret: &[u8; 32]) -> Self {
+        self.inner.pairwise = Some(crate::subject::PairwiseKey::new(secret));
+        self
+    }
+
+    /// Sets the algorithm JWT access tokens (RFC 9068) are signed with: `RS256`, `ES256` or
+    /// `EdDSA`, which the key set must have an active key for (else token requests for JWTs
+    /// fail with `server_error`, logged). By default RS256 (RFC 9068 §2.1), or the key set's
+    /// first algorithm when it has no RS256 key. Resource servers' verifiers must allow it
+    /// ([`JwtAccessVerifier`](crate::jwt_access::JwtAccessVerifier) allows every algorithm
+    /// tessera signs with unless told otherwise).
+    #[cfg(feature = "jose")]
+    pub fn jwt_access_token_algorithm(mut self, alg: crate::jose::Algorithm) -> Self {
+        self.inner.jwt_access_alg = Some(alg);
+        self
+    }
+
     /// The provider.
     pub fn build(mut self) -> Provider {
         if self.inner.pushed_key.is_none() {
@@ -418,6 +459,10 @@ impl Provider {
                 keys: None,
                 #[cfg(feature = "jose")]
                 claims: None,
+                #[cfg(feature = "jose")]
+                pairwise: None,
+                #[cfg(feature = "jose")]
+                jwt_access_alg: None,
             },
         }
     }

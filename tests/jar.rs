@@ -6,67 +6,35 @@
 //! used once; "signed request objects required" per provider and per client; the metadata.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/client_key.rs"]
+mod client_key;
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use client_key::{Key, jwks};
 use common::*;
 use serde_json::{Value, json};
-use tessera::jose::{Algorithm, SigningKey};
+use tessera::jose::Algorithm;
 use tessera::{AuthorizeError, FormRequest, PendingAuthorization, Provider, Response};
 
 const ISSUER: &str = "https://auth.example.com";
 const AUTHZ_TYP: &str = "oauth-authz-req+jwt";
 
-/// A client's key pair: ours generates and publishes it, theirs signs.
-struct Key {
-    alg: Algorithm,
-    public: Value,
-    kid: String,
-    encoding: jsonwebtoken::EncodingKey,
+static JTI: AtomicU64 = AtomicU64::new(0);
+
+/// Request objects are signed with `typ: oauth-authz-req+jwt` (RFC 9101 §10.8).
+trait SignObject {
+    fn sign_object(&self, claims: &Value) -> String;
 }
 
-impl Key {
-    fn generate(alg: Algorithm) -> Self {
-        let key = SigningKey::generate(alg).unwrap();
-        let pem = key.to_pkcs8_pem().unwrap();
-        let encoding = match alg {
-            Algorithm::Rs256 => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
-            Algorithm::Es256 => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
-            _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
-        }
-        .unwrap();
-        Self {
-            alg,
-            public: serde_json::to_value(key.public_jwk()).unwrap(),
-            kid: key.kid().to_owned(),
-            encoding,
-        }
-    }
-
-    fn their_alg(&self) -> jsonwebtoken::Algorithm {
-        match self.alg {
-            Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
-            Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
-            _ => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-
-    fn sign_typed(&self, claims: &Value, typ: Option<&str>) -> String {
-        let mut header = jsonwebtoken::Header::new(self.their_alg());
-        header.typ = typ.map(str::to_owned);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
-
-    fn sign(&self, claims: &Value) -> String {
+impl SignObject for Key {
+    fn sign_object(&self, claims: &Value) -> String {
         self.sign_typed(claims, Some(AUTHZ_TYP))
     }
 }
-
-static JTI: AtomicU64 = AtomicU64::new(0);
 
 fn now(h: &Harness) -> i64 {
     h.provider.now().unix_timestamp()
@@ -89,10 +57,6 @@ fn claims(client_id: &str, now: i64) -> Value {
         "code_challenge": CHALLENGE,
         "code_challenge_method": "S256",
     })
-}
-
-fn jwks(keys: &[&Key]) -> Value {
-    json!({ "keys": keys.iter().map(|k| k.public.clone()).collect::<Vec<_>>() })
 }
 
 /// Registers a public client with `jwks` (and `extra` metadata) through RFC 7591.
@@ -160,7 +124,7 @@ async fn each_algorithm_signs_a_request_object_whose_parameters_alone_count() {
         let h = harness();
         let key = Key::generate(alg);
         let client = register(&h.provider, jwks(&[&key]), json!({})).await;
-        let jwt = key.sign(&claims(&client.id, now(&h)));
+        let jwt = key.sign_object(&claims(&client.id, now(&h)));
         // RFC 9101 §5: the query's other parameters are ignored, however they differ.
         let query = format!(
             "{}&scope=write&state=other&response_type=token&redirect_uri={}",
@@ -316,7 +280,7 @@ async fn every_claim_check_refuses_with_invalid_request_object() {
     for (name, change, word) in cases {
         let mut object = claims(&client.id, t);
         change(&mut object);
-        let jwt = key.sign(&object);
+        let jwt = key.sign_object(&object);
         let why = page(
             authorize(&h, &by_value(&client, &jwt)).await,
             "invalid_request_object",
@@ -325,16 +289,19 @@ async fn every_claim_check_refuses_with_invalid_request_object() {
     }
     // The controls pass: a good object, and one without nbf, iat or jti.
     assert!(
-        authorize(&h, &by_value(&client, &key.sign(&claims(&client.id, t))))
-            .await
-            .is_ok()
+        authorize(
+            &h,
+            &by_value(&client, &key.sign_object(&claims(&client.id, t)))
+        )
+        .await
+        .is_ok()
     );
     let mut minimal = claims(&client.id, t);
     for claim in ["nbf", "iat", "jti"] {
         minimal.as_object_mut().unwrap().remove(claim);
     }
     assert!(
-        authorize(&h, &by_value(&client, &key.sign(&minimal)))
+        authorize(&h, &by_value(&client, &key.sign_object(&minimal)))
             .await
             .is_ok()
     );
@@ -354,26 +321,23 @@ async fn keys_and_algorithms_the_client_did_not_register_are_refused() {
     .await;
     let good = claims(&client.id, now(&h));
     assert!(
-        authorize(&h, &by_value(&client, &ec.sign(&good)))
+        authorize(&h, &by_value(&client, &ec.sign_object(&good)))
             .await
             .is_ok()
     );
     // A registered key, but not of the registered request_object_signing_alg.
     let why = page(
-        authorize(&h, &by_value(&client, &rsa.sign(&good))).await,
+        authorize(&h, &by_value(&client, &rsa.sign_object(&good))).await,
         "invalid_request_object",
     );
     assert!(why.contains("request_object_signing_alg"), "{why}");
     // A key that is not the client's: with its own kid, and with the kid of a registered one.
     let why = page(
-        authorize(&h, &by_value(&client, &stranger.sign(&good))).await,
+        authorize(&h, &by_value(&client, &stranger.sign_object(&good))).await,
         "invalid_request_object",
     );
     assert!(why.contains("no key"), "{why}");
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.typ = Some(AUTHZ_TYP.into());
-    header.kid = Some(ec.kid.clone());
-    let forged = jsonwebtoken::encode(&header, &good, &stranger.encoding).unwrap();
+    let forged = stranger.sign_as(&good, Some(AUTHZ_TYP), &ec.kid);
     let why = page(
         authorize(&h, &by_value(&client, &forged)).await,
         "invalid_request_object",
@@ -423,7 +387,7 @@ async fn keys_and_algorithms_the_client_did_not_register_are_refused() {
     let why = page(
         authorize(
             &h,
-            &by_value(&public, &ec.sign(&claims(&public.id, now(&h)))),
+            &by_value(&public, &ec.sign_object(&claims(&public.id, now(&h)))),
         )
         .await,
         "invalid_request_object",
@@ -441,7 +405,7 @@ async fn an_invalid_request_object_is_never_redirected_to_its_redirect_uri() {
     // followed; and a refusal a verified object would redirect (a bad scope) is a page too.
     let mut object = claims(&client.id, now(&h));
     object["scope"] = "no-such-scope".into();
-    let jwt = attacker.sign(&object);
+    let jwt = attacker.sign_object(&object);
     let query = format!(
         "{}&redirect_uri={}",
         by_value(&client, &jwt),
@@ -450,7 +414,7 @@ async fn an_invalid_request_object_is_never_redirected_to_its_redirect_uri() {
     page(authorize(&h, &query).await, "invalid_request_object");
     // The same object, verified: now its redirect_uri is the client's own word, and the
     // error goes there once the user has signed in.
-    let jwt = key.sign(&object);
+    let jwt = key.sign_object(&object);
     match authorize(&h, &by_value(&client, &jwt)).await {
         Err(AuthorizeError::Redirect(redirect)) => {
             assert_eq!(redirect.error().code.as_str(), "invalid_scope");
@@ -465,7 +429,7 @@ async fn an_invalid_request_object_is_never_redirected_to_its_redirect_uri() {
     let mut object = claims(&client.id, now(&h));
     object["redirect_uri"] = "https://evil.example/cb".into();
     page(
-        authorize(&h, &by_value(&client, &key.sign(&object))).await,
+        authorize(&h, &by_value(&client, &key.sign_object(&object))).await,
         "invalid_request",
     );
 }
@@ -475,7 +439,7 @@ async fn a_request_object_with_a_jti_is_used_once_and_may_be_read_again_before()
     let h = harness();
     let key = Key::generate(Algorithm::EdDsa);
     let client = register(&h.provider, jwks(&[&key]), json!({})).await;
-    let jwt = key.sign(&claims(&client.id, now(&h)));
+    let jwt = key.sign_object(&claims(&client.id, now(&h)));
     // Read twice (the host parses the query again after its login page), approved once.
     let first = authorize(&h, &by_value(&client, &jwt)).await.unwrap();
     let again = authorize(&h, &by_value(&client, &jwt)).await.unwrap();
@@ -502,7 +466,7 @@ async fn a_request_object_with_a_jti_is_used_once_and_may_be_read_again_before()
     // Without a jti, an object may be used again (until it expires).
     let mut object = claims(&client.id, now(&h));
     object.as_object_mut().unwrap().remove("jti");
-    let jwt = key.sign(&object);
+    let jwt = key.sign_object(&object);
     for _ in 0..2 {
         let pending = authorize(&h, &by_value(&client, &jwt)).await.unwrap();
         assert!(approve(&h, pending).await.param("code").is_some());
@@ -514,7 +478,7 @@ async fn request_with_request_uri_and_foreign_request_uris_are_refused() {
     let h = harness();
     let key = Key::generate(Algorithm::Es256);
     let client = register(&h.provider, jwks(&[&key]), json!({})).await;
-    let jwt = key.sign(&claims(&client.id, now(&h)));
+    let jwt = key.sign_object(&claims(&client.id, now(&h)));
     let both = format!(
         "{}&request_uri={}",
         by_value(&client, &jwt),
@@ -535,7 +499,7 @@ async fn a_pushed_request_object_is_sealed_and_authorized_by_reference() {
     let h = harness();
     let key = Key::generate(Algorithm::Es256);
     let client = register(&h.provider, jwks(&[&key]), json!({})).await;
-    let jwt = key.sign(&claims(&client.id, now(&h)));
+    let jwt = key.sign_object(&claims(&client.id, now(&h)));
     // Outside the object, the form's parameters are ignored here too.
     let response = push(&h, &client, &format!("request={jwt}&scope=write&state=x")).await;
     assert_eq!(
@@ -568,7 +532,10 @@ async fn a_pushed_request_object_is_sealed_and_authorized_by_reference() {
     let bad = push(
         &h,
         &client,
-        &format!("request={}", stranger.sign(&claims(&client.id, now(&h)))),
+        &format!(
+            "request={}",
+            stranger.sign_object(&claims(&client.id, now(&h)))
+        ),
     )
     .await;
     assert_eq!(bad.status, 400);
@@ -579,7 +546,7 @@ async fn a_pushed_request_object_is_sealed_and_authorized_by_reference() {
     let theirs = push(
         &h,
         &other,
-        &format!("request={}", key.sign(&claims(&client.id, now(&h)))),
+        &format!("request={}", key.sign_object(&claims(&client.id, now(&h)))),
     )
     .await;
     assert_eq!(error_of(&theirs), "invalid_request_object");
@@ -619,9 +586,9 @@ async fn a_provider_requiring_signed_request_objects_refuses_plain_requests() {
     assert_eq!(pushed.status, 400);
     assert_eq!(error_of(&pushed), "invalid_request");
     // Signed, by value and pushed: accepted.
-    let jwt = key.sign(&claims(&client.id, now(&h)));
+    let jwt = key.sign_object(&claims(&client.id, now(&h)));
     assert!(authorize(&h, &by_value(&client, &jwt)).await.is_ok());
-    let jwt = key.sign(&claims(&client.id, now(&h)));
+    let jwt = key.sign_object(&claims(&client.id, now(&h)));
     assert_eq!(
         push(&h, &client, &format!("request={jwt}")).await.status,
         201
@@ -652,7 +619,7 @@ async fn a_client_requiring_signed_request_objects_has_its_plain_requests_refuse
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(authorize(&h, &plain(&relaxed.id)).await.is_ok());
-    let jwt = key.sign(&claims(&strict.id, now(&h)));
+    let jwt = key.sign_object(&claims(&strict.id, now(&h)));
     assert!(authorize(&h, &by_value(&strict, &jwt)).await.is_ok());
     // The provider does not advertise a requirement it does not have.
     assert!(

@@ -65,6 +65,12 @@ async fn authorize(
 }
 
 async fn serve() -> (String, Provider) {
+    serve_with(|builder| builder).await
+}
+
+async fn serve_with(
+    tweak: impl FnOnce(tessera::ProviderBuilder) -> tessera::ProviderBuilder,
+) -> (String, Provider) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::builder(&issuer)
@@ -78,10 +84,12 @@ async fn serve() -> (String, Provider) {
         .key(es, KeySchedule::always())
         .build()
         .unwrap();
-    let provider = Provider::builder(config, Arc::new(MemoryStore::new()))
-        .signing_keys(keys)
-        .claims_source(Arc::new(Demo))
-        .build();
+    let provider = tweak(
+        Provider::builder(config, Arc::new(MemoryStore::new()))
+            .signing_keys(keys)
+            .claims_source(Arc::new(Demo)),
+    )
+    .build();
     let app = tessera::axum::Routes::new(&provider)
         .authorization(get(authorize))
         .into_router()
@@ -212,4 +220,101 @@ async fn the_openidconnect_crate_signs_in_and_reads_userinfo() {
     let refused = http.get(&userinfo_url).send().await.unwrap();
     assert_eq!(refused.status(), 401);
     assert!(refused.headers().contains_key("www-authenticate"));
+}
+
+/// A pairwise client that asked for signed userinfo responses, through the same strict RP:
+/// the ID token's `sub` is not the user ID, and the RP verifies the `application/jwt`
+/// userinfo response (signature, `iss`, `aud`) and that its `sub` is the ID token's.
+#[tokio::test]
+async fn the_openidconnect_crate_accepts_pairwise_subjects_and_signed_userinfo() {
+    let (issuer, provider) = serve_with(|builder| builder.pairwise_subjects(&[5; 32])).await;
+    let registered = provider
+        .register_client(
+            ClientRegistration::new("RP", REDIRECT).with_metadata(
+                tessera::ClientMetadata::default()
+                    .with_subject_type(tessera::SubjectType::Pairwise)
+                    .with_userinfo_signed_response_alg("RS256"),
+            ),
+        )
+        .await
+        .unwrap();
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let subject_types: Vec<String> = metadata
+        .subject_types_supported()
+        .iter()
+        .map(|t| {
+            serde_json::to_value(t)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(subject_types, ["public", "pairwise"]);
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.client.id.as_str().to_owned()),
+        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_verifier = client.id_token_verifier();
+    let claims: &CoreIdTokenClaims = tokens
+        .id_token()
+        .expect("an id_token")
+        .claims(&id_verifier, &nonce)
+        .unwrap();
+    let sub = claims.subject().clone();
+    assert_ne!(sub.as_str(), "demo-1");
+
+    let info: CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), Some(sub.clone()))
+        .unwrap()
+        .require_signed_response(true)
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(info.subject(), &sub);
+    assert_eq!(info.email().map(|e| e.as_str()), Some("demo@example.com"));
+    // A signed response is not taken for another subject.
+    let wrong: Result<CoreUserInfoClaims, _> = client
+        .user_info(
+            tokens.access_token().clone(),
+            Some(openidconnect::SubjectIdentifier::new("demo-1".into())),
+        )
+        .unwrap()
+        .request_async(&http)
+        .await;
+    assert!(wrong.is_err());
 }

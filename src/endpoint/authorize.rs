@@ -334,14 +334,33 @@ impl PendingAuthorization {
     /// The user an `id_token_hint` names, if it is an ID token this provider issued to this
     /// client (signature, `iss` and `aud` checked; expired ones accepted, OIDC Core
     /// §3.1.2.1). With `prompt=none`, a signed-in user other than this one should get
-    /// [`Interaction::Login`].
+    /// [`Interaction::Login`]. `None` for a pairwise client, whose `sub` is no user ID (OIDC
+    /// Core §8.1): ask [`PendingAuthorization::id_token_hint_names`], which answers for
+    /// every client.
     #[cfg(feature = "jose")]
     pub fn id_token_hint_user(&self, provider: &Provider) -> Option<UserId> {
+        if self.client.metadata.subject_type == Some(crate::SubjectType::Pairwise) {
+            return None;
+        }
+        self.id_token_hint_sub(provider).map(UserId::new)
+    }
+
+    /// Whether the `id_token_hint` (checked as for [`PendingAuthorization::id_token_hint_user`])
+    /// names `user`, for public and pairwise clients alike. `false` without a valid hint.
+    #[cfg(feature = "jose")]
+    pub fn id_token_hint_names(&self, provider: &Provider, user: &UserId) -> bool {
+        self.id_token_hint_sub(provider)
+            .is_some_and(|sub| crate::subject::is_subject(provider.cx(), &self.client, &sub, user))
+    }
+
+    /// The `sub` of a valid `id_token_hint` to this client.
+    #[cfg(feature = "jose")]
+    fn id_token_hint_sub(&self, provider: &Provider) -> Option<String> {
         let claims = crate::oidc::verify_hint(provider.cx(), self.id_token_hint()?)?;
         if !claims.aud?.contains(self.client.id.as_str()) {
             return None;
         }
-        claims.sub.map(UserId::new)
+        claims.sub
     }
 
     /// `ui_locales`: the user's preferred languages for the pages, space-separated BCP 47 tags.
@@ -725,6 +744,16 @@ impl Provider {
             };
             untrusted(ErrorCode::InvalidRequest, description)
         })?;
+        // OIDC Core §3.1.2.1: an OpenID Connect request names its redirect URI, always.
+        let openid = params
+            .get("scope")
+            .is_some_and(|scope| scope.split(' ').any(|v| v == crate::grant::openid::OPENID));
+        if openid && requested.is_none() {
+            return Err(untrusted(
+                ErrorCode::InvalidRequest,
+                "an OpenID Connect request must send its redirect_uri",
+            ));
+        }
         // Whatever the policy let through: no planted `code`, `state` or `iss` (C6).
         if redirect_uri.carries_response_params() {
             return Err(untrusted(

@@ -50,6 +50,11 @@ pub enum LogoutError {
     /// Signing failed (a remote signer's error, logged).
     #[error("signing the logout token failed")]
     Signing,
+    /// A pairwise relying party's `sub` could not be derived: the provider has no
+    /// [`pairwise_subjects`](crate::ProviderBuilder::pairwise_subjects) key, or the client's
+    /// redirect URIs no longer name one host (logged).
+    #[error("no pairwise subject for the relying party")]
+    Subject,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -102,13 +107,15 @@ impl Provider {
                 .and_then(Algorithm::from_name)
                 .unwrap_or(Algorithm::Rs256);
             let signer = keys.signer(alg, now).ok_or(LogoutError::NoSigningKey)?;
+            let sub =
+                crate::subject::subject_for(cx, &client, user).map_err(|_| LogoutError::Subject)?;
             let claims = json!({
                 "iss": cx.config().issuer(),
                 "aud": client.id.as_str(),
                 "iat": now,
                 "exp": now.saturating_add(LOGOUT_TOKEN_LIFETIME),
                 "jti": jti(cx.entropy()),
-                "sub": user.as_str(),
+                "sub": sub,
                 "events": { LOGOUT_EVENT: {} },
             });
             let logout_token = crate::jose::sign_claims(signer.as_ref(), &Typ::LOGOUT_JWT, &claims)

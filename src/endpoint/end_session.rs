@@ -2,7 +2,7 @@
 //! checks a logout request; the host ends its session for the user and sends the
 //! [`EndSession::redirect`], if there is one, at once.
 
-use crate::client::{ClientId, UserId};
+use crate::client::{Client, ClientId, UserId};
 use crate::endpoint::authorize::UntrustedRequest;
 use crate::error::ErrorCode;
 use crate::params::Params;
@@ -16,13 +16,31 @@ use crate::response::Redirect;
 #[non_exhaustive]
 pub struct EndSession {
     /// The `sub` of the `id_token_hint`: the user to sign out. End the session only if it
-    /// is this user's (a hint for another user is no reason to sign anyone out).
+    /// is this user's (a hint for another user is no reason to sign anyone out). `None`
+    /// for a hint to a pairwise client, whose `sub` is not a user ID: ask
+    /// [`EndSession::hint_names`] instead, which answers for every client.
     pub user: Option<UserId>,
     /// The client asking, from the hint's `aud` or `client_id`.
     pub client_id: Option<ClientId>,
     /// The `post_logout_redirect_uri`, exactly as registered, with `state`; `None`: show the
     /// host's own "signed out" page.
     pub redirect: Option<Redirect>,
+    /// The hint's `sub`, and the client it was issued to when that is a pairwise one.
+    hint: Option<(String, Option<Client>)>,
+}
+
+impl EndSession {
+    /// Whether the `id_token_hint` names `user` (the user of the host's session), for public
+    /// and pairwise clients alike (OIDC Core §8.1). `false` without a hint.
+    pub fn hint_names(&self, provider: &Provider, user: &UserId) -> bool {
+        match &self.hint {
+            None => false,
+            Some((sub, None)) => sub == user.as_str(),
+            Some((sub, Some(client))) => {
+                crate::subject::is_subject(provider.cx(), client, sub, user)
+            }
+        }
+    }
 }
 
 fn refused(description: &str) -> UntrustedRequest {
@@ -40,11 +58,13 @@ impl Provider {
     pub async fn end_session(&self, params: &Params) -> Result<EndSession, UntrustedRequest> {
         let cx = self.cx();
         let mut user = None;
+        let mut hint_sub = None;
         let mut audience = None;
         if let Some(hint) = params.get("id_token_hint") {
             let claims = crate::oidc::verify_hint(cx, hint).ok_or_else(|| {
                 refused("the id_token_hint is not an ID token this server issued")
             })?;
+            hint_sub.clone_from(&claims.sub);
             user = claims.sub.map(UserId::new);
             audience = claims.aud;
         }
@@ -69,6 +89,24 @@ impl Provider {
                 None => None,
             },
         };
+        // A pairwise client's `sub` is no user ID (OIDC Core §8.1).
+        let mut hint = hint_sub.map(|sub| (sub, None));
+        if let (Some((_, pairwise)), Some(id), Some(_)) =
+            (hint.as_mut(), named.as_ref(), cx.pairwise_key())
+        {
+            let client = self.client(id).await.map_err(|_| {
+                UntrustedRequest::new(
+                    ErrorCode::ServerError,
+                    "the authorization server met an internal error",
+                )
+            })?;
+            if let Some(client) = client
+                && client.metadata.subject_type == Some(crate::SubjectType::Pairwise)
+            {
+                user = None;
+                *pairwise = Some(client);
+            }
+        }
         let redirect = match params.get("post_logout_redirect_uri") {
             None => None,
             Some(uri) => {
@@ -108,6 +146,7 @@ impl Provider {
             user,
             client_id: named,
             redirect,
+            hint,
         })
     }
 }

@@ -46,8 +46,21 @@ impl Provider {
         body.insert("scope".into(), record.scopes.to_string().into());
         body.insert("client_id".into(), record.client_id.as_str().into());
         if let Some(user) = &record.user {
-            body.insert("username".into(), user.as_str().into());
-            body.insert("sub".into(), user.as_str().into());
+            // The `sub` the token's client knows (a pairwise one, OIDC Core §8.1), so that a
+            // resource server sees the same `sub` in a JWT and here; `username` would undo
+            // a pairwise `sub`, so it is given for a public one only.
+            #[cfg(feature = "jose")]
+            let sub = match crate::subject::subject_for_id(self.cx(), &record.client_id, user).await
+            {
+                Ok(sub) => sub,
+                Err(error) => return self.token_error(&error),
+            };
+            #[cfg(not(feature = "jose"))]
+            let sub = user.as_str().to_owned();
+            if sub == user.as_str() {
+                body.insert("username".into(), user.as_str().into());
+            }
+            body.insert("sub".into(), sub.into());
         }
         body.insert(
             "token_type".into(),

@@ -223,7 +223,13 @@ impl Provider {
         // Back-channel logout 1.0 §2.1: logout tokens for `backchannel_logout_uri`, no `sid`.
         put("backchannel_logout_supported", true.into());
         put("backchannel_logout_session_supported", false.into());
-        put("subject_types_supported", serde_json::json!(["public"]));
+        // OIDC Core §8: pairwise only with the host's pairwise key.
+        let subject_types = if self.cx().pairwise_key().is_some() {
+            serde_json::json!(["public", "pairwise"])
+        } else {
+            serde_json::json!(["public"])
+        };
+        put("subject_types_supported", subject_types);
         let now = self.cx().unix_now();
         let algs: Vec<&str> = self
             .cx()
@@ -234,6 +240,8 @@ impl Provider {
             .filter(|alg| config.profile_allows(*alg))
             .map(|alg| alg.as_str())
             .collect();
+        // OIDC Core §5.3.2: a client may ask for signed userinfo responses, in any of them.
+        put("userinfo_signing_alg_values_supported", algs.clone().into());
         put("id_token_signing_alg_values_supported", algs.into());
         let mut claims = vec![
             "sub",

@@ -313,6 +313,16 @@ fn checked_metadata(
         software_id: text("software_id", &metadata.software_id)?,
         software_version: text("software_version", &metadata.software_version)?,
         application_type: metadata.application_type,
+        subject_type: metadata.subject_type,
+        userinfo_signed_response_alg: match metadata.userinfo_signed_response_alg.as_deref() {
+            None => None,
+            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(_) => {
+                return Err(metadata_error(
+                    "userinfo_signed_response_alg must be RS256, ES256 or EdDSA",
+                ));
+            }
+        },
         require_pushed_authorization_requests: metadata.require_pushed_authorization_requests,
         dpop_bound_access_tokens: metadata.dpop_bound_access_tokens,
         id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
@@ -418,6 +428,22 @@ fn metadata_of(
             ));
         }
     }
+    // OIDC Core §8.1: the sector would come from a document fetched from the client; the
+    // sector here is always the host of the redirect URIs.
+    if extra
+        .get("sector_identifier_uri")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err(metadata_error(
+            "sector_identifier_uri is not supported by this server; a pairwise client's sector is the host of its redirect_uris",
+        ));
+    }
+    let subject_type = string("subject_type")?
+        .map(|name| {
+            crate::SubjectType::parse(&name)
+                .ok_or_else(|| metadata_error("subject_type must be public or pairwise"))
+        })
+        .transpose()?;
     if extra.get("jwks_uri").is_some_and(|v| !v.is_null()) {
         return Err(metadata_error(
             "jwks_uri is not supported by this server; register the public keys by value in jwks",
@@ -455,6 +481,8 @@ fn metadata_of(
         software_id: string("software_id")?,
         software_version: string("software_version")?,
         application_type,
+        subject_type,
+        userinfo_signed_response_alg: string("userinfo_signed_response_alg")?,
         id_token_signed_response_alg: string("id_token_signed_response_alg")?,
         require_pushed_authorization_requests: match extra
             .get("require_pushed_authorization_requests")
@@ -576,6 +604,33 @@ impl Provider {
         }
     }
 
+    /// A pairwise client (OIDC Core §8.1) needs the provider's pairwise key and redirect URIs
+    /// on one host, its sector.
+    fn check_subject_type(
+        &self,
+        metadata: &ClientMetadata,
+        redirect_uris: &[RedirectUri],
+    ) -> Result<(), OAuthError> {
+        if metadata.subject_type != Some(crate::SubjectType::Pairwise) {
+            return Ok(());
+        }
+        #[cfg(feature = "jose")]
+        let enabled = self.cx().pairwise_key().is_some();
+        #[cfg(not(feature = "jose"))]
+        let enabled = false;
+        if !enabled {
+            return Err(metadata_error(
+                "subject_type pairwise is not supported by this server",
+            ));
+        }
+        if crate::subject::sector(redirect_uris).is_none() {
+            return Err(metadata_error(
+                "a pairwise client's redirect_uris must all be on one host (sector_identifier_uri is not supported)",
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn build_client(
         &self,
         id: ClientId,
@@ -605,6 +660,7 @@ impl Provider {
             metadata.id_token_signed_response_alg.as_deref(),
             metadata.token_endpoint_auth_signing_alg.as_deref(),
             metadata.request_object_signing_alg.as_deref(),
+            metadata.userinfo_signed_response_alg.as_deref(),
         ]
         .into_iter()
         .flatten()
@@ -616,19 +672,29 @@ impl Provider {
                 ));
             }
         }
-        // An algorithm no key signs with would make every ID token of the client a 500.
+        // An algorithm no key signs with would make every ID token (or signed userinfo
+        // response) of the client a 500.
         #[cfg(feature = "jose")]
-        if let (Some(alg), Some(keys)) = (
-            metadata.id_token_signed_response_alg.as_deref(),
-            self.cx().keys(),
-        ) && !keys
-            .algorithms(self.cx().unix_now())
-            .iter()
-            .any(|signing| signing.as_str() == alg)
-        {
-            return Err(metadata_error(
-                "id_token_signed_response_alg names an algorithm this server does not sign with",
-            ));
+        for (field, alg) in [
+            (
+                "id_token_signed_response_alg",
+                &metadata.id_token_signed_response_alg,
+            ),
+            (
+                "userinfo_signed_response_alg",
+                &metadata.userinfo_signed_response_alg,
+            ),
+        ] {
+            if let (Some(alg), Some(keys)) = (alg.as_deref(), self.cx().keys())
+                && !keys
+                    .algorithms(self.cx().unix_now())
+                    .iter()
+                    .any(|signing| signing.as_str() == alg)
+            {
+                return Err(metadata_error(format!(
+                    "{field} names an algorithm this server does not sign with"
+                )));
+            }
         }
         self.check_assertion_keys(registration.auth_method, &metadata)?;
         if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
@@ -644,6 +710,7 @@ impl Provider {
                 application_redirect(kind, uri)?;
             }
         }
+        self.check_subject_type(&metadata, &redirect_uris)?;
         let mut grants = registration.grant_types.clone();
         grants.sort();
         grants.dedup();

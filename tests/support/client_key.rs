@@ -42,9 +42,14 @@ impl Key {
 
     /// The claims signed with header `{alg, typ, kid}`.
     pub fn sign_typed(&self, claims: &Value, typ: Option<&str>) -> String {
+        self.sign_as(claims, typ, &self.kid)
+    }
+
+    /// The claims signed with this key under another key's `kid` (a forgery).
+    pub fn sign_as(&self, claims: &Value, typ: Option<&str>, kid: &str) -> String {
         let mut header = jsonwebtoken::Header::new(self.their_alg());
         header.typ = typ.map(str::to_owned);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(kid.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
 
