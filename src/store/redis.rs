@@ -76,8 +76,10 @@
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{FromRedisValue, RedisError, Script, ScriptInvocation, Value};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +105,10 @@ const CAS_ATTEMPTS: usize = 64;
 const BATCH: usize = 500;
 /// How long [`RedisStore::connect`] waits for the server.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a command waits for its reply (the `redis` crate's default for one server).
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How many times the cluster client retries a command (redirections, lost connections).
+const CLUSTER_RETRIES: u32 = 2;
 
 /// The script `redis/<name>.lua`, after the prelude.
 macro_rules! script {
@@ -161,6 +167,7 @@ scripts!(
     poll_device,
     redeem_device,
     sweep_devices,
+    purge_step,
 );
 
 /// Every store trait on Redis, for hosts that run several provider processes.
@@ -187,9 +194,71 @@ scripts!(
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: Arc<str>,
+    /// What every key starts with: the prefix, or in a cluster the prefix as a hash tag.
+    keys: Arc<str>,
     grace: Option<Duration>,
+}
+
+/// The connection the store talks through: one server (or primary) or a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// The start of every key of a store with `prefix`. On one server, the prefix itself. In a
+/// cluster, the prefix as a hash tag (`{tessera:}`), so that all of a store's keys are in one
+/// slot; a prefix that is empty or holds `{`, `}` or `=` (which would end the tag early, leave
+/// it empty or collide with this escape) becomes `{=` and its bytes in hex `}`.
+fn key_start(prefix: &str, cluster: bool) -> String {
+    if !cluster {
+        return prefix.to_owned();
+    }
+    if !prefix.is_empty() && !prefix.contains(['{', '}', '=']) {
+        return format!("{{{prefix}}}");
+    }
+    let mut out = String::from("{=");
+    for b in prefix.bytes() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out.push('}');
+    out
 }
 
 impl fmt::Debug for RedisStore {
@@ -234,17 +303,91 @@ impl RedisStore {
     /// Uses a connection manager the host built (for custom timeouts, TLS or retries), with
     /// the default prefix `tessera:`.
     pub fn from_connection(conn: ConnectionManager) -> Self {
+        Self::with_conn(Conn::Single(conn))
+    }
+
+    /// Connects to a Redis Cluster through any of its `nodes` (`redis://host:port` URLs,
+    /// the same credentials for all; the client learns the rest of the cluster from them),
+    /// with the default prefix `tessera:`. See [Redis Cluster](self#redis-cluster) for the
+    /// key layout and what a cluster buys.
+    ///
+    /// Fails at once with [`StoreError::Backend`] for no node or a URL that is not a Redis
+    /// URL, and with [`StoreError::Unavailable`] (naming the cause) when no node can be
+    /// reached within about 5 seconds or the cluster is down. Each command times out after
+    /// 500 ms and is retried at most twice (after a `MOVED`, `ASK`, `TRYAGAIN` or a lost
+    /// connection); build the connection yourself and use
+    /// [`RedisStore::from_cluster_connection`] to change that.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tessera::StoreError> {
+    /// use tessera::store::RedisStore;
+    ///
+    /// let store = RedisStore::connect_cluster(&[
+    ///     "redis://10.0.0.1:6379",
+    ///     "redis://10.0.0.2:6379",
+    ///     "redis://10.0.0.3:6379",
+    /// ])
+    /// .await?
+    /// .with_prefix("myapp:oauth:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_cluster(nodes: &[&str]) -> Result<Self, StoreError> {
+        let invalid = |message: String| {
+            StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                message,
+            ))
+        };
+        if nodes.is_empty() {
+            return Err(invalid("no Redis Cluster node given".to_owned()));
+        }
+        for node in nodes {
+            check_scheme(node)?;
+        }
+        let client = ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            .retries(CLUSTER_RETRIES)
+            .build()
+            .map_err(|e| invalid(format!("invalid Redis Cluster node URL: {}", e.category())))?;
+        let conn = client.get_async_connection().await.map_err(|e| match error(e) {
+            StoreError::Unavailable(cause) => {
+                StoreError::Unavailable(format!("cannot connect to the Redis Cluster: {cause}"))
+            }
+            other => other,
+        })?;
+        Ok(Self::from_cluster_connection(conn))
+    }
+
+    /// Uses a cluster connection the host built (for custom timeouts, TLS, retries or reads
+    /// from replicas, which this store never asks for), with the default prefix `tessera:`.
+    pub fn from_cluster_connection(conn: ClusterConnection) -> Self {
+        Self::with_conn(Conn::Cluster(conn))
+    }
+
+    fn with_conn(conn: Conn) -> Self {
+        let keys = Arc::from(key_start(DEFAULT_PREFIX, conn.is_cluster()));
         Self {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
+            keys,
             grace: Some(DEFAULT_GRACE),
         }
+    }
+
+    /// Whether the store talks to a Redis Cluster ([`RedisStore::connect_cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     /// Puts every key under `prefix` instead of `tessera:`. Stores with different prefixes
     /// share nothing; provider processes that must see each other's records use the same one.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Arc::from(prefix.into());
+        let prefix = prefix.into();
+        self.keys = Arc::from(key_start(&prefix, self.conn.is_cluster()));
+        self.prefix = Arc::from(prefix);
         self
     }
 
@@ -257,9 +400,15 @@ impl RedisStore {
         self
     }
 
-    /// The key prefix.
+    /// The key prefix, as given to [`RedisStore::with_prefix`].
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// What every key of this store starts with: the prefix on one server, the prefix as a
+    /// hash tag in a cluster (`{tessera:}`; see [Redis Cluster](self#redis-cluster)).
+    pub fn key_prefix(&self) -> &str {
+        &self.keys
     }
 
     /// Deletes every key under this store's prefix, in batches (`SCAN` and `UNLINK`); returns
@@ -272,7 +421,10 @@ impl RedisStore {
                 "refusing to purge with an empty key prefix",
             )));
         }
-        let pattern = format!("{}*", glob_escape(&self.prefix));
+        let pattern = format!("{}*", glob_escape(&self.keys));
+        if self.conn.is_cluster() {
+            return self.purge_slot(&pattern).await;
+        }
         let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
         let mut removed = 0u64;
@@ -301,14 +453,36 @@ impl RedisStore {
         }
     }
 
-    fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}{kind}:{id}", self.prefix)
+    /// [`RedisStore::purge`] in a cluster: the store's keys are all in one slot, so a script
+    /// routed there scans that node and unlinks them, a `SCAN` step per call.
+    async fn purge_slot(&self, pattern: &str) -> Result<u64, StoreError> {
+        let mut cursor = String::from("0");
+        let mut removed = 0u64;
+        loop {
+            let mut invocation = self.invoke(&SCRIPTS.purge_step);
+            invocation.arg(&cursor).arg(pattern);
+            let (next, n): (String, u64) = self.run(&invocation).await?;
+            removed += n;
+            if next == "0" {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
     }
 
-    /// A script invocation with the prefix as its first argument.
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.keys)
+    }
+
+    /// A script invocation with the key prefix as its first argument. In a cluster the key
+    /// prefix (a hash tag of the store's slot) is also its one declared key, which routes the
+    /// script to the node that serves the slot of every key it builds.
     fn invoke(&self, script: &'static Script) -> ScriptInvocation<'static> {
         let mut invocation = script.prepare_invoke();
-        invocation.arg(&*self.prefix);
+        if self.conn.is_cluster() {
+            invocation.key(&*self.keys);
+        }
+        invocation.arg(&*self.keys);
         invocation
     }
 
