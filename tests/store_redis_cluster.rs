@@ -217,7 +217,8 @@ impl Cluster {
     }
 }
 
-type Check = fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+type Check =
+    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 macro_rules! checks {
     ($($name:literal => $check:expr;)*) => {

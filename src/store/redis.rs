@@ -1,5 +1,5 @@
-//! The Redis backend: every store trait on one standalone Redis (or Valkey) server, shared by
-//! any number of provider processes.
+//! The Redis backend: every store trait on one standalone Redis (or Valkey) server or a Redis
+//! Cluster, shared by any number of provider processes.
 //!
 //! Each atomic step is one round trip: a single command where one suffices, otherwise a Lua
 //! script (`redis::Script`, loaded once per connection and run by hash) that Redis executes
@@ -58,15 +58,41 @@
 //! record or not); grants and their indexes go only through it. Run it on a schedule.
 //!
 //! # Requirements and limits
-//! Redis 6 or later (tested with 7.0), or a compatible server, standalone or as a single
-//! primary: the scripts build their keys from the prefix, which Redis Cluster does not allow
-//! (and a lookup touches the token's, the grant's and the client's keys, which no hash tag
-//! puts in one slot). [`RedisStore::connect`] refuses a URL whose scheme is not a Redis one,
-//! gives up after 5 seconds when the server cannot be reached, and keeps the `redis` crate's
-//! 500 ms response timeout; build the connection manager yourself and use
+//! Redis 6 or later (tested with 7.0), or a compatible server: standalone, a single primary,
+//! or a Redis Cluster (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
+//! Redis one, gives up after 5 seconds when the server cannot be reached, and keeps the `redis`
+//! crate's 500 ms response timeout; build the connection manager yourself and use
 //! [`RedisStore::from_connection`] to change that. Connection failures, timeouts and a server
 //! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN` or `CLUSTERDOWN` are
 //! [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+//!
+//! # Redis Cluster
+//! [`RedisStore::connect_cluster`] (or [`RedisStore::from_cluster_connection`]) talks to a
+//! Redis Cluster. A cluster runs a script only if every key it touches is in one hash slot,
+//! and a lookup touches the token's, its grant's and its client's keys, found from one another,
+//! so no per-record hash tag could keep each script in one slot. Instead the prefix becomes a
+//! hash tag: a cluster store's keys all start with `{P}` instead of `P` (`{tessera:}code:…`;
+//! [`RedisStore::key_prefix`] says what they start with), so every key of one store is in one
+//! slot, every script is atomic as on one server, and the global indexes (`exp.*`, `reap.*`)
+//! work unchanged. A prefix that is empty or holds `{`, `}` or `=` is tagged as `{=` and its
+//! bytes in hex `}` instead, so that the tag is never cut short or empty. Each script declares
+//! that tag as its one key, which routes it to the master serving the slot.
+//!
+//! What a cluster buys is therefore failover (the `redis` crate's cluster client refreshes its
+//! slot map when a replica is promoted in place of a failed master; this crate's tests cover a
+//! master that stops answering and comes back, not a promotion) and the protocol that managed
+//! services in cluster mode require, not more throughput for one store: one prefix's load is
+//! one master's. Replication is asynchronous: a failover can lose the last steps the old
+//! master acknowledged (a code's redemption, a revocation), as with any Redis replica. Stores with different
+//! prefixes (tenants, say) hash to different slots and so spread over the masters. Reads go to
+//! masters only, so a revocation is seen at once. [`RedisStore::purge`] on a cluster scans
+//! only the node of the store's slot.
+//!
+//! Redis Sentinel is not supported by the constructors here: the `redis` crate's Sentinel
+//! client gives no reconnecting connection manager. Behind a Sentinel-managed primary, give
+//! [`RedisStore::connect`] an address that follows the primary (a virtual IP, or a proxy such
+//! as HAProxy checking `role:master`); a step in flight during the switch fails as
+//! [`StoreError::Unavailable`] and the connection manager reconnects.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
@@ -79,7 +105,9 @@ use std::sync::{Arc, LazyLock};
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
-use ::redis::{Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value};
+use ::redis::{
+    Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
+};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -174,6 +202,17 @@ scripts!(
 ///
 /// Cloning is cheap: clones share one multiplexed connection, which reconnects by itself
 /// after a failure (the failed call returns [`StoreError::Unavailable`]).
+///
+/// # Redis Cluster
+/// [`RedisStore::connect_cluster`] works on a Redis Cluster. A cluster runs a script only on
+/// keys of one hash slot, and a token lookup reads the token's, its grant's and its client's
+/// keys; so a cluster store's prefix becomes a hash tag: its keys all start with `{P}` instead
+/// of `P` (`{tessera:}code:…`, see [`RedisStore::key_prefix`]), live in one slot, and every
+/// step is as atomic as on one server. A prefix that is empty or holds `{`, `}` or `=` is
+/// tagged `{=` and its bytes in hex `}`. One store's load is thus one master's; stores under
+/// different prefixes spread over the masters. Reads go to masters only (a revocation holds at
+/// once); replication is asynchronous, so a failover may lose the last steps the old master
+/// acknowledged. The single-server layout has no hash tag.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), tessera::StoreError> {
@@ -308,7 +347,7 @@ impl RedisStore {
 
     /// Connects to a Redis Cluster through any of its `nodes` (`redis://host:port` URLs,
     /// the same credentials for all; the client learns the rest of the cluster from them),
-    /// with the default prefix `tessera:`. See [Redis Cluster](self#redis-cluster) for the
+    /// with the default prefix `tessera:`. See [Redis Cluster](RedisStore#redis-cluster) for the
     /// key layout and what a cluster buys.
     ///
     /// Fails at once with [`StoreError::Backend`] for no node or a URL that is not a Redis
@@ -352,12 +391,15 @@ impl RedisStore {
             .retries(CLUSTER_RETRIES)
             .build()
             .map_err(|e| invalid(format!("invalid Redis Cluster node URL: {}", e.category())))?;
-        let conn = client.get_async_connection().await.map_err(|e| match error(e) {
-            StoreError::Unavailable(cause) => {
-                StoreError::Unavailable(format!("cannot connect to the Redis Cluster: {cause}"))
-            }
-            other => other,
-        })?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| match error(e) {
+                StoreError::Unavailable(cause) => {
+                    StoreError::Unavailable(format!("cannot connect to the Redis Cluster: {cause}"))
+                }
+                other => other,
+            })?;
         Ok(Self::from_cluster_connection(conn))
     }
 
@@ -406,7 +448,7 @@ impl RedisStore {
     }
 
     /// What every key of this store starts with: the prefix on one server, the prefix as a
-    /// hash tag in a cluster (`{tessera:}`; see [Redis Cluster](self#redis-cluster)).
+    /// hash tag in a cluster (`{tessera:}`; see [Redis Cluster](RedisStore#redis-cluster)).
     pub fn key_prefix(&self) -> &str {
         &self.keys
     }
@@ -1316,6 +1358,28 @@ impl ReplayStore for RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_keys_start_with_a_hash_tag_that_is_never_empty_or_cut_short() {
+        assert_eq!(key_start("tessera:", false), "tessera:");
+        assert_eq!(key_start("a{b}", false), "a{b}");
+        assert_eq!(key_start("tessera:", true), "{tessera:}");
+        // `{`, `}` and `=` (and the empty prefix) are escaped: the tag is the hex.
+        assert_eq!(key_start("a}b", true), "{=617d62}");
+        assert_eq!(key_start("{x}", true), "{=7b787d}");
+        assert_eq!(key_start("=61", true), "{=3d3631}");
+        assert_eq!(key_start("", true), "{=}");
+        // Distinct prefixes, distinct starts; each is `{`, a tag with no `}`, then `}`.
+        let prefixes = ["a", "=61", "a}", "}a", "", "{", "}", "a=b", "61"];
+        let starts: std::collections::BTreeSet<String> =
+            prefixes.iter().map(|p| key_start(p, true)).collect();
+        assert_eq!(starts.len(), prefixes.len());
+        for start in &starts {
+            let tag = &start[1..start.len() - 1];
+            assert!(start.starts_with('{') && start.ends_with('}'), "{start}");
+            assert!(!tag.is_empty() && !tag.contains(['{', '}']), "{start}");
+        }
+    }
 
     #[test]
     fn glob_characters_are_escaped() {
