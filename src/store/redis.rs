@@ -1394,7 +1394,7 @@ mod tests {
         let hashes: Vec<&str> = every_script().iter().map(|s| s.get_hash()).collect();
         let distinct: std::collections::HashSet<&str> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());
-        assert_eq!(hashes.len(), 28);
+        assert_eq!(hashes.len(), 29);
     }
 
     #[test]
