@@ -1,7 +1,9 @@
-//! The Redis store on a Redis Cluster: the whole storage conformance kit on a 3-master cluster
-//! that the test starts on loopback (and stops, whatever happens), each check under a prefix
-//! of its own; every store's keys in one slot; a purge that finds them; a master that stops
-//! answering is `Unavailable`, and the store works again once it answers.
+//! The Redis store on a Redis Cluster: the whole storage conformance kit on a cluster of three
+//! masters with a replica each that the test starts on loopback (and stops, whatever happens),
+//! each check under a prefix of its own; every store's keys in one slot; a purge that finds
+//! them; a master that stops answering is `Unavailable`, and the store works again once it
+//! answers; a master that dies is replaced by its replica, and the store finds what it wrote
+//! before and works again.
 //!
 //! Needs the `redis-server` and `redis-cli` binaries (Redis 7); without them the test says so,
 //! loudly, and passes.
@@ -25,8 +27,9 @@ fn random_hex(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Three `redis-server` processes in cluster mode, one master each, in a temp directory. Drop
-/// kills them and removes the directory, so a failing (panicking) test still cleans up.
+/// Six `redis-server` processes in cluster mode, three masters with a replica each, in a temp
+/// directory. Drop kills them and removes the directory, so a failing (panicking) test still
+/// cleans up.
 struct Cluster {
     dir: PathBuf,
     ports: Vec<u16>,
@@ -72,8 +75,8 @@ fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
 }
 
 impl Cluster {
-    /// Starts the cluster on the first free trio of ports from 7101 (7101-7103, 7111-7113,
-    /// ...), or `None` (skip) without the Redis binaries.
+    /// Starts the cluster on the first six free ports in a row from 7101 (7101-7106,
+    /// 7111-7116, ...), or `None` (skip) without the Redis binaries.
     fn start() -> Option<Self> {
         let have = |bin: &str| {
             Command::new(bin)
@@ -92,13 +95,13 @@ impl Cluster {
         }
         let base = (0..20)
             .map(|n| 7101 + 10 * n)
-            .find(|&base| (base..base + 3).all(free))
-            .expect("three free ports (and bus ports) from 7101");
+            .find(|&base| (base..base + 6).all(free))
+            .expect("six free ports (and bus ports) from 7101");
         let dir = std::env::temp_dir().join(format!("tessera-cluster-{}", random_hex(6)));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut cluster = Self {
             dir,
-            ports: (base..base + 3).collect(),
+            ports: (base..base + 6).collect(),
             servers: Vec::new(),
         };
         for &port in &cluster.ports.clone() {
@@ -107,7 +110,7 @@ impl Cluster {
                 &conf,
                 format!(
                     "port {port}\nbind 127.0.0.1\nprotected-mode no\ncluster-enabled yes\n\
-                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\n\
+                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 2000\n\
                      dir {dir}\nsave \"\"\nappendonly no\nlogfile {dir}/{port}.log\n",
                     dir = cluster.dir.display()
                 ),
@@ -135,7 +138,7 @@ impl Cluster {
         let created = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -207,6 +210,31 @@ impl Cluster {
         panic!("no master serves slot {slot}");
     }
 
+    /// The index of the replica of the master at index `master`.
+    fn replica_of(&self, master: usize) -> usize {
+        let nodes = cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
+        let port_of = |addr: &str| -> u16 {
+            addr.split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .expect("a node port")
+        };
+        let lines: Vec<Vec<&str>> = nodes
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let id = lines
+            .iter()
+            .find(|f| port_of(f[1]) == self.ports[master])
+            .expect("the master's line")[0];
+        let replica = lines
+            .iter()
+            .find(|f| f[3] == id)
+            .expect("a replica of the master");
+        let port = port_of(replica[1]);
+        self.ports.iter().position(|&p| p == port).expect("ours")
+    }
+
     fn signal(&self, server: usize, signal: &str) {
         let pid = self.servers[server].id().to_string();
         let status = Command::new("kill")
@@ -266,11 +294,11 @@ fn kit() -> Vec<(&'static str, Check)> {
 /// One test, so that one cluster serves every phase and is stopped at its end (a test binary
 /// has no hook after its last test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn redis_store_on_a_three_master_cluster() {
+async fn redis_store_on_three_masters_with_replicas() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
-    let cluster = Arc::new(cluster);
+    let mut cluster = cluster;
 
     // ---- The conformance kit, every check at once, each under its own prefix. Prefixes with
     // the characters a hash tag treats specially get the escaped tag and must work the same.
@@ -368,6 +396,37 @@ async fn redis_store_on_a_three_master_cluster() {
         store.find_client(&client.id).await.unwrap().is_some(),
         "the client stored before the pause"
     );
+
+    // ---- A master that dies: once its replica is promoted, the store finds what it wrote
+    // before (replicated first) and works again.
+    let replica = cluster.replica_of(master);
+    let start = store.key_prefix().to_owned();
+    wait_for(
+        "the replica has the client",
+        Duration::from_secs(10),
+        || !cluster.keys_on(cluster.ports[replica], &start).is_empty(),
+    );
+    cluster.servers[master].kill().expect("kill the master");
+    cluster.servers[master].wait().expect("reap the master");
+    let died = Instant::now();
+    loop {
+        match store.find_client(&client.id).await {
+            Ok(found) => {
+                assert!(found.is_some(), "the client stored before the failover");
+                break;
+            }
+            Err(StoreError::Unavailable(_)) if died.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(other) => panic!("{:?} after the master died: {other:?}", died.elapsed()),
+        }
+    }
+    eprintln!(
+        "failover: the store answered again {:?} after its master died",
+        died.elapsed()
+    );
+    let after = testkit::new_client(&store).await;
+    assert!(store.find_client(&after.id).await.unwrap().is_some());
     store.purge().await.expect("purge");
     drop(cluster);
 }

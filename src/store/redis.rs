@@ -78,9 +78,10 @@
 //! bytes in hex `}` instead, so that the tag is never cut short or empty. Each script declares
 //! that tag as its one key, which routes it to the master serving the slot.
 //!
-//! What a cluster buys is therefore failover (the `redis` crate's cluster client refreshes its
-//! slot map when a replica is promoted in place of a failed master; this crate's tests cover a
-//! master that stops answering and comes back, not a promotion) and the protocol that managed
+//! What a cluster buys is therefore failover (the `redis` crate's cluster client follows a
+//! replica promoted in place of a failed master: in this crate's tests, with
+//! `cluster-node-timeout 2000`, the store answers again about 5 s after its master is killed,
+//! each step meanwhile [`StoreError::Unavailable`]) and the protocol that managed
 //! services in cluster mode require, not more throughput for one store: one prefix's load is
 //! one master's. Replication is asynchronous: a failover can lose the last steps the old
 //! master acknowledged (a code's redemption, a revocation), as with any Redis replica. Stores with different
