@@ -110,7 +110,7 @@ impl Cluster {
                 &conf,
                 format!(
                     "port {port}\nbind 127.0.0.1\nprotected-mode no\ncluster-enabled yes\n\
-                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 2000\n\
+                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\n\
                      dir {dir}\nsave \"\"\nappendonly no\nlogfile {dir}/{port}.log\n",
                     dir = cluster.dir.display()
                 ),
@@ -357,9 +357,19 @@ async fn redis_store_on_three_masters_with_replicas() {
     for store in &stores {
         store.purge().await.expect("purge");
     }
-    for &port in &cluster.ports {
-        let left = cluster.keys_on(port, "{");
-        assert!(left.is_empty(), "left after purging: {left:?}");
+    // On the masters (replicas follow asynchronously).
+    let masters: BTreeSet<usize> = (0..16384u16)
+        .step_by(512)
+        .map(|slot| cluster.master_of(slot))
+        .collect();
+    for &master in &masters {
+        let left = cluster.keys_on(cluster.ports[master], "{");
+        assert!(
+            left.is_empty(),
+            "{} keys left after purging, such as {:?}",
+            left.len(),
+            left.first()
+        );
     }
 
     // ---- A master that stops answering: its stores' steps are Unavailable (within the
@@ -374,11 +384,21 @@ async fn redis_store_on_three_masters_with_replicas() {
     let refused = store.find_token(&TokenHash::from_bytes([7; 32])).await;
     let waited = asked.elapsed();
     cluster.signal(master, "-CONT");
+    // Stopped again, apart: each stop stays under the cluster's node timeout (5 s), so that
+    // the replica is not promoted meanwhile.
+    cluster.signal(master, "-STOP");
+    let unready = store.ping().await;
+    cluster.signal(master, "-CONT");
+    eprintln!("a stopped master: refused after {waited:?}");
     assert!(
         matches!(refused, Err(StoreError::Unavailable(_))),
         "a stopped master: {refused:?}"
     );
     assert!(waited < Duration::from_secs(5), "refused after {waited:?}");
+    assert!(
+        matches!(unready, Err(StoreError::Unavailable(_))),
+        "ping with a stopped master: {unready:?}"
+    );
     let back = Instant::now();
     loop {
         match store.find_token(&TokenHash::from_bytes([7; 32])).await {
@@ -399,6 +419,11 @@ async fn redis_store_on_three_masters_with_replicas() {
 
     // ---- A master that dies: once its replica is promoted, the store finds what it wrote
     // before (replicated first) and works again.
+    assert_eq!(
+        cluster.master_of(cluster.slot_of(store.key_prefix())),
+        master,
+        "the stops let the replica take over"
+    );
     let replica = cluster.replica_of(master);
     let start = store.key_prefix().to_owned();
     wait_for(
@@ -424,6 +449,25 @@ async fn redis_store_on_three_masters_with_replicas() {
     eprintln!(
         "failover: the store answered again {:?} after its master died",
         died.elapsed()
+    );
+    store.ping().await.expect("ready after the failover");
+    let since = Instant::now();
+    loop {
+        match store.revoke_token(&TokenHash::from_bytes([9; 32])).await {
+            Ok(found) => {
+                assert!(!found);
+                break;
+            }
+            Err(StoreError::Unavailable(e)) if since.elapsed() < Duration::from_secs(30) => {
+                eprintln!("script after failover: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("scripts still fail 30 s after the failover: {e}"),
+        }
+    }
+    eprintln!(
+        "failover: scripts ran again {:?} after the reads",
+        since.elapsed()
     );
     let after = testkit::new_client(&store).await;
     assert!(store.find_client(&after.id).await.unwrap().is_some());

@@ -76,18 +76,22 @@
 //! slot, every script is atomic as on one server, and the global indexes (`exp.*`, `reap.*`)
 //! work unchanged. A prefix that is empty or holds `{`, `}` or `=` is tagged as `{=` and its
 //! bytes in hex `}` instead, so that the tag is never cut short or empty. Each script declares
-//! that tag as its one key, which routes it to the master serving the slot.
+//! that tag as its one key, which routes it to the master serving the slot; a script a node
+//! lacks (`NOSCRIPT`) is loaded on that master only, not on every master (so one master down
+//! does not stop the others' stores), and sent again at most twice if the node still lacks it
+//! (just after a failover; a script not found did not run).
 //!
 //! What a cluster buys is therefore failover (the `redis` crate's cluster client follows a
 //! replica promoted in place of a failed master: in this crate's tests, with
-//! `cluster-node-timeout 2000`, the store answers again about 5 s after its master is killed,
+//! `cluster-node-timeout 5000`, the store answers again about 8 s after its master is killed,
 //! each step meanwhile [`StoreError::Unavailable`]) and the protocol that managed
 //! services in cluster mode require, not more throughput for one store: one prefix's load is
 //! one master's. Replication is asynchronous: a failover can lose the last steps the old
 //! master acknowledged (a code's redemption, a revocation), as with any Redis replica. Stores with different
 //! prefixes (tenants, say) hash to different slots and so spread over the masters. Reads go to
 //! masters only, so a revocation is seen at once. [`RedisStore::purge`] on a cluster scans
-//! only the node of the store's slot.
+//! only the node of the store's slot, and the readiness check ([`TokenStore::ping`]) asks that
+//! node only (a key-routed `EXISTS`).
 //!
 //! Redis Sentinel is not supported by the constructors here: the `redis` crate's Sentinel
 //! client gives no reconnecting connection manager. Behind a Sentinel-managed primary, give
@@ -106,6 +110,7 @@ use std::sync::{Arc, LazyLock};
 use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
+use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use ::redis::{
     Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
 };
@@ -136,6 +141,8 @@ const BATCH: usize = 500;
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a command waits for its reply (the `redis` crate's default for one server).
 const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How many times a script is sent to a cluster that keeps answering `NOSCRIPT`.
+const NOSCRIPT_ATTEMPTS: usize = 3;
 /// How many times the cluster client retries a command (redirections, lost connections).
 const CLUSTER_RETRIES: u32 = 2;
 
@@ -279,6 +286,47 @@ impl ConnectionLike for Conn {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
         }
+    }
+}
+
+/// A cluster connection that loads scripts on the master of one slot only. A script is run by
+/// hash; the first time a node lacks it (`NOSCRIPT`: a new node, a promoted replica, a
+/// restart) the `redis` crate loads it with `SCRIPT LOAD`, which it sends to every master and
+/// which fails while any master is down. Sent to the master of the store's slot, where the
+/// script runs, it needs only that master.
+struct SlotRouted<'k> {
+    conn: ClusterConnection,
+    key: &'k str,
+}
+
+fn is_script_load(cmd: &Cmd) -> bool {
+    let mut args = cmd.args_iter();
+    let word = |arg: Option<::redis::Arg<&[u8]>>, expected: &[u8]| matches!(arg, Some(::redis::Arg::Simple(word)) if word.eq_ignore_ascii_case(expected));
+    word(args.next(), b"SCRIPT") && word(args.next(), b"LOAD")
+}
+
+impl ConnectionLike for SlotRouted<'_> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if is_script_load(cmd) {
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                Route::with_key(self.key.as_bytes(), SlotAddr::Master),
+            ));
+            return Box::pin(self.conn.route_command(cmd.clone(), routing));
+        }
+        self.conn.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.conn.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
     }
 }
 
@@ -533,8 +581,32 @@ impl RedisStore {
         &self,
         invocation: &ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
-        invocation.invoke_async(&mut conn).await.map_err(error)
+        match &self.conn {
+            Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
+            Conn::Cluster(conn) => {
+                let mut routed = SlotRouted {
+                    conn: conn.clone(),
+                    key: &self.keys,
+                };
+                // Just after a failover the script may be loaded on one node and run on
+                // another (`NOSCRIPT` again). A script that was not found did not run, so
+                // running it again is safe.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match invocation.invoke_async(&mut routed).await {
+                        Err(e)
+                            if attempts < NOSCRIPT_ATTEMPTS
+                                && e.kind()
+                                    == ::redis::ErrorKind::Server(
+                                        ::redis::ServerErrorKind::NoScript,
+                                    ) => {}
+                        done => break done,
+                    }
+                }
+            }
+        }
+        .map_err(error)
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &::redis::Cmd) -> Result<T, StoreError> {
@@ -972,6 +1044,12 @@ impl CodeStore for RedisStore {
 #[async_trait]
 impl TokenStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        if self.conn.is_cluster() {
+            // `PING` would go to every master; the store needs the one serving its slot, and
+            // a key-routed command reaches it (or answers `CLUSTERDOWN`).
+            let _exists: i64 = self.query(::redis::cmd("EXISTS").arg(&*self.keys)).await?;
+            return Ok(());
+        }
         let _pong: String = self.query(&::redis::cmd("PING")).await?;
         Ok(())
     }
@@ -1380,6 +1458,18 @@ mod tests {
             assert!(start.starts_with('{') && start.ends_with('}'), "{start}");
             assert!(!tag.is_empty() && !tag.contains(['{', '}']), "{start}");
         }
+    }
+
+    #[test]
+    fn only_script_load_is_routed_to_the_slot() {
+        assert!(is_script_load(
+            ::redis::cmd("SCRIPT").arg("LOAD").arg("return 1")
+        ));
+        assert!(is_script_load(
+            ::redis::cmd("script").arg("load").arg("return 1")
+        ));
+        assert!(!is_script_load(::redis::cmd("SCRIPT").arg("FLUSH")));
+        assert!(!is_script_load(::redis::cmd("EVALSHA").arg("abc").arg(0)));
     }
 
     #[test]
