@@ -1,5 +1,5 @@
-//! The Redis backend: every store trait on one standalone Redis (or Valkey) server, shared by
-//! any number of provider processes.
+//! The Redis backend: every store trait on one standalone Redis (or Valkey) server or a Redis
+//! Cluster, shared by any number of provider processes.
 //!
 //! Each atomic step is one round trip: a single command where one suffices, otherwise a Lua
 //! script (`redis::Script`, loaded once per connection and run by hash) that Redis executes
@@ -58,15 +58,46 @@
 //! record or not); grants and their indexes go only through it. Run it on a schedule.
 //!
 //! # Requirements and limits
-//! Redis 6 or later (tested with 7.0), or a compatible server, standalone or as a single
-//! primary: the scripts build their keys from the prefix, which Redis Cluster does not allow
-//! (and a lookup touches the token's, the grant's and the client's keys, which no hash tag
-//! puts in one slot). [`RedisStore::connect`] refuses a URL whose scheme is not a Redis one,
-//! gives up after 5 seconds when the server cannot be reached, and keeps the `redis` crate's
-//! 500 ms response timeout; build the connection manager yourself and use
+//! Redis 6 or later (tested with 7.0), or a compatible server: standalone, a single primary,
+//! or a Redis Cluster (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
+//! Redis one, gives up after 5 seconds when the server cannot be reached, and keeps the `redis`
+//! crate's 500 ms response timeout; build the connection manager yourself and use
 //! [`RedisStore::from_connection`] to change that. Connection failures, timeouts and a server
 //! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN` or `CLUSTERDOWN` are
 //! [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+//!
+//! # Redis Cluster
+//! [`RedisStore::connect_cluster`] (or [`RedisStore::from_cluster_connection`]) talks to a
+//! Redis Cluster. A cluster runs a script only if every key it touches is in one hash slot,
+//! and a lookup touches the token's, its grant's and its client's keys, found from one another,
+//! so no per-record hash tag could keep each script in one slot. Instead the prefix becomes a
+//! hash tag: a cluster store's keys all start with `{P}` instead of `P` (`{tessera:}code:…`;
+//! [`RedisStore::key_prefix`] says what they start with), so every key of one store is in one
+//! slot, every script is atomic as on one server, and the global indexes (`exp.*`, `reap.*`)
+//! work unchanged. A prefix that is empty or holds `{`, `}` or `=` is tagged as `{=` and its
+//! bytes in hex `}` instead, so that the tag is never cut short or empty. Each script declares
+//! that tag as its one key, which routes it to the master serving the slot; a script a node
+//! lacks (`NOSCRIPT`) is loaded on that master only, not on every master (so one master down
+//! does not stop the others' stores), and sent again at most twice if the node still lacks it
+//! (just after a failover; a script not found did not run).
+//!
+//! What a cluster buys is therefore failover (the `redis` crate's cluster client follows a
+//! replica promoted in place of a failed master: in this crate's tests, with
+//! `cluster-node-timeout 5000`, the store answers again about 8 s after its master is killed,
+//! each step meanwhile [`StoreError::Unavailable`]) and the protocol that managed
+//! services in cluster mode require, not more throughput for one store: one prefix's load is
+//! one master's. Replication is asynchronous: a failover can lose the last steps the old
+//! master acknowledged (a code's redemption, a revocation), as with any Redis replica. Stores with different
+//! prefixes (tenants, say) hash to different slots and so spread over the masters. Reads go to
+//! masters only, so a revocation is seen at once. [`RedisStore::purge`] on a cluster scans
+//! only the node of the store's slot, and the readiness check ([`TokenStore::ping`]) asks that
+//! node only (a key-routed `EXISTS`).
+//!
+//! Redis Sentinel is not supported by the constructors here: the `redis` crate's Sentinel
+//! client gives no reconnecting connection manager. Behind a Sentinel-managed primary, give
+//! [`RedisStore::connect`] an address that follows the primary (a virtual IP, or a proxy such
+//! as HAProxy checking `role:master`); a step in flight during the switch fails as
+//! [`StoreError::Unavailable`] and the connection manager reconnects.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
@@ -76,8 +107,13 @@
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{FromRedisValue, RedisError, Script, ScriptInvocation, Value};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::ClusterClient;
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use ::redis::{
+    Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
+};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -103,6 +139,12 @@ const CAS_ATTEMPTS: usize = 64;
 const BATCH: usize = 500;
 /// How long [`RedisStore::connect`] waits for the server.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a command waits for its reply (the `redis` crate's default for one server).
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How many times a script is sent to a cluster that keeps answering `NOSCRIPT`.
+const NOSCRIPT_ATTEMPTS: usize = 3;
+/// How many times the cluster client retries a command (redirections, lost connections).
+const CLUSTER_RETRIES: u32 = 2;
 
 /// The script `redis/<name>.lua`, after the prelude.
 macro_rules! script {
@@ -161,12 +203,24 @@ scripts!(
     poll_device,
     redeem_device,
     sweep_devices,
+    purge_step,
 );
 
 /// Every store trait on Redis, for hosts that run several provider processes.
 ///
 /// Cloning is cheap: clones share one multiplexed connection, which reconnects by itself
 /// after a failure (the failed call returns [`StoreError::Unavailable`]).
+///
+/// # Redis Cluster
+/// [`RedisStore::connect_cluster`] works on a Redis Cluster. A cluster runs a script only on
+/// keys of one hash slot, and a token lookup reads the token's, its grant's and its client's
+/// keys; so a cluster store's prefix becomes a hash tag: its keys all start with `{P}` instead
+/// of `P` (`{tessera:}code:…`, see [`RedisStore::key_prefix`]), live in one slot, and every
+/// step is as atomic as on one server. A prefix that is empty or holds `{`, `}` or `=` is
+/// tagged `{=` and its bytes in hex `}`. One store's load is thus one master's; stores under
+/// different prefixes spread over the masters. Reads go to masters only (a revocation holds at
+/// once); replication is asynchronous, so a failover may lose the last steps the old master
+/// acknowledged. The single-server layout has no hash tag.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), tessera::StoreError> {
@@ -187,9 +241,112 @@ scripts!(
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: Arc<str>,
+    /// What every key starts with: the prefix, or in a cluster the prefix as a hash tag.
+    keys: Arc<str>,
     grace: Option<Duration>,
+}
+
+/// The connection the store talks through: one server (or primary) or a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+/// A cluster connection that loads scripts on the master of one slot only. A script is run by
+/// hash; the first time a node lacks it (`NOSCRIPT`: a new node, a promoted replica, a
+/// restart) the `redis` crate loads it with `SCRIPT LOAD`, which it sends to every master and
+/// which fails while any master is down. Sent to the master of the store's slot, where the
+/// script runs, it needs only that master.
+struct SlotRouted<'k> {
+    conn: ClusterConnection,
+    key: &'k str,
+}
+
+fn is_script_load(cmd: &Cmd) -> bool {
+    let mut args = cmd.args_iter();
+    let word = |arg: Option<::redis::Arg<&[u8]>>, expected: &[u8]| matches!(arg, Some(::redis::Arg::Simple(word)) if word.eq_ignore_ascii_case(expected));
+    word(args.next(), b"SCRIPT") && word(args.next(), b"LOAD")
+}
+
+impl ConnectionLike for SlotRouted<'_> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if is_script_load(cmd) {
+            let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                Route::with_key(self.key.as_bytes(), SlotAddr::Master),
+            ));
+            return Box::pin(self.conn.route_command(cmd.clone(), routing));
+        }
+        self.conn.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.conn.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.conn.get_db()
+    }
+}
+
+/// The start of every key of a store with `prefix`. On one server, the prefix itself. In a
+/// cluster, the prefix as a hash tag (`{tessera:}`), so that all of a store's keys are in one
+/// slot; a prefix that is empty or holds `{`, `}` or `=` (which would end the tag early, leave
+/// it empty or collide with this escape) becomes `{=` and its bytes in hex `}`.
+fn key_start(prefix: &str, cluster: bool) -> String {
+    if !cluster {
+        return prefix.to_owned();
+    }
+    if !prefix.is_empty() && !prefix.contains(['{', '}', '=']) {
+        return format!("{{{prefix}}}");
+    }
+    let mut out = String::from("{=");
+    for b in prefix.bytes() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out.push('}');
+    out
 }
 
 impl fmt::Debug for RedisStore {
@@ -234,17 +391,94 @@ impl RedisStore {
     /// Uses a connection manager the host built (for custom timeouts, TLS or retries), with
     /// the default prefix `tessera:`.
     pub fn from_connection(conn: ConnectionManager) -> Self {
+        Self::with_conn(Conn::Single(conn))
+    }
+
+    /// Connects to a Redis Cluster through any of its `nodes` (`redis://host:port` URLs,
+    /// the same credentials for all; the client learns the rest of the cluster from them),
+    /// with the default prefix `tessera:`. See [Redis Cluster](RedisStore#redis-cluster) for the
+    /// key layout and what a cluster buys.
+    ///
+    /// Fails at once with [`StoreError::Backend`] for no node or a URL that is not a Redis
+    /// URL, and with [`StoreError::Unavailable`] (naming the cause) when no node can be
+    /// reached within about 5 seconds or the cluster is down. Each command times out after
+    /// 500 ms and is retried at most twice (after a `MOVED`, `ASK`, `TRYAGAIN` or a lost
+    /// connection); build the connection yourself and use
+    /// [`RedisStore::from_cluster_connection`] to change that.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tessera::StoreError> {
+    /// use tessera::store::RedisStore;
+    ///
+    /// let store = RedisStore::connect_cluster(&[
+    ///     "redis://10.0.0.1:6379",
+    ///     "redis://10.0.0.2:6379",
+    ///     "redis://10.0.0.3:6379",
+    /// ])
+    /// .await?
+    /// .with_prefix("myapp:oauth:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_cluster(nodes: &[&str]) -> Result<Self, StoreError> {
+        let invalid = |message: String| {
+            StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                message,
+            ))
+        };
+        if nodes.is_empty() {
+            return Err(invalid("no Redis Cluster node given".to_owned()));
+        }
+        for node in nodes {
+            check_scheme(node)?;
+        }
+        let client = ClusterClient::builder(nodes.iter().copied())
+            .connection_timeout(CONNECT_TIMEOUT)
+            .response_timeout(RESPONSE_TIMEOUT)
+            .retries(CLUSTER_RETRIES)
+            .build()
+            .map_err(|e| invalid(format!("invalid Redis Cluster node URL: {}", e.category())))?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| match error(e) {
+                StoreError::Unavailable(cause) => {
+                    StoreError::Unavailable(format!("cannot connect to the Redis Cluster: {cause}"))
+                }
+                other => other,
+            })?;
+        Ok(Self::from_cluster_connection(conn))
+    }
+
+    /// Uses a cluster connection the host built (for custom timeouts, TLS, retries or reads
+    /// from replicas, which this store never asks for), with the default prefix `tessera:`.
+    pub fn from_cluster_connection(conn: ClusterConnection) -> Self {
+        Self::with_conn(Conn::Cluster(conn))
+    }
+
+    fn with_conn(conn: Conn) -> Self {
+        let keys = Arc::from(key_start(DEFAULT_PREFIX, conn.is_cluster()));
         Self {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
+            keys,
             grace: Some(DEFAULT_GRACE),
         }
+    }
+
+    /// Whether the store talks to a Redis Cluster ([`RedisStore::connect_cluster`]).
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
     }
 
     /// Puts every key under `prefix` instead of `tessera:`. Stores with different prefixes
     /// share nothing; provider processes that must see each other's records use the same one.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Arc::from(prefix.into());
+        let prefix = prefix.into();
+        self.keys = Arc::from(key_start(&prefix, self.conn.is_cluster()));
+        self.prefix = Arc::from(prefix);
         self
     }
 
@@ -257,9 +491,15 @@ impl RedisStore {
         self
     }
 
-    /// The key prefix.
+    /// The key prefix, as given to [`RedisStore::with_prefix`].
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// What every key of this store starts with: the prefix on one server, the prefix as a
+    /// hash tag in a cluster (`{tessera:}`; see [Redis Cluster](RedisStore#redis-cluster)).
+    pub fn key_prefix(&self) -> &str {
+        &self.keys
     }
 
     /// Deletes every key under this store's prefix, in batches (`SCAN` and `UNLINK`); returns
@@ -272,7 +512,10 @@ impl RedisStore {
                 "refusing to purge with an empty key prefix",
             )));
         }
-        let pattern = format!("{}*", glob_escape(&self.prefix));
+        let pattern = format!("{}*", glob_escape(&self.keys));
+        if self.conn.is_cluster() {
+            return self.purge_slot(&pattern).await;
+        }
         let mut conn = self.conn.clone();
         let mut cursor: u64 = 0;
         let mut removed = 0u64;
@@ -301,14 +544,36 @@ impl RedisStore {
         }
     }
 
-    fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}{kind}:{id}", self.prefix)
+    /// [`RedisStore::purge`] in a cluster: the store's keys are all in one slot, so a script
+    /// routed there scans that node and unlinks them, a `SCAN` step per call.
+    async fn purge_slot(&self, pattern: &str) -> Result<u64, StoreError> {
+        let mut cursor = String::from("0");
+        let mut removed = 0u64;
+        loop {
+            let mut invocation = self.invoke(&SCRIPTS.purge_step);
+            invocation.arg(&cursor).arg(pattern);
+            let (next, n): (String, u64) = self.run(&invocation).await?;
+            removed += n;
+            if next == "0" {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
     }
 
-    /// A script invocation with the prefix as its first argument.
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.keys)
+    }
+
+    /// A script invocation with the key prefix as its first argument. In a cluster the key
+    /// prefix (a hash tag of the store's slot) is also its one declared key, which routes the
+    /// script to the node that serves the slot of every key it builds.
     fn invoke(&self, script: &'static Script) -> ScriptInvocation<'static> {
         let mut invocation = script.prepare_invoke();
-        invocation.arg(&*self.prefix);
+        if self.conn.is_cluster() {
+            invocation.key(&*self.keys);
+        }
+        invocation.arg(&*self.keys);
         invocation
     }
 
@@ -316,8 +581,32 @@ impl RedisStore {
         &self,
         invocation: &ScriptInvocation<'static>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn.clone();
-        invocation.invoke_async(&mut conn).await.map_err(error)
+        match &self.conn {
+            Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
+            Conn::Cluster(conn) => {
+                let mut routed = SlotRouted {
+                    conn: conn.clone(),
+                    key: &self.keys,
+                };
+                // Just after a failover the script may be loaded on one node and run on
+                // another (`NOSCRIPT` again). A script that was not found did not run, so
+                // running it again is safe.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match invocation.invoke_async(&mut routed).await {
+                        Err(e)
+                            if attempts < NOSCRIPT_ATTEMPTS
+                                && e.kind()
+                                    == ::redis::ErrorKind::Server(
+                                        ::redis::ServerErrorKind::NoScript,
+                                    ) => {}
+                        done => break done,
+                    }
+                }
+            }
+        }
+        .map_err(error)
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &::redis::Cmd) -> Result<T, StoreError> {
@@ -755,6 +1044,12 @@ impl CodeStore for RedisStore {
 #[async_trait]
 impl TokenStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        if self.conn.is_cluster() {
+            // `PING` would go to every master; the store needs the one serving its slot, and
+            // a key-routed command reaches it (or answers `CLUSTERDOWN`).
+            let _exists: i64 = self.query(::redis::cmd("EXISTS").arg(&*self.keys)).await?;
+            return Ok(());
+        }
         let _pong: String = self.query(&::redis::cmd("PING")).await?;
         Ok(())
     }
@@ -1144,6 +1439,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cluster_keys_start_with_a_hash_tag_that_is_never_empty_or_cut_short() {
+        assert_eq!(key_start("tessera:", false), "tessera:");
+        assert_eq!(key_start("a{b}", false), "a{b}");
+        assert_eq!(key_start("tessera:", true), "{tessera:}");
+        // `{`, `}` and `=` (and the empty prefix) are escaped: the tag is the hex.
+        assert_eq!(key_start("a}b", true), "{=617d62}");
+        assert_eq!(key_start("{x}", true), "{=7b787d}");
+        assert_eq!(key_start("=61", true), "{=3d3631}");
+        assert_eq!(key_start("", true), "{=}");
+        // Distinct prefixes, distinct starts; each is `{`, a tag with no `}`, then `}`.
+        let prefixes = ["a", "=61", "a}", "}a", "", "{", "}", "a=b", "61"];
+        let starts: std::collections::BTreeSet<String> =
+            prefixes.iter().map(|p| key_start(p, true)).collect();
+        assert_eq!(starts.len(), prefixes.len());
+        for start in &starts {
+            let tag = &start[1..start.len() - 1];
+            assert!(start.starts_with('{') && start.ends_with('}'), "{start}");
+            assert!(!tag.is_empty() && !tag.contains(['{', '}']), "{start}");
+        }
+    }
+
+    #[test]
+    fn only_script_load_is_routed_to_the_slot() {
+        assert!(is_script_load(
+            ::redis::cmd("SCRIPT").arg("LOAD").arg("return 1")
+        ));
+        assert!(is_script_load(
+            ::redis::cmd("script").arg("load").arg("return 1")
+        ));
+        assert!(!is_script_load(::redis::cmd("SCRIPT").arg("FLUSH")));
+        assert!(!is_script_load(::redis::cmd("EVALSHA").arg("abc").arg(0)));
+    }
+
+    #[test]
     fn glob_characters_are_escaped() {
         assert_eq!(glob_escape("a*b?c[d]e\\f:"), "a\\*b\\?c\\[d\\]e\\\\f:");
         assert_eq!(glob_escape("tessera:"), "tessera:");
@@ -1156,7 +1485,7 @@ mod tests {
         let hashes: Vec<&str> = every_script().iter().map(|s| s.get_hash()).collect();
         let distinct: std::collections::HashSet<&str> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());
-        assert_eq!(hashes.len(), 28);
+        assert_eq!(hashes.len(), 29);
     }
 
     #[test]

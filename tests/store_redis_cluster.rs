@@ -1,0 +1,476 @@
+//! The Redis store on a Redis Cluster: the whole storage conformance kit on a cluster of three
+//! masters with a replica each that the test starts on loopback (and stops, whatever happens),
+//! each check under a prefix of its own; every store's keys in one slot; a purge that finds
+//! them; a master that stops answering is `Unavailable`, and the store works again once it
+//! answers; a master that dies is replaced by its replica, and the store finds what it wrote
+//! before and works again.
+//!
+//! Needs the `redis-server` and `redis-cli` binaries (Redis 7); without them the test says so,
+//! loudly, and passes.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera::store::{ClientStore, RedisStore, Storage, TokenStore};
+use tessera::testkit;
+use tessera::{Entropy, OsEntropy, StoreError, TokenHash};
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsEntropy.fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Six `redis-server` processes in cluster mode, three masters with a replica each, in a temp
+/// directory. Drop kills them and removes the directory, so a failing (panicking) test still
+/// cleans up.
+struct Cluster {
+    dir: PathBuf,
+    ports: Vec<u16>,
+    servers: Vec<Child>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for server in &mut self.servers {
+            // A stopped (SIGSTOPped) server must go too: SIGKILL does not need it to run.
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether `port` and its cluster bus port (`port + 10000`) are free on loopback.
+fn free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+        && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+}
+
+fn cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Cluster {
+    /// Starts the cluster on the first six free ports in a row from 7101 (7101-7106,
+    /// 7111-7116, ...), or `None` (skip) without the Redis binaries.
+    fn start() -> Option<Self> {
+        let have = |bin: &str| {
+            Command::new(bin)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !have("redis-server") || !have("redis-cli") {
+            eprintln!(
+                "\n!!! SKIPPED: redis-server or redis-cli is not installed, so the Redis \
+                 Cluster tests did not run !!!\n"
+            );
+            return None;
+        }
+        let base = (0..20)
+            .map(|n| 7101 + 10 * n)
+            .find(|&base| (base..base + 6).all(free))
+            .expect("six free ports (and bus ports) from 7101");
+        let dir = std::env::temp_dir().join(format!("tessera-cluster-{}", random_hex(6)));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut cluster = Self {
+            dir,
+            ports: (base..base + 6).collect(),
+            servers: Vec::new(),
+        };
+        for &port in &cluster.ports.clone() {
+            let conf = cluster.dir.join(format!("{port}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\nprotected-mode no\ncluster-enabled yes\n\
+                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\n\
+                     dir {dir}\nsave \"\"\nappendonly no\nlogfile {dir}/{port}.log\n",
+                    dir = cluster.dir.display()
+                ),
+            )
+            .expect("write a config");
+            let server = Command::new("redis-server")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            cluster.servers.push(server);
+        }
+        for &port in &cluster.ports {
+            wait_for("redis-server answers", Duration::from_secs(10), || {
+                cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
+            });
+        }
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run redis-cli --cluster create");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        for &port in &cluster.ports {
+            wait_for("cluster_state:ok", Duration::from_secs(20), || {
+                cli(port, &["cluster", "info"]).is_some_and(|r| r.contains("cluster_state:ok"))
+            });
+        }
+        Some(cluster)
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    async fn store(&self, prefix: &str) -> RedisStore {
+        let urls = self.urls();
+        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
+        RedisStore::connect_cluster(&urls)
+            .await
+            .expect("connect to the cluster")
+            .with_prefix(prefix)
+    }
+
+    /// The keys on the node at `port` that start with `start` (a literal, not a pattern).
+    fn keys_on(&self, port: u16, start: &str) -> Vec<String> {
+        let all = cli(port, &["--scan"]).expect("scan a node");
+        all.lines()
+            .filter(|k| k.starts_with(start))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn slot_of(&self, key: &str) -> u16 {
+        cli(self.ports[0], &["cluster", "keyslot", key])
+            .expect("cluster keyslot")
+            .trim()
+            .parse()
+            .expect("a slot")
+    }
+
+    /// The index (into `ports` and `servers`) of the master serving `slot`.
+    fn master_of(&self, slot: u16) -> usize {
+        // `CLUSTER NODES`: `id addr flags master ping pong epoch state slot-ranges...`.
+        let nodes = cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port: u16 = fields[1]
+                .split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .expect("a node port");
+            for range in &fields[8..] {
+                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
+                    continue;
+                };
+                if (lo..=hi).contains(&slot) {
+                    return self.ports.iter().position(|&p| p == port).expect("ours");
+                }
+            }
+        }
+        panic!("no master serves slot {slot}");
+    }
+
+    /// The index of the replica of the master at index `master`.
+    fn replica_of(&self, master: usize) -> usize {
+        let nodes = cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
+        let port_of = |addr: &str| -> u16 {
+            addr.split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .expect("a node port")
+        };
+        let lines: Vec<Vec<&str>> = nodes
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        let id = lines
+            .iter()
+            .find(|f| port_of(f[1]) == self.ports[master])
+            .expect("the master's line")[0];
+        let replica = lines
+            .iter()
+            .find(|f| f[3] == id)
+            .expect("a replica of the master");
+        let port = port_of(replica[1]);
+        self.ports.iter().position(|&p| p == port).expect("ours")
+    }
+
+    fn signal(&self, server: usize, signal: &str) {
+        let pid = self.servers[server].id().to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+}
+
+type Check =
+    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+macro_rules! checks {
+    ($($name:literal => $check:expr;)*) => {
+        vec![$(($name, (|store| Box::pin($check(store))) as Check)),*]
+    };
+}
+
+/// The same checks, sizes included, as tests/store_redis.rs runs on one server.
+fn kit() -> Vec<(&'static str, Check)> {
+    checks! {
+        "clients" => testkit::clients;
+        "update_keeps_secret" => testkit::update_keeps_secret;
+        "registration_token_swap" => testkit::registration_token_swap;
+        "bounded_delete" => |store| testkit::bounded_delete(store, 20_000);
+        "client_checked_on_issue" => testkit::client_checked_on_issue;
+        "codes" => testkit::codes;
+        "tokens" => testkit::tokens;
+        "rotation" => testkit::rotation;
+        "grants" => testkit::grants;
+        "revocation_tombstone" => testkit::revocation_tombstone;
+        "consents" => testkit::consents;
+        "large_consent" => testkit::large_consent;
+        "devices" => testkit::devices;
+        "sweep" => testkit::sweep;
+        "ping" => testkit::ping;
+        "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
+        "code_replay" => testkit::code_replay;
+        "replays" => testkit::replays;
+        "unused_clients" => testkit::unused_clients;
+        "replay_race" => |store| testkit::replay_race(store, 64);
+        "code_race" => |store| testkit::code_race(store, 100);
+        "code_replay_race" => |store| testkit::code_replay_race(store, 50);
+        "code_redemption_atomic" => |store| testkit::code_redemption_atomic(store, 20);
+        "rotation_race" => |store| testkit::rotation_race(store, 50);
+        "device_redemption_race" => |store| testkit::device_redemption_race(store, 20);
+        "model" => |store: Arc<dyn Storage>| async move {
+            for seed in 0..4 {
+                testkit::model(Arc::clone(&store), seed, 40).await;
+            }
+        };
+        "run_all" => testkit::run_all;
+    }
+}
+
+/// One test, so that one cluster serves every phase and is stopped at its end (a test binary
+/// has no hook after its last test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_store_on_three_masters_with_replicas() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let mut cluster = cluster;
+
+    // ---- The conformance kit, every check at once, each under its own prefix. Prefixes with
+    // the characters a hash tag treats specially get the escaped tag and must work the same.
+    let mut running = Vec::new();
+    let mut stores = Vec::new();
+    for (n, (name, check)) in kit().into_iter().enumerate() {
+        let prefix = match n % 4 {
+            0 => format!("tessera-test:{}:{name}:{{odd}}:", random_hex(4)),
+            1 => format!("}}tessera-test={}:{name}:", random_hex(4)),
+            _ => format!("tessera-test:{}:{name}:", random_hex(4)),
+        };
+        let store = cluster.store(&prefix).await;
+        assert!(store.is_cluster());
+        stores.push(store.clone());
+        running.push((name, tokio::spawn(check(Arc::new(store)))));
+    }
+    let mut failed = Vec::new();
+    for (name, task) in running {
+        if let Err(failure) = task.await {
+            let message = failure
+                .into_panic()
+                .downcast::<String>()
+                .map(|s| *s)
+                .unwrap_or_else(|_| "a panic".to_owned());
+            failed.push(format!("{name}: {message}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "conformance checks failed on the cluster:\n{}",
+        failed.join("\n")
+    );
+
+    // ---- Each store's keys: all under its key prefix, all in one slot; the stores spread over
+    // the masters; a purge removes every key of a store and nothing of the others.
+    let mut masters = BTreeSet::new();
+    for store in &stores {
+        let start = store.key_prefix();
+        assert!(start.starts_with('{') && start.ends_with('}'), "{start}");
+        let keys: Vec<String> = cluster
+            .ports
+            .iter()
+            .flat_map(|&port| cluster.keys_on(port, start))
+            .collect();
+        let slots: BTreeSet<u16> = keys.iter().map(|k| cluster.slot_of(k)).collect();
+        assert!(slots.len() <= 1, "{start}: keys in slots {slots:?}");
+        if let Some(&slot) = slots.iter().next() {
+            assert_eq!(slot, cluster.slot_of(start), "{start}");
+            masters.insert(cluster.master_of(slot));
+        }
+    }
+    assert!(
+        masters.len() >= 2,
+        "the stores' slots all fell on one master: {masters:?}"
+    );
+    for store in &stores {
+        store.purge().await.expect("purge");
+    }
+    // On the masters (replicas follow asynchronously).
+    let masters: BTreeSet<usize> = (0..16384u16)
+        .step_by(512)
+        .map(|slot| cluster.master_of(slot))
+        .collect();
+    for &master in &masters {
+        let left = cluster.keys_on(cluster.ports[master], "{");
+        assert!(
+            left.is_empty(),
+            "{} keys left after purging, such as {:?}",
+            left.len(),
+            left.first()
+        );
+    }
+
+    // ---- A master that stops answering: its stores' steps are Unavailable (within the
+    // response timeout and the retries), never Backend; they work again once it answers.
+    let store = cluster
+        .store(&format!("tessera-test:{}:pause:", random_hex(4)))
+        .await;
+    let client = testkit::new_client(&store).await;
+    let master = cluster.master_of(cluster.slot_of(store.key_prefix()));
+    cluster.signal(master, "-STOP");
+    let asked = Instant::now();
+    let refused = store.find_token(&TokenHash::from_bytes([7; 32])).await;
+    let waited = asked.elapsed();
+    cluster.signal(master, "-CONT");
+    // Stopped again, apart: each stop stays under the cluster's node timeout (5 s), so that
+    // the replica is not promoted meanwhile.
+    cluster.signal(master, "-STOP");
+    let unready = store.ping().await;
+    cluster.signal(master, "-CONT");
+    eprintln!("a stopped master: refused after {waited:?}");
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "a stopped master: {refused:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "refused after {waited:?}");
+    assert!(
+        matches!(unready, Err(StoreError::Unavailable(_))),
+        "ping with a stopped master: {unready:?}"
+    );
+    let back = Instant::now();
+    loop {
+        match store.find_token(&TokenHash::from_bytes([7; 32])).await {
+            Ok(found) => {
+                assert!(found.is_none());
+                break;
+            }
+            Err(StoreError::Unavailable(_)) if back.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(other) => panic!("5 s after the master came back: {other:?}"),
+        }
+    }
+    assert!(
+        store.find_client(&client.id).await.unwrap().is_some(),
+        "the client stored before the pause"
+    );
+
+    // ---- A master that dies: once its replica is promoted, the store finds what it wrote
+    // before (replicated first) and works again.
+    assert_eq!(
+        cluster.master_of(cluster.slot_of(store.key_prefix())),
+        master,
+        "the stops let the replica take over"
+    );
+    let replica = cluster.replica_of(master);
+    let start = store.key_prefix().to_owned();
+    wait_for(
+        "the replica has the client",
+        Duration::from_secs(10),
+        || !cluster.keys_on(cluster.ports[replica], &start).is_empty(),
+    );
+    cluster.servers[master].kill().expect("kill the master");
+    cluster.servers[master].wait().expect("reap the master");
+    let died = Instant::now();
+    loop {
+        match store.find_client(&client.id).await {
+            Ok(found) => {
+                assert!(found.is_some(), "the client stored before the failover");
+                break;
+            }
+            Err(StoreError::Unavailable(_)) if died.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(other) => panic!("{:?} after the master died: {other:?}", died.elapsed()),
+        }
+    }
+    eprintln!(
+        "failover: the store answered again {:?} after its master died",
+        died.elapsed()
+    );
+    store.ping().await.expect("ready after the failover");
+    let since = Instant::now();
+    loop {
+        match store.revoke_token(&TokenHash::from_bytes([9; 32])).await {
+            Ok(found) => {
+                assert!(!found);
+                break;
+            }
+            Err(StoreError::Unavailable(e)) if since.elapsed() < Duration::from_secs(30) => {
+                eprintln!("script after failover: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("scripts still fail 30 s after the failover: {e}"),
+        }
+    }
+    eprintln!(
+        "failover: scripts ran again {:?} after the reads",
+        since.elapsed()
+    );
+    let after = testkit::new_client(&store).await;
+    assert!(store.find_client(&after.id).await.unwrap().is_some());
+    store.purge().await.expect("purge");
+    drop(cluster);
+}
