@@ -524,6 +524,7 @@ pub struct Config {
     pub(crate) danger: Danger,
     pub(crate) access_token_format: AccessTokenFormat,
     pub(crate) require_pushed_requests: bool,
+    pub(crate) certificate_bound_access_tokens: bool,
     pub(crate) unused_client_expiry: Option<Duration>,
 }
 
@@ -562,6 +563,7 @@ impl Config {
                 danger: Danger::default(),
                 access_token_format: AccessTokenFormat::Opaque,
                 require_pushed_requests: false,
+                certificate_bound_access_tokens: false,
                 unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
             },
         }
@@ -687,6 +689,13 @@ impl Config {
             .collect()
     }
 
+    /// Whether every client that presents a TLS client certificate gets certificate-bound
+    /// tokens (RFC 8705 §3), not only those that registered
+    /// `tls_client_certificate_bound_access_tokens`.
+    pub fn certificate_bound_access_tokens(&self) -> bool {
+        self.certificate_bound_access_tokens
+    }
+
     /// Whether every authorization request must be pushed first (RFC 9126 §5).
     pub fn pushed_requests_required(&self) -> bool {
         self.require_pushed_requests
@@ -793,6 +802,16 @@ impl ConfigBuilder {
     /// for itself with `require_pushed_authorization_requests` (RFC 9126 §6).
     pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.config.require_pushed_requests = required;
+        self
+    }
+
+    /// Binds the tokens of every client that presents a TLS client certificate at the token
+    /// endpoint to that certificate (RFC 8705 §3: `cnf` `x5t#S256`; default false: only the
+    /// tokens of clients that registered `tls_client_certificate_bound_access_tokens`). A
+    /// request with a DPoP proof is bound to the proof's key instead. Turn it on only where the
+    /// resource servers see the client's certificate.
+    pub fn certificate_bound_access_tokens(mut self, bound: bool) -> Self {
+        self.config.certificate_bound_access_tokens = bound;
         self
     }
 

@@ -334,7 +334,8 @@ async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumRes
         authorization(&parts.headers),
         parts.uri.query(),
         (form && parts.method == ::axum::http::Method::POST).then_some(body.as_slice()),
-    );
+    )
+    .with_client_certificate(parts.extensions.get::<crate::ClientCertificate>());
     provider.userinfo(&request).await.into_response()
 }
 
