@@ -544,3 +544,66 @@ async fn the_http_bridge_reads_the_certificate_extension() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn jwt_access_tokens_carry_the_thumbprint_and_the_verifier_checks_it() {
+    use std::sync::Arc;
+    use tessera::jose::{Algorithm, KeySchedule, KeySet, SigningKey};
+    use tessera::jwt_access::JwtAccessVerifier;
+    use tessera::testkit::{ManualClock, SeededEntropy};
+    const API: &str = "https://auth.example.com/api";
+    let key = SigningKey::generate(Algorithm::Es256)
+        .unwrap()
+        .with_kid("es-1")
+        .unwrap();
+    let keys = KeySet::builder(time::Duration::hours(2))
+        .key(key, KeySchedule::always())
+        .build()
+        .unwrap();
+    let config = builder()
+        .resource(tessera::Resource::new(API).included_by_default())
+        .access_token_format(tessera::AccessTokenFormat::Jwt)
+        .build()
+        .unwrap();
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(tessera::store::MemoryStore::new());
+    let provider = tessera::Provider::builder(config, store.clone())
+        .clock(Arc::new(clock.clone()))
+        .entropy(Arc::new(SeededEntropy::new(5)))
+        .signing_keys(keys)
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    let (cert, jwk) = self_signed(&PKCS_ECDSA_P256_SHA256);
+    let (other, _) = self_signed(&PKCS_ECDSA_P256_SHA256);
+    let client = register(
+        &h,
+        AuthMethod::SelfSignedTlsClientAuth,
+        ClientMetadata::default()
+            .with_jwks(jwks(&[jwk]))
+            .with_tls_client_certificate_bound_access_tokens(true),
+    )
+    .await;
+    let tokens = ok_json(&token_with(&h, &client, Some(&cert)).await);
+    let at = tokens["access_token"].as_str().unwrap();
+    let payload = at.split('.').nth(1).unwrap();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["cnf"]["x5t#S256"], cert.thumbprint());
+    let published =
+        JwkSet::parse(std::str::from_utf8(&h.provider.jwks_response().body).unwrap()).unwrap();
+    let principal = JwtAccessVerifier::new(published, "https://auth.example.com", API)
+        .verify(at, 1_893_456_000)
+        .unwrap();
+    assert!(principal.is_sender_constrained());
+    assert_eq!(principal.certificate_thumbprint(), Some(cert.thumbprint()));
+    assert!(principal.accepts_certificate(Some(&cert)));
+    assert!(!principal.accepts_certificate(Some(&other)));
+    assert!(!principal.accepts_certificate(None));
+    // And the provider's own check of the same JWT.
+    assert!(validate(&h, at, Some(&cert)).await.is_ok());
+    assert!(validate(&h, at, None).await.is_err());
+}
