@@ -607,3 +607,35 @@ async fn jwt_access_tokens_carry_the_thumbprint_and_the_verifier_checks_it() {
     assert!(validate(&h, at, Some(&cert)).await.is_ok());
     assert!(validate(&h, at, None).await.is_err());
 }
+
+#[tokio::test]
+async fn pushed_authorization_requests_authenticate_with_the_certificate() {
+    let h = harness();
+    let ca = Ca::new();
+    let cert = ca.issue("client-1", "client1.example");
+    let client = register(
+        &h,
+        AuthMethod::TlsClientAuth,
+        ClientMetadata::default().with_tls_client_auth_san_dns("client1.example"),
+    )
+    .await;
+    let body = format!(
+        "client_id={}&response_type=code&redirect_uri={}&scope=read&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        client.id,
+        urlencode(REDIRECT)
+    );
+    let push = |cert: Option<&ClientCertificate>| {
+        FormRequest::new(body.clone().into_bytes()).with_client_certificate(cert.cloned())
+    };
+    let pushed = h.provider.pushed_authorization(&push(Some(&cert))).await;
+    assert_eq!(
+        pushed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&pushed.body)
+    );
+    assert!(pushed.json_body().unwrap()["request_uri"].is_string());
+    let other = ca.issue("client-2", "client2.example");
+    refused_client(&h.provider.pushed_authorization(&push(Some(&other))).await);
+    refused_client(&h.provider.pushed_authorization(&push(None)).await);
+}
