@@ -410,11 +410,14 @@ async fn a_public_clients_refresh_token_is_bound_to_its_certificate() {
         )
         .with_client_certificate(cert.cloned())
     };
-    for presented in [None, Some(&other)] {
-        let response = h.provider.token(&refresh_with(presented)).await;
-        assert_eq!(response.status, 400);
-        assert_eq!(error_of(&response), "invalid_grant");
-    }
+    // A client that asked for bound tokens gets none without its certificate.
+    let response = h.provider.token(&refresh_with(None)).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(error_of(&response), "invalid_request");
+    // Another certificate does not match the refresh token's binding.
+    let response = h.provider.token(&refresh_with(Some(&other))).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(error_of(&response), "invalid_grant");
     let renewed = ok_json(&h.provider.token(&refresh_with(Some(&cert))).await);
     let at = renewed["access_token"].as_str().unwrap();
     assert!(validate(&h, at, Some(&cert)).await.is_ok());
@@ -638,4 +641,36 @@ async fn pushed_authorization_requests_authenticate_with_the_certificate() {
     let other = ca.issue("client-2", "client2.example");
     refused_client(&h.provider.pushed_authorization(&push(Some(&other))).await);
     refused_client(&h.provider.pushed_authorization(&push(None)).await);
+}
+
+#[tokio::test]
+async fn a_bound_refresh_token_without_the_certificate_is_invalid_grant() {
+    // Bound by the provider-wide switch, so the client's own setting does not refuse first.
+    let h = harness_with(
+        builder()
+            .certificate_bound_access_tokens(true)
+            .build()
+            .unwrap(),
+    );
+    let (cert, _) = self_signed(&PKCS_ED25519);
+    let client = h.public().await;
+    let code = h.code(&client, "read offline_access").await;
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}&client_id={}",
+        urlencode(REDIRECT),
+        client.id
+    );
+    let request = FormRequest::new(body.into_bytes()).with_client_certificate(Some(cert.clone()));
+    let tokens = ok_json(&h.provider.token(&request).await);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={refresh}&client_id={}",
+        client.id
+    );
+    let response = h.token(&client, &body).await;
+    assert_eq!(response.status, 400);
+    assert_eq!(error_of(&response), "invalid_grant");
+    // The binding was checked before anything was spent: with the certificate it still works.
+    let request = FormRequest::new(body.into_bytes()).with_client_certificate(Some(cert));
+    ok_json(&h.provider.token(&request).await);
 }

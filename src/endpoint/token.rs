@@ -61,6 +61,15 @@ impl Provider {
             .client_certificate
             .as_ref()
             .map(crate::ClientCertificate::thumbprint);
+        // A client that asked for bound tokens gets no plain bearer token instead.
+        if client.metadata.tls_client_certificate_bound_access_tokens
+            && certificate.is_none()
+            && jkt.is_none()
+        {
+            return self.with_dpop_nonce(self.token_error(&OAuthError::invalid_request(
+                "the client registered tls_client_certificate_bound_access_tokens: present its certificate in the TLS handshake",
+            )));
+        }
         let sender = Sender {
             dpop_jkt: jkt.as_deref(),
             certificate,
