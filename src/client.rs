@@ -161,6 +161,14 @@ pub enum AuthMethod {
     /// A JWT signed with a key of the client's registered `jwks` (RFC 7523 §2.2, OpenID
     /// Connect Core §9). The client has no secret.
     PrivateKeyJwt,
+    /// Mutual TLS with a certificate from a PKI (RFC 8705 §2.1): the host's TLS layer
+    /// validated its chain, and the certificate matches the one subject value the client
+    /// registered (`tls_client_auth_subject_dn`, `_san_dns`, `_san_uri`, `_san_ip` or
+    /// `_san_email`, [`ClientMetadata`]). The client has no secret.
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate (RFC 8705 §2.2): the certificate's public key
+    /// is one of the client's registered `jwks`. The client has no secret.
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -171,6 +179,8 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
@@ -181,6 +191,8 @@ impl AuthMethod {
             Self::ClientSecretPost,
             Self::None,
             Self::PrivateKeyJwt,
+            Self::TlsClientAuth,
+            Self::SelfSignedTlsClientAuth,
         ]
         .into_iter()
         .find(|m| m.as_str() == name)
@@ -438,6 +450,30 @@ pub struct ClientMetadata {
     /// authorization endpoint or pushed), signed with a key of its `jwks`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_signed_request_object: bool,
+    /// `tls_client_auth_subject_dn` (RFC 8705 §2.1.2): a [`AuthMethod::TlsClientAuth`]
+    /// client's certificate subject DN, in the RFC 4514 form of
+    /// [`crate::ClientCertificate::subject_dn`], compared exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth_san_dns`: a `dNSName` the certificate must carry (compared without
+    /// regard to ASCII case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth_san_uri`: a `uniformResourceIdentifier` the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth_san_ip`: an `iPAddress` the certificate must carry (IPv4 dotted or
+    /// IPv6 text, compared as addresses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth_san_email`: an `rfc822Name` the certificate must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3.4): the client's access
+    /// tokens (and a public client's refresh tokens) are bound to the certificate it presents
+    /// at the token endpoint.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// The kind of application a client is (OpenID Connect Dynamic Client Registration §2,
@@ -471,6 +507,43 @@ impl ApplicationType {
 }
 
 impl ClientMetadata {
+    /// Sets `tls_client_auth_subject_dn` (RFC 4514 form, see
+    /// [`crate::ClientCertificate::subject_dn`]).
+    pub fn with_tls_client_auth_subject_dn(mut self, dn: impl Into<String>) -> Self {
+        self.tls_client_auth_subject_dn = Some(dn.into());
+        self
+    }
+
+    /// Sets `tls_client_auth_san_dns`.
+    pub fn with_tls_client_auth_san_dns(mut self, name: impl Into<String>) -> Self {
+        self.tls_client_auth_san_dns = Some(name.into());
+        self
+    }
+
+    /// Sets `tls_client_auth_san_uri`.
+    pub fn with_tls_client_auth_san_uri(mut self, uri: impl Into<String>) -> Self {
+        self.tls_client_auth_san_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `tls_client_auth_san_ip`.
+    pub fn with_tls_client_auth_san_ip(mut self, ip: impl Into<String>) -> Self {
+        self.tls_client_auth_san_ip = Some(ip.into());
+        self
+    }
+
+    /// Sets `tls_client_auth_san_email`.
+    pub fn with_tls_client_auth_san_email(mut self, email: impl Into<String>) -> Self {
+        self.tls_client_auth_san_email = Some(email.into());
+        self
+    }
+
+    /// Sets `tls_client_certificate_bound_access_tokens`.
+    pub fn with_tls_client_certificate_bound_access_tokens(mut self, bound: bool) -> Self {
+        self.tls_client_certificate_bound_access_tokens = bound;
+        self
+    }
+
     /// Sets `require_pushed_authorization_requests`.
     pub fn with_require_pushed_authorization_requests(mut self, required: bool) -> Self {
         self.require_pushed_authorization_requests = required;

@@ -529,6 +529,7 @@ pub struct Config {
     pub(crate) access_token_format: AccessTokenFormat,
     pub(crate) require_pushed_requests: bool,
     pub(crate) require_signed_request_objects: bool,
+    pub(crate) certificate_bound_access_tokens: bool,
     pub(crate) unused_client_expiry: Option<Duration>,
     pub(crate) profile: Option<SecurityProfile>,
 }
@@ -569,6 +570,7 @@ impl Config {
                 access_token_format: AccessTokenFormat::Opaque,
                 require_pushed_requests: false,
                 require_signed_request_objects: false,
+                certificate_bound_access_tokens: false,
                 unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
                 profile: None,
             },
@@ -693,6 +695,13 @@ impl Config {
             .filter(|r| r.by_default)
             .map(|r| r.id.clone())
             .collect()
+    }
+
+    /// Whether every client that presents a TLS client certificate gets certificate-bound
+    /// tokens (RFC 8705 §3), not only those that registered
+    /// `tls_client_certificate_bound_access_tokens`.
+    pub fn certificate_bound_access_tokens(&self) -> bool {
+        self.certificate_bound_access_tokens
     }
 
     /// Whether every authorization request must be pushed first (RFC 9126 §5).
@@ -822,6 +831,16 @@ impl ConfigBuilder {
     /// it for itself with `require_signed_request_object`. Needs feature `jose`.
     pub fn require_signed_request_objects(mut self, required: bool) -> Self {
         self.config.require_signed_request_objects = required;
+        self
+    }
+
+    /// Binds the tokens of every client that presents a TLS client certificate at the token
+    /// endpoint to that certificate (RFC 8705 §3: `cnf` `x5t#S256`; default false: only the
+    /// tokens of clients that registered `tls_client_certificate_bound_access_tokens`). A
+    /// request with a DPoP proof is bound to the proof's key instead. Turn it on only where the
+    /// resource servers see the client's certificate.
+    pub fn certificate_bound_access_tokens(mut self, bound: bool) -> Self {
+        self.config.certificate_bound_access_tokens = bound;
         self
     }
 

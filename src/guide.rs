@@ -203,15 +203,15 @@ pub mod fapi2 {
     //! server, and [`ConfigBuilder::build`](crate::ConfigBuilder::build) refuses a later setting
     //! that contradicts it with [`ConfigError::Profile`](crate::ConfigError::Profile). Give the
     //! provider [`ProviderBuilder::signing_keys`](crate::ProviderBuilder::signing_keys) with an
-    //! ES256 or EdDSA key if it speaks OpenID Connect, and keep DPoP on (the default).
+    //! ES256 or EdDSA key if it speaks OpenID Connect, and keep DPoP on (the default) or hand tessera the clients' TLS certificates (RFC 8705).
     //!
     //! | FAPI 2.0 requirement (Security Profile §5.3.2, §5.4) | tessera | test (`tests/fapi.rs` unless named) |
     //! |---|---|---|
     //! | distribute RFC 8414 metadata | always; the preset lists only what it accepts | `the_preset_turns_on_what_the_profile_requires_and_advertises_it` |
     //! | reject the password grant | tessera has none | — |
     //! | confidential clients only | public clients refused at PAR and token endpoints, and at registration | `clients_that_do_not_use_private_key_jwt_are_refused`, `dynamic_registration_refuses_what_the_profile_forbids` |
-    //! | sender-constrained access tokens only (DPoP or mTLS) | every token request needs a DPoP proof (`invalid_dpop_proof` without); refresh tokens are bound like access tokens | `a_token_request_without_a_dpop_proof_is_refused`, `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token` |
-    //! | client authentication by `private_key_jwt` or mTLS | `private_key_jwt` only (mTLS is not built yet) | `clients_that_do_not_use_private_key_jwt_are_refused` |
+    //! | sender-constrained access tokens only (DPoP or mTLS) | every token request needs a DPoP proof or the client's TLS certificate, which then binds the tokens (`cnf.x5t#S256`); `invalid_dpop_proof` with neither | `a_token_request_without_a_dpop_proof_is_refused`, `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token`, `an_mtls_client_gets_certificate_bound_tokens_without_dpop`, `tests/mtls.rs` |
+    //! | client authentication by `private_key_jwt` or mTLS | `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth` only | `clients_that_do_not_use_private_key_jwt_are_refused`, `an_mtls_client_gets_certificate_bound_tokens_without_dpop` |
     //! | accept only the issuer, as a string, as `aud` of client assertions | the token endpoint URL is refused | `assertions_must_name_the_issuer_alone_and_not_use_rs256` |
     //! | no refresh rotation unless a retry with the previous token succeeds | the preset turns rotation off; rotation needs a grace window | `settings_that_contradict_the_profile_are_refused` |
     //! | no open redirectors | exact redirect URI matching, errors about untrusted redirects never redirected (always) | `tests/attacks.rs` |

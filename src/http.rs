@@ -13,6 +13,11 @@
 //! assert_eq!(form.query.as_deref(), Some("x=1"));
 //! # }
 //! ```
+//!
+//! For mutual TLS (RFC 8705), the host's TLS layer inserts the certificate the client presented
+//! as a request extension, a [`crate::ClientCertificate`]: `request.extensions_mut().insert(cert)`.
+//! [`FormRequest::from_http`] and [`BearerRequest::from_http`] read it from there, and so do the
+//! axum extractors and bearer guard.
 
 use crate::endpoint::bearer::BearerRequest;
 use crate::endpoint::form::FormRequest;
@@ -52,19 +57,27 @@ pub(crate) fn dpop_header(headers: &http::HeaderMap) -> Option<String> {
 
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl FormRequest {
-    /// The body, query string, `Authorization` and `DPoP` headers of an `http` request.
+    /// The body, query string, `Authorization` and `DPoP` headers of an `http` request, and
+    /// the [`crate::ClientCertificate`] extension the host's TLS layer inserted (mutual TLS).
     pub fn from_http<B: AsRef<[u8]>>(request: &http::Request<B>) -> Self {
         FormRequest::new(request.body().as_ref().to_vec())
             .with_query(request.uri().query())
             .with_authorization(authorization(request.headers()))
             .with_dpop(dpop_header(request.headers()).as_deref())
+            .with_client_certificate(
+                request
+                    .extensions()
+                    .get::<crate::ClientCertificate>()
+                    .cloned(),
+            )
     }
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 impl<'a> BearerRequest<'a> {
     /// The `Authorization` header and query string of an `http` request, and its body as a form
-    /// if it is one (RFC 6750 §2.2 requires the form content type).
+    /// if it is one (RFC 6750 §2.2 requires the form content type), and the
+    /// [`crate::ClientCertificate`] extension the host's TLS layer inserted (mutual TLS).
     pub fn from_http<B: AsRef<[u8]>>(request: &'a http::Request<B>) -> Self {
         let is_form = request
             .headers()
@@ -76,6 +89,7 @@ impl<'a> BearerRequest<'a> {
             request.uri().query(),
             is_form.then(|| request.body().as_ref()),
         )
+        .with_client_certificate(request.extensions().get::<crate::ClientCertificate>())
     }
 }
 

@@ -311,7 +311,8 @@ impl JwtAccessVerifier {
     /// token over 8 KiB is refused unread. Whether its scopes allow the request is the
     /// caller's decision
     /// ([`JwtPrincipal::scopes`]); so is the DPoP proof of a sender-constrained token
-    /// ([`JwtPrincipal::dpop_jkt`], RFC 9449 §7).
+    /// ([`JwtPrincipal::dpop_jkt`], RFC 9449 §7) and the client certificate of a
+    /// certificate-bound one ([`JwtPrincipal::accepts_certificate`], RFC 8705 §3).
     pub fn verify(&self, token: &str, now: i64) -> Result<JwtPrincipal, JwtAccessError> {
         self.verify_with_keys(&self.keys, token, now)
     }
@@ -475,6 +476,29 @@ impl JwtPrincipal {
     /// (RFC 8705 §3.1): accept it only over a TLS connection with that certificate.
     pub fn certificate_thumbprint(&self) -> Option<&str> {
         self.x5t_s256.as_deref()
+    }
+
+    /// RFC 8705 §3: whether a request that came with `certificate` (the client certificate
+    /// of its TLS connection, `None` without one) passes the token's certificate binding: a
+    /// token bound to a certificate only with that certificate (compared in constant time),
+    /// any other token always (a DPoP-bound one still needs its proof).
+    ///
+    /// ```
+    /// # fn check(principal: &tessera::jwt_access::JwtPrincipal, cert: Option<&tessera::ClientCertificate>) {
+    /// if !principal.accepts_certificate(cert) {
+    ///     // 401 invalid_token: the token is bound to another certificate, or to one not presented.
+    /// }
+    /// # }
+    /// ```
+    pub fn accepts_certificate(&self, certificate: Option<&crate::ClientCertificate>) -> bool {
+        match (&self.x5t_s256, certificate) {
+            (None, _) => true,
+            (Some(bound), Some(certificate)) => bool::from(subtle::ConstantTimeEq::ct_eq(
+                bound.as_bytes(),
+                certificate.thumbprint().as_bytes(),
+            )),
+            (Some(_), None) => false,
+        }
     }
 
     /// Whether the token is sender-constrained (`cnf`): it must not be accepted as a plain

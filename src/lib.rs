@@ -33,6 +33,7 @@ pub mod jose;
 pub mod jwks_cache;
 pub mod jwt_access;
 mod limiter;
+pub mod mtls;
 mod offload;
 #[cfg(feature = "jose")]
 pub mod oidc;
@@ -87,6 +88,7 @@ pub use grant::pkce::pkce_s256_challenge;
 pub use grant::token_exchange::{SubjectToken, SubjectTokenValidator};
 pub use jwt_access::AccessTokenFormat;
 pub use limiter::{Attempt, AttemptLimiter, MemoryAttemptLimiter};
+pub use mtls::{CertificateError, ClientCertificate};
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use offload::TokioBlocking;

@@ -20,9 +20,10 @@ pub enum SecurityProfile {
     /// PKCE (S256) for every client, caps the code lifetime at 60 seconds, keeps the grants to
     /// `authorization_code`, `refresh_token` and `client_credentials`, and turns refresh
     /// rotation off (FAPI 2.0 §5.3.2.1 discourages it). At run time: clients authenticate with
-    /// `private_key_jwt` only, their assertions name the issuer alone as `aud`, every token
-    /// request carries a DPoP proof (tokens are sender-constrained), pushed requests carry
-    /// `redirect_uri`, RS256 is refused and ID tokens default to ES256 (§5.4).
+    /// `private_key_jwt` (their assertions naming the issuer alone as `aud`) or mTLS
+    /// (`tls_client_auth`, `self_signed_tls_client_auth`), every token is sender-constrained
+    /// (a DPoP proof, or the client's certificate: a request with neither is refused), pushed
+    /// requests carry `redirect_uri`, RS256 is refused and ID tokens default to ES256 (§5.4).
     Fapi2,
 }
 
@@ -102,24 +103,28 @@ impl Config {
     /// The client authentication methods the profile allows at the token and PAR endpoints;
     /// `None`: every method.
     pub(crate) fn allowed_auth_methods(&self) -> Option<&'static [AuthMethod]> {
-        self.fapi2().then_some(&[AuthMethod::PrivateKeyJwt])
+        self.fapi2().then_some(&[
+            AuthMethod::PrivateKeyJwt,
+            AuthMethod::TlsClientAuth,
+            AuthMethod::SelfSignedTlsClientAuth,
+        ])
     }
 
     /// Refuses, at the token and PAR endpoints, a client the profile does not serve: FAPI 2.0
-    /// §5.3.2.1 serves confidential clients authenticated by `private_key_jwt` (or mTLS) only.
+    /// §5.3.2.1 serves confidential clients authenticated by `private_key_jwt` or mTLS only.
     pub(crate) fn check_profile_client(&self, client: &Client) -> Result<(), OAuthError> {
         match self.allowed_auth_methods() {
             Some(allowed) if !allowed.contains(&client.auth_method) => Err(OAuthError::new(
                 ErrorCode::InvalidClient,
-                "this server follows FAPI 2.0: clients authenticate with private_key_jwt",
+                "this server follows FAPI 2.0: clients authenticate with private_key_jwt or mTLS",
             )),
             _ => Ok(()),
         }
     }
 
-    /// Whether a token request by `client` must carry a DPoP proof: always under FAPI 2.0
-    /// (§5.3.2.1: sender-constrained tokens only), and for a client that registered
-    /// `dpop_bound_access_tokens` (RFC 9449 §5.2).
+    /// Whether a token request by `client` must be sender-constrained: always under FAPI 2.0
+    /// (§5.3.2.1; by DPoP or the client's certificate), and by DPoP for a client that
+    /// registered `dpop_bound_access_tokens` (RFC 9449 §5.2).
     pub(crate) fn sender_constraint_required(&self, client: &Client) -> bool {
         self.fapi2() || client.metadata.dpop_bound_access_tokens
     }

@@ -218,15 +218,17 @@ fn token(grant: &Grant, token_type: TokenType, expires_at: Option<OffsetDateTime
     )
 }
 
-/// An access and a refresh token of `grant`, never expiring, both bound to a key (so that
-/// the kit's round trips cover `confirmation`), the access token for one resource only.
+/// An access and a refresh token of `grant`, never expiring, the access token bound to a
+/// DPoP key and the refresh token to a client certificate (so that the kit's round trips
+/// cover both kinds of `confirmation`), the access token for one resource only.
 fn pair(grant: &Grant) -> Vec<TokenRecord> {
     let jkt = Confirmation::Jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into());
+    let x5t = Confirmation::X5tS256("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".into());
     vec![
         token(grant, TokenType::Access, None)
             .with_audience(vec!["https://api.example/".into()])
-            .with_confirmation(jkt.clone()),
-        token(grant, TokenType::Refresh, None).with_confirmation(jkt),
+            .with_confirmation(jkt),
+        token(grant, TokenType::Refresh, None).with_confirmation(x5t),
     ]
 }
 

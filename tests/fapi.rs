@@ -221,7 +221,11 @@ async fn the_preset_turns_on_what_the_profile_requires_and_advertises_it() {
     assert_eq!(doc["require_pushed_authorization_requests"], true);
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        json!(["private_key_jwt"])
+        json!([
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth"
+        ])
     );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
@@ -669,4 +673,71 @@ async fn a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_re
         "invalid_request_object",
     );
     assert!(why.contains("FAPI 2.0"), "{why}");
+}
+
+/// A certificate (self-signed: for `tls_client_auth` the host's TLS layer is what validates
+/// chains) naming `dns`.
+fn certificate(dns: &str) -> tessera::ClientCertificate {
+    let params = rcgen::CertificateParams::new(vec![dns.to_owned()]).unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    tessera::ClientCertificate::from_der(cert.der().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn an_mtls_client_gets_certificate_bound_tokens_without_dpop() {
+    let bank = bank();
+    let registered = bank
+        .provider
+        .register_client(
+            ClientRegistration::new("Payments backend", REDIRECT)
+                .with_auth_method(AuthMethod::TlsClientAuth)
+                .with_grant_types(vec![GrantType::ClientCredentials])
+                .with_metadata(
+                    ClientMetadata::default().with_tls_client_auth_san_dns("pay.client.example"),
+                ),
+        )
+        .await
+        .unwrap();
+    let id = registered.client.id.as_str().to_owned();
+    let cert = certificate("pay.client.example");
+    let request = |cert: Option<tessera::ClientCertificate>| {
+        FormRequest::new(format!("grant_type=client_credentials&client_id={id}").into_bytes())
+            .with_client_certificate(cert)
+    };
+    // The certificate is both the authentication and the sender constraint.
+    let response = bank.provider.token(&request(Some(cert.clone()))).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let access = response.json_body().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let introspection = bank
+        .provider
+        .introspect(
+            &FormRequest::new(format!("token={access}&client_id={id}").into_bytes())
+                .with_client_certificate(Some(cert.clone())),
+        )
+        .await
+        .json_body()
+        .unwrap();
+    assert_eq!(introspection["active"], true);
+    assert_eq!(introspection["cnf"]["x5t#S256"], cert.thumbprint());
+    // Without it there is no client, and another client's certificate is not this one's.
+    assert_error(
+        &bank.provider.token(&request(None)).await,
+        401,
+        "invalid_client",
+    );
+    let other = certificate("other.client.example");
+    assert_error(
+        &bank.provider.token(&request(Some(other))).await,
+        401,
+        "invalid_client",
+    );
 }

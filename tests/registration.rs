@@ -592,7 +592,9 @@ async fn metadata_reflects_the_configuration() {
             "client_secret_basic",
             "client_secret_post",
             "none",
-            "private_key_jwt"
+            "private_key_jwt",
+            "tls_client_auth",
+            "self_signed_tls_client_auth"
         ])
     );
     assert_eq!(

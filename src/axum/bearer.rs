@@ -70,7 +70,8 @@ async fn guard(
     let dpop = crate::http::dpop_header(&parts.headers);
     let url = resource_url(provider, parts);
     let mut request = BearerRequest::new(authorization(&parts.headers), parts.uri.query(), None)
-        .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
+        .with_dpop(dpop.as_deref(), parts.method.as_str(), &url)
+        .with_client_certificate(parts.extensions.get::<crate::ClientCertificate>());
     // A handler at a registered resource's URL is that resource (RFC 8707 §2).
     let registered = provider.config().resource(&url).is_some();
     if registered {
@@ -393,7 +394,8 @@ where
                     parts.uri.query(),
                     form.as_deref(),
                 )
-                .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
+                .with_dpop(dpop.as_deref(), parts.method.as_str(), &url)
+                .with_client_certificate(parts.extensions.get::<crate::ClientCertificate>());
                 if let Some(id) = resource.as_deref() {
                     request = request.for_resource(id);
                 }

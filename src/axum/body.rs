@@ -139,7 +139,8 @@ where
             .with_authorization(authorization(&parts.headers))
             .with_dpop(crate::http::dpop_header(&parts.headers).as_deref())
             .with_query(parts.uri.query())
-            .with_source(source(&parts.extensions).as_deref()))
+            .with_source(source(&parts.extensions).as_deref())
+            .with_client_certificate(parts.extensions.get::<crate::ClientCertificate>().cloned()))
     }
 }
 

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`Response`](crate::Response), [`Redirect`](crate::Redirect) | [`IntoResponse`](::axum::response::IntoResponse) |
 //! | [`UntrustedRequest`](crate::UntrustedRequest), [`AuthorizeError`](crate::AuthorizeError) | [`IntoResponse`](::axum::response::IntoResponse): a minimal HTML error page, never a redirect |
-//! | [`FormRequest`](crate::FormRequest) | an extractor: the body, bounded by [`Limits::max_bytes`](crate::Limits::max_bytes), the `Authorization` header, the query and the peer's [source](crate::FormRequest::source) ([`BodyRejection`]) |
+//! | [`FormRequest`](crate::FormRequest) | an extractor: the body, bounded by [`Limits::max_bytes`](crate::Limits::max_bytes), the `Authorization` header, the query, the peer's [source](crate::FormRequest::source) and the [`ClientCertificate`](crate::ClientCertificate) extension a TLS layer inserted ([`BodyRejection`]) |
 //! | [`PendingAuthorization`](crate::PendingAuthorization) | an extractor: the authorization request in the query, validated ([`AuthorizeError`](crate::AuthorizeError)) |
 //! | [`Principal`](crate::Principal) | an extractor: a valid bearer token, or the one [`BearerLayer`] checked ([`BearerRejection`]) |
 //! | [`Bearer<R>`](Bearer) | an extractor: a valid bearer token carrying the [`RequiredScopes`] of `R` |

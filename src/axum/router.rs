@@ -345,7 +345,8 @@ async fn userinfo(State(provider): State<Provider>, request: Request) -> AxumRes
         parts.uri.query(),
         (form && parts.method == ::axum::http::Method::POST).then_some(body.as_slice()),
     )
-    .with_dpop(dpop.as_deref(), parts.method.as_str(), &url);
+    .with_dpop(dpop.as_deref(), parts.method.as_str(), &url)
+    .with_client_certificate(parts.extensions.get::<crate::ClientCertificate>());
     provider.userinfo(&request).await.into_response()
 }
 

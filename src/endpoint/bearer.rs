@@ -32,6 +32,9 @@ pub struct BearerRequest<'a> {
     /// The `DPoP` header (RFC 9449 §7), with the request's method and absolute URL, which
     /// the proof must name: see [`BearerRequest::with_dpop`].
     pub dpop: Option<DpopParts<'a>>,
+    /// The certificate the client presented in the TLS handshake (RFC 8705 §3): a token
+    /// bound to a certificate is accepted only with it.
+    pub client_certificate: Option<&'a crate::mtls::ClientCertificate>,
 }
 
 /// What a resource request's DPoP proof is checked against.
@@ -59,6 +62,7 @@ impl<'a> BearerRequest<'a> {
             form,
             resource: None,
             dpop: None,
+            client_certificate: None,
         }
     }
 
@@ -66,6 +70,16 @@ impl<'a> BearerRequest<'a> {
     /// `Authorization: DPoP <token>` (RFC 9449 §7.1).
     pub fn with_dpop(mut self, proof: Option<&'a str>, method: &'a str, url: &'a str) -> Self {
         self.dpop = proof.map(|proof| DpopParts { proof, method, url });
+        self
+    }
+
+    /// Adds the certificate the client presented in the TLS handshake, for tokens bound to
+    /// it (RFC 8705 §3).
+    pub fn with_client_certificate(
+        mut self,
+        certificate: Option<&'a crate::mtls::ClientCertificate>,
+    ) -> Self {
+        self.client_certificate = certificate;
         self
     }
 
@@ -91,6 +105,7 @@ impl<'a> BearerRequest<'a> {
             form: None,
             resource: None,
             dpop: None,
+            client_certificate: None,
         }
     }
 }
@@ -469,11 +484,8 @@ impl Provider {
     ) -> Result<(), BearerError> {
         let bound = match &record.confirmation {
             Some(Confirmation::Jkt(jkt)) => Some(jkt.as_str()),
-            Some(_) => {
-                return Err(BearerError::new(
-                    ErrorCode::InvalidToken,
-                    "the access token is bound to a client certificate, which is not supported here",
-                ));
+            Some(Confirmation::X5tS256(x5t)) => {
+                return self.check_certificate(request, x5t, dpop_scheme);
             }
             None => None,
         };
@@ -488,6 +500,40 @@ impl Provider {
                 "the access token is bound to a DPoP key: send it as Authorization: DPoP with a DPoP proof",
             ))),
             (Some(jkt), true) => self.check_proof(request, token, jkt).await,
+        }
+    }
+
+    /// RFC 8705 §3: a token bound to a client certificate is accepted only from a client
+    /// that presented that certificate in the TLS handshake, as a Bearer token.
+    fn check_certificate(
+        &self,
+        request: &BearerRequest<'_>,
+        x5t: &str,
+        dpop_scheme: bool,
+    ) -> Result<(), BearerError> {
+        if dpop_scheme {
+            return Err(self.dpop_refusal(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is bound to a client certificate, not a DPoP key: send it as a Bearer token",
+            )));
+        }
+        match request.client_certificate {
+            Some(certificate)
+                if bool::from(subtle::ConstantTimeEq::ct_eq(
+                    certificate.thumbprint().as_bytes(),
+                    x5t.as_bytes(),
+                )) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is bound to another client certificate",
+            )),
+            None => Err(BearerError::new(
+                ErrorCode::InvalidToken,
+                "the access token is bound to a client certificate: present it in the TLS handshake",
+            )),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Client authentication at the token, revocation and introspection endpoints
 //! (RFC 6749 §2.3): HTTP Basic, body parameters, a JWT assertion (`private_key_jwt`, in
-//! `client_assertion.rs`), or none for public clients.
+//! `client_assertion.rs`), the TLS client certificate (RFC 8705 §2: `tls_client_auth`,
+//! `self_signed_tls_client_auth`), or none for public clients.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +33,13 @@ pub(crate) enum Credentials {
     },
     #[cfg(feature = "jose")]
     Assertion(Box<crate::endpoint::client_assertion::Assertion>),
+    /// A `client_id` and no secret, over a TLS connection with a client certificate
+    /// (RFC 8705 §2): a `tls_client_auth` or `self_signed_tls_client_auth` client, or a
+    /// public client binding its tokens to the certificate.
+    Certificate {
+        id: ClientId,
+        certificate: crate::mtls::ClientCertificate,
+    },
 }
 
 /// Why client authentication failed: an OAuth error, plus whether the client tried Basic (then
@@ -220,6 +228,9 @@ impl Provider {
             Credentials::Assertion(assertion) => {
                 return self.authenticate_assertion(*assertion).await;
             }
+            Credentials::Certificate { id, certificate } => {
+                return self.authenticate_certificate(id, &certificate).await;
+            }
             Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
             Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
             Credentials::None { id } => (id, None, AuthMethod::None),
@@ -290,13 +301,68 @@ impl Provider {
         }
     }
 
+    /// RFC 8705 §2: a client authenticating with the certificate of its TLS connection. A
+    /// `tls_client_auth` client's certificate carries its one registered subject value (the
+    /// host's TLS layer validated the chain); a `self_signed_tls_client_auth` client's has a
+    /// key of its `jwks`; a public client (`none`) only identifies itself, as without a
+    /// certificate. Nothing here is guessable, so no limiter.
+    async fn authenticate_certificate(
+        &self,
+        id: ClientId,
+        certificate: &crate::mtls::ClientCertificate,
+    ) -> Result<Client, AuthFailure> {
+        let failed = |provider: &Provider| {
+            provider.cx().audit(AuditEvent::ClientAuthFailed {
+                client_id: Some(id.clone()),
+            });
+            AuthFailure::from(invalid_client("client authentication failed"))
+        };
+        let client = match self.resolve_client(&id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => return Err(failed(self)),
+            Err(ResolveError::Store(e)) => return Err(AuthFailure::from(OAuthError::from(e))),
+            Err(ResolveError::Document(why)) => {
+                self.cx().audit(AuditEvent::ClientAuthFailed {
+                    client_id: Some(id.clone()),
+                });
+                return Err(AuthFailure::from(OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    why,
+                )));
+            }
+        };
+        let matched = match client.auth_method {
+            AuthMethod::None => client.is_public(),
+            AuthMethod::TlsClientAuth => certificate.matches_registered_subject(&client.metadata),
+            #[cfg(feature = "jose")]
+            AuthMethod::SelfSignedTlsClientAuth => client
+                .metadata
+                .jwks
+                .as_ref()
+                .is_some_and(|jwks| certificate.matches_jwks(jwks)),
+            _ => false,
+        };
+        if matched {
+            Ok(client)
+        } else {
+            Err(failed(self))
+        }
+    }
+
     /// Reads and checks a request's client credentials.
     pub(crate) async fn authenticate_request(
         &self,
         params: &Params,
         request: &crate::FormRequest,
     ) -> Result<Client, AuthFailure> {
-        let credentials = credentials(params, request.authorization.as_deref())?;
+        let presented = credentials(params, request.authorization.as_deref())?;
+        let credentials = match (presented, &request.client_certificate) {
+            (Credentials::None { id }, Some(certificate)) => Credentials::Certificate {
+                id,
+                certificate: certificate.clone(),
+            },
+            (credentials, _) => credentials,
+        };
         self.authenticate(credentials, request.source.as_deref())
             .await
     }

@@ -30,6 +30,11 @@ pub struct FormRequest {
     /// request with more than one `DPoP` header must be refused by the host (or given
     /// `Some` of an invalid value, such as the values joined with `,`).
     pub dpop: Option<String>,
+    /// The certificate the client presented in the TLS handshake (RFC 8705), as the host's
+    /// TLS layer accepted it: it authenticates `tls_client_auth` and
+    /// `self_signed_tls_client_auth` clients, and binds the tokens of clients that asked for
+    /// certificate-bound tokens.
+    pub client_certificate: Option<crate::mtls::ClientCertificate>,
 }
 
 impl std::fmt::Debug for FormRequest {
@@ -41,6 +46,7 @@ impl std::fmt::Debug for FormRequest {
             .field("has_authorization", &self.authorization.is_some())
             .field("source", &self.source)
             .field("has_dpop", &self.dpop.is_some())
+            .field("client_certificate", &self.client_certificate)
             .finish()
     }
 }
@@ -54,7 +60,18 @@ impl FormRequest {
             authorization: None,
             source: None,
             dpop: None,
+            client_certificate: None,
         }
+    }
+
+    /// Adds the certificate the client presented in the TLS handshake (see
+    /// [`FormRequest::client_certificate`]).
+    pub fn with_client_certificate(
+        mut self,
+        certificate: Option<crate::mtls::ClientCertificate>,
+    ) -> Self {
+        self.client_certificate = certificate;
+        self
     }
 
     /// Adds the `DPoP` header (see [`FormRequest::dpop`]).

@@ -162,6 +162,8 @@ impl Provider {
                 policy.algorithm_names().into(),
             );
         }
+        // RFC 8705 §3.3: tokens are bound to the client certificate of clients that ask.
+        put("tls_client_certificate_bound_access_tokens", true.into());
         // RFC 9126 §5.
         if let Some(path) = endpoints.pushed_authorization {
             put(
@@ -315,10 +317,17 @@ fn auth_methods() -> serde_json::Value {
         "client_secret_basic",
         "client_secret_post",
         "none",
-        "private_key_jwt"
+        "private_key_jwt",
+        "tls_client_auth",
+        "self_signed_tls_client_auth"
     ]);
     #[cfg(not(feature = "jose"))]
-    serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+    serde_json::json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "tls_client_auth"
+    ])
 }
 
 /// `{endpoint}_auth_signing_alg_values_supported` (RFC 8414 §2): what `private_key_jwt`

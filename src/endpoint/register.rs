@@ -294,9 +294,44 @@ fn checked_metadata(
             ));
         }
     };
+    let subject = |name: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|text| display_text(name, text, 1024))
+            .transpose()
+    };
+    let tls_client_auth_san_ip = match metadata.tls_client_auth_san_ip.as_deref() {
+        None => None,
+        Some(ip) => Some(
+            ip.parse::<std::net::IpAddr>()
+                .map(|ip| ip.to_string())
+                .map_err(|_| {
+                    metadata_error("tls_client_auth_san_ip must be an IPv4 or IPv6 address")
+                })?,
+        ),
+    };
     Ok(ClientMetadata {
         #[cfg(feature = "jose")]
         jwks: metadata.jwks.clone(),
+        tls_client_auth_subject_dn: subject(
+            "tls_client_auth_subject_dn",
+            &metadata.tls_client_auth_subject_dn,
+        )?,
+        tls_client_auth_san_dns: subject(
+            "tls_client_auth_san_dns",
+            &metadata.tls_client_auth_san_dns,
+        )?,
+        tls_client_auth_san_uri: subject(
+            "tls_client_auth_san_uri",
+            &metadata.tls_client_auth_san_uri,
+        )?,
+        tls_client_auth_san_ip,
+        tls_client_auth_san_email: subject(
+            "tls_client_auth_san_email",
+            &metadata.tls_client_auth_san_email,
+        )?,
+        tls_client_certificate_bound_access_tokens: metadata
+            .tls_client_certificate_bound_access_tokens,
         token_endpoint_auth_signing_alg,
         request_object_signing_alg,
         require_signed_request_object: metadata.require_signed_request_object,
@@ -484,6 +519,22 @@ fn metadata_of(
         subject_type,
         userinfo_signed_response_alg: string("userinfo_signed_response_alg")?,
         id_token_signed_response_alg: string("id_token_signed_response_alg")?,
+        tls_client_auth_subject_dn: string("tls_client_auth_subject_dn")?,
+        tls_client_auth_san_dns: string("tls_client_auth_san_dns")?,
+        tls_client_auth_san_uri: string("tls_client_auth_san_uri")?,
+        tls_client_auth_san_ip: string("tls_client_auth_san_ip")?,
+        tls_client_auth_san_email: string("tls_client_auth_san_email")?,
+        tls_client_certificate_bound_access_tokens: match extra
+            .get("tls_client_certificate_bound_access_tokens")
+        {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(bound)) => *bound,
+            Some(_) => {
+                return Err(metadata_error(
+                    "tls_client_certificate_bound_access_tokens must be a boolean",
+                ));
+            }
+        },
         require_pushed_authorization_requests: match extra
             .get("require_pushed_authorization_requests")
         {
@@ -533,6 +584,43 @@ fn registered_jwks(value: &serde_json::Value) -> Result<crate::jose::JwkSet, OAu
         return Err(metadata_error("jwks has no keys"));
     }
     Ok(set)
+}
+
+/// RFC 8705 §2.1.2: a `tls_client_auth` client registers exactly one subject value, and
+/// only such a client registers any; a `self_signed_tls_client_auth` client (§2.2) its
+/// certificates' keys in `jwks`.
+fn check_certificate_metadata(
+    method: AuthMethod,
+    metadata: &ClientMetadata,
+) -> Result<(), OAuthError> {
+    let any_subject = metadata.tls_client_auth_subject_dn.is_some()
+        || metadata.tls_client_auth_san_dns.is_some()
+        || metadata.tls_client_auth_san_uri.is_some()
+        || metadata.tls_client_auth_san_ip.is_some()
+        || metadata.tls_client_auth_san_email.is_some();
+    match method {
+        AuthMethod::TlsClientAuth => {
+            crate::mtls::registered_subject(metadata).map_err(metadata_error)?;
+        }
+        _ if any_subject => {
+            return Err(metadata_error(
+                "the tls_client_auth_* subject metadata are for tls_client_auth clients only",
+            ));
+        }
+        AuthMethod::SelfSignedTlsClientAuth => {
+            #[cfg(feature = "jose")]
+            let keys = metadata.jwks.as_ref().is_some_and(|set| !set.is_empty());
+            #[cfg(not(feature = "jose"))]
+            let keys = false;
+            if !keys {
+                return Err(metadata_error(
+                    "self_signed_tls_client_auth needs the public keys of the client's certificates in jwks",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn random_id(provider: &Provider) -> String {
@@ -697,6 +785,7 @@ impl Provider {
             }
         }
         self.check_assertion_keys(registration.auth_method, &metadata)?;
+        check_certificate_metadata(registration.auth_method, &metadata)?;
         if registration.redirect_uris.len() > ClientRegistration::MAX_REDIRECT_URIS {
             return Err(metadata_error("too many redirect_uris"));
         }
@@ -985,7 +1074,7 @@ impl Provider {
             && !allowed.contains(&auth_method)
         {
             return Err(metadata_error(
-                "this server follows FAPI 2.0: token_endpoint_auth_method must be private_key_jwt",
+                "this server follows FAPI 2.0: token_endpoint_auth_method must be private_key_jwt, tls_client_auth or self_signed_tls_client_auth",
             ));
         }
         let grant_types = match raw.grant_types {

@@ -6,7 +6,7 @@ use crate::endpoint::form::FormRequest;
 use crate::endpoint::render;
 use crate::error::{ErrorCode, OAuthError};
 use crate::grant::authorization_code::{self, CodeRequest};
-use crate::grant::issue::TokenResponse;
+use crate::grant::issue::{Sender, TokenResponse};
 use crate::grant::refresh_token::{self, RefreshRequest};
 use crate::grant::token_exchange::{self, ExchangeRequest};
 use crate::grant::{client_credentials, device_code};
@@ -59,14 +59,42 @@ impl Provider {
             Ok(jkt) => jkt,
             Err(response) => return response,
         };
-        if jkt.is_none() && config.sender_constraint_required(&client) {
+        // RFC 8705 §3: a client certificate binds them when the client (or the provider, or
+        // the FAPI 2.0 profile) asks.
+        let certificate = request
+            .client_certificate
+            .as_ref()
+            .map(crate::ClientCertificate::thumbprint);
+        let bind_certificate = client.metadata.tls_client_certificate_bound_access_tokens
+            || config.certificate_bound_access_tokens
+            || config.fapi2();
+        // FAPI 2.0 accepts either sender constraint; `dpop_bound_access_tokens` asks for DPoP.
+        let certificate_bound = jkt.is_none() && certificate.is_some() && bind_certificate;
+        if jkt.is_none()
+            && config.sender_constraint_required(&client)
+            && !(certificate_bound && !client.metadata.dpop_bound_access_tokens)
+        {
             return self.with_dpop_nonce(self.token_error(&OAuthError::new(
                 ErrorCode::InvalidDpopProof,
-                "this client's tokens are sender-constrained: the token request needs a DPoP proof",
+                "this client's tokens are sender-constrained: the token request needs a DPoP proof (or, under FAPI 2.0, the client's TLS certificate)",
             )));
         }
+        // A client that asked for bound tokens gets no plain bearer token instead.
+        if client.metadata.tls_client_certificate_bound_access_tokens
+            && certificate.is_none()
+            && jkt.is_none()
+        {
+            return self.with_dpop_nonce(self.token_error(&OAuthError::invalid_request(
+                "the client registered tls_client_certificate_bound_access_tokens: present its certificate in the TLS handshake",
+            )));
+        }
+        let sender = Sender {
+            dpop_jkt: jkt.as_deref(),
+            certificate,
+            bind_certificate,
+        };
         let outcome = self
-            .run_grant(grant, &client, &params, request, jkt.as_deref())
+            .run_grant(grant, &client, &params, request, sender)
             .await;
         let response = match outcome {
             Ok(tokens) => render::tokens(&config.dialect, &tokens),
@@ -82,7 +110,7 @@ impl Provider {
         client: &Client,
         params: &Params,
         request: &FormRequest,
-        dpop_jkt: Option<&str>,
+        sender: Sender<'_>,
     ) -> Result<TokenResponse, OAuthError> {
         let cx = self.cx();
         let dialect = &cx.config().dialect;
@@ -96,7 +124,7 @@ impl Provider {
                     redirect_uri_may_be_omitted: dialect.token_redirect_uri_optional,
                     code_verifier: params.get("code_verifier"),
                     resources,
-                    dpop_jkt,
+                    sender,
                 };
                 authorization_code::redeem(cx, client, request).await
             }
@@ -105,13 +133,12 @@ impl Provider {
                     refresh_token: params.require("refresh_token")?,
                     scope: params.get("scope"),
                     resources,
-                    dpop_jkt,
+                    sender,
                 };
                 refresh_token::refresh(cx, client, request).await
             }
             GrantType::ClientCredentials => {
-                client_credentials::issue(cx, client, params.get("scope"), resources, dpop_jkt)
-                    .await
+                client_credentials::issue(cx, client, params.get("scope"), resources, sender).await
             }
             GrantType::DeviceCode => {
                 device_code::poll(
@@ -119,7 +146,7 @@ impl Provider {
                     client,
                     params.require("device_code")?,
                     resources,
-                    dpop_jkt,
+                    sender,
                 )
                 .await
             }
@@ -148,7 +175,7 @@ impl Provider {
                     scope: params.get("scope"),
                     source: request.source.as_deref(),
                 };
-                token_exchange::exchange(cx, client, request, dpop_jkt).await
+                token_exchange::exchange(cx, client, request, sender).await
             }
         }
     }

@@ -6,7 +6,9 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::config::PkceRequirement;
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{
+    self, Commit, IdTokenPlan, Issue, Issued, Refresh, Sender, TokenResponse,
+};
 use crate::grant::openid::{self, OpenIdAsk, OpenIdParams};
 use crate::grant::{narrowed_audience, pkce, requested_audience, requested_scopes};
 use crate::provider::Context;
@@ -211,8 +213,8 @@ pub(crate) struct CodeRequest<'a> {
     pub(crate) code_verifier: Option<&'a str>,
     /// The `resource` parameters (RFC 8707 §2.2): the grant's audience, or fewer.
     pub(crate) resources: &'a [&'a str],
-    /// The thumbprint of the key of the request's DPoP proof, if it had one.
-    pub(crate) dpop_jkt: Option<&'a str>,
+    /// How the request's sender proved itself (DPoP proof, TLS client certificate).
+    pub(crate) sender: Sender<'a>,
 }
 
 fn spent() -> OAuthError {
@@ -271,7 +273,7 @@ pub(crate) async fn redeem(
         refresh,
         not_after: None,
         issued_token_type: None,
-        dpop_jkt: request.dpop_jkt,
+        sender: request.sender,
         id_token: record
             .grant
             .scopes
@@ -313,7 +315,7 @@ fn check_token_request(
     // RFC 9449 §10: a code the authorization request bound with dpop_jkt is redeemed only
     // with a proof by that key.
     match &record.dpop_jkt {
-        Some(bound) if Some(bound.as_str()) != request.dpop_jkt => Err(OAuthError::new(
+        Some(bound) if Some(bound.as_str()) != request.sender.dpop_jkt => Err(OAuthError::new(
             ErrorCode::InvalidDpopProof,
             "the code is bound to a DPoP key (dpop_jkt): send a DPoP proof signed by that key",
         )),
@@ -405,7 +407,7 @@ mod tests {
             redirect_uri_may_be_omitted: omittable,
             code_verifier: None,
             resources: &[],
-            dpop_jkt: None,
+            sender: Sender::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
-use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{self, Commit, Issue, Issued, Refresh, Sender, TokenResponse};
 use crate::grant::{requested_audience, requested_scopes};
 use crate::limiter::Attempt;
 use crate::provider::Context;
@@ -15,7 +15,7 @@ pub(crate) async fn issue(
     client: &Client,
     scope: Option<&str>,
     resources: &[&str],
-    dpop_jkt: Option<&str>,
+    sender: Sender<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -56,7 +56,7 @@ pub(crate) async fn issue(
         refresh: Refresh::No,
         not_after: None,
         issued_token_type: None,
-        dpop_jkt,
+        sender,
         id_token: None,
     };
     match issue::issue(cx, plan, Commit::NewGrant).await? {

@@ -6,7 +6,9 @@ use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
 use crate::grant::authorization_code::remember_consent;
-use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{
+    self, Commit, IdTokenPlan, Issue, Issued, Refresh, Sender, TokenResponse,
+};
 use crate::grant::{narrowed_audience, requested_scopes};
 use crate::limiter::{Attempt, AttemptLimiter};
 use crate::provider::Context;
@@ -215,7 +217,7 @@ pub(crate) async fn poll(
     client: &Client,
     device_code: &str,
     resources: &[&str],
-    dpop_jkt: Option<&str>,
+    sender: Sender<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     client.check_grant(GrantType::DeviceCode)?;
     let invalid = || OAuthError::invalid_grant("the device code is invalid or was already used");
@@ -272,7 +274,7 @@ pub(crate) async fn poll(
                 refresh,
                 not_after: None,
                 issued_token_type: None,
-                dpop_jkt,
+                sender,
                 // A device grant with `openid` gets an ID token too (no nonce: the device
                 // authorization request has none).
                 id_token: grant

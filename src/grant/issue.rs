@@ -211,11 +211,39 @@ pub(crate) struct Issue<'a> {
     pub(crate) not_after: Option<OffsetDateTime>,
     /// For token exchange: the type of the issued token, echoed in the response.
     pub(crate) issued_token_type: Option<&'static str>,
-    /// The thumbprint of the DPoP key the request proved possession of (RFC 9449 §5): the
-    /// access token is bound to it, and so is a public client's refresh token (§5, §8).
-    pub(crate) dpop_jkt: Option<&'a str>,
+    /// What the request's sender proved possession of (a DPoP key, RFC 9449 §5; a TLS client
+    /// certificate, RFC 8705 §3): the access token is bound to it, and so is a public
+    /// client's refresh token (RFC 9449 §5, §8; RFC 8705 §4).
+    pub(crate) sender: Sender<'a>,
     /// An ID token comes too (a user's grant with scope `openid`).
     pub(crate) id_token: Option<IdTokenPlan<'a>>,
+}
+
+/// What a token request's sender proved possession of, for sender-constrained tokens.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sender<'a> {
+    /// The RFC 7638 thumbprint of the request's DPoP proof key (RFC 9449 §5).
+    pub(crate) dpop_jkt: Option<&'a str>,
+    /// The `x5t#S256` of the TLS client certificate the request came with (RFC 8705), whether
+    /// or not tokens are bound to it: a bound refresh token is checked against it.
+    pub(crate) certificate: Option<&'a str>,
+    /// Whether the tokens are bound to that certificate (RFC 8705 §3: the client's
+    /// `tls_client_certificate_bound_access_tokens`, or the provider's setting).
+    pub(crate) bind_certificate: bool,
+}
+
+impl Sender<'_> {
+    /// The `cnf` of the issued tokens: the DPoP key when the request had a proof (the client
+    /// asked for DPoP explicitly), else the certificate when tokens are bound to it.
+    pub(crate) fn confirmation(&self) -> Option<Confirmation> {
+        match (self.dpop_jkt, self.certificate) {
+            (Some(jkt), _) => Some(Confirmation::Jkt(jkt.to_owned())),
+            (None, Some(x5t)) if self.bind_certificate => {
+                Some(Confirmation::X5tS256(x5t.to_owned()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the ID token of an issue says beyond the grant: the authorization request's `nonce`
@@ -425,8 +453,8 @@ fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<Token
                 family_expires_at,
             );
             // A confidential client's refresh token is bound by its authentication already.
-            if let (Some(jkt), true) = (issue.dpop_jkt, client.is_public()) {
-                record = record.with_confirmation(Confirmation::Jkt(jkt.to_owned()));
+            if let (Some(confirmation), true) = (issue.sender.confirmation(), client.is_public()) {
+                record = record.with_confirmation(confirmation);
             }
             records.push(record);
             Some(token)
@@ -445,8 +473,8 @@ fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<Token
     // `new` copied the grant's audience; the access token's may be narrower (reusing the
     // copy's allocation, the common case being the same list).
     access_record.audience.clone_from(&issue.audience);
-    if let Some(jkt) = issue.dpop_jkt {
-        access_record = access_record.with_confirmation(Confirmation::Jkt(jkt.to_owned()));
+    if let Some(confirmation) = issue.sender.confirmation() {
+        access_record = access_record.with_confirmation(confirmation);
     }
     records.insert(0, access_record);
     let expires_in = access_expires.map(|at| (at - now).whole_seconds().max(0));
@@ -457,7 +485,8 @@ fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<Token
             refresh_token: refresh,
             scope: issue.scopes.clone(),
             issued_token_type: issue.issued_token_type,
-            token_type: if issue.dpop_jkt.is_some() {
+            // RFC 8705 §3: a certificate-bound token is still a Bearer token.
+            token_type: if issue.sender.dpop_jkt.is_some() {
                 DPOP
             } else {
                 BEARER

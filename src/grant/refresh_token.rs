@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::audit::AuditEvent;
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
-use crate::grant::issue::{self, Commit, IdTokenPlan, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{
+    self, Commit, IdTokenPlan, Issue, Issued, Refresh, Sender, TokenResponse,
+};
 use crate::grant::narrowed_audience;
 use crate::provider::Context;
 use crate::scope::ScopeSet;
@@ -27,17 +29,25 @@ pub(crate) struct RefreshRequest<'a> {
     pub(crate) scope: Option<&'a str>,
     /// The `resource` parameters (RFC 8707): the grant's audience, or fewer.
     pub(crate) resources: &'a [&'a str],
-    /// The thumbprint of the key of the request's DPoP proof, if it had one.
-    pub(crate) dpop_jkt: Option<&'a str>,
+    /// How the request's sender proved itself (DPoP proof, TLS client certificate).
+    pub(crate) sender: Sender<'a>,
 }
 
-/// RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by that key.
-fn check_binding(record: &TokenRecord, dpop_jkt: Option<&str>) -> Result<(), OAuthError> {
+/// RFC 9449 §5: a refresh token bound to a DPoP key is used only with a proof by that key;
+/// RFC 8705 §4: one bound to a client certificate only over TLS with that certificate.
+fn check_binding(record: &TokenRecord, sender: Sender<'_>) -> Result<(), OAuthError> {
     match &record.confirmation {
-        Some(Confirmation::Jkt(bound)) if Some(bound.as_str()) != dpop_jkt => Err(OAuthError::new(
-            ErrorCode::InvalidDpopProof,
-            "the refresh token is bound to a DPoP key: send a DPoP proof signed by that key",
-        )),
+        Some(Confirmation::Jkt(bound)) if Some(bound.as_str()) != sender.dpop_jkt => {
+            Err(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "the refresh token is bound to a DPoP key: send a DPoP proof signed by that key",
+            ))
+        }
+        Some(Confirmation::X5tS256(bound)) if Some(bound.as_str()) != sender.certificate => {
+            Err(OAuthError::invalid_grant(
+                "the refresh token is bound to a client certificate: present it in the TLS handshake",
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -83,11 +93,11 @@ async fn reused(
     client: &Client,
     token: &RefreshToken,
     retired: RetiredRefresh,
-    dpop_jkt: Option<&str>,
+    sender: Sender<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let now = cx.now();
     if retired.record.client_id == client.id
-        && check_binding(&retired.record, dpop_jkt).is_ok()
+        && check_binding(&retired.record, sender).is_ok()
         && let (Some(window), Some(sealed)) = (cx.config().refresh_grace, &retired.sealed_successor)
         && now - retired.retired_at <= window
         && let Some(response) = unseal(token, sealed)
@@ -121,7 +131,7 @@ pub(crate) async fn refresh(
     let record = match store.find_refresh(&hash).await? {
         RefreshLookup::Active(record) => record,
         RefreshLookup::Retired(retired) => {
-            return reused(cx, client, &token, retired, request.dpop_jkt).await;
+            return reused(cx, client, &token, retired, request.sender).await;
         }
         _ => return Err(invalid()),
     };
@@ -131,8 +141,8 @@ pub(crate) async fn refresh(
     if record.client_id != client.id || record.is_expired(now) {
         return Err(invalid());
     }
-    check_binding(&record, request.dpop_jkt)?;
-    let dpop_jkt = request.dpop_jkt;
+    check_binding(&record, request.sender)?;
+    let sender = request.sender;
     let scopes = narrowed(&record.scopes, request.scope)?;
     let family_expires_at = record.family_expires_at;
     // The record is not needed any more: its fields move into the grant, not cloned.
@@ -155,7 +165,7 @@ pub(crate) async fn refresh(
             refresh: Refresh::Successor(family_expires_at),
             not_after: None,
             issued_token_type: None,
-            dpop_jkt,
+            sender,
             id_token: openid_plan(&scopes_for_id),
         };
         let commit = Commit::Rotate {
@@ -165,7 +175,7 @@ pub(crate) async fn refresh(
         match issue::issue(cx, plan, commit).await? {
             Issued::Tokens(tokens) => tokens,
             Issued::AlreadyRotated(retired) => {
-                return reused(cx, client, &token, *retired, dpop_jkt).await;
+                return reused(cx, client, &token, *retired, sender).await;
             }
             _ => return Err(invalid()),
         }
@@ -178,7 +188,7 @@ pub(crate) async fn refresh(
             refresh: Refresh::No,
             not_after: None,
             issued_token_type: None,
-            dpop_jkt,
+            sender,
             id_token: openid_plan(&scopes_for_id),
         };
         match issue::issue(cx, plan, Commit::Join).await? {

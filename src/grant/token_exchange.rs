@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 
 use crate::client::{Client, GrantType, UserId};
 use crate::error::{ErrorCode, OAuthError, StoreError};
-use crate::grant::issue::{self, ACCESS_TOKEN_TYPE, Commit, Issue, Issued, Refresh, TokenResponse};
+use crate::grant::issue::{
+    self, ACCESS_TOKEN_TYPE, Commit, Issue, Issued, Refresh, Sender, TokenResponse,
+};
 use crate::grant::{narrowed_audience, requested_audience, requested_scopes};
 use crate::limiter::Attempt;
 use crate::provider::Context;
@@ -90,7 +92,7 @@ pub(crate) async fn exchange(
     cx: &Context,
     client: &Client,
     request: ExchangeRequest<'_>,
-    dpop_jkt: Option<&str>,
+    sender: Sender<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() {
         return Err(OAuthError::new(
@@ -167,7 +169,7 @@ pub(crate) async fn exchange(
             (scopes, audience),
             not_after,
             Commit::Join,
-            dpop_jkt,
+            sender,
         )
         .await;
     }
@@ -213,7 +215,7 @@ pub(crate) async fn exchange(
         (scopes, audience),
         not_after,
         Commit::NewGrant,
-        dpop_jkt,
+        sender,
     )
     .await
 }
@@ -225,7 +227,7 @@ async fn issue_exchanged(
     (scopes, audience): (crate::ScopeSet, Vec<String>),
     not_after: OffsetDateTime,
     commit: Commit<'_>,
-    dpop_jkt: Option<&str>,
+    sender: Sender<'_>,
 ) -> Result<TokenResponse, OAuthError> {
     let plan = Issue {
         client,
@@ -236,7 +238,7 @@ async fn issue_exchanged(
         // Never past the subject token, and never without an end.
         not_after: Some(not_after),
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
-        dpop_jkt,
+        sender,
         id_token: None,
     };
     match issue::issue(cx, plan, commit).await? {

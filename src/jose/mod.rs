@@ -109,7 +109,7 @@ mod base64url;
 mod claims;
 mod header;
 mod json;
-mod jwk;
+pub(crate) mod jwk;
 mod jwk_set;
 mod jws;
 mod key;
