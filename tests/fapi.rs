@@ -181,6 +181,15 @@ async fn token(bank: &Bank, body: String, dpop: Option<&str>) -> Response {
         .await
 }
 
+fn assert_ok(response: &Response) {
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+}
+
 fn assert_error(response: &Response, status: u16, code: &str) -> String {
     assert_eq!(
         response.status,
@@ -299,12 +308,7 @@ async fn a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token() {
         Some(&token_proof),
     )
     .await;
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    assert_ok(&response);
     let tokens = response.json_body().unwrap();
     assert_eq!(tokens["token_type"], "DPoP");
 
@@ -320,12 +324,7 @@ async fn a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token() {
         Some(&cc_proof),
     )
     .await;
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    assert_ok(&response);
     assert_eq!(response.json_body().unwrap()["token_type"], "DPoP");
 }
 
@@ -445,12 +444,7 @@ async fn assertions_must_name_the_issuer_alone_and_not_use_rs256() {
         Some(&proof(&dpop, TOKEN_URL, &bank).await),
     )
     .await;
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    assert_ok(&response);
 
     let rsa = client_of(
         &bank,
@@ -581,12 +575,7 @@ async fn outside_the_profile_a_client_can_require_dpop_for_itself() {
                 .await,
         ));
     let response = h.provider.token(&request).await;
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    assert_ok(&response);
     assert_eq!(response.json_body().unwrap()["token_type"], "DPoP");
     // Dynamic registration takes the member, and refuses a non-boolean.
     let body =
@@ -707,12 +696,7 @@ async fn an_mtls_client_gets_certificate_bound_tokens_without_dpop() {
     };
     // The certificate is both the authentication and the sender constraint.
     let response = bank.provider.token(&request(Some(cert.clone()))).await;
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    assert_ok(&response);
     let access = response.json_body().unwrap()["access_token"]
         .as_str()
         .unwrap()

@@ -69,11 +69,11 @@ impl Provider {
             || config.certificate_bound_access_tokens
             || config.fapi2();
         // FAPI 2.0 accepts either sender constraint; `dpop_bound_access_tokens` asks for DPoP.
-        let certificate_bound = jkt.is_none() && certificate.is_some() && bind_certificate;
-        if jkt.is_none()
-            && config.sender_constraint_required(&client)
-            && !(certificate_bound && !client.metadata.dpop_bound_access_tokens)
-        {
+        let constrained = jkt.is_some()
+            || (certificate.is_some()
+                && bind_certificate
+                && !client.metadata.dpop_bound_access_tokens);
+        if !constrained && config.sender_constraint_required(&client) {
             return self.with_dpop_nonce(self.token_error(&OAuthError::new(
                 ErrorCode::InvalidDpopProof,
                 "this client's tokens are sender-constrained: the token request needs a DPoP proof (or, under FAPI 2.0, the client's TLS certificate)",
