@@ -122,13 +122,6 @@ impl Config {
         }
     }
 
-    /// Whether a token request by `client` must be sender-constrained: always under FAPI 2.0
-    /// (§5.3.2.1; by DPoP or the client's certificate), and by DPoP for a client that
-    /// registered `dpop_bound_access_tokens` (RFC 9449 §5.2).
-    pub(crate) fn sender_constraint_required(&self, client: &Client) -> bool {
-        self.fapi2() || client.metadata.dpop_bound_access_tokens
-    }
-
     /// Whether the profile lets `alg` sign or verify anything (FAPI 2.0 §5.4: PS256, ES256
     /// and EdDSA; never RS256).
     #[cfg(feature = "jose")]

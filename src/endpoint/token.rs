@@ -59,39 +59,13 @@ impl Provider {
             Ok(jkt) => jkt,
             Err(response) => return response,
         };
-        // RFC 8705 §3: a client certificate binds them when the client (or the provider, or
-        // the FAPI 2.0 profile) asks.
         let certificate = request
             .client_certificate
             .as_ref()
             .map(crate::ClientCertificate::thumbprint);
-        let bind_certificate = client.metadata.tls_client_certificate_bound_access_tokens
-            || config.certificate_bound_access_tokens
-            || config.fapi2();
-        // FAPI 2.0 accepts either sender constraint; `dpop_bound_access_tokens` asks for DPoP.
-        let constrained = jkt.is_some()
-            || (certificate.is_some()
-                && bind_certificate
-                && !client.metadata.dpop_bound_access_tokens);
-        if !constrained && config.sender_constraint_required(&client) {
-            return self.with_dpop_nonce(self.token_error(&OAuthError::new(
-                ErrorCode::InvalidDpopProof,
-                "this client's tokens are sender-constrained: the token request needs a DPoP proof (or, under FAPI 2.0, the client's TLS certificate)",
-            )));
-        }
-        // A client that asked for bound tokens gets no plain bearer token instead.
-        if client.metadata.tls_client_certificate_bound_access_tokens
-            && certificate.is_none()
-            && jkt.is_none()
-        {
-            return self.with_dpop_nonce(self.token_error(&OAuthError::invalid_request(
-                "the client registered tls_client_certificate_bound_access_tokens: present its certificate in the TLS handshake",
-            )));
-        }
-        let sender = Sender {
-            dpop_jkt: jkt.as_deref(),
-            certificate,
-            bind_certificate,
+        let sender = match Sender::of_request(config, &client, jkt.as_deref(), certificate) {
+            Ok(sender) => sender,
+            Err(error) => return self.with_dpop_nonce(self.token_error(&error)),
         };
         let outcome = self
             .run_grant(grant, &client, &params, request, sender)

@@ -232,7 +232,56 @@ pub(crate) struct Sender<'a> {
     pub(crate) bind_certificate: bool,
 }
 
-impl Sender<'_> {
+impl<'a> Sender<'a> {
+    /// What a token request by `client` binds its tokens to, given the thumbprints of its
+    /// DPoP proof key (`jkt`) and TLS client certificate; refused when the client, the
+    /// provider or its profile requires bound tokens and the request binds nothing:
+    /// - RFC 8705 §3: a certificate binds the tokens when the client registered
+    ///   `tls_client_certificate_bound_access_tokens`, the provider binds every certificate,
+    ///   or under FAPI 2.0; a client that registered it and sends neither a certificate nor
+    ///   a proof gets `invalid_request`, never a plain bearer token.
+    /// - RFC 9449 §5.2: a client that registered `dpop_bound_access_tokens` needs a proof.
+    /// - FAPI 2.0 §5.3.2.1: every token is sender-constrained, by DPoP or certificate.
+    pub(crate) fn of_request(
+        config: &crate::Config,
+        client: &Client,
+        jkt: Option<&'a str>,
+        certificate: Option<&'a str>,
+    ) -> Result<Self, OAuthError> {
+        let registered_certificate = client.metadata.tls_client_certificate_bound_access_tokens;
+        let sender = Self {
+            dpop_jkt: jkt,
+            certificate,
+            bind_certificate: registered_certificate
+                || config.certificate_bound_access_tokens
+                || config.fapi2(),
+        };
+        let dpop_required = client.metadata.dpop_bound_access_tokens;
+        let bound = if dpop_required {
+            jkt.is_some()
+        } else {
+            sender.is_bound()
+        };
+        if !bound && (dpop_required || config.fapi2()) {
+            return Err(OAuthError::new(
+                crate::ErrorCode::InvalidDpopProof,
+                "this client's tokens are sender-constrained: the token request needs a DPoP proof (or, under FAPI 2.0, the client's TLS certificate)",
+            ));
+        }
+        if !bound && registered_certificate {
+            return Err(OAuthError::invalid_request(
+                "the client registered tls_client_certificate_bound_access_tokens: present its certificate in the TLS handshake",
+            ));
+        }
+        Ok(sender)
+    }
+
+    /// Whether the issued tokens are bound to anything (what [`Sender::confirmation`] would
+    /// return, without allocating it).
+    fn is_bound(&self) -> bool {
+        self.dpop_jkt.is_some() || (self.certificate.is_some() && self.bind_certificate)
+    }
+
     /// The `cnf` of the issued tokens: the DPoP key when the request had a proof (the client
     /// asked for DPoP explicitly), else the certificate when tokens are bound to it.
     pub(crate) fn confirmation(&self) -> Option<Confirmation> {
