@@ -206,8 +206,10 @@ fn new_grant(client: &Client, user: Option<&UserId>) -> Grant {
     )
 }
 
+/// A token of `grant` with the OpenID Connect fields set as the issuance step sets them: a
+/// `claims` request on every token, the grant's authentication on refresh tokens.
 fn token(grant: &Grant, token_type: TokenType, expires_at: Option<OffsetDateTime>) -> TokenRecord {
-    TokenRecord::new(
+    let record = TokenRecord::new(
         random_hash(),
         token_type,
         grant,
@@ -216,7 +218,17 @@ fn token(grant: &Grant, token_type: TokenType, expires_at: Option<OffsetDateTime
         expires_at,
         None,
     )
+    .with_claims(CLAIMS_REQUEST);
+    match (&grant.authentication, token_type) {
+        (Some(authentication), TokenType::Refresh) => {
+            record.with_authentication(authentication.clone())
+        }
+        _ => record,
+    }
 }
+
+/// A `claims` request (OIDC Core §5.5) with both members, as a code and its tokens keep it.
+const CLAIMS_REQUEST: &str = r#"{"userinfo":{"email":{"essential":true},"phone_number":null},"id_token":{"acr":{"values":["urn:example:loa:2"]}}}"#;
 
 /// An access and a refresh token of `grant`, never expiring, the access token bound to a
 /// DPoP key and the refresh token to a client certificate (so that the kit's round trips
@@ -245,7 +257,7 @@ fn code_for(grant: &Grant, expires_at: OffsetDateTime) -> CodeRecord {
     )
     .with_nonce("n-0S6_WzA2Mj")
     .with_dpop_jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
-    .with_claims(r#"{"id_token":{"acr":{"essential":true}}}"#)
+    .with_claims(CLAIMS_REQUEST)
 }
 
 /// A stored code of a fresh grant of `client` for `user`, expiring a minute after
@@ -1350,10 +1362,16 @@ pub async fn rotation(store: Arc<dyn Storage>) {
         other => panic!("rotate_refresh: a rotated token is found as Retired, found {other:?}"),
     }
     for t in [&next_access, &next_refresh] {
-        found(
+        let stored = found(
             store.find_token(&t.hash).await,
             "rotate_refresh",
             "the new tokens are stored",
+        );
+        check_eq(
+            &*stored,
+            t,
+            "rotate_refresh",
+            "a successor is stored as given",
         );
     }
     let again = ok(

@@ -309,6 +309,10 @@ async fn refreshed_and_exchanged_tokens_are_jwts_too() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["iat"], NOW + 300);
     assert_eq!(claims["scope"], "offline_access read");
+    // The original authentication, kept with the refresh token.
+    assert_eq!(claims["auth_time"], NOW - 60);
+    assert_eq!(claims["acr"], "urn:example:pwd");
+    assert_eq!(claims["amr"], json!(["pwd"]));
     assert!(at_api(&h, token).await.is_ok());
     // Token exchange: a JWT subject token is one of ours, found by its hash.
     let response = h

@@ -49,6 +49,9 @@ enum Flaw {
     /// `sweep_clients` also removes clients whose expiry mark was cleared (it ignores
     /// `touch_client`).
     SweepIgnoresTouch,
+    /// `find_token` reads tokens back without their OpenID Connect fields (`claims`,
+    /// `authentication`), as a store that never wrote them would.
+    DropsOpenIdFields,
 }
 
 #[derive(Debug)]
@@ -248,10 +251,19 @@ impl TokenStore for Broken {
     }
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         let _shared = self.whole.read().await;
-        match self.inner.find_token(hash).await? {
-            Some(found) => Ok(Some(found)),
-            None => Ok(self.extra.lock().unwrap().get(hash).cloned()),
+        let found = match self.inner.find_token(hash).await? {
+            Some(found) => Some(found),
+            None => self.extra.lock().unwrap().get(hash).cloned(),
+        };
+        if self.flaw == Flaw::DropsOpenIdFields {
+            return Ok(found.map(|record| {
+                let mut record = TokenRecord::clone(&record);
+                record.claims = None;
+                record.authentication = None;
+                Arc::new(record)
+            }));
         }
+        Ok(found)
     }
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
         if self.swept(hash) {
@@ -550,4 +562,9 @@ async fn a_sweep_that_removes_touched_clients_is_caught() {
         "touch_client",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_forgets_the_openid_fields_of_tokens_is_caught() {
+    caught(Flaw::DropsOpenIdFields, testkit::tokens, "find_token").await;
 }

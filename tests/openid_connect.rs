@@ -1,6 +1,7 @@
 //! OpenID Connect (Core 1.0, Discovery 1.0) through the public API: ID tokens on the code
-//! flow and on refresh, the PKCE-or-nonce rule, `prompt` and `max_age`, the `claims`
-//! parameter, userinfo, the JWK Set and discovery. The ID tokens are verified with the
+//! flow and on refresh (keeping the original authentication), the PKCE-or-nonce rule,
+//! `prompt` and `max_age`, the `claims` parameter (both members, across refreshes),
+//! userinfo, the JWK Set and discovery. The ID tokens are verified with the
 //! published JWK Set only, as a relying party would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -376,10 +377,36 @@ async fn prompt_none_and_max_age() {
     assert!(matches!(refused, Err(AuthorizeError::Redirect(_))));
 }
 
+/// `grant_type=refresh_token` with `refresh_token`, and more (`&scope=...`); the answer's
+/// body, which must be a success.
+async fn refresh(h: &Harness, client: &TestClient, token: &str, extra: &str) -> serde_json::Value {
+    let body = format!("grant_type=refresh_token&refresh_token={token}{extra}");
+    let response = h.token(client, &body).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    response.json_body().unwrap()
+}
+
+/// The userinfo answer (JSON) for an access token.
+async fn userinfo(h: &Harness, access_token: &str) -> serde_json::Value {
+    let header = format!("Bearer {access_token}");
+    let response = h.provider.userinfo(&BearerRequest::header(&header)).await;
+    assert_eq!(response.status, 200);
+    response.json_body().unwrap()
+}
+
+/// OIDC Core §12.2: a refreshed ID token keeps `iss`, `sub`, `aud` and the original
+/// authentication's `auth_time`, `acr` and `amr`; its `iat` is new and it has no `nonce`.
+/// Twice, so that the rotated successor keeps the authentication too.
 #[tokio::test]
-async fn a_refresh_returns_a_new_id_token_without_a_nonce() {
+async fn a_refreshed_id_token_keeps_the_original_authentication_and_has_no_nonce() {
     let h = oidc_harness();
     let client = h.confidential().await;
+    let auth_time = h.provider.now() - time::Duration::minutes(5);
     let code = approve(
         &h,
         &query(
@@ -387,27 +414,192 @@ async fn a_refresh_returns_a_new_id_token_without_a_nonce() {
             "openid offline_access",
             &format!("&nonce=n1{PKCE}"),
         ),
+        auth_time,
+    )
+    .await
+    .param("code")
+    .unwrap();
+    let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
+    let first = verify(&h, body["id_token"].as_str().unwrap());
+    assert_eq!(first["nonce"], "n1");
+    let mut refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        h.clock.advance(time::Duration::minutes(1));
+        let refreshed = refresh(&h, &client, &refresh_token, "").await;
+        let claims = verify(
+            &h,
+            refreshed["id_token"]
+                .as_str()
+                .expect("a refreshed id_token"),
+        );
+        for kept in ["iss", "sub", "aud", "auth_time", "acr", "amr"] {
+            assert_eq!(claims[kept], first[kept], "{kept}");
+        }
+        assert_eq!(claims["auth_time"], auth_time.unix_timestamp());
+        assert_eq!(claims["acr"], "urn:example:pwd");
+        assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+        assert_eq!(claims["iat"], h.provider.now().unix_timestamp());
+        assert_ne!(claims["iat"], first["iat"]);
+        assert!(claims.get("nonce").is_none());
+        let next = refreshed["refresh_token"].as_str().expect("rotated");
+        assert_ne!(next, refresh_token);
+        refresh_token = next.to_owned();
+    }
+}
+
+/// Without rotation the refresh token is used again as it is, and keeps the authentication.
+#[tokio::test]
+async fn without_rotation_a_refreshed_id_token_keeps_the_original_authentication() {
+    let config = builder()
+        .scopes(ScopeSet::parse("openid profile email phone read offline_access").unwrap())
+        .rotate_refresh_tokens(false)
+        .build()
+        .unwrap();
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let store = Arc::new(MemoryStore::new());
+    let provider = Provider::builder(config, store.clone())
+        .clock(Arc::new(clock.clone()))
+        .entropy(Arc::new(SeededEntropy::new(7)))
+        .signing_keys(keys())
+        .claims_source(Arc::new(Directory))
+        .build();
+    let h = Harness {
+        provider,
+        clock,
+        store,
+    };
+    let client = h.confidential().await;
+    let auth_time = h.provider.now() - time::Duration::minutes(2);
+    let asked = urlencode(r#"{"userinfo":{"phone_number":null}}"#);
+    let code = approve(
+        &h,
+        &query(
+            &client,
+            "openid offline_access",
+            &format!("&claims={asked}{PKCE}"),
+        ),
+        auth_time,
+    )
+    .await
+    .param("code")
+    .unwrap();
+    let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
+    let refresh_token = body["refresh_token"].as_str().unwrap();
+    for _ in 0..2 {
+        h.clock.advance(time::Duration::minutes(1));
+        let refreshed = refresh(&h, &client, refresh_token, "").await;
+        assert!(refreshed.get("refresh_token").is_none(), "not rotated");
+        let claims = verify(&h, refreshed["id_token"].as_str().unwrap());
+        assert_eq!(claims["auth_time"], auth_time.unix_timestamp());
+        assert_eq!(claims["acr"], "urn:example:pwd");
+        assert!(claims.get("phone_number").is_none());
+        let info = userinfo(&h, refreshed["access_token"].as_str().unwrap()).await;
+        assert_eq!(info["phone_number"], "+31 20 123 4567");
+    }
+}
+
+/// OIDC Core §5.5: what the `userinfo` member asks for is at userinfo and not in the ID
+/// token, what the `id_token` member asks for the other way round (`essential` and `values`
+/// changing nothing), beyond the scopes (here none that release claims); and both hold for
+/// the tokens of every refresh, a refresh narrowed to drop `openid` included.
+#[tokio::test]
+async fn the_userinfo_member_of_the_claims_parameter_is_honoured_and_survives_refreshes() {
+    let h = oidc_harness();
+    let client = h.confidential().await;
+    let asked = urlencode(
+        r#"{"userinfo":{"phone_number":null,"name":{"essential":true}},"id_token":{"preferred_username":{"values":["alice"]}}}"#,
+    );
+    let code = approve(
+        &h,
+        &query(
+            &client,
+            "openid offline_access",
+            &format!("&claims={asked}{PKCE}"),
+        ),
         h.provider.now(),
     )
     .await
     .param("code")
     .unwrap();
     let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
-    h.clock.advance(time::Duration::minutes(1));
-    let refresh = format!(
-        "grant_type=refresh_token&refresh_token={}",
-        body["refresh_token"].as_str().unwrap()
+    let at_userinfo = serde_json::json!({
+        "sub": "alice",
+        "phone_number": "+31 20 123 4567",
+        "name": "Alice Example",
+    });
+    let check = |id_token: &str| {
+        let claims = verify(&h, id_token);
+        assert_eq!(claims["preferred_username"], "alice");
+        assert!(claims.get("phone_number").is_none());
+        assert!(claims.get("name").is_none());
+    };
+    check(body["id_token"].as_str().unwrap());
+    assert_eq!(
+        userinfo(&h, body["access_token"].as_str().unwrap()).await,
+        at_userinfo
     );
-    let refreshed: serde_json::Value = h.token(&client, &refresh).await.json_body().unwrap();
-    let claims = verify(
+    let mut refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let refreshed = refresh(&h, &client, &refresh_token, "").await;
+        check(refreshed["id_token"].as_str().unwrap());
+        assert_eq!(
+            userinfo(&h, refreshed["access_token"].as_str().unwrap()).await,
+            at_userinfo
+        );
+        refresh_token = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    }
+    // A refresh without `openid`: no ID token, no userinfo; the next one with the grant's
+    // scopes has both again, with what the claims request asked for.
+    let narrowed = refresh(&h, &client, &refresh_token, "&scope=offline_access").await;
+    assert!(narrowed.get("id_token").is_none());
+    let header = format!("Bearer {}", narrowed["access_token"].as_str().unwrap());
+    let refused = h.provider.userinfo(&BearerRequest::header(&header)).await;
+    assert_eq!(refused.status, 403);
+    let again = refresh(&h, &client, narrowed["refresh_token"].as_str().unwrap(), "").await;
+    check(again["id_token"].as_str().unwrap());
+    assert_eq!(
+        userinfo(&h, again["access_token"].as_str().unwrap()).await,
+        at_userinfo
+    );
+
+    // Without a claims request, the same scopes release nothing beyond `sub`.
+    let plain = h.tokens(&client, "openid").await;
+    assert_eq!(
+        userinfo(&h, plain["access_token"].as_str().unwrap()).await,
+        serde_json::json!({"sub": "alice"})
+    );
+}
+
+/// The `userinfo` member is honoured in signed userinfo responses (OIDC Core §5.3.2) too.
+#[tokio::test]
+async fn signed_userinfo_has_the_claims_the_userinfo_member_asks_for() {
+    let h = oidc_harness();
+    let client = h
+        .register(
+            ClientRegistration::new("Signed", REDIRECT).with_metadata(
+                ClientMetadata::default().with_userinfo_signed_response_alg("RS256"),
+            ),
+        )
+        .await;
+    let asked = urlencode(r#"{"userinfo":{"email":null},"id_token":{"name":null}}"#);
+    let code = approve(
         &h,
-        refreshed["id_token"]
-            .as_str()
-            .expect("a refreshed id_token"),
-    );
+        &query(&client, "openid", &format!("&claims={asked}{PKCE}")),
+        h.provider.now(),
+    )
+    .await
+    .param("code")
+    .unwrap();
+    let body: serde_json::Value = h.exchange_code(&client, &code).await.json_body().unwrap();
+    let header = format!("Bearer {}", body["access_token"].as_str().unwrap());
+    let response = h.provider.userinfo(&BearerRequest::header(&header)).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/jwt"));
+    let claims = verify(&h, std::str::from_utf8(&response.body).unwrap());
     assert_eq!(claims["sub"], "alice");
-    assert_eq!(claims["aud"], client.id.as_str());
-    assert!(claims.get("nonce").is_none());
+    assert_eq!(claims["email"], "alice@example.com");
+    assert!(claims.get("name").is_none());
+    assert!(claims.get("email_verified").is_none());
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! A strict relying party that no one here wrote, the `openidconnect` crate, against a
 //! provider served over loopback HTTP by the `axum` feature's router: discovery, the code
 //! flow with PKCE and a nonce, ID token validation (signature from `jwks_uri`, `iss`, `aud`,
-//! `exp`, `nonce`, `at_hash`) and UserInfo.
+//! `exp`, `nonce`, `at_hash`) and UserInfo; a refresh, its ID token and the `claims` request.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
@@ -317,4 +317,116 @@ async fn the_openidconnect_crate_accepts_pairwise_subjects_and_signed_userinfo()
         .request_async(&http)
         .await;
     assert!(wrong.is_err());
+}
+
+/// OIDC Core §12.2 and §5.5 through the same strict RP: the ID token of a refresh verifies
+/// (signature, `iss`, `aud`, `exp`, `at_hash`) with no `nonce` (the sign-in's nonce is
+/// refused), keeps the sign-in's `sub`, `auth_time` and `amr`, and has what the `claims`
+/// request's `id_token` member asks for; userinfo with the refreshed access token has what
+/// its `userinfo` member asks for (scopes releasing neither).
+#[tokio::test]
+async fn the_openidconnect_crate_verifies_a_refreshed_id_token_and_its_userinfo() {
+    let (issuer, provider) = serve().await;
+    let registered = provider
+        .register_client(ClientRegistration::new("RP", REDIRECT))
+        .await
+        .unwrap();
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.client.id.as_str().to_owned()),
+        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _state, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("offline_access".into()))
+        .add_extra_param(
+            "claims",
+            r#"{"userinfo":{"email":null},"id_token":{"name":{"essential":true}}}"#,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_verifier = client.id_token_verifier();
+    let first: CoreIdTokenClaims = tokens
+        .id_token()
+        .expect("an id_token")
+        .claims(&id_verifier, &nonce)
+        .unwrap()
+        .clone();
+    assert!(first.auth_time().is_some());
+    assert!(first.name().is_some());
+    assert!(first.email().is_none());
+
+    let refreshed = client
+        .exchange_refresh_token(tokens.refresh_token().expect("a refresh token"))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_token = refreshed.id_token().expect("a refreshed id_token");
+    let without_nonce = |nonce: Option<&Nonce>| match nonce {
+        None => Ok(()),
+        Some(_) => Err("a refreshed ID token has a nonce".to_owned()),
+    };
+    let claims = id_token.claims(&id_verifier, without_nonce).unwrap();
+    assert!(id_token.claims(&id_verifier, &nonce).is_err());
+    assert_eq!(claims.subject(), first.subject());
+    assert_eq!(claims.issuer(), first.issuer());
+    assert_eq!(claims.audiences(), first.audiences());
+    assert_eq!(claims.auth_time(), first.auth_time());
+    assert_eq!(claims.auth_method_refs(), first.auth_method_refs());
+    assert!(claims.auth_method_refs().is_some());
+    assert_eq!(
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
+        Some("Demo User")
+    );
+    assert!(claims.email().is_none());
+    let expected = AccessTokenHash::from_token(
+        refreshed.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&id_verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    let info: CoreUserInfoClaims = client
+        .user_info(
+            refreshed.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .unwrap()
+        .request_async(&http)
+        .await
+        .unwrap();
+    assert_eq!(info.email().map(|e| e.as_str()), Some("demo@example.com"));
+    assert!(info.name().is_none());
+    assert!(info.preferred_username().is_none());
 }

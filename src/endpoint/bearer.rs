@@ -147,6 +147,12 @@ impl Principal {
     pub fn audience(&self) -> &[String] {
         &self.record.audience
     }
+
+    /// The OpenID Connect `claims` request the token carries, for userinfo.
+    #[cfg_attr(not(feature = "jose"), allow(dead_code))]
+    pub(crate) fn claims_request(&self) -> Option<&str> {
+        self.record.claims.as_deref()
+    }
 }
 
 /// Why a resource request was refused; renders the RFC 6750 §3 challenge.

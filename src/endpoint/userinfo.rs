@@ -17,7 +17,9 @@ impl Provider {
     /// be valid and carry `openid` (else 401 `invalid_token` or 403 `insufficient_scope`,
     /// with the RFC 6750 challenge); a DPoP-bound token comes with its proof, naming the
     /// advertised userinfo URL ([`BearerRequest::with_dpop`]; the `axum` router passes the
-    /// `DPoP` header on). The answer is `sub` and the claims its scopes release, from the
+    /// `DPoP` header on). The answer is `sub` and the claims its scopes release, with those
+    /// the `userinfo` member of the authorization request's `claims` parameter names (OIDC
+    /// Core §5.5; kept with the grant's tokens, refreshed ones too), from the
     /// [`ClaimsSource`](crate::oidc::ClaimsSource), as JSON; or, for a client that
     /// registered `userinfo_signed_response_alg`, as a JWT signed with that algorithm
     /// (`application/jwt`, with `iss`, `aud` the client and `iat`; OIDC Core §5.3.2). `sub`
@@ -33,7 +35,13 @@ impl Provider {
         let Some(user) = principal.user() else {
             return BearerError::insufficient_scope(&openid).to_response(self);
         };
-        let names = released(principal.scopes(), None, ClaimsMember::UserInfo);
+        // The scopes' claims, and those the `claims` request's `userinfo` member names
+        // (OIDC Core §5.5), which the token carries from its authorization.
+        let names = released(
+            principal.scopes(),
+            principal.claims_request(),
+            ClaimsMember::UserInfo,
+        );
         let internal = || {
             BearerError::new(
                 ErrorCode::ServerError,

@@ -283,6 +283,7 @@ pub(crate) async fn redeem(
                 claims: record.claims.as_deref(),
                 authentication: record.grant.authentication.as_ref(),
             }),
+        claims: record.claims.as_deref(),
     };
     let tokens = match issue::issue(cx, plan, Commit::RedeemCode(&hash)).await? {
         Issued::Tokens(tokens) => tokens,

@@ -58,6 +58,7 @@ pub(crate) async fn issue(
         issued_token_type: None,
         sender,
         id_token: None,
+        claims: None,
     };
     match issue::issue(cx, plan, Commit::NewGrant).await? {
         Issued::Tokens(tokens) => Ok(tokens),

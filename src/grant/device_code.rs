@@ -281,6 +281,7 @@ pub(crate) async fn poll(
                     .scopes
                     .contains(crate::grant::openid::OPENID)
                     .then(IdTokenPlan::default),
+                claims: None,
             };
             // One atomic step: of concurrent polls that saw the approval, one gets tokens.
             match issue::issue(cx, plan, Commit::RedeemDevice(&hash)).await? {

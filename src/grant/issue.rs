@@ -217,6 +217,10 @@ pub(crate) struct Issue<'a> {
     pub(crate) sender: Sender<'a>,
     /// An ID token comes too (a user's grant with scope `openid`).
     pub(crate) id_token: Option<IdTokenPlan<'a>>,
+    /// The OpenID Connect `claims` request of the authorization (OIDC Core §5.5), kept on
+    /// every token issued: the access token's for userinfo, the refresh token's for the
+    /// tokens of the next refresh.
+    pub(crate) claims: Option<&'a str>,
 }
 
 /// What a token request's sender proved possession of, for sender-constrained tokens.
@@ -296,7 +300,8 @@ impl<'a> Sender<'a> {
 }
 
 /// What the ID token of an issue says beyond the grant: the authorization request's `nonce`
-/// and `claims` request (none on refresh, OIDC Core §12.2) and how the user authenticated.
+/// (none on refresh, OIDC Core §12.2), its `claims` request and how the user authenticated
+/// (on refresh, both as the refresh token kept them).
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(not(feature = "jose"), allow(dead_code))]
 pub(crate) struct IdTokenPlan<'a> {
@@ -505,6 +510,9 @@ fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<Token
             if let (Some(confirmation), true) = (issue.sender.confirmation(), client.is_public()) {
                 record = record.with_confirmation(confirmation);
             }
+            // What the ID tokens of later refreshes repeat (OIDC Core §12.2).
+            record.authentication.clone_from(&grant.authentication);
+            record.claims = issue.claims.map(str::to_owned);
             records.push(record);
             Some(token)
         }
@@ -525,6 +533,8 @@ fn mint(cx: &Context, issue: &Issue<'_>, jwt: bool) -> (TokenResponse, Vec<Token
     if let Some(confirmation) = issue.sender.confirmation() {
         access_record = access_record.with_confirmation(confirmation);
     }
+    // The userinfo endpoint reads the `claims` request's `userinfo` member from here.
+    access_record.claims = issue.claims.map(str::to_owned);
     records.insert(0, access_record);
     let expires_in = access_expires.map(|at| (at - now).whole_seconds().max(0));
     (

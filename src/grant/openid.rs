@@ -16,6 +16,10 @@ pub(crate) const MAX_NONCE_LEN: usize = 512;
 /// The most claims a `claims` request may name, over both of its members.
 pub(crate) const MAX_REQUESTED_CLAIMS: usize = 64;
 
+/// The longest `claims` request accepted (bytes of JSON text), whatever the request
+/// parameter limits: it is stored with the code and with every token of the grant.
+pub(crate) const MAX_CLAIMS_REQUEST_LEN: usize = 4 * 1024;
+
 /// The `prompt` parameter (OIDC Core §3.1.2.1): what the client asks the host's pages to do.
 /// The host reads it through [`crate::PendingAuthorization::prompt`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -203,6 +207,9 @@ impl ClaimsMember {
 /// `essential` is a boolean, `values` an array; other members are ignored.
 pub(crate) fn check_claims_request(text: &str) -> Result<(), OAuthError> {
     let invalid = |why: &str| OAuthError::invalid_request(format!("the claims parameter {why}"));
+    if text.len() > MAX_CLAIMS_REQUEST_LEN {
+        return Err(invalid("is longer than 4096 bytes"));
+    }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| invalid("is not valid JSON"))?;
     let object = value
@@ -284,6 +291,16 @@ mod tests {
         ] {
             assert!(check_claims_request(bad).is_err(), "{bad}");
         }
+        // Stored with every token of the grant: bounded whatever the parameter limits.
+        let padding = " ".repeat(MAX_CLAIMS_REQUEST_LEN);
+        let long = format!(r#"{{"userinfo":{{"name":null}}{padding}}}"#);
+        let refused = check_claims_request(&long)
+            .err()
+            .and_then(|e| e.description);
+        assert!(
+            refused.as_deref().is_some_and(|d| d.contains("4096 bytes")),
+            "{refused:?}"
+        );
         let names = requested_claims(
             Some(r#"{"id_token":{"email":null}}"#),
             ClaimsMember::IdToken,

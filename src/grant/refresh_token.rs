@@ -146,13 +146,14 @@ pub(crate) async fn refresh(
     let scopes = narrowed(&record.scopes, request.scope)?;
     let family_expires_at = record.family_expires_at;
     // The record is not needed any more: its fields move into the grant, not cloned.
-    let grant = grant_of(record);
+    let (grant, claims) = grant_of(record);
+    let claims = claims.as_deref();
     let scopes = scopes.unwrap_or_else(|| grant.scopes.clone());
     let audience = narrowed_audience(cx, &grant.audience, request.resources, &scopes)?;
     // OIDC Core §12.2: a refresh of an `openid` grant may return a new ID token, without a
-    // nonce. (The original authentication time is not kept with refresh tokens, so it has no
-    // `auth_time`.)
-    let scopes_for_id = scopes.clone();
+    // nonce, with the `auth_time`, `acr` and `amr` of the original authentication (kept with
+    // the refresh token) and the claims the `claims` request asked for.
+    let id_token = openid_plan(&scopes, &grant, claims);
     // Public clients' refresh tokens always rotate (RFC 9700 §4.14.2).
     let rotate = cx.config().rotate_refresh_tokens || client.is_public();
     let tokens = if rotate {
@@ -160,13 +161,14 @@ pub(crate) async fn refresh(
         let plan = Issue {
             client,
             grant: &grant,
-            scopes: scopes.clone(),
-            audience: audience.clone(),
+            scopes,
+            audience,
             refresh: Refresh::Successor(family_expires_at),
             not_after: None,
             issued_token_type: None,
             sender,
-            id_token: openid_plan(&scopes_for_id),
+            id_token,
+            claims,
         };
         let commit = Commit::Rotate {
             old: &hash,
@@ -183,13 +185,14 @@ pub(crate) async fn refresh(
         let plan = Issue {
             client,
             grant: &grant,
-            scopes: scopes.clone(),
-            audience: audience.clone(),
+            scopes,
+            audience,
             refresh: Refresh::No,
             not_after: None,
             issued_token_type: None,
             sender,
-            id_token: openid_plan(&scopes_for_id),
+            id_token,
+            claims,
         };
         match issue::issue(cx, plan, Commit::Join).await? {
             Issued::Tokens(tokens) => tokens,
@@ -203,10 +206,18 @@ pub(crate) async fn refresh(
 }
 
 /// The ID token of a refresh whose access token has `scopes`: only with `openid`.
-fn openid_plan(scopes: &ScopeSet) -> Option<IdTokenPlan<'static>> {
+fn openid_plan<'a>(
+    scopes: &ScopeSet,
+    grant: &'a Grant,
+    claims: Option<&'a str>,
+) -> Option<IdTokenPlan<'a>> {
     scopes
         .contains(crate::grant::openid::OPENID)
-        .then(IdTokenPlan::default)
+        .then_some(IdTokenPlan {
+            nonce: None,
+            claims,
+            authentication: grant.authentication.as_ref(),
+        })
 }
 
 /// The scopes a refresh asks for: never more than the grant's (RFC 6749 §6). `None`: the
@@ -223,9 +234,10 @@ fn narrowed(granted: &ScopeSet, asked: Option<&str>) -> Result<Option<ScopeSet>,
     }
 }
 
-/// The grant record a refresh token belongs to (it exists already; stores keep it as is).
-fn grant_of(record: TokenRecord) -> Grant {
-    Grant::new(
+/// The grant record a refresh token belongs to (it exists already; stores keep it as is),
+/// with the user's authentication the token kept, and its `claims` request.
+fn grant_of(record: TokenRecord) -> (Grant, Option<String>) {
+    let mut grant = Grant::new(
         record.grant_id,
         record.client_id,
         record.user,
@@ -233,7 +245,9 @@ fn grant_of(record: TokenRecord) -> Grant {
         GrantType::RefreshToken,
         record.issued_at,
     )
-    .with_audience(record.audience)
+    .with_audience(record.audience);
+    grant.authentication = record.authentication;
+    (grant, record.claims)
 }
 
 #[cfg(test)]

@@ -240,6 +240,7 @@ async fn issue_exchanged(
         issued_token_type: Some(ACCESS_TOKEN_TYPE),
         sender,
         id_token: None,
+        claims: None,
     };
     match issue::issue(cx, plan, commit).await? {
         Issued::Tokens(tokens) => Ok(tokens),

@@ -98,6 +98,10 @@ pub(super) struct TokenExt<'a> {
     audience: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     confirmation: Option<&'a Confirmation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authentication: Option<&'a Authentication>,
 }
 
 impl<'a> TokenExt<'a> {
@@ -105,6 +109,8 @@ impl<'a> TokenExt<'a> {
         Self {
             audience: &token.audience,
             confirmation: token.confirmation.as_ref(),
+            claims: token.claims.as_deref(),
+            authentication: token.authentication.as_ref(),
         }
     }
 }
@@ -116,6 +122,10 @@ pub(super) struct StoredTokenExt {
     pub(super) audience: Vec<String>,
     #[serde(default)]
     pub(super) confirmation: Option<Confirmation>,
+    #[serde(default)]
+    pub(super) claims: Option<String>,
+    #[serde(default)]
+    pub(super) authentication: Option<Authentication>,
 }
 
 #[cfg(test)]
@@ -171,12 +181,28 @@ mod tests {
             None,
             None,
         )
-        .with_confirmation(Confirmation::Jkt("k".into()));
+        .with_confirmation(Confirmation::Jkt("k".into()))
+        .with_claims(r#"{"userinfo":{"name":null}}"#)
+        .with_authentication(Authentication::new(at).with_acr("a"));
         let text = serde_json::to_string(&TokenExt::of(&token)).unwrap_or_default();
         let back: StoredTokenExt = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(
-            (back.audience, back.confirmation),
-            (token.audience, token.confirmation)
+            (
+                back.audience,
+                back.confirmation,
+                back.claims,
+                back.authentication
+            ),
+            (
+                token.audience,
+                token.confirmation,
+                token.claims,
+                token.authentication
+            )
         );
+        // A row written before these fields existed reads back without them.
+        let old: StoredTokenExt = serde_json::from_str(r#"{"audience":["x"]}"#).unwrap_or_default();
+        assert!(old.claims.is_none() && old.authentication.is_none());
+        assert_eq!(old.audience, ["x"]);
     }
 }

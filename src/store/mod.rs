@@ -248,10 +248,23 @@ pub struct TokenRecord {
     /// The key the token is bound to, if it is sender-constrained (RFC 9449, RFC 8705).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<Confirmation>,
+    /// The OpenID Connect `claims` request (Core §5.5) of the authorization the token
+    /// descends from, as the JSON text validated at the authorization endpoint (at most
+    /// 4 KiB): the userinfo
+    /// endpoint releases what its `userinfo` member names, and ID tokens issued at refresh
+    /// what its `id_token` member names. Every token of the family carries it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
+    /// For a refresh token: how and when the user authenticated for the grant (its
+    /// [`Grant::authentication`]), so that an ID token issued at refresh keeps the original
+    /// `auth_time`, `acr` and `amr` (OpenID Connect Core §12.2). Rotation carries it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<Authentication>,
 }
 
 impl TokenRecord {
-    /// A token record, with its grant's audience and no confirmation.
+    /// A token record, with its grant's audience and no confirmation, `claims` request or
+    /// authentication.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         hash: TokenHash,
@@ -274,6 +287,8 @@ impl TokenRecord {
             family_expires_at,
             audience: grant.audience.clone(),
             confirmation: None,
+            claims: None,
+            authentication: None,
         }
     }
 
@@ -286,6 +301,18 @@ impl TokenRecord {
     /// The same token bound to a proof-of-possession key.
     pub fn with_confirmation(mut self, confirmation: Confirmation) -> Self {
         self.confirmation = Some(confirmation);
+        self
+    }
+
+    /// The same token with an OpenID Connect `claims` request (JSON text).
+    pub fn with_claims(mut self, claims: impl Into<String>) -> Self {
+        self.claims = Some(claims.into());
+        self
+    }
+
+    /// The same token with the user's authentication recorded (for refresh tokens).
+    pub fn with_authentication(mut self, authentication: Authentication) -> Self {
+        self.authentication = Some(authentication);
         self
     }
 

@@ -587,6 +587,8 @@ fn token_from(row: &PgRow) -> Result<TokenRecord, StoreError> {
         family_expires_at: get(row, "family_expires_at")?,
         audience: ext.audience,
         confirmation: ext.confirmation,
+        claims: ext.claims,
+        authentication: ext.authentication,
     })
 }
 

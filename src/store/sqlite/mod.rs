@@ -540,6 +540,8 @@ fn token_from(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
         family_expires_at: optional_time_from(row, "family_expires_at")?,
         audience: ext.audience,
         confirmation: ext.confirmation,
+        claims: ext.claims,
+        authentication: ext.authentication,
     })
 }
 
