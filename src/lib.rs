@@ -13,6 +13,8 @@ mod clock;
 mod config;
 pub mod danger;
 #[cfg(feature = "jose")]
+mod derived_secret;
+#[cfg(feature = "jose")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 pub mod dpop;
 mod endpoint;
