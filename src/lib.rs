@@ -67,7 +67,7 @@ pub use client::{
 pub use clock::{Clock, SystemClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,
-    PkceRequirement, RegistrationPolicy,
+    MtlsEndpointAliases, PkceRequirement, RegistrationPolicy,
 };
 pub use endpoint::authorize::{
     AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,

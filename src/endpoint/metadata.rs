@@ -168,6 +168,28 @@ impl Provider {
         }
         // RFC 8705 §3.3: tokens are bound to the client certificate of clients that ask.
         put("tls_client_certificate_bound_access_tokens", true.into());
+        // RFC 8705 §5: the host's mTLS listener, for the endpoints advertised here.
+        if let Some(aliases) = config.mtls_endpoint_aliases() {
+            let served = [
+                Some(endpoints.token),
+                endpoints.revocation,
+                endpoints.introspection,
+                endpoints.pushed_authorization,
+                endpoints.userinfo,
+                endpoints.device_authorization,
+            ];
+            let listed: serde_json::Map<String, serde_json::Value> = aliases
+                .entries(&config.endpoints)
+                .into_iter()
+                .zip(served)
+                .filter_map(|((name, alias, _), served)| {
+                    served.and(alias).map(|url| (name.to_owned(), url.into()))
+                })
+                .collect();
+            if !listed.is_empty() {
+                put("mtls_endpoint_aliases", listed.into());
+            }
+        }
         // RFC 9126 §5.
         if let Some(path) = endpoints.pushed_authorization {
             put(
