@@ -755,12 +755,12 @@ async fn the_fapi2_preset_never_offers_it() {
         .security_profile(tessera::SecurityProfile::Fapi2)
         .scopes(tessera::ScopeSet::parse("accounts").unwrap())
         .grant_types([GrantType::AuthorizationCode, GrantType::ClientCredentials])
-        .danger(common::Danger::new().open_registration())
-        .build();
-    let Ok(config) = config else {
-        // The preset refuses open registration: then use the host API only.
-        return fapi_host_only().await;
-    };
+        // The profile refuses open registration (a `danger` setting): a token instead.
+        .registration(tessera::RegistrationPolicy::InitialAccessToken(vec![
+            tessera::TokenHash::of("initial"),
+        ]))
+        .build()
+        .unwrap();
     let provider = Provider::builder(config, Arc::new(MemoryStore::new()))
         .client_secret_jwt_key(&KEY)
         .build();
@@ -770,9 +770,33 @@ async fn the_fapi2_preset_never_offers_it() {
         .unwrap();
     assert!(!methods.contains(&json!("client_secret_jwt")));
     let body = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_jwt"});
-    let response = provider.register(body.to_string().as_bytes(), None).await;
+    let response = provider
+        .register(body.to_string().as_bytes(), Some("Bearer initial"))
+        .await;
+    assert_eq!(response.status, 400);
     assert_eq!(error_of(&response), "invalid_client_metadata");
     fapi_host_only().await;
+
+    // A client_secret_jwt client registered elsewhere on the same store is refused by a FAPI
+    // provider, before anything else is looked at.
+    let store = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
+    let plain = provider_on(store.clone(), &clock, Some(&KEY));
+    let (id, secret) = register(&plain).await;
+    let fapi = Provider::builder(
+        Config::builder(ISSUER)
+            .security_profile(tessera::SecurityProfile::Fapi2)
+            .grant_types([GrantType::AuthorizationCode, GrantType::ClientCredentials])
+            .build()
+            .unwrap(),
+        store,
+    )
+    .clock(Arc::new(clock))
+    .client_secret_jwt_key(&KEY)
+    .build();
+    let now = fapi.now().unix_timestamp();
+    let description = refused(&client_credentials(&fapi, &hs256(&secret, &claims(&id, now))).await);
+    assert!(description.contains("FAPI 2.0"), "{description}");
 }
 
 async fn fapi_host_only() {

@@ -344,7 +344,7 @@ impl Provider {
                     .client_secret_keys()
                     .and_then(|keys| keys.secret_of(&client.id, stored));
                 if secret.is_none() {
-                    tracing::error!(target: "tessera::client_auth", client_id = %id, "a client_secret_jwt client whose secret no client_secret_jwt key of this provider derives (the key was changed without client_secret_jwt_previous_key, or removed)");
+                    tracing::warn!(target: "tessera::client_auth", client_id = %id, "a client_secret_jwt client whose secret no client_secret_jwt key of this provider derives (the key was changed without client_secret_jwt_previous_key, or removed)");
                 }
                 secret
             }
