@@ -410,12 +410,12 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<ApplicationType>,
     /// `id_token_signed_response_alg` (OpenID Connect Dynamic Registration §2): the algorithm
-    /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
+    /// of the client's ID tokens (`RS256`, the default, `ES256`, `EdDSA` or `PS256`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
     /// `userinfo_signed_response_alg` (OpenID Connect Dynamic Registration §2, Core §5.3.2):
     /// the userinfo endpoint answers this client with a JWT (`application/jwt`, with `iss`
-    /// and `aud`) signed with this algorithm (`RS256`, `ES256` or `EdDSA`); `None`: plain JSON.
+    /// and `aud`) signed with this algorithm (`RS256`, `ES256`, `EdDSA` or `PS256`); `None`: plain JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
     /// `subject_type` (OpenID Connect Dynamic Registration §2, Core §8): `pairwise` gives the
@@ -447,14 +447,14 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<crate::jose::JwkSet>,
     /// `token_endpoint_auth_signing_alg` (RFC 7591 §2): the only algorithm the client's
-    /// assertions may use (`RS256`, `ES256` or `EdDSA`); without it, the algorithm of the key
+    /// assertions may use (`RS256`, `ES256`, `EdDSA` or `PS256`); without it, the algorithm of the key
     /// the assertion names. `HS256`, and only that, for a [`AuthMethod::ClientSecretJwt`]
     /// client (registration sets it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
     /// `request_object_signing_alg` (RFC 9101 §10.5, OpenID Connect Dynamic Registration §2):
-    /// the only algorithm the client's request objects may use (`RS256`, `ES256` or
-    /// `EdDSA`); without it, the algorithm of the key of its `jwks` the object names.
+    /// the only algorithm the client's request objects may use (`RS256`, `ES256`, `EdDSA` or
+    /// `PS256`); without it, the algorithm of the key of its `jwks` the object names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<String>,
     /// `require_signed_request_object` (RFC 9101 §10.5): the client's authorization requests

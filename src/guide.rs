@@ -203,7 +203,7 @@ pub mod fapi2 {
     //! server, and [`ConfigBuilder::build`](crate::ConfigBuilder::build) refuses a later setting
     //! that contradicts it with [`ConfigError::Profile`](crate::ConfigError::Profile). Give the
     //! provider [`ProviderBuilder::signing_keys`](crate::ProviderBuilder::signing_keys) with an
-    //! ES256 or EdDSA key if it speaks OpenID Connect, and keep DPoP on (the default) or hand tessera the clients' TLS certificates (RFC 8705).
+    //! ES256, EdDSA or PS256 key if it speaks OpenID Connect, and keep DPoP on (the default) or hand tessera the clients' TLS certificates (RFC 8705).
     //!
     //! | FAPI 2.0 requirement (Security Profile §5.3.2, §5.4) | tessera | test (`tests/fapi.rs` unless named) |
     //! |---|---|---|
@@ -225,7 +225,7 @@ pub mod fapi2 {
     //! | with DPoP, support `dpop_jkt` | always | `tests/dpop.rs::dpop_jkt_binds_the_code_to_the_key` |
     //! | no HTTP 307 after user credentials | the host's login page: answer its form with 303 | the host's job |
     //! | CSRF protection of the host's pages, user authentication | the host's job | — |
-    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, request objects (JAR), DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway (PS256 is not offered) | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused` |
+    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, request objects (JAR), DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway; PS256 (an RSA key whose JWK says `"alg":"PS256"`) accepted everywhere | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused`, `ps256_assertions_are_accepted`, `tests/jose.rs::ps256_round_trips_with_jsonwebtoken_and_never_passes_for_rs256` |
     //!
     //! Outside the profile, a client can require sender-constrained tokens for itself with
     //! `dpop_bound_access_tokens` (RFC 9449 §5.2, `ClientMetadata::dpop_bound_access_tokens`):

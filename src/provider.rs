@@ -409,8 +409,8 @@ impl ProviderBuilder {
         self
     }
 
-    /// Sets the algorithm JWT access tokens (RFC 9068) are signed with: `RS256`, `ES256` or
-    /// `EdDSA`, which the key set must have an active key for (else token requests for JWTs
+    /// Sets the algorithm JWT access tokens (RFC 9068) are signed with: `RS256`, `ES256`,
+    /// `EdDSA` or `PS256`, which the key set must have an active key for (else token requests for JWTs
     /// fail with `server_error`, logged). By default RS256 (RFC 9068 §2.1), or the key set's
     /// first algorithm when it has no RS256 key. Resource servers' verifiers must allow it
     /// ([`JwtAccessVerifier`](crate::jwt_access::JwtAccessVerifier) allows every algorithm

@@ -517,7 +517,7 @@ async fn with_the_key_metadata_lists_the_method_and_hs256() {
         assert!(methods.contains(&json!("private_key_jwt")), "{endpoint}");
         assert_eq!(
             doc[format!("{endpoint}_auth_signing_alg_values_supported")],
-            json!(["RS256", "ES256", "EdDSA", "HS256"]),
+            json!(["RS256", "ES256", "EdDSA", "PS256", "HS256"]),
             "{endpoint}"
         );
     }

@@ -557,7 +557,7 @@ async fn metadata_advertises_private_key_jwt_and_its_algorithms() {
         assert!(!methods.contains(&json!("client_secret_jwt")), "{endpoint}");
         assert_eq!(
             doc[format!("{endpoint}_auth_signing_alg_values_supported")],
-            json!(["RS256", "ES256", "EdDSA"]),
+            json!(["RS256", "ES256", "EdDSA", "PS256"]),
             "{endpoint}"
         );
     }

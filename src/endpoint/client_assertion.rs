@@ -103,7 +103,7 @@ impl Assertion {
         let refused = |error| {
             invalid_client(match error {
                 JwsError::AlgNone | JwsError::UnsupportedAlgorithm => {
-                    "the client_assertion's alg is not accepted (RS256, ES256 or EdDSA; HS256 for client_secret_jwt)"
+                    "the client_assertion's alg is not accepted (RS256, ES256, EdDSA or PS256; HS256 for client_secret_jwt)"
                 }
                 JwsError::Critical => "the client_assertion has a crit header, which is refused",
                 _ => "the client_assertion is not a valid compact JWS",
@@ -332,7 +332,7 @@ impl Provider {
         if !allowed && config.fapi2() {
             return Err(failed(
                 self,
-                "this server follows FAPI 2.0: the client_assertion must be signed with ES256 or EdDSA",
+                "this server follows FAPI 2.0: the client_assertion must be signed with PS256, ES256 or EdDSA",
             ));
         }
         // A client_secret_jwt client's secret, derived again; `None` (the assertion fails

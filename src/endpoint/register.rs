@@ -279,19 +279,19 @@ fn checked_metadata(
     {
         None => None,
         // HS256 only for a client_secret_jwt client: `check_assertion_keys` checks the method.
-        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "HS256")) => Some(alg.to_owned()),
+        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256" | "HS256")) => Some(alg.to_owned()),
         Some(_) => {
             return Err(metadata_error(
-                "token_endpoint_auth_signing_alg must be RS256, ES256 or EdDSA (HS256 for client_secret_jwt)",
+                "token_endpoint_auth_signing_alg must be RS256, ES256, EdDSA or PS256 (HS256 for client_secret_jwt)",
             ));
         }
     };
     let request_object_signing_alg = match metadata.request_object_signing_alg.as_deref() {
         None => None,
-        Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
         Some(_) => {
             return Err(metadata_error(
-                "request_object_signing_alg must be RS256, ES256 or EdDSA (unsigned request objects are refused)",
+                "request_object_signing_alg must be RS256, ES256, EdDSA or PS256 (unsigned request objects are refused)",
             ));
         }
     };
@@ -352,10 +352,10 @@ fn checked_metadata(
         subject_type: metadata.subject_type,
         userinfo_signed_response_alg: match metadata.userinfo_signed_response_alg.as_deref() {
             None => None,
-            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
             Some(_) => {
                 return Err(metadata_error(
-                    "userinfo_signed_response_alg must be RS256, ES256 or EdDSA",
+                    "userinfo_signed_response_alg must be RS256, ES256, EdDSA or PS256",
                 ));
             }
         },
@@ -363,10 +363,10 @@ fn checked_metadata(
         dpop_bound_access_tokens: metadata.dpop_bound_access_tokens,
         id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
             None => None,
-            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
             Some(_) => {
                 return Err(metadata_error(
-                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+                    "id_token_signed_response_alg must be RS256, ES256, EdDSA or PS256",
                 ));
             }
         },
@@ -578,7 +578,7 @@ fn registered_jwks(value: &serde_json::Value) -> Result<crate::jose::JwkSet, OAu
     })?;
     if set.keys().len() != listed {
         return Err(metadata_error(
-            "jwks has a key this server cannot verify with: RS256 (RSA 2048 to 8192 bits), ES256 (P-256) and EdDSA (Ed25519) signature keys only",
+            "jwks has a key this server cannot verify with: RS256 and PS256 (RSA 2048 to 8192 bits), ES256 (P-256) and EdDSA (Ed25519) signature keys only",
         ));
     }
     if set.is_empty() {
@@ -655,7 +655,7 @@ impl Provider {
             }
         } else if hs256 {
             return Err(metadata_error(
-                "token_endpoint_auth_signing_alg HS256 is for client_secret_jwt clients only; use RS256, ES256 or EdDSA",
+                "token_endpoint_auth_signing_alg HS256 is for client_secret_jwt clients only; use RS256, ES256, EdDSA or PS256",
             ));
         }
         #[cfg(feature = "jose")]
@@ -776,7 +776,7 @@ impl Provider {
         {
             if !self.config().profile_allows(alg) {
                 return Err(metadata_error(
-                    "this server follows FAPI 2.0: RS256 is not allowed; use ES256 or EdDSA",
+                    "this server follows FAPI 2.0: RS256 is not allowed; use PS256, ES256 or EdDSA",
                 ));
             }
         }

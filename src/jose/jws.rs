@@ -145,12 +145,23 @@ impl UnverifiedJws {
     /// for DPoP proofs (RFC 9449 §4.3), where possession of that key is what is proved.
     /// Bind the result to the key by comparing [`Jwk::thumbprint`] with the access token's
     /// `cnf.jkt`. Never use this for tokens whose signer must be someone in particular.
+    ///
+    /// An embedded RSA `jwk` verifies the header's algorithm, `RS256` or `PS256`: the key is
+    /// the token's own, so the token says how it signs (RFC 9449 proofs rarely name `alg` in
+    /// their `jwk`, which would otherwise make every RSA key `RS256`).
     pub fn verify_with_embedded_jwk(self, typ: &Typ) -> Result<VerifiedJws, JwsError> {
         let key = self
             .header
             .jwk()
             .cloned()
             .ok_or(JwsError::MissingEmbeddedJwk)?;
+        let alg = self.header.algorithm();
+        let key = if key.algorithm() != alg && key.material().fits(alg) {
+            Jwk::new(key.kid().map(str::to_owned), key.material().clone(), alg)
+                .map_err(JwsError::EmbeddedJwk)?
+        } else {
+            key
+        };
         self.verify(&key, typ)
     }
 }
