@@ -161,6 +161,12 @@ pub enum AuthMethod {
     /// A JWT signed with a key of the client's registered `jwks` (RFC 7523 §2.2, OpenID
     /// Connect Core §9). The client has no secret.
     PrivateKeyJwt,
+    /// A JWT signed with HS256 keyed by the client's secret (RFC 7523 §2.2, OpenID Connect
+    /// Core §9). Offered only with
+    /// [`ProviderBuilder::client_secret_jwt_key`](crate::ProviderBuilder::client_secret_jwt_key):
+    /// the secret is derived from that key, never stored (its stored form is
+    /// [`SecretHash::Derived`]).
+    ClientSecretJwt,
     /// Mutual TLS with a certificate from a PKI (RFC 8705 §2.1): the host's TLS layer
     /// validated its chain, and the certificate matches the one subject value the client
     /// registered (`tls_client_auth_subject_dn`, `_san_dns`, `_san_uri`, `_san_ip` or
@@ -179,6 +185,7 @@ impl AuthMethod {
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
             Self::TlsClientAuth => "tls_client_auth",
             Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
@@ -191,6 +198,7 @@ impl AuthMethod {
             Self::ClientSecretPost,
             Self::None,
             Self::PrivateKeyJwt,
+            Self::ClientSecretJwt,
             Self::TlsClientAuth,
             Self::SelfSignedTlsClientAuth,
         ]
@@ -200,7 +208,10 @@ impl AuthMethod {
 
     /// Whether a client of this method authenticates with a secret (then it has one).
     pub const fn uses_secret(self) -> bool {
-        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+        matches!(
+            self,
+            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
+        )
     }
 }
 
@@ -399,12 +410,12 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<ApplicationType>,
     /// `id_token_signed_response_alg` (OpenID Connect Dynamic Registration §2): the algorithm
-    /// of the client's ID tokens (`RS256`, the default, `ES256` or `EdDSA`).
+    /// of the client's ID tokens (`RS256`, the default, `ES256`, `EdDSA` or `PS256`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,
     /// `userinfo_signed_response_alg` (OpenID Connect Dynamic Registration §2, Core §5.3.2):
     /// the userinfo endpoint answers this client with a JWT (`application/jwt`, with `iss`
-    /// and `aud`) signed with this algorithm (`RS256`, `ES256` or `EdDSA`); `None`: plain JSON.
+    /// and `aud`) signed with this algorithm (`RS256`, `ES256`, `EdDSA` or `PS256`); `None`: plain JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
     /// `subject_type` (OpenID Connect Dynamic Registration §2, Core §8): `pairwise` gives the
@@ -436,13 +447,14 @@ pub struct ClientMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<crate::jose::JwkSet>,
     /// `token_endpoint_auth_signing_alg` (RFC 7591 §2): the only algorithm the client's
-    /// assertions may use (`RS256`, `ES256` or `EdDSA`); without it, the algorithm of the key
-    /// the assertion names.
+    /// assertions may use (`RS256`, `ES256`, `EdDSA` or `PS256`); without it, the algorithm of the key
+    /// the assertion names. `HS256`, and only that, for a [`AuthMethod::ClientSecretJwt`]
+    /// client (registration sets it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg: Option<String>,
     /// `request_object_signing_alg` (RFC 9101 §10.5, OpenID Connect Dynamic Registration §2):
-    /// the only algorithm the client's request objects may use (`RS256`, `ES256` or
-    /// `EdDSA`); without it, the algorithm of the key of its `jwks` the object names.
+    /// the only algorithm the client's request objects may use (`RS256`, `ES256`, `EdDSA` or
+    /// `PS256`); without it, the algorithm of the key of its `jwks` the object names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<String>,
     /// `require_signed_request_object` (RFC 9101 §10.5): the client's authorization requests

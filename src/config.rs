@@ -173,6 +173,128 @@ impl Endpoints {
     }
 }
 
+/// The RFC 8705 §5 `mtls_endpoint_aliases`: the absolute URLs at which the host serves
+/// endpoints on a listener that asks for client certificates, for clients that authenticate
+/// with one or bind their tokens to one, while the others keep the plain URLs. Advertised in
+/// the metadata (RFC 8414 and OpenID Connect discovery, the one document) with the endpoints
+/// the provider serves; [`ConfigBuilder::build`] refuses an alias of an endpoint the
+/// configuration does not have, and one that is not an `https` URL (`http` only on a loopback
+/// host) with a host and no query, fragment or user information, in canonical form.
+///
+/// The alias is the same endpoint: the host mounts the same tessera call at both URLs and
+/// hands it the certificate ([`crate::FormRequest::with_client_certificate`]). A client
+/// assertion's `aud` is still the issuer (or the token endpoint URL), never an alias
+/// (draft-ietf-oauth-rfc7523bis restricts it to the issuer).
+///
+/// ```
+/// use tessera::{Config, MtlsEndpointAliases};
+/// let config = Config::builder("https://auth.example.com")
+///     .mtls_endpoint_aliases(
+///         MtlsEndpointAliases::default().with_token("https://mtls.auth.example.com/token"),
+///     )
+///     .build()?;
+/// assert!(config.mtls_endpoint_aliases().is_some());
+/// assert!(Config::builder("https://auth.example.com")
+///     .mtls_endpoint_aliases(MtlsEndpointAliases::default().with_token("http://mtls.example/token"))
+///     .build()
+///     .is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MtlsEndpointAliases {
+    /// `token_endpoint`.
+    pub token: Option<String>,
+    /// `revocation_endpoint`.
+    pub revocation: Option<String>,
+    /// `introspection_endpoint`.
+    pub introspection: Option<String>,
+    /// `pushed_authorization_request_endpoint` (RFC 9126).
+    pub pushed_authorization: Option<String>,
+    /// `userinfo_endpoint` (advertised when the provider speaks OpenID Connect).
+    pub userinfo: Option<String>,
+    /// `device_authorization_endpoint` (advertised with the device grant).
+    pub device_authorization: Option<String>,
+}
+
+impl MtlsEndpointAliases {
+    /// Sets the token endpoint's alias.
+    pub fn with_token(mut self, url: impl Into<String>) -> Self {
+        self.token = Some(url.into());
+        self
+    }
+
+    /// Sets the revocation endpoint's alias.
+    pub fn with_revocation(mut self, url: impl Into<String>) -> Self {
+        self.revocation = Some(url.into());
+        self
+    }
+
+    /// Sets the introspection endpoint's alias.
+    pub fn with_introspection(mut self, url: impl Into<String>) -> Self {
+        self.introspection = Some(url.into());
+        self
+    }
+
+    /// Sets the pushed authorization request endpoint's alias.
+    pub fn with_pushed_authorization(mut self, url: impl Into<String>) -> Self {
+        self.pushed_authorization = Some(url.into());
+        self
+    }
+
+    /// Sets the userinfo endpoint's alias.
+    pub fn with_userinfo(mut self, url: impl Into<String>) -> Self {
+        self.userinfo = Some(url.into());
+        self
+    }
+
+    /// Sets the device authorization endpoint's alias.
+    pub fn with_device_authorization(mut self, url: impl Into<String>) -> Self {
+        self.device_authorization = Some(url.into());
+        self
+    }
+
+    /// Each alias with the metadata name of its endpoint and the configured path of that
+    /// endpoint (`None`: the configuration has no such endpoint).
+    pub(crate) fn entries<'a>(
+        &'a self,
+        endpoints: &'a Endpoints,
+    ) -> [(&'static str, Option<&'a str>, Option<&'a str>); 6] {
+        [
+            (
+                "token_endpoint",
+                self.token.as_deref(),
+                Some(endpoints.token.as_str()),
+            ),
+            (
+                "revocation_endpoint",
+                self.revocation.as_deref(),
+                endpoints.revocation.as_deref(),
+            ),
+            (
+                "introspection_endpoint",
+                self.introspection.as_deref(),
+                endpoints.introspection.as_deref(),
+            ),
+            (
+                "pushed_authorization_request_endpoint",
+                self.pushed_authorization.as_deref(),
+                endpoints.pushed_authorization.as_deref(),
+            ),
+            (
+                "userinfo_endpoint",
+                self.userinfo.as_deref(),
+                endpoints.userinfo.as_deref(),
+            ),
+            (
+                "device_authorization_endpoint",
+                self.device_authorization.as_deref(),
+                endpoints.device_authorization.as_deref(),
+            ),
+        ]
+    }
+}
+
 /// Who may use dynamic client registration (RFC 7591). Open registration is a weakening and
 /// lives in [`crate::danger::Danger::open_registration`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -530,6 +652,7 @@ pub struct Config {
     pub(crate) require_pushed_requests: bool,
     pub(crate) require_signed_request_objects: bool,
     pub(crate) certificate_bound_access_tokens: bool,
+    pub(crate) mtls_aliases: Option<MtlsEndpointAliases>,
     pub(crate) unused_client_expiry: Option<Duration>,
     pub(crate) profile: Option<SecurityProfile>,
 }
@@ -571,6 +694,7 @@ impl Config {
                 require_pushed_requests: false,
                 require_signed_request_objects: false,
                 certificate_bound_access_tokens: false,
+                mtls_aliases: None,
                 unused_client_expiry: Some(Config::DEFAULT_UNUSED_CLIENT_EXPIRY),
                 profile: None,
             },
@@ -634,6 +758,11 @@ impl Config {
     /// Bounds on request size.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The RFC 8705 §5 mTLS endpoint aliases, if set.
+    pub fn mtls_endpoint_aliases(&self) -> Option<&MtlsEndpointAliases> {
+        self.mtls_aliases.as_ref()
     }
 
     /// Endpoint paths.
@@ -862,6 +991,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the mTLS endpoint aliases (RFC 8705 §5), advertised as `mtls_endpoint_aliases`:
+    /// see [`MtlsEndpointAliases`].
+    pub fn mtls_endpoint_aliases(mut self, aliases: MtlsEndpointAliases) -> Self {
+        self.config.mtls_aliases = Some(aliases);
+        self
+    }
+
     /// Sets the registration policy (default closed).
     pub fn registration(mut self, policy: RegistrationPolicy) -> Self {
         self.config.registration = policy;
@@ -1076,6 +1212,20 @@ impl ConfigBuilder {
                 || config.grant_enabled(GrantType::DeviceCode),
             "the refresh_token grant needs the authorization_code or device grant to issue refresh tokens",
         )?;
+        if let Some(aliases) = &config.mtls_aliases {
+            for (_, alias, path) in aliases.entries(&config.endpoints) {
+                let Some(alias) = alias else { continue };
+                setting(
+                    path.is_some(),
+                    "an mTLS endpoint alias names an endpoint the configuration does not have",
+                )?;
+                check_absolute_url(alias).map_err(|_| {
+                    ConfigError::Setting(
+                        "an mTLS endpoint alias must be an https URL (http only on a loopback host) with a host, no query, fragment or user information, in canonical form",
+                    )
+                })?;
+            }
+        }
         if let Some(profile) = config.profile {
             profile.check(&config)?;
         }
@@ -1095,9 +1245,20 @@ impl ConfigBuilder {
     }
 }
 
+/// An absolute endpoint URL, by the rules of the issuer (RFC 8414 §2) but for the trailing
+/// slash: `https` (or `http` on a loopback host), a host, no query, fragment or user info, in
+/// canonical form.
+fn check_absolute_url(text: &str) -> Result<(), ConfigError> {
+    check_url(text, false)
+}
+
 /// An issuer identifier: `https` (or `http` on a loopback host), a host, an optional path, no
 /// query, fragment, user info or trailing slash (RFC 8414 §2).
 fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
+    check_url(issuer, true)
+}
+
+fn check_url(issuer: &str, is_issuer: bool) -> Result<(), ConfigError> {
     let refuse = ConfigError::Issuer;
     let url = url::Url::parse(issuer).map_err(|_| refuse("not an absolute URL"))?;
     let loopback = match url.host() {
@@ -1118,7 +1279,7 @@ fn check_issuer(issuer: &str) -> Result<(), ConfigError> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(refuse("it must have no user information"));
     }
-    if issuer.ends_with('/') {
+    if is_issuer && issuer.ends_with('/') {
         return Err(refuse(
             "it must not end with '/' (the identifier is compared exactly)",
         ));

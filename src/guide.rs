@@ -203,7 +203,7 @@ pub mod fapi2 {
     //! server, and [`ConfigBuilder::build`](crate::ConfigBuilder::build) refuses a later setting
     //! that contradicts it with [`ConfigError::Profile`](crate::ConfigError::Profile). Give the
     //! provider [`ProviderBuilder::signing_keys`](crate::ProviderBuilder::signing_keys) with an
-    //! ES256 or EdDSA key if it speaks OpenID Connect, and keep DPoP on (the default) or hand tessera the clients' TLS certificates (RFC 8705).
+    //! ES256, EdDSA or PS256 key if it speaks OpenID Connect, and keep DPoP on (the default) or hand tessera the clients' TLS certificates (RFC 8705).
     //!
     //! | FAPI 2.0 requirement (Security Profile §5.3.2, §5.4) | tessera | test (`tests/fapi.rs` unless named) |
     //! |---|---|---|
@@ -211,7 +211,7 @@ pub mod fapi2 {
     //! | reject the password grant | tessera has none | — |
     //! | confidential clients only | public clients refused at PAR and token endpoints, and at registration | `clients_that_do_not_use_private_key_jwt_are_refused`, `dynamic_registration_refuses_what_the_profile_forbids` |
     //! | sender-constrained access tokens only (DPoP or mTLS) | every token request needs a DPoP proof or the client's TLS certificate, which then binds the tokens (`cnf.x5t#S256`); `invalid_dpop_proof` with neither | `a_token_request_without_a_dpop_proof_is_refused`, `a_pushed_signed_and_sender_constrained_flow_gets_a_dpop_token`, `an_mtls_client_gets_certificate_bound_tokens_without_dpop`, `tests/mtls.rs` |
-    //! | client authentication by `private_key_jwt` or mTLS | `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth` only | `clients_that_do_not_use_private_key_jwt_are_refused`, `an_mtls_client_gets_certificate_bound_tokens_without_dpop` |
+    //! | client authentication by `private_key_jwt` or mTLS | `private_key_jwt`, `tls_client_auth` or `self_signed_tls_client_auth` only; `client_secret_jwt` (symmetric) is neither advertised nor registrable even with its key | `clients_that_do_not_use_private_key_jwt_are_refused`, `an_mtls_client_gets_certificate_bound_tokens_without_dpop`, `tests/client_secret_jwt.rs::the_fapi2_preset_never_offers_it` |
     //! | accept only the issuer, as a string, as `aud` of client assertions | the token endpoint URL is refused | `assertions_must_name_the_issuer_alone_and_not_use_rs256` |
     //! | no refresh rotation unless a retry with the previous token succeeds | the preset turns rotation off; rotation needs a grace window | `settings_that_contradict_the_profile_are_refused` |
     //! | no open redirectors | exact redirect URI matching, errors about untrusted redirects never redirected (always) | `tests/attacks.rs` |
@@ -225,7 +225,7 @@ pub mod fapi2 {
     //! | with DPoP, support `dpop_jkt` | always | `tests/dpop.rs::dpop_jkt_binds_the_code_to_the_key` |
     //! | no HTTP 307 after user credentials | the host's login page: answer its form with 303 | the host's job |
     //! | CSRF protection of the host's pages, user authentication | the host's job | — |
-    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, request objects (JAR), DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway (PS256 is not offered) | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused` |
+    //! | algorithms PS256, ES256 or EdDSA; RSA keys of 2048 bits or more | RS256 refused for assertions, request objects (JAR), DPoP proofs and registered algorithms; ID tokens default to ES256; RSA keys under 2048 bits are refused by `tessera::jose` anyway; PS256 (an RSA key whose JWK says `"alg":"PS256"`) accepted everywhere | `assertions_must_name_the_issuer_alone_and_not_use_rs256`, `rs256_dpop_proofs_are_refused`, `a_pushed_request_object_names_the_redirect_uri_and_rs256_objects_are_refused`, `ps256_assertions_are_accepted`, `tests/jose.rs::ps256_round_trips_with_jsonwebtoken_and_never_passes_for_rs256` |
     //!
     //! Outside the profile, a client can require sender-constrained tokens for itself with
     //! `dpop_bound_access_tokens` (RFC 9449 §5.2, `ClientMetadata::dpop_bound_access_tokens`):

@@ -274,7 +274,7 @@ impl JwtAccessVerifier {
 
     /// A verifier for tokens that `issuer` (its issuer identifier, exactly as in its metadata)
     /// issued for the resource `resource` (its identifier, RFC 8707), signed by a key of
-    /// `keys`. Every algorithm tessera implements is allowed (RS256, ES256, EdDSA; never
+    /// `keys`. Every algorithm tessera implements is allowed (RS256, ES256, EdDSA, PS256; never
     /// `none` nor HMAC); a token's algorithm must also be its key's.
     pub fn new(keys: JwkSet, issuer: impl Into<String>, resource: impl Into<String>) -> Self {
         Self {

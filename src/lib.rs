@@ -13,6 +13,8 @@ mod clock;
 mod config;
 pub mod danger;
 #[cfg(feature = "jose")]
+mod derived_secret;
+#[cfg(feature = "jose")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jose")))]
 pub mod dpop;
 mod endpoint;
@@ -65,7 +67,7 @@ pub use client::{
 pub use clock::{Clock, SystemClock};
 pub use config::{
     Config, ConfigBuilder, ConfigError, DeviceConfig, Dialect, Endpoints, Lifetimes,
-    PkceRequirement, RegistrationPolicy,
+    MtlsEndpointAliases, PkceRequirement, RegistrationPolicy,
 };
 pub use endpoint::authorize::{
     AuthorizeError, ErrorRedirect, PendingAuthorization, UntrustedRequest,

@@ -61,6 +61,8 @@ pub(crate) struct Context {
     #[cfg(feature = "jose")]
     pairwise: Option<crate::subject::PairwiseKey>,
     #[cfg(feature = "jose")]
+    client_secret_keys: Option<crate::derived_secret::SecretKeys>,
+    #[cfg(feature = "jose")]
     jwt_access_alg: Option<crate::jose::Algorithm>,
 }
 
@@ -179,6 +181,25 @@ impl Context {
     #[cfg(feature = "jose")]
     pub(crate) fn pairwise_key(&self) -> Option<&crate::subject::PairwiseKey> {
         self.pairwise.as_ref()
+    }
+
+    /// The keys `client_secret_jwt` secrets are derived with, if the host enabled the method.
+    #[cfg(feature = "jose")]
+    pub(crate) fn client_secret_keys(&self) -> Option<&crate::derived_secret::SecretKeys> {
+        self.client_secret_keys.as_ref()
+    }
+
+    /// Whether `client_secret_jwt` is offered: the host gave its key, and no profile forbids
+    /// symmetric client authentication (FAPI 2.0 §5.3.2.1).
+    pub(crate) fn offers_client_secret_jwt(&self) -> bool {
+        #[cfg(feature = "jose")]
+        return self.client_secret_keys.is_some()
+            && self
+                .config
+                .allowed_auth_methods()
+                .is_none_or(|allowed| allowed.contains(&crate::AuthMethod::ClientSecretJwt));
+        #[cfg(not(feature = "jose"))]
+        false
     }
 
     /// The algorithm JWT access tokens must be signed with, if the host chose one.
@@ -357,8 +378,39 @@ impl ProviderBuilder {
         self
     }
 
-    /// Sets the algorithm JWT access tokens (RFC 9068) are signed with: `RS256`, `ES256` or
-    /// `EdDSA`, which the key set must have an active key for (else token requests for JWTs
+    /// Enables `client_secret_jwt` client authentication (RFC 7523 §2.2, OpenID Connect Core
+    /// §9): clients sign their assertions with HS256 keyed by their client secret. tessera
+    /// stores no secret, so such a client's secret is derived from this key, the client ID
+    /// and a random salt kept with the client, and recomputed at each assertion (see
+    /// [`SecretHash::Derived`](crate::SecretHash::Derived)). Give every instance of one
+    /// provider the same secret (32 random bytes, kept like a signing key). Changing it
+    /// changes every `client_secret_jwt` secret: keep the old one as
+    /// [`ProviderBuilder::client_secret_jwt_previous_key`] until the clients' secrets are
+    /// rotated ([`Provider::rotate_client_secret`]). Without it, `client_secret_jwt` is not
+    /// advertised and registering such a client is refused (`invalid_client_metadata`); the
+    /// FAPI 2.0 preset never offers it (symmetric client authentication).
+    #[cfg(feature = "jose")]
+    pub fn client_secret_jwt_key(mut self, secret: &[u8; 32]) -> Self {
+        self.inner.client_secret_keys = Some(crate::derived_secret::SecretKeys::new(secret));
+        self
+    }
+
+    /// The key `client_secret_jwt` secrets were derived with before the one of
+    /// [`ProviderBuilder::client_secret_jwt_key`] (call that first): secrets derived with it
+    /// keep working, and new and rotated secrets are derived with the current key. Without a
+    /// current key it does nothing.
+    #[cfg(feature = "jose")]
+    pub fn client_secret_jwt_previous_key(mut self, secret: &[u8; 32]) -> Self {
+        self.inner.client_secret_keys = self
+            .inner
+            .client_secret_keys
+            .take()
+            .map(|keys| keys.with_previous(secret));
+        self
+    }
+
+    /// Sets the algorithm JWT access tokens (RFC 9068) are signed with: `RS256`, `ES256`,
+    /// `EdDSA` or `PS256`, which the key set must have an active key for (else token requests for JWTs
     /// fail with `server_error`, logged). By default RS256 (RFC 9068 §2.1), or the key set's
     /// first algorithm when it has no RS256 key. Resource servers' verifiers must allow it
     /// ([`JwtAccessVerifier`](crate::jwt_access::JwtAccessVerifier) allows every algorithm
@@ -461,6 +513,8 @@ impl Provider {
                 claims: None,
                 #[cfg(feature = "jose")]
                 pairwise: None,
+                #[cfg(feature = "jose")]
+                client_secret_keys: None,
                 #[cfg(feature = "jose")]
                 jwt_access_alg: None,
             },

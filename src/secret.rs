@@ -97,9 +97,15 @@ impl TokenKind {
     pub fn generate(self, entropy: &dyn Entropy) -> String {
         let mut random = [0u8; RANDOM_BYTES];
         entropy.fill(&mut random);
+        self.format(&random)
+    }
+
+    /// The secret string of this kind whose 256-bit body is `body` (drawn at random, or a
+    /// keyed hash: a `client_secret_jwt` client's derived secret).
+    pub(crate) fn format(self, body: &[u8; RANDOM_BYTES]) -> String {
         let mut out = String::with_capacity(Self::LEN);
         out.push_str(self.prefix());
-        URL_SAFE_NO_PAD.encode_string(random, &mut out);
+        URL_SAFE_NO_PAD.encode_string(body, &mut out);
         // `check_chars` is `URL_SAFE_NO_PAD.encode` of the checksum (a unit test compares them).
         for c in check_chars(crc32fast::hash(out.as_bytes())) {
             out.push(char::from(c));
@@ -340,6 +346,12 @@ secret_type!(
 /// strong as any password hash and costs microseconds per token request. A secret imported from
 /// another system has unknown entropy (PhoneGap Build's documented example secret is `123456`),
 /// so it is kept with Argon2id, which costs tens of milliseconds per check by design.
+///
+/// A `client_secret_jwt` client's secret is derived, never drawn: HMAC-SHA256 of the
+/// provider's client secret key over the client ID and a random salt ([`SecretHash::Derived`]
+/// keeps the salt next to the hash, so that a rotation changes both in one store write). The
+/// provider recomputes it to check the client's HS256 assertions; nothing stored lets anyone
+/// compute it without the key.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecretHash {
@@ -347,7 +359,20 @@ pub enum SecretHash {
     Sha256(TokenHash),
     /// An Argon2id PHC string of an imported secret of unknown entropy.
     Argon2(String),
+    /// A derived `client_secret_jwt` secret (see
+    /// [`ProviderBuilder::client_secret_jwt_key`](crate::ProviderBuilder::client_secret_jwt_key)):
+    /// the random, non-secret salt it was derived with, and the SHA-256 of the secret (as for
+    /// [`SecretHash::Sha256`]), which tells which of the provider's keys derived it.
+    Derived {
+        /// The salt the secret was derived with; a rotation draws a new one.
+        salt: [u8; 16],
+        /// [`TokenHash::of`] the derived secret.
+        hash: TokenHash,
+    },
 }
+
+/// The length of a [`SecretHash::Derived`] salt, in bytes.
+pub(crate) const DERIVED_SALT_LEN: usize = 16;
 
 impl SecretHash {
     /// The hash of a generated secret.
@@ -378,7 +403,9 @@ impl SecretHash {
     /// presented value for the fast form; Argon2 verification for the slow one.
     pub fn verify(&self, presented: &ClientSecret) -> bool {
         match self {
-            Self::Sha256(expected) => presented.hash().ct_eq(expected),
+            Self::Sha256(expected) | Self::Derived { hash: expected, .. } => {
+                presented.hash().ct_eq(expected)
+            }
             Self::Argon2(phc) => {
                 use argon2::password_hash::{PasswordHash, PasswordVerifier};
                 PasswordHash::new(phc).is_ok_and(|parsed| {
@@ -395,11 +422,13 @@ impl SecretHash {
         matches!(self, Self::Argon2(_))
     }
 
-    /// One text column's worth: `sha256:<hex>` or the Argon2 PHC string.
+    /// One text column's worth: `sha256:<hex>`, the Argon2 PHC string, or
+    /// `derived:<salt hex>:<hex>`.
     pub fn encode(&self) -> String {
         match self {
             Self::Sha256(hash) => format!("sha256:{}", hash.to_hex()),
             Self::Argon2(phc) => phc.clone(),
+            Self::Derived { salt, hash } => format!("derived:{}:{}", hex(salt), hash.to_hex()),
         }
     }
 
@@ -407,6 +436,19 @@ impl SecretHash {
     pub fn decode(text: &str) -> Option<Self> {
         if let Some(hex) = text.strip_prefix("sha256:") {
             TokenHash::from_hex(hex).map(Self::Sha256)
+        } else if let Some(rest) = text.strip_prefix("derived:") {
+            let (salt_hex, hash_hex) = rest.split_once(':')?;
+            if salt_hex.len() != 2 * DERIVED_SALT_LEN
+                || !salt_hex.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return None;
+            }
+            let mut salt = [0u8; DERIVED_SALT_LEN];
+            for (i, byte) in salt.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(salt_hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+            }
+            let hash = TokenHash::from_hex(hash_hex)?;
+            Some(Self::Derived { salt, hash })
         } else if text.starts_with("$argon2") {
             Some(Self::Argon2(text.to_owned()))
         } else {
@@ -420,6 +462,7 @@ impl fmt::Debug for SecretHash {
         match self {
             Self::Sha256(_) => f.write_str("SecretHash::Sha256(..)"),
             Self::Argon2(_) => f.write_str("SecretHash::Argon2(..)"),
+            Self::Derived { .. } => f.write_str("SecretHash::Derived(..)"),
         }
     }
 }
@@ -560,5 +603,33 @@ mod tests {
         assert_eq!(SecretHash::decode(&slow.encode()), Some(slow.clone()));
         assert!(!format!("{slow:?}").contains("argon2id$"));
         assert_eq!(SecretHash::decode("md5:abc"), None);
+    }
+
+    #[test]
+    fn derived_secret_hashes_verify_and_round_trip() {
+        let secret = ClientSecret::new(TokenKind::ClientSecret.format(&[9; 32]));
+        assert!(secret.is_well_formed());
+        let derived = SecretHash::Derived {
+            salt: [0xab; DERIVED_SALT_LEN],
+            hash: secret.hash(),
+        };
+        assert!(derived.verify(&secret));
+        assert!(!derived.verify(&ClientSecret::new("123456")));
+        let text = derived.encode();
+        assert_eq!(
+            text,
+            format!("derived:{}:{}", "ab".repeat(16), secret.hash().to_hex())
+        );
+        assert_eq!(SecretHash::decode(&text), Some(derived.clone()));
+        assert_eq!(format!("{derived:?}"), "SecretHash::Derived(..)");
+        for bad in [
+            "derived:",
+            "derived:ab:00",
+            &format!("derived:{}:{}", "zz".repeat(16), secret.hash().to_hex()),
+            &format!("derived:{}", "ab".repeat(16)),
+            &format!("derived:{}:{}", "+a".repeat(16), secret.hash().to_hex()),
+        ] {
+            assert_eq!(SecretHash::decode(bad), None, "{bad}");
+        }
     }
 }

@@ -419,13 +419,19 @@ pub async fn clients(store: Arc<dyn Storage>) {
 }
 
 /// `update_client` keeps the stored secret and registration token, whatever the record it is
-/// given holds, and `set_client_secret` replaces the secret.
+/// given holds, and `set_client_secret` replaces the secret (here with a `client_secret_jwt`
+/// client's derived form, [`SecretHash::Derived`], whose salt must survive the store too).
 pub async fn update_keeps_secret(store: Arc<dyn Storage>) {
     let mut client = client_record();
     let registration = random_hash();
     client.registration_token = Some(registration);
     ok(store.insert_client(&client).await, "insert_client");
-    let rotated = SecretHash::Sha256(random_hash());
+    let mut salt = [0u8; 16];
+    OsEntropy.fill(&mut salt);
+    let rotated = SecretHash::Derived {
+        salt,
+        hash: random_hash(),
+    };
     check(
         ok(
             store.set_client_secret(&client.id, &rotated).await,

@@ -463,6 +463,31 @@ async fn assertions_must_name_the_issuer_alone_and_not_use_rs256() {
 }
 
 #[tokio::test]
+async fn ps256_assertions_are_accepted() {
+    // FAPI 2.0 §5.4 names PS256 first: an RSA key registered as PS256 authenticates.
+    let bank = bank();
+    let dpop = DpopKey::generate(Algorithm::Es256);
+    let client = client_of(
+        &bank,
+        AuthMethod::PrivateKeyJwt,
+        Key::generate(Algorithm::Ps256),
+    )
+    .await;
+    let body = format!(
+        "grant_type=client_credentials&client_assertion_type={}&client_assertion={}",
+        urlencode(ASSERTION_TYPE),
+        assertion_for(&bank, &client, ISSUER)
+    );
+    let response = token(&bank, body, Some(&proof(&dpop, TOKEN_URL, &bank).await)).await;
+    assert_ok(&response);
+    let doc = bank.provider.metadata_response().json_body().unwrap();
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["ES256", "EdDSA", "PS256"])
+    );
+}
+
+#[tokio::test]
 async fn rs256_dpop_proofs_are_refused() {
     let bank = bank();
     let client = signer(&bank).await;

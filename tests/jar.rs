@@ -696,7 +696,7 @@ async fn metadata_advertises_request_objects_by_value_only() {
     assert_eq!(doc["request_uri_parameter_supported"], false);
     assert_eq!(
         doc["request_object_signing_alg_values_supported"],
-        json!(["RS256", "ES256", "EdDSA"])
+        json!(["RS256", "ES256", "EdDSA", "PS256"])
     );
     assert!(doc.get("require_signed_request_object").is_none());
 }

@@ -229,7 +229,7 @@ async fn a_key_verifies_only_its_own_algorithm() {
         verify(&hs, rsa.public_jwk(), &Typ::AT_JWT).unwrap_err(),
         JwsError::UnsupportedAlgorithm
     );
-    for alg in ["PS256", "RS512", "ES384", "Ed25519", "rs256"] {
+    for alg in ["PS384", "RS512", "ES384", "Ed25519", "rs256", "ps256"] {
         let header = format!(r#"{{"alg":"{alg}","typ":"at+jwt"}}"#);
         let token = forge(&ec, &header, b"{}").await;
         assert_eq!(
@@ -742,6 +742,7 @@ fn their_algorithm(alg: Algorithm) -> jsonwebtoken::Algorithm {
     match alg {
         Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
         Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+        Algorithm::Ps256 => jsonwebtoken::Algorithm::PS256,
         _ => jsonwebtoken::Algorithm::EdDSA,
     }
 }
@@ -783,7 +784,9 @@ fn tokens_jsonwebtoken_signs_verify_with_us() {
         let key = SigningKey::generate(alg).unwrap();
         let pem = key.to_pkcs8_pem().unwrap();
         let encoding = match alg {
-            Algorithm::Rs256 => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
+            Algorithm::Rs256 | Algorithm::Ps256 => {
+                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            }
             Algorithm::Es256 => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
             _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
         }
@@ -913,4 +916,116 @@ proptest! {
         prop_assert_eq!(&back, key.public_jwk());
         prop_assert_eq!(back.thumbprint(), key.public_jwk().thumbprint());
     }
+}
+
+#[tokio::test]
+async fn ps256_round_trips_with_jsonwebtoken_and_never_passes_for_rs256() {
+    // RFC 7515 Appendix A.2's RSA key, once as RS256 (its JWK has no alg) and once as PS256.
+    let rs = SigningKey::from_jwk(RFC7515_RSA).unwrap();
+    let pem = rs.to_pkcs8_pem().unwrap();
+    let ps = SigningKey::from_pkcs8_pem(&pem)
+        .unwrap()
+        .with_algorithm(Algorithm::Ps256)
+        .unwrap()
+        .with_kid("ps")
+        .unwrap();
+    assert_eq!(rs.algorithm(), Algorithm::Rs256);
+    let published = serde_json::to_value(ps.public_jwk()).unwrap();
+    assert_eq!(published["alg"], "PS256");
+    assert_eq!(published["kty"], "RSA");
+
+    // Theirs signs PS256, ours verifies it with the published JWK (and only with it).
+    let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some("ps".into());
+    let claims = access_claims();
+    let theirs = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+    let set = JwkSet::new(vec![Jwk::parse(&published.to_string()).unwrap()]).unwrap();
+    let verified = UnverifiedJws::parse(&theirs)
+        .unwrap()
+        .verify_with_set(&set, &Typ::AT_JWT)
+        .unwrap();
+    assert_eq!(verified.claims::<AccessClaims>().unwrap(), claims);
+    assert_eq!(verified.header().algorithm(), Algorithm::Ps256);
+    // The same RSA key as an RS256 JWK does not verify a PS256 token, nor the other way.
+    assert_eq!(
+        verify(&theirs, rs.public_jwk(), &Typ::AT_JWT).unwrap_err(),
+        JwsError::AlgorithmMismatch
+    );
+    let pkcs1 = jose::sign_claims(&rs, &Typ::AT_JWT, &claims).await.unwrap();
+    assert_eq!(
+        verify(&pkcs1, ps.public_jwk(), &Typ::AT_JWT).unwrap_err(),
+        JwsError::AlgorithmMismatch
+    );
+    // A PKCS#1 v1.5 signature relabelled PS256 fails the PSS check.
+    let relabelled = {
+        let parts: Vec<&str> = pkcs1.split('.').collect();
+        format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"PS256","typ":"at+jwt","kid":"ps"}"#),
+            parts[1],
+            parts[2]
+        )
+    };
+    assert_eq!(
+        verify(&relabelled, ps.public_jwk(), &Typ::AT_JWT).unwrap_err(),
+        JwsError::Signature
+    );
+
+    // Ours signs PS256 (a fresh salt each time), theirs verifies it from our JWK.
+    let ours = jose::sign_claims(&ps, &Typ::AT_JWT, &claims).await.unwrap();
+    assert_ne!(
+        ours,
+        jose::sign_claims(&ps, &Typ::AT_JWT, &claims).await.unwrap()
+    );
+    let their_jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(published).unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&their_jwk).unwrap();
+    let data =
+        jsonwebtoken::decode::<AccessClaims>(&ours, &decoding, &their_validation(Algorithm::Ps256))
+            .unwrap();
+    assert_eq!(data.claims, claims);
+    assert_eq!(data.header.alg, jsonwebtoken::Algorithm::PS256);
+}
+
+#[tokio::test]
+async fn an_embedded_rsa_jwk_without_alg_verifies_the_headers_ps256() {
+    // A DPoP-style proof whose jwk names no alg (as RFC 9449 clients send them), signed PS256.
+    let key = SigningKey::generate(Algorithm::Ps256).unwrap();
+    let mut jwk = serde_json::to_value(key.public_jwk()).unwrap();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let header = format!(r#"{{"typ":"dpop+jwt","alg":"PS256","jwk":{jwk}}}"#);
+    let proof = forge(&key, &header, b"{}").await;
+    let unverified = UnverifiedJws::parse(&proof).unwrap();
+    assert_eq!(
+        unverified.header().jwk().unwrap().algorithm(),
+        Algorithm::Rs256
+    );
+    let verified = unverified.verify_with_embedded_jwk(&Typ::DPOP_JWT).unwrap();
+    assert_eq!(verified.header().algorithm(), Algorithm::Ps256);
+    // Relabelled RS256, the PSS signature fails: the header's algorithm is checked for real.
+    let relabelled = {
+        let parts: Vec<&str> = proof.split('.').collect();
+        let header = format!(r#"{{"typ":"dpop+jwt","alg":"RS256","jwk":{jwk}}}"#);
+        format!("{}.{}.{}", b64(header), parts[1], parts[2])
+    };
+    assert_eq!(
+        UnverifiedJws::parse(&relabelled)
+            .unwrap()
+            .verify_with_embedded_jwk(&Typ::DPOP_JWT)
+            .unwrap_err(),
+        JwsError::Signature
+    );
+    // An embedded EC key never becomes an RSA one.
+    let ec = es256();
+    let ec_jwk = serde_json::to_string(ec.public_jwk()).unwrap();
+    let header = format!(r#"{{"typ":"dpop+jwt","alg":"PS256","jwk":{ec_jwk}}}"#);
+    let token = forge(&key, &header, b"{}").await;
+    assert_eq!(
+        UnverifiedJws::parse(&token)
+            .unwrap()
+            .verify_with_embedded_jwk(&Typ::DPOP_JWT)
+            .unwrap_err(),
+        JwsError::AlgorithmMismatch
+    );
 }

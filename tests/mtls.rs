@@ -674,3 +674,197 @@ async fn a_bound_refresh_token_without_the_certificate_is_invalid_grant() {
     let request = FormRequest::new(body.into_bytes()).with_client_certificate(Some(cert));
     ok_json(&h.provider.token(&request).await);
 }
+
+const ALIAS_HOST: &str = "https://mtls.auth.example.com";
+
+fn all_aliases() -> tessera::MtlsEndpointAliases {
+    tessera::MtlsEndpointAliases::default()
+        .with_token(format!("{ALIAS_HOST}/token"))
+        .with_revocation(format!("{ALIAS_HOST}/revoke"))
+        .with_introspection(format!("{ALIAS_HOST}/introspect"))
+        .with_pushed_authorization(format!("{ALIAS_HOST}/par"))
+        .with_userinfo(format!("{ALIAS_HOST}/userinfo"))
+        .with_device_authorization(format!("{ALIAS_HOST}/device_authorization"))
+}
+
+fn signing_keys() -> tessera::jose::KeySet {
+    use tessera::jose::{Algorithm, KeySchedule, KeySet, SigningKey};
+    KeySet::builder(time::Duration::hours(1))
+        .key(
+            SigningKey::generate(Algorithm::Es256).unwrap(),
+            KeySchedule::always(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn mtls_endpoint_aliases_are_advertised_for_the_endpoints_served() {
+    let config = builder()
+        .scopes(ScopeSet::parse("openid read").unwrap())
+        .mtls_endpoint_aliases(all_aliases())
+        .build()
+        .unwrap();
+    let provider = tessera::Provider::builder(
+        config.clone(),
+        std::sync::Arc::new(tessera::store::MemoryStore::new()),
+    )
+    .signing_keys(signing_keys())
+    .build();
+    let doc = provider.metadata_response().json_body().unwrap();
+    assert_eq!(
+        doc["mtls_endpoint_aliases"],
+        json!({
+            "token_endpoint": "https://mtls.auth.example.com/token",
+            "revocation_endpoint": "https://mtls.auth.example.com/revoke",
+            "introspection_endpoint": "https://mtls.auth.example.com/introspect",
+            "pushed_authorization_request_endpoint": "https://mtls.auth.example.com/par",
+            "userinfo_endpoint": "https://mtls.auth.example.com/userinfo",
+            "device_authorization_endpoint": "https://mtls.auth.example.com/device_authorization",
+        })
+    );
+    // The plain endpoints stay as they are, and discovery is the same document.
+    assert_eq!(doc["token_endpoint"], "https://auth.example.com/token");
+    let discovery = provider
+        .openid_configuration_response()
+        .json_body()
+        .unwrap();
+    assert_eq!(
+        discovery["mtls_endpoint_aliases"],
+        doc["mtls_endpoint_aliases"]
+    );
+
+    // Without signing keys there is no userinfo endpoint, so no alias of it; without the
+    // device grant, none of the device endpoint.
+    let plain = tessera::Provider::builder(
+        config,
+        std::sync::Arc::new(tessera::store::MemoryStore::new()),
+    )
+    .build();
+    let aliases = plain.metadata_response().json_body().unwrap()["mtls_endpoint_aliases"].clone();
+    assert!(aliases.get("userinfo_endpoint").is_none(), "{aliases}");
+    assert_eq!(
+        aliases["token_endpoint"],
+        "https://mtls.auth.example.com/token"
+    );
+    let no_device = harness_with(
+        builder()
+            .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+            .mtls_endpoint_aliases(all_aliases())
+            .build()
+            .unwrap(),
+    );
+    let aliases =
+        no_device.provider.metadata_response().json_body().unwrap()["mtls_endpoint_aliases"]
+            .clone();
+    assert!(
+        aliases.get("device_authorization_endpoint").is_none(),
+        "{aliases}"
+    );
+    assert!(
+        aliases
+            .get("pushed_authorization_request_endpoint")
+            .is_some()
+    );
+    // Without aliases, no member at all.
+    assert!(
+        harness()
+            .provider
+            .metadata_response()
+            .json_body()
+            .unwrap()
+            .get("mtls_endpoint_aliases")
+            .is_none()
+    );
+}
+
+#[test]
+fn mtls_endpoint_aliases_are_checked_like_the_issuer() {
+    use tessera::MtlsEndpointAliases;
+    let build = |aliases: MtlsEndpointAliases| builder().mtls_endpoint_aliases(aliases).build();
+    for bad in [
+        "http://mtls.auth.example.com/token",
+        "/token",
+        "mtls.auth.example.com/token",
+        "https://mtls.auth.example.com/token?x=1",
+        "https://mtls.auth.example.com/token#f",
+        "https://user@mtls.auth.example.com/token",
+        "https://MTLS.auth.example.com/token",
+        "https://mtls.auth.example.com:443/token",
+        "https://mtls.auth.example.com/a/../token",
+        "ftp://mtls.auth.example.com/token",
+        "",
+    ] {
+        let error = build(MtlsEndpointAliases::default().with_token(bad));
+        assert!(
+            matches!(error, Err(tessera::ConfigError::Setting(why)) if why.contains("mTLS")),
+            "{bad}: {error:?}"
+        );
+        let error = build(MtlsEndpointAliases::default().with_userinfo(bad));
+        assert!(error.is_err(), "{bad}");
+    }
+    for good in [
+        "https://mtls.auth.example.com/token",
+        "https://auth.example.com:8443/token",
+        "http://127.0.0.1:8443/token",
+    ] {
+        assert!(
+            build(MtlsEndpointAliases::default().with_token(good)).is_ok(),
+            "{good}"
+        );
+    }
+    // An alias of an endpoint the configuration removed.
+    let error = builder()
+        .endpoints(tessera::Endpoints::default().with_revocation(None))
+        .mtls_endpoint_aliases(
+            MtlsEndpointAliases::default().with_revocation("https://mtls.auth.example.com/revoke"),
+        )
+        .build();
+    assert!(
+        matches!(error, Err(tessera::ConfigError::Setting(why)) if why.contains("does not have")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_assertion_naming_the_token_alias_is_refused() {
+    use tessera::jose::{Algorithm, SigningKey, Typ, sign_claims};
+    let h = harness_with(
+        builder()
+            .mtls_endpoint_aliases(all_aliases())
+            .build()
+            .unwrap(),
+    );
+    let key = SigningKey::generate(Algorithm::Es256).unwrap();
+    let client = register(
+        &h,
+        AuthMethod::PrivateKeyJwt,
+        ClientMetadata::default().with_jwks(JwkSet::new(vec![key.public_jwk().clone()]).unwrap()),
+    )
+    .await;
+    let now = h.provider.now().unix_timestamp();
+    let assertion = |aud: &str, jti: &str| {
+        let claims = json!({
+            "iss": client.id, "sub": client.id, "aud": aud,
+            "iat": now, "exp": now + 60, "jti": jti,
+        });
+        let key = &key;
+        async move { sign_claims(key, &Typ::JWT, &claims).await.unwrap() }
+    };
+    let request = |assertion: String| {
+        FormRequest::new(format!(
+            "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}",
+            urlencode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        ))
+    };
+    let alias = assertion("https://mtls.auth.example.com/token", "a").await;
+    let response = h.provider.token(&request(alias)).await;
+    assert_eq!(response.status, 401);
+    let description = response.json_body().unwrap()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(description.contains("aud"), "{description}");
+    let issuer = assertion("https://auth.example.com", "b").await;
+    assert_eq!(h.provider.token(&request(issuer)).await.status, 200);
+}

@@ -376,12 +376,17 @@ async fn keys_algorithms_and_the_request_are_checked_before_any_claim() {
         generic
     );
 
-    // alg none, an HMAC alg and crit are refused as such.
+    // alg none and an unsupported alg are refused as such; HS256 (client_secret_jwt's) from
+    // a private_key_jwt client reads as any failed authentication.
     let c = claims(&id, t);
-    for header in [json!({"alg": "none"}), json!({"alg": "HS256"})] {
+    for header in [json!({"alg": "none"}), json!({"alg": "HS384"})] {
         let description = refused(&client_credentials(&h.provider, &forged(header, &c)).await);
         assert!(description.contains("alg"), "{description}");
     }
+    assert_eq!(
+        refused(&client_credentials(&h.provider, &forged(json!({"alg": "HS256"}), &c)).await),
+        generic
+    );
     let crit = json!({"alg": "ES256", "kid": es.kid, "crit": ["exp"], "exp": 1});
     let description = refused(&client_credentials(&h.provider, &forged(crit, &c)).await);
     assert!(description.contains("crit"), "{description}");
@@ -521,7 +526,7 @@ async fn registration_refuses_keys_that_cannot_or_must_not_be_registered() {
         (
             "client_secret_jwt",
             json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_jwt"}),
-            "hashes",
+            "no client_secret_jwt key",
         ),
     ];
     for (name, body, needle) in cases {
@@ -552,7 +557,7 @@ async fn metadata_advertises_private_key_jwt_and_its_algorithms() {
         assert!(!methods.contains(&json!("client_secret_jwt")), "{endpoint}");
         assert_eq!(
             doc[format!("{endpoint}_auth_signing_alg_values_supported")],
-            json!(["RS256", "ES256", "EdDSA"]),
+            json!(["RS256", "ES256", "EdDSA", "PS256"]),
             "{endpoint}"
         );
     }

@@ -602,7 +602,7 @@ impl Provider {
     ///
     /// With `request` (RFC 9101, feature `jose`), the request is the request object's claims,
     /// and only those (RFC 9101 §5; the query's `client_id` must be the object's): a compact
-    /// JWS signed with a key of the client's `jwks` (RS256, ES256 or EdDSA, and its
+    /// JWS signed with a key of the client's `jwks` (RS256, ES256, EdDSA or PS256, and its
     /// `request_object_signing_alg` if registered), `typ` absent or `oauth-authz-req+jwt`,
     /// `iss` and `client_id` the client's ID, `aud` the issuer, `exp` at most 60 minutes
     /// ahead, `nbf` and `iat` at most 60 minutes old. An invalid object is an

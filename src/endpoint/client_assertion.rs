@@ -1,10 +1,16 @@
-//! JWT client assertions, `private_key_jwt` (RFC 7523 §2.2 and §3, OpenID Connect Core §9,
-//! the audience rule of draft-ietf-oauth-rfc7523bis): a client proves who it is with a JWT
-//! signed by a key of its registered `jwks`, each `jti` accepted once across every instance
-//! through the [`ReplayStore`](crate::store::ReplayStore).
+//! JWT client assertions, `private_key_jwt` and `client_secret_jwt` (RFC 7523 §2.2 and §3,
+//! OpenID Connect Core §9, the audience rule of draft-ietf-oauth-rfc7523bis): a client proves
+//! who it is with a JWT signed by a key of its registered `jwks`, or with HS256 keyed by its
+//! client secret, each `jti` accepted once across every instance through the
+//! [`ReplayStore`](crate::store::ReplayStore). Both methods share every claim check.
 //!
-//! `client_secret_jwt` (HMAC over the client's secret) is not offered: tessera keeps client
-//! secrets only as hashes, and an HMAC key cannot be checked against a hash.
+//! A `client_secret_jwt` secret is derived by the provider, never stored (see
+//! `derived_secret.rs`): the provider recomputes it from its key, the client ID and the salt
+//! in the stored [`SecretHash::Derived`](crate::SecretHash::Derived), checks it against the
+//! stored hash, and verifies the HS256 tag with it. HS256 is accepted only from a client
+//! registered with `client_secret_jwt`, and such a client only with HS256: a `private_key_jwt`
+//! client's assertion can never be checked as an HMAC, nor the other way round. The audience
+//! is the issuer (or the token endpoint URL), never an RFC 8705 mTLS endpoint alias.
 //!
 //! What a refusal says depends on who could be asking. Checks of the request itself (the
 //! assertion type, the JWS structure, `typ`, `client_id` against `sub`) say what is wrong;
@@ -20,8 +26,9 @@ use crate::cimd::ResolveError;
 use crate::client::{AuthMethod, Client, ClientId};
 use crate::endpoint::client_auth::AuthFailure;
 use crate::error::{ErrorCode, OAuthError};
-use crate::jose::{Algorithm, Audience, JwsError, Typ, UnverifiedJws};
+use crate::jose::{Algorithm, Audience, Hs256Jws, JwsError, Typ, UnverifiedJws};
 use crate::provider::Provider;
+use crate::secret::ClientSecret;
 use crate::store::ReplayKey;
 
 /// The one `client_assertion_type` of a JWT assertion (RFC 7523 §2.2).
@@ -60,11 +67,29 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
+/// The signed token of an assertion: an asymmetric JWS (`private_key_jwt`) or an HS256 one
+/// (`client_secret_jwt`).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per request, and `Credentials` boxes the assertion
+enum Signed {
+    Key(UnverifiedJws),
+    Secret(Hs256Jws),
+}
+
+impl Signed {
+    fn typ(&self) -> Option<&str> {
+        match self {
+            Self::Key(jws) => jws.header().typ(),
+            Self::Secret(jws) => jws.typ(),
+        }
+    }
+}
+
 /// A client assertion whose structure, header and `sub` passed the checks that need no
 /// client; its signature is not verified.
 #[derive(Debug)]
 pub(crate) struct Assertion {
-    jws: UnverifiedJws,
+    jws: Signed,
     client_id: ClientId,
 }
 
@@ -75,21 +100,34 @@ impl Assertion {
         if assertion.len() > MAX_ASSERTION_LEN {
             return Err(invalid_client("the client_assertion is too long"));
         }
-        let jws = UnverifiedJws::parse(assertion).map_err(|error| {
+        let refused = |error| {
             invalid_client(match error {
                 JwsError::AlgNone | JwsError::UnsupportedAlgorithm => {
-                    "the client_assertion's alg is not accepted (RS256, ES256 or EdDSA)"
+                    "the client_assertion's alg is not accepted (RS256, ES256, EdDSA or PS256; HS256 for client_secret_jwt)"
                 }
                 JwsError::Critical => "the client_assertion has a crit header, which is refused",
                 _ => "the client_assertion is not a valid compact JWS",
             })
-        })?;
-        if !assertion_typ(jws.header().typ()).matches(jws.header().typ()) {
+        };
+        let jws = match UnverifiedJws::parse_with_limit(assertion, MAX_ASSERTION_LEN) {
+            Ok(jws) => Signed::Key(jws),
+            // The one place an HMAC is read: whether it may be is decided by the client's
+            // method, once the client is known.
+            Err(JwsError::UnsupportedAlgorithm) => {
+                Signed::Secret(Hs256Jws::parse(assertion, MAX_ASSERTION_LEN).map_err(refused)?)
+            }
+            Err(error) => return Err(refused(error)),
+        };
+        if !assertion_typ(jws.typ()).matches(jws.typ()) {
             return Err(invalid_client(
                 "the client_assertion's typ must be JWT or client-authentication+jwt",
             ));
         }
-        let claims: AssertionClaims = jws.unverified_claims().map_err(|_| {
+        let unverified = match &jws {
+            Signed::Key(jws) => jws.unverified_claims(),
+            Signed::Secret(jws) => jws.unverified_claims(),
+        };
+        let claims: AssertionClaims = unverified.map_err(|_| {
             invalid_client(
                 "the client_assertion's claims are not a JSON object of the RFC 7519 types",
             )
@@ -115,35 +153,62 @@ impl Assertion {
         &self.client_id
     }
 
-    /// Verifies the assertion for `client`: the signature with a key of its `jwks` and an
-    /// algorithm it allows, then the claims. `audiences` are the values `aud` may name; `now`
-    /// is unix seconds.
-    fn verify(self, client: &Client, audiences: [&str; 2], now: i64) -> Result<Checked, Refusal> {
-        if client.auth_method != AuthMethod::PrivateKeyJwt {
-            return Err(Refusal::Unproven("the client does not use private_key_jwt"));
-        }
-        let Some(keys) = client.metadata.jwks.as_ref() else {
-            return Err(Refusal::Unproven("the client has no jwks"));
-        };
-        let alg = self.jws.header().algorithm();
-        let allowed = match client.metadata.token_endpoint_auth_signing_alg.as_deref() {
-            Some(registered) => Algorithm::from_name(registered) == Some(alg),
-            None => true,
-        };
-        if !allowed {
-            return Err(Refusal::Unproven(
-                "the alg is not the client's token_endpoint_auth_signing_alg",
-            ));
-        }
-        let typ = assertion_typ(self.jws.header().typ());
-        let verified = self.jws.verify_with_set(keys, &typ).map_err(|error| {
+    /// Verifies the assertion for `client`: the signature (with a key of its `jwks` and an
+    /// algorithm it allows, or with its derived secret), then the claims. `secret` is the
+    /// client's secret, for a `client_secret_jwt` client; `audiences` are the values `aud`
+    /// may name; `now` is unix seconds.
+    fn verify(
+        self,
+        client: &Client,
+        secret: Option<&ClientSecret>,
+        audiences: [&str; 2],
+        now: i64,
+    ) -> Result<Checked, Refusal> {
+        let typ = assertion_typ(self.jws.typ());
+        let signature_failed = |error| {
             Refusal::Unproven(match error {
                 JwsError::UnknownKey => "no key of the client's jwks fits the kid and alg",
                 _ => "the signature does not verify",
             })
-        })?;
+        };
+        let claims: Result<AssertionClaims, JwsError> = match (self.jws, client.auth_method) {
+            (Signed::Key(jws), AuthMethod::PrivateKeyJwt) => {
+                let Some(keys) = client.metadata.jwks.as_ref() else {
+                    return Err(Refusal::Unproven("the client has no jwks"));
+                };
+                let alg = jws.header().algorithm();
+                let allowed = match client.metadata.token_endpoint_auth_signing_alg.as_deref() {
+                    Some(registered) => Algorithm::from_name(registered) == Some(alg),
+                    None => true,
+                };
+                if !allowed {
+                    return Err(Refusal::Unproven(
+                        "the alg is not the client's token_endpoint_auth_signing_alg",
+                    ));
+                }
+                let verified = jws.verify_with_set(keys, &typ).map_err(signature_failed)?;
+                verified.claims()
+            }
+            (Signed::Secret(jws), AuthMethod::ClientSecretJwt) => {
+                let Some(secret) = secret else {
+                    return Err(Refusal::Unproven("no derived secret for the client"));
+                };
+                let payload = jws
+                    .verify(secret.secret().as_bytes(), &typ)
+                    .map_err(signature_failed)?;
+                crate::jose::verified_claims(&payload)
+            }
+            (Signed::Key(_), _) => {
+                return Err(Refusal::Unproven("the client does not use private_key_jwt"));
+            }
+            (Signed::Secret(_), _) => {
+                return Err(Refusal::Unproven(
+                    "the client does not use client_secret_jwt",
+                ));
+            }
+        };
         // From here on the caller holds the client's key: each refusal says what is wrong.
-        let claims: AssertionClaims = verified.claims().map_err(|_| {
+        let claims = claims.map_err(|_| {
             Refusal::Claims("the client_assertion's claims are not of the RFC 7519 types")
         })?;
         let id = client.id.as_str();
@@ -259,13 +324,33 @@ impl Provider {
         } else {
             [config.issuer(), &token_endpoint]
         };
-        if !config.profile_allows(assertion.jws.header().algorithm()) {
+        let allowed = match &assertion.jws {
+            Signed::Key(jws) => config.profile_allows(jws.header().algorithm()),
+            // FAPI 2.0 §5.3.2.1: no symmetric client authentication.
+            Signed::Secret(_) => self.cx().offers_client_secret_jwt(),
+        };
+        if !allowed && config.fapi2() {
             return Err(failed(
                 self,
-                "this server follows FAPI 2.0: the client_assertion must be signed with ES256 or EdDSA",
+                "this server follows FAPI 2.0: the client_assertion must be signed with PS256, ES256 or EdDSA",
             ));
         }
-        let checked = match assertion.verify(&client, audiences, now) {
+        // A client_secret_jwt client's secret, derived again; `None` (the assertion fails
+        // as unproven) if the provider has no key or none of its keys derived the stored one.
+        let secret = match (&assertion.jws, client.auth_method, &client.secret) {
+            (Signed::Secret(_), AuthMethod::ClientSecretJwt, Some(stored)) => {
+                let secret = self
+                    .cx()
+                    .client_secret_keys()
+                    .and_then(|keys| keys.secret_of(&client.id, stored));
+                if secret.is_none() {
+                    tracing::warn!(target: "tessera::client_auth", client_id = %id, "a client_secret_jwt client whose secret no client_secret_jwt key of this provider derives (the key was changed without client_secret_jwt_previous_key, or removed)");
+                }
+                secret
+            }
+            _ => None,
+        };
+        let checked = match assertion.verify(&client, secret.as_ref(), audiences, now) {
             Ok(checked) => checked,
             Err(Refusal::Unproven(why)) => {
                 tracing::debug!(client_id = %id, why, "client assertion refused");

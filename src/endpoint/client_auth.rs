@@ -1,6 +1,6 @@
 //! Client authentication at the token, revocation and introspection endpoints
-//! (RFC 6749 §2.3): HTTP Basic, body parameters, a JWT assertion (`private_key_jwt`, in
-//! `client_assertion.rs`), the TLS client certificate (RFC 8705 §2: `tls_client_auth`,
+//! (RFC 6749 §2.3): HTTP Basic, body parameters, a JWT assertion (`private_key_jwt` and
+//! `client_secret_jwt`, in `client_assertion.rs`), the TLS client certificate (RFC 8705 §2: `tls_client_auth`,
 //! `self_signed_tls_client_auth`), or none for public clients.
 
 use base64::Engine as _;

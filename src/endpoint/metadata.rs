@@ -95,18 +95,22 @@ impl Provider {
             "token_endpoint",
             config.endpoint_url(endpoints.token).into(),
         );
+        let hmac = self.cx().offers_client_secret_jwt();
         if let Some(path) = endpoints.revocation {
             put("revocation_endpoint", config.endpoint_url(path).into());
-            put("revocation_endpoint_auth_methods_supported", auth_methods());
-            put_assertion_algs(config, &mut put, "revocation_endpoint");
+            put(
+                "revocation_endpoint_auth_methods_supported",
+                auth_methods(hmac),
+            );
+            put_assertion_algs(config, hmac, &mut put, "revocation_endpoint");
         }
         if let Some(path) = endpoints.introspection {
             put("introspection_endpoint", config.endpoint_url(path).into());
             put(
                 "introspection_endpoint_auth_methods_supported",
-                auth_methods(),
+                auth_methods(hmac),
             );
-            put_assertion_algs(config, &mut put, "introspection_endpoint");
+            put_assertion_algs(config, hmac, &mut put, "introspection_endpoint");
         }
         if let Some(path) = endpoints.registration {
             put("registration_endpoint", config.endpoint_url(path).into());
@@ -140,9 +144,9 @@ impl Provider {
                 let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
                 put("token_endpoint_auth_methods_supported", names.into());
             }
-            None => put("token_endpoint_auth_methods_supported", auth_methods()),
+            None => put("token_endpoint_auth_methods_supported", auth_methods(hmac)),
         }
-        put_assertion_algs(config, &mut put, "token_endpoint");
+        put_assertion_algs(config, hmac, &mut put, "token_endpoint");
         if !config.scopes.is_empty() {
             let scopes: Vec<&str> = config.scopes.iter().map(|s| s.as_str()).collect();
             put("scopes_supported", scopes.into());
@@ -164,6 +168,28 @@ impl Provider {
         }
         // RFC 8705 §3.3: tokens are bound to the client certificate of clients that ask.
         put("tls_client_certificate_bound_access_tokens", true.into());
+        // RFC 8705 §5: the host's mTLS listener, for the endpoints advertised here.
+        if let Some(aliases) = config.mtls_endpoint_aliases() {
+            let served = [
+                Some(endpoints.token),
+                endpoints.revocation,
+                endpoints.introspection,
+                endpoints.pushed_authorization,
+                endpoints.userinfo,
+                endpoints.device_authorization,
+            ];
+            let listed: serde_json::Map<String, serde_json::Value> = aliases
+                .entries(&config.endpoints)
+                .into_iter()
+                .zip(served)
+                .filter_map(|((name, alias, _), served)| {
+                    served.and(alias).map(|url| (name.to_owned(), url.into()))
+                })
+                .collect();
+            if !listed.is_empty() {
+                put("mtls_endpoint_aliases", listed.into());
+            }
+        }
         // RFC 9126 §5.
         if let Some(path) = endpoints.pushed_authorization {
             put(
@@ -311,44 +337,54 @@ impl Provider {
     }
 }
 
-fn auth_methods() -> serde_json::Value {
+/// The client authentication methods; `client_secret_jwt` when `hmac` (the provider has its
+/// key).
+fn auth_methods(hmac: bool) -> serde_json::Value {
     #[cfg(feature = "jose")]
-    return serde_json::json!([
+    let mut methods = vec![
         "client_secret_basic",
         "client_secret_post",
         "none",
         "private_key_jwt",
         "tls_client_auth",
-        "self_signed_tls_client_auth"
-    ]);
+        "self_signed_tls_client_auth",
+    ];
     #[cfg(not(feature = "jose"))]
-    serde_json::json!([
+    let mut methods = vec![
         "client_secret_basic",
         "client_secret_post",
         "none",
-        "tls_client_auth"
-    ])
+        "tls_client_auth",
+    ];
+    if hmac {
+        methods.push("client_secret_jwt");
+    }
+    methods.into()
 }
 
 /// `{endpoint}_auth_signing_alg_values_supported` (RFC 8414 §2): what `private_key_jwt`
-/// assertions may be signed with.
+/// assertions may be signed with, and HS256 for `client_secret_jwt` ones when `hmac`.
 fn put_assertion_algs(
     config: &crate::Config,
+    hmac: bool,
     put: &mut impl FnMut(&str, serde_json::Value),
     endpoint: &str,
 ) {
     #[cfg(feature = "jose")]
     {
-        let algs: Vec<&str> = crate::jose::Algorithm::ALL
+        let mut algs: Vec<&str> = crate::jose::Algorithm::ALL
             .iter()
             .filter(|alg| config.profile_allows(**alg))
             .map(|alg| alg.as_str())
             .collect();
+        if hmac {
+            algs.push("HS256");
+        }
         put(
             &format!("{endpoint}_auth_signing_alg_values_supported"),
             algs.into(),
         );
     }
     #[cfg(not(feature = "jose"))]
-    let _ = (config, put, endpoint);
+    let _ = (config, hmac, put, endpoint);
 }

@@ -278,19 +278,20 @@ fn checked_metadata(
     let token_endpoint_auth_signing_alg = match metadata.token_endpoint_auth_signing_alg.as_deref()
     {
         None => None,
-        Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+        // HS256 only for a client_secret_jwt client: `check_assertion_keys` checks the method.
+        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256" | "HS256")) => Some(alg.to_owned()),
         Some(_) => {
             return Err(metadata_error(
-                "token_endpoint_auth_signing_alg must be RS256, ES256 or EdDSA",
+                "token_endpoint_auth_signing_alg must be RS256, ES256, EdDSA or PS256 (HS256 for client_secret_jwt)",
             ));
         }
     };
     let request_object_signing_alg = match metadata.request_object_signing_alg.as_deref() {
         None => None,
-        Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+        Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
         Some(_) => {
             return Err(metadata_error(
-                "request_object_signing_alg must be RS256, ES256 or EdDSA (unsigned request objects are refused)",
+                "request_object_signing_alg must be RS256, ES256, EdDSA or PS256 (unsigned request objects are refused)",
             ));
         }
     };
@@ -351,10 +352,10 @@ fn checked_metadata(
         subject_type: metadata.subject_type,
         userinfo_signed_response_alg: match metadata.userinfo_signed_response_alg.as_deref() {
             None => None,
-            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
             Some(_) => {
                 return Err(metadata_error(
-                    "userinfo_signed_response_alg must be RS256, ES256 or EdDSA",
+                    "userinfo_signed_response_alg must be RS256, ES256, EdDSA or PS256",
                 ));
             }
         },
@@ -362,10 +363,10 @@ fn checked_metadata(
         dpop_bound_access_tokens: metadata.dpop_bound_access_tokens,
         id_token_signed_response_alg: match metadata.id_token_signed_response_alg.as_deref() {
             None => None,
-            Some(alg @ ("RS256" | "ES256" | "EdDSA")) => Some(alg.to_owned()),
+            Some(alg @ ("RS256" | "ES256" | "EdDSA" | "PS256")) => Some(alg.to_owned()),
             Some(_) => {
                 return Err(metadata_error(
-                    "id_token_signed_response_alg must be RS256, ES256 or EdDSA",
+                    "id_token_signed_response_alg must be RS256, ES256, EdDSA or PS256",
                 ));
             }
         },
@@ -577,7 +578,7 @@ fn registered_jwks(value: &serde_json::Value) -> Result<crate::jose::JwkSet, OAu
     })?;
     if set.keys().len() != listed {
         return Err(metadata_error(
-            "jwks has a key this server cannot verify with: RS256 (RSA 2048 to 8192 bits), ES256 (P-256) and EdDSA (Ed25519) signature keys only",
+            "jwks has a key this server cannot verify with: RS256 and PS256 (RSA 2048 to 8192 bits), ES256 (P-256) and EdDSA (Ed25519) signature keys only",
         ));
     }
     if set.is_empty() {
@@ -633,11 +634,30 @@ impl Provider {
     /// A `private_key_jwt` client needs its keys (RFC 7523 §2.2), and a registered
     /// `token_endpoint_auth_signing_alg` a key of that algorithm; so do a client requiring
     /// signed request objects and a registered `request_object_signing_alg` (RFC 9101 §10.5).
+    /// A `client_secret_jwt` client needs the provider's key, and signs with HS256 only;
+    /// no other client may name HS256.
     fn check_assertion_keys(
         &self,
         method: AuthMethod,
         metadata: &ClientMetadata,
     ) -> Result<(), OAuthError> {
+        let hs256 = metadata.token_endpoint_auth_signing_alg.as_deref() == Some("HS256");
+        if method == AuthMethod::ClientSecretJwt {
+            if !self.cx().offers_client_secret_jwt() {
+                return Err(metadata_error(
+                    "client_secret_jwt is not offered by this server (it has no client_secret_jwt key, or its profile refuses symmetric client authentication); use private_key_jwt",
+                ));
+            }
+            if metadata.token_endpoint_auth_signing_alg.is_some() && !hs256 {
+                return Err(metadata_error(
+                    "a client_secret_jwt client's token_endpoint_auth_signing_alg must be HS256",
+                ));
+            }
+        } else if hs256 {
+            return Err(metadata_error(
+                "token_endpoint_auth_signing_alg HS256 is for client_secret_jwt clients only; use RS256, ES256, EdDSA or PS256",
+            ));
+        }
         #[cfg(feature = "jose")]
         {
             let algorithms: Vec<&str> = metadata
@@ -756,7 +776,7 @@ impl Provider {
         {
             if !self.config().profile_allows(alg) {
                 return Err(metadata_error(
-                    "this server follows FAPI 2.0: RS256 is not allowed; use ES256 or EdDSA",
+                    "this server follows FAPI 2.0: RS256 is not allowed; use PS256, ES256 or EdDSA",
                 ));
             }
         }
@@ -848,6 +868,9 @@ impl Provider {
         client.homepage = homepage;
         client.scopes = registration.scopes.clone();
         client.metadata = metadata;
+        if client.auth_method == AuthMethod::ClientSecretJwt {
+            client.metadata.token_endpoint_auth_signing_alg = Some("HS256".to_owned());
+        }
         client.unused_until = registration.unused_expiry.map(|d| now.saturating_add(d));
         Ok(client)
     }
@@ -873,9 +896,11 @@ impl Provider {
         let (secret, secret_hash) = client
             .auth_method
             .uses_secret()
-            .then(|| ClientSecret::generate_hashed(self.cx().entropy()))
+            .then(|| self.new_secret(&client))
+            .transpose()
+            .map_err(AdminError::from_registration)?
             .unzip();
-        client.secret = secret_hash.map(SecretHash::Sha256);
+        client.secret = secret_hash;
         let (registration_token, token_hash) = with_token
             .then(|| RegistrationAccessToken::generate_hashed(self.cx().entropy()))
             .unzip();
@@ -891,6 +916,23 @@ impl Provider {
         })
     }
 
+    /// A new secret for `client`, and the form the store keeps: generated and hashed, or, for
+    /// a `client_secret_jwt` client, derived with the provider's key and a fresh salt.
+    fn new_secret(&self, client: &Client) -> Result<(ClientSecret, SecretHash), OAuthError> {
+        let entropy = self.cx().entropy();
+        if client.auth_method != AuthMethod::ClientSecretJwt {
+            let (secret, hash) = ClientSecret::generate_hashed(entropy);
+            return Ok((secret, SecretHash::Sha256(hash)));
+        }
+        #[cfg(feature = "jose")]
+        if let Some(keys) = self.cx().client_secret_keys() {
+            return Ok(keys.issue(&client.id, entropy));
+        }
+        Err(metadata_error(
+            "client_secret_jwt is not offered by this server (it has no client_secret_jwt key)",
+        ))
+    }
+
     /// Imports a client from another system with its existing ID and secret. The secret's
     /// entropy is unknown, so it is kept with Argon2id (see [`SecretHash`]).
     pub async fn import_client(
@@ -902,6 +944,12 @@ impl Provider {
         let mut client = self
             .build_client(id, &registration)
             .map_err(AdminError::from_registration)?;
+        if client.auth_method == AuthMethod::ClientSecretJwt {
+            return Err(AdminError::InvalidMetadata(
+                "a client_secret_jwt client's secret is derived by the provider and cannot be imported: register it, or import it with another method and move it with a new secret"
+                    .into(),
+            ));
+        }
         client.secret = match (&secret, client.auth_method.uses_secret()) {
             (Some(secret), true) => Some(SecretHash::slow(secret, self.cx().entropy())),
             (None, false) => None,
@@ -927,7 +975,9 @@ impl Provider {
     }
 
     /// Replaces a confidential client's secret with a new generated one, returned once. The old
-    /// secret stops working at once.
+    /// secret stops working at once. A `client_secret_jwt` client's new secret is derived with
+    /// a new salt under the current
+    /// [`client_secret_jwt_key`](crate::ProviderBuilder::client_secret_jwt_key).
     pub async fn rotate_client_secret(&self, id: &ClientId) -> Result<ClientSecret, AdminError> {
         let client = self.client(id).await?.ok_or(AdminError::UnknownClient)?;
         if client.is_public() {
@@ -938,13 +988,10 @@ impl Provider {
                 "the client authenticates with private_key_jwt: it has no secret".into(),
             ));
         }
-        let (secret, hash) = ClientSecret::generate_hashed(self.cx().entropy());
-        if !self
-            .cx()
-            .store()
-            .set_client_secret(id, &SecretHash::Sha256(hash))
-            .await?
-        {
+        let (secret, hash) = self
+            .new_secret(&client)
+            .map_err(AdminError::from_registration)?;
+        if !self.cx().store().set_client_secret(id, &hash).await? {
             return Err(AdminError::UnknownClient);
         }
         self.cx().audit(AuditEvent::ClientSecretRotated {
@@ -1060,10 +1107,10 @@ impl Provider {
     fn registration_from(&self, raw: RawMetadata) -> Result<ClientRegistration, OAuthError> {
         let auth_method = match raw.token_endpoint_auth_method.as_deref() {
             None => AuthMethod::ClientSecretBasic,
-            // Client secrets are kept only as hashes: there is no key to check an HMAC with.
-            Some("client_secret_jwt") => {
+            // The secret is derived with the provider's key: without one, there is none.
+            Some("client_secret_jwt") if !self.cx().offers_client_secret_jwt() => {
                 return Err(metadata_error(
-                    "client_secret_jwt is not supported (client secrets are stored only as hashes); use private_key_jwt",
+                    "client_secret_jwt is not offered by this server (it has no client_secret_jwt key, or its profile refuses symmetric client authentication); use private_key_jwt",
                 ));
             }
             Some(name) => AuthMethod::parse(name)
@@ -1284,6 +1331,16 @@ impl Provider {
         if registration.auth_method.uses_secret() && stored.secret.is_none() {
             return Err(metadata_error(
                 "the client has no secret to authenticate with; keep private_key_jwt",
+            ));
+        }
+        // A derived secret is not a generated one: neither serves the other method.
+        if registration.auth_method.uses_secret()
+            && stored.auth_method.uses_secret()
+            && (registration.auth_method == AuthMethod::ClientSecretJwt)
+                != (stored.auth_method == AuthMethod::ClientSecretJwt)
+        {
+            return Err(metadata_error(
+                "a client cannot change to or from client_secret_jwt: its secret is of another kind; register a new client",
             ));
         }
         let mut client = self.build_client(stored.id.clone(), &registration)?;

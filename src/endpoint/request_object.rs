@@ -7,7 +7,7 @@
 //! - the form: a compact JWS of at most [`MAX_REQUEST_OBJECT_LEN`] bytes (an encrypted one,
 //!   JWE, is refused, as are `alg: none`, `crit`, `jku` and `x5u`); `typ` absent or
 //!   `oauth-authz-req+jwt` (RFC 9101 §10.8);
-//! - the signature: a key of the client's `jwks`, of `alg` RS256, ES256 or EdDSA, and that
+//! - the signature: a key of the client's `jwks`, of `alg` RS256, ES256, EdDSA or PS256, and that
 //!   alg the client's `request_object_signing_alg` if it registered one;
 //! - the claims: `iss` the client ID; `aud` the issuer (alone or among others); `client_id`
 //!   the client's ID (the one the query names); `exp` present and not passed; the lifetime
@@ -106,7 +106,7 @@ pub(crate) fn verify(
         refused(match error {
             JwsError::AlgNone => "unsigned request objects (alg none) are refused",
             JwsError::UnsupportedAlgorithm => {
-                "the request object's alg is not accepted (RS256, ES256 or EdDSA)"
+                "the request object's alg is not accepted (RS256, ES256, EdDSA or PS256)"
             }
             JwsError::Critical => "the request object has a crit header, which is refused",
             JwsError::KeyUrl(_) => {
@@ -132,7 +132,7 @@ pub(crate) fn verify(
     let alg = jws.header().algorithm();
     if !cx.config().profile_allows(alg) {
         return Err(refused(
-            "this server follows FAPI 2.0: request objects must be signed with ES256 or EdDSA",
+            "this server follows FAPI 2.0: request objects must be signed with PS256, ES256 or EdDSA",
         ));
     }
     if let Some(registered) = client.metadata.request_object_signing_alg.as_deref()

@@ -3,15 +3,16 @@
 use std::fmt;
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, VerificationAlgorithm,
+    ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
+    RsaParameters, VerificationAlgorithm,
 };
 
 /// A JWS signature algorithm this crate signs and verifies with.
 ///
-/// Each key type has exactly one algorithm here, so a key's type fixes the only algorithm it
-/// verifies: an RSA key verifies `RS256` and nothing else, a P-256 key `ES256`, an Ed25519
-/// key `EdDSA`. `none` and the HMAC algorithms are not algorithms of this type, so no token
-/// can ask for them.
+/// Each key has exactly one algorithm, so a key fixes the only algorithm it verifies: a
+/// P-256 key `ES256`, an Ed25519 key `EdDSA`, an RSA key `RS256`, or `PS256` if its JWK says
+/// `"alg":"PS256"` (an RSA key never verifies both). `none` and the HMAC algorithms are not
+/// algorithms of this type, so no token can ask for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -22,11 +23,15 @@ pub enum Algorithm {
     Es256,
     /// EdDSA on Ed25519 (RFC 8037 §3.1); Ed448 is not supported.
     EdDsa,
+    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256, salt of 32 bytes (RFC 7518 §3.5), which
+    /// FAPI 2.0 accepts where it refuses RS256. RSA keys of 2048 to 8192 bits whose JWK says
+    /// `"alg":"PS256"`.
+    Ps256,
 }
 
 impl Algorithm {
     /// Every algorithm, in a fixed order.
-    pub const ALL: [Self; 3] = [Self::Rs256, Self::Es256, Self::EdDsa];
+    pub const ALL: [Self; 4] = [Self::Rs256, Self::Es256, Self::EdDsa, Self::Ps256];
 
     /// The `alg` value (RFC 7518 §3.1), case-sensitive.
     pub const fn as_str(self) -> &'static str {
@@ -34,6 +39,7 @@ impl Algorithm {
             Self::Rs256 => "RS256",
             Self::Es256 => "ES256",
             Self::EdDsa => "EdDSA",
+            Self::Ps256 => "PS256",
         }
     }
 
@@ -46,7 +52,7 @@ impl Algorithm {
     /// The JWK `kty` of the keys of this algorithm (RFC 7518 §6.1, RFC 8037 §2).
     pub const fn key_type(self) -> &'static str {
         match self {
-            Self::Rs256 => "RSA",
+            Self::Rs256 | Self::Ps256 => "RSA",
             Self::Es256 => "EC",
             Self::EdDsa => "OKP",
         }
@@ -56,7 +62,7 @@ impl Algorithm {
     /// long as the modulus).
     pub(crate) const fn signature_len(self) -> Option<usize> {
         match self {
-            Self::Rs256 => None,
+            Self::Rs256 | Self::Ps256 => None,
             Self::Es256 | Self::EdDsa => Some(64),
         }
     }
@@ -67,6 +73,16 @@ impl Algorithm {
             Self::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
             Self::Es256 => &ECDSA_P256_SHA256_FIXED,
             Self::EdDsa => &ED25519,
+            Self::Ps256 => &RSA_PSS_2048_8192_SHA256,
+        }
+    }
+
+    /// The aws-lc-rs RSA verification parameters, for the RSA algorithms.
+    pub(crate) fn rsa_verification(self) -> Option<&'static RsaParameters> {
+        match self {
+            Self::Rs256 => Some(&RSA_PKCS1_2048_8192_SHA256),
+            Self::Ps256 => Some(&RSA_PSS_2048_8192_SHA256),
+            Self::Es256 | Self::EdDsa => None,
         }
     }
 }
@@ -87,7 +103,7 @@ mod tests {
             assert_eq!(Algorithm::from_name(alg.as_str()), Some(alg));
         }
         for name in [
-            "none", "None", "HS256", "rs256", "RS384", "PS256", "Ed25519", "",
+            "none", "None", "HS256", "rs256", "RS384", "PS384", "ps256", "Ed25519", "",
         ] {
             assert_eq!(Algorithm::from_name(name), None, "{name}");
         }

@@ -41,37 +41,36 @@ const REFUSED: [(&str, JwsError); 6] = [
 impl Header {
     /// Parses and checks the decoded header bytes.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, JwsError> {
-        let members = json::parse_object(bytes).map_err(|error| {
-            JwsError::Header(if error.to_string().contains("duplicate member") {
-                "duplicate member name"
-            } else {
-                "not a JSON object"
-            })
-        })?;
-        let alg = match members.get("alg") {
-            Some(Value::String(alg)) if alg.eq_ignore_ascii_case("none") => {
-                return Err(JwsError::AlgNone);
-            }
-            Some(Value::String(alg)) => {
-                Algorithm::from_name(alg).ok_or(JwsError::UnsupportedAlgorithm)?
-            }
-            Some(_) => return Err(JwsError::Header("alg is not a string")),
-            None => return Err(JwsError::Header("no alg")),
-        };
-        for (name, error) in REFUSED {
-            if members.contains_key(name) {
-                return Err(error);
-            }
+        let (alg, members) = members(bytes)?;
+        let alg = Algorithm::from_name(&alg).ok_or(JwsError::UnsupportedAlgorithm)?;
+        Self::checked(alg, members)
+    }
+
+    /// The checks of [`Header::parse`] for a header whose `alg` is `HS256`, and only that:
+    /// `client_secret_jwt` assertions, the one place HMAC is accepted. `alg` is not an
+    /// [`Algorithm`], so no key of a [`JwkSet`](super::JwkSet) can ever verify such a token.
+    /// A `jwk` member is refused: an HMAC token names no public key.
+    pub(crate) fn parse_hs256(bytes: &[u8]) -> Result<Hs256Header, JwsError> {
+        let (alg, members) = members(bytes)?;
+        if alg != "HS256" {
+            return Err(JwsError::UnsupportedAlgorithm);
         }
+        check_refused(&members)?;
+        let typ = string(&members, "typ")?;
+        string(&members, "cty")?;
+        check_kid(string(&members, "kid")?.as_deref())?;
+        if members.contains_key("jwk") {
+            return Err(JwsError::Header("an HMAC token has no jwk"));
+        }
+        Ok(Hs256Header { typ })
+    }
+
+    fn checked(alg: Algorithm, members: Map<String, Value>) -> Result<Self, JwsError> {
+        check_refused(&members)?;
         let typ = string(&members, "typ")?;
         let cty = string(&members, "cty")?;
         let kid = string(&members, "kid")?;
-        if kid
-            .as_ref()
-            .is_some_and(|kid| kid.is_empty() || kid.len() > MAX_KID_LEN)
-        {
-            return Err(JwsError::Header("kid is empty or too long"));
-        }
+        check_kid(kid.as_deref())?;
         let jwk = match members.get("jwk") {
             None => None,
             Some(value) => Some(Jwk::from_value(value).map_err(JwsError::EmbeddedJwk)?),
@@ -124,6 +123,56 @@ impl Header {
     pub fn contains(&self, name: &str) -> bool {
         self.members.contains_key(name)
     }
+}
+
+/// The header of an HS256 token that passed the checks of [`Header::parse_hs256`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hs256Header {
+    typ: Option<String>,
+}
+
+impl Hs256Header {
+    /// `typ`, if present.
+    pub(crate) fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+}
+
+/// The header's members, one JSON object without duplicates, and its `alg`, neither `none`
+/// (in any case) nor missing.
+fn members(bytes: &[u8]) -> Result<(String, Map<String, Value>), JwsError> {
+    let members = json::parse_object(bytes).map_err(|error| {
+        JwsError::Header(if error.to_string().contains("duplicate member") {
+            "duplicate member name"
+        } else {
+            "not a JSON object"
+        })
+    })?;
+    let alg = match members.get("alg") {
+        Some(Value::String(alg)) if alg.eq_ignore_ascii_case("none") => {
+            return Err(JwsError::AlgNone);
+        }
+        Some(Value::String(alg)) => alg.clone(),
+        Some(_) => return Err(JwsError::Header("alg is not a string")),
+        None => return Err(JwsError::Header("no alg")),
+    };
+    Ok((alg, members))
+}
+
+fn check_refused(members: &Map<String, Value>) -> Result<(), JwsError> {
+    for (name, error) in REFUSED {
+        if members.contains_key(name) {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+fn check_kid(kid: Option<&str>) -> Result<(), JwsError> {
+    if kid.is_some_and(|kid| kid.is_empty() || kid.len() > MAX_KID_LEN) {
+        return Err(JwsError::Header("kid is empty or too long"));
+    }
+    Ok(())
 }
 
 fn string(members: &Map<String, Value>, name: &'static str) -> Result<Option<String>, JwsError> {

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{ParsedPublicKey, RsaPublicKeyComponents};
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -91,7 +91,8 @@ pub(crate) enum Material {
 }
 
 impl Material {
-    fn algorithm(&self) -> Algorithm {
+    /// The algorithm of a key of this material whose JWK names none: RS256 for RSA.
+    pub(crate) fn default_algorithm(&self) -> Algorithm {
         match self {
             Self::Rsa { .. } => Algorithm::Rs256,
             Self::P256 { .. } => Algorithm::Es256,
@@ -99,16 +100,24 @@ impl Material {
         }
     }
 
-    fn parse(&self) -> Result<ParsedPublicKey, JwkError> {
-        let alg = self.algorithm();
+    /// Whether a key of this material may be a key of `alg`.
+    pub(crate) fn fits(&self, alg: Algorithm) -> bool {
+        alg.key_type() == self.default_algorithm().key_type()
+    }
+
+    fn parse(&self, alg: Algorithm) -> Result<ParsedPublicKey, JwkError> {
+        if !self.fits(alg) {
+            return Err(JwkError::AlgorithmMismatch);
+        }
         match self {
             Self::Rsa { n, e } => {
                 let bits = bit_len(n);
                 if !(2048..=8192).contains(&bits) {
                     return Err(JwkError::KeySize);
                 }
+                let params = alg.rsa_verification().ok_or(JwkError::AlgorithmMismatch)?;
                 RsaPublicKeyComponents { n, e }
-                    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+                    .to_parsed_public_key(params)
                     .map_err(|_| JwkError::Malformed("e"))
             }
             Self::P256 { x, y } => {
@@ -128,8 +137,9 @@ impl Material {
 
 /// A public key as a JWK: RSA (`RS256`), EC P-256 (`ES256`) or OKP Ed25519 (`EdDSA`).
 ///
-/// Parsing validates it: the key type, curve and `alg` agree (a key verifies only the
-/// algorithm of its type, so `alg` may be left out); `use`, if present, is `sig`, and
+/// Parsing validates it: the key type, curve and `alg` agree (a key verifies only one
+/// algorithm: `alg` may be left out, and then an RSA key is `RS256`; a `PS256` RSA key says
+/// so); `use`, if present, is `sig`, and
 /// `key_ops`, if present, allows `verify`; the key members are strict base64url of the right
 /// length, EC points are on the curve, RSA moduli have 2048 to 8192 bits; and no private
 /// member is present, since a public key is expected. `x5c`, `x5u`, `x5t` and other members
@@ -154,6 +164,7 @@ impl Material {
 #[derive(Clone)]
 pub struct Jwk {
     kid: Option<String>,
+    alg: Algorithm,
     material: Material,
     parsed: Arc<ParsedPublicKey>,
 }
@@ -187,15 +198,20 @@ impl Jwk {
         {
             return Err(JwkError::PrivateMember(name));
         }
-        let (kid, material) = public_members(members, "verify")?;
-        Self::new(kid, material)
+        let (kid, material, alg) = public_members(members, "verify")?;
+        Self::new(kid, material, alg)
     }
 
-    /// A key from its material, checked by aws-lc-rs.
-    pub(crate) fn new(kid: Option<String>, material: Material) -> Result<Self, JwkError> {
-        let parsed = Arc::new(material.parse()?);
+    /// A key of `alg` from its material, checked by aws-lc-rs.
+    pub(crate) fn new(
+        kid: Option<String>,
+        material: Material,
+        alg: Algorithm,
+    ) -> Result<Self, JwkError> {
+        let parsed = Arc::new(material.parse(alg)?);
         Ok(Self {
             kid,
+            alg,
             material,
             parsed,
         })
@@ -214,7 +230,7 @@ impl Jwk {
 
     /// The one algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
-        self.material.algorithm()
+        self.alg
     }
 
     /// The RFC 7638 thumbprint: SHA-256 of the required members in lexicographic order
@@ -252,7 +268,7 @@ impl Jwk {
 
 impl PartialEq for Jwk {
     fn eq(&self, other: &Self) -> bool {
-        self.kid == other.kid && self.material == other.material
+        self.kid == other.kid && self.alg == other.alg && self.material == other.material
     }
 }
 
@@ -311,7 +327,7 @@ impl<'de> serde::Deserialize<'de> for Jwk {
 pub(crate) fn public_members(
     members: &Map<String, Value>,
     operation: &str,
-) -> Result<(Option<String>, Material), JwkError> {
+) -> Result<(Option<String>, Material, Algorithm), JwkError> {
     let kty = string(members, "kty")?.ok_or(JwkError::Malformed("kty"))?;
     let material = match kty {
         "RSA" => {
@@ -338,12 +354,16 @@ pub(crate) fn public_members(
         }
         _ => return Err(JwkError::UnsupportedKey),
     };
-    if let Some(alg) = string(members, "alg")? {
-        let alg = Algorithm::from_name(alg).ok_or(JwkError::UnsupportedAlgorithm)?;
-        if alg != material.algorithm() {
-            return Err(JwkError::AlgorithmMismatch);
+    let alg = match string(members, "alg")? {
+        Some(alg) => {
+            let alg = Algorithm::from_name(alg).ok_or(JwkError::UnsupportedAlgorithm)?;
+            if !material.fits(alg) {
+                return Err(JwkError::AlgorithmMismatch);
+            }
+            alg
         }
-    }
+        None => material.default_algorithm(),
+    };
     if string(members, "use")?.is_some_and(|use_| use_ != "sig") {
         return Err(JwkError::NotForSignatures);
     }
@@ -362,7 +382,7 @@ pub(crate) fn public_members(
         }
         kid => kid.map(str::to_owned),
     };
-    Ok((kid, material))
+    Ok((kid, material, alg))
 }
 
 /// A string member, `None` if absent, an error if present but not a string.
@@ -451,8 +471,23 @@ mod tests {
             Err(JwkError::AlgorithmMismatch)
         );
         assert_eq!(
-            Jwk::parse(&rsa(r#","alg":"PS256""#)),
+            Jwk::parse(&rsa(r#","alg":"PS384""#)),
             Err(JwkError::UnsupportedAlgorithm)
+        );
+        // An RSA key is RS256 unless it says PS256, and then only PS256.
+        let pss = Jwk::parse(&rsa(r#","alg":"PS256""#)).unwrap();
+        assert_eq!(pss.algorithm(), Algorithm::Ps256);
+        assert_eq!(Jwk::parse(&rsa("")).unwrap().algorithm(), Algorithm::Rs256);
+        assert_ne!(pss, Jwk::parse(&rsa("")).unwrap());
+        assert_eq!(
+            serde_json::to_value(&pss).unwrap()["alg"],
+            serde_json::json!("PS256")
+        );
+        assert_eq!(
+            Jwk::parse(
+                r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"PS256"}"#
+            ),
+            Err(JwkError::AlgorithmMismatch)
         );
         assert_eq!(
             Jwk::parse(&rsa(r#","alg":"none""#)),

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::alg::Algorithm;
-use super::header::Header;
+use super::header::{Header, Hs256Header};
 use super::jwk::{Jwk, JwkError, Material};
 use super::jwk_set::JwkSet;
 use super::signer::{self, SignError, Signer};
@@ -93,26 +93,12 @@ impl UnverifiedJws {
 
     /// [`parse`](Self::parse) with another size limit.
     pub fn parse_with_limit(token: &str, max_len: usize) -> Result<Self, JwsError> {
-        if token.len() > max_len {
-            return Err(JwsError::TooLong);
-        }
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwsError::Malformed);
-        };
-        // The signing input is `header.payload`, exactly as received (RFC 7515 §5.2).
-        let signing_input = token[..header.len() + 1 + payload.len()].to_owned();
-        let header = base64url::decode(header).ok_or(JwsError::Base64("header"))?;
-        let header = Header::parse(&header)?;
-        let payload = base64url::decode(payload).ok_or(JwsError::Base64("payload"))?;
-        let signature = base64url::decode(signature).ok_or(JwsError::Base64("signature"))?;
+        let parts = Parts::split(token, max_len)?;
         Ok(Self {
-            header,
-            signing_input,
-            payload,
-            signature,
+            header: Header::parse(&parts.header)?,
+            signing_input: parts.signing_input,
+            payload: parts.payload,
+            signature: parts.signature,
         })
     }
 
@@ -159,14 +145,107 @@ impl UnverifiedJws {
     /// for DPoP proofs (RFC 9449 §4.3), where possession of that key is what is proved.
     /// Bind the result to the key by comparing [`Jwk::thumbprint`] with the access token's
     /// `cnf.jkt`. Never use this for tokens whose signer must be someone in particular.
+    ///
+    /// An embedded RSA `jwk` verifies the header's algorithm, `RS256` or `PS256`: the key is
+    /// the token's own, so the token says how it signs (RFC 9449 proofs rarely name `alg` in
+    /// their `jwk`, which would otherwise make every RSA key `RS256`).
     pub fn verify_with_embedded_jwk(self, typ: &Typ) -> Result<VerifiedJws, JwsError> {
         let key = self
             .header
             .jwk()
             .cloned()
             .ok_or(JwsError::MissingEmbeddedJwk)?;
+        let alg = self.header.algorithm();
+        let key = if key.algorithm() != alg && key.material().fits(alg) {
+            Jwk::new(key.kid().map(str::to_owned), key.material().clone(), alg)
+                .map_err(JwsError::EmbeddedJwk)?
+        } else {
+            key
+        };
         self.verify(&key, typ)
     }
+}
+
+/// The three decoded parts of a compact JWS and its signing input, before the header is read.
+struct Parts {
+    signing_input: String,
+    header: Vec<u8>,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Parts {
+    fn split(token: &str, max_len: usize) -> Result<Self, JwsError> {
+        if token.len() > max_len {
+            return Err(JwsError::TooLong);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwsError::Malformed);
+        };
+        Ok(Self {
+            // The signing input is `header.payload`, exactly as received (RFC 7515 §5.2).
+            signing_input: token[..header.len() + 1 + payload.len()].to_owned(),
+            header: base64url::decode(header).ok_or(JwsError::Base64("header"))?,
+            payload: base64url::decode(payload).ok_or(JwsError::Base64("payload"))?,
+            signature: base64url::decode(signature).ok_or(JwsError::Base64("signature"))?,
+        })
+    }
+}
+
+/// A compact JWS with `alg` `HS256` (RFC 7518 §3.2), structure and header checked as
+/// [`UnverifiedJws::parse`] checks them, signature not verified. Crate-private and used for
+/// `client_secret_jwt` assertions only: HMAC is refused everywhere else (request objects,
+/// DPoP proofs, ID tokens), which parse with [`UnverifiedJws`] and never reach this type.
+#[derive(Debug, Clone)]
+pub(crate) struct Hs256Jws {
+    header: Hs256Header,
+    signing_input: String,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl Hs256Jws {
+    /// Parses a compact JWS of at most `max_len` bytes whose `alg` is `HS256`.
+    pub(crate) fn parse(token: &str, max_len: usize) -> Result<Self, JwsError> {
+        let parts = Parts::split(token, max_len)?;
+        Ok(Self {
+            header: Header::parse_hs256(&parts.header)?,
+            signing_input: parts.signing_input,
+            payload: parts.payload,
+            signature: parts.signature,
+        })
+    }
+
+    /// The token's `typ`, if any.
+    pub(crate) fn typ(&self) -> Option<&str> {
+        self.header.typ()
+    }
+
+    /// The payload parsed as a JSON object, **before the signature is checked** (see
+    /// [`UnverifiedJws::unverified_claims`]).
+    pub(crate) fn unverified_claims<T: DeserializeOwned>(&self) -> Result<T, JwsError> {
+        claims_of(&self.payload)
+    }
+
+    /// Verifies the HMAC-SHA256 tag with `secret` (the key's octets), in constant time
+    /// (aws-lc-rs), requiring `typ`; returns the verified payload.
+    pub(crate) fn verify(self, secret: &[u8], typ: &Typ) -> Result<Vec<u8>, JwsError> {
+        if !typ.matches(self.header.typ()) {
+            return Err(JwsError::WrongType);
+        }
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        aws_lc_rs::hmac::verify(&key, self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| JwsError::Signature)?;
+        Ok(self.payload)
+    }
+}
+
+/// A payload verified by [`Hs256Jws::verify`], read as [`VerifiedJws::claims`] reads one.
+pub(crate) fn verified_claims<T: DeserializeOwned>(payload: &[u8]) -> Result<T, JwsError> {
+    claims_of(payload)
 }
 
 /// A token whose signature verified with the key the caller chose, and whose `alg` and

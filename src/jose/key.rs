@@ -7,7 +7,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPairComponents, KeySize};
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
-    RsaKeyPair, RsaPublicKeyComponents,
+    RSA_PSS_SHA256, RsaKeyPair, RsaPublicKeyComponents,
 };
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -83,14 +83,15 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// Generates a new key: RSA 2048 bits for `RS256`, P-256 for `ES256`, Ed25519 for
-    /// `EdDSA`. Its `kid` is its RFC 7638 thumbprint until [`with_kid`](Self::with_kid).
+    /// Generates a new key: RSA 2048 bits for `RS256` and `PS256`, P-256 for `ES256`,
+    /// Ed25519 for `EdDSA`. Its `kid` is its RFC 7638 thumbprint until
+    /// [`with_kid`](Self::with_kid).
     ///
     /// The randomness comes from aws-lc's own DRBG, seeded by the operating system, not from
     /// the provider's [`Entropy`](crate::Entropy): aws-lc-rs ignores any generator passed in.
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
         let pair = match alg {
-            Algorithm::Rs256 => {
+            Algorithm::Rs256 | Algorithm::Ps256 => {
                 Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?)
             }
             Algorithm::Es256 => Pair::Es256(
@@ -101,12 +102,14 @@ impl SigningKey {
                 Pair::Ed25519(Ed25519KeyPair::generate().map_err(|_| KeyError::Crypto)?)
             }
         };
-        Self::from_pair(pair, None)
+        Self::from_pair(pair, None, Some(alg))
     }
 
     /// Loads an unencrypted PKCS#8 key from PEM (`-----BEGIN PRIVATE KEY-----`), as written by
     /// `openssl genpkey` or [`to_pkcs8_pem`](Self::to_pkcs8_pem). The algorithm follows from
-    /// the key: RSA signs `RS256`, P-256 `ES256`, Ed25519 `EdDSA`.
+    /// the key: RSA signs `RS256` (make it a `PS256` key with
+    /// [`with_algorithm`](Self::with_algorithm); PKCS#8 does not say), P-256 `ES256`,
+    /// Ed25519 `EdDSA`.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
         Self::from_pkcs8_der(&pem::decode(pem)?)
     }
@@ -122,7 +125,7 @@ impl SigningKey {
         } else {
             return Err(KeyError::Rejected);
         };
-        Self::from_pair(pair, None).map_err(|_| KeyError::Rejected)
+        Self::from_pair(pair, None, None).map_err(|_| KeyError::Rejected)
     }
 
     /// Loads a private JWK (RFC 7518 §6.2.2, §6.3.2; RFC 8037 §2): RSA with all of `d`, `p`,
@@ -137,7 +140,7 @@ impl SigningKey {
         let mut members = json::parse_object(text.as_bytes())
             .map_err(|error| JwkError::Json(error.to_string()))?;
         let private = Private::take(&mut members)?;
-        let (kid, material) = jwk::public_members(&members, "sign")?;
+        let (kid, material, alg) = jwk::public_members(&members, "sign")?;
         let pair = match &material {
             Material::Rsa { n, e } => {
                 let part = |name| private.bytes(name);
@@ -187,7 +190,7 @@ impl SigningKey {
                 )
             }
         };
-        let key = Self::from_pair(pair, kid)?;
+        let key = Self::from_pair(pair, kid, Some(alg))?;
         // The library derived the public key from the private one; it must be the JWK's.
         if key.public.material() != &material {
             return Err(JwkError::InvalidPrivateKey.into());
@@ -202,6 +205,17 @@ impl SigningKey {
         check_kid(&kid)?;
         self.public = self.public.with_kid(kid.clone());
         self.kid = kid;
+        Ok(self)
+    }
+
+    /// The same key signing with `alg`, which must be an algorithm of its type: an RSA key
+    /// signs `RS256` or `PS256` (loaded from PKCS#8, it is `RS256` until told otherwise).
+    /// Its `kid` stays the same; the published JWK names the new algorithm.
+    pub fn with_algorithm(mut self, alg: Algorithm) -> Result<Self, KeyError> {
+        if alg != self.algorithm() {
+            let kid = self.public.kid().map(str::to_owned);
+            self.public = Jwk::new(kid, self.public.material().clone(), alg)?;
+        }
         Ok(self)
     }
 
@@ -248,13 +262,14 @@ impl SigningKey {
         match &self.pair {
             Pair::Rsa(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    message,
-                    &mut signature,
-                )
-                .map_err(|_| SignError::Failed)?;
+                // PSS draws its 32-byte salt from aws-lc's DRBG (RFC 7518 §3.5).
+                let padding = if self.algorithm() == Algorithm::Ps256 {
+                    &RSA_PSS_SHA256
+                } else {
+                    &RSA_PKCS1_SHA256
+                };
+                pair.sign(padding, &SystemRandom::new(), message, &mut signature)
+                    .map_err(|_| SignError::Failed)?;
                 Ok(signature)
             }
             Pair::Es256(pair) => pair
@@ -268,7 +283,12 @@ impl SigningKey {
         }
     }
 
-    fn from_pair(pair: Pair, kid: Option<String>) -> Result<Self, KeyError> {
+    /// The key of `pair`, signing with `alg` (`None`: the default of its type).
+    fn from_pair(
+        pair: Pair,
+        kid: Option<String>,
+        alg: Option<Algorithm>,
+    ) -> Result<Self, KeyError> {
         let material = match &pair {
             Pair::Rsa(pair) => {
                 let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
@@ -296,7 +316,8 @@ impl SigningKey {
                     .map_err(|_| KeyError::Crypto)?,
             },
         };
-        let public = Jwk::new(None, material)?;
+        let alg = alg.unwrap_or_else(|| material.default_algorithm());
+        let public = Jwk::new(None, material, alg)?;
         let kid = match kid {
             Some(kid) => kid,
             None => public.thumbprint(),
@@ -378,12 +399,41 @@ mod tests {
             assert_eq!(key.kid(), key.public_jwk().thumbprint());
             let pem = key.to_pkcs8_pem().unwrap();
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
-            let again = SigningKey::from_pkcs8_pem(&pem).unwrap();
+            // PKCS#8 does not say PS256: the host says so again.
+            let again = SigningKey::from_pkcs8_pem(&pem)
+                .unwrap()
+                .with_algorithm(alg)
+                .unwrap();
             assert_eq!(again.public_jwk(), key.public_jwk());
             let signature = again.sign_now(b"message").unwrap();
             assert!(key.public_jwk().verify(b"message", &signature));
             assert!(!key.public_jwk().verify(b"messagE", &signature));
         }
+    }
+
+    #[test]
+    fn an_rsa_key_signs_and_verifies_one_of_rs256_and_ps256() {
+        let rs = SigningKey::generate(Algorithm::Rs256).unwrap();
+        let ps = SigningKey::from_pkcs8_pem(&rs.to_pkcs8_pem().unwrap())
+            .unwrap()
+            .with_algorithm(Algorithm::Ps256)
+            .unwrap();
+        assert_eq!(ps.algorithm(), Algorithm::Ps256);
+        assert_eq!(ps.public_jwk().thumbprint(), rs.public_jwk().thumbprint());
+        let pss = ps.sign_now(b"message").unwrap();
+        let pkcs1 = rs.sign_now(b"message").unwrap();
+        assert!(ps.public_jwk().verify(b"message", &pss));
+        assert!(rs.public_jwk().verify(b"message", &pkcs1));
+        // The same RSA key never verifies the other padding.
+        assert!(!rs.public_jwk().verify(b"message", &pss));
+        assert!(!ps.public_jwk().verify(b"message", &pkcs1));
+        // PSS is randomised (a fresh salt), PKCS#1 v1.5 is not.
+        assert_ne!(ps.sign_now(b"message").unwrap(), pss);
+        assert_eq!(rs.sign_now(b"message").unwrap(), pkcs1);
+        // No other algorithm for an RSA key, and no PS256 for an EC one.
+        assert!(rs.with_algorithm(Algorithm::Es256).is_err());
+        let ec = SigningKey::generate(Algorithm::Es256).unwrap();
+        assert!(ec.with_algorithm(Algorithm::Ps256).is_err());
     }
 
     #[test]

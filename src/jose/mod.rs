@@ -46,8 +46,9 @@
 //! ```
 //!
 //! # What is supported
-//! * **Compact JWS** (RFC 7515 §7.1), signed and verified, with `RS256` (RSA 2048 to 8192
-//!   bits), `ES256` (P-256) and `EdDSA` (Ed25519): [`Algorithm`].
+//! * **Compact JWS** (RFC 7515 §7.1), signed and verified, with `RS256` and `PS256` (RSA
+//!   2048 to 8192 bits; a key is one or the other, `PS256` only if its JWK says so),
+//!   `ES256` (P-256) and `EdDSA` (Ed25519): [`Algorithm`].
 //! * **Verification returns only checked values.** [`UnverifiedJws::parse`] refuses, before
 //!   any key is looked at: more than [`MAX_JWS_LEN`] bytes; anything but three strict
 //!   base64url parts (no padding, no whitespace, canonical trailing bits); a header that is
@@ -70,9 +71,14 @@
 //! * **JWE, the JWS JSON serialisations, unencoded payloads (RFC 7797), `crit` extensions**:
 //!   none of OpenID Connect, RFC 9068 or DPoP needs them, and each is attack surface.
 //! * **HMAC (`HS256`...)**: shared-secret tokens would give every verifier the power to mint;
-//!   and an HMAC verifier next to an RSA one is the classic algorithm-confusion attack.
-//! * **PS256, ES384, ES512, Ed448, secp256k1**: not needed by the protocols above; adding one
-//!   is an [`Algorithm`] variant and its key type.
+//!   and an HMAC verifier next to an RSA one is the classic algorithm-confusion attack. The
+//!   one exception is inside the provider: `client_secret_jwt` assertions (HS256 keyed by a
+//!   client secret the provider derives, see
+//!   [`ProviderBuilder::client_secret_jwt_key`](crate::ProviderBuilder::client_secret_jwt_key))
+//!   are parsed by a separate, crate-private type that no public verifier, request object,
+//!   DPoP proof or ID token path uses, and only for a client registered with that method.
+//! * **ES384, ES512, PS384, PS512, Ed448, secp256k1**: not needed by the protocols above;
+//!   adding one is an [`Algorithm`] variant and its key type.
 //! * **Keys from `jku`, `x5u` or `x5c`**: a token never chooses where its key comes from. The
 //!   only key taken from a token is DPoP's `jwk`, through the explicitly named
 //!   [`UnverifiedJws::verify_with_embedded_jwk`].
@@ -123,6 +129,7 @@ pub use claims::{Audience, ClaimsError, ClaimsValidation, RegisteredClaims};
 pub use header::Header;
 pub use jwk::{Jwk, JwkError, MAX_JWK_LEN, MAX_KID_LEN};
 pub use jwk_set::JwkSet;
+pub(crate) use jws::{Hs256Jws, verified_claims};
 pub use jws::{JwsError, MAX_JWS_LEN, UnverifiedJws, VerifiedJws, sign, sign_claims};
 pub use key::{KeyError, MAX_SIGNING_KID_LEN, SigningKey};
 pub use key_set::{KeySchedule, KeySet, KeySetBuilder, KeySetError, KeyState};

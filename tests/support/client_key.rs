@@ -19,7 +19,9 @@ impl Key {
         let key = SigningKey::generate(alg).unwrap();
         let pem = key.to_pkcs8_pem().unwrap();
         let encoding = match alg {
-            Algorithm::Rs256 => jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()),
+            Algorithm::Rs256 | Algorithm::Ps256 => {
+                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
+            }
             Algorithm::Es256 => jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()),
             _ => jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()),
         }
@@ -36,6 +38,7 @@ impl Key {
         match self.alg {
             Algorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
             Algorithm::Es256 => jsonwebtoken::Algorithm::ES256,
+            Algorithm::Ps256 => jsonwebtoken::Algorithm::PS256,
             _ => jsonwebtoken::Algorithm::EdDSA,
         }
     }
