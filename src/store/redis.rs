@@ -1,5 +1,6 @@
-//! The Redis backend: every store trait on one standalone Redis (or Valkey) server or a Redis
-//! Cluster, shared by any number of provider processes.
+//! The Redis backend: every store trait on one standalone Redis (or Valkey) server, a Redis
+//! Cluster or a primary found through Redis Sentinel, shared by any number of provider
+//! processes.
 //!
 //! Each atomic step is one round trip: a single command where one suffices, otherwise a Lua
 //! script (`redis::Script`, loaded once per connection and run by hash) that Redis executes
@@ -59,12 +60,12 @@
 //!
 //! # Requirements and limits
 //! Redis 6 or later (tested with 7.0), or a compatible server: standalone, a single primary,
-//! or a Redis Cluster (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
+//! a Redis Cluster or a primary behind Redis Sentinel (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
 //! Redis one, gives up after 5 seconds when the server cannot be reached, and keeps the `redis`
 //! crate's 500 ms response timeout; build the connection manager yourself and use
 //! [`RedisStore::from_connection`] to change that. Connection failures, timeouts and a server
-//! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN` or `CLUSTERDOWN` are
-//! [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+//! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN`, `CLUSTERDOWN` or `READONLY` (a
+//! primary demoted to a replica) are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
 //!
 //! # Redis Cluster
 //! [`RedisStore::connect_cluster`] (or [`RedisStore::from_cluster_connection`]) talks to a
@@ -93,11 +94,21 @@
 //! only the node of the store's slot, and the readiness check ([`TokenStore::ping`]) asks that
 //! node only (a key-routed `EXISTS`).
 //!
-//! Redis Sentinel is not supported by the constructors here: the `redis` crate's Sentinel
-//! client gives no reconnecting connection manager. Behind a Sentinel-managed primary, give
-//! [`RedisStore::connect`] an address that follows the primary (a virtual IP, or a proxy such
-//! as HAProxy checking `role:master`); a step in flight during the switch fails as
-//! [`StoreError::Unavailable`] and the connection manager reconnects.
+//! # Redis Sentinel
+//! [`RedisStore::connect_sentinel`] (or [`RedisStore::from_sentinel_client`]) asks the
+//! sentinels for the primary of a named service (through the `redis` crate's Sentinel client,
+//! which checks that the address it gets answers as a primary) and talks to it as to one
+//! server: same key layout, same scripts. The crate's connection manager reconnects only to
+//! the address it was built with, so the store keeps its own: when a step fails in a way a
+//! failover explains (a refused, dropped or timed-out connection, `READONLY` from a demoted
+//! primary, `MASTERDOWN`), that step answers [`StoreError::Unavailable`] at once (it may have
+//! run, so it is not sent again), the sentinels are asked again in the background (at most
+//! every 200 ms), and the steps after the switch go to the primary they name, which gets the
+//! scripts on first use (`NOSCRIPT`, then `SCRIPT LOAD`). Reads go to the primary only, so a
+//! revocation holds at once. Replication is asynchronous: a failover may lose the last steps
+//! the old primary acknowledged, as with any Redis replica. In this crate's tests (three
+//! sentinels, `down-after-milliseconds 1000`) the store answers again on the promoted replica
+//! a few seconds after its primary is killed, with what was replicated.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
@@ -111,6 +122,7 @@ use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{
     Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
 };
@@ -222,6 +234,12 @@ scripts!(
 /// once); replication is asynchronous, so a failover may lose the last steps the old master
 /// acknowledged. The single-server layout has no hash tag.
 ///
+/// # Redis Sentinel
+/// [`RedisStore::connect_sentinel`] finds the primary through Redis Sentinel and follows it
+/// when it fails over: the step that sees the old primary fail answers
+/// [`StoreError::Unavailable`], the sentinels are asked again, and the steps after that go to
+/// the new primary. The key layout is the single server's. See the module documentation.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), tessera::StoreError> {
 /// use std::sync::Arc;
@@ -248,11 +266,154 @@ pub struct RedisStore {
     grace: Option<Duration>,
 }
 
-/// The connection the store talks through: one server (or primary) or a cluster.
+/// The connection the store talks through: one server (or primary), a cluster, or the
+/// primary Redis Sentinel names.
 #[derive(Clone)]
 enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(SentinelConn),
+}
+
+/// The primary that Redis Sentinel names: a connection manager to it, replaced by one to the
+/// primary the sentinels name next when a reply says the current one may be gone (a refused,
+/// dropped or timed-out connection, `READONLY` from a demoted primary, `MASTERDOWN`). The
+/// step that saw the failure still fails ([`StoreError::Unavailable`]: it may have run, so it
+/// is not sent again) and answers at once; the sentinels are asked in the background, and
+/// the steps after the switch go to the new primary. Clones share the current connection.
+#[derive(Clone)]
+struct SentinelConn {
+    shared: Arc<SentinelShared>,
+}
+
+struct SentinelShared {
+    /// The current primary's connection, and how many times it was replaced.
+    current: std::sync::RwLock<(u64, ConnectionManager)>,
+    /// Asks the sentinels, one lookup at a time.
+    lookup: tokio::sync::Mutex<SentinelLookup>,
+}
+
+struct SentinelLookup {
+    client: SentinelClient,
+    /// When the sentinels were last asked after a failure: at most once per
+    /// [`SENTINEL_LOOKUP_INTERVAL`].
+    last: Option<std::time::Instant>,
+}
+
+/// How often, at most, a failing store asks the sentinels for the primary again.
+const SENTINEL_LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The connection manager settings of [`RedisStore::connect`], for one server or a primary.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(1)
+}
+
+/// The primary's address, through the sentinels (which check that it answers as a primary),
+/// and a connection manager to it, within [`CONNECT_TIMEOUT`].
+async fn sentinel_primary(client: &mut SentinelClient) -> Result<ConnectionManager, StoreError> {
+    let connect = async {
+        let primary = client.async_get_client().await.map_err(error)?;
+        ConnectionManager::new_with_config(primary, manager_config())
+            .await
+            .map_err(error)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(done) => done,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no Redis primary through Sentinel within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Whether a failure may mean the primary changed: the sentinels are asked again.
+fn may_have_failed_over(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(e.code(), Some("READONLY" | "MASTERDOWN"))
+}
+
+impl SentinelConn {
+    fn current(&self) -> (u64, ConnectionManager) {
+        match self.shared.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// [`SentinelConn::follow`] in the background: the step that failed answers at once.
+    fn follow_later(&self, seen: u64) {
+        let conn = self.clone();
+        tokio::spawn(async move { conn.follow(seen).await });
+    }
+
+    /// After a failure on the connection of generation `seen`: asks the sentinels for the
+    /// primary and switches to it, unless another caller did meanwhile or asked just before.
+    async fn follow(&self, seen: u64) {
+        let mut lookup = self.shared.lookup.lock().await;
+        if self.current().0 != seen
+            || lookup
+                .last
+                .is_some_and(|last| last.elapsed() < SENTINEL_LOOKUP_INTERVAL)
+        {
+            return;
+        }
+        lookup.last = Some(std::time::Instant::now());
+        match sentinel_primary(&mut lookup.client).await {
+            Ok(primary) => {
+                let mut current = match self.shared.current.write() {
+                    Ok(current) => current,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                *current = (seen + 1, primary);
+                tracing::info!(target: "tessera::store", "Redis Sentinel: connected to the primary it names");
+            }
+            Err(e) => {
+                tracing::warn!(target: "tessera::store", "Redis Sentinel: no primary yet: {e}");
+            }
+        }
+    }
+}
+
+impl ConnectionLike for SentinelConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let (generation, mut conn) = self.current();
+            let reply = conn.req_packed_command(cmd).await;
+            if let Err(e) = &reply
+                && may_have_failed_over(e)
+            {
+                self.follow_later(generation);
+            }
+            reply
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let (generation, mut conn) = self.current();
+            let reply = conn.req_packed_commands(pipeline, offset, count).await;
+            if let Err(e) = &reply
+                && may_have_failed_over(e)
+            {
+                self.follow_later(generation);
+            }
+            reply
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.current().1.get_db()
+    }
 }
 
 impl Conn {
@@ -266,6 +427,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
             Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Sentinel(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -278,6 +440,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -285,6 +448,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
+            Self::Sentinel(conn) => conn.get_db(),
         }
     }
 }
@@ -374,10 +538,7 @@ impl RedisStore {
                 format!("invalid Redis URL: {}", e.category()),
             ))
         })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client, manager_config())
             .await
             .map_err(|e| match error(e) {
                 StoreError::Unavailable(cause) => {
@@ -450,6 +611,73 @@ impl RedisStore {
                 other => other,
             })?;
         Ok(Self::from_cluster_connection(conn))
+    }
+
+    /// Connects to the primary that the Redis Sentinels at `sentinels` (`redis://host:port`
+    /// URLs, with the sentinels' credentials if any) know as `service` (the name in their
+    /// `sentinel monitor` line), with the default prefix `tessera:`. The primary is reached
+    /// without credentials, on database 0; for credentials, TLS or another database build a
+    /// [`SentinelClient`] and use [`RedisStore::from_sentinel_client`]. See
+    /// [Redis Sentinel](RedisStore#redis-sentinel) for what a failover does.
+    ///
+    /// Fails at once with [`StoreError::Backend`] for no sentinel or a URL that is not a
+    /// Redis URL, and with [`StoreError::Unavailable`] (naming the cause) when no sentinel
+    /// names a primary that answers as one within about 5 seconds.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tessera::StoreError> {
+    /// use tessera::store::RedisStore;
+    ///
+    /// let store = RedisStore::connect_sentinel(
+    ///     &["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"],
+    ///     "mymaster",
+    /// )
+    /// .await?
+    /// .with_prefix("myapp:oauth:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_sentinel(sentinels: &[&str], service: &str) -> Result<Self, StoreError> {
+        let invalid = |message: String| {
+            StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                message,
+            ))
+        };
+        if sentinels.is_empty() {
+            return Err(invalid("no Redis Sentinel given".to_owned()));
+        }
+        for sentinel in sentinels {
+            check_scheme(sentinel)?;
+        }
+        let client = SentinelClient::build(
+            sentinels.to_vec(),
+            service.to_owned(),
+            None,
+            SentinelServerType::Master,
+        )
+        .map_err(|e| invalid(format!("invalid Redis Sentinel URL: {}", e.category())))?;
+        Self::from_sentinel_client(client).await
+    }
+
+    /// Uses a Sentinel client the host built (for credentials, TLS or a database on the
+    /// primary: `redis::sentinel::SentinelClientBuilder`), which must ask for the primary
+    /// (`SentinelServerType::Master`), with the default prefix `tessera:`. Connects to the
+    /// primary it names, as [`RedisStore::connect_sentinel`] does.
+    pub async fn from_sentinel_client(mut client: SentinelClient) -> Result<Self, StoreError> {
+        let primary = sentinel_primary(&mut client).await.map_err(|e| match e {
+            StoreError::Unavailable(cause) => StoreError::Unavailable(format!(
+                "cannot connect to the Redis primary through Sentinel: {cause}"
+            )),
+            other => other,
+        })?;
+        Ok(Self::with_conn(Conn::Sentinel(SentinelConn {
+            shared: Arc::new(SentinelShared {
+                current: std::sync::RwLock::new((0, primary)),
+                lookup: tokio::sync::Mutex::new(SentinelLookup { client, last: None }),
+            }),
+        })))
     }
 
     /// Uses a cluster connection the host built (for custom timeouts, TLS, retries or reads
@@ -583,6 +811,7 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         match &self.conn {
             Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
+            Conn::Sentinel(conn) => invocation.invoke_async(&mut conn.clone()).await,
             Conn::Cluster(conn) => {
                 let mut routed = SlotRouted {
                     conn: conn.clone(),
@@ -751,7 +980,7 @@ fn glob_escape(text: &str) -> String {
 fn error(e: RedisError) -> StoreError {
     let busy = matches!(
         e.code(),
-        Some("BUSY" | "LOADING" | "TRYAGAIN" | "MASTERDOWN" | "CLUSTERDOWN")
+        Some("BUSY" | "LOADING" | "TRYAGAIN" | "MASTERDOWN" | "CLUSTERDOWN" | "READONLY")
     );
     if busy
         || e.is_io_error()
