@@ -2,7 +2,8 @@
 //! starts on loopback (and stops, whatever happens). The whole storage conformance kit runs
 //! through the sentinels, each check under a prefix of its own; then the primary is killed, and
 //! the store finds the promoted replica through the sentinels, with the records it wrote
-//! before (replicated first), and works again.
+//! before (replicated first), and works again; the old primary comes back as a replica, and
+//! after a switchover (`SENTINEL FAILOVER`) the store writes to it again.
 //!
 //! Needs the `redis-server` and `redis-cli` binaries (Redis 7); without them the test says so,
 //! loudly, and passes.
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use tessera::store::{ClientStore, RedisStore, Storage, TokenStore};
 use tessera::testkit;
-use tessera::{Entropy, OsEntropy, StoreError, TokenHash};
+use tessera::{Client, ClientId, ClientType, Entropy, OsEntropy, StoreError, TokenHash};
+use time::OffsetDateTime;
 
 /// The name the sentinels monitor the primary under.
 const SERVICE: &str = "tessera-test";
@@ -230,6 +232,17 @@ fn kit() -> Vec<(&'static str, Check)> {
     }
 }
 
+/// A client record with a fresh ID.
+fn client_record() -> Client {
+    let id = ClientId::new(format!("client-{}", random_hex(8))).unwrap();
+    Client::new(
+        id,
+        "Sentinel test client",
+        ClientType::Public,
+        OffsetDateTime::now_utc(),
+    )
+}
+
 /// One test, so that one group serves every phase and is stopped at its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_behind_sentinel_follows_a_failover() {
@@ -342,6 +355,76 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
     // A clone made before the failover shares the new primary.
     assert!(early.find_client(&after.id).await.unwrap().is_some());
     testkit::tokens(Arc::new(store.clone())).await;
+
+    // ---- The old primary comes back (the sentinels make it a replica), then a switchover
+    // (`SENTINEL FAILOVER`) makes it the primary again while the current one lives on as a
+    // replica: the store leaves the demoted node (its connections are closed, its writes
+    // refused `READONLY`) for the new primary, with its records.
+    let path = group.dir.join(format!("{}.conf", group.ports[0]));
+    group.servers[0] = Command::new("redis-server")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restart the old primary");
+    wait_for(
+        "the old primary is a replica in sync",
+        Duration::from_secs(30),
+        || {
+            cli(group.ports[0], &["info", "replication"])
+                .is_some_and(|r| r.contains("role:slave") && r.contains("master_link_status:up"))
+        },
+    );
+    let acknowledged = cli(group.ports[1], &["wait", "1", "5000"]).expect("WAIT");
+    assert_eq!(acknowledged.trim(), "1", "the old primary has the records");
+    // The sentinels must know the replica before they can promote it.
+    wait_for(
+        "a sentinel accepts the switchover",
+        Duration::from_secs(30),
+        || {
+            cli(group.ports[2], &["sentinel", "failover", SERVICE])
+                .is_some_and(|r| r.trim() == "OK")
+        },
+    );
+    let switched = Instant::now();
+    wait_for(
+        "the old primary is the primary again",
+        Duration::from_secs(15),
+        || cli(group.ports[0], &["role"]).is_some_and(|r| r.starts_with("master")),
+    );
+    let promoted = switched.elapsed();
+    // Writes reach the node that is primary now, within 5 s: the old primary accepts writes
+    // until the sentinels demote it (up to about 10 s later), so the store must not wait for
+    // a failure to notice the switch.
+    let mut unavailable = 0;
+    let written = loop {
+        let candidate = client_record();
+        match store.insert_client(&candidate).await {
+            Ok(()) => {
+                let key = format!("{}client.v2:{}", store.key_prefix(), candidate.id.as_str());
+                let on_primary = cli(group.ports[0], &["exists", &key]).expect("EXISTS");
+                if on_primary.trim() == "1" {
+                    break candidate.id;
+                }
+            }
+            Err(StoreError::Unavailable(_)) => unavailable += 1,
+            Err(other) => panic!("{:?} after the switchover: {other:?}", switched.elapsed()),
+        }
+        assert!(
+            switched.elapsed() - promoted < Duration::from_secs(5),
+            "writes do not reach the primary 5 s after the switchover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!(
+        "switchover: the old primary was promoted {promoted:?} after SENTINEL FAILOVER, \
+         and writes reached it {:?} after that ({unavailable} steps Unavailable meanwhile)",
+        switched.elapsed() - promoted
+    );
+    assert!(store.find_client(&written).await.unwrap().is_some());
+    assert!(store.find_client(&client.id).await.unwrap().is_some());
+    assert!(store.find_client(&after.id).await.unwrap().is_some());
     store.purge().await.expect("purge");
     drop(group);
 }

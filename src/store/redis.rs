@@ -99,16 +99,21 @@
 //! sentinels for the primary of a named service (through the `redis` crate's Sentinel client,
 //! which checks that the address it gets answers as a primary) and talks to it as to one
 //! server: same key layout, same scripts. The crate's connection manager reconnects only to
-//! the address it was built with, so the store keeps its own: when a step fails in a way a
-//! failover explains (a refused, dropped or timed-out connection, `READONLY` from a demoted
-//! primary, `MASTERDOWN`), that step answers [`StoreError::Unavailable`] at once (it may have
-//! run, so it is not sent again), the sentinels are asked again in the background (at most
-//! every 200 ms), and the steps after the switch go to the primary they name, which gets the
-//! scripts on first use (`NOSCRIPT`, then `SCRIPT LOAD`). Reads go to the primary only, so a
-//! revocation holds at once. Replication is asynchronous: a failover may lose the last steps
-//! the old primary acknowledged, as with any Redis replica. In this crate's tests (three
-//! sentinels, `down-after-milliseconds 1000`) the store answers again on the promoted replica
-//! a few seconds after its primary is killed, with what was replicated.
+//! the address it was built with, so the store keeps its own watch: it asks the sentinels for
+//! the primary once a second in the background, and at once (at most every 200 ms) when a
+//! step fails in a way a failover explains (a refused, dropped or timed-out connection,
+//! `READONLY` from a demoted primary, `MASTERDOWN`); that step answers
+//! [`StoreError::Unavailable`] at once (it may have run, so it is not sent again). When the
+//! primary moved, the steps after the switch go to the new one, which gets the scripts on
+//! first use (`NOSCRIPT`, then `SCRIPT LOAD`). The watch ends with the last clone of the
+//! store. Reads go to the primary only, so a revocation holds at once. Replication is
+//! asynchronous: a failover may lose the last steps the old primary acknowledged, as with any
+//! Redis replica; after a switchover (`SENTINEL FAILOVER`) the old primary accepts writes
+//! until the sentinels demote it (up to about ten seconds), and what is written there in that
+//! time is lost, which the once-a-second watch keeps to about a second for this store. In this
+//! crate's tests (three sentinels, `down-after-milliseconds 1000`) the store answers again on
+//! the promoted replica about 2.5 s after its primary is killed, with what was replicated,
+//! and writes to the new primary about 1.6 s after a switchover promoted it.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
@@ -236,9 +241,10 @@ scripts!(
 ///
 /// # Redis Sentinel
 /// [`RedisStore::connect_sentinel`] finds the primary through Redis Sentinel and follows it
-/// when it fails over: the step that sees the old primary fail answers
-/// [`StoreError::Unavailable`], the sentinels are asked again, and the steps after that go to
-/// the new primary. The key layout is the single server's. See the module documentation.
+/// when it fails over: the sentinels are asked once a second, and at once when a step fails
+/// as a failover would make it (that step answers [`StoreError::Unavailable`]); the steps
+/// after a switch go to the new primary. The key layout is the single server's. See the
+/// module documentation.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), tessera::StoreError> {
@@ -276,32 +282,46 @@ enum Conn {
 }
 
 /// The primary that Redis Sentinel names: a connection manager to it, replaced by one to the
-/// primary the sentinels name next when a reply says the current one may be gone (a refused,
-/// dropped or timed-out connection, `READONLY` from a demoted primary, `MASTERDOWN`). The
-/// step that saw the failure still fails ([`StoreError::Unavailable`]: it may have run, so it
-/// is not sent again) and answers at once; the sentinels are asked in the background, and
-/// the steps after the switch go to the new primary. Clones share the current connection.
+/// primary the sentinels name next. The sentinels are asked once a second in the background,
+/// and at once (at most every [`SENTINEL_LOOKUP_INTERVAL`]) when a reply says the current
+/// primary may be gone (a refused, dropped or timed-out connection, `READONLY` from a demoted
+/// primary, `MASTERDOWN`). The step that saw the failure still fails
+/// ([`StoreError::Unavailable`]: it may have run, so it is not sent again) and answers at
+/// once; the steps after the switch go to the new primary. Clones share the current
+/// connection.
 #[derive(Clone)]
 struct SentinelConn {
     shared: Arc<SentinelShared>,
 }
 
 struct SentinelShared {
-    /// The current primary's connection, and how many times it was replaced.
-    current: std::sync::RwLock<(u64, ConnectionManager)>,
+    /// The current primary's connection.
+    current: std::sync::RwLock<Primary>,
     /// Asks the sentinels, one lookup at a time.
     lookup: tokio::sync::Mutex<SentinelLookup>,
 }
 
+/// A primary's connection, its address and how many primaries came before it.
+#[derive(Clone)]
+struct Primary {
+    generation: u64,
+    address: String,
+    conn: ConnectionManager,
+}
+
 struct SentinelLookup {
     client: SentinelClient,
-    /// When the sentinels were last asked after a failure: at most once per
-    /// [`SENTINEL_LOOKUP_INTERVAL`].
+    /// When the sentinels were last asked after a failure.
     last: Option<std::time::Instant>,
 }
 
 /// How often, at most, a failing store asks the sentinels for the primary again.
 const SENTINEL_LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How often a store asks the sentinels for the primary while nothing fails: after a
+/// switchover the old primary accepts writes until the sentinels demote it (up to about ten
+/// seconds), and this bounds how long the store keeps writing there.
+const SENTINEL_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The connection manager settings of [`RedisStore::connect`], for one server or a primary.
 fn manager_config() -> ConnectionManagerConfig {
@@ -310,19 +330,33 @@ fn manager_config() -> ConnectionManagerConfig {
         .set_number_of_retries(1)
 }
 
-/// The primary's address, through the sentinels (which check that it answers as a primary),
-/// and a connection manager to it, within [`CONNECT_TIMEOUT`].
-async fn sentinel_primary(client: &mut SentinelClient) -> Result<ConnectionManager, StoreError> {
-    let connect = async {
-        let primary = client.async_get_client().await.map_err(error)?;
-        ConnectionManager::new_with_config(primary, manager_config())
-            .await
-            .map_err(error)
-    };
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(done) => done,
+/// The primary the sentinels name (the `redis` crate checks that it answers as a primary),
+/// and its address, within [`CONNECT_TIMEOUT`].
+async fn sentinel_lookup(client: &mut SentinelClient) -> Result<::redis::Client, StoreError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.async_get_client()).await {
+        Ok(found) => found.map_err(error),
         Err(_) => Err(StoreError::Unavailable(format!(
             "no Redis primary through Sentinel within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// A connection manager to the primary `client` reaches, within [`CONNECT_TIMEOUT`].
+async fn primary_connection(
+    client: ::redis::Client,
+    generation: u64,
+) -> Result<Primary, StoreError> {
+    let address = client.get_connection_info().addr().to_string();
+    let connect = ConnectionManager::new_with_config(client, manager_config());
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(conn) => Ok(Primary {
+            generation,
+            address,
+            conn: conn.map_err(error)?,
+        }),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "the Redis primary did not answer within {} s",
             CONNECT_TIMEOUT.as_secs()
         ))),
     }
@@ -338,7 +372,30 @@ fn may_have_failed_over(e: &RedisError) -> bool {
 }
 
 impl SentinelConn {
-    fn current(&self) -> (u64, ConnectionManager) {
+    /// Connects to the primary `client` names and starts watching the sentinels.
+    async fn connect(mut client: SentinelClient) -> Result<Self, StoreError> {
+        let primary = primary_connection(sentinel_lookup(&mut client).await?, 0).await?;
+        let conn = Self {
+            shared: Arc::new(SentinelShared {
+                current: std::sync::RwLock::new(primary),
+                lookup: tokio::sync::Mutex::new(SentinelLookup { client, last: None }),
+            }),
+        };
+        let watched = Arc::downgrade(&conn.shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SENTINEL_WATCH_INTERVAL).await;
+                // Ends once every clone of the store is gone.
+                let Some(shared) = watched.upgrade() else {
+                    return;
+                };
+                SentinelConn { shared }.follow(None).await;
+            }
+        });
+        Ok(conn)
+    }
+
+    fn current(&self) -> Primary {
         match self.shared.current.read() {
             Ok(current) => current.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -348,33 +405,52 @@ impl SentinelConn {
     /// [`SentinelConn::follow`] in the background: the step that failed answers at once.
     fn follow_later(&self, seen: u64) {
         let conn = self.clone();
-        tokio::spawn(async move { conn.follow(seen).await });
+        tokio::spawn(async move { conn.follow(Some(seen)).await });
     }
 
-    /// After a failure on the connection of generation `seen`: asks the sentinels for the
-    /// primary and switches to it, unless another caller did meanwhile or asked just before.
-    async fn follow(&self, seen: u64) {
+    /// Asks the sentinels for the primary and switches to it if it moved. After a failure on
+    /// the connection of generation `failed`, not if another caller switched meanwhile or
+    /// asked just before.
+    async fn follow(&self, failed: Option<u64>) {
         let mut lookup = self.shared.lookup.lock().await;
-        if self.current().0 != seen
-            || lookup
-                .last
-                .is_some_and(|last| last.elapsed() < SENTINEL_LOOKUP_INTERVAL)
-        {
-            return;
+        if let Some(seen) = failed {
+            if self.current().generation != seen
+                || lookup
+                    .last
+                    .is_some_and(|last| last.elapsed() < SENTINEL_LOOKUP_INTERVAL)
+            {
+                return;
+            }
+            lookup.last = Some(std::time::Instant::now());
         }
-        lookup.last = Some(std::time::Instant::now());
-        match sentinel_primary(&mut lookup.client).await {
+        let current = self.current();
+        let switched = match sentinel_lookup(&mut lookup.client).await {
+            // Where it was: its connection manager reconnects by itself.
+            Ok(client) if client.get_connection_info().addr().to_string() == current.address => {
+                return;
+            }
+            Ok(client) => primary_connection(client, current.generation + 1).await,
+            Err(e) => Err(e),
+        };
+        match switched {
             Ok(primary) => {
-                let mut current = match self.shared.current.write() {
-                    Ok(current) => current,
+                tracing::info!(
+                    target: "tessera::store",
+                    "Redis Sentinel: the primary moved from {} to {}",
+                    current.address,
+                    primary.address
+                );
+                let mut slot = match self.shared.current.write() {
+                    Ok(slot) => slot,
                     Err(poisoned) => poisoned.into_inner(),
                 };
-                *current = (seen + 1, primary);
-                tracing::info!(target: "tessera::store", "Redis Sentinel: connected to the primary it names");
+                *slot = primary;
             }
-            Err(e) => {
+            // Logged only after a failure: a watch that finds no primary repeats every second.
+            Err(e) if failed.is_some() => {
                 tracing::warn!(target: "tessera::store", "Redis Sentinel: no primary yet: {e}");
             }
+            Err(_) => {}
         }
     }
 }
@@ -382,7 +458,11 @@ impl SentinelConn {
 impl ConnectionLike for SentinelConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let (generation, mut conn) = self.current();
+            let Primary {
+                generation,
+                mut conn,
+                ..
+            } = self.current();
             let reply = conn.req_packed_command(cmd).await;
             if let Err(e) = &reply
                 && may_have_failed_over(e)
@@ -400,7 +480,11 @@ impl ConnectionLike for SentinelConn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let (generation, mut conn) = self.current();
+            let Primary {
+                generation,
+                mut conn,
+                ..
+            } = self.current();
             let reply = conn.req_packed_commands(pipeline, offset, count).await;
             if let Err(e) = &reply
                 && may_have_failed_over(e)
@@ -412,7 +496,7 @@ impl ConnectionLike for SentinelConn {
     }
 
     fn get_db(&self) -> i64 {
-        self.current().1.get_db()
+        self.current().conn.get_db()
     }
 }
 
@@ -665,19 +749,14 @@ impl RedisStore {
     /// primary: `redis::sentinel::SentinelClientBuilder`), which must ask for the primary
     /// (`SentinelServerType::Master`), with the default prefix `tessera:`. Connects to the
     /// primary it names, as [`RedisStore::connect_sentinel`] does.
-    pub async fn from_sentinel_client(mut client: SentinelClient) -> Result<Self, StoreError> {
-        let primary = sentinel_primary(&mut client).await.map_err(|e| match e {
+    pub async fn from_sentinel_client(client: SentinelClient) -> Result<Self, StoreError> {
+        let conn = SentinelConn::connect(client).await.map_err(|e| match e {
             StoreError::Unavailable(cause) => StoreError::Unavailable(format!(
                 "cannot connect to the Redis primary through Sentinel: {cause}"
             )),
             other => other,
         })?;
-        Ok(Self::with_conn(Conn::Sentinel(SentinelConn {
-            shared: Arc::new(SentinelShared {
-                current: std::sync::RwLock::new((0, primary)),
-                lookup: tokio::sync::Mutex::new(SentinelLookup { client, last: None }),
-            }),
-        })))
+        Ok(Self::with_conn(Conn::Sentinel(conn)))
     }
 
     /// Uses a cluster connection the host built (for custom timeouts, TLS, retries or reads
