@@ -113,7 +113,7 @@
 //! time is lost, which the once-a-second watch keeps to about a second for this store. In this
 //! crate's tests (three sentinels, `down-after-milliseconds 1000`) the store answers again on
 //! the promoted replica about 2.5 s after its primary is killed, with what was replicated,
-//! and writes to the new primary about 1.6 s after a switchover promoted it.
+//! and writes to the new primary 1 to 2 s after a switchover promoted it.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its

@@ -364,7 +364,9 @@ impl PgStore {
     /// that did not prepare it would not know it), and every statement runs inside an
     /// explicit transaction, even one that runs alone: sqlx prepares an unnamed statement
     /// and runs it in two exchanges, which a pooler may otherwise send to two different
-    /// server connections. A lone statement then takes four round trips instead of one.
+    /// server connections. A lone statement then takes three more round trips (`BEGIN`, its
+    /// own prepare, `COMMIT`): counted with `strace`, a token lookup makes 6 socket writes
+    /// instead of 3, issuing tokens 10 instead of 7.
     /// [`PgStore::migrate`] runs through the pooler too (one transaction, a
     /// transaction-scoped advisory lock: no session state).
     ///
