@@ -1,5 +1,6 @@
-//! The Redis backend: every store trait on one standalone Redis (or Valkey) server or a Redis
-//! Cluster, shared by any number of provider processes.
+//! The Redis backend: every store trait on one standalone Redis (or Valkey) server, a Redis
+//! Cluster or a primary found through Redis Sentinel, shared by any number of provider
+//! processes.
 //!
 //! Each atomic step is one round trip: a single command where one suffices, otherwise a Lua
 //! script (`redis::Script`, loaded once per connection and run by hash) that Redis executes
@@ -59,12 +60,12 @@
 //!
 //! # Requirements and limits
 //! Redis 6 or later (tested with 7.0), or a compatible server: standalone, a single primary,
-//! or a Redis Cluster (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
+//! a Redis Cluster or a primary behind Redis Sentinel (see below). [`RedisStore::connect`] refuses a URL whose scheme is not a
 //! Redis one, gives up after 5 seconds when the server cannot be reached, and keeps the `redis`
 //! crate's 500 ms response timeout; build the connection manager yourself and use
 //! [`RedisStore::from_connection`] to change that. Connection failures, timeouts and a server
-//! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN` or `CLUSTERDOWN` are
-//! [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+//! that answers `BUSY`, `LOADING`, `TRYAGAIN`, `MASTERDOWN`, `CLUSTERDOWN` or `READONLY` (a
+//! primary demoted to a replica) are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
 //!
 //! # Redis Cluster
 //! [`RedisStore::connect_cluster`] (or [`RedisStore::from_cluster_connection`]) talks to a
@@ -93,11 +94,26 @@
 //! only the node of the store's slot, and the readiness check ([`TokenStore::ping`]) asks that
 //! node only (a key-routed `EXISTS`).
 //!
-//! Redis Sentinel is not supported by the constructors here: the `redis` crate's Sentinel
-//! client gives no reconnecting connection manager. Behind a Sentinel-managed primary, give
-//! [`RedisStore::connect`] an address that follows the primary (a virtual IP, or a proxy such
-//! as HAProxy checking `role:master`); a step in flight during the switch fails as
-//! [`StoreError::Unavailable`] and the connection manager reconnects.
+//! # Redis Sentinel
+//! [`RedisStore::connect_sentinel`] (or [`RedisStore::from_sentinel_client`]) asks the
+//! sentinels for the primary of a named service (through the `redis` crate's Sentinel client,
+//! which checks that the address it gets answers as a primary) and talks to it as to one
+//! server: same key layout, same scripts. The crate's connection manager reconnects only to
+//! the address it was built with, so the store keeps its own watch: it asks the sentinels for
+//! the primary once a second in the background, and at once (at most every 200 ms) when a
+//! step fails in a way a failover explains (a refused, dropped or timed-out connection,
+//! `READONLY` from a demoted primary, `MASTERDOWN`); that step answers
+//! [`StoreError::Unavailable`] at once (it may have run, so it is not sent again). When the
+//! primary moved, the steps after the switch go to the new one, which gets the scripts on
+//! first use (`NOSCRIPT`, then `SCRIPT LOAD`). The watch ends with the last clone of the
+//! store. Reads go to the primary only, so a revocation holds at once. Replication is
+//! asynchronous: a failover may lose the last steps the old primary acknowledged, as with any
+//! Redis replica; after a switchover (`SENTINEL FAILOVER`) the old primary accepts writes
+//! until the sentinels demote it (up to about ten seconds), and what is written there in that
+//! time is lost, which the once-a-second watch keeps to about a second for this store. In this
+//! crate's tests (three sentinels, `down-after-milliseconds 1000`) the store answers again on
+//! the promoted replica about 2.5 s after its primary is killed, with what was replicated,
+//! and writes to the new primary 1 to 2 s after a switchover promoted it.
 //!
 //! The records whose layout changed with the grant tombstones (clients, grants, tokens) are
 //! kept under new names (`.v2`): what an earlier build wrote under a prefix is ignored (its
@@ -111,6 +127,7 @@ use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use ::redis::sentinel::{SentinelClient, SentinelServerType};
 use ::redis::{
     Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, Value,
 };
@@ -222,6 +239,13 @@ scripts!(
 /// once); replication is asynchronous, so a failover may lose the last steps the old master
 /// acknowledged. The single-server layout has no hash tag.
 ///
+/// # Redis Sentinel
+/// [`RedisStore::connect_sentinel`] finds the primary through Redis Sentinel and follows it
+/// when it fails over: the sentinels are asked once a second, and at once when a step fails
+/// as a failover would make it (that step answers [`StoreError::Unavailable`]); the steps
+/// after a switch go to the new primary. The key layout is the single server's. See the
+/// module documentation.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), tessera::StoreError> {
 /// use std::sync::Arc;
@@ -248,11 +272,232 @@ pub struct RedisStore {
     grace: Option<Duration>,
 }
 
-/// The connection the store talks through: one server (or primary) or a cluster.
+/// The connection the store talks through: one server (or primary), a cluster, or the
+/// primary Redis Sentinel names.
 #[derive(Clone)]
 enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(SentinelConn),
+}
+
+/// The primary that Redis Sentinel names: a connection manager to it, replaced by one to the
+/// primary the sentinels name next. The sentinels are asked once a second in the background,
+/// and at once (at most every [`SENTINEL_LOOKUP_INTERVAL`]) when a reply says the current
+/// primary may be gone (a refused, dropped or timed-out connection, `READONLY` from a demoted
+/// primary, `MASTERDOWN`). The step that saw the failure still fails
+/// ([`StoreError::Unavailable`]: it may have run, so it is not sent again) and answers at
+/// once; the steps after the switch go to the new primary. Clones share the current
+/// connection.
+#[derive(Clone)]
+struct SentinelConn {
+    shared: Arc<SentinelShared>,
+}
+
+struct SentinelShared {
+    /// The current primary's connection.
+    current: std::sync::RwLock<Primary>,
+    /// Asks the sentinels, one lookup at a time.
+    lookup: tokio::sync::Mutex<SentinelLookup>,
+}
+
+/// A primary's connection, its address and how many primaries came before it.
+#[derive(Clone)]
+struct Primary {
+    generation: u64,
+    address: String,
+    conn: ConnectionManager,
+}
+
+struct SentinelLookup {
+    client: SentinelClient,
+    /// When the sentinels were last asked after a failure.
+    last: Option<std::time::Instant>,
+}
+
+/// How often, at most, a failing store asks the sentinels for the primary again.
+const SENTINEL_LOOKUP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How often a store asks the sentinels for the primary while nothing fails: after a
+/// switchover the old primary accepts writes until the sentinels demote it (up to about ten
+/// seconds), and this bounds how long the store keeps writing there.
+const SENTINEL_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The connection manager settings of [`RedisStore::connect`], for one server or a primary.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(1)
+}
+
+/// The primary the sentinels name (the `redis` crate checks that it answers as a primary),
+/// and its address, within [`CONNECT_TIMEOUT`].
+async fn sentinel_lookup(client: &mut SentinelClient) -> Result<::redis::Client, StoreError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.async_get_client()).await {
+        Ok(found) => found.map_err(error),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no Redis primary through Sentinel within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// A connection manager to the primary `client` reaches, within [`CONNECT_TIMEOUT`].
+async fn primary_connection(
+    client: ::redis::Client,
+    generation: u64,
+) -> Result<Primary, StoreError> {
+    let address = client.get_connection_info().addr().to_string();
+    let connect = ConnectionManager::new_with_config(client, manager_config());
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(conn) => Ok(Primary {
+            generation,
+            address,
+            conn: conn.map_err(error)?,
+        }),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "the Redis primary did not answer within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Whether a failure may mean the primary changed: the sentinels are asked again.
+fn may_have_failed_over(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(e.code(), Some("READONLY" | "MASTERDOWN"))
+}
+
+impl SentinelConn {
+    /// Connects to the primary `client` names and starts watching the sentinels.
+    async fn connect(mut client: SentinelClient) -> Result<Self, StoreError> {
+        let primary = primary_connection(sentinel_lookup(&mut client).await?, 0).await?;
+        let conn = Self {
+            shared: Arc::new(SentinelShared {
+                current: std::sync::RwLock::new(primary),
+                lookup: tokio::sync::Mutex::new(SentinelLookup { client, last: None }),
+            }),
+        };
+        let watched = Arc::downgrade(&conn.shared);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SENTINEL_WATCH_INTERVAL).await;
+                // Ends once every clone of the store is gone.
+                let Some(shared) = watched.upgrade() else {
+                    return;
+                };
+                SentinelConn { shared }.follow(None).await;
+            }
+        });
+        Ok(conn)
+    }
+
+    fn current(&self) -> Primary {
+        match self.shared.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// [`SentinelConn::follow`] in the background: the step that failed answers at once.
+    fn follow_later(&self, seen: u64) {
+        let conn = self.clone();
+        tokio::spawn(async move { conn.follow(Some(seen)).await });
+    }
+
+    /// Asks the sentinels for the primary and switches to it if it moved. After a failure on
+    /// the connection of generation `failed`, not if another caller switched meanwhile or
+    /// asked just before.
+    async fn follow(&self, failed: Option<u64>) {
+        let mut lookup = self.shared.lookup.lock().await;
+        if let Some(seen) = failed {
+            if self.current().generation != seen
+                || lookup
+                    .last
+                    .is_some_and(|last| last.elapsed() < SENTINEL_LOOKUP_INTERVAL)
+            {
+                return;
+            }
+            lookup.last = Some(std::time::Instant::now());
+        }
+        let current = self.current();
+        let switched = match sentinel_lookup(&mut lookup.client).await {
+            // Where it was: its connection manager reconnects by itself.
+            Ok(client) if client.get_connection_info().addr().to_string() == current.address => {
+                return;
+            }
+            Ok(client) => primary_connection(client, current.generation + 1).await,
+            Err(e) => Err(e),
+        };
+        match switched {
+            Ok(primary) => {
+                tracing::info!(
+                    target: "tessera::store",
+                    "Redis Sentinel: the primary moved from {} to {}",
+                    current.address,
+                    primary.address
+                );
+                let mut slot = match self.shared.current.write() {
+                    Ok(slot) => slot,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                *slot = primary;
+            }
+            // Logged only after a failure: a watch that finds no primary repeats every second.
+            Err(e) if failed.is_some() => {
+                tracing::warn!(target: "tessera::store", "Redis Sentinel: no primary yet: {e}");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+impl ConnectionLike for SentinelConn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let Primary {
+                generation,
+                mut conn,
+                ..
+            } = self.current();
+            let reply = conn.req_packed_command(cmd).await;
+            if let Err(e) = &reply
+                && may_have_failed_over(e)
+            {
+                self.follow_later(generation);
+            }
+            reply
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let Primary {
+                generation,
+                mut conn,
+                ..
+            } = self.current();
+            let reply = conn.req_packed_commands(pipeline, offset, count).await;
+            if let Err(e) = &reply
+                && may_have_failed_over(e)
+            {
+                self.follow_later(generation);
+            }
+            reply
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.current().conn.get_db()
+    }
 }
 
 impl Conn {
@@ -266,6 +511,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.req_packed_command(cmd),
             Self::Cluster(conn) => conn.req_packed_command(cmd),
+            Self::Sentinel(conn) => conn.req_packed_command(cmd),
         }
     }
 
@@ -278,6 +524,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
             Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(conn) => conn.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -285,6 +532,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(conn) => conn.get_db(),
             Self::Cluster(conn) => conn.get_db(),
+            Self::Sentinel(conn) => conn.get_db(),
         }
     }
 }
@@ -374,10 +622,7 @@ impl RedisStore {
                 format!("invalid Redis URL: {}", e.category()),
             ))
         })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client, manager_config())
             .await
             .map_err(|e| match error(e) {
                 StoreError::Unavailable(cause) => {
@@ -450,6 +695,68 @@ impl RedisStore {
                 other => other,
             })?;
         Ok(Self::from_cluster_connection(conn))
+    }
+
+    /// Connects to the primary that the Redis Sentinels at `sentinels` (`redis://host:port`
+    /// URLs, with the sentinels' credentials if any) know as `service` (the name in their
+    /// `sentinel monitor` line), with the default prefix `tessera:`. The primary is reached
+    /// without credentials, on database 0; for credentials, TLS or another database build a
+    /// [`SentinelClient`] and use [`RedisStore::from_sentinel_client`]. See
+    /// [Redis Sentinel](RedisStore#redis-sentinel) for what a failover does.
+    ///
+    /// Fails at once with [`StoreError::Backend`] for no sentinel or a URL that is not a
+    /// Redis URL, and with [`StoreError::Unavailable`] (naming the cause) when no sentinel
+    /// names a primary that answers as one within about 5 seconds.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tessera::StoreError> {
+    /// use tessera::store::RedisStore;
+    ///
+    /// let store = RedisStore::connect_sentinel(
+    ///     &["redis://10.0.0.1:26379", "redis://10.0.0.2:26379", "redis://10.0.0.3:26379"],
+    ///     "mymaster",
+    /// )
+    /// .await?
+    /// .with_prefix("myapp:oauth:");
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_sentinel(sentinels: &[&str], service: &str) -> Result<Self, StoreError> {
+        let invalid = |message: String| {
+            StoreError::backend(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                message,
+            ))
+        };
+        if sentinels.is_empty() {
+            return Err(invalid("no Redis Sentinel given".to_owned()));
+        }
+        for sentinel in sentinels {
+            check_scheme(sentinel)?;
+        }
+        let client = SentinelClient::build(
+            sentinels.to_vec(),
+            service.to_owned(),
+            None,
+            SentinelServerType::Master,
+        )
+        .map_err(|e| invalid(format!("invalid Redis Sentinel URL: {}", e.category())))?;
+        Self::from_sentinel_client(client).await
+    }
+
+    /// Uses a Sentinel client the host built (for credentials, TLS or a database on the
+    /// primary: `redis::sentinel::SentinelClientBuilder`), which must ask for the primary
+    /// (`SentinelServerType::Master`), with the default prefix `tessera:`. Connects to the
+    /// primary it names, as [`RedisStore::connect_sentinel`] does.
+    pub async fn from_sentinel_client(client: SentinelClient) -> Result<Self, StoreError> {
+        let conn = SentinelConn::connect(client).await.map_err(|e| match e {
+            StoreError::Unavailable(cause) => StoreError::Unavailable(format!(
+                "cannot connect to the Redis primary through Sentinel: {cause}"
+            )),
+            other => other,
+        })?;
+        Ok(Self::with_conn(Conn::Sentinel(conn)))
     }
 
     /// Uses a cluster connection the host built (for custom timeouts, TLS, retries or reads
@@ -583,6 +890,7 @@ impl RedisStore {
     ) -> Result<T, StoreError> {
         match &self.conn {
             Conn::Single(conn) => invocation.invoke_async(&mut conn.clone()).await,
+            Conn::Sentinel(conn) => invocation.invoke_async(&mut conn.clone()).await,
             Conn::Cluster(conn) => {
                 let mut routed = SlotRouted {
                     conn: conn.clone(),
@@ -751,7 +1059,7 @@ fn glob_escape(text: &str) -> String {
 fn error(e: RedisError) -> StoreError {
     let busy = matches!(
         e.code(),
-        Some("BUSY" | "LOADING" | "TRYAGAIN" | "MASTERDOWN" | "CLUSTERDOWN")
+        Some("BUSY" | "LOADING" | "TRYAGAIN" | "MASTERDOWN" | "CLUSTERDOWN" | "READONLY")
     );
     if busy
         || e.is_io_error()

@@ -1,14 +1,17 @@
 //! The PostgreSQL backend: every store trait on one database (see [`PgStore`]).
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::types::Json;
-use sqlx::{Connection, Executor, Postgres, Row, Transaction};
+use sqlx::{Connection, Executor, FromRow, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::ext::{CodeExt, GrantExt, StoredCodeExt, StoredTokenExt, TokenExt};
@@ -105,6 +108,9 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`StoreError::Unavailable`] (the provider answers them 503 `temporarily_unavailable`);
 /// anything else is [`StoreError::Backend`].
 ///
+/// Through PgBouncer in transaction mode (or another transaction pooler), set
+/// [`PgStore::with_transaction_pooling`].
+///
 /// # Schema
 ///
 /// All tables live in the connection's current schema (the first of `search_path`); use
@@ -193,6 +199,80 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct PgStore {
     pool: PgPool,
     operation_timeout: Duration,
+    /// Whether a transaction pooler (PgBouncer in `pool_mode = transaction`) stands between
+    /// the pool and the server: see [`PgStore::with_transaction_pooling`].
+    transaction_pooling: bool,
+}
+
+/// The connection one step of a store operation runs its statements on: a connection from
+/// the pool, or a transaction. Statements are built through it ([`Session::query`] and its
+/// siblings) so that they are prepared as the server link allows.
+struct Session {
+    link: Link,
+    /// Whether statements are prepared once per connection and kept (sqlx's named,
+    /// cached statements) or prepared unnamed for each run.
+    persistent: bool,
+}
+
+enum Link {
+    Connection(PoolConnection<Postgres>),
+    Transaction(Transaction<'static, Postgres>),
+}
+
+impl Deref for Session {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        match &self.link {
+            Link::Connection(connection) => connection,
+            Link::Transaction(transaction) => transaction,
+        }
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match &mut self.link {
+            Link::Connection(connection) => connection,
+            Link::Transaction(transaction) => transaction,
+        }
+    }
+}
+
+impl Session {
+    fn query<'q>(&self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.persistent)
+    }
+
+    fn query_scalar<'q, O>(&self, sql: &'q str) -> QueryScalar<'q, Postgres, O, PgArguments>
+    where
+        (O,): for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_scalar(sql).persistent(self.persistent)
+    }
+
+    fn query_as<'q, O>(&self, sql: &'q str) -> QueryAs<'q, Postgres, O, PgArguments>
+    where
+        O: for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_as(sql).persistent(self.persistent)
+    }
+
+    /// Ends the step: commits its transaction, or returns the connection to the pool.
+    async fn commit(self) -> Result<(), StoreError> {
+        match self.link {
+            Link::Connection(_) => Ok(()),
+            Link::Transaction(transaction) => transaction.commit().await.map_err(db),
+        }
+    }
+
+    /// Rolls the step's transaction back (a connection from the pool has nothing to undo).
+    async fn rollback(self) -> Result<(), StoreError> {
+        match self.link {
+            Link::Connection(_) => Ok(()),
+            Link::Transaction(transaction) => transaction.rollback().await.map_err(db),
+        }
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -202,6 +282,7 @@ impl fmt::Debug for PgStore {
             .field("connections", &self.pool.size())
             .field("idle", &self.pool.num_idle())
             .field("operation_timeout", &self.operation_timeout)
+            .field("transaction_pooling", &self.transaction_pooling)
             .finish_non_exhaustive()
     }
 }
@@ -270,7 +351,58 @@ impl PgStore {
         Self {
             pool,
             operation_timeout: OPERATION_TIMEOUT,
+            transaction_pooling: false,
         }
+    }
+
+    /// Whether the store talks to PostgreSQL through a transaction pooler, such as PgBouncer
+    /// with `pool_mode = transaction`, which may hand each transaction, and each statement
+    /// outside one, to a different server connection. Off unless set; set it for such a
+    /// pooler and only for one: it costs round trips.
+    ///
+    /// When set, no statement is prepared as a named, cached statement (a server connection
+    /// that did not prepare it would not know it), and every statement runs inside an
+    /// explicit transaction, even one that runs alone: sqlx prepares an unnamed statement
+    /// and runs it in two exchanges, which a pooler may otherwise send to two different
+    /// server connections. A lone statement then takes three more round trips (`BEGIN`, its
+    /// own prepare, `COMMIT`): counted with `strace`, a token lookup makes 6 socket writes
+    /// instead of 3, issuing tokens 10 instead of 7.
+    /// [`PgStore::migrate`] runs through the pooler too (one transaction, a
+    /// transaction-scoped advisory lock: no session state).
+    ///
+    /// Schema and startup parameters are the pooler's to set, not the connection's: PgBouncer
+    /// forwards no `options` startup parameter, so [`PgStore::connect_in_schema`] cannot
+    /// work through it; give the role a `search_path` instead (`ALTER ROLE tessera SET
+    /// search_path = tessera`), or set one in the pooler's database entry. sqlx sends
+    /// `extra_float_digits`, which PgBouncer refuses unless told to ignore it
+    /// (`ignore_startup_parameters = extra_float_digits`), or connect with
+    /// `PgConnectOptions::extra_float_digits(None)` through [`PgStore::connect_with`].
+    /// README's *Running in production* section shows a PgBouncer configuration.
+    pub fn with_transaction_pooling(mut self, enabled: bool) -> Self {
+        self.transaction_pooling = enabled;
+        self
+    }
+
+    /// A connection for statements that each stand alone (each is its own implicit
+    /// transaction on a direct connection); through a transaction pooler, a transaction.
+    async fn session(&self) -> Result<Session, StoreError> {
+        if self.transaction_pooling {
+            return self.transaction().await;
+        }
+        let connection = self.pool.acquire().await.map_err(db)?;
+        Ok(Session {
+            link: Link::Connection(connection),
+            persistent: true,
+        })
+    }
+
+    /// A transaction, committed by [`Session::commit`] and rolled back if dropped.
+    async fn transaction(&self) -> Result<Session, StoreError> {
+        let transaction = self.pool.begin().await.map_err(db)?;
+        Ok(Session {
+            link: Link::Transaction(transaction),
+            persistent: !self.transaction_pooling,
+        })
     }
 
     /// Bounds every store operation (a connection from the pool and all its statements) to
@@ -329,13 +461,13 @@ impl PgStore {
     /// call from several processes at once: it runs in one transaction holding an advisory
     /// lock keyed on the current schema. Versions newer than this build's are left alone.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))")
+        let mut tx = self.transaction().await?;
+        tx.query("SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))")
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        sqlx::query(
+        tx.query(
             "CREATE TABLE IF NOT EXISTS tessera_schema_migrations (
                 version     integer PRIMARY KEY,
                 name        text NOT NULL,
@@ -345,7 +477,8 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let applied: Vec<i32> = sqlx::query_scalar("SELECT version FROM tessera_schema_migrations")
+        let applied: Vec<i32> = tx
+            .query_scalar("SELECT version FROM tessera_schema_migrations")
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
@@ -355,14 +488,14 @@ impl PgStore {
             }
             // A plain string runs as a simple query: several statements at once.
             Executor::execute(&mut *tx, *sql).await.map_err(db)?;
-            sqlx::query("INSERT INTO tessera_schema_migrations (version, name) VALUES ($1, $2)")
+            tx.query("INSERT INTO tessera_schema_migrations (version, name) VALUES ($1, $2)")
                 .bind(version)
                 .bind(name)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
         }
-        tx.commit().await.map_err(db)
+        tx.commit().await
     }
 }
 
@@ -667,10 +800,7 @@ const LIVE_FAMILY: &str = "tessera_tokens t JOIN tessera_grants g ON g.id = t.gr
     WHERE g.revoked_at IS NULL AND c.deleted_at IS NULL";
 
 /// Inserts tokens in one statement.
-async fn insert_tokens(
-    tx: &mut Transaction<'_, Postgres>,
-    tokens: &[TokenRecord],
-) -> Result<(), StoreError> {
+async fn insert_tokens(tx: &mut Session, tokens: &[TokenRecord]) -> Result<(), StoreError> {
     if tokens.is_empty() {
         return Ok(());
     }
@@ -690,7 +820,7 @@ async fn insert_tokens(
     let expires: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.expires_at).collect();
     let family: Vec<Option<OffsetDateTime>> = tokens.iter().map(|t| t.family_expires_at).collect();
     let ext: Vec<Json<TokenExt>> = tokens.iter().map(|t| Json(TokenExt::of(t))).collect();
-    sqlx::query(
+    tx.query(
         "INSERT INTO tessera_tokens (hash, token_type, grant_id, client_id, user_id, scopes, \
          issued_at, expires_at, family_expires_at, ext) \
          SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
@@ -713,11 +843,8 @@ async fn insert_tokens(
 }
 
 /// Inserts a grant, active.
-async fn insert_grant(
-    tx: &mut Transaction<'_, Postgres>,
-    grant: &Grant,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+async fn insert_grant(tx: &mut Session, grant: &Grant) -> Result<(), sqlx::Error> {
+    tx.query(&format!(
         "INSERT INTO tessera_grants ({GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     ))
     .bind(grant.id.as_str())
@@ -733,26 +860,23 @@ async fn insert_grant(
 }
 
 /// Whether the client exists and is not being deleted (a plain read: see *Atomicity*).
-async fn client_present(
-    tx: &mut Transaction<'_, Postgres>,
-    client: &ClientId,
-) -> Result<bool, StoreError> {
-    let found: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
-            .bind(client.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?;
+async fn client_present(tx: &mut Session, client: &ClientId) -> Result<bool, StoreError> {
+    let found: Option<i32> = tx
+        .query_scalar("SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
+        .bind(client.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
     Ok(found.is_some())
 }
 
 /// The state of a grant, its row locked `FOR SHARE` so that no revocation or forgetting can
 /// pass the caller's insertions: `None` if unknown, else (active, client present).
 async fn lock_grant_shared(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut Session,
     grant: &str,
 ) -> Result<Option<(bool, bool)>, StoreError> {
-    sqlx::query_as(
+    tx.query_as(
         "SELECT g.revoked_at IS NULL, c.deleted_at IS NULL FROM tessera_grants g \
          JOIN tessera_clients c ON c.id = g.client_id WHERE g.id = $1 FOR SHARE OF g",
     )
@@ -768,16 +892,19 @@ impl PgStore {
     async fn reap_grant(&self, grant: &str) -> Result<u64, StoreError> {
         let mut removed = 0;
         loop {
-            let batch = sqlx::query(
-                "DELETE FROM tessera_tokens WHERE hash IN \
+            let mut conn = self.session().await?;
+            let batch = conn
+                .query(
+                    "DELETE FROM tessera_tokens WHERE hash IN \
                  (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
-            )
-            .bind(grant)
-            .bind(limit_of(BATCH))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?
-            .rows_affected();
+                )
+                .bind(grant)
+                .bind(limit_of(BATCH))
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            conn.commit().await?;
             removed += batch;
             if batch < BATCH as u64 {
                 return Ok(removed);
@@ -788,13 +915,15 @@ impl PgStore {
     /// Marks a grant revoked (the tombstone), then reaps its tokens and forgets it if nothing
     /// names it any more; returns how many tokens went.
     async fn revoke_and_reap(&self, grant: &str) -> Result<u64, StoreError> {
-        sqlx::query(
+        let mut conn = self.session().await?;
+        conn.query(
             "UPDATE tessera_grants SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(grant)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
+        conn.commit().await?;
         let removed = self.reap_grant(grant).await?;
         self.forget_grants(vec![grant.to_owned()]).await?;
         Ok(removed)
@@ -810,13 +939,13 @@ impl PgStore {
         if grants.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        let mut tx = self.transaction().await?;
+        tx.query("SELECT 1 FROM tessera_grants WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind(&grants)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        sqlx::query(
+        tx.query(
             "DELETE FROM tessera_grants g WHERE g.id = ANY($1) \
              AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
              AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
@@ -826,25 +955,24 @@ impl PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        tx.commit().await
     }
 
     /// One bounded step of reaping a deleted client, at most [`BATCH`] rows per statement;
     /// returns how many rows went and whether the client is completely reaped (its row then
     /// deleted too).
     async fn reap_client(&self, id: &ClientId) -> Result<(u64, bool), StoreError> {
-        let run = |sql: &'static str| {
-            let pool = self.pool.clone();
-            let id = id.as_str().to_owned();
-            async move {
-                sqlx::query(sql)
-                    .bind(id)
-                    .bind(limit_of(BATCH))
-                    .execute(&pool)
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err(db)
-            }
+        let run = |sql: &'static str| async move {
+            let mut conn = self.session().await?;
+            let done = conn
+                .query(sql)
+                .bind(id.as_str())
+                .bind(limit_of(BATCH))
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
+            Ok::<_, StoreError>(done.rows_affected())
         };
         let tokens = run(
             "DELETE FROM tessera_tokens WHERE hash IN (SELECT t.hash FROM tessera_grants g \
@@ -879,11 +1007,13 @@ impl PgStore {
         }
         // Nothing is left but what a transaction racing the mark may have added: the cascade
         // takes it.
-        sqlx::query("DELETE FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL")
+        let mut conn = self.session().await?;
+        conn.query("DELETE FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL")
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+        conn.commit().await?;
         Ok((removed, true))
     }
 
@@ -896,12 +1026,15 @@ impl PgStore {
         now: OffsetDateTime,
         budget: usize,
     ) -> Result<u64, StoreError> {
-        let grants: Vec<Option<String>> = sqlx::query_scalar(sql)
+        let mut conn = self.session().await?;
+        let grants: Vec<Option<String>> = conn
+            .query_scalar(sql)
             .bind(now)
             .bind(limit_of(budget))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
+        conn.commit().await?;
         let removed = grants.len() as u64;
         self.forget_grants(grants.into_iter().flatten().collect())
             .await?;
@@ -930,37 +1063,44 @@ impl PgStore {
     /// Removes up to `budget` records left by interrupted revocations and deletions.
     async fn finish_reaping(&self, budget: usize) -> Result<u64, StoreError> {
         let mut removed = 0u64;
-        let revoked: Vec<String> = sqlx::query_scalar(
-            "SELECT g.id FROM tessera_grants g WHERE g.revoked_at IS NOT NULL \
+        let mut conn = self.session().await?;
+        let revoked: Vec<String> = conn
+            .query_scalar(
+                "SELECT g.id FROM tessera_grants g WHERE g.revoked_at IS NOT NULL \
              AND EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) LIMIT $1",
-        )
-        .bind(limit_of(budget))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+            )
+            .bind(limit_of(budget))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+        conn.commit().await?;
         for grant in revoked {
             if removed as usize >= budget {
                 return Ok(removed);
             }
-            removed += sqlx::query(
-                "DELETE FROM tessera_tokens WHERE hash IN \
+            let mut conn = self.session().await?;
+            removed += conn
+                .query(
+                    "DELETE FROM tessera_tokens WHERE hash IN \
                  (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
-            )
-            .bind(&grant)
-            .bind(limit_of(budget - removed as usize))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?
-            .rows_affected();
+                )
+                .bind(&grant)
+                .bind(limit_of(budget - removed as usize))
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            conn.commit().await?;
             self.forget_grants(vec![grant]).await?;
         }
         while (removed as usize) < budget {
-            let deleted: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM tessera_clients WHERE deleted_at IS NOT NULL LIMIT 1",
-            )
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+            let mut conn = self.session().await?;
+            let deleted: Option<String> = conn
+                .query_scalar("SELECT id FROM tessera_clients WHERE deleted_at IS NOT NULL LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             let Some(id) = deleted else { break };
             let id = ClientId::new(id).map_err(|e| corrupt("tessera_clients.id", e))?;
             let (reaped, done) = self.reap_client(&id).await?;
@@ -981,7 +1121,8 @@ impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         self.bounded(move || async move {
             // A deleted client keeps its row until reaped: its ID is a Conflict until then.
-            sqlx::query(
+            let mut conn = self.session().await?;
+            conn.query(
                 "INSERT INTO tessera_clients (id, record, created_at, unused_until) \
                  VALUES ($1, $2, $3, $4)",
             )
@@ -989,9 +1130,10 @@ impl ClientStore for PgStore {
             .bind(Json(client))
             .bind(client.created_at)
             .bind(client.unused_until)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(())
         })
         .await
@@ -999,13 +1141,14 @@ impl ClientStore for PgStore {
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(
-                "SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+            let mut conn = self.session().await?;
+            let row = conn
+                .query("SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
                 .transpose()
         })
@@ -1016,18 +1159,21 @@ impl ClientStore for PgStore {
         self.bounded(move || async move {
             // One statement: the stored secret, registration token and expiry mark are copied
             // over the new record's under the row lock.
-            let done = sqlx::query(
-                "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
+            let mut conn = self.session().await?;
+            let done = conn
+                .query(
+                    "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
                  'secret', record->'secret', 'registration_token', record->'registration_token', \
                  'unused_until', record->'unused_until'), \
                  created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(client.id.as_str())
-            .bind(Json(client))
-            .bind(client.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+                )
+                .bind(client.id.as_str())
+                .bind(Json(client))
+                .bind(client.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await
@@ -1039,15 +1185,17 @@ impl ClientStore for PgStore {
         secret: &SecretHash,
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let done = sqlx::query(
+            let mut conn = self.session().await?;
+            let done = conn.query(
                 "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
                  WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(id.as_str())
             .bind(secret.encode())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await
@@ -1061,17 +1209,20 @@ impl ClientStore for PgStore {
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // The comparison is re-checked on the row's latest version under its lock.
-            let done = sqlx::query(
-                "UPDATE tessera_clients \
+            let mut conn = self.session().await?;
+            let done = conn
+                .query(
+                    "UPDATE tessera_clients \
                  SET record = jsonb_set(record, '{registration_token}', to_jsonb($3::text)) \
                  WHERE id = $1 AND deleted_at IS NULL AND record->>'registration_token' = $2",
-            )
-            .bind(id.as_str())
-            .bind(old.to_hex())
-            .bind(new.to_hex())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+                )
+                .bind(id.as_str())
+                .bind(old.to_hex())
+                .bind(new.to_hex())
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await
@@ -1080,24 +1231,28 @@ impl ClientStore for PgStore {
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // The mark: from its commit, lookups and issuance refuse the client.
-            let marked = sqlx::query(
+            let mut conn = self.session().await?;
+            let marked = conn.query(
                 "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?
             .rows_affected()
                 > 0;
+            conn.commit().await?;
             if !marked {
                 // Nothing to delete, or a deletion to finish.
-                let pending: Option<i32> = sqlx::query_scalar(
+                let mut conn = self.session().await?;
+                let pending: Option<i32> = conn.query_scalar(
                     "SELECT 1 FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL",
                 )
                 .bind(id.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db)?;
+                conn.commit().await?;
                 if pending.is_none() {
                     return Ok(false);
                 }
@@ -1110,14 +1265,16 @@ impl ClientStore for PgStore {
 
     async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let done = sqlx::query(
+            let mut conn = self.session().await?;
+            let done = conn.query(
                 "UPDATE tessera_clients SET unused_until = NULL, record = record - 'unused_until' \
                  WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await
@@ -1130,18 +1287,21 @@ impl ClientStore for PgStore {
                 let budget = BATCH.min(limit - removed as usize);
                 // The mark, as delete_client's; the outer condition is re-checked on each
                 // row's latest version, so a client touched meanwhile stays.
-                let doomed: Vec<String> = sqlx::query_scalar(
-                    "UPDATE tessera_clients SET deleted_at = now() WHERE id IN \
+                let mut conn = self.session().await?;
+                let doomed: Vec<String> = conn
+                    .query_scalar(
+                        "UPDATE tessera_clients SET deleted_at = now() WHERE id IN \
                      (SELECT id FROM tessera_clients WHERE unused_until < $1 \
                      AND deleted_at IS NULL ORDER BY unused_until LIMIT $2 \
                      FOR UPDATE SKIP LOCKED) \
                      AND unused_until < $1 AND deleted_at IS NULL RETURNING id",
-                )
-                .bind(now)
-                .bind(limit_of(budget))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+                    )
+                    .bind(now)
+                    .bind(limit_of(budget))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                conn.commit().await?;
                 for id in &doomed {
                     let id =
                         ClientId::new(id.as_str()).map_err(|e| corrupt("tessera_clients.id", e))?;
@@ -1163,13 +1323,13 @@ impl CodeStore for PgStore {
     async fn insert_code(&self, code: &CodeRecord) -> Result<Insertion, StoreError> {
         self.bounded(move || async move {
             let grant = &code.grant;
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.transaction().await?;
             if !client_present(&mut tx, &grant.client_id).await? {
                 return Ok(Insertion::ClientUnknown);
             }
             let inserted = async {
                 insert_grant(&mut tx, grant).await?;
-                sqlx::query(
+                tx.query(
                     "INSERT INTO tessera_codes (hash, grant_id, client_id, user_id, scopes, \
                      grant_type, grant_created_at, redirect_uri, pkce_challenge, pkce_method, \
                      expires_at, ext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -1195,7 +1355,7 @@ impl CodeStore for PgStore {
                 Err(e) if is_foreign_key_violation(&e) => return Ok(Insertion::ClientUnknown),
                 Err(e) => return Err(db(e)),
             }
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(Insertion::Stored)
         })
         .await
@@ -1203,13 +1363,16 @@ impl CodeStore for PgStore {
 
     async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(&format!(
-                "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
-            ))
-            .bind(bytes(hash))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+            let mut conn = self.session().await?;
+            let row = conn
+                .query(&format!(
+                    "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
+                ))
+                .bind(bytes(hash))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             row.as_ref().map(code_from).transpose()
         })
         .await
@@ -1221,21 +1384,20 @@ impl CodeStore for PgStore {
         tokens: &[TokenRecord],
     ) -> Result<CodeRedemption, StoreError> {
         self.bounded(move || async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.transaction().await?;
             // Concurrent redemptions of one code queue here; each sees the one before committed.
-            let code: Option<(String, bool)> = sqlx::query_as(
-                "SELECT grant_id, spent FROM tessera_codes WHERE hash = $1 FOR UPDATE",
-            )
-            .bind(bytes(hash))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let code: Option<(String, bool)> = tx
+                .query_as("SELECT grant_id, spent FROM tessera_codes WHERE hash = $1 FOR UPDATE")
+                .bind(bytes(hash))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             let Some((grant, spent)) = code else {
                 return Ok(CodeRedemption::Unknown);
             };
             if spent {
                 // A replay: the tombstone commits with this step; the tokens are reaped after.
-                sqlx::query(
+                tx.query(
                     "UPDATE tessera_grants SET revoked_at = now() \
                      WHERE id = $1 AND revoked_at IS NULL",
                 )
@@ -1243,20 +1405,20 @@ impl CodeStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                tx.commit().await.map_err(db)?;
+                tx.commit().await?;
                 self.reap_grant(&grant).await?;
                 return Ok(CodeRedemption::Replayed(GrantId::new(grant)));
             }
             if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
                 return Ok(CodeRedemption::GrantRevoked);
             }
-            sqlx::query("UPDATE tessera_codes SET spent = true WHERE hash = $1")
+            tx.query("UPDATE tessera_codes SET spent = true WHERE hash = $1")
                 .bind(bytes(hash))
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
             insert_tokens(&mut tx, tokens).await?;
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(CodeRedemption::Redeemed)
         })
         .await
@@ -1281,11 +1443,12 @@ impl CodeStore for PgStore {
 impl TokenStore for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.bounded(move || async move {
-            sqlx::query("SELECT 1")
-                .execute(&self.pool)
+            let mut conn = self.session().await?;
+            conn.query("SELECT 1")
+                .execute(&mut *conn)
                 .await
-                .map(|_| ())
-                .map_err(db)
+                .map_err(db)?;
+            conn.commit().await
         })
         .await
     }
@@ -1296,7 +1459,7 @@ impl TokenStore for PgStore {
         tokens: &[TokenRecord],
     ) -> Result<IssueOutcome, StoreError> {
         self.bounded(move || async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.transaction().await?;
             match family {
                 Family::New(grant) => {
                     if !client_present(&mut tx, &grant.client_id).await? {
@@ -1317,7 +1480,7 @@ impl TokenStore for PgStore {
                 },
             }
             insert_tokens(&mut tx, tokens).await?;
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(IssueOutcome::Stored)
         })
         .await
@@ -1325,13 +1488,15 @@ impl TokenStore for PgStore {
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(&format!(
+            let mut conn = self.session().await?;
+            let row = conn.query(&format!(
                 "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
             ))
             .bind(bytes(hash))
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             row.map(|row| token_from(&row).map(Arc::new)).transpose()
         })
         .await
@@ -1339,14 +1504,17 @@ impl TokenStore for PgStore {
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(&format!(
-                "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+            let mut conn = self.session().await?;
+            let row = conn
+                .query(&format!(
+                    "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
                  AND t.token_type = 'refresh'"
-            ))
-            .bind(bytes(hash))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+                ))
+                .bind(bytes(hash))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             match row {
                 Some(row) => refresh_from(&row),
                 None => Ok(RefreshLookup::Unknown),
@@ -1365,9 +1533,9 @@ impl TokenStore for PgStore {
         self.bounded(move || {
             let sealed_successor = sealed_successor.clone();
             async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.transaction().await?;
             let grant: Option<String> =
-                sqlx::query_scalar("SELECT grant_id FROM tessera_tokens WHERE hash = $1")
+                tx.query_scalar("SELECT grant_id FROM tessera_tokens WHERE hash = $1")
                     .bind(bytes(old))
                     .fetch_optional(&mut *tx)
                     .await
@@ -1380,7 +1548,7 @@ impl TokenStore for PgStore {
             if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
                 return Ok(Rotation::Unknown);
             }
-            let retired = sqlx::query(
+            let retired = tx.query(
                 "UPDATE tessera_tokens SET retired_at = $2, sealed_successor = $3 \
                  WHERE hash = $1 AND retired_at IS NULL AND token_type = 'refresh'",
             )
@@ -1392,19 +1560,19 @@ impl TokenStore for PgStore {
             .map_err(db)?;
             if retired.rows_affected() == 1 {
                 insert_tokens(&mut tx, new).await?;
-                tx.commit().await.map_err(db)?;
+                tx.commit().await?;
                 return Ok(Rotation::Rotated);
             }
             // Lost the race, or not a live refresh token. This statement sees every commit made
             // before it, so the winner's retired record.
-            let row = sqlx::query(&format!(
+            let row = tx.query(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM tessera_tokens WHERE hash = $1 AND token_type = 'refresh'"
             ))
             .bind(bytes(old))
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
-            tx.rollback().await.map_err(db)?;
+            tx.rollback().await?;
             Ok(match row.as_ref().map(refresh_from).transpose()? {
                 Some(RefreshLookup::Retired(retired)) => Rotation::AlreadyRetired(retired),
                 _ => Rotation::Unknown,
@@ -1416,37 +1584,39 @@ impl TokenStore for PgStore {
 
     async fn revoke_token(&self, hash: &TokenHash) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let grant: Option<String> = sqlx::query_scalar(
-                "SELECT grant_id FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL",
-            )
-            .bind(bytes(hash))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let mut tx = self.transaction().await?;
+            let grant: Option<String> = tx
+                .query_scalar(
+                    "SELECT grant_id FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL",
+                )
+                .bind(bytes(hash))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             let Some(grant) = grant else {
                 return Ok(false);
             };
-            let active: Option<bool> = sqlx::query_scalar(
-                "SELECT revoked_at IS NULL FROM tessera_grants WHERE id = $1 FOR UPDATE",
-            )
-            .bind(&grant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let active: Option<bool> = tx
+                .query_scalar(
+                    "SELECT revoked_at IS NULL FROM tessera_grants WHERE id = $1 FOR UPDATE",
+                )
+                .bind(&grant)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             let Some(active) = active else {
                 // Forgotten since the read above: the token went with its grant.
                 return Ok(false);
             };
-            let removed =
-                sqlx::query("DELETE FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL")
-                    .bind(bytes(hash))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
+            let removed = tx
+                .query("DELETE FROM tessera_tokens WHERE hash = $1 AND retired_at IS NULL")
+                .bind(bytes(hash))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
             // The grant is locked: nothing can join it before this transaction ends.
-            sqlx::query(
+            tx.query(
                 "DELETE FROM tessera_grants g WHERE g.id = $1 \
                  AND NOT EXISTS (SELECT 1 FROM tessera_tokens t WHERE t.grant_id = g.id) \
                  AND NOT EXISTS (SELECT 1 FROM tessera_codes k WHERE k.grant_id = g.id) \
@@ -1456,7 +1626,7 @@ impl TokenStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(removed > 0 && active)
         })
         .await
@@ -1475,17 +1645,20 @@ impl TokenStore for PgStore {
         self.bounded(move || async move {
             let mut revoked: Vec<String> = Vec::new();
             loop {
-                let batch: Vec<String> = sqlx::query_scalar(
-                    "UPDATE tessera_grants SET revoked_at = now() WHERE id IN (SELECT id \
+                let mut conn = self.session().await?;
+                let batch: Vec<String> = conn
+                    .query_scalar(
+                        "UPDATE tessera_grants SET revoked_at = now() WHERE id IN (SELECT id \
                      FROM tessera_grants WHERE client_id = $2 AND user_id = $1 \
                      AND revoked_at IS NULL ORDER BY id LIMIT $3 FOR UPDATE) RETURNING id",
-                )
-                .bind(user.as_str())
-                .bind(client.as_str())
-                .bind(limit_of(BATCH))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+                    )
+                    .bind(user.as_str())
+                    .bind(client.as_str())
+                    .bind(limit_of(BATCH))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                conn.commit().await?;
                 let done = batch.len() < BATCH;
                 revoked.extend(batch);
                 if done {
@@ -1540,14 +1713,16 @@ impl ConsentStore for PgStore {
         client: &ClientId,
     ) -> Result<Option<Consent>, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(&format!(
+            let mut conn = self.session().await?;
+            let row = conn.query(&format!(
                 "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
             ))
             .bind(user.as_str())
             .bind(client.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             row.as_ref().map(consent_from).transpose()
         })
         .await
@@ -1557,7 +1732,8 @@ impl ConsentStore for PgStore {
         self.bounded(move || async move {
             // The union of the stored and the new scopes, computed under the row lock the upsert
             // holds, kept sorted in byte order like a `ScopeSet`.
-            sqlx::query(&format!(
+            let mut conn = self.session().await?;
+            conn.query(&format!(
                 "INSERT INTO tessera_consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (user_id, client_id) DO UPDATE SET \
                  scopes = array_to_string(ARRAY(\
@@ -1571,9 +1747,10 @@ impl ConsentStore for PgStore {
             .bind(consent.scopes.to_string())
             .bind(consent.granted_at)
             .bind(consent.last_used_at)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(())
         })
         .await
@@ -1586,15 +1763,17 @@ impl ConsentStore for PgStore {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         self.bounded(move || async move {
-            sqlx::query(
+            let mut conn = self.session().await?;
+            conn.query(
                 "UPDATE tessera_consents SET last_used_at = $3 WHERE user_id = $1 AND client_id = $2",
             )
             .bind(user.as_str())
             .bind(client.as_str())
             .bind(at)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(())
         })
         .await
@@ -1602,13 +1781,16 @@ impl ConsentStore for PgStore {
 
     async fn list_consents(&self, user: &UserId) -> Result<Vec<Consent>, StoreError> {
         self.bounded(move || async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1"
-            ))
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+            let mut conn = self.session().await?;
+            let rows = conn
+                .query(&format!(
+                    "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1"
+                ))
+                .bind(user.as_str())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             rows.iter().map(consent_from).collect()
         })
         .await
@@ -1616,13 +1798,15 @@ impl ConsentStore for PgStore {
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let done =
-                sqlx::query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
-                    .bind(user.as_str())
-                    .bind(client.as_str())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
+            let mut conn = self.session().await?;
+            let done = conn
+                .query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user.as_str())
+                .bind(client.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             Ok(done.rows_affected() > 0)
         })
         .await
@@ -1634,7 +1818,8 @@ impl DeviceStore for PgStore {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
         self.bounded(move || async move {
             let (status, grant) = device_status_columns(&record.status);
-            sqlx::query(&format!(
+            let mut conn = self.session().await?;
+            conn.query(&format!(
                 "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ))
@@ -1647,9 +1832,10 @@ impl DeviceStore for PgStore {
             .bind(record.last_poll_at)
             .bind(status)
             .bind(grant)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await
             .map_err(db)?;
+            conn.commit().await?;
             Ok(())
         })
         .await
@@ -1660,13 +1846,16 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError> {
         self.bounded(move || async move {
-            let row = sqlx::query(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
-            ))
-            .bind(bytes(user_code))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+            let mut conn = self.session().await?;
+            let row = conn
+                .query(&format!(
+                    "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
+                ))
+                .bind(bytes(user_code))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             row.as_ref().map(device_from).transpose()
         })
         .await
@@ -1685,15 +1874,16 @@ impl DeviceStore for PgStore {
                     DeviceStatus::Denied => None,
                     _ => return Ok(false),
                 };
-                let mut tx = self.pool.begin().await.map_err(db)?;
-                let pending: Option<(Vec<u8>, String)> = sqlx::query_as(
-                    "SELECT device_hash, client_id FROM tessera_devices \
+                let mut tx = self.transaction().await?;
+                let pending: Option<(Vec<u8>, String)> = tx
+                    .query_as(
+                        "SELECT device_hash, client_id FROM tessera_devices \
                  WHERE user_code_hash = $1 AND status = 'pending' FOR UPDATE",
-                )
-                .bind(bytes(user_code))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+                    )
+                    .bind(bytes(user_code))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 let Some((device, client)) = pending else {
                     return Ok(false);
                 };
@@ -1710,7 +1900,7 @@ impl DeviceStore for PgStore {
                     }
                 }
                 let (status, grant) = device_status_columns(&status);
-                sqlx::query(
+                tx.query(
                     "UPDATE tessera_devices SET status = $2, approved_grant = $3, grant_id = $4 \
                  WHERE device_hash = $1",
                 )
@@ -1721,7 +1911,7 @@ impl DeviceStore for PgStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                tx.commit().await.map_err(db)?;
+                tx.commit().await?;
                 Ok(true)
             }
         })
@@ -1734,14 +1924,15 @@ impl DeviceStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<DevicePoll, StoreError> {
         self.bounded(move || async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let row = sqlx::query(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE device_hash = $1 FOR UPDATE"
-            ))
-            .bind(bytes(device))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            let mut tx = self.transaction().await?;
+            let row = tx
+                .query(&format!(
+                    "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE device_hash = $1 FOR UPDATE"
+                ))
+                .bind(bytes(device))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             let Some(row) = row else {
                 return Ok(DevicePoll::Unknown);
             };
@@ -1754,7 +1945,7 @@ impl DeviceStore for PgStore {
             if too_fast {
                 after.interval = after.interval.saturating_add(5);
             }
-            sqlx::query(
+            tx.query(
                 "UPDATE tessera_devices SET last_poll_at = $2, poll_interval = $3 \
                  WHERE device_hash = $1",
             )
@@ -1764,7 +1955,7 @@ impl DeviceStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(if too_fast {
                 DevicePoll::SlowDown(after)
             } else {
@@ -1780,16 +1971,17 @@ impl DeviceStore for PgStore {
         tokens: &[TokenRecord],
     ) -> Result<DeviceRedemption, StoreError> {
         self.bounded(move || async move {
-            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut tx = self.transaction().await?;
             // Concurrent redemptions queue on the row; each sees the one before committed.
-            let row: Option<(String, Option<String>)> = sqlx::query_as(
-                "SELECT status, coalesce(grant_id, approved_grant->>'id') FROM tessera_devices \
+            let row: Option<(String, Option<String>)> = tx
+                .query_as(
+                    "SELECT status, coalesce(grant_id, approved_grant->>'id') FROM tessera_devices \
                  WHERE device_hash = $1 FOR UPDATE",
-            )
-            .bind(bytes(device))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+                )
+                .bind(bytes(device))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
             let Some((status, grant)) = row else {
                 return Ok(DeviceRedemption::Unknown);
             };
@@ -1801,7 +1993,7 @@ impl DeviceStore for PgStore {
             if lock_grant_shared(&mut tx, &grant).await? != Some((true, true)) {
                 return Ok(DeviceRedemption::GrantRevoked);
             }
-            sqlx::query(
+            tx.query(
                 "UPDATE tessera_devices SET status = 'redeemed', approved_grant = NULL, \
                  grant_id = $2 WHERE device_hash = $1",
             )
@@ -1811,7 +2003,7 @@ impl DeviceStore for PgStore {
             .await
             .map_err(db)?;
             insert_tokens(&mut tx, tokens).await?;
-            tx.commit().await.map_err(db)?;
+            tx.commit().await?;
             Ok(DeviceRedemption::Redeemed)
         })
         .await
@@ -1842,17 +2034,20 @@ impl ReplayStore for PgStore {
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
-            let row = sqlx::query(
-                "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
+            let mut conn = self.session().await?;
+            let row = conn
+                .query(
+                    "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
                  WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
-            )
-            .bind(key.as_bytes().as_slice())
-            .bind(expires_at)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+                )
+                .bind(key.as_bytes().as_slice())
+                .bind(expires_at)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            conn.commit().await?;
             Ok(row.is_some())
         })
         .await
@@ -1863,17 +2058,20 @@ impl ReplayStore for PgStore {
             let mut removed = 0u64;
             while (removed as usize) < limit {
                 let budget = BATCH.min(limit - removed as usize);
-                let batch = sqlx::query(
-                    "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
+                let mut conn = self.session().await?;
+                let batch = conn
+                    .query(
+                        "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
                      tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
                      FOR UPDATE SKIP LOCKED)",
-                )
-                .bind(now)
-                .bind(limit_of(budget))
-                .execute(&self.pool)
-                .await
-                .map_err(db)?
-                .rows_affected();
+                    )
+                    .bind(now)
+                    .bind(limit_of(budget))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                conn.commit().await?;
                 removed += batch;
                 if (batch as usize) < budget {
                     break;

@@ -1,0 +1,388 @@
+//! The PostgreSQL store through PgBouncer in transaction mode: the whole storage conformance
+//! kit, each check in a schema of its own behind a PgBouncer database entry of its own (two
+//! server connections shared by the store's pool), migrations through the bouncer too; and two
+//! stores (two pools) through the bouncer racing to redeem one code: exactly one wins.
+//!
+//! Needs `TESSERA_TEST_POSTGRES_URL` (a server that lets its user in without a password, as
+//! the local test server does) and Debian's `pgbouncer` binary, which the test starts itself on
+//! a free loopback port from 6433 and stops at its end, whatever happens. Without either it
+//! says so and passes (loudly, in .ci/run, for a missing binary).
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tessera::store::{
+    CodeRecord, CodeRedemption, CodeStore, Grant, GrantId, Insertion, PgStore, Storage,
+    TokenRecord, TokenStore, TokenType,
+};
+use tessera::testkit;
+use tessera::{Entropy, GrantType, OsEntropy, ScopeSet, TokenHash, UserId};
+use time::{Duration, OffsetDateTime};
+
+const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
+
+/// Server connections per PgBouncer database entry (and user): fewer than the store's pool
+/// holds, so that its connections really share them.
+const POOL_SIZE: usize = 2;
+
+/// Kit checks run at once (each with its own database entry, so its own server connections).
+const PARALLEL: usize = 4;
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsEntropy.fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn have_pgbouncer() -> bool {
+    Command::new("pgbouncer")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// A `pgbouncer` process in a temp directory, with one database entry per schema. Drop kills
+/// it and removes the directory, so a failing (panicking) test still cleans up.
+struct Bouncer {
+    dir: PathBuf,
+    port: u16,
+    process: Child,
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Bouncer {
+    /// Starts PgBouncer in front of `server`, with the database entry `name` for each `(name,
+    /// schema)` in `entries`: the test database, with `search_path` set to the schema on each
+    /// server connection.
+    fn start(server: &PgConnectOptions, entries: &[(String, String)]) -> Self {
+        let port = (6433..6533)
+            .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+            .expect("a free port from 6433");
+        let dir = std::env::temp_dir().join(format!("tessera-pgbouncer-{}", random_hex(6)));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let database = server.get_database().unwrap_or(server.get_username());
+        let mut ini = String::from("[databases]\n");
+        for (name, schema) in entries {
+            // The schema names are ours: [a-z0-9_] only.
+            ini.push_str(&format!(
+                "{name} = host={host} port={port} dbname={database} user={user} \
+                 connect_query='SET search_path = {schema}'\n",
+                host = server.get_host(),
+                port = server.get_port(),
+                user = server.get_username(),
+            ));
+        }
+        ini.push_str(&format!(
+            "[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = {dir}/users.txt\npool_mode = transaction\n\
+             default_pool_size = {POOL_SIZE}\nmin_pool_size = 0\nreserve_pool_size = 0\n\
+             max_client_conn = 1000\nignore_startup_parameters = extra_float_digits\n",
+            dir = dir.display()
+        ));
+        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("write the config");
+        std::fs::write(
+            dir.join("users.txt"),
+            format!("\"{}\" \"\"\n", server.get_username()),
+        )
+        .expect("write the users");
+        let log = File::create(dir.join("pgbouncer.log")).expect("the log file");
+        let mut command = Command::new("pgbouncer");
+        // PgBouncer refuses to run as root; it reads its files before switching user, and
+        // writes its log to the stderr opened here.
+        if running_as_root() {
+            command.args(["-u", "nobody"]);
+        }
+        let process = command
+            .arg(dir.join("pgbouncer.ini"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start pgbouncer");
+        let mut bouncer = Self { dir, port, process };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = bouncer.process.try_wait() {
+                panic!("pgbouncer exited ({status}):\n{}", bouncer.log());
+            }
+            assert!(
+                start.elapsed() < StdDuration::from_secs(10),
+                "pgbouncer is not listening after 10 s:\n{}",
+                bouncer.log()
+            );
+            std::thread::sleep(StdDuration::from_millis(50));
+        }
+        bouncer
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+
+    fn url(&self, entry: &str, user: &str) -> String {
+        format!("postgres://{user}@127.0.0.1:{}/{entry}", self.port)
+    }
+}
+
+type Check =
+    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+macro_rules! checks {
+    ($($name:literal => $check:expr;)*) => {
+        vec![$(($name, (|store| Box::pin($check(store))) as Check)),*]
+    };
+}
+
+/// The same checks, sizes included, as tests/store_postgres.rs runs directly.
+fn kit() -> Vec<(&'static str, Check)> {
+    checks! {
+        "clients" => testkit::clients;
+        "update_keeps_secret" => testkit::update_keeps_secret;
+        "registration_token_swap" => testkit::registration_token_swap;
+        "bounded_delete" => |store| testkit::bounded_delete(store, 20_000);
+        "client_checked_on_issue" => testkit::client_checked_on_issue;
+        "codes" => testkit::codes;
+        "code_race" => |store| testkit::code_race(store, 100);
+        "code_replay" => testkit::code_replay;
+        "replays" => testkit::replays;
+        "unused_clients" => testkit::unused_clients;
+        "replay_race" => |store| testkit::replay_race(store, 64);
+        "code_replay_race" => |store| testkit::code_replay_race(store, 50);
+        "code_redemption_atomic" => |store| testkit::code_redemption_atomic(store, 20);
+        "tokens" => testkit::tokens;
+        "rotation" => testkit::rotation;
+        "rotation_race" => |store| testkit::rotation_race(store, 50);
+        "grants" => testkit::grants;
+        "revocation_tombstone" => testkit::revocation_tombstone;
+        "consents" => testkit::consents;
+        "large_consent" => testkit::large_consent;
+        "devices" => testkit::devices;
+        "device_redemption_race" => |store| testkit::device_redemption_race(store, 20);
+        "sweep" => testkit::sweep;
+        "ping" => testkit::ping;
+        "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
+        "model" => |store: Arc<dyn Storage>| async move {
+            for seed in 0..4 {
+                testkit::model(Arc::clone(&store), seed, 40).await;
+            }
+        };
+        "run_all" => testkit::run_all;
+    }
+}
+
+/// A store at `url` (the bouncer's) in transaction-pooling mode, migrated through the bouncer.
+async fn pooled(url: &str) -> PgStore {
+    let store = PgStore::connect(url)
+        .await
+        .expect("connect through pgbouncer")
+        .with_transaction_pooling(true);
+    store.migrate().await.expect("migrate through pgbouncer");
+    store
+}
+
+fn panic_message(failure: tokio::task::JoinError) -> String {
+    failure
+        .into_panic()
+        .downcast::<String>()
+        .map(|s| *s)
+        .unwrap_or_else(|_| "a panic".to_owned())
+}
+
+/// Two stores, each with its own pool through the bouncer, race to redeem one code: exactly one
+/// redemption wins, every other is a replay.
+async fn two_stores_race_for_one_code(a: Arc<PgStore>, b: Arc<PgStore>) {
+    let client = testkit::new_client(&*a).await;
+    let now = OffsetDateTime::now_utc();
+    for round in 0..5 {
+        let grant = Grant::new(
+            GrantId::new(random_hex(8)),
+            client.id.clone(),
+            Some(UserId::new("alice")),
+            ScopeSet::parse("read").unwrap(),
+            GrantType::AuthorizationCode,
+            now,
+        );
+        let mut hash = [0u8; 32];
+        OsEntropy.fill(&mut hash);
+        let code = TokenHash::from_bytes(hash);
+        let record = CodeRecord::new(code, grant.clone(), None, None, now + Duration::minutes(1));
+        let inserted = if round % 2 == 0 { &a } else { &b }
+            .insert_code(&record)
+            .await
+            .unwrap();
+        assert_eq!(inserted, Insertion::Stored);
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let grant = grant.clone();
+                tokio::spawn(async move {
+                    let mut hash = [0u8; 32];
+                    OsEntropy.fill(&mut hash);
+                    let token = TokenRecord::new(
+                        TokenHash::from_bytes(hash),
+                        TokenType::Access,
+                        &grant,
+                        grant.scopes.clone(),
+                        now,
+                        Some(now + Duration::hours(1)),
+                        None,
+                    );
+                    let outcome = store.redeem_code(&code, std::slice::from_ref(&token)).await;
+                    (outcome, token)
+                })
+            })
+            .collect();
+        let mut won = 0;
+        let mut tokens = Vec::new();
+        for task in tasks {
+            let (outcome, token) = task.await.expect("a redemption task");
+            match outcome.expect("redeem_code through pgbouncer") {
+                CodeRedemption::Redeemed => won += 1,
+                CodeRedemption::Replayed(id) => assert_eq!(id, grant.id),
+                other => panic!("a concurrent redemption of a live code: {other:?}"),
+            }
+            tokens.push(token);
+        }
+        assert_eq!(won, 1, "round {round}: exactly one of 16 redemptions wins");
+        // The replays revoked the grant: the winner's token is gone too, on both stores.
+        for token in &tokens {
+            assert!(a.find_token(&token.hash).await.unwrap().is_none());
+            assert!(b.find_token(&token.hash).await.unwrap().is_none());
+        }
+    }
+}
+
+/// One test, so that one bouncer serves every phase and is stopped at its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pg_store_through_pgbouncer_in_transaction_mode() {
+    let url = match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("skipped: {URL_VAR} is not set");
+            return;
+        }
+    };
+    if !have_pgbouncer() {
+        eprintln!(
+            "\n!!! SKIPPED: pgbouncer is not installed, so the PgBouncer tests did not run !!!\n"
+        );
+        return;
+    }
+    let server = PgConnectOptions::from_str(&url).expect("a PostgreSQL URL");
+    let tag = random_hex(4);
+    let mut entries: Vec<(String, String)> = kit()
+        .iter()
+        .enumerate()
+        .map(|(n, _)| (format!("kit_{n}"), format!("tessera_pgb_{tag}_{n}")))
+        .collect();
+    entries.push(("race".to_owned(), format!("tessera_pgb_{tag}_race")));
+
+    // The schemas, created and dropped on a direct connection.
+    let direct = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(server.clone())
+        .await
+        .expect("connect to PostgreSQL directly");
+    for (_, schema) in &entries {
+        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+            .execute(&direct)
+            .await
+            .expect("create a test schema");
+    }
+    let bouncer = Bouncer::start(&server, &entries);
+    let user = server.get_username().to_owned();
+
+    let run = {
+        let bouncer_url = |entry: &str| bouncer.url(entry, &user);
+        let kit_urls: Vec<String> = (0..kit().len())
+            .map(|n| bouncer_url(&format!("kit_{n}")))
+            .collect();
+        let race_url = bouncer_url("race");
+        tokio::spawn(async move {
+            // ---- The conformance kit, PARALLEL checks at a time, each in its own schema.
+            let mut failed = Vec::new();
+            let checks: Vec<_> = kit().into_iter().zip(kit_urls).collect();
+            for batch in checks.chunks(PARALLEL) {
+                let mut running = Vec::new();
+                for ((name, check), url) in batch {
+                    let store = pooled(url).await;
+                    running.push((*name, tokio::spawn(check(Arc::new(store)))));
+                }
+                for (name, task) in running {
+                    if let Err(failure) = task.await {
+                        failed.push(format!("{name}: {}", panic_message(failure)));
+                    }
+                }
+            }
+            assert!(
+                failed.is_empty(),
+                "conformance checks failed through pgbouncer:\n{}",
+                failed.join("\n")
+            );
+
+            // ---- Two pools through the bouncer, one code: exactly one redemption wins. A
+            // second migration, concurrent with nothing, finds the schema current.
+            let a = pooled(&race_url).await;
+            let b = pooled(&race_url).await;
+            two_stores_race_for_one_code(Arc::new(a), Arc::new(b)).await;
+        })
+    };
+    let mut outcome = run.await;
+    let log = bouncer.log();
+    drop(bouncer);
+    if outcome.is_ok() {
+        // The tables went where the bouncer's search_path put them.
+        let check = tokio::spawn({
+            let direct = direct.clone();
+            let schemas: Vec<String> = entries.iter().map(|(_, s)| s.clone()).collect();
+            async move {
+                for schema in schemas {
+                    let tables: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM information_schema.tables \
+                         WHERE table_schema = $1 AND table_name LIKE 'tessera\\_%'",
+                    )
+                    .bind(&schema)
+                    .fetch_one(&direct)
+                    .await
+                    .expect("count the tables");
+                    assert!(tables >= 8, "{schema} holds {tables} tessera tables");
+                }
+            }
+        });
+        outcome = check.await;
+    }
+    for (_, schema) in &entries {
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&direct)
+            .await;
+    }
+    direct.close().await;
+    if let Err(failure) = outcome {
+        eprintln!("pgbouncer's log:\n{log}");
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
