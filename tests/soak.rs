@@ -734,7 +734,7 @@ async fn killed_and_restarted(backend: Backend) {
     let addr = base.trim_start_matches("http://").to_owned();
     let mut again = flags.clone();
     again.extend(["--addr".to_owned(), addr]);
-    let (_server, base_again) = start(&again).await;
+    let (restarted, base_again) = start(&again).await;
     assert_eq!(base_again, base);
 
     for (access, _) in &grants {
@@ -784,7 +784,7 @@ async fn killed_and_restarted(backend: Backend) {
         me(&api, &base, &field(&body, "access_token")).await,
         StatusCode::OK
     );
-    drop(_server);
+    drop(restarted);
     backend.clean_up().await;
 }
 
