@@ -497,7 +497,7 @@ async fn drive(
         let permit = permits.clone().acquire_owned().await.expect("permits");
         n += 1;
         let (api, base, tally) = (api.clone(), base.clone(), tally.clone());
-        let chain = (n % 10 == 0 && !chains.is_empty())
+        let chain = (n.is_multiple_of(10) && !chains.is_empty())
             .then(|| chains[(n / 10) % chains.len()].clone())
             .and_then(|(app, current)| current.try_lock_owned().ok().map(|guard| (app, guard)));
         let machine = machines[n % machines.len()].clone();
