@@ -12,7 +12,12 @@
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
 //! `http://` and the bound address), `--database-url postgres://...|redis://...|sqlite://PATH`
 //! (default: in memory), `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
-//! `--access-token-ttl SECONDS` (default 3600), `--code-ttl SECONDS` (default 60),
+//! `--postgres-schema NAME` (PostgreSQL schema, default `tessera`),
+//! `--access-token-ttl SECONDS` (default 3600), `--refresh-token-ttl SECONDS` (default 30
+//! days), `--code-ttl SECONDS` (default 60), `--sweep-interval SECONDS` (how often expired
+//! records are swept, decimals allowed, default 1; timed 50 ms past each multiple of it by
+//! the wall clock) and `--sweep-batch N` (records per sweep step, default 1000; one sweep
+//! repeats steps until the backlog is gone),
 //! `--rate-limit PER_MINUTE` (registrations, logins and new sessions from one IP address or
 //! IPv6 /64; default 2000), `--max-sessions N` (signed-in sessions at once, default 100000; a
 //! new one then ends the oldest, and one source holds at most 1000 of them; anonymous visitors
@@ -94,8 +99,12 @@ pub(crate) struct Args {
     issuer: Option<String>,
     database_url: Option<String>,
     redis_prefix: String,
+    postgres_schema: String,
     access_token_ttl: i64,
+    refresh_token_ttl: Option<i64>,
     code_ttl: i64,
+    sweep_interval: Duration,
+    sweep_batch: usize,
     rate_limit: u32,
     max_sessions: usize,
     client_metadata: bool,
@@ -113,8 +122,12 @@ impl Args {
             issuer: None,
             database_url: None,
             redis_prefix: "tessera:example:".into(),
+            postgres_schema: "tessera".into(),
             access_token_ttl: 3600,
+            refresh_token_ttl: None,
             code_ttl: 60,
+            sweep_interval: Duration::from_secs(1),
+            sweep_batch: 1000,
             rate_limit: 2_000,
             max_sessions: 100_000,
             client_metadata: false,
@@ -143,8 +156,28 @@ impl Args {
                         return Err("--redis-prefix takes a non-empty key prefix".into());
                     }
                 }
+                "--postgres-schema" => parsed.postgres_schema = value()?,
                 "--access-token-ttl" => parsed.access_token_ttl = seconds(&flag, value()?)?,
+                "--refresh-token-ttl" => {
+                    parsed.refresh_token_ttl = Some(seconds(&flag, value()?)?);
+                }
                 "--code-ttl" => parsed.code_ttl = seconds(&flag, value()?)?,
+                "--sweep-interval" => {
+                    // Decimal seconds, from 10 ms to an hour.
+                    parsed.sweep_interval = value()?
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| (0.01..=3600.0).contains(s))
+                        .map(Duration::from_secs_f64)
+                        .ok_or("--sweep-interval takes seconds from 0.01 to 3600")?;
+                }
+                "--sweep-batch" => {
+                    parsed.sweep_batch = value()?
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=100_000).contains(n))
+                        .ok_or("--sweep-batch takes a number of records from 1 to 100000")?;
+                }
                 "--rate-limit" => {
                     parsed.rate_limit = value()?
                         .parse()
@@ -177,8 +210,9 @@ impl Args {
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...|sqlite://PATH] \
-                        [--redis-prefix PREFIX] \
-                        [--access-token-ttl SECONDS] [--code-ttl SECONDS] \
+                        [--redis-prefix PREFIX] [--postgres-schema NAME] \
+                        [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS] \
+                        [--code-ttl SECONDS] [--sweep-interval SECONDS] [--sweep-batch N] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
                         [--client-metadata-documents] [--danger-allow-loopback-client-metadata] \
                         [--resource-server URL]... [--dpop-nonce] [--require-par] \
@@ -195,12 +229,17 @@ impl Args {
 /// The storage named by `--database-url` (memory when there is none). The URL itself is never
 /// echoed in an error: it may carry a password.
 ///
-/// PostgreSQL tables live in the schema `tessera`, created and migrated at start-up; a SQLite
+/// PostgreSQL tables live in the schema `postgres_schema` (`--postgres-schema`, default
+/// `tessera`), created and migrated at start-up; a SQLite
 /// file (`sqlite://PATH`, or `sqlite::memory:`) is created if missing and migrated; Redis keys
 /// start with `redis_prefix` (`--redis-prefix`, default `tessera:example:`). (The examples
 /// always have the `postgres`, `sqlite` and `redis` features: Cargo.toml's dev-dependency on
 /// tessera turns them on.)
-async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Storage>, String> {
+async fn open_store(
+    url: Option<&str>,
+    redis_prefix: &str,
+    postgres_schema: &str,
+) -> Result<Arc<dyn Storage>, String> {
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
     let url = url.unwrap_or_default();
     let failed = |error: tessera::StoreError| format!("--database-url: {error}");
@@ -208,7 +247,7 @@ async fn open_store(url: Option<&str>, redis_prefix: &str) -> Result<Arc<dyn Sto
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Some("postgres" | "postgresql") => {
-            let store = tessera::store::PgStore::connect_in_schema(url, "tessera")
+            let store = tessera::store::PgStore::connect_in_schema(url, postgres_schema)
                 .await
                 .map_err(failed)?;
             store.migrate().await.map_err(failed)?;
@@ -969,7 +1008,12 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
 }
 
 pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box<dyn Error>> {
-    let store = open_store(args.database_url.as_deref(), &args.redis_prefix).await?;
+    let store = open_store(
+        args.database_url.as_deref(),
+        &args.redis_prefix,
+        &args.postgres_schema,
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let local = listener.local_addr()?;
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
@@ -1020,11 +1064,15 @@ pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box
         .grant_types(GrantType::ALL)
         // PKCE is required of public clients and enforced for anyone who sends a challenge.
         .pkce(PkceRequirement::PublicClients)
-        .lifetimes(
-            Lifetimes::default()
+        .lifetimes({
+            let lifetimes = Lifetimes::default()
                 .with_code(time::Duration::seconds(args.code_ttl))
-                .with_access_token(time::Duration::seconds(args.access_token_ttl)),
-        )
+                .with_access_token(time::Duration::seconds(args.access_token_ttl));
+            match args.refresh_token_ttl {
+                Some(ttl) => lifetimes.with_refresh_token(time::Duration::seconds(ttl)),
+                None => lifetimes,
+            }
+        })
         .danger(danger)
         // `--access-token-format jwt`: RFC 9068 access tokens, verifiable with jwks_uri.
         .access_token_format(if args.jwt_access_tokens {
@@ -1097,18 +1145,7 @@ pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box
         None => served,
     };
 
-    // Expired codes, tokens and device authorizations are removed every ten seconds, in
-    // batches of a thousand until none is left: creation is bounded per client, so each round
-    // catches up.
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(10));
-        loop {
-            tick.tick().await;
-            if let Err(error) = provider.sweep(1000).await {
-                tracing::warn!(%error, "sweep failed");
-            }
-        }
-    });
+    tokio::spawn(sweeper(provider, args.sweep_interval, args.sweep_batch));
 
     // Installed before the first connection is accepted: SIGTERM or SIGINT then stops the
     // server gracefully, never at once.
@@ -1121,6 +1158,33 @@ pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box
     support::serve(listener, served, signal).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Removes expired codes, tokens, device authorizations and one-time values every `interval`
+/// (`--sweep-interval`, default 1 s), in batches of `batch` (`--sweep-batch`, default 1000)
+/// until a batch comes back short: one call drains the backlog it finds (up to
+/// `Provider::MAX_SWEEP_BATCHES` batches per kind, a million records with the defaults).
+///
+/// Stored times are whole seconds, so records expire a whole second's worth at a time, on the
+/// second. The sweeps are therefore timed by the wall clock, 50 ms after each multiple of
+/// `interval` (each second, with the default): each second's expired records go within about
+/// 50 ms of expiring, and expired records never number more than one interval's issuance. A
+/// sweep that overruns its slot delays the next one rather than bunching them.
+async fn sweeper(provider: Provider, interval: Duration, batch: usize) {
+    const OFFSET: Duration = Duration::from_millis(50);
+    loop {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let period = interval.as_nanos().max(1);
+        let phase = (since_epoch.saturating_sub(OFFSET).as_nanos() % period) as u64;
+        let wait = Duration::from_nanos(period as u64 - phase);
+        tokio::time::sleep(wait).await;
+        match provider.sweep(batch).await {
+            Ok(removed) => tracing::debug!(removed, "swept"),
+            Err(error) => tracing::warn!(%error, "sweep failed"),
+        }
+    }
 }
 
 #[tokio::main]

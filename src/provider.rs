@@ -568,6 +568,16 @@ impl Provider {
     /// catches up with what the provider creates between calls: creation is bounded per client
     /// ([`ProviderBuilder::machine_issuance`]), so a call every few seconds keeps any store
     /// small.
+    ///
+    /// A code, token or device authorization is expired once `now >= expires_at`
+    /// ([`TokenRecord::is_expired`]), and stores sweep those whose `expires_at` is before the
+    /// instant they are given. Stored times are whole seconds, so while the clock reads whole
+    /// seconds (as [`SystemClock`] does) the stores are given the next second: a record goes
+    /// in the very sweep that finds it expired, not a second later (at 300 tokens a second,
+    /// 300 records fewer left expired). With a finer clock they are given `now`. One-time
+    /// values and unused clients are swept at `now`.
+    ///
+    /// [`TokenRecord::is_expired`]: crate::store::TokenRecord::is_expired
     pub async fn sweep(&self, batch: usize) -> Result<u64, StoreError> {
         let batch = batch.max(1);
         let store = self.cx.store();
@@ -575,10 +585,16 @@ impl Provider {
         for kind in 0..5 {
             for _ in 0..Self::MAX_SWEEP_BATCHES {
                 let now = self.now();
+                // Before `expired` is `expires_at <= now` for whole-second times.
+                let expired = if now.nanosecond() == 0 {
+                    now + time::Duration::SECOND
+                } else {
+                    now
+                };
                 let removed = match kind {
-                    0 => store.sweep_codes(now, batch).await?,
-                    1 => store.sweep_tokens(now, batch).await?,
-                    2 => store.sweep_devices(now, batch).await?,
+                    0 => store.sweep_codes(expired, batch).await?,
+                    1 => store.sweep_tokens(expired, batch).await?,
+                    2 => store.sweep_devices(expired, batch).await?,
                     3 => store.sweep_replays(now, batch).await?,
                     _ => store.sweep_clients(now, batch).await?,
                 };

@@ -54,6 +54,13 @@ fn unused_era() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_200_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The era of [`sweep_backlog`]: before every other era, so its sweeps remove only its own
+/// records (the other checks' sweeps, later, may remove its records too: it checks only that
+/// they are gone).
+fn backlog_era() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(900_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// The era of [`retired_refresh_survives_sweep`], after [`long_ago`]'s sweeps, before
 /// [`base_time`].
 fn retirement_era() -> OffsetDateTime {
@@ -2455,6 +2462,129 @@ pub async fn sweep(store: Arc<dyn Storage>) {
     );
 }
 
+/// Repeated sweeps drain a backlog many batches deep, as a host sweeping on a schedule relies
+/// on: `expired` tokens spread over many grants, each grant also holding live tokens (expiring
+/// later, and never), and a fifth as many expired codes. Called with `limit` until a call
+/// returns less, `sweep_tokens` and `sweep_codes` remove every expired record (a short
+/// return means nothing more was due, not "some work done"), never more than `limit` a call,
+/// and within a bounded number of calls; nothing live goes.
+pub async fn sweep_backlog(store: Arc<dyn Storage>, expired: usize) {
+    const LIMIT: usize = 16;
+    const PER_GRANT: usize = 5;
+    let era = backlog_era();
+    let now = era + Duration::days(1);
+    let client = new_client(&*store).await;
+    let mut old = Vec::new();
+    let mut live = Vec::new();
+    for g in 0..expired.div_ceil(PER_GRANT) {
+        let mut grant = new_grant(&client, Some(&UserId::new(unique("user"))));
+        grant.created_at = era;
+        let mut tokens: Vec<TokenRecord> = (0..PER_GRANT.min(expired - g * PER_GRANT))
+            .map(|i| {
+                // Expiries spread over the era, interleaved across grants.
+                let at = era + Duration::seconds((i * 1000 + g) as i64);
+                let kind = if i % 2 == 0 {
+                    TokenType::Access
+                } else {
+                    TokenType::Refresh
+                };
+                token(&grant, kind, Some(at))
+            })
+            .collect();
+        old.extend(tokens.iter().map(|t| t.hash));
+        let keep = [
+            token(
+                &grant,
+                TokenType::Access,
+                Some(base_time() + Duration::hours(1)),
+            ),
+            token(&grant, TokenType::Refresh, None),
+        ];
+        live.extend(keep.iter().map(|t| t.hash));
+        tokens.extend(keep);
+        issue_new(&*store, &grant, &tokens).await;
+    }
+    let mut codes = Vec::new();
+    for i in 0..expired / 5 {
+        let code = code_for(&new_grant(&client, None), era + Duration::seconds(i as i64));
+        ok(store.insert_code(&code).await, "insert_code");
+        codes.push(code.hash);
+    }
+    let fresh_code = code_for(
+        &new_grant(&client, None),
+        base_time() + Duration::seconds(60),
+    );
+    ok(store.insert_code(&fresh_code).await, "insert_code");
+
+    // Each sweep may also meet what other checks left; generous, but finite.
+    let most_calls = 10 * (expired / LIMIT + 2);
+    let mut calls = 0;
+    loop {
+        let batch = ok(store.sweep_tokens(now, LIMIT).await, "sweep_tokens");
+        check(
+            batch <= LIMIT as u64,
+            "sweep_tokens",
+            "a call removes at most `limit` records",
+        );
+        calls += 1;
+        check(
+            calls <= most_calls,
+            "sweep_tokens",
+            "called repeatedly over a backlog, it comes back short once the backlog is gone",
+        );
+        if batch < LIMIT as u64 {
+            break;
+        }
+    }
+    for hash in &old {
+        gone(
+            store.find_token(hash).await,
+            "sweep_tokens",
+            "called until it returns less than `limit`, it removes the whole backlog of \
+             expired tokens, however many batches deep",
+        );
+    }
+    for hash in &live {
+        found(
+            store.find_token(hash).await,
+            "sweep_tokens",
+            "draining a backlog keeps every token not yet expired",
+        );
+    }
+    calls = 0;
+    loop {
+        let batch = ok(store.sweep_codes(now, LIMIT).await, "sweep_codes");
+        check(
+            batch <= LIMIT as u64,
+            "sweep_codes",
+            "a call removes at most `limit` codes",
+        );
+        calls += 1;
+        check(
+            calls <= most_calls,
+            "sweep_codes",
+            "called repeatedly over a backlog, it comes back short once the backlog is gone",
+        );
+        if batch < LIMIT as u64 {
+            break;
+        }
+    }
+    for hash in &codes {
+        check_eq(
+            ok(store.find_code(hash).await, "find_code"),
+            None,
+            "sweep_codes",
+            "called until it returns less than `limit`, it removes the whole backlog of \
+             expired codes",
+        );
+    }
+    check(
+        ok(store.find_code(&fresh_code.hash).await, "find_code").is_some(),
+        "sweep_codes",
+        "draining a backlog keeps every code not yet expired",
+    );
+}
+
 /// A retired refresh token survives every sweep before its own `expires_at` (without it, a
 /// reused token is no longer recognised as theft), and goes after it.
 pub async fn retired_refresh_survives_sweep(store: Arc<dyn Storage>) {
@@ -2987,6 +3117,7 @@ pub async fn run_all(store: Arc<dyn Storage>) {
     devices(Arc::clone(&store)).await;
     device_redemption_race(Arc::clone(&store), 16).await;
     sweep(Arc::clone(&store)).await;
+    sweep_backlog(Arc::clone(&store), 300).await;
     retired_refresh_survives_sweep(Arc::clone(&store)).await;
     replays(Arc::clone(&store)).await;
     replay_race(Arc::clone(&store), 32).await;
@@ -3009,6 +3140,10 @@ macro_rules! store_conformance_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn replay_race() {
             $crate::testkit::replay_race($make.await, 64).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn sweep_backlog() {
+            $crate::testkit::sweep_backlog($make.await, 300).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn bounded_delete() {

@@ -1317,6 +1317,55 @@ async fn database_urls_fail_clearly_without_printing_secrets() {
     }
 }
 
+/// The sweep and lifetime flags refuse what they cannot mean, naming themselves, with exit
+/// code 2; in range they start the server.
+#[tokio::test]
+async fn sweep_flags_are_checked() {
+    for (flags, expected) in [
+        (["--sweep-interval", "0"], "--sweep-interval takes seconds"),
+        (
+            ["--sweep-interval", "NaN"],
+            "--sweep-interval takes seconds",
+        ),
+        (
+            ["--sweep-interval", "3601"],
+            "--sweep-interval takes seconds",
+        ),
+        (["--sweep-batch", "0"], "--sweep-batch takes a number"),
+        (["--sweep-batch", "many"], "--sweep-batch takes a number"),
+        (
+            ["--refresh-token-ttl", "-1"],
+            "--refresh-token-ttl takes a positive",
+        ),
+    ] {
+        let output = Command::new(example_binary())
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .output()
+            .await
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "it never claims to listen");
+    }
+    let server = start(&[
+        "--sweep-interval",
+        "0.25",
+        "--sweep-batch",
+        "1",
+        "--refresh-token-ttl",
+        "5",
+    ])
+    .await;
+    let health = client(false)
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
 /// The CSRF token of the first form on `path` (the login form for a browser not signed in).
 async fn form_csrf(browser: &reqwest::Client, base: &str, path: &str) -> String {
     let page = browser

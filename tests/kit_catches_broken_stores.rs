@@ -52,7 +52,14 @@ enum Flaw {
     /// `find_token` reads tokens back without their OpenID Connect fields (`claims`,
     /// `authentication`), as a store that never wrote them would.
     DropsOpenIdFields,
+    /// `sweep_tokens` gives up after [`GIVE_UP_AFTER`] tokens per sweeping time and then
+    /// reports nothing more due (a scan that never wraps round): fine for a small backlog,
+    /// never catching up with a large one.
+    SweepGivesUp,
 }
+
+/// How many tokens the [`Flaw::SweepGivesUp`] store removes per sweeping time.
+const GIVE_UP_AFTER: u64 = 64;
 
 #[derive(Debug)]
 struct Broken {
@@ -67,6 +74,8 @@ struct Broken {
     with_tokens: Mutex<HashMap<(UserId, ClientId), HashSet<GrantId>>>,
     /// Held exclusively by the flawed deletion, shared by lookups.
     whole: tokio::sync::RwLock<()>,
+    /// Tokens swept per sweeping time (unix seconds).
+    swept_at: Mutex<HashMap<i64, u64>>,
 }
 
 impl Broken {
@@ -79,6 +88,7 @@ impl Broken {
             swept: Mutex::default(),
             with_tokens: Mutex::default(),
             whole: tokio::sync::RwLock::new(()),
+            swept_at: Mutex::default(),
         })
     }
 
@@ -317,6 +327,26 @@ impl TokenStore for Broken {
         self.inner.revoke_user_grants(user, client).await
     }
     async fn sweep_tokens(&self, now: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        if self.flaw == Flaw::SweepGivesUp {
+            let done = *self
+                .swept_at
+                .lock()
+                .unwrap()
+                .get(&now.unix_timestamp())
+                .unwrap_or(&0);
+            let budget = (limit as u64).min(GIVE_UP_AFTER.saturating_sub(done));
+            if budget == 0 {
+                return Ok(0);
+            }
+            let removed = self.inner.sweep_tokens(now, budget as usize).await?;
+            *self
+                .swept_at
+                .lock()
+                .unwrap()
+                .entry(now.unix_timestamp())
+                .or_default() += removed;
+            return Ok(removed);
+        }
         let removed = self.inner.sweep_tokens(now, limit).await?;
         if self.flaw == Flaw::EarlyRetiredSweep {
             let retired = std::mem::take(&mut *self.retired.lock().unwrap());
@@ -567,4 +597,17 @@ async fn a_sweep_that_removes_touched_clients_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_forgets_the_openid_fields_of_tokens_is_caught() {
     caught(Flaw::DropsOpenIdFields, testkit::tokens, "find_token").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_that_never_catches_up_with_a_backlog_is_caught() {
+    // The small backlog of the `sweep` check does not show it ...
+    testkit::sweep(Broken::new(Flaw::SweepGivesUp)).await;
+    // ... a backlog many batches deep does.
+    caught(
+        Flaw::SweepGivesUp,
+        |store| testkit::sweep_backlog(store, 300),
+        "sweep_tokens",
+    )
+    .await;
 }

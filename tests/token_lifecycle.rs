@@ -862,6 +862,32 @@ async fn sweep_catches_up_in_bounded_batches() {
     assert!(validate(&h.provider, &header, "").await.is_ok());
 }
 
+/// A token is refused from its `expires_at` on, and the sweep at that very second removes it
+/// (stored times are whole seconds: a sweep that kept it until the next second would leave a
+/// second's issuance expired).
+#[tokio::test]
+async fn a_token_is_swept_in_the_second_it_expires() {
+    let h = harness();
+    let client = h.confidential().await;
+    let tokens = h.tokens(&client, "read").await;
+    let lifetime = tokens["expires_in"].as_i64().expect("expires_in");
+    let header = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    h.clock.advance(Duration::seconds(lifetime - 1));
+    // The spent code (expired after 60 s) goes; the access token is live.
+    h.provider.sweep(10).await.unwrap();
+    assert_eq!(h.provider.sweep(10).await.unwrap(), 0);
+    assert!(validate(&h.provider, &header, "").await.is_ok());
+    h.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        validate(&h.provider, &header, "")
+            .await
+            .unwrap_err()
+            .status(),
+        401
+    );
+    assert_eq!(h.provider.sweep(10).await.unwrap(), 1, "the expired token");
+}
+
 /// The test provider, also accepting `?access_token=` (RFC 6750 §2.3, through danger).
 fn with_query_tokens() -> Harness {
     harness_with(
