@@ -273,7 +273,8 @@ impl Provider {
         };
         let key = attempt_key(&id, source);
         let attempts = &self.cx().client_attempts();
-        if let Attempt::Refused { .. } = attempts.attempt(&key, self.now()).await {
+        let attempted_at = self.now();
+        if let Attempt::Refused { .. } = attempts.attempt(&key, attempted_at).await {
             self.cx().audit(AuditEvent::RateLimited {
                 limit: RateLimit::ClientSecret,
             });
@@ -284,7 +285,8 @@ impl Provider {
                 basic,
             });
         }
-        let ok = if stored.is_slow() {
+        let slow = stored.is_slow();
+        let ok = if slow {
             // Argon2 by design takes tens of milliseconds: not on an async worker thread.
             self.cx()
                 .offload()
@@ -294,7 +296,9 @@ impl Provider {
             stored.verify(&presented)
         };
         if ok {
-            attempts.succeeded(&key, self.now()).await;
+            // A SHA-256 check takes nanoseconds: it succeeded when it was attempted.
+            let now = if slow { self.now() } else { attempted_at };
+            attempts.succeeded(&key, now).await;
             Ok(client)
         } else {
             Err(failed(self, &id))

@@ -17,14 +17,17 @@ impl Provider {
         &self,
         id: &ClientId,
     ) -> Result<Option<Client>, ResolveError> {
-        let now = self.now();
         let mut stored = self.cx().store().find_client(id).await?;
-        let expired = stored.as_ref().is_some_and(|c| c.is_expired_unused(now));
+        // The clock is read only for a client that can expire unused (most cannot).
+        let expired = stored
+            .as_ref()
+            .is_some_and(|c| c.unused_until.is_some() && c.is_expired_unused(self.now()));
         if let Some(client) = &stored
             && !client.metadata_document
         {
             return Ok(if expired { None } else { stored });
         }
+        let now = self.now();
         let Some(documents) = self.cx().client_metadata_documents() else {
             // A document's client with documents switched off: nothing vouches for it now.
             return Ok(None);
