@@ -224,12 +224,14 @@ impl Provider {
         source: Option<&str>,
     ) -> Result<Client, AuthFailure> {
         let (id, secret, method) = match credentials {
+            // These two on the heap: their state would make every client authentication's
+            // future, and each one awaiting it, kilobytes larger, copied on every move.
             #[cfg(feature = "jose")]
             Credentials::Assertion(assertion) => {
-                return self.authenticate_assertion(*assertion).await;
+                return Box::pin(self.authenticate_assertion(*assertion)).await;
             }
             Credentials::Certificate { id, certificate } => {
-                return self.authenticate_certificate(id, &certificate).await;
+                return Box::pin(self.authenticate_certificate(id, &certificate)).await;
             }
             Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
             Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
