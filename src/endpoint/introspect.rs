@@ -212,9 +212,9 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientId, UserId};
+    use crate::client::{ClientId, GrantType, UserId};
     use crate::secret::TokenHash;
-    use crate::store::GrantId;
+    use crate::store::{Grant, GrantId};
     use time::OffsetDateTime;
 
     /// The answer as it was built before the typed value: a `serde_json::Map` filled member by
@@ -307,19 +307,30 @@ mod tests {
                             (0, None, "https://a.example/t\"q\\"),
                             (-5, Some(i64::from(i32::MAX)), "https://a.example"),
                         ] {
-                            let record = TokenRecord {
-                                hash: TokenHash::of("t"),
-                                token_type,
-                                grant_id: GrantId::new("g"),
-                                client_id: ClientId::new("client-1")
+                            // Built through the constructors, so that a field the
+                            // record gains later takes its default here.
+                            let grant = Grant::new(
+                                GrantId::new("g"),
+                                ClientId::new("client-1")
                                     .unwrap_or_else(|_| unreachable!("a valid client id")),
-                                user: user.map(UserId::new),
-                                scopes: ScopeSet::parse(scopes).unwrap_or_default(),
-                                issued_at: at(issued),
-                                expires_at: expires.map(at),
-                                family_expires_at: None,
-                                audience: audience.clone(),
-                                confirmation: confirmation.clone(),
+                                user.map(UserId::new),
+                                ScopeSet::parse(scopes).unwrap_or_default(),
+                                GrantType::AuthorizationCode,
+                                at(issued),
+                            );
+                            let record = TokenRecord::new(
+                                TokenHash::of("t"),
+                                token_type,
+                                &grant,
+                                grant.scopes.clone(),
+                                at(issued),
+                                expires.map(at),
+                                None,
+                            )
+                            .with_audience(audience.clone());
+                            let record = match confirmation.clone() {
+                                Some(cnf) => record.with_confirmation(cnf),
+                                None => record,
                             };
                             let active = Active::of(&record, sub, issuer);
                             let typed = active.to_json();
