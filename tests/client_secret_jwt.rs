@@ -481,10 +481,7 @@ async fn registration_keeps_hs256_to_client_secret_jwt_clients() {
         }
         assert_eq!(response.status, 400, "{extra}");
         assert_eq!(error_of(&response), "invalid_client_metadata");
-        let description = response.json_body().unwrap()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let description = description_of(&response);
         assert!(description.contains(needle), "{extra}: {description}");
     }
     // An explicit HS256 is fine; a secret cannot be imported for such a client.
@@ -524,40 +521,19 @@ async fn client_configuration_cannot_switch_to_or_from_client_secret_jwt() {
     ] {
         let doc = register(from).await;
         let id = doc["client_id"].as_str().unwrap();
-        let token = doc["registration_access_token"].as_str().unwrap();
         let update = json!({"client_id": id, "grant_types": ["client_credentials"], "token_endpoint_auth_method": to});
-        let response = s
-            .provider
-            .client_configuration(
-                "PUT",
-                id,
-                Some(&format!("Bearer {token}")),
-                update.to_string().as_bytes(),
-            )
-            .await;
+        let response = put(&s.provider, &doc, &update).await;
         assert_eq!(response.status, 400, "{from} -> {to}");
-        let description = response.json_body().unwrap()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let description = description_of(&response);
         assert!(description.contains("client_secret_jwt"), "{description}");
     }
     // Moving to private_key_jwt drops the derived secret, as it drops a generated one.
     let doc = register("client_secret_jwt").await;
     let id = doc["client_id"].as_str().unwrap();
     let secret = doc["client_secret"].as_str().unwrap();
-    let token = doc["registration_access_token"].as_str().unwrap();
     let key = Key::generate(Algorithm::Es256);
     let update = json!({"client_id": id, "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks(&[&key])});
-    let response = s
-        .provider
-        .client_configuration(
-            "PUT",
-            id,
-            Some(&format!("Bearer {token}")),
-            update.to_string().as_bytes(),
-        )
-        .await;
+    let response = put(&s.provider, &doc, &update).await;
     assert_eq!(
         response.status,
         200,
@@ -567,6 +543,28 @@ async fn client_configuration_cannot_switch_to_or_from_client_secret_jwt() {
     let t = s.now();
     refused(&client_credentials(&s.provider, &hs256(secret, &claims(id, t))).await);
     ok(&client_credentials(&s.provider, &key.sign(&claims(id, t))).await);
+}
+
+/// Replaces the registered client `doc` by `update` (RFC 7592 `PUT`, with the registration
+/// access token `doc` carries).
+async fn put(provider: &Provider, doc: &Value, update: &Value) -> Response {
+    let token = doc["registration_access_token"].as_str().unwrap();
+    provider
+        .client_configuration(
+            "PUT",
+            doc["client_id"].as_str().unwrap(),
+            Some(&format!("Bearer {token}")),
+            update.to_string().as_bytes(),
+        )
+        .await
+}
+
+/// An error response's `error_description` (empty without one).
+fn description_of(response: &Response) -> String {
+    response.json_body().unwrap()["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn ok_created(response: Response) -> Value {
