@@ -396,6 +396,22 @@ impl PgStore {
         })
     }
 
+    /// The row, if any, that the statement `sql` (its parameters bound by `bind`) returns, in
+    /// a [`session`](Self::session) of its own.
+    async fn fetch_optional<'q>(
+        &self,
+        sql: &'q str,
+        bind: impl FnOnce(Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> + Send,
+    ) -> Result<Option<PgRow>, StoreError> {
+        let mut conn = self.session().await?;
+        let row = bind(conn.query(sql))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+        conn.commit().await?;
+        Ok(row)
+    }
+
     /// A transaction, committed by [`Session::commit`] and rolled back if dropped.
     async fn transaction(&self) -> Result<Session, StoreError> {
         let transaction = self.pool.begin().await.map_err(db)?;
@@ -1141,14 +1157,12 @@ impl ClientStore for PgStore {
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query("SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.as_str())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    "SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL",
+                    |q| q.bind(id.as_str()),
+                )
+                .await?;
             row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
                 .transpose()
         })
@@ -1363,16 +1377,12 @@ impl CodeStore for PgStore {
 
     async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
-                ))
-                .bind(bytes(hash))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!("SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             row.as_ref().map(code_from).transpose()
         })
         .await
@@ -1488,15 +1498,15 @@ impl TokenStore for PgStore {
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn.query(&format!(
-                "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
-            ))
-            .bind(bytes(hash))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+                         AND t.retired_at IS NULL"
+                    ),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             row.map(|row| token_from(&row).map(Arc::new)).transpose()
         })
         .await
@@ -1504,17 +1514,15 @@ impl TokenStore for PgStore {
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
-                 AND t.token_type = 'refresh'"
-                ))
-                .bind(bytes(hash))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+                         AND t.token_type = 'refresh'"
+                    ),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             match row {
                 Some(row) => refresh_from(&row),
                 None => Ok(RefreshLookup::Unknown),
@@ -1713,16 +1721,15 @@ impl ConsentStore for PgStore {
         client: &ClientId,
     ) -> Result<Option<Consent>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn.query(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
-            ))
-            .bind(user.as_str())
-            .bind(client.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {CONSENT_COLUMNS} FROM tessera_consents \
+                         WHERE user_id = $1 AND client_id = $2"
+                    ),
+                    |q| q.bind(user.as_str()).bind(client.as_str()),
+                )
+                .await?;
             row.as_ref().map(consent_from).transpose()
         })
         .await
@@ -1846,16 +1853,14 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
-                ))
-                .bind(bytes(user_code))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
+                    ),
+                    |q| q.bind(bytes(user_code)),
+                )
+                .await?;
             row.as_ref().map(device_from).transpose()
         })
         .await
@@ -2034,20 +2039,14 @@ impl ReplayStore for PgStore {
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(
+            let row = self
+                .fetch_optional(
                     "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-                 WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+                     ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                     WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+                    |q| q.bind(key.as_bytes().as_slice()).bind(expires_at).bind(now),
                 )
-                .bind(key.as_bytes().as_slice())
-                .bind(expires_at)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+                .await?;
             Ok(row.is_some())
         })
         .await
