@@ -11,21 +11,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tessera::store::{
-    CodeRecord, CodeRedemption, CodeStore, Grant, GrantId, Insertion, PgStore, Storage,
-    TokenRecord, TokenStore, TokenType,
+    CodeRecord, CodeRedemption, CodeStore, Grant, GrantId, Insertion, PgStore, TokenRecord,
+    TokenStore, TokenType,
 };
 use tessera::testkit;
 use tessera::{Entropy, GrantType, OsEntropy, ScopeSet, TokenHash, UserId};
 use time::{Duration, OffsetDateTime};
+
+#[path = "support/own_servers.rs"]
+mod own_servers;
+use own_servers::{Servers, kit, panic_message, random_hex};
 
 const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
 
@@ -36,21 +39,6 @@ const POOL_SIZE: usize = 2;
 /// Kit checks run at once (each with its own database entry, so its own server connections).
 const PARALLEL: usize = 4;
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsEntropy.fill(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn have_pgbouncer() -> bool {
-    Command::new("pgbouncer")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -58,20 +46,12 @@ fn running_as_root() -> bool {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
-/// A `pgbouncer` process in a temp directory, with one database entry per schema. Drop kills
-/// it and removes the directory, so a failing (panicking) test still cleans up.
+/// A `pgbouncer` process (the only one of `servers`) in a temp directory, with one database
+/// entry per schema. Dropping `servers` kills it and removes the directory, so a failing
+/// (panicking) test still cleans up.
 struct Bouncer {
-    dir: PathBuf,
     port: u16,
-    process: Child,
-}
-
-impl Drop for Bouncer {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    servers: Servers,
 }
 
 impl Bouncer {
@@ -79,11 +59,10 @@ impl Bouncer {
     /// schema)` in `entries`: the test database, with `search_path` set to the schema on each
     /// server connection.
     fn start(server: &PgConnectOptions, entries: &[(String, String)]) -> Self {
-        let port = (6433..6533)
-            .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
+        let port = own_servers::free_ports(6433, 1, 100, 1, own_servers::port_free)
             .expect("a free port from 6433");
-        let dir = std::env::temp_dir().join(format!("tessera-pgbouncer-{}", random_hex(6)));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut servers = Servers::new("pgbouncer");
+        let dir = servers.dir.clone();
         let database = server.get_database().unwrap_or(server.get_username());
         let mut ini = String::from("[databases]\n");
         for (name, schema) in entries {
@@ -116,17 +95,11 @@ impl Bouncer {
         if running_as_root() {
             command.args(["-u", "nobody"]);
         }
-        let process = command
-            .arg(dir.join("pgbouncer.ini"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start pgbouncer");
-        let mut bouncer = Self { dir, port, process };
+        servers.spawn(command.arg(dir.join("pgbouncer.ini")), Stdio::from(log));
+        let mut bouncer = Self { port, servers };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = bouncer.process.try_wait() {
+            if let Ok(Some(status)) = bouncer.servers.children[0].try_wait() {
                 panic!("pgbouncer exited ({status}):\n{}", bouncer.log());
             }
             assert!(
@@ -140,57 +113,11 @@ impl Bouncer {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+        std::fs::read_to_string(self.servers.dir.join("pgbouncer.log")).unwrap_or_default()
     }
 
     fn url(&self, entry: &str, user: &str) -> String {
         format!("postgres://{user}@127.0.0.1:{}/{entry}", self.port)
-    }
-}
-
-type Check =
-    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-macro_rules! checks {
-    ($($name:literal => $check:expr;)*) => {
-        vec![$(($name, (|store| Box::pin($check(store))) as Check)),*]
-    };
-}
-
-/// The same checks, sizes included, as tests/store_postgres.rs runs directly.
-fn kit() -> Vec<(&'static str, Check)> {
-    checks! {
-        "clients" => testkit::clients;
-        "update_keeps_secret" => testkit::update_keeps_secret;
-        "registration_token_swap" => testkit::registration_token_swap;
-        "bounded_delete" => |store| testkit::bounded_delete(store, 20_000);
-        "client_checked_on_issue" => testkit::client_checked_on_issue;
-        "codes" => testkit::codes;
-        "code_race" => |store| testkit::code_race(store, 100);
-        "code_replay" => testkit::code_replay;
-        "replays" => testkit::replays;
-        "unused_clients" => testkit::unused_clients;
-        "replay_race" => |store| testkit::replay_race(store, 64);
-        "code_replay_race" => |store| testkit::code_replay_race(store, 50);
-        "code_redemption_atomic" => |store| testkit::code_redemption_atomic(store, 20);
-        "tokens" => testkit::tokens;
-        "rotation" => testkit::rotation;
-        "rotation_race" => |store| testkit::rotation_race(store, 50);
-        "grants" => testkit::grants;
-        "revocation_tombstone" => testkit::revocation_tombstone;
-        "consents" => testkit::consents;
-        "large_consent" => testkit::large_consent;
-        "devices" => testkit::devices;
-        "device_redemption_race" => |store| testkit::device_redemption_race(store, 20);
-        "sweep" => testkit::sweep;
-        "ping" => testkit::ping;
-        "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
-        "model" => |store: Arc<dyn Storage>| async move {
-            for seed in 0..4 {
-                testkit::model(Arc::clone(&store), seed, 40).await;
-            }
-        };
-        "run_all" => testkit::run_all;
     }
 }
 
@@ -202,14 +129,6 @@ async fn pooled(url: &str) -> PgStore {
         .with_transaction_pooling(true);
     store.migrate().await.expect("migrate through pgbouncer");
     store
-}
-
-fn panic_message(failure: tokio::task::JoinError) -> String {
-    failure
-        .into_panic()
-        .downcast::<String>()
-        .map(|s| *s)
-        .unwrap_or_else(|_| "a panic".to_owned())
 }
 
 /// Two stores, each with its own pool through the bouncer, race to redeem one code: exactly one
@@ -286,7 +205,7 @@ async fn pg_store_through_pgbouncer_in_transaction_mode() {
             return;
         }
     };
-    if !have_pgbouncer() {
+    if !own_servers::installed("pgbouncer") {
         eprintln!(
             "\n!!! SKIPPED: pgbouncer is not installed, so the PgBouncer tests did not run !!!\n"
         );

@@ -11,123 +11,67 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tessera::store::{ClientStore, RedisStore, Storage, TokenStore};
+use tessera::store::{ClientStore, RedisStore, TokenStore};
 use tessera::testkit;
-use tessera::{Entropy, OsEntropy, StoreError, TokenHash};
+use tessera::{StoreError, TokenHash};
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsEntropy.fill(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
+#[path = "support/own_servers.rs"]
+mod own_servers;
+use own_servers::{Servers, installed, kit, panic_message, random_hex, redis_cli, wait_for};
 
 /// Six `redis-server` processes in cluster mode, three masters with a replica each, in a temp
-/// directory. Drop kills them and removes the directory, so a failing (panicking) test still
-/// cleans up.
+/// directory. Dropping `servers` kills them (a stopped, SIGSTOPped, one too) and removes the
+/// directory, so a failing (panicking) test still cleans up.
 struct Cluster {
-    dir: PathBuf,
     ports: Vec<u16>,
-    servers: Vec<Child>,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for server in &mut self.servers {
-            // A stopped (SIGSTOPped) server must go too: SIGKILL does not need it to run.
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    servers: Servers,
 }
 
 /// Whether `port` and its cluster bus port (`port + 10000`) are free on loopback.
 fn free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-        && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
-}
-
-fn cli(port: u16, args: &[&str]) -> Option<String> {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < within, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    own_servers::port_free(port) && own_servers::port_free(port + 10_000)
 }
 
 impl Cluster {
     /// Starts the cluster on the first six free ports in a row from 7101 (7101-7106,
     /// 7111-7116, ...), or `None` (skip) without the Redis binaries.
     fn start() -> Option<Self> {
-        let have = |bin: &str| {
-            Command::new(bin)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !have("redis-server") || !have("redis-cli") {
+        if !installed("redis-server") || !installed("redis-cli") {
             eprintln!(
                 "\n!!! SKIPPED: redis-server or redis-cli is not installed, so the Redis \
                  Cluster tests did not run !!!\n"
             );
             return None;
         }
-        let base = (0..20)
-            .map(|n| 7101 + 10 * n)
-            .find(|&base| (base..base + 6).all(free))
+        let base = own_servers::free_ports(7101, 10, 20, 6, free)
             .expect("six free ports (and bus ports) from 7101");
-        let dir = std::env::temp_dir().join(format!("tessera-cluster-{}", random_hex(6)));
-        std::fs::create_dir_all(&dir).expect("temp dir");
         let mut cluster = Self {
-            dir,
             ports: (base..base + 6).collect(),
-            servers: Vec::new(),
+            servers: Servers::new("cluster"),
         };
         for &port in &cluster.ports.clone() {
-            let conf = cluster.dir.join(format!("{port}.conf"));
+            let conf = cluster.servers.dir.join(format!("{port}.conf"));
             std::fs::write(
                 &conf,
                 format!(
                     "port {port}\nbind 127.0.0.1\nprotected-mode no\ncluster-enabled yes\n\
                      cluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\n\
                      dir {dir}\nsave \"\"\nappendonly no\nlogfile {dir}/{port}.log\n",
-                    dir = cluster.dir.display()
+                    dir = cluster.servers.dir.display()
                 ),
             )
             .expect("write a config");
-            let server = Command::new("redis-server")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            cluster.servers.push(server);
+            cluster
+                .servers
+                .spawn(Command::new("redis-server").arg(&conf), Stdio::null());
         }
         for &port in &cluster.ports {
             wait_for("redis-server answers", Duration::from_secs(10), || {
-                cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
+                redis_cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
             });
         }
         let nodes: Vec<String> = cluster
@@ -147,7 +91,8 @@ impl Cluster {
         assert!(created.success(), "redis-cli --cluster create failed");
         for &port in &cluster.ports {
             wait_for("cluster_state:ok", Duration::from_secs(20), || {
-                cli(port, &["cluster", "info"]).is_some_and(|r| r.contains("cluster_state:ok"))
+                redis_cli(port, &["cluster", "info"])
+                    .is_some_and(|r| r.contains("cluster_state:ok"))
             });
         }
         Some(cluster)
@@ -171,7 +116,7 @@ impl Cluster {
 
     /// The keys on the node at `port` that start with `start` (a literal, not a pattern).
     fn keys_on(&self, port: u16, start: &str) -> Vec<String> {
-        let all = cli(port, &["--scan"]).expect("scan a node");
+        let all = redis_cli(port, &["--scan"]).expect("scan a node");
         all.lines()
             .filter(|k| k.starts_with(start))
             .map(str::to_owned)
@@ -179,7 +124,7 @@ impl Cluster {
     }
 
     fn slot_of(&self, key: &str) -> u16 {
-        cli(self.ports[0], &["cluster", "keyslot", key])
+        redis_cli(self.ports[0], &["cluster", "keyslot", key])
             .expect("cluster keyslot")
             .trim()
             .parse()
@@ -189,7 +134,7 @@ impl Cluster {
     /// The index (into `ports` and `servers`) of the master serving `slot`.
     fn master_of(&self, slot: u16) -> usize {
         // `CLUSTER NODES`: `id addr flags master ping pong epoch state slot-ranges...`.
-        let nodes = cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
+        let nodes = redis_cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
         for line in nodes.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             let port: u16 = fields[1]
@@ -212,7 +157,7 @@ impl Cluster {
 
     /// The index of the replica of the master at index `master`.
     fn replica_of(&self, master: usize) -> usize {
-        let nodes = cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
+        let nodes = redis_cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
         let port_of = |addr: &str| -> u16 {
             addr.split(['@', ':'])
                 .nth(1)
@@ -236,58 +181,12 @@ impl Cluster {
     }
 
     fn signal(&self, server: usize, signal: &str) {
-        let pid = self.servers[server].id().to_string();
+        let pid = self.servers.children[server].id().to_string();
         let status = Command::new("kill")
             .args([signal, &pid])
             .status()
             .expect("kill");
         assert!(status.success(), "kill {signal} {pid}");
-    }
-}
-
-type Check =
-    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-macro_rules! checks {
-    ($($name:literal => $check:expr;)*) => {
-        vec![$(($name, (|store| Box::pin($check(store))) as Check)),*]
-    };
-}
-
-/// The same checks, sizes included, as tests/store_redis.rs runs on one server.
-fn kit() -> Vec<(&'static str, Check)> {
-    checks! {
-        "clients" => testkit::clients;
-        "update_keeps_secret" => testkit::update_keeps_secret;
-        "registration_token_swap" => testkit::registration_token_swap;
-        "bounded_delete" => |store| testkit::bounded_delete(store, 20_000);
-        "client_checked_on_issue" => testkit::client_checked_on_issue;
-        "codes" => testkit::codes;
-        "tokens" => testkit::tokens;
-        "rotation" => testkit::rotation;
-        "grants" => testkit::grants;
-        "revocation_tombstone" => testkit::revocation_tombstone;
-        "consents" => testkit::consents;
-        "large_consent" => testkit::large_consent;
-        "devices" => testkit::devices;
-        "sweep" => testkit::sweep;
-        "ping" => testkit::ping;
-        "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
-        "code_replay" => testkit::code_replay;
-        "replays" => testkit::replays;
-        "unused_clients" => testkit::unused_clients;
-        "replay_race" => |store| testkit::replay_race(store, 64);
-        "code_race" => |store| testkit::code_race(store, 100);
-        "code_replay_race" => |store| testkit::code_replay_race(store, 50);
-        "code_redemption_atomic" => |store| testkit::code_redemption_atomic(store, 20);
-        "rotation_race" => |store| testkit::rotation_race(store, 50);
-        "device_redemption_race" => |store| testkit::device_redemption_race(store, 20);
-        "model" => |store: Arc<dyn Storage>| async move {
-            for seed in 0..4 {
-                testkit::model(Arc::clone(&store), seed, 40).await;
-            }
-        };
-        "run_all" => testkit::run_all;
     }
 }
 
@@ -318,12 +217,7 @@ async fn redis_store_on_three_masters_with_replicas() {
     let mut failed = Vec::new();
     for (name, task) in running {
         if let Err(failure) = task.await {
-            let message = failure
-                .into_panic()
-                .downcast::<String>()
-                .map(|s| *s)
-                .unwrap_or_else(|_| "a panic".to_owned());
-            failed.push(format!("{name}: {message}"));
+            failed.push(format!("{name}: {}", panic_message(failure)));
         }
     }
     assert!(
@@ -431,8 +325,12 @@ async fn redis_store_on_three_masters_with_replicas() {
         Duration::from_secs(10),
         || !cluster.keys_on(cluster.ports[replica], &start).is_empty(),
     );
-    cluster.servers[master].kill().expect("kill the master");
-    cluster.servers[master].wait().expect("reap the master");
+    cluster.servers.children[master]
+        .kill()
+        .expect("kill the master");
+    cluster.servers.children[master]
+        .wait()
+        .expect("reap the master");
     let died = Instant::now();
     loop {
         match store.find_client(&client.id).await {

@@ -10,100 +10,50 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tessera::store::{ClientStore, RedisStore, Storage, TokenStore};
+use tessera::store::{ClientStore, RedisStore, TokenStore};
 use tessera::testkit;
-use tessera::{Client, ClientId, ClientType, Entropy, OsEntropy, StoreError, TokenHash};
+use tessera::{Client, ClientId, ClientType, StoreError, TokenHash};
 use time::OffsetDateTime;
+
+#[path = "support/own_servers.rs"]
+mod own_servers;
+use own_servers::{Servers, installed, kit, panic_message, random_hex, redis_cli, wait_for};
 
 /// The name the sentinels monitor the primary under.
 const SERVICE: &str = "tessera-test";
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    OsEntropy.fill(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn cli(port: u16, args: &[&str]) -> Option<String> {
-    let out = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < within, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A primary (`ports[0]`), its replica (`ports[1]`) and three sentinels (`ports[2..5]`) in a
-/// temp directory. Drop kills them all and removes the directory, so a failing (panicking) test
-/// still cleans up.
+/// A primary (`ports[0]`), its replica (`ports[1]`) and three sentinels (`ports[2..5]`), the
+/// processes in that order, in a temp directory. Dropping `servers` kills them all and removes
+/// the directory, so a failing (panicking) test still cleans up.
 struct Group {
-    dir: PathBuf,
     ports: Vec<u16>,
-    servers: Vec<Child>,
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        for server in &mut self.servers {
-            let _ = server.kill();
-            let _ = server.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    servers: Servers,
 }
 
 impl Group {
     /// Starts the group on the first five free ports in a row from 7201, or `None` (skip)
     /// without the Redis binaries.
     fn start() -> Option<Self> {
-        let have = |bin: &str| {
-            Command::new(bin)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !have("redis-server") || !have("redis-cli") {
+        if !installed("redis-server") || !installed("redis-cli") {
             eprintln!(
                 "\n!!! SKIPPED: redis-server or redis-cli is not installed, so the Redis \
                  Sentinel tests did not run !!!\n"
             );
             return None;
         }
-        let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
-        let base = (0..20)
-            .map(|n| 7201 + 10 * n)
-            .find(|&base| (base..base + 5).all(free))
+        let base = own_servers::free_ports(7201, 10, 20, 5, own_servers::port_free)
             .expect("five free ports from 7201");
-        let dir = std::env::temp_dir().join(format!("tessera-sentinel-{}", random_hex(6)));
-        std::fs::create_dir_all(&dir).expect("temp dir");
         let mut group = Self {
-            dir,
             ports: (base..base + 5).collect(),
-            servers: Vec::new(),
+            servers: Servers::new("sentinel"),
         };
         let primary = group.ports[0];
         for (n, &port) in group.ports.clone().iter().enumerate() {
-            let dir = group.dir.display().to_string();
+            let dir = group.servers.dir.display().to_string();
             let mut conf = format!(
                 "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
                  logfile {dir}/{port}.log\n"
@@ -120,28 +70,22 @@ impl Group {
                      sentinel parallel-syncs {SERVICE} 1\n"
                 )),
             }
-            let path = group.dir.join(format!("{port}.conf"));
+            let path = group.servers.dir.join(format!("{port}.conf"));
             std::fs::write(&path, conf).expect("write a config");
             let mut command = Command::new("redis-server");
             command.arg(&path);
             if n >= 2 {
                 command.arg("--sentinel");
             }
-            let server = command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            group.servers.push(server);
+            group.servers.spawn(&mut command, Stdio::null());
         }
         for &port in &group.ports {
             wait_for("redis-server answers", Duration::from_secs(10), || {
-                cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
+                redis_cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
             });
         }
         wait_for("the replica is in sync", Duration::from_secs(20), || {
-            cli(group.ports[1], &["info", "replication"])
+            redis_cli(group.ports[1], &["info", "replication"])
                 .is_some_and(|r| r.contains("master_link_status:up"))
         });
         // Each sentinel knows the replica and the two other sentinels (a failover needs a
@@ -152,7 +96,7 @@ impl Group {
                 Duration::from_secs(30),
                 || {
                     let master =
-                        cli(sentinel, &["sentinel", "master", SERVICE]).unwrap_or_default();
+                        redis_cli(sentinel, &["sentinel", "master", SERVICE]).unwrap_or_default();
                     let lines: Vec<&str> = master.lines().collect();
                     let field = |name: &str| {
                         lines
@@ -183,52 +127,6 @@ impl Group {
             .await
             .expect("connect through the sentinels")
             .with_prefix(prefix)
-    }
-}
-
-type Check =
-    fn(Arc<dyn Storage>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-macro_rules! checks {
-    ($($name:literal => $check:expr;)*) => {
-        vec![$(($name, (|store| Box::pin($check(store))) as Check)),*]
-    };
-}
-
-/// The same checks, sizes included, as tests/store_redis.rs runs on one server.
-fn kit() -> Vec<(&'static str, Check)> {
-    checks! {
-        "clients" => testkit::clients;
-        "update_keeps_secret" => testkit::update_keeps_secret;
-        "registration_token_swap" => testkit::registration_token_swap;
-        "bounded_delete" => |store| testkit::bounded_delete(store, 20_000);
-        "client_checked_on_issue" => testkit::client_checked_on_issue;
-        "codes" => testkit::codes;
-        "tokens" => testkit::tokens;
-        "rotation" => testkit::rotation;
-        "grants" => testkit::grants;
-        "revocation_tombstone" => testkit::revocation_tombstone;
-        "consents" => testkit::consents;
-        "large_consent" => testkit::large_consent;
-        "devices" => testkit::devices;
-        "sweep" => testkit::sweep;
-        "ping" => testkit::ping;
-        "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
-        "code_replay" => testkit::code_replay;
-        "replays" => testkit::replays;
-        "unused_clients" => testkit::unused_clients;
-        "replay_race" => |store| testkit::replay_race(store, 64);
-        "code_race" => |store| testkit::code_race(store, 100);
-        "code_replay_race" => |store| testkit::code_replay_race(store, 50);
-        "code_redemption_atomic" => |store| testkit::code_redemption_atomic(store, 20);
-        "rotation_race" => |store| testkit::rotation_race(store, 50);
-        "device_redemption_race" => |store| testkit::device_redemption_race(store, 20);
-        "model" => |store: Arc<dyn Storage>| async move {
-            for seed in 0..4 {
-                testkit::model(Arc::clone(&store), seed, 40).await;
-            }
-        };
-        "run_all" => testkit::run_all;
     }
 }
 
@@ -281,14 +179,7 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
             Ok(()) => {
                 store.purge().await.expect("purge");
             }
-            Err(failure) => {
-                let message = failure
-                    .into_panic()
-                    .downcast::<String>()
-                    .map(|s| *s)
-                    .unwrap_or_else(|_| "a panic".to_owned());
-                failed.push(format!("{name}: {message}"));
-            }
+            Err(failure) => failed.push(format!("{name}: {}", panic_message(failure))),
         }
     }
     assert!(
@@ -303,11 +194,11 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
         .store(&format!("tessera-test:{}:failover:", random_hex(4)))
         .await;
     let client = testkit::new_client(&store).await;
-    let acknowledged = cli(group.ports[0], &["wait", "1", "5000"]).expect("WAIT");
+    let acknowledged = redis_cli(group.ports[0], &["wait", "1", "5000"]).expect("WAIT");
     assert_eq!(acknowledged.trim(), "1", "the replica has the client");
     let early = store.clone();
-    group.servers[0].kill().expect("kill the primary");
-    group.servers[0].wait().expect("reap the primary");
+    group.servers.children[0].kill().expect("kill the primary");
+    group.servers.children[0].wait().expect("reap the primary");
     let died = Instant::now();
     let mut unavailable = 0;
     loop {
@@ -329,7 +220,7 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
          ({unavailable} steps Unavailable meanwhile)"
     );
     assert!(unavailable > 0, "no step noticed the primary had died");
-    let role = cli(group.ports[1], &["role"]).expect("ROLE");
+    let role = redis_cli(group.ports[1], &["role"]).expect("ROLE");
     assert!(
         role.starts_with("master"),
         "the replica was promoted: {role}"
@@ -360,30 +251,25 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
     // (`SENTINEL FAILOVER`) makes it the primary again while the current one lives on as a
     // replica: the store leaves the demoted node (its connections are closed, its writes
     // refused `READONLY`) for the new primary, with its records.
-    let path = group.dir.join(format!("{}.conf", group.ports[0]));
-    group.servers[0] = Command::new("redis-server")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("restart the old primary");
+    let path = group.servers.dir.join(format!("{}.conf", group.ports[0]));
+    group.servers.children[0] =
+        own_servers::start(Command::new("redis-server").arg(&path), Stdio::null());
     wait_for(
         "the old primary is a replica in sync",
         Duration::from_secs(30),
         || {
-            cli(group.ports[0], &["info", "replication"])
+            redis_cli(group.ports[0], &["info", "replication"])
                 .is_some_and(|r| r.contains("role:slave") && r.contains("master_link_status:up"))
         },
     );
-    let acknowledged = cli(group.ports[1], &["wait", "1", "5000"]).expect("WAIT");
+    let acknowledged = redis_cli(group.ports[1], &["wait", "1", "5000"]).expect("WAIT");
     assert_eq!(acknowledged.trim(), "1", "the old primary has the records");
     // The sentinels must know the replica before they can promote it.
     wait_for(
         "a sentinel accepts the switchover",
         Duration::from_secs(30),
         || {
-            cli(group.ports[2], &["sentinel", "failover", SERVICE])
+            redis_cli(group.ports[2], &["sentinel", "failover", SERVICE])
                 .is_some_and(|r| r.trim() == "OK")
         },
     );
@@ -391,7 +277,7 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
     wait_for(
         "the old primary is the primary again",
         Duration::from_secs(15),
-        || cli(group.ports[0], &["role"]).is_some_and(|r| r.starts_with("master")),
+        || redis_cli(group.ports[0], &["role"]).is_some_and(|r| r.starts_with("master")),
     );
     let promoted = switched.elapsed();
     // Writes reach the node that is primary now, within 5 s: the old primary accepts writes
@@ -403,7 +289,7 @@ async fn redis_store_behind_sentinel_follows_a_failover() {
         match store.insert_client(&candidate).await {
             Ok(()) => {
                 let key = format!("{}client.v2:{}", store.key_prefix(), candidate.id.as_str());
-                let on_primary = cli(group.ports[0], &["exists", &key]).expect("EXISTS");
+                let on_primary = redis_cli(group.ports[0], &["exists", &key]).expect("EXISTS");
                 if on_primary.trim() == "1" {
                     break candidate.id;
                 }
