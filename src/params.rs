@@ -185,10 +185,15 @@ impl Params {
 
     /// The value of `name`, if present and not empty (the first, for a repeatable parameter).
     pub fn get(&self, name: &str) -> Option<&str> {
+        let text = self.text.as_bytes();
         self.pairs
             .iter()
-            // Lengths first: most names differ in length, and then no bytes are compared.
-            .find(|pair| pair.name.1 - pair.name.0 == name.len() && self.slice(pair.name) == name)
+            // Lengths first: most names differ in length, and then no bytes are compared (as
+            // bytes: a name's bounds need no character-boundary checks to be compared).
+            .find(|pair| {
+                pair.name.1 - pair.name.0 == name.len()
+                    && text.get(pair.name.0..pair.name.1) == Some(name.as_bytes())
+            })
             .map(|pair| self.slice(pair.value))
             .filter(|v| !v.is_empty())
     }

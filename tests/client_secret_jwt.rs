@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use client_key::{Key, jwks};
-use common::{REDIRECT, error_of, urlencode};
+use client_key::{
+    ISSUER, Key, claim_cases, claims, client_credentials, jwks, refused, with_assertion,
+};
+use common::{REDIRECT, error_of};
 use serde_json::{Value, json};
 use tessera::jose::Algorithm;
 use tessera::store::MemoryStore;
@@ -26,15 +28,11 @@ use tessera::{
     SecretHash,
 };
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const ISSUER: &str = "https://auth.example.com";
 const KEY: [u8; 32] = [0x5a; 32];
 const NEXT_KEY: [u8; 32] = [0xa5; 32];
 
-/// A change to good claims.
-type Change = Box<dyn Fn(&mut Value)>;
-
-static JTI: AtomicU64 = AtomicU64::new(0);
+/// Each provider's own entropy seed.
+static SEED: AtomicU64 = AtomicU64::new(0);
 
 struct Setup {
     provider: Provider,
@@ -46,7 +44,7 @@ fn provider_on(store: Arc<MemoryStore>, clock: &ManualClock, key: Option<&[u8; 3
     let builder = Provider::builder(common::config(), store)
         .clock(Arc::new(clock.clone()))
         .entropy(Arc::new(SeededEntropy::new(
-            JTI.fetch_add(1, Ordering::Relaxed),
+            SEED.fetch_add(1, Ordering::Relaxed),
         )));
     match key {
         Some(key) => builder.client_secret_jwt_key(key).build(),
@@ -68,18 +66,6 @@ impl Setup {
     fn now(&self) -> i64 {
         self.provider.now().unix_timestamp()
     }
-}
-
-/// Good claims for `client_id` at `now`: a fresh `jti`, one minute of life, `aud` the issuer.
-fn claims(client_id: &str, now: i64) -> Value {
-    json!({
-        "iss": client_id,
-        "sub": client_id,
-        "aud": ISSUER,
-        "iat": now,
-        "exp": now + 60,
-        "jti": format!("jti-{}", JTI.fetch_add(1, Ordering::Relaxed)),
-    })
 }
 
 /// The claims signed by `jsonwebtoken` with HS256 keyed by `secret`.
@@ -121,19 +107,6 @@ async fn register(provider: &Provider) -> (String, String) {
     (doc["client_id"].as_str().unwrap().to_owned(), secret)
 }
 
-fn with_assertion(body: &str, assertion: &str) -> FormRequest {
-    FormRequest::new(format!(
-        "{body}&client_assertion_type={}&client_assertion={assertion}",
-        urlencode(ASSERTION_TYPE)
-    ))
-}
-
-async fn client_credentials(provider: &Provider, assertion: &str) -> Response {
-    provider
-        .token(&with_assertion("grant_type=client_credentials", assertion))
-        .await
-}
-
 fn ok(response: &Response) -> Value {
     assert_eq!(
         response.status,
@@ -142,21 +115,6 @@ fn ok(response: &Response) -> Value {
         String::from_utf8_lossy(&response.body)
     );
     response.json_body().unwrap()
-}
-
-/// Asserts a 401 `invalid_client`, and returns its description.
-fn refused(response: &Response) -> String {
-    assert_eq!(
-        response.status,
-        401,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    assert_eq!(error_of(response), "invalid_client");
-    response.json_body().unwrap()["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 const GENERIC: &str = "client authentication failed";
@@ -242,48 +200,12 @@ async fn the_claim_checks_of_private_key_jwt_apply() {
     let s = setup();
     let (id, secret) = register(&s.provider).await;
     let t = s.now();
-    let cases: Vec<(&str, Change, &str)> = vec![
-        (
-            "wrong aud",
-            Box::new(|c| c["aud"] = json!("https://other.example")),
-            "aud",
-        ),
-        (
-            "an mTLS-style alias as aud",
-            Box::new(|c| c["aud"] = json!("https://mtls.auth.example.com/token")),
-            "aud",
-        ),
-        (
-            "several audiences",
-            Box::new(|c| c["aud"] = json!([ISSUER, "https://other.example"])),
-            "aud",
-        ),
-        (
-            "expired",
-            Box::new(move |c| c["exp"] = json!(t - 61)),
-            "expired",
-        ),
-        (
-            "too long-lived",
-            Box::new(move |c| c["exp"] = json!(t + 3600)),
-            "too long",
-        ),
-        (
-            "iss is not sub",
-            Box::new(|c| c["iss"] = json!("someone")),
-            "iss",
-        ),
-        (
-            "no jti",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("jti"))),
-            "jti",
-        ),
-        (
-            "nbf ahead",
-            Box::new(move |c| c["nbf"] = json!(t + 120)),
-            "not valid yet",
-        ),
-    ];
+    let mut cases = claim_cases(t);
+    cases.push((
+        "an mTLS-style alias as aud",
+        Box::new(|c| c["aud"] = json!("https://mtls.auth.example.com/token")),
+        "aud",
+    ));
     for (name, change, needle) in cases {
         let mut c = claims(&id, t);
         change(&mut c);
@@ -559,10 +481,7 @@ async fn registration_keeps_hs256_to_client_secret_jwt_clients() {
         }
         assert_eq!(response.status, 400, "{extra}");
         assert_eq!(error_of(&response), "invalid_client_metadata");
-        let description = response.json_body().unwrap()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let description = description_of(&response);
         assert!(description.contains(needle), "{extra}: {description}");
     }
     // An explicit HS256 is fine; a secret cannot be imported for such a client.
@@ -602,40 +521,19 @@ async fn client_configuration_cannot_switch_to_or_from_client_secret_jwt() {
     ] {
         let doc = register(from).await;
         let id = doc["client_id"].as_str().unwrap();
-        let token = doc["registration_access_token"].as_str().unwrap();
         let update = json!({"client_id": id, "grant_types": ["client_credentials"], "token_endpoint_auth_method": to});
-        let response = s
-            .provider
-            .client_configuration(
-                "PUT",
-                id,
-                Some(&format!("Bearer {token}")),
-                update.to_string().as_bytes(),
-            )
-            .await;
+        let response = put(&s.provider, &doc, &update).await;
         assert_eq!(response.status, 400, "{from} -> {to}");
-        let description = response.json_body().unwrap()["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let description = description_of(&response);
         assert!(description.contains("client_secret_jwt"), "{description}");
     }
     // Moving to private_key_jwt drops the derived secret, as it drops a generated one.
     let doc = register("client_secret_jwt").await;
     let id = doc["client_id"].as_str().unwrap();
     let secret = doc["client_secret"].as_str().unwrap();
-    let token = doc["registration_access_token"].as_str().unwrap();
     let key = Key::generate(Algorithm::Es256);
     let update = json!({"client_id": id, "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks(&[&key])});
-    let response = s
-        .provider
-        .client_configuration(
-            "PUT",
-            id,
-            Some(&format!("Bearer {token}")),
-            update.to_string().as_bytes(),
-        )
-        .await;
+    let response = put(&s.provider, &doc, &update).await;
     assert_eq!(
         response.status,
         200,
@@ -645,6 +543,28 @@ async fn client_configuration_cannot_switch_to_or_from_client_secret_jwt() {
     let t = s.now();
     refused(&client_credentials(&s.provider, &hs256(secret, &claims(id, t))).await);
     ok(&client_credentials(&s.provider, &key.sign(&claims(id, t))).await);
+}
+
+/// Replaces the registered client `doc` by `update` (RFC 7592 `PUT`, with the registration
+/// access token `doc` carries).
+async fn put(provider: &Provider, doc: &Value, update: &Value) -> Response {
+    let token = doc["registration_access_token"].as_str().unwrap();
+    provider
+        .client_configuration(
+            "PUT",
+            doc["client_id"].as_str().unwrap(),
+            Some(&format!("Bearer {token}")),
+            update.to_string().as_bytes(),
+        )
+        .await
+}
+
+/// An error response's `error_description` (empty without one).
+fn description_of(response: &Response) -> String {
+    response.json_body().unwrap()["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn ok_created(response: Response) -> Value {

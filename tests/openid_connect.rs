@@ -60,10 +60,19 @@ fn keys() -> KeySet {
 }
 
 fn oidc_harness() -> Harness {
-    let config = builder()
-        .scopes(ScopeSet::parse("openid profile email phone read offline_access").unwrap())
-        .build()
-        .unwrap();
+    oidc_harness_with(|config| config)
+}
+
+/// As [`oidc_harness`], with `configure` applied to its configuration.
+fn oidc_harness_with(
+    configure: impl FnOnce(tessera::ConfigBuilder) -> tessera::ConfigBuilder,
+) -> Harness {
+    let config = configure(
+        builder()
+            .scopes(ScopeSet::parse("openid profile email phone read offline_access").unwrap()),
+    )
+    .build()
+    .unwrap();
     let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
     let store = Arc::new(MemoryStore::new());
     let provider = Provider::builder(config, store.clone())
@@ -450,24 +459,7 @@ async fn a_refreshed_id_token_keeps_the_original_authentication_and_has_no_nonce
 /// Without rotation the refresh token is used again as it is, and keeps the authentication.
 #[tokio::test]
 async fn without_rotation_a_refreshed_id_token_keeps_the_original_authentication() {
-    let config = builder()
-        .scopes(ScopeSet::parse("openid profile email phone read offline_access").unwrap())
-        .rotate_refresh_tokens(false)
-        .build()
-        .unwrap();
-    let clock = ManualClock::new(time::macros::datetime!(2030-01-01 00:00 UTC));
-    let store = Arc::new(MemoryStore::new());
-    let provider = Provider::builder(config, store.clone())
-        .clock(Arc::new(clock.clone()))
-        .entropy(Arc::new(SeededEntropy::new(7)))
-        .signing_keys(keys())
-        .claims_source(Arc::new(Directory))
-        .build();
-    let h = Harness {
-        provider,
-        clock,
-        store,
-    };
+    let h = oidc_harness_with(|config| config.rotate_refresh_tokens(false));
     let client = h.confidential().await;
     let auth_time = h.provider.now() - time::Duration::minutes(2);
     let asked = urlencode(r#"{"userinfo":{"phone_number":null}}"#);

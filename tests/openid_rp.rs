@@ -11,18 +11,20 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata, CoreTokenResponse,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use tessera::jose::{Algorithm, KeySchedule, KeySet, SigningKey};
 use tessera::oidc::{ClaimsRequest, ClaimsSource, UserClaims};
 use tessera::store::{Authentication, MemoryStore};
 use tessera::{
-    AuthorizeError, ClientRegistration, Config, PendingAuthorization, Provider, ScopeSet,
-    StoreError, UserId, async_trait,
+    AuthorizeError, ClientRegistration, Config, PendingAuthorization, Provider, RegisteredClient,
+    ScopeSet, StoreError, UserId, async_trait,
 };
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -105,6 +107,66 @@ async fn serve_with(
     (issuer, provider)
 }
 
+/// The relying party's HTTP client: redirects are the test's to look at, not to follow.
+fn rp_http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The provider at `issuer` as the relying party discovers it.
+async fn discover(issuer: &str, http: &openidconnect::reqwest::Client) -> CoreProviderMetadata {
+    CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.to_owned()).unwrap(), http)
+        .await
+        .unwrap()
+}
+
+/// The relying party as it is once discovery has set its endpoints.
+type Rp = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// The relying party for the `registered` confidential client, redirecting to `REDIRECT`.
+fn rp(metadata: CoreProviderMetadata, registered: RegisteredClient) -> Rp {
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(registered.client.id.as_str().to_owned()),
+        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
+}
+
+/// The query parameter `name` of the redirect in `response`'s `Location`.
+fn param_of(response: &openidconnect::reqwest::Response, name: &str) -> Option<String> {
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    location
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The token request for `code`, with the PKCE `verifier`.
+async fn exchange(
+    client: &Rp,
+    http: &openidconnect::reqwest::Client,
+    code: String,
+    verifier: PkceCodeVerifier,
+) -> CoreTokenResponse {
+    client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(http)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_openidconnect_crate_signs_in_and_reads_userinfo() {
     let (issuer, provider) = serve().await;
@@ -112,22 +174,11 @@ async fn the_openidconnect_crate_signs_in_and_reads_userinfo() {
         .register_client(ClientRegistration::new("RP", REDIRECT))
         .await
         .unwrap();
-    let http = openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = rp_http();
 
     // Discovery, then the JWK Set it names.
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client.id.as_str().to_owned()),
-        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let metadata = discover(&issuer, &http).await;
+    let client = rp(metadata, registered);
 
     // The authorization request, with PKCE and a nonce.
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -143,24 +194,12 @@ async fn the_openidconnect_crate_signs_in_and_reads_userinfo() {
         .url();
     let response = http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 302, "{:?}", response.text().await);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let param = |name: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |name: &str| param_of(&response, name);
     assert_eq!(param("state").as_deref(), Some(state.secret().as_str()));
     assert_eq!(param("iss").as_deref(), Some(issuer.as_str()));
 
     // The token request, and the ID token validated by the relying party.
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(param("code").unwrap()))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let tokens = exchange(&client, &http, param("code").unwrap(), verifier).await;
     let id_token = tokens.id_token().expect("an id_token");
     let id_verifier = client.id_token_verifier();
     let claims: &CoreIdTokenClaims = id_token.claims(&id_verifier, &nonce).unwrap();
@@ -238,14 +277,8 @@ async fn the_openidconnect_crate_accepts_pairwise_subjects_and_signed_userinfo()
         )
         .await
         .unwrap();
-    let http = openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
+    let http = rp_http();
+    let metadata = discover(&issuer, &http).await;
     let subject_types: Vec<String> = metadata
         .subject_types_supported()
         .iter()
@@ -258,12 +291,7 @@ async fn the_openidconnect_crate_accepts_pairwise_subjects_and_signed_userinfo()
         })
         .collect();
     assert_eq!(subject_types, ["public", "pairwise"]);
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client.id.as_str().to_owned()),
-        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let client = rp(metadata, registered);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _state, nonce) = client
         .authorize_url(
@@ -276,19 +304,8 @@ async fn the_openidconnect_crate_accepts_pairwise_subjects_and_signed_userinfo()
         .url();
     let response = http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 302);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let code = param_of(&response, "code").unwrap();
+    let tokens = exchange(&client, &http, code, verifier).await;
     let id_verifier = client.id_token_verifier();
     let claims: &CoreIdTokenClaims = tokens
         .id_token()
@@ -331,20 +348,9 @@ async fn the_openidconnect_crate_verifies_a_refreshed_id_token_and_its_userinfo(
         .register_client(ClientRegistration::new("RP", REDIRECT))
         .await
         .unwrap();
-    let http = openidconnect::reqwest::ClientBuilder::new()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone()).unwrap(), &http)
-            .await
-            .unwrap();
-    let client = CoreClient::from_provider_metadata(
-        metadata,
-        ClientId::new(registered.client.id.as_str().to_owned()),
-        Some(ClientSecret::new(registered.secret.unwrap().into_secret())),
-    )
-    .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
+    let http = rp_http();
+    let metadata = discover(&issuer, &http).await;
+    let client = rp(metadata, registered);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, _state, nonce) = client
         .authorize_url(
@@ -361,19 +367,8 @@ async fn the_openidconnect_crate_verifies_a_refreshed_id_token_and_its_userinfo(
         .url();
     let response = http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 302);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let code = param_of(&response, "code").unwrap();
+    let tokens = exchange(&client, &http, code, verifier).await;
     let id_verifier = client.id_token_verifier();
     let first: CoreIdTokenClaims = tokens
         .id_token()

@@ -9,40 +9,23 @@ mod client_key;
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use client_key::{Key, jwks};
+use client_key::{
+    ASSERTION_TYPE, Change, ISSUER, Key, claim_cases, claims, client_credentials, jwks, refused,
+    with_assertion,
+};
 use common::{Harness, REDIRECT, error_of, harness, urlencode};
 use serde_json::{Value, json};
 use tessera::jose::Algorithm;
 use tessera::testkit::{ResponseExt, SeededEntropy};
-use tessera::{FormRequest, Provider, Response};
+use tessera::{FormRequest, Provider};
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const ISSUER: &str = "https://auth.example.com";
 const TOKEN_ENDPOINT: &str = "https://auth.example.com/token";
-
-/// A change to good claims.
-type Change = Box<dyn Fn(&mut Value)>;
-
-static JTI: AtomicU64 = AtomicU64::new(0);
 
 fn now(h: &Harness) -> i64 {
     h.provider.now().unix_timestamp()
-}
-
-/// Good claims for `client_id` at `now`: a fresh `jti`, one minute of life, `aud` the issuer.
-fn claims(client_id: &str, now: i64) -> Value {
-    json!({
-        "iss": client_id,
-        "sub": client_id,
-        "aud": ISSUER,
-        "iat": now,
-        "exp": now + 60,
-        "jti": format!("jti-{}", JTI.fetch_add(1, Ordering::Relaxed)),
-    })
 }
 
 /// Registers a `private_key_jwt` client through dynamic registration; returns its ID.
@@ -71,34 +54,6 @@ async fn register(provider: &Provider, jwks: Value, extra: Value) -> String {
         "the keys are echoed as registered"
     );
     doc["client_id"].as_str().unwrap().to_owned()
-}
-
-fn with_assertion(body: &str, assertion: &str) -> FormRequest {
-    FormRequest::new(format!(
-        "{body}&client_assertion_type={}&client_assertion={assertion}",
-        urlencode(ASSERTION_TYPE)
-    ))
-}
-
-async fn client_credentials(provider: &Provider, assertion: &str) -> Response {
-    provider
-        .token(&with_assertion("grant_type=client_credentials", assertion))
-        .await
-}
-
-/// Asserts a 401 `invalid_client`, and returns its description.
-fn refused(response: &Response) -> String {
-    assert_eq!(
-        response.status,
-        401,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    assert_eq!(error_of(response), "invalid_client");
-    response.json_body().unwrap()["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test]
@@ -193,20 +148,11 @@ async fn each_claim_check_refuses_and_says_which_claim() {
     let key = Key::generate(Algorithm::Es256);
     let id = register(&h.provider, jwks(&[&key]), json!({})).await;
     let t = now(&h);
-    let cases: Vec<(&str, Change, &str)> = vec![
-        (
-            "wrong aud",
-            Box::new(|c| c["aud"] = json!("https://other.example")),
-            "aud",
-        ),
+    let mut cases = claim_cases(t);
+    let more: Vec<(&str, Change, &str)> = vec![
         (
             "another endpoint as aud",
             Box::new(|c| c["aud"] = json!("https://auth.example.com/introspect")),
-            "aud",
-        ),
-        (
-            "several audiences",
-            Box::new(|c| c["aud"] = json!([ISSUER, "https://other.example"])),
             "aud",
         ),
         (
@@ -215,41 +161,16 @@ async fn each_claim_check_refuses_and_says_which_claim() {
             "aud",
         ),
         (
-            "iss is not sub",
-            Box::new(|c| c["iss"] = json!("someone-else")),
-            "iss",
-        ),
-        (
             "no iss",
             Box::new(|c| drop(c.as_object_mut().unwrap().remove("iss"))),
             "iss",
-        ),
-        (
-            "expired",
-            Box::new(move |c| c["exp"] = json!(t - 61)),
-            "expired",
-        ),
-        (
-            "too long-lived",
-            Box::new(move |c| c["exp"] = json!(t + 3600)),
-            "too long",
         ),
         (
             "no exp",
             Box::new(|c| drop(c.as_object_mut().unwrap().remove("exp"))),
             "exp",
         ),
-        (
-            "no jti",
-            Box::new(|c| drop(c.as_object_mut().unwrap().remove("jti"))),
-            "jti",
-        ),
         ("empty jti", Box::new(|c| c["jti"] = json!("")), "jti"),
-        (
-            "nbf ahead",
-            Box::new(move |c| c["nbf"] = json!(t + 120)),
-            "not valid yet",
-        ),
         (
             "iat ahead",
             Box::new(move |c| c["iat"] = json!(t + 120)),
@@ -261,6 +182,7 @@ async fn each_claim_check_refuses_and_says_which_claim() {
             "types",
         ),
     ];
+    cases.extend(more);
     for (name, change, needle) in cases {
         let mut c = claims(&id, t);
         change(&mut c);

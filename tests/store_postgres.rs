@@ -115,6 +115,7 @@ conformance! {
     devices: store => testkit::devices(store);
     device_redemption_race: store => testkit::device_redemption_race(store, 20);
     sweep: store => testkit::sweep(store);
+    sweep_backlog: store => testkit::sweep_backlog(store, 300);
     ping: store => testkit::ping(store);
     retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     model: store => async move {

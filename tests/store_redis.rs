@@ -115,6 +115,7 @@ conformance! {
     kit_large_consent => testkit::large_consent;
     kit_devices => testkit::devices;
     kit_sweep => testkit::sweep;
+    kit_sweep_backlog => |store| testkit::sweep_backlog(store, 300);
     kit_ping => testkit::ping;
     kit_retired_refresh_survives_sweep => testkit::retired_refresh_survives_sweep;
     kit_code_replay => testkit::code_replay;

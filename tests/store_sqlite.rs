@@ -107,6 +107,7 @@ conformance! {
     devices: store => testkit::devices(store);
     device_redemption_race: store => testkit::device_redemption_race(store, 20);
     sweep: store => testkit::sweep(store);
+    sweep_backlog: store => testkit::sweep_backlog(store, 300);
     retired_refresh_survives_sweep: store => testkit::retired_refresh_survives_sweep(store);
     replays: store => testkit::replays(store);
     unused_clients: store => testkit::unused_clients(store);

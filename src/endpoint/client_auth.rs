@@ -224,12 +224,14 @@ impl Provider {
         source: Option<&str>,
     ) -> Result<Client, AuthFailure> {
         let (id, secret, method) = match credentials {
+            // These two on the heap: their state would make every client authentication's
+            // future, and each one awaiting it, kilobytes larger, copied on every move.
             #[cfg(feature = "jose")]
             Credentials::Assertion(assertion) => {
-                return self.authenticate_assertion(*assertion).await;
+                return Box::pin(self.authenticate_assertion(*assertion)).await;
             }
             Credentials::Certificate { id, certificate } => {
-                return self.authenticate_certificate(id, &certificate).await;
+                return Box::pin(self.authenticate_certificate(id, &certificate)).await;
             }
             Credentials::Basic { id, secret } => (id, Some(secret), AuthMethod::ClientSecretBasic),
             Credentials::Post { id, secret } => (id, Some(secret), AuthMethod::ClientSecretPost),
@@ -273,7 +275,8 @@ impl Provider {
         };
         let key = attempt_key(&id, source);
         let attempts = &self.cx().client_attempts();
-        if let Attempt::Refused { .. } = attempts.attempt(&key, self.now()).await {
+        let attempted_at = self.now();
+        if let Attempt::Refused { .. } = attempts.attempt(&key, attempted_at).await {
             self.cx().audit(AuditEvent::RateLimited {
                 limit: RateLimit::ClientSecret,
             });
@@ -284,7 +287,8 @@ impl Provider {
                 basic,
             });
         }
-        let ok = if stored.is_slow() {
+        let slow = stored.is_slow();
+        let ok = if slow {
             // Argon2 by design takes tens of milliseconds: not on an async worker thread.
             self.cx()
                 .offload()
@@ -294,7 +298,9 @@ impl Provider {
             stored.verify(&presented)
         };
         if ok {
-            attempts.succeeded(&key, self.now()).await;
+            // A SHA-256 check takes nanoseconds: it succeeded when it was attempted.
+            let now = if slow { self.now() } else { attempted_at };
+            attempts.succeeded(&key, now).await;
             Ok(client)
         } else {
             Err(failed(self, &id))

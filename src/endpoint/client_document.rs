@@ -17,14 +17,31 @@ impl Provider {
         &self,
         id: &ClientId,
     ) -> Result<Option<Client>, ResolveError> {
-        let now = self.now();
-        let mut stored = self.cx().store().find_client(id).await?;
-        let expired = stored.as_ref().is_some_and(|c| c.is_expired_unused(now));
+        let stored = self.cx().store().find_client(id).await?;
+        // The clock is read only for a client that can expire unused (most cannot).
+        let expired = stored
+            .as_ref()
+            .is_some_and(|c| c.unused_until.is_some() && c.is_expired_unused(self.now()));
         if let Some(client) = &stored
             && !client.metadata_document
         {
             return Ok(if expired { None } else { stored });
         }
+        // On the heap: the document path's state (clients, the URL, the fetch) would
+        // otherwise make every client lookup's future, and each one awaiting it, kilobytes
+        // larger, copied on every move.
+        Box::pin(self.resolve_document(id, stored, expired)).await
+    }
+
+    /// [`Provider::resolve_client`] past a stored client that is not a document's: the client
+    /// a document URL names (`stored`: what the store has for it).
+    async fn resolve_document(
+        &self,
+        id: &ClientId,
+        mut stored: Option<Client>,
+        expired: bool,
+    ) -> Result<Option<Client>, ResolveError> {
+        let now = self.now();
         let Some(documents) = self.cx().client_metadata_documents() else {
             // A document's client with documents switched off: nothing vouches for it now.
             return Ok(None);

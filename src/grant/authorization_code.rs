@@ -175,25 +175,21 @@ pub(crate) async fn approve(
     if store.insert_code(&record).await? == Insertion::ClientUnknown {
         return Ok(None);
     }
-    remember_consent(cx, &user, client, scopes).await?;
+    remember_consent(cx, &user, client, scopes, now).await?;
     Ok(Some(code))
 }
 
-/// Records that `user` gave `client` `scopes`, once they really did: a code approved, a device
-/// approved. Nothing else saves consent (token exchange never does).
+/// Records that `user` gave `client` `scopes` at `now`, once they really did: a code approved,
+/// a device approved. Nothing else saves consent (token exchange never does).
 pub(crate) async fn remember_consent(
     cx: &Context,
     user: &UserId,
     client: &Client,
     scopes: ScopeSet,
+    now: time::OffsetDateTime,
 ) -> Result<(), StoreError> {
     cx.store()
-        .save_consent(&Consent::new(
-            user.clone(),
-            client.id.clone(),
-            scopes,
-            cx.now(),
-        ))
+        .save_consent(&Consent::new(user.clone(), client.id.clone(), scopes, now))
         .await?;
     cx.audit(AuditEvent::ConsentGranted {
         user: user.clone(),

@@ -182,13 +182,14 @@ pub(crate) async fn approve(
     scopes: &ScopeSet,
 ) -> Result<bool, StoreError> {
     let granted = scopes.intersection(&record.scopes);
+    let now = cx.now();
     let grant = Grant::new(
         GrantId::generate(cx.entropy()),
         client.id.clone(),
         Some(user.clone()),
         granted.clone(),
         GrantType::DeviceCode,
-        cx.now(),
+        now,
     )
     // The device authorization request cannot name resources: the default audience, which the
     // token request may narrow.
@@ -199,7 +200,7 @@ pub(crate) async fn approve(
         .decide_device(&record.user_code_hash, DeviceStatus::Approved { grant })
         .await?;
     if decided {
-        remember_consent(cx, &user, client, granted).await?;
+        remember_consent(cx, &user, client, granted, now).await?;
     }
     Ok(decided)
 }

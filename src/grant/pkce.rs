@@ -117,11 +117,20 @@ pub(crate) fn verify(
                     "code_verifier must be 43 to 128 unreserved characters",
                 ));
             }
-            let derived = match challenge.method {
-                PkceMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-                PkceMethod::Plain => verifier.to_owned(),
+            // The S256 challenge written on the stack: 32 digest bytes are 43 characters.
+            let mut encoded = [0u8; 43];
+            let derived: &[u8] = match challenge.method {
+                PkceMethod::S256 => {
+                    let digest = Sha256::digest(verifier.as_bytes());
+                    match URL_SAFE_NO_PAD.encode_slice(digest, &mut encoded) {
+                        Ok(len) => encoded.get(..len).unwrap_or_default(),
+                        // Cannot happen (43 is exactly enough); then nothing matches.
+                        Err(_) => &[],
+                    }
+                }
+                PkceMethod::Plain => verifier.as_bytes(),
             };
-            if bool::from(derived.as_bytes().ct_eq(challenge.challenge.as_bytes())) {
+            if !derived.is_empty() && bool::from(derived.ct_eq(challenge.challenge.as_bytes())) {
                 Ok(())
             } else {
                 Err(OAuthError::invalid_grant(
@@ -159,6 +168,11 @@ mod tests {
             .flatten();
         assert!(verify(challenge.as_ref(), Some(VERIFIER)).is_ok());
         assert!(verify(challenge.as_ref(), Some(&VERIFIER.replace('d', "e"))).is_err());
+        // A stored challenge one character longer or shorter matches nothing.
+        for stored in [format!("{CHALLENGE}A"), CHALLENGE[..42].to_owned()] {
+            let challenge = PkceChallenge::new(stored, PkceMethod::S256);
+            assert!(verify(Some(&challenge), Some(VERIFIER)).is_err());
+        }
     }
 
     #[test]
@@ -167,6 +181,7 @@ mod tests {
         assert!(parse_challenge(Some(VERIFIER), None, false).is_err());
         let plain = parse_challenge(Some(VERIFIER), None, true).ok().flatten();
         assert!(verify(plain.as_ref(), Some(VERIFIER)).is_ok());
+        assert!(verify(plain.as_ref(), Some(&VERIFIER.replace('d', "e"))).is_err());
         assert!(parse_challenge(Some(CHALLENGE), Some("S512"), true).is_err());
     }
 

@@ -153,6 +153,7 @@ pub(crate) fn kit() -> Vec<(&'static str, Check)> {
         "large_consent" => testkit::large_consent;
         "devices" => testkit::devices;
         "sweep" => testkit::sweep;
+        "sweep_backlog" => |store| testkit::sweep_backlog(store, 300);
         "ping" => testkit::ping;
         "retired_refresh_survives_sweep" => testkit::retired_refresh_survives_sweep;
         "code_replay" => testkit::code_replay;

@@ -396,6 +396,39 @@ impl PgStore {
         })
     }
 
+    /// The row, if any, that the statement `sql` (its parameters bound by `bind`) returns, in
+    /// a [`session`](Self::session) of its own.
+    async fn fetch_optional<'q>(
+        &self,
+        sql: &'q str,
+        bind: impl FnOnce(Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> + Send,
+    ) -> Result<Option<PgRow>, StoreError> {
+        let mut conn = self.session().await?;
+        let row = bind(conn.query(sql))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+        conn.commit().await?;
+        Ok(row)
+    }
+
+    /// Runs the statement `sql` (its parameters bound by `bind`) in a
+    /// [`session`](Self::session) of its own; returns how many rows it affected.
+    async fn execute<'q>(
+        &self,
+        sql: &'q str,
+        bind: impl FnOnce(Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> + Send,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.session().await?;
+        let done = bind(conn.query(sql))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        conn.commit().await?;
+        Ok(done)
+    }
+
     /// A transaction, committed by [`Session::commit`] and rolled back if dropped.
     async fn transaction(&self) -> Result<Session, StoreError> {
         let transaction = self.pool.begin().await.map_err(db)?;
@@ -892,19 +925,13 @@ impl PgStore {
     async fn reap_grant(&self, grant: &str) -> Result<u64, StoreError> {
         let mut removed = 0;
         loop {
-            let mut conn = self.session().await?;
-            let batch = conn
-                .query(
+            let batch = self
+                .execute(
                     "DELETE FROM tessera_tokens WHERE hash IN \
                  (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
+                    |q| q.bind(grant).bind(limit_of(BATCH)),
                 )
-                .bind(grant)
-                .bind(limit_of(BATCH))
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            conn.commit().await?;
+                .await?;
             removed += batch;
             if batch < BATCH as u64 {
                 return Ok(removed);
@@ -915,15 +942,11 @@ impl PgStore {
     /// Marks a grant revoked (the tombstone), then reaps its tokens and forgets it if nothing
     /// names it any more; returns how many tokens went.
     async fn revoke_and_reap(&self, grant: &str) -> Result<u64, StoreError> {
-        let mut conn = self.session().await?;
-        conn.query(
+        self.execute(
             "UPDATE tessera_grants SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+            |q| q.bind(grant),
         )
-        .bind(grant)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-        conn.commit().await?;
+        .await?;
         let removed = self.reap_grant(grant).await?;
         self.forget_grants(vec![grant.to_owned()]).await?;
         Ok(removed)
@@ -963,16 +986,8 @@ impl PgStore {
     /// deleted too).
     async fn reap_client(&self, id: &ClientId) -> Result<(u64, bool), StoreError> {
         let run = |sql: &'static str| async move {
-            let mut conn = self.session().await?;
-            let done = conn
-                .query(sql)
-                .bind(id.as_str())
-                .bind(limit_of(BATCH))
-                .execute(&mut *conn)
+            self.execute(sql, |q| q.bind(id.as_str()).bind(limit_of(BATCH)))
                 .await
-                .map_err(db)?;
-            conn.commit().await?;
-            Ok::<_, StoreError>(done.rows_affected())
         };
         let tokens = run(
             "DELETE FROM tessera_tokens WHERE hash IN (SELECT t.hash FROM tessera_grants g \
@@ -1007,13 +1022,11 @@ impl PgStore {
         }
         // Nothing is left but what a transaction racing the mark may have added: the cascade
         // takes it.
-        let mut conn = self.session().await?;
-        conn.query("DELETE FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-        conn.commit().await?;
+        self.execute(
+            "DELETE FROM tessera_clients WHERE id = $1 AND deleted_at IS NOT NULL",
+            |q| q.bind(id.as_str()),
+        )
+        .await?;
         Ok((removed, true))
     }
 
@@ -1078,19 +1091,13 @@ impl PgStore {
             if removed as usize >= budget {
                 return Ok(removed);
             }
-            let mut conn = self.session().await?;
-            removed += conn
-                .query(
+            removed += self
+                .execute(
                     "DELETE FROM tessera_tokens WHERE hash IN \
                  (SELECT hash FROM tessera_tokens WHERE grant_id = $1 LIMIT $2)",
+                    |q| q.bind(&grant).bind(limit_of(budget - removed as usize)),
                 )
-                .bind(&grant)
-                .bind(limit_of(budget - removed as usize))
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?
-                .rows_affected();
-            conn.commit().await?;
+                .await?;
             self.forget_grants(vec![grant]).await?;
         }
         while (removed as usize) < budget {
@@ -1121,19 +1128,17 @@ impl ClientStore for PgStore {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
         self.bounded(move || async move {
             // A deleted client keeps its row until reaped: its ID is a Conflict until then.
-            let mut conn = self.session().await?;
-            conn.query(
+            self.execute(
                 "INSERT INTO tessera_clients (id, record, created_at, unused_until) \
                  VALUES ($1, $2, $3, $4)",
+                |q| {
+                    q.bind(client.id.as_str())
+                        .bind(Json(client))
+                        .bind(client.created_at)
+                        .bind(client.unused_until)
+                },
             )
-            .bind(client.id.as_str())
-            .bind(Json(client))
-            .bind(client.created_at)
-            .bind(client.unused_until)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            .await?;
             Ok(())
         })
         .await
@@ -1141,14 +1146,12 @@ impl ClientStore for PgStore {
 
     async fn find_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query("SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL")
-                .bind(id.as_str())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    "SELECT record FROM tessera_clients WHERE id = $1 AND deleted_at IS NULL",
+                    |q| q.bind(id.as_str()),
+                )
+                .await?;
             row.map(|row| get::<Json<Client>>(&row, "record").map(|Json(client)| client))
                 .transpose()
         })
@@ -1159,22 +1162,20 @@ impl ClientStore for PgStore {
         self.bounded(move || async move {
             // One statement: the stored secret, registration token and expiry mark are copied
             // over the new record's under the row lock.
-            let mut conn = self.session().await?;
-            let done = conn
-                .query(
+            let done = self
+                .execute(
                     "UPDATE tessera_clients SET record = $2::jsonb || jsonb_build_object(\
                  'secret', record->'secret', 'registration_token', record->'registration_token', \
                  'unused_until', record->'unused_until'), \
                  created_at = $3 WHERE id = $1 AND deleted_at IS NULL",
+                    |q| {
+                        q.bind(client.id.as_str())
+                            .bind(Json(client))
+                            .bind(client.created_at)
+                    },
                 )
-                .bind(client.id.as_str())
-                .bind(Json(client))
-                .bind(client.created_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
-            Ok(done.rows_affected() > 0)
+                .await?;
+            Ok(done > 0)
         })
         .await
     }
@@ -1185,18 +1186,14 @@ impl ClientStore for PgStore {
         secret: &SecretHash,
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let done = conn.query(
-                "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
+            let done = self
+                .execute(
+                    "UPDATE tessera_clients SET record = jsonb_set(record, '{secret}', to_jsonb($2::text)) \
                  WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id.as_str())
-            .bind(secret.encode())
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
-            Ok(done.rows_affected() > 0)
+                    |q| q.bind(id.as_str()).bind(secret.encode()),
+                )
+                .await?;
+            Ok(done > 0)
         })
         .await
     }
@@ -1209,21 +1206,15 @@ impl ClientStore for PgStore {
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // The comparison is re-checked on the row's latest version under its lock.
-            let mut conn = self.session().await?;
-            let done = conn
-                .query(
+            let done = self
+                .execute(
                     "UPDATE tessera_clients \
                  SET record = jsonb_set(record, '{registration_token}', to_jsonb($3::text)) \
                  WHERE id = $1 AND deleted_at IS NULL AND record->>'registration_token' = $2",
+                    |q| q.bind(id.as_str()).bind(old.to_hex()).bind(new.to_hex()),
                 )
-                .bind(id.as_str())
-                .bind(old.to_hex())
-                .bind(new.to_hex())
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
-            Ok(done.rows_affected() > 0)
+                .await?;
+            Ok(done > 0)
         })
         .await
     }
@@ -1231,17 +1222,13 @@ impl ClientStore for PgStore {
     async fn delete_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // The mark: from its commit, lookups and issuance refuse the client.
-            let mut conn = self.session().await?;
-            let marked = conn.query(
-                "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?
-            .rows_affected()
+            let marked = self
+                .execute(
+                    "UPDATE tessera_clients SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL",
+                    |q| q.bind(id.as_str()),
+                )
+                .await?
                 > 0;
-            conn.commit().await?;
             if !marked {
                 // Nothing to delete, or a deletion to finish.
                 let mut conn = self.session().await?;
@@ -1265,17 +1252,14 @@ impl ClientStore for PgStore {
 
     async fn touch_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let done = conn.query(
-                "UPDATE tessera_clients SET unused_until = NULL, record = record - 'unused_until' \
+            let done = self
+                .execute(
+                    "UPDATE tessera_clients SET unused_until = NULL, record = record - 'unused_until' \
                  WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
-            Ok(done.rows_affected() > 0)
+                    |q| q.bind(id.as_str()),
+                )
+                .await?;
+            Ok(done > 0)
         })
         .await
     }
@@ -1363,16 +1347,12 @@ impl CodeStore for PgStore {
 
     async fn find_code(&self, hash: &TokenHash) -> Result<Option<CodeRecord>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"
-                ))
-                .bind(bytes(hash))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!("SELECT {CODE_COLUMNS} FROM tessera_codes WHERE hash = $1"),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             row.as_ref().map(code_from).transpose()
         })
         .await
@@ -1488,15 +1468,15 @@ impl TokenStore for PgStore {
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn.query(&format!(
-                "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 AND t.retired_at IS NULL"
-            ))
-            .bind(bytes(hash))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+                         AND t.retired_at IS NULL"
+                    ),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             row.map(|row| token_from(&row).map(Arc::new)).transpose()
         })
         .await
@@ -1504,17 +1484,15 @@ impl TokenStore for PgStore {
 
     async fn find_refresh(&self, hash: &TokenHash) -> Result<RefreshLookup, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
-                 AND t.token_type = 'refresh'"
-                ))
-                .bind(bytes(hash))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {T_TOKEN_COLUMNS} FROM {LIVE_FAMILY} AND t.hash = $1 \
+                         AND t.token_type = 'refresh'"
+                    ),
+                    |q| q.bind(bytes(hash)),
+                )
+                .await?;
             match row {
                 Some(row) => refresh_from(&row),
                 None => Ok(RefreshLookup::Unknown),
@@ -1713,16 +1691,15 @@ impl ConsentStore for PgStore {
         client: &ClientId,
     ) -> Result<Option<Consent>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn.query(&format!(
-                "SELECT {CONSENT_COLUMNS} FROM tessera_consents WHERE user_id = $1 AND client_id = $2"
-            ))
-            .bind(user.as_str())
-            .bind(client.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {CONSENT_COLUMNS} FROM tessera_consents \
+                         WHERE user_id = $1 AND client_id = $2"
+                    ),
+                    |q| q.bind(user.as_str()).bind(client.as_str()),
+                )
+                .await?;
             row.as_ref().map(consent_from).transpose()
         })
         .await
@@ -1732,25 +1709,25 @@ impl ConsentStore for PgStore {
         self.bounded(move || async move {
             // The union of the stored and the new scopes, computed under the row lock the upsert
             // holds, kept sorted in byte order like a `ScopeSet`.
-            let mut conn = self.session().await?;
-            conn.query(&format!(
-                "INSERT INTO tessera_consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
+            self.execute(
+                &format!(
+                    "INSERT INTO tessera_consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (user_id, client_id) DO UPDATE SET \
                  scopes = array_to_string(ARRAY(\
                     SELECT s COLLATE \"C\" FROM unnest(string_to_array(\
                         tessera_consents.scopes || ' ' || EXCLUDED.scopes, ' ')) AS s \
                     WHERE s <> '' GROUP BY 1 ORDER BY 1), ' '), \
                  last_used_at = EXCLUDED.last_used_at"
-            ))
-            .bind(consent.user.as_str())
-            .bind(consent.client_id.as_str())
-            .bind(consent.scopes.to_string())
-            .bind(consent.granted_at)
-            .bind(consent.last_used_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+                ),
+                |q| {
+                    q.bind(consent.user.as_str())
+                        .bind(consent.client_id.as_str())
+                        .bind(consent.scopes.to_string())
+                        .bind(consent.granted_at)
+                        .bind(consent.last_used_at)
+                },
+            )
+            .await?;
             Ok(())
         })
         .await
@@ -1763,17 +1740,11 @@ impl ConsentStore for PgStore {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            conn.query(
+            self.execute(
                 "UPDATE tessera_consents SET last_used_at = $3 WHERE user_id = $1 AND client_id = $2",
+                |q| q.bind(user.as_str()).bind(client.as_str()).bind(at),
             )
-            .bind(user.as_str())
-            .bind(client.as_str())
-            .bind(at)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+            .await?;
             Ok(())
         })
         .await
@@ -1798,16 +1769,13 @@ impl ConsentStore for PgStore {
 
     async fn revoke_consent(&self, user: &UserId, client: &ClientId) -> Result<bool, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let done = conn
-                .query("DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2")
-                .bind(user.as_str())
-                .bind(client.as_str())
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
-            Ok(done.rows_affected() > 0)
+            let done = self
+                .execute(
+                    "DELETE FROM tessera_consents WHERE user_id = $1 AND client_id = $2",
+                    |q| q.bind(user.as_str()).bind(client.as_str()),
+                )
+                .await?;
+            Ok(done > 0)
         })
         .await
     }
@@ -1818,24 +1786,24 @@ impl DeviceStore for PgStore {
     async fn insert_device(&self, record: &DeviceRecord) -> Result<(), StoreError> {
         self.bounded(move || async move {
             let (status, grant) = device_status_columns(&record.status);
-            let mut conn = self.session().await?;
-            conn.query(&format!(
-                "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
+            self.execute(
+                &format!(
+                    "INSERT INTO tessera_devices ({DEVICE_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(bytes(&record.device_hash))
-            .bind(bytes(&record.user_code_hash))
-            .bind(record.client_id.as_str())
-            .bind(record.scopes.to_string())
-            .bind(record.expires_at)
-            .bind(i64::from(record.interval))
-            .bind(record.last_poll_at)
-            .bind(status)
-            .bind(grant)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
-            conn.commit().await?;
+                ),
+                |q| {
+                    q.bind(bytes(&record.device_hash))
+                        .bind(bytes(&record.user_code_hash))
+                        .bind(record.client_id.as_str())
+                        .bind(record.scopes.to_string())
+                        .bind(record.expires_at)
+                        .bind(i64::from(record.interval))
+                        .bind(record.last_poll_at)
+                        .bind(status)
+                        .bind(grant)
+                },
+            )
+            .await?;
             Ok(())
         })
         .await
@@ -1846,16 +1814,14 @@ impl DeviceStore for PgStore {
         user_code: &TokenHash,
     ) -> Result<Option<DeviceRecord>, StoreError> {
         self.bounded(move || async move {
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(&format!(
-                    "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
-                ))
-                .bind(bytes(user_code))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+            let row = self
+                .fetch_optional(
+                    &format!(
+                        "SELECT {DEVICE_COLUMNS} FROM tessera_devices WHERE user_code_hash = $1"
+                    ),
+                    |q| q.bind(bytes(user_code)),
+                )
+                .await?;
             row.as_ref().map(device_from).transpose()
         })
         .await
@@ -2034,20 +2000,14 @@ impl ReplayStore for PgStore {
     ) -> Result<bool, StoreError> {
         self.bounded(move || async move {
             // Inserted, or an expired entry taken over: a row comes back. A live entry: none.
-            let mut conn = self.session().await?;
-            let row = conn
-                .query(
+            let row = self
+                .fetch_optional(
                     "INSERT INTO tessera_replay_keys (key, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-                 WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+                     ON CONFLICT (key) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                     WHERE tessera_replay_keys.expires_at <= $3 RETURNING key",
+                    |q| q.bind(key.as_bytes().as_slice()).bind(expires_at).bind(now),
                 )
-                .bind(key.as_bytes().as_slice())
-                .bind(expires_at)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db)?;
-            conn.commit().await?;
+                .await?;
             Ok(row.is_some())
         })
         .await
@@ -2058,20 +2018,14 @@ impl ReplayStore for PgStore {
             let mut removed = 0u64;
             while (removed as usize) < limit {
                 let budget = BATCH.min(limit - removed as usize);
-                let mut conn = self.session().await?;
-                let batch = conn
-                    .query(
+                let batch = self
+                    .execute(
                         "DELETE FROM tessera_replay_keys WHERE key IN (SELECT key FROM \
                      tessera_replay_keys WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 \
                      FOR UPDATE SKIP LOCKED)",
+                        |q| q.bind(now).bind(limit_of(budget)),
                     )
-                    .bind(now)
-                    .bind(limit_of(budget))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-                conn.commit().await?;
+                    .await?;
                 removed += batch;
                 if (batch as usize) < budget {
                     break;
