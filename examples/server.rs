@@ -11,8 +11,14 @@
 //! It prints `listening on http://127.0.0.1:8080` once it accepts connections; the issuer is
 //! that URL. Flags: `--addr HOST:PORT` (port 0 picks a free one), `--issuer URL` (default:
 //! `http://` and the bound address), `--database-url postgres://...|redis://...|sqlite://PATH`
-//! (default: in memory), `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
+//! (default: in memory), `--redis-cluster redis://HOST:PORT` (repeatable, instead of
+//! `--database-url`: seed nodes of a Redis Cluster; the store's keys share one slot),
+//! `--redis-prefix PREFIX` (Redis key prefix, default `tessera:example:`),
 //! `--postgres-schema NAME` (PostgreSQL schema, default `tessera`),
+//! `--postgres-transaction-pooling` (the `postgres://` URL is a pooler such as PgBouncer in
+//! transaction mode: every statement runs in a transaction; takes no `--postgres-schema`, the
+//! role's or the pooler's `search_path` decides, and the pooler must ignore the
+//! `extra_float_digits` startup parameter),
 //! `--access-token-ttl SECONDS` (default 3600), `--refresh-token-ttl SECONDS` (default 30
 //! days), `--code-ttl SECONDS` (default 60), `--sweep-interval SECONDS` (how often expired
 //! records are swept, decimals allowed, default 1; timed 50 ms past each multiple of it by
@@ -99,7 +105,11 @@ pub(crate) struct Args {
     issuer: Option<String>,
     database_url: Option<String>,
     redis_prefix: String,
-    postgres_schema: String,
+    /// Seed nodes of a Redis Cluster (`--redis-cluster`, repeatable).
+    redis_cluster: Vec<String>,
+    /// `None` unless `--postgres-schema` is given (then `tessera`).
+    postgres_schema: Option<String>,
+    postgres_transaction_pooling: bool,
     access_token_ttl: i64,
     refresh_token_ttl: Option<i64>,
     code_ttl: i64,
@@ -122,7 +132,9 @@ impl Args {
             issuer: None,
             database_url: None,
             redis_prefix: "tessera:example:".into(),
-            postgres_schema: "tessera".into(),
+            redis_cluster: Vec::new(),
+            postgres_schema: None,
+            postgres_transaction_pooling: false,
             access_token_ttl: 3600,
             refresh_token_ttl: None,
             code_ttl: 60,
@@ -156,7 +168,20 @@ impl Args {
                         return Err("--redis-prefix takes a non-empty key prefix".into());
                     }
                 }
-                "--postgres-schema" => parsed.postgres_schema = value()?,
+                "--redis-cluster" => {
+                    let node = value()?;
+                    // Only the scheme is looked at here (the client parses the rest); the
+                    // value is never echoed: it may carry a password.
+                    let scheme = node.split_once("://").map(|(scheme, _)| scheme);
+                    if !matches!(scheme, Some("redis" | "rediss")) {
+                        return Err("--redis-cluster takes a redis:// or rediss:// URL of a \
+                            cluster node"
+                            .into());
+                    }
+                    parsed.redis_cluster.push(node);
+                }
+                "--postgres-schema" => parsed.postgres_schema = Some(value()?),
+                "--postgres-transaction-pooling" => parsed.postgres_transaction_pooling = true,
                 "--access-token-ttl" => parsed.access_token_ttl = seconds(&flag, value()?)?,
                 "--refresh-token-ttl" => {
                     parsed.refresh_token_ttl = Some(seconds(&flag, value()?)?);
@@ -210,7 +235,8 @@ impl Args {
                 "-h" | "--help" => {
                     return Err("usage: server [--addr HOST:PORT] [--issuer URL] \
                         [--database-url postgres://...|redis://...|sqlite://PATH] \
-                        [--redis-prefix PREFIX] [--postgres-schema NAME] \
+                        [--redis-cluster redis://HOST:PORT]... [--redis-prefix PREFIX] \
+                        [--postgres-schema NAME] [--postgres-transaction-pooling] \
                         [--access-token-ttl SECONDS] [--refresh-token-ttl SECONDS] \
                         [--code-ttl SECONDS] [--sweep-interval SECONDS] [--sweep-batch N] \
                         [--rate-limit PER_MINUTE] [--max-sessions N] \
@@ -222,24 +248,62 @@ impl Args {
                 other => return Err(format!("unknown argument `{other}` (try --help)")),
             }
         }
+        if !parsed.redis_cluster.is_empty() && parsed.database_url.is_some() {
+            return Err(
+                "--redis-cluster and --database-url each name a store: give one of them".into(),
+            );
+        }
+        if parsed.postgres_transaction_pooling {
+            let postgres = parsed.database_url.as_deref().is_some_and(|url| {
+                url.starts_with("postgres://") || url.starts_with("postgresql://")
+            });
+            if !postgres {
+                return Err(
+                    "--postgres-transaction-pooling needs a postgres:// --database-url \
+                     (the pooler's address)"
+                        .into(),
+                );
+            }
+            if parsed.postgres_schema.is_some() {
+                return Err(
+                    "--postgres-transaction-pooling does not take --postgres-schema: \
+                     a pooler forwards no schema, so set the role's search_path \
+                     (or the pooler's connect_query) instead"
+                        .into(),
+                );
+            }
+        }
         Ok(parsed)
     }
 }
 
-/// The storage named by `--database-url` (memory when there is none). The URL itself is never
-/// echoed in an error: it may carry a password.
+/// The storage named by `--database-url` or `--redis-cluster` (memory when there is none).
+/// The URL itself is never echoed in an error: it may carry a password.
 ///
-/// PostgreSQL tables live in the schema `postgres_schema` (`--postgres-schema`, default
-/// `tessera`), created and migrated at start-up; a SQLite
-/// file (`sqlite://PATH`, or `sqlite::memory:`) is created if missing and migrated; Redis keys
-/// start with `redis_prefix` (`--redis-prefix`, default `tessera:example:`). (The examples
-/// always have the `postgres`, `sqlite` and `redis` features: Cargo.toml's dev-dependency on
-/// tessera turns them on.)
-async fn open_store(
-    url: Option<&str>,
-    redis_prefix: &str,
-    postgres_schema: &str,
-) -> Result<Arc<dyn Storage>, String> {
+/// PostgreSQL tables live in the schema `--postgres-schema` (default `tessera`), created and
+/// migrated at start-up; with `--postgres-transaction-pooling` (a pooler such as PgBouncer in
+/// transaction mode) they live wherever the role's or the pooler's `search_path` puts them,
+/// migrated through the pooler. A SQLite file (`sqlite://PATH`, or `sqlite::memory:`) is
+/// created if missing and migrated; Redis keys start with `--redis-prefix` (default
+/// `tessera:example:`), on one server or, with `--redis-cluster`, in one slot of a cluster.
+/// (The examples always have the `postgres`, `sqlite` and `redis` features: Cargo.toml's
+/// dev-dependency on tessera turns them on.)
+async fn open_store(args: &Args) -> Result<Arc<dyn Storage>, String> {
+    #[cfg(feature = "redis")]
+    if !args.redis_cluster.is_empty() {
+        let nodes: Vec<&str> = args.redis_cluster.iter().map(String::as_str).collect();
+        let store = tessera::store::RedisStore::connect_cluster(&nodes)
+            .await
+            .map_err(|error| format!("--redis-cluster: {error}"))?
+            .with_prefix(&args.redis_prefix);
+        return Ok(Arc::new(store));
+    }
+    #[cfg(not(feature = "redis"))]
+    if !args.redis_cluster.is_empty() {
+        return Err("--redis-cluster: the redis adapter not compiled in".into());
+    }
+    let url = args.database_url.as_deref();
+    let redis_prefix = args.redis_prefix.as_str();
     let scheme = url.map(|u| u.split_once("://").map_or(u, |(scheme, _)| scheme));
     let url = url.unwrap_or_default();
     let failed = |error: tessera::StoreError| format!("--database-url: {error}");
@@ -247,9 +311,18 @@ async fn open_store(
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
         #[cfg(feature = "postgres")]
         Some("postgres" | "postgresql") => {
-            let store = tessera::store::PgStore::connect_in_schema(url, postgres_schema)
-                .await
-                .map_err(failed)?;
+            let store = if args.postgres_transaction_pooling {
+                // No schema option: a pooler forwards none (see `with_transaction_pooling`).
+                tessera::store::PgStore::connect(url)
+                    .await
+                    .map_err(failed)?
+                    .with_transaction_pooling(true)
+            } else {
+                let schema = args.postgres_schema.as_deref().unwrap_or("tessera");
+                tessera::store::PgStore::connect_in_schema(url, schema)
+                    .await
+                    .map_err(failed)?
+            };
             store.migrate().await.map_err(failed)?;
             Ok(Arc::new(store))
         }
@@ -1008,12 +1081,7 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
 }
 
 pub(crate) async fn run_with(args: Args, extension: Extension) -> Result<(), Box<dyn Error>> {
-    let store = open_store(
-        args.database_url.as_deref(),
-        &args.redis_prefix,
-        &args.postgres_schema,
-    )
-    .await?;
+    let store = open_store(&args).await?;
     let listener = tokio::net::TcpListener::bind(&args.addr).await?;
     let local = listener.local_addr()?;
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));

@@ -1366,6 +1366,98 @@ async fn sweep_flags_are_checked() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
+/// The store flags `--redis-cluster` and `--postgres-transaction-pooling` refuse what they
+/// cannot mean (exit 2, naming the flag, echoing no URL); an unreachable cluster is a start-up
+/// error naming `--redis-cluster` that prints no password.
+#[tokio::test]
+async fn store_flags_are_checked() {
+    let pg = "postgres://user:hunter2@127.0.0.1:1/db";
+    let cases: [(&[&str], &str); 7] = [
+        (&["--redis-cluster"], "--redis-cluster needs a value"),
+        (
+            &["--redis-cluster", "http://user:hunter2@127.0.0.1:1"],
+            "--redis-cluster takes a redis:// or rediss:// URL",
+        ),
+        (
+            &["--redis-cluster", "127.0.0.1:7000"],
+            "--redis-cluster takes a redis:// or rediss:// URL",
+        ),
+        (
+            &[
+                "--redis-cluster",
+                "redis://:hunter2@127.0.0.1:1",
+                "--database-url",
+                "redis://:hunter2@127.0.0.1:1",
+            ],
+            "--redis-cluster and --database-url each name a store",
+        ),
+        (
+            &["--postgres-transaction-pooling"],
+            "--postgres-transaction-pooling needs a postgres:// --database-url",
+        ),
+        (
+            &[
+                "--postgres-transaction-pooling",
+                "--database-url",
+                "redis://:hunter2@127.0.0.1:1",
+            ],
+            "--postgres-transaction-pooling needs a postgres:// --database-url",
+        ),
+        (
+            &[
+                "--postgres-transaction-pooling",
+                "--database-url",
+                pg,
+                "--postgres-schema",
+                "other",
+            ],
+            "--postgres-transaction-pooling does not take --postgres-schema",
+        ),
+    ];
+    for (flags, expected) in cases {
+        let output = Command::new(example_binary())
+            .args(["--addr", "127.0.0.1:0"])
+            .args(flags)
+            .output()
+            .await
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{flags:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "it never claims to listen");
+    }
+    // Well-formed but nothing listens on port 1: a start-up failure (exit 1), not a usage one.
+    let output = Command::new(example_binary())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(["--redis-cluster", "redis://:hunter2@127.0.0.1:1"])
+        .args(["--redis-cluster", "redis://:hunter2@127.0.0.1:2"])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = if cfg!(feature = "redis") {
+        "--redis-cluster: "
+    } else {
+        "adapter not compiled in"
+    };
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(output.stdout.is_empty(), "it never claims to listen");
+    // The same through a pooler's (unreachable) address: --database-url names the failure.
+    let output = Command::new(example_binary())
+        .args(["--addr", "127.0.0.1:0", "--postgres-transaction-pooling"])
+        .args(["--database-url", pg])
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--database-url: "), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
 /// The CSRF token of the first form on `path` (the login form for a browser not signed in).
 async fn form_csrf(browser: &reqwest::Client, base: &str, path: &str) -> String {
     let page = browser

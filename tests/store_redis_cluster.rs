@@ -11,190 +11,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tessera::store::{ClientStore, RedisStore, TokenStore};
+use tessera::store::{ClientStore, TokenStore};
 use tessera::testkit;
 use tessera::{StoreError, TokenHash};
 
 #[path = "support/own_servers.rs"]
 mod own_servers;
-use own_servers::{Servers, installed, kit, panic_message, random_hex, redis_cli, wait_for};
-
-/// Six `redis-server` processes in cluster mode, three masters with a replica each, in a temp
-/// directory. Dropping `servers` kills them (a stopped, SIGSTOPped, one too) and removes the
-/// directory, so a failing (panicking) test still cleans up.
-struct Cluster {
-    ports: Vec<u16>,
-    servers: Servers,
-}
-
-/// Whether `port` and its cluster bus port (`port + 10000`) are free on loopback.
-fn free(port: u16) -> bool {
-    own_servers::port_free(port) && own_servers::port_free(port + 10_000)
-}
-
-impl Cluster {
-    /// Starts the cluster on the first six free ports in a row from 7101 (7101-7106,
-    /// 7111-7116, ...), or `None` (skip) without the Redis binaries.
-    fn start() -> Option<Self> {
-        if !installed("redis-server") || !installed("redis-cli") {
-            eprintln!(
-                "\n!!! SKIPPED: redis-server or redis-cli is not installed, so the Redis \
-                 Cluster tests did not run !!!\n"
-            );
-            return None;
-        }
-        let base = own_servers::free_ports(7101, 10, 20, 6, free)
-            .expect("six free ports (and bus ports) from 7101");
-        let mut cluster = Self {
-            ports: (base..base + 6).collect(),
-            servers: Servers::new("cluster"),
-        };
-        for &port in &cluster.ports.clone() {
-            let conf = cluster.servers.dir.join(format!("{port}.conf"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "port {port}\nbind 127.0.0.1\nprotected-mode no\ncluster-enabled yes\n\
-                     cluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\n\
-                     dir {dir}\nsave \"\"\nappendonly no\nlogfile {dir}/{port}.log\n",
-                    dir = cluster.servers.dir.display()
-                ),
-            )
-            .expect("write a config");
-            cluster
-                .servers
-                .spawn(Command::new("redis-server").arg(&conf), Stdio::null());
-        }
-        for &port in &cluster.ports {
-            wait_for("redis-server answers", Duration::from_secs(10), || {
-                redis_cli(port, &["ping"]).is_some_and(|r| r.trim() == "PONG")
-            });
-        }
-        let nodes: Vec<String> = cluster
-            .ports
-            .iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let created = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&nodes)
-            .args(["--cluster-replicas", "1", "--cluster-yes"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run redis-cli --cluster create");
-        assert!(created.success(), "redis-cli --cluster create failed");
-        for &port in &cluster.ports {
-            wait_for("cluster_state:ok", Duration::from_secs(20), || {
-                redis_cli(port, &["cluster", "info"])
-                    .is_some_and(|r| r.contains("cluster_state:ok"))
-            });
-        }
-        Some(cluster)
-    }
-
-    fn urls(&self) -> Vec<String> {
-        self.ports
-            .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}"))
-            .collect()
-    }
-
-    async fn store(&self, prefix: &str) -> RedisStore {
-        let urls = self.urls();
-        let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-        RedisStore::connect_cluster(&urls)
-            .await
-            .expect("connect to the cluster")
-            .with_prefix(prefix)
-    }
-
-    /// The keys on the node at `port` that start with `start` (a literal, not a pattern).
-    fn keys_on(&self, port: u16, start: &str) -> Vec<String> {
-        let all = redis_cli(port, &["--scan"]).expect("scan a node");
-        all.lines()
-            .filter(|k| k.starts_with(start))
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn slot_of(&self, key: &str) -> u16 {
-        redis_cli(self.ports[0], &["cluster", "keyslot", key])
-            .expect("cluster keyslot")
-            .trim()
-            .parse()
-            .expect("a slot")
-    }
-
-    /// The index (into `ports` and `servers`) of the master serving `slot`.
-    fn master_of(&self, slot: u16) -> usize {
-        // `CLUSTER NODES`: `id addr flags master ping pong epoch state slot-ranges...`.
-        let nodes = redis_cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
-        for line in nodes.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let port: u16 = fields[1]
-                .split(['@', ':'])
-                .nth(1)
-                .and_then(|p| p.parse().ok())
-                .expect("a node port");
-            for range in &fields[8..] {
-                let (lo, hi) = range.split_once('-').unwrap_or((range, range));
-                let (Ok(lo), Ok(hi)) = (lo.parse::<u16>(), hi.parse::<u16>()) else {
-                    continue;
-                };
-                if (lo..=hi).contains(&slot) {
-                    return self.ports.iter().position(|&p| p == port).expect("ours");
-                }
-            }
-        }
-        panic!("no master serves slot {slot}");
-    }
-
-    /// The index of the replica of the master at index `master`.
-    fn replica_of(&self, master: usize) -> usize {
-        let nodes = redis_cli(self.ports[0], &["cluster", "nodes"]).expect("cluster nodes");
-        let port_of = |addr: &str| -> u16 {
-            addr.split(['@', ':'])
-                .nth(1)
-                .and_then(|p| p.parse().ok())
-                .expect("a node port")
-        };
-        let lines: Vec<Vec<&str>> = nodes
-            .lines()
-            .map(|l| l.split_whitespace().collect())
-            .collect();
-        let id = lines
-            .iter()
-            .find(|f| port_of(f[1]) == self.ports[master])
-            .expect("the master's line")[0];
-        let replica = lines
-            .iter()
-            .find(|f| f[3] == id)
-            .expect("a replica of the master");
-        let port = port_of(replica[1]);
-        self.ports.iter().position(|&p| p == port).expect("ours")
-    }
-
-    fn signal(&self, server: usize, signal: &str) {
-        let pid = self.servers.children[server].id().to_string();
-        let status = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {signal} {pid}");
-    }
-}
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
+use own_servers::{kit, panic_message, random_hex, wait_for};
+use redis_cluster::Cluster;
 
 /// One test, so that one cluster serves every phase and is stopped at its end (a test binary
 /// has no hook after its last test).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_store_on_three_masters_with_replicas() {
-    let Some(cluster) = Cluster::start() else {
+    let Some(cluster) = Cluster::start(7101) else {
         return;
     };
     let mut cluster = cluster;

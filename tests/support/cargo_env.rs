@@ -21,3 +21,47 @@ pub(crate) fn strip_test_env(build: &mut std::process::Command) {
         }
     }
 }
+
+/// Builds the example `name` (a no-op when it is fresh) into the test's own target directory
+/// and profile, with the features of the test (`http`, `axum` and whichever of `memory`,
+/// `testkit`, `postgres`, `redis` it has), and returns the binary's path.
+#[allow(dead_code)]
+pub(crate) fn build_example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory")
+        .to_path_buf();
+    let target_dir = profile_dir.parent().expect("target directory");
+    let mut features = vec!["http", "axum"];
+    for (on, feature) in [
+        (cfg!(feature = "memory"), "memory"),
+        (cfg!(feature = "testkit"), "testkit"),
+        (cfg!(feature = "postgres"), "postgres"),
+        (cfg!(feature = "redis"), "redis"),
+    ] {
+        if on {
+            features.push(feature);
+        }
+    }
+    let mut build = std::process::Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "--example", name, "--features"])
+        .arg(features.join(","))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    strip_test_env(&mut build);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().expect("cargo runs").success(),
+        "building the example {name} failed"
+    );
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
