@@ -32,61 +32,17 @@ const REDIRECT: &str = "http://127.0.0.1:9/cb";
 /// Builds the example once per test run (a no-op when it is fresh) and returns its path.
 fn example_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| build_example("server")).clone()
+    BUILT
+        .get_or_init(|| cargo_env::build_example("server"))
+        .clone()
 }
 
 /// The PhoneGap Build dialect example's binary, built as [`example_binary`] is.
 fn phonegap_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| build_example("phonegap_build"))
+        .get_or_init(|| cargo_env::build_example("phonegap_build"))
         .clone()
-}
-
-fn build_example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/example_server-<hash> -> target/<profile>
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile directory")
-        .to_path_buf();
-    let target_dir = profile_dir
-        .parent()
-        .expect("target directory")
-        .to_path_buf();
-    let mut features = vec!["http", "axum"];
-    if cfg!(feature = "memory") {
-        features.push("memory");
-    }
-    if cfg!(feature = "testkit") {
-        features.push("testkit");
-    }
-    if cfg!(feature = "postgres") {
-        features.push("postgres");
-    }
-    if cfg!(feature = "redis") {
-        features.push("redis");
-    }
-    let mut build = std::process::Command::new(env!("CARGO"));
-    build
-        .args(["build", "--quiet", "--example", name, "--features"])
-        .arg(features.join(","))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    cargo_env::strip_test_env(&mut build);
-    if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        build.arg("--release");
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building the example failed");
-    profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// A running server and its base URL; killed when dropped.

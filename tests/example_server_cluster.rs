@@ -35,7 +35,7 @@ mod own_servers;
 #[path = "support/redis_cluster.rs"]
 mod redis_cluster;
 
-use fault_load::{Answer, Kind, Load, ask, http, register, validate};
+use fault_load::{Kind, Load, ask, assert_none_lost, assert_well_formed, http, register};
 use own_servers::{random_hex, wait_for};
 use redis_cluster::Cluster;
 
@@ -155,32 +155,8 @@ async fn scenario(mut cluster: Cluster, binary: std::path::PathBuf) {
     assert!(killed_503 > 0, "no 503 between the kill and the promotion");
 
     let answers = load.stop().await;
-    let wrong: Vec<String> = answers.iter().filter_map(Answer::wrong).collect();
-    assert!(
-        wrong.is_empty(),
-        "{} of {} answers neither succeeded nor were a well-formed 503, such as {:?}",
-        wrong.len(),
-        answers.len(),
-        &wrong[..wrong.len().min(10)]
-    );
-    eprintln!(
-        "{} answers: {} x 503, the rest succeeded",
-        answers.len(),
-        answers.iter().filter(|a| a.unavailable()).count()
-    );
+    assert_well_formed(&answers);
 
     // ---- Nothing lost: the first token and every token issued before the snapshot validate.
-    assert!(
-        issued.len() > 10,
-        "the load issued tokens: {}",
-        issued.len()
-    );
-    for token in std::iter::once(&access).chain(&issued) {
-        assert_eq!(
-            validate(&api, &base, token).await,
-            Some(StatusCode::FORBIDDEN),
-            "a token issued before the kill (of {})",
-            issued.len()
-        );
-    }
+    assert_none_lost(&api, &base, &access, &issued, "kill").await;
 }

@@ -38,27 +38,15 @@ mod own_servers;
 #[path = "support/pgbouncer.rs"]
 mod pgbouncer;
 
-use fault_load::{Answer, Kind, Load, ask, http, register, validate};
+use fault_load::{Kind, Load, ask, assert_none_lost, assert_well_formed, http, register};
 use own_servers::random_hex;
 use pgbouncer::Bouncer;
 
-const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn example_server_through_pgbouncer_survives_a_paused_bouncer() {
-    let url = match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set");
-            return;
-        }
-    };
-    if !own_servers::installed("pgbouncer") {
-        eprintln!(
-            "\n!!! SKIPPED: pgbouncer is not installed, so the PgBouncer tests did not run !!!\n"
-        );
+    let Some(url) = pgbouncer::url_or_skip() else {
         return;
-    }
+    };
     let server = PgConnectOptions::from_str(&url).expect("a PostgreSQL URL");
     let schema = format!("tessera_pgbhttp_{}", random_hex(4));
     // The schema, created and dropped on a direct connection.
@@ -165,32 +153,8 @@ async fn scenario(binary: PathBuf, through: String, bouncer: u32) {
     assert!(paused_503 > 0, "no 503 while the bouncer was stopped");
 
     let answers = load.stop().await;
-    let wrong: Vec<String> = answers.iter().filter_map(Answer::wrong).collect();
-    assert!(
-        wrong.is_empty(),
-        "{} of {} answers neither succeeded nor were a well-formed 503, such as {:?}",
-        wrong.len(),
-        answers.len(),
-        &wrong[..wrong.len().min(10)]
-    );
-    eprintln!(
-        "{} answers: {} x 503, the rest succeeded",
-        answers.len(),
-        answers.iter().filter(|a| a.unavailable()).count()
-    );
+    assert_well_formed(&answers);
 
     // ---- Nothing lost: the first token and every token issued before the pause validate.
-    assert!(
-        issued.len() > 10,
-        "the load issued tokens: {}",
-        issued.len()
-    );
-    for token in std::iter::once(&access).chain(&issued) {
-        assert_eq!(
-            validate(&api, &base, token).await,
-            Some(StatusCode::FORBIDDEN),
-            "a token issued before the pause (of {})",
-            issued.len()
-        );
-    }
+    assert_none_lost(&api, &base, &access, &issued, "pause").await;
 }

@@ -55,42 +55,7 @@ static TURN: Mutex<()> = Mutex::const_new(());
 fn example_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("test executable path");
-            // target/<profile>/deps/soak-<hash> -> target/<profile>
-            let profile_dir = exe
-                .parent()
-                .and_then(|deps| deps.parent())
-                .expect("target profile directory")
-                .to_path_buf();
-            let target_dir = profile_dir.parent().expect("target directory");
-            let mut features = vec!["http", "axum"];
-            for (on, feature) in [
-                (cfg!(feature = "memory"), "memory"),
-                (cfg!(feature = "testkit"), "testkit"),
-                (cfg!(feature = "postgres"), "postgres"),
-                (cfg!(feature = "redis"), "redis"),
-            ] {
-                if on {
-                    features.push(feature);
-                }
-            }
-            let mut build = std::process::Command::new(env!("CARGO"));
-            build
-                .args(["build", "--quiet", "--example", "server", "--features"])
-                .arg(features.join(","))
-                .arg("--target-dir")
-                .arg(target_dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            cargo_env::strip_test_env(&mut build);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            assert!(build.status().expect("cargo runs").success(), "build");
-            profile_dir
-                .join("examples")
-                .join(format!("server{}", std::env::consts::EXE_SUFFIX))
-        })
+        .get_or_init(|| cargo_env::build_example("server"))
         .clone()
 }
 

@@ -29,8 +29,6 @@ mod pgbouncer;
 use own_servers::{kit, panic_message, random_hex};
 use pgbouncer::Bouncer;
 
-const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
-
 /// Kit checks run at once (each with its own database entry, so its own server connections).
 const PARALLEL: usize = 4;
 
@@ -111,19 +109,9 @@ async fn two_stores_race_for_one_code(a: Arc<PgStore>, b: Arc<PgStore>) {
 /// One test, so that one bouncer serves every phase and is stopped at its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pg_store_through_pgbouncer_in_transaction_mode() {
-    let url = match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set");
-            return;
-        }
-    };
-    if !own_servers::installed("pgbouncer") {
-        eprintln!(
-            "\n!!! SKIPPED: pgbouncer is not installed, so the PgBouncer tests did not run !!!\n"
-        );
+    let Some(url) = pgbouncer::url_or_skip() else {
         return;
-    }
+    };
     let server = PgConnectOptions::from_str(&url).expect("a PostgreSQL URL");
     let tag = random_hex(4);
     let mut entries: Vec<(String, String)> = kit()

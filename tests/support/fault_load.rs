@@ -228,6 +228,48 @@ impl Load {
     }
 }
 
+/// Asserts that every answer of a finished load either succeeded or was a well-formed 503
+/// (`temporarily_unavailable`, `Retry-After`), and says how many were 503s.
+pub(crate) fn assert_well_formed(answers: &[Answer]) {
+    let wrong: Vec<String> = answers.iter().filter_map(Answer::wrong).collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} answers neither succeeded nor were a well-formed 503, such as {:?}",
+        wrong.len(),
+        answers.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    eprintln!(
+        "{} answers: {} x 503, the rest succeeded",
+        answers.len(),
+        answers.iter().filter(|a| a.unavailable()).count()
+    );
+}
+
+/// Asserts that nothing was lost: `access` and every token in `issued` (more than ten) still
+/// validate at `/api/me` (403: valid, without `whoami`) after the fault `what`.
+pub(crate) async fn assert_none_lost(
+    api: &reqwest::Client,
+    base: &str,
+    access: &str,
+    issued: &[String],
+    what: &str,
+) {
+    assert!(
+        issued.len() > 10,
+        "the load issued tokens: {}",
+        issued.len()
+    );
+    for token in std::iter::once(access).chain(issued.iter().map(String::as_str)) {
+        assert_eq!(
+            validate(api, base, token).await,
+            Some(StatusCode::FORBIDDEN),
+            "a token issued before the {what} (of {})",
+            issued.len()
+        );
+    }
+}
+
 /// `/api/me` with `access`, retrying 503s for up to 5 s: its final status.
 pub(crate) async fn validate(
     api: &reqwest::Client,

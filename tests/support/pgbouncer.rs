@@ -13,6 +13,28 @@ use sqlx::postgres::PgConnectOptions;
 
 use crate::own_servers::{self, Servers};
 
+/// The variable naming the PostgreSQL server the PgBouncer tests put a bouncer in front of.
+pub(crate) const URL_VAR: &str = "TESSERA_TEST_POSTGRES_URL";
+
+/// The PostgreSQL URL to test through a bouncer, or `None` after saying why the test skips:
+/// quietly without [`URL_VAR`] (as the adapter suites do), loudly without the `pgbouncer` binary.
+pub(crate) fn url_or_skip() -> Option<String> {
+    let url = match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("skipped: {URL_VAR} is not set");
+            return None;
+        }
+    };
+    if !own_servers::installed("pgbouncer") {
+        eprintln!(
+            "\n!!! SKIPPED: pgbouncer is not installed, so the PgBouncer tests did not run !!!\n"
+        );
+        return None;
+    }
+    Some(url)
+}
+
 /// Server connections per PgBouncer database entry (and user): fewer than a store's pool
 /// holds, so that its connections really share them.
 pub(crate) const POOL_SIZE: usize = 2;
