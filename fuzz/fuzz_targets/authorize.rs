@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tessera::testkit::RedirectExt as _;
-use tessera::{AuthorizeError, ErrorCode, Limits, Params, ScopeSet};
+use tessera::{AuthorizeError, Limits, Params, ScopeSet};
 use tessera_fuzz::{REDIRECT, assert_error, block_on, expand, world};
 
 fuzz_target!(|text: &str| {
@@ -27,10 +27,18 @@ fuzz_target!(|text: &str| {
             assert!(redirect.param("code").is_none());
         }
         Err(AuthorizeError::Untrusted(error)) => {
+            // A client or redirect URI that cannot be trusted, or a `request` / `request_uri`
+            // that cannot be (RFC 9101 §6.2, RFC 9126 §4), never a store fault: the world's
+            // memory store has none.
             assert!(
                 matches!(
-                    error.code,
-                    ErrorCode::InvalidRequest | ErrorCode::UnauthorizedClient
+                    error.code.as_str(),
+                    "invalid_request"
+                        | "unauthorized_client"
+                        | "invalid_request_uri"
+                        | "invalid_request_object"
+                        | "request_not_supported"
+                        | "request_uri_not_supported"
                 ),
                 "{error:?}"
             );

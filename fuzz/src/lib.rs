@@ -36,6 +36,19 @@ pub const RFC_CODES: &[&str] = &[
     "slow_down",
     "expired_token",
     "invalid_target",
+    // The OAuth Extensions Error registry's codes tessera answers with: request objects and
+    // pushed requests (OIDC Core §3.1.2.6, RFC 9101 §6.2, RFC 9126 §2.3), `prompt`
+    // (OIDC Core §3.1.2.6), DPoP (RFC 9449 §12.2).
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "login_required",
+    "consent_required",
+    "interaction_required",
+    "account_selection_required",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
 ];
 
 /// Runs a future that never waits on I/O (the memory store's futures are always ready).
