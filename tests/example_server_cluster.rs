@@ -22,8 +22,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-
 #[path = "support/cargo_env.rs"]
 mod cargo_env;
 #[path = "support/fault_load.rs"]
@@ -35,7 +33,7 @@ mod own_servers;
 #[path = "support/redis_cluster.rs"]
 mod redis_cluster;
 
-use fault_load::{Kind, Load, ask, assert_none_lost, assert_well_formed, http, register};
+use fault_load::{assert_none_lost, assert_well_formed};
 use own_servers::{random_hex, wait_for};
 use redis_cluster::Cluster;
 
@@ -64,27 +62,7 @@ async fn scenario(mut cluster: Cluster, binary: std::path::PathBuf) {
     let (_server, base) = listening_server::spawn_listening(&binary, &flags).await;
 
     // A client-credentials client and a token issued before everything.
-    let api = http();
-    let auth = register(&api, &base).await;
-    let first = ask(&api, &base, &auth, "", Kind::Token).await;
-    assert!(first.ok(), "{first:?}");
-    let access = first.access.expect("an access token");
-    let me = ask(&api, &base, &auth, &access, Kind::Me).await;
-    assert!(
-        me.ok(),
-        "a valid client-credentials token at /api/me: {me:?}"
-    );
-    let unknown = ask(&api, &base, &auth, "not-a-token", Kind::Me).await;
-    assert_eq!(
-        unknown.status,
-        Some(StatusCode::UNAUTHORIZED),
-        "{unknown:?}"
-    );
-
-    let load = Load::start(&base, &auth, &access);
-    let started = Instant::now();
-    load.recovered("before any fault", started, Duration::from_secs(5))
-        .await;
+    let (api, access, load) = fault_load::started(&base).await;
 
     // ---- (a) The master of the store's slot paused for 3 s (under cluster-node-timeout).
     let master = cluster.master_of(slot);

@@ -24,7 +24,6 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 #[path = "support/cargo_env.rs"]
@@ -38,7 +37,7 @@ mod own_servers;
 #[path = "support/pgbouncer.rs"]
 mod pgbouncer;
 
-use fault_load::{Kind, Load, ask, assert_none_lost, assert_well_formed, http, register};
+use fault_load::{assert_none_lost, assert_well_formed};
 use own_servers::random_hex;
 use pgbouncer::Bouncer;
 
@@ -111,27 +110,7 @@ async fn scenario(binary: PathBuf, through: String, bouncer: u32) {
     let flags = ["--database-url", &through, "--postgres-transaction-pooling"];
     let (_server, base) = listening_server::spawn_listening(&binary, &flags).await;
 
-    let api = http();
-    let auth = register(&api, &base).await;
-    let first = ask(&api, &base, &auth, "", Kind::Token).await;
-    assert!(first.ok(), "{first:?}");
-    let access = first.access.expect("an access token");
-    let me = ask(&api, &base, &auth, &access, Kind::Me).await;
-    assert!(
-        me.ok(),
-        "a valid client-credentials token at /api/me: {me:?}"
-    );
-    let unknown = ask(&api, &base, &auth, "not-a-token", Kind::Me).await;
-    assert_eq!(
-        unknown.status,
-        Some(StatusCode::UNAUTHORIZED),
-        "{unknown:?}"
-    );
-
-    let load = Load::start(&base, &auth, &access);
-    let started = Instant::now();
-    load.recovered("before any fault", started, Duration::from_secs(5))
-        .await;
+    let (api, access, load) = fault_load::started(&base).await;
     // A second of load, so that there are tokens to find after the fault.
     tokio::time::sleep(Duration::from_secs(1)).await;
 

@@ -228,6 +228,32 @@ impl Load {
     }
 }
 
+/// The opening of every fault scenario against the example server at `base`: a registered
+/// client-credentials client, a first token that validates at
+/// `/api/me` while an unknown one is 401, and the load running and succeeding.
+pub(crate) async fn started(base: &str) -> (reqwest::Client, String, Load) {
+    let api = http();
+    let auth = register(&api, base).await;
+    let first = ask(&api, base, &auth, "", Kind::Token).await;
+    assert!(first.ok(), "{first:?}");
+    let access = first.access.expect("an access token");
+    let me = ask(&api, base, &auth, &access, Kind::Me).await;
+    assert!(
+        me.ok(),
+        "a valid client-credentials token at /api/me: {me:?}"
+    );
+    let unknown = ask(&api, base, &auth, "not-a-token", Kind::Me).await;
+    assert_eq!(
+        unknown.status,
+        Some(StatusCode::UNAUTHORIZED),
+        "{unknown:?}"
+    );
+    let load = Load::start(base, &auth, &access);
+    load.recovered("before any fault", Instant::now(), Duration::from_secs(5))
+        .await;
+    (api, access, load)
+}
+
 /// Asserts that every answer of a finished load either succeeded or was a well-formed 503
 /// (`temporarily_unavailable`, `Retry-After`), and says how many were 503s.
 pub(crate) fn assert_well_formed(answers: &[Answer]) {
